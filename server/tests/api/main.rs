@@ -1,0 +1,16 @@
+//! The wallet's integration tests: one binary, one module per feature. Every test starts
+//! the real server on port 0 with a fresh database (SQLite, or PostgreSQL when
+//! `ONCEWALLET_TEST_PG_URL` is set) and talks to it over HTTP like a provider would.
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod balance;
+mod bet;
+mod concurrency;
+mod model;
+mod operator;
+mod rollback;
+mod rounds;
+mod win;
