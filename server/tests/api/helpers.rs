@@ -5,7 +5,6 @@
 //! to the letter, a verifier for the response signature (run on every signed call), and
 //! the ledger invariants checked in SQL.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hmac::{Hmac, Mac};
@@ -166,10 +165,6 @@ impl ApiResponse {
         &self.body["transaction"]
     }
 
-    pub fn error(&self) -> &Value {
-        &self.body["error"]
-    }
-
     /// The current balance the response reports, in minor units.
     pub fn balance_minor(&self) -> i64 {
         let balance = &self.body["balance"];
@@ -275,7 +270,6 @@ impl ApiResponse {
 // ----------------------------------------------------------------------------------
 
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub base_url: String,
     pub client: reqwest::Client,
     pub operator_token: String,
@@ -317,7 +311,6 @@ async fn start_server(database_url: &str) -> TestApp {
     let db = Database::connect(options).await.expect("connect the test's own database handle");
 
     TestApp {
-        addr,
         base_url: format!("http://{addr}"),
         client: reqwest::Client::builder()
             .pool_max_idle_per_host(64)
