@@ -1,0 +1,10 @@
+//! SeaORM entities, one per table of `migrations/`. Kept apart from the domain code: these
+//! are the rows as stored, the domain types are what the code reasons with.
+pub mod game_session;
+pub mod ledger_entry;
+pub mod player;
+pub mod provider;
+pub mod provider_key;
+pub mod round;
+pub mod tombstone;
+pub mod wallet_transaction;

@@ -1,0 +1,223 @@
+//! The database: connecting, migrating, and the one way the money path writes.
+//!
+//! Every write goes through [`Store::write`], which runs a unit of work in one database
+//! transaction. On PostgreSQL each unit is its own transaction, retried as a whole on
+//! serialization failures and deadlocks. On SQLite a single writer task batches concurrent
+//! units into one transaction with a savepoint each (group commit), and answers only after
+//! the commit is durable.
+pub mod entities;
+mod sqlite_writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use migrations::MigratorTrait;
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqlxPostgresConnector,
+    SqlxSqliteConnector, TransactionTrait,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::ServiceError;
+pub use sqlite_writer::WriterConfig;
+
+/// How many times a PostgreSQL unit of work is retried after a serialization failure or a
+/// deadlock before the caller gets `503 TEMPORARY_UNAVAILABLE`.
+const PG_MAX_ATTEMPTS: u32 = 5;
+/// How long a statement waits for a row lock (a concurrent duplicate, a busy player)
+/// before giving up; the caller then gets a retryable 503.
+const PG_LOCK_TIMEOUT: &str = "5s";
+/// How long one request waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A unit of work run inside one database transaction. It may run more than once on
+/// PostgreSQL (a retried serialization failure), so it must be a pure function of its input
+/// and the database.
+pub type Work<T> =
+    dyn for<'c> Fn(&'c DatabaseTransaction) -> BoxFuture<'c, Result<T, ServiceError>> + Send + Sync;
+
+#[derive(Clone)]
+pub struct Store {
+    engine: Engine,
+    reader: DatabaseConnection,
+    writer: Writer,
+}
+
+#[derive(Clone)]
+enum Writer {
+    Postgres(DatabaseConnection),
+    Sqlite(sqlite_writer::Handle),
+}
+
+impl Store {
+    /// Connects, runs the migrations and starts the SQLite writer if needed.
+    pub async fn connect(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            connect_postgres(database_url).await
+        } else if database_url.starts_with("sqlite:") {
+            connect_sqlite(database_url, writer_config).await
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://")
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// A connection for reads that need no transaction (replays, lookups). On SQLite these
+    /// are separate read-only connections that never wait for the writer.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.reader
+    }
+
+    /// Runs `work` in one database transaction and returns its result once committed.
+    /// An `Err` from `work` rolls back everything it wrote.
+    pub async fn write<T: Send + 'static>(&self, work: Box<Work<T>>) -> Result<T, ServiceError> {
+        match &self.writer {
+            Writer::Sqlite(handle) => handle.submit(work).await,
+            Writer::Postgres(db) => write_postgres(db, work.as_ref()).await,
+        }
+    }
+
+    /// `true` when the database answers a trivial query.
+    pub async fn is_ready(&self) -> bool {
+        self.reader.ping().await.is_ok()
+    }
+}
+
+async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
+    let options = SqliteConnectOptions::from_str(database_url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // Acknowledged means durable: every commit is fsynced before anyone is answered.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    if let Some(parent) = options.get_filename().parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    // One connection writes; SQLite allows one writer at a time anyway, and owning it in one
+    // task is what makes batching possible.
+    let write_pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await?;
+    let writer_db = SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
+    migrations::Migrator::up(&writer_db, None).await?;
+    let read_pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.read_only(true))
+        .await?;
+    Ok(Store {
+        engine: Engine::Sqlite,
+        reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool),
+        writer: Writer::Sqlite(sqlite_writer::spawn(writer_db, writer_config)),
+    })
+}
+
+async fn connect_postgres(database_url: &str) -> anyhow::Result<Store> {
+    let options = PgConnectOptions::from_str(database_url)?.options([
+        ("lock_timeout", PG_LOCK_TIMEOUT),
+        ("statement_timeout", "30s"),
+    ]);
+    let pool = PgPoolOptions::new()
+        .max_connections(32)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await?;
+    let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+    migrate_postgres(&db).await?;
+    Ok(Store {
+        engine: Engine::Postgres,
+        reader: db.clone(),
+        writer: Writer::Postgres(db),
+    })
+}
+
+/// Several server processes may start at once on one database: an advisory lock makes
+/// them migrate one after another.
+async fn migrate_postgres(db: &DatabaseConnection) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, Statement};
+    const MIGRATION_LOCK: i64 = 0x6f6e_6365_7761_6c6c; // "oncewall"
+    let txn = db.begin().await?;
+    txn.execute(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
+    ))
+    .await?;
+    migrations::Migrator::up(&txn, None).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn write_postgres<T>(db: &DatabaseConnection, work: &Work<T>) -> Result<T, ServiceError> {
+    let mut attempt = 1;
+    loop {
+        let txn = db.begin().await?;
+        let outcome = match work(&txn).await {
+            Ok(value) => match txn.commit().await {
+                Ok(()) => return Ok(value),
+                Err(error) if is_transient(&error) => Err(ServiceError::Db(error)),
+                Err(error) => return Err(ServiceError::OutcomeUnknown(error)),
+            },
+            Err(error) => {
+                // Dropping the transaction rolls it back; do it explicitly to see errors.
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        };
+        match outcome {
+            Err(ServiceError::Db(error)) if is_transient(&error) && attempt < PG_MAX_ATTEMPTS => {
+                tracing::debug!(%error, attempt, "retrying a transient database failure");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(ServiceError::Db(error)) if is_lock_timeout(&error) => {
+                return Err(ServiceError::InProgress)
+            }
+            other => return other,
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base_ms = 5u64 << attempt.min(6);
+    Duration::from_millis(base_ms + rand::random::<u64>() % base_ms)
+}
+
+/// The SQLSTATE of a database error, if the database sent one.
+pub fn sqlstate(error: &DbErr) -> Option<String> {
+    let runtime = match error {
+        DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime) => runtime,
+        _ => return None,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(sqlx::Error::Database(db_error)) => {
+            db_error.code().map(|code| code.into_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Serialization failures and deadlocks: the whole unit of work may simply run again.
+fn is_transient(error: &DbErr) -> bool {
+    matches!(sqlstate(error).as_deref(), Some("40001" | "40P01"))
+}
+
+/// PostgreSQL's `lock_timeout` fired.
+fn is_lock_timeout(error: &DbErr) -> bool {
+    sqlstate(error).as_deref() == Some("55P03")
+}

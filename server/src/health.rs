@@ -1,0 +1,32 @@
+//! `/healthz`: the process is up. `/readyz`: the database answers.
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "OK" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.store.is_ready().await {
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "OK", "database": "reachable" })),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "UNAVAILABLE", "database": "unreachable" })),
+        )
+    }
+}

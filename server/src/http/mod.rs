@@ -1,0 +1,47 @@
+//! What every HTTP surface shares: request ids, the error body, JSON parsing.
+pub mod request_id;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// A JSON response with the given status.
+pub fn json_response(status: u16, body: &Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The contract's error body for an error that was not recorded.
+pub fn error_response(error: &ApiError, request_id: &str) -> Response {
+    let body = json!({
+        "status": "ERROR",
+        "replayed": false,
+        "error": error.to_json(),
+        "request_id": request_id,
+    });
+    let mut response = json_response(error.status(), &body);
+    if error.status() == 503 {
+        // Tell well-behaved clients when to come back instead of hammering us.
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if error.code == ErrorCode::InternalError || error.status() >= 500 {
+        tracing::warn!(code = error.code.as_str(), message = %error.message, "answered with a server error");
+    }
+    response
+}
+
+/// Parses a JSON body; any failure is `400 MALFORMED_REQUEST` with serde's explanation.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))
+}

@@ -1,0 +1,79 @@
+//! The fingerprint: the fields that give a request its meaning. Two requests with one key
+//! are the same request only if every fingerprint field matches.
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fingerprint(BTreeMap<String, Value>);
+
+impl Fingerprint {
+    pub fn new() -> Fingerprint {
+        Fingerprint::default()
+    }
+
+    /// Adds a field under its wire name (`amount.value`, `round_closed`, …). Omitted
+    /// optional fields are added as their default so that omission equals the default.
+    pub fn with(mut self, wire_name: &str, value: impl Into<Value>) -> Fingerprint {
+        self.0.insert(wire_name.to_owned(), value.into());
+        self
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+
+    pub fn from_json(stored: &str) -> Fingerprint {
+        Fingerprint(serde_json::from_str(stored).unwrap_or_default())
+    }
+
+    /// The wire names of the fields that differ, sorted.
+    pub fn differing_fields(&self, other: &Fingerprint) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .0
+            .keys()
+            .chain(other.0.keys())
+            .filter(|name| self.0.get(*name) != other.0.get(*name))
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_fingerprints_have_no_differences() {
+        let a = Fingerprint::new()
+            .with("op", "BET")
+            .with("amount.value", "100");
+        assert!(a.differing_fields(&a.clone()).is_empty());
+    }
+
+    #[test]
+    fn differences_are_named_by_wire_field() {
+        let a = Fingerprint::new()
+            .with("op", "BET")
+            .with("amount.value", "100");
+        let b = Fingerprint::new()
+            .with("op", "WIN")
+            .with("amount.value", "100")
+            .with("kind", "WIN");
+        assert_eq!(
+            a.differing_fields(&b),
+            vec!["kind".to_owned(), "op".to_owned()]
+        );
+    }
+
+    #[test]
+    fn fingerprints_survive_storage() {
+        let a = Fingerprint::new()
+            .with("round_closed", false)
+            .with("round_id", Value::Null);
+        assert_eq!(Fingerprint::from_json(&a.to_json()), a);
+    }
+}

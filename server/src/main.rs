@@ -1,0 +1,30 @@
+//! The oncewallet server: wallet API, operator API and dashboard in one binary.
+use server::config::Config;
+use server::startup::Application;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    server::telemetry::init(config.log_json);
+    let token_generated = config.operator_token_generated;
+    let token = config.operator_token.clone();
+    let database = redact_url(&config.database_url);
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.addr(), %database, "oncewallet listening");
+    println!("oncewallet listening on http://{}", app.addr());
+    println!("API docs: http://{}/api-docs", app.addr());
+    if token_generated {
+        println!("operator token (generated; set WALLET_OPERATOR_TOKEN to choose one): {token}");
+    }
+    app.run_until_stopped().await
+}
+
+/// The database URL without its password, for the start-up log.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://…@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

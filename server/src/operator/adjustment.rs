@@ -1,0 +1,149 @@
+//! Cashier adjustments: deposits, withdrawals and bonus grants, idempotent on
+//! `adjustment_id` with the same rules as money operations. Their keys live in the
+//! `@operator` scope, which no provider id can collide with.
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use sea_orm::DatabaseTransaction;
+use serde_json::{json, Map};
+
+use super::wire::{AdjustmentRequest, Direction};
+use crate::domain::CurrencyTable;
+use crate::domain::{Money, PlayerId, TransactionId};
+use crate::error::{ApiError, ErrorCode, ServiceError};
+use crate::idempotency::{Decision, Fingerprint, KeyedRequest, Operation};
+use crate::ledger;
+use crate::wallet::operations::{balance_of, declined, lock_player, player_not_found};
+use std::sync::Arc;
+
+pub const OPERATOR_SCOPE: &str = "@operator";
+const REASON_MAX_BYTES: usize = 1024;
+
+pub struct Adjustment {
+    keyed: KeyedRequest,
+    currencies: Arc<CurrencyTable>,
+    player_id: PlayerId,
+    direction: Direction,
+    amount: Money,
+    reason: Option<String>,
+}
+
+impl Adjustment {
+    pub fn parse(
+        player_id: PlayerId,
+        request: AdjustmentRequest,
+        raw_body: &[u8],
+        currencies: Arc<CurrencyTable>,
+        request_id: &str,
+    ) -> Result<Adjustment, ApiError> {
+        let adjustment_id = TransactionId::parse(request.adjustment_id)
+            .map_err(|e| ApiError::malformed(format!("adjustment_id: {e}")))?;
+        if request
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.len() > REASON_MAX_BYTES)
+        {
+            return Err(ApiError::malformed(format!(
+                "reason: at most {REASON_MAX_BYTES} bytes"
+            )));
+        }
+        let amount = currencies.money(&request.amount)?;
+        let direction_name = match request.direction {
+            Direction::Credit => "CREDIT",
+            Direction::Debit => "DEBIT",
+        };
+        let wire = amount.to_wire();
+        let fingerprint = Fingerprint::new()
+            .with("op", "ADJUSTMENT")
+            .with("player_id", player_id.as_str())
+            .with("direction", direction_name)
+            .with("amount.value", wire.value)
+            .with("amount.currency", wire.currency)
+            .with("amount.scale", wire.scale);
+        let keyed = KeyedRequest {
+            scope: OPERATOR_SCOPE.to_owned(),
+            transaction_id: adjustment_id,
+            player_id: player_id.as_str().to_owned(),
+            op: "ADJUSTMENT",
+            kind: Some(direction_name),
+            round_id: None,
+            game_id: None,
+            amount: Some(amount.clone()),
+            target_transaction_id: None,
+            fingerprint,
+            request_body: String::from_utf8_lossy(raw_body).into_owned(),
+            request_id: request_id.to_owned(),
+        };
+        Ok(Adjustment {
+            keyed,
+            currencies,
+            player_id,
+            direction: request.direction,
+            amount,
+            reason: request.reason,
+        })
+    }
+
+    async fn run(
+        &self,
+        txn: &DatabaseTransaction,
+        wallet_tx_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, ServiceError> {
+        let Some(player) = lock_player(txn, self.player_id.as_str()).await? else {
+            return Ok(player_not_found(self.player_id.as_str()));
+        };
+        let balance = balance_of(&self.currencies, &player)?;
+        if self.amount.currency.code() != player.currency {
+            return Ok(declined(
+                ErrorCode::CurrencyMismatch,
+                format!("the player's currency is {}", player.currency),
+                Some(balance),
+            ));
+        }
+        let direction = match self.direction {
+            Direction::Credit => ledger::Direction::Credit,
+            Direction::Debit if balance.minor < self.amount.minor => {
+                return Ok(declined(
+                    ErrorCode::InsufficientFunds,
+                    "balance too low for this withdrawal",
+                    Some(balance),
+                ));
+            }
+            Direction::Debit => ledger::Direction::Debit,
+        };
+        let cashier = ledger::cashier_account(&player.currency);
+        let after = ledger::post(
+            txn,
+            wallet_tx_id,
+            &player,
+            direction,
+            self.amount.minor,
+            &cashier,
+            now,
+        )
+        .await?;
+        let mut fields = Map::new();
+        fields.insert("reason".into(), json!(self.reason));
+        Ok(Decision::Done {
+            state: "COMMITTED",
+            outcome: None,
+            fields,
+            balance: Money::new(after, balance.currency),
+        })
+    }
+}
+
+impl Operation for Adjustment {
+    fn keyed(&self) -> &KeyedRequest {
+        &self.keyed
+    }
+
+    fn decide<'c>(
+        &'c self,
+        txn: &'c DatabaseTransaction,
+        wallet_tx_id: i64,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'c, Result<Decision, ServiceError>> {
+        Box::pin(self.run(txn, wallet_tx_id, now))
+    }
+}

@@ -1,0 +1,36 @@
+//! `Authorization: Bearer <WALLET_OPERATOR_TOKEN>`, compared in constant time.
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::http::error_response;
+use crate::http::request_id::RequestId;
+use crate::state::AppState;
+
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let expected = state.operator_token.as_bytes();
+    if bool::from(given.as_bytes().ct_eq(expected)) && !expected.is_empty() {
+        return next.run(request).await;
+    }
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    error_response(
+        &ApiError::new(ErrorCode::Unauthorized, "a valid bearer token is required"),
+        &request_id,
+    )
+}

@@ -1,0 +1,177 @@
+//! Operator API handlers: parse, call one service function, map to the wire.
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Extension;
+use serde_json::json;
+
+use super::adjustment::Adjustment;
+use super::service::{self, NewSession};
+use super::wire::{
+    AdjustmentRequest, PlayerRequest, PlayerView, ProviderRequest, ProviderView, SessionRequest,
+    SessionView,
+};
+use crate::domain::{GameId, PlayerId, ProviderId};
+use crate::error::ApiError;
+use crate::http::request_id::RequestId;
+use crate::http::{error_response, json_response, parse_json};
+use crate::idempotency;
+use crate::state::AppState;
+
+fn id<T>(
+    field: &str,
+    value: String,
+    parse: fn(String) -> Result<T, crate::domain::IdError>,
+) -> Result<T, ApiError> {
+    parse(value).map_err(|e| ApiError::malformed(format!("{field}: {e}")))
+}
+
+fn ok(status: u16, mut body: serde_json::Value, request_id: &str) -> Response {
+    body["status"] = json!("OK");
+    body["request_id"] = json!(request_id);
+    json_response(status, &body)
+}
+
+#[utoipa::path(put, path = "/operator/v1/providers/{provider_id}", tag = "operator", request_body = ProviderRequest,
+    params(("provider_id" = String, Path)),
+    responses((status = 200, description = "Created or updated; secrets are never returned", body = ProviderView),
+              (status = 409, description = "KEY_IN_USE: a key id belongs to another provider")),
+    security(("bearer" = [])))]
+pub async fn put_provider(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path(provider_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let provider_id = id("provider_id", provider_id, ProviderId::parse)?;
+        let request: ProviderRequest = parse_json(&body)?;
+        service::upsert_provider(&state.store, provider_id, request)
+            .await
+            .map_err(|e| e.into_api())
+    }
+    .await;
+    match result {
+        Ok(view) => ok(200, json!({ "provider": view }), &request_id),
+        Err(error) => error_response(&error, &request_id),
+    }
+}
+
+#[utoipa::path(put, path = "/operator/v1/players/{player_id}", tag = "operator", request_body = PlayerRequest,
+    params(("player_id" = String, Path)),
+    responses((status = 200, description = "Created or updated", body = PlayerView),
+              (status = 409, description = "CURRENCY_IMMUTABLE")),
+    security(("bearer" = [])))]
+pub async fn put_player(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path(player_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let player_id = id("player_id", player_id, PlayerId::parse)?;
+        let request: PlayerRequest = parse_json(&body)?;
+        let player = service::upsert_player(
+            &state.store,
+            &state.currencies,
+            player_id,
+            request.currency,
+            request.status,
+        )
+        .await
+        .map_err(|e| e.into_api())?;
+        service::player_view(&state.currencies, &player).map_err(|e| e.into_api())
+    }
+    .await;
+    match result {
+        Ok(view) => ok(200, json!({ "player": view }), &request_id),
+        Err(error) => error_response(&error, &request_id),
+    }
+}
+
+#[utoipa::path(get, path = "/operator/v1/players/{player_id}", tag = "operator",
+    params(("player_id" = String, Path)),
+    responses((status = 200, description = "Currency, status and balance", body = PlayerView),
+              (status = 404, description = "PLAYER_NOT_FOUND")),
+    security(("bearer" = [])))]
+pub async fn get_player(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path(player_id): Path<String>,
+) -> Response {
+    let result = async {
+        let player_id = id("player_id", player_id, PlayerId::parse)?;
+        let player = service::find_player(&state.store, &player_id)
+            .await
+            .map_err(|e| e.into_api())?;
+        service::player_view(&state.currencies, &player).map_err(|e| e.into_api())
+    }
+    .await;
+    match result {
+        Ok(view) => ok(200, json!({ "player": view }), &request_id),
+        Err(error) => error_response(&error, &request_id),
+    }
+}
+
+#[utoipa::path(post, path = "/operator/v1/players/{player_id}/adjustments", tag = "operator", request_body = AdjustmentRequest,
+    params(("player_id" = String, Path)),
+    responses((status = 200, description = "Committed, or the replay of an earlier answer", body = crate::wallet::wire::OperationResponse),
+              (status = "4XX", description = "Declined (recorded) or refused", body = crate::wallet::wire::ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn post_adjustment(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path(player_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let operation = id("player_id", player_id, PlayerId::parse).and_then(|player_id| {
+        let request: AdjustmentRequest = parse_json(&body)?;
+        Adjustment::parse(
+            player_id,
+            request,
+            &body,
+            state.currencies.clone(),
+            &request_id,
+        )
+    });
+    let operation = match operation {
+        Ok(operation) => operation,
+        Err(error) => return error_response(&error, &request_id),
+    };
+    match idempotency::execute(&state.store, &state.currencies, operation).await {
+        Ok(answer) => {
+            let status = answer.http_status;
+            json_response(status, &answer.into_body(&request_id))
+        }
+        Err(error) => error_response(&error.into_api(), &request_id),
+    }
+}
+
+#[utoipa::path(post, path = "/operator/v1/sessions", tag = "operator", request_body = SessionRequest,
+    responses((status = 201, description = "A new session; older ones for the same player, provider and game stop taking bets", body = SessionView),
+              (status = 404, description = "PLAYER_NOT_FOUND or PROVIDER_NOT_FOUND"),
+              (status = 403, description = "PLAYER_BLOCKED")),
+    security(("bearer" = [])))]
+pub async fn post_session(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let request: SessionRequest = parse_json(&body)?;
+        let session = NewSession {
+            player_id: id("player_id", request.player_id, PlayerId::parse)?,
+            provider_id: id("provider_id", request.provider_id, ProviderId::parse)?,
+            game_id: id("game_id", request.game_id, GameId::parse)?,
+            ttl_seconds: request.ttl_seconds,
+        };
+        service::create_session(&state.store, session)
+            .await
+            .map_err(|e| e.into_api())
+    }
+    .await;
+    match result {
+        Ok(view) => ok(201, json!(view), &request_id),
+        Err(error) => error_response(&error, &request_id),
+    }
+}

@@ -1,0 +1,43 @@
+//! The operator API (`/operator/v1`): providers and keys, players, cashier adjustments and
+//! game sessions, for the casino's own platform. Bearer-token authenticated.
+mod adjustment;
+mod auth;
+mod handlers;
+mod service;
+pub mod wire;
+
+use axum::routing::{post, put};
+use axum::{middleware, Router};
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/operator/v1/providers/{provider_id}",
+            put(handlers::put_provider),
+        )
+        .route(
+            "/operator/v1/players/{player_id}",
+            put(handlers::put_player).get(handlers::get_player),
+        )
+        .route(
+            "/operator/v1/players/{player_id}/adjustments",
+            post(handlers::post_adjustment),
+        )
+        .route("/operator/v1/sessions", post(handlers::post_session))
+        .route_layer(middleware::from_fn_with_state(state, auth::require_token))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        handlers::put_provider,
+        handlers::put_player,
+        handlers::get_player,
+        handlers::post_adjustment,
+        handlers::post_session
+    ),
+    components(schemas(wire::PlayerStatus, wire::Direction))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,333 @@
+//! Operator services: each owns its database transaction through [`Store::write`].
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
+
+use super::wire::{
+    PlayerStatus, PlayerView, ProviderKeyRequest, ProviderRequest, ProviderView, SessionView,
+};
+use crate::db::entities::{game_session, player, provider, provider_key};
+use crate::db::Store;
+use crate::domain::{CurrencyTable, GameId, KeyId, PlayerId, ProviderId};
+use crate::error::{ApiError, ErrorCode, ServiceError};
+use crate::idempotency::{format_time, player_money};
+
+const SECRET_LEN: std::ops::RangeInclusive<usize> = 16..=256;
+const MAX_KEYS: usize = 16;
+const NAME_MAX_CHARS: usize = 200;
+const TTL_SECONDS: std::ops::RangeInclusive<i64> = 1..=604_800;
+const DEFAULT_TTL_SECONDS: i64 = 3600;
+
+struct ValidKey {
+    key_id: KeyId,
+    secret: String,
+}
+
+fn validate_keys(keys: Vec<ProviderKeyRequest>) -> Result<Vec<ValidKey>, ApiError> {
+    if keys.len() > MAX_KEYS {
+        return Err(ApiError::malformed(format!("keys: at most {MAX_KEYS}")));
+    }
+    let mut seen = HashSet::new();
+    keys.into_iter()
+        .map(|key| {
+            let key_id = KeyId::parse(key.key_id)
+                .map_err(|e| ApiError::malformed(format!("keys.key_id: {e}")))?;
+            if !seen.insert(key_id.clone()) {
+                return Err(ApiError::malformed(format!(
+                    "keys: {key_id} is listed twice"
+                )));
+            }
+            if !SECRET_LEN.contains(&key.secret.len()) {
+                return Err(ApiError::malformed(
+                    "keys.secret: must be 16–256 characters",
+                ));
+            }
+            Ok(ValidKey {
+                key_id,
+                secret: key.secret,
+            })
+        })
+        .collect()
+}
+
+pub async fn upsert_provider(
+    store: &Store,
+    provider_id: ProviderId,
+    request: ProviderRequest,
+) -> Result<ProviderView, ServiceError> {
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+        return Err(ApiError::malformed(format!("name: 1–{NAME_MAX_CHARS} characters")).into());
+    }
+    let keys = Arc::new(validate_keys(request.keys)?);
+    let view = ProviderView {
+        provider_id: provider_id.as_str().to_owned(),
+        name: name.clone(),
+        key_ids: keys.iter().map(|k| k.key_id.as_str().to_owned()).collect(),
+    };
+    let provider_id = Arc::new(provider_id);
+    let name = Arc::new(name);
+    store
+        .write(Box::new(move |txn| {
+            let (provider_id, name, keys) = (provider_id.clone(), name.clone(), keys.clone());
+            Box::pin(async move { write_provider(txn, &provider_id, &name, &keys).await })
+        }))
+        .await?;
+    Ok(view)
+}
+
+async fn write_provider(
+    txn: &DatabaseTransaction,
+    provider_id: &ProviderId,
+    name: &str,
+    keys: &[ValidKey],
+) -> Result<(), ServiceError> {
+    let now = Utc::now();
+    let id = provider_id.as_str();
+    let key_ids: Vec<&str> = keys.iter().map(|k| k.key_id.as_str()).collect();
+    let taken = provider_key::Entity::find()
+        .filter(provider_key::Column::KeyId.is_in(key_ids.clone()))
+        .filter(provider_key::Column::ProviderId.ne(id))
+        .one(txn)
+        .await?;
+    if let Some(taken) = taken {
+        return Err(ApiError::new(
+            ErrorCode::KeyInUse,
+            format!("key {} belongs to another provider", taken.key_id),
+        )
+        .into());
+    }
+    provider::Entity::insert(provider::ActiveModel {
+        id: Set(id.to_owned()),
+        name: Set(name.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(provider::Column::Id)
+            .update_columns([provider::Column::Name, provider::Column::UpdatedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    // Replacing the key set revokes every key not listed, at once.
+    provider_key::Entity::delete_many()
+        .filter(provider_key::Column::ProviderId.eq(id))
+        .exec(txn)
+        .await?;
+    if !keys.is_empty() {
+        provider_key::Entity::insert_many(keys.iter().map(|key| provider_key::ActiveModel {
+            key_id: Set(key.key_id.as_str().to_owned()),
+            provider_id: Set(id.to_owned()),
+            secret: Set(key.secret.clone()),
+            created_at: Set(now),
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub fn player_view(
+    currencies: &CurrencyTable,
+    player: &player::Model,
+) -> Result<PlayerView, ServiceError> {
+    let balance = player_money(currencies, player).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InternalError,
+            "the player's currency is not configured",
+        )
+    })?;
+    Ok(PlayerView {
+        player_id: player.id.clone(),
+        currency: player.currency.clone(),
+        status: player.status.clone(),
+        balance: balance.to_wire(),
+    })
+}
+
+pub async fn upsert_player(
+    store: &Store,
+    currencies: &CurrencyTable,
+    player_id: PlayerId,
+    currency: Option<String>,
+    status: Option<PlayerStatus>,
+) -> Result<player::Model, ServiceError> {
+    if let Some(code) = &currency {
+        currencies.currency(code).map_err(ApiError::from)?;
+    }
+    let player_id = Arc::new(player_id);
+    let currency = Arc::new(currency);
+    store
+        .write(Box::new(move |txn| {
+            let (player_id, currency) = (player_id.clone(), currency.clone());
+            Box::pin(
+                async move { write_player(txn, &player_id, currency.as_deref(), status).await },
+            )
+        }))
+        .await
+}
+
+async fn write_player(
+    txn: &DatabaseTransaction,
+    player_id: &PlayerId,
+    currency: Option<&str>,
+    status: Option<PlayerStatus>,
+) -> Result<player::Model, ServiceError> {
+    let now = Utc::now();
+    let existing = player::Entity::find_by_id(player_id.as_str())
+        .lock_exclusive()
+        .one(txn)
+        .await?;
+    let Some(existing) = existing else {
+        let currency =
+            currency.ok_or_else(|| ApiError::malformed("currency: required to create a player"))?;
+        let created = player::ActiveModel {
+            id: Set(player_id.as_str().to_owned()),
+            currency: Set(currency.to_owned()),
+            status: Set(status.unwrap_or(PlayerStatus::Active).as_str().to_owned()),
+            balance_minor: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        return Ok(player::Entity::insert(created)
+            .exec_with_returning(txn)
+            .await?);
+    };
+    if currency.is_some_and(|c| c != existing.currency) {
+        return Err(ApiError::new(
+            ErrorCode::CurrencyImmutable,
+            format!(
+                "the player's currency is {} and cannot change",
+                existing.currency
+            ),
+        )
+        .into());
+    }
+    match status {
+        Some(status) if status.as_str() != existing.status => {
+            player::Entity::update_many()
+                .col_expr(player::Column::Status, Expr::value(status.as_str()))
+                .col_expr(player::Column::UpdatedAt, Expr::value(now))
+                .filter(player::Column::Id.eq(player_id.as_str()))
+                .exec(txn)
+                .await?;
+            Ok(player::Model {
+                status: status.as_str().to_owned(),
+                updated_at: now,
+                ..existing
+            })
+        }
+        _ => Ok(existing),
+    }
+}
+
+pub async fn find_player(
+    store: &Store,
+    player_id: &PlayerId,
+) -> Result<player::Model, ServiceError> {
+    player::Entity::find_by_id(player_id.as_str())
+        .one(store.reader())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::PlayerNotFound,
+                format!("player {player_id} does not exist"),
+            )
+            .into()
+        })
+}
+
+pub struct NewSession {
+    pub player_id: PlayerId,
+    pub provider_id: ProviderId,
+    pub game_id: GameId,
+    pub ttl_seconds: Option<i64>,
+}
+
+/// Opens a game session; a newer session for the same player, provider and game
+/// supersedes the older ones for bets.
+pub async fn create_session(
+    store: &Store,
+    session: NewSession,
+) -> Result<SessionView, ServiceError> {
+    let ttl = session.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
+    if !TTL_SECONDS.contains(&ttl) {
+        return Err(ApiError::malformed("ttl_seconds: 1–604800").into());
+    }
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let session = Arc::new(session);
+    let token_for_write = Arc::new(token.clone());
+    let expires_at = store
+        .write(Box::new(move |txn| {
+            let (session, token) = (session.clone(), token_for_write.clone());
+            Box::pin(async move { write_session(txn, &session, &token, ttl).await })
+        }))
+        .await?;
+    Ok(SessionView {
+        session_token: token,
+        expires_at: format_time(expires_at),
+    })
+}
+
+async fn write_session(
+    txn: &DatabaseTransaction,
+    session: &NewSession,
+    token: &str,
+    ttl_seconds: i64,
+) -> Result<chrono::DateTime<Utc>, ServiceError> {
+    let now = Utc::now();
+    let player = player::Entity::find_by_id(session.player_id.as_str())
+        .one(txn)
+        .await?;
+    let Some(player) = player else {
+        return Err(ApiError::new(
+            ErrorCode::PlayerNotFound,
+            format!("player {} does not exist", session.player_id),
+        )
+        .into());
+    };
+    if player.status == PlayerStatus::Blocked.as_str() {
+        return Err(ApiError::new(ErrorCode::PlayerBlocked, "the player is blocked").into());
+    }
+    if provider::Entity::find_by_id(session.provider_id.as_str())
+        .one(txn)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::ProviderNotFound,
+            format!("provider {} does not exist", session.provider_id),
+        )
+        .into());
+    }
+    game_session::Entity::update_many()
+        .col_expr(game_session::Column::Superseded, Expr::value(true))
+        .filter(game_session::Column::PlayerId.eq(session.player_id.as_str()))
+        .filter(game_session::Column::ProviderId.eq(session.provider_id.as_str()))
+        .filter(game_session::Column::GameId.eq(session.game_id.as_str()))
+        .filter(game_session::Column::Superseded.eq(false))
+        .exec(txn)
+        .await?;
+    let expires_at = now + Duration::seconds(ttl_seconds);
+    game_session::Entity::insert(game_session::ActiveModel {
+        token: Set(token.to_owned()),
+        player_id: Set(session.player_id.as_str().to_owned()),
+        provider_id: Set(session.provider_id.as_str().to_owned()),
+        game_id: Set(session.game_id.as_str().to_owned()),
+        superseded: Set(false),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(expires_at)
+}

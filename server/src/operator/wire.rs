@@ -1,0 +1,107 @@
+//! The operator API's bodies as they travel.
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::WireMoney;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PlayerStatus {
+    Active,
+    /// Bets are refused; wins, rollbacks and round closes still settle.
+    Blocked,
+}
+
+impl PlayerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlayerStatus::Active => "ACTIVE",
+            PlayerStatus::Blocked => "BLOCKED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Direction {
+    Credit,
+    Debit,
+}
+
+/// `PUT /operator/v1/providers/{provider_id}`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderRequest {
+    pub name: String,
+    /// The provider's complete key set; keys not listed are revoked.
+    pub keys: Vec<ProviderKeyRequest>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderKeyRequest {
+    pub key_id: String,
+    /// 16–256 characters. Never returned or logged.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ProviderKeyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderKeyRequest")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PUT /operator/v1/players/{player_id}`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlayerRequest {
+    /// Required when creating; can never change afterwards.
+    pub currency: Option<String>,
+    /// `ACTIVE` on creation when omitted; unchanged on update when omitted.
+    pub status: Option<PlayerStatus>,
+}
+
+/// `POST /operator/v1/players/{player_id}/adjustments`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    /// The idempotency key of the adjustment, unique across all players.
+    pub adjustment_id: String,
+    pub direction: Direction,
+    pub amount: WireMoney,
+    pub reason: Option<String>,
+}
+
+/// `POST /operator/v1/sessions`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    pub player_id: String,
+    pub provider_id: String,
+    pub game_id: String,
+    /// 1–604800; 3600 when omitted.
+    pub ttl_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    pub provider_id: String,
+    pub name: String,
+    pub key_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlayerView {
+    pub player_id: String,
+    pub currency: String,
+    pub status: String,
+    pub balance: WireMoney,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub session_token: String,
+    pub expires_at: String,
+}

@@ -1,0 +1,104 @@
+//! Building the application: one router used by `main` and by every test.
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::db::Store;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::request_id::RequestId;
+use crate::state::AppState;
+
+/// The whole HTTP surface: wallet API, operator API, health, API docs and the site.
+pub fn router(state: AppState, config: &Config) -> Router {
+    Router::new()
+        .merge(crate::wallet::router(state.clone()))
+        .merge(crate::operator::router(state.clone()))
+        .merge(crate::health::router())
+        .merge(crate::openapi::router())
+        .route("/wallet/v1/{*rest}", axum::routing::any(unknown_endpoint))
+        .route("/operator/v1/{*rest}", axum::routing::any(unknown_endpoint))
+        .with_state(state)
+        .merge(crate::docs_ui::router())
+        .merge(crate::site::router(&config.site_root))
+        .layer(axum::middleware::from_fn(crate::http::request_id::assign))
+}
+
+async fn unknown_endpoint(
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+) -> axum::response::Response {
+    crate::http::error_response(
+        &ApiError::new(ErrorCode::NotFound, "no such endpoint"),
+        &request_id,
+    )
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Connects to the database, runs migrations and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let store = Store::connect(&config.database_url, config.writer).await?;
+        let state = AppState {
+            store,
+            currencies: Arc::new(config.currencies.clone()),
+            operator_token: Arc::from(config.operator_token.as_str()),
+        };
+        let router = router(state, &config);
+        let listener = TcpListener::bind(&config.site_addr).await?;
+        let addr = listener.local_addr()?;
+        Ok(Application {
+            listener,
+            router,
+            addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the process receives SIGTERM or Ctrl-C, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stop)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

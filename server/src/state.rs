@@ -1,0 +1,13 @@
+//! What every handler shares.
+use std::sync::Arc;
+
+use crate::db::Store;
+use crate::domain::CurrencyTable;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub currencies: Arc<CurrencyTable>,
+    /// The operator API's bearer token.
+    pub operator_token: Arc<str>,
+}

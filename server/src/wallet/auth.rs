@@ -1,0 +1,122 @@
+//! Authenticates every provider request (§2) and signs every answer to an authenticated
+//! one, errors included. Handlers behind it see only an [`AuthenticatedProvider`].
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use sea_orm::EntityTrait;
+
+use super::signing;
+use crate::db::entities::provider_key;
+use crate::domain::ProviderId;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::error_response;
+use crate::http::request_id::RequestId;
+use crate::state::AppState;
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// The provider whose key signed this request.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedProvider {
+    pub provider_id: ProviderId,
+    pub key_id: String,
+}
+
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
+        return error_response(&ApiError::too_large(BODY_LIMIT_BYTES), &request_id);
+    };
+    let key = match verify(&state, &parts, &body).await {
+        Ok(key) => key,
+        Err(error) => return error_response(&error, &request_id),
+    };
+    let provider_id = match ProviderId::parse(key.provider_id.clone()) {
+        Ok(id) => id,
+        Err(_) => return error_response(&invalid("the key's provider is invalid"), &request_id),
+    };
+    let mut request = Request::from_parts(parts, Body::from(body));
+    request.extensions_mut().insert(AuthenticatedProvider {
+        provider_id,
+        key_id: key.key_id.clone(),
+    });
+    let response = next.run(request).await;
+    sign_response(response, &key.secret).await
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidSignature, message)
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Result<&'a str, ApiError> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| invalid(&format!("missing {name} header")))
+}
+
+/// Key, then signature, then freshness: an unauthenticated caller learns nothing about
+/// our clock.
+async fn verify(
+    state: &AppState,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<provider_key::Model, ApiError> {
+    let key_id = header(parts, "x-wallet-key-id")?;
+    let timestamp = header(parts, "x-wallet-timestamp")?;
+    let signature = header(parts, "x-wallet-signature")?;
+    let timestamp_ms: i64 = timestamp
+        .parse()
+        .map_err(|_| invalid("X-Wallet-Timestamp must be Unix time in milliseconds"))?;
+    let key = provider_key::Entity::find_by_id(key_id)
+        .one(state.store.reader())
+        .await
+        .map_err(|error| crate::error::ServiceError::Db(error).into_api())?
+        .ok_or_else(|| invalid("unknown key"))?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
+    let canonical =
+        signing::request_canonical(parts.method.as_str(), path_and_query, timestamp, body);
+    if !signing::verify(&key.secret, &canonical, signature) {
+        return Err(invalid("the signature does not match"));
+    }
+    let skew_ms = (chrono::Utc::now().timestamp_millis() - timestamp_ms).abs();
+    if skew_ms > signing::MAX_CLOCK_SKEW_MS {
+        return Err(ApiError::new(
+            ErrorCode::StaleRequest,
+            "the request timestamp is more than 300 s from the server's clock; sign it again",
+        ));
+    }
+    Ok(key)
+}
+
+async fn sign_response(response: Response, secret: &str) -> Response {
+    let (mut parts, body) = response.into_parts();
+    // Our own answers are small JSON documents; the limit only guards against a bug.
+    let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+    let canonical = signing::response_canonical(parts.status.as_u16(), &timestamp, &body);
+    let signature = signing::sign(secret, &canonical);
+    if let (Ok(timestamp), Ok(signature)) = (
+        HeaderValue::from_str(&timestamp),
+        HeaderValue::from_str(&signature),
+    ) {
+        parts.headers.insert("x-wallet-timestamp", timestamp);
+        parts.headers.insert("x-wallet-signature", signature);
+    }
+    Response::from_parts(parts, Body::from(body))
+}

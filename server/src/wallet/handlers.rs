@@ -1,0 +1,154 @@
+//! Provider API handlers: parse, call one service function, map to the wire.
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use axum::Extension;
+use sea_orm::EntityTrait;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::auth::AuthenticatedProvider;
+use super::operations::{Bet, CloseRound, RequestContext, Rollback, Win};
+use super::wire::{self, BalanceRequest};
+use crate::db::entities::player;
+use crate::domain::PlayerId;
+use crate::error::{ApiError, ErrorCode, ServiceError};
+use crate::http::request_id::RequestId;
+use crate::http::{error_response, json_response, parse_json};
+use crate::idempotency::{self, player_money, Operation};
+use crate::state::AppState;
+
+type Parser<R, O> = fn(R, &[u8], RequestContext) -> Result<O, ApiError>;
+
+async fn money_operation<R: DeserializeOwned, O: Operation>(
+    state: &AppState,
+    provider: AuthenticatedProvider,
+    request_id: &str,
+    body: &[u8],
+    parse: Parser<R, O>,
+) -> Response {
+    let ctx = RequestContext {
+        provider_id: provider.provider_id,
+        currencies: state.currencies.clone(),
+        request_id: request_id.to_owned(),
+    };
+    let operation = match parse_json(body).and_then(|request| parse(request, body, ctx)) {
+        Ok(operation) => operation,
+        Err(error) => return error_response(&error, request_id),
+    };
+    tracing::Span::current().record("transaction_id", operation.keyed().transaction_id.as_str());
+    match idempotency::execute(&state.store, &state.currencies, operation).await {
+        Ok(answer) => {
+            let status = answer.http_status;
+            json_response(status, &answer.into_body(request_id))
+        }
+        Err(error) => error_response(&error.into_api(), request_id),
+    }
+}
+
+#[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = wire::BetRequest,
+    params(("X-Wallet-Key-Id" = String, Header), ("X-Wallet-Timestamp" = String, Header), ("X-Wallet-Signature" = String, Header)),
+    responses(
+        (status = 200, description = "Committed, or the replay of an earlier answer", body = wire::OperationResponse),
+        (status = "4XX", description = "Declined (recorded, replayed on retry) or refused (not recorded)", body = wire::ErrorResponse),
+        (status = "5XX", description = "Nothing committed, or outcome unknown; retryable", body = wire::ErrorResponse)))]
+pub async fn bet(
+    State(state): State<AppState>,
+    Extension(provider): Extension<AuthenticatedProvider>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    body: Bytes,
+) -> Response {
+    money_operation(&state, provider, &request_id, &body, Bet::parse).await
+}
+
+#[utoipa::path(post, path = "/wallet/v1/win", tag = "wallet", request_body = wire::WinRequest,
+    responses(
+        (status = 200, description = "Committed, or the replay of an earlier answer", body = wire::OperationResponse),
+        (status = "4XX", description = "Declined or refused", body = wire::ErrorResponse),
+        (status = "5XX", description = "Nothing committed, or outcome unknown; retryable", body = wire::ErrorResponse)))]
+pub async fn win(
+    State(state): State<AppState>,
+    Extension(provider): Extension<AuthenticatedProvider>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    body: Bytes,
+) -> Response {
+    money_operation(&state, provider, &request_id, &body, Win::parse).await
+}
+
+#[utoipa::path(post, path = "/wallet/v1/rollback", tag = "wallet", request_body = wire::RollbackRequest,
+    responses(
+        (status = 200, description = "Refunded, tombstoned or already rolled back", body = wire::OperationResponse),
+        (status = "4XX", description = "Declined or refused", body = wire::ErrorResponse),
+        (status = "5XX", description = "Nothing committed, or outcome unknown; retryable", body = wire::ErrorResponse)))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    Extension(provider): Extension<AuthenticatedProvider>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    body: Bytes,
+) -> Response {
+    money_operation(&state, provider, &request_id, &body, Rollback::parse).await
+}
+
+#[utoipa::path(post, path = "/wallet/v1/rounds/close", tag = "wallet", request_body = wire::CloseRoundRequest,
+    responses(
+        (status = 200, description = "Closed, or NOT_FOUND for an unknown round", body = wire::OperationResponse),
+        (status = "4XX", description = "Declined or refused", body = wire::ErrorResponse)))]
+pub async fn close_round(
+    State(state): State<AppState>,
+    Extension(provider): Extension<AuthenticatedProvider>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    body: Bytes,
+) -> Response {
+    money_operation(&state, provider, &request_id, &body, CloseRound::parse).await
+}
+
+#[utoipa::path(post, path = "/wallet/v1/balance", tag = "wallet", request_body = BalanceRequest,
+    responses(
+        (status = 200, description = "The player's balance", body = wire::BalanceResponse),
+        (status = "4XX", description = "Unknown player, unknown or other currency", body = wire::ErrorResponse)))]
+pub async fn balance(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    body: Bytes,
+) -> Response {
+    match read_balance(&state, &body).await {
+        Ok((player_id, money)) => json_response(
+            200,
+            &json!({ "status": "OK", "player_id": player_id, "balance": money.to_wire(), "request_id": request_id }),
+        ),
+        Err(error) => error_response(&error, &request_id),
+    }
+}
+
+async fn read_balance(
+    state: &AppState,
+    body: &[u8],
+) -> Result<(String, crate::domain::Money), ApiError> {
+    let request: BalanceRequest = parse_json(body)?;
+    let player_id = PlayerId::parse(request.player_id)
+        .map_err(|e| ApiError::malformed(format!("player_id: {e}")))?;
+    let currency = state.currencies.currency(&request.currency)?;
+    let player = player::Entity::find_by_id(player_id.as_str())
+        .one(state.store.reader())
+        .await
+        .map_err(|e| ServiceError::Db(e).into_api())?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::PlayerNotFound,
+                format!("player {player_id} does not exist"),
+            )
+        })?;
+    if player.currency != currency.code() {
+        return Err(ApiError::new(
+            ErrorCode::CurrencyMismatch,
+            format!("the player's currency is {}", player.currency),
+        ));
+    }
+    let money = player_money(&state.currencies, &player).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InternalError,
+            "the player's currency is not configured",
+        )
+    })?;
+    Ok((player_id.into_string(), money))
+}

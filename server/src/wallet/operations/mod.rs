@@ -1,0 +1,197 @@
+//! The four money operations of the provider API. Each parses its wire request into a
+//! validated [`KeyedRequest`] plus its own fields, and decides its outcome inside the
+//! transaction that claimed the key.
+mod bet;
+mod close_round;
+mod rollback;
+mod win;
+
+pub use bet::Bet;
+pub use close_round::CloseRound;
+pub use rollback::Rollback;
+pub use win::Win;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde_json::Value;
+
+use super::wire::METADATA_MAX_BYTES;
+use crate::db::entities::{player, round, tombstone};
+use crate::domain::{CurrencyTable, IdError, Money, ProviderId};
+use crate::error::{ApiError, ErrorCode, ServiceError};
+use crate::idempotency::{player_money, Decision, Fingerprint};
+
+/// What every operation needs besides its body.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub provider_id: ProviderId,
+    pub currencies: Arc<CurrencyTable>,
+    pub request_id: String,
+}
+
+/// Parses an id field, naming it in the error.
+pub fn parse_id<T>(
+    field: &str,
+    value: String,
+    parse: fn(String) -> Result<T, IdError>,
+) -> Result<T, ApiError> {
+    parse(value).map_err(|error| ApiError::malformed(format!("{field}: {error}")))
+}
+
+/// `metadata` must be a JSON object of at most 4 KiB.
+pub fn check_metadata(metadata: &Option<Value>) -> Result<(), ApiError> {
+    match metadata {
+        None => Ok(()),
+        Some(Value::Object(_))
+            if serde_json::to_vec(metadata).map_or(0, |v| v.len()) <= METADATA_MAX_BYTES =>
+        {
+            Ok(())
+        }
+        Some(Value::Object(_)) => Err(ApiError::malformed(format!(
+            "metadata: at most {METADATA_MAX_BYTES} bytes"
+        ))),
+        Some(_) => Err(ApiError::malformed("metadata: must be a JSON object")),
+    }
+}
+
+/// The request body as stored for the trace: session tokens are secrets and are redacted.
+pub fn redacted_body(raw: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(raw) {
+        Ok(Value::Object(mut map)) => {
+            if map.contains_key("session_token") {
+                map.insert("session_token".into(), Value::String("[redacted]".into()));
+            }
+            Value::Object(map).to_string()
+        }
+        _ => String::from_utf8_lossy(raw).into_owned(),
+    }
+}
+
+/// Every operation's fingerprint has the same fields, absent ones as null, so that a key
+/// reused by another operation type shows exactly which fields differ.
+pub struct FingerprintFields<'a> {
+    pub op: &'static str,
+    pub player_id: &'a str,
+    pub round_id: Option<&'a str>,
+    pub game_id: &'a str,
+    pub kind: Option<&'static str>,
+    pub amount: Option<&'a Money>,
+    pub reference_transaction_id: Option<&'a str>,
+    pub target_transaction_id: Option<&'a str>,
+    pub round_closed: bool,
+}
+
+impl FingerprintFields<'_> {
+    pub fn build(self) -> Fingerprint {
+        let wire = self.amount.map(Money::to_wire);
+        Fingerprint::new()
+            .with("op", self.op)
+            .with("player_id", self.player_id)
+            .with("round_id", self.round_id)
+            .with("game_id", self.game_id)
+            .with("kind", self.kind)
+            .with("amount.value", wire.as_ref().map(|w| w.value.clone()))
+            .with("amount.currency", wire.as_ref().map(|w| w.currency.clone()))
+            .with("amount.scale", wire.as_ref().map(|w| w.scale))
+            .with("reference_transaction_id", self.reference_transaction_id)
+            .with("target_transaction_id", self.target_transaction_id)
+            .with("round_closed", self.round_closed)
+    }
+}
+
+/// Reads the player and, on PostgreSQL, locks the row until commit: every operation on one
+/// player is serialised, which is what keeps a bet and its racing rollback from both
+/// moving money. (SQLite has one writer, so the lock clause is not needed there.)
+pub async fn lock_player(
+    txn: &DatabaseTransaction,
+    player_id: &str,
+) -> Result<Option<player::Model>, ServiceError> {
+    Ok(player::Entity::find_by_id(player_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?)
+}
+
+pub fn declined(code: ErrorCode, message: impl Into<String>, balance: Option<Money>) -> Decision {
+    Decision::Declined {
+        error: ApiError::new(code, message),
+        state: "DECLINED",
+        balance,
+    }
+}
+
+pub fn player_not_found(player_id: &str) -> Decision {
+    declined(
+        ErrorCode::PlayerNotFound,
+        format!("player {player_id} does not exist"),
+        None,
+    )
+}
+
+/// The player's balance as money.
+pub fn balance_of(
+    currencies: &CurrencyTable,
+    player: &player::Model,
+) -> Result<Money, ServiceError> {
+    player_money(currencies, player).ok_or_else(|| {
+        ServiceError::Db(sea_orm::DbErr::Custom(format!(
+            "player {} has an unconfigured currency",
+            player.id
+        )))
+    })
+}
+
+pub async fn find_round(
+    txn: &DatabaseTransaction,
+    provider_id: &str,
+    player_id: &str,
+    round_id: &str,
+) -> Result<Option<round::Model>, ServiceError> {
+    Ok(round::Entity::find_by_id((
+        provider_id.to_owned(),
+        player_id.to_owned(),
+        round_id.to_owned(),
+    ))
+    .one(txn)
+    .await?)
+}
+
+pub fn is_closed(round: &Option<round::Model>) -> bool {
+    round.as_ref().is_some_and(|r| r.state == "CLOSED")
+}
+
+/// Closes an existing round; an unknown round is not created. Returns whether it exists.
+pub async fn close_round(
+    txn: &DatabaseTransaction,
+    provider_id: &str,
+    player_id: &str,
+    round_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
+    let Some(existing) = find_round(txn, provider_id, player_id, round_id).await? else {
+        return Ok(false);
+    };
+    if existing.state != "CLOSED" {
+        let mut closing: round::ActiveModel = existing.into();
+        closing.state = Set("CLOSED".to_owned());
+        closing.closed_at = Set(Some(now));
+        round::Entity::update(closing).exec(txn).await?;
+    }
+    Ok(true)
+}
+
+pub async fn find_tombstone(
+    txn: &DatabaseTransaction,
+    provider_id: &str,
+    transaction_id: &str,
+) -> Result<Option<tombstone::Model>, ServiceError> {
+    Ok(tombstone::Entity::find()
+        .filter(tombstone::Column::ProviderId.eq(provider_id))
+        .filter(tombstone::Column::TransactionId.eq(transaction_id))
+        .one(txn)
+        .await?)
+}
