@@ -26,10 +26,15 @@ fn id<T>(
     parse(value).map_err(|e| ApiError::malformed(format!("{field}: {e}")))
 }
 
-fn ok(status: u16, mut body: serde_json::Value, request_id: &str) -> Response {
-    body["status"] = json!("OK");
-    body["request_id"] = json!(request_id);
-    json_response(status, &body)
+/// `{"status": "OK", …fields, "request_id": …}`
+fn ok(status: u16, fields: serde_json::Value, request_id: &str) -> Response {
+    let mut body = serde_json::Map::new();
+    body.insert("status".into(), json!("OK"));
+    if let serde_json::Value::Object(fields) = fields {
+        body.extend(fields);
+    }
+    body.insert("request_id".into(), json!(request_id));
+    json_response(status, &serde_json::Value::Object(body))
 }
 
 #[utoipa::path(put, path = "/operator/v1/providers/{provider_id}", tag = "operator", request_body = ProviderRequest,
