@@ -8,12 +8,9 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::error_response;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
+use crate::wallet::auth::BODY_LIMIT_BYTES;
 
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let given = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -21,16 +18,15 @@ pub async fn require_token(
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
     let expected = state.operator_token.as_bytes();
-    if bool::from(given.as_bytes().ct_eq(expected)) && !expected.is_empty() {
-        return next.run(request).await;
+    let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+    if !bool::from(given.as_bytes().ct_eq(expected)) || expected.is_empty() {
+        let error = ApiError::new(ErrorCode::Unauthorized, "a valid bearer token is required");
+        return error_response(&error, &request_id);
     }
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
-    error_response(
-        &ApiError::new(ErrorCode::Unauthorized, "a valid bearer token is required"),
-        &request_id,
-    )
+    // The same body limit as the wallet API, answered in the contract's error shape.
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
+        return error_response(&ApiError::too_large(BODY_LIMIT_BYTES), &request_id);
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
 }
