@@ -22,16 +22,28 @@ struct Case {
 }
 
 fn case(name: &str, body: &Value, codes: &'static [&'static str]) -> Case {
-    Case { name: name.to_owned(), body: serde_json::to_vec(body).expect("serialise"), status: 400, codes }
+    Case {
+        name: name.to_owned(),
+        body: serde_json::to_vec(body).expect("serialise"),
+        status: 400,
+        codes,
+    }
 }
 
 fn raw_case(name: &str, body: &[u8], codes: &'static [&'static str]) -> Case {
-    Case { name: name.to_owned(), body: body.to_vec(), status: 400, codes }
+    Case {
+        name: name.to_owned(),
+        body: body.to_vec(),
+        status: 400,
+        codes,
+    }
 }
 
 fn with(base: &Value, pointer: &str, value: Value) -> Value {
     let mut body = base.clone();
-    *body.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer} in {base}")) = value;
+    *body
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer} in {base}")) = value;
     body
 }
 
@@ -66,42 +78,114 @@ async fn assert_all_refused(app: &TestApp, provider: &TestProvider, path: &str, 
     let transactions = app.transaction_count().await;
     let entries = app.ledger_entry_count().await;
     for case in cases {
-        let response = provider.call_raw(Method::POST, path, case.body.clone()).send().await;
-        assert_eq!(response.status, case.status, "{path}: {}: body {}", case.name, response.body);
+        let response = provider
+            .call_raw(Method::POST, path, case.body.clone())
+            .send()
+            .await;
+        assert_eq!(
+            response.status, case.status,
+            "{path}: {}: body {}",
+            case.name, response.body
+        );
         assert!(
-            response.code().is_some_and(|code| case.codes.contains(&code)),
+            response
+                .code()
+                .is_some_and(|code| case.codes.contains(&code)),
             "{path}: {}: expected one of {:?}, got {}",
             case.name,
             case.codes,
             response.body
         );
         assert_eq!(response.body["status"], "ERROR", "{path}: {}", case.name);
-        assert_eq!(response.body["error"]["retryable"], false, "{path}: {}", case.name);
+        assert_eq!(
+            response.body["error"]["retryable"], false,
+            "{path}: {}",
+            case.name
+        );
     }
-    assert_eq!(app.transaction_count().await, transactions, "{path}: bad input was recorded");
-    assert_eq!(app.ledger_entry_count().await, entries, "{path}: bad input moved money");
+    assert_eq!(
+        app.transaction_count().await,
+        transactions,
+        "{path}: bad input was recorded"
+    );
+    assert_eq!(
+        app.ledger_entry_count().await,
+        entries,
+        "{path}: bad input moved money"
+    );
 }
 
 fn amount_cases(base: &Value, field: &str) -> Vec<Case> {
     let mut cases = Vec::new();
-    for value in ["-100", "01", "00", "1.5", "", "1e3", " 100", "100 ", "+100", "1_000", "0x10", "１２", "1000000000000000000"] {
-        cases.push(case(&format!("{field}.value {value:?}"), &with(base, &format!("/{field}/value"), json!(value)), INVALID_AMOUNT));
+    for value in [
+        "-100",
+        "01",
+        "00",
+        "1.5",
+        "",
+        "1e3",
+        " 100",
+        "100 ",
+        "+100",
+        "1_000",
+        "0x10",
+        "１２",
+        "1000000000000000000",
+    ] {
+        cases.push(case(
+            &format!("{field}.value {value:?}"),
+            &with(base, &format!("/{field}/value"), json!(value)),
+            INVALID_AMOUNT,
+        ));
     }
-    for (scale, codes) in [(json!(3), INVALID_AMOUNT), (json!(0), INVALID_AMOUNT), (json!(-2), EITHER), (json!("2"), EITHER)] {
-        cases.push(case(&format!("{field}.scale {scale}"), &with(base, &format!("/{field}/scale"), scale), codes));
+    for (scale, codes) in [
+        (json!(3), INVALID_AMOUNT),
+        (json!(0), INVALID_AMOUNT),
+        (json!(-2), EITHER),
+        (json!("2"), EITHER),
+    ] {
+        cases.push(case(
+            &format!("{field}.scale {scale}"),
+            &with(base, &format!("/{field}/scale"), scale),
+            codes,
+        ));
     }
     for currency in ["XXX", "eur", "EU", "EURO"] {
-        cases.push(case(&format!("{field}.currency {currency}"), &with(base, &format!("/{field}/currency"), json!(currency)), INVALID_AMOUNT));
+        cases.push(case(
+            &format!("{field}.currency {currency}"),
+            &with(base, &format!("/{field}/currency"), json!(currency)),
+            INVALID_AMOUNT,
+        ));
     }
-    cases.push(case(&format!("{field}.value a number"), &with(base, &format!("/{field}/value"), json!(100)), EITHER));
-    cases.push(case(&format!("{field} a string"), &with_field(base, field, json!("100")), EITHER));
-    cases.push(case(&format!("{field} without value"), &without_in(base, field, "value"), MALFORMED));
-    cases.push(case(&format!("{field} without currency"), &without_in(base, field, "currency"), MALFORMED));
-    cases.push(case(&format!("{field} with an extra field"), &with(base, &format!("/{field}"), {
-        let mut money = base[field].clone();
-        money["sign"] = json!("-");
-        money
-    }), MALFORMED));
+    cases.push(case(
+        &format!("{field}.value a number"),
+        &with(base, &format!("/{field}/value"), json!(100)),
+        EITHER,
+    ));
+    cases.push(case(
+        &format!("{field} a string"),
+        &with_field(base, field, json!("100")),
+        EITHER,
+    ));
+    cases.push(case(
+        &format!("{field} without value"),
+        &without_in(base, field, "value"),
+        MALFORMED,
+    ));
+    cases.push(case(
+        &format!("{field} without currency"),
+        &without_in(base, field, "currency"),
+        MALFORMED,
+    ));
+    cases.push(case(
+        &format!("{field} with an extra field"),
+        &with(base, &format!("/{field}"), {
+            let mut money = base[field].clone();
+            money["sign"] = json!("-");
+            money
+        }),
+        MALFORMED,
+    ));
     cases
 }
 
@@ -118,17 +202,49 @@ fn common_cases(base: &Value, required: &[&str], id_fields: &[&str]) -> Vec<Case
         raw_case("an empty body", b"", MALFORMED),
         raw_case("JSON null", b"null", MALFORMED),
         raw_case("a JSON string", b"\"bet\"", MALFORMED),
-        raw_case("a truncated object", &serde_json::to_vec(base).expect("serialise")[..20], MALFORMED),
-        raw_case("invalid UTF-8", b"{\"transaction_id\": \"\xff\xfe\"}", MALFORMED),
+        raw_case(
+            "a truncated object",
+            &serde_json::to_vec(base).expect("serialise")[..20],
+            MALFORMED,
+        ),
+        raw_case(
+            "invalid UTF-8",
+            b"{\"transaction_id\": \"\xff\xfe\"}",
+            MALFORMED,
+        ),
         case("a JSON array", &json!([base]), MALFORMED),
-        case("an unknown field", &with_field(base, "bonus_multiplier", json!(2)), MALFORMED),
-        case("metadata a string", &with_field(base, "metadata", json!("note")), MALFORMED),
-        case("metadata an array", &with_field(base, "metadata", json!([1, 2])), MALFORMED),
-        case("metadata over 4 KiB", &with_field(base, "metadata", json!({ "blob": "m".repeat(4_200) })), MALFORMED),
-        case("round_closed a string", &with_field(base, "round_closed", json!("yes")), MALFORMED),
+        case(
+            "an unknown field",
+            &with_field(base, "bonus_multiplier", json!(2)),
+            MALFORMED,
+        ),
+        case(
+            "metadata a string",
+            &with_field(base, "metadata", json!("note")),
+            MALFORMED,
+        ),
+        case(
+            "metadata an array",
+            &with_field(base, "metadata", json!([1, 2])),
+            MALFORMED,
+        ),
+        case(
+            "metadata over 4 KiB",
+            &with_field(base, "metadata", json!({ "blob": "m".repeat(4_200) })),
+            MALFORMED,
+        ),
+        case(
+            "round_closed a string",
+            &with_field(base, "round_closed", json!("yes")),
+            MALFORMED,
+        ),
     ];
     for field in required {
-        cases.push(case(&format!("without {field}"), &without(base, field), MALFORMED));
+        cases.push(case(
+            &format!("without {field}"),
+            &without(base, field),
+            MALFORMED,
+        ));
     }
     for field in id_fields {
         for (what, value) in bad_ids() {
@@ -136,7 +252,11 @@ fn common_cases(base: &Value, required: &[&str], id_fields: &[&str]) -> Vec<Case
             if value.is_null() && *field == "reference_transaction_id" {
                 continue;
             }
-            cases.push(case(&format!("{field} {what}"), &with_field(base, field, value), MALFORMED));
+            cases.push(case(
+                &format!("{field} {what}"),
+                &with_field(base, field, value),
+                MALFORMED,
+            ));
         }
     }
     let mut huge = base.clone();
@@ -158,14 +278,29 @@ async fn bad_bets_are_refused_unrecorded_and_the_corrected_bet_executes() {
     let bet = player.bet(&player.new_round(), 100);
     let mut cases = common_cases(
         &bet,
-        &["transaction_id", "player_id", "round_id", "game_id", "amount", "session_token"],
+        &[
+            "transaction_id",
+            "player_id",
+            "round_id",
+            "game_id",
+            "amount",
+            "session_token",
+        ],
         &["transaction_id", "player_id", "round_id", "game_id"],
     );
     cases.extend(amount_cases(&bet, "amount"));
     for kind in [json!("WIN"), json!("JACKPOT"), json!("bet"), json!(1)] {
-        cases.push(case(&format!("kind {kind}"), &with_field(&bet, "kind", kind), MALFORMED));
+        cases.push(case(
+            &format!("kind {kind}"),
+            &with_field(&bet, "kind", kind),
+            MALFORMED,
+        ));
     }
-    cases.push(case("session_token a number", &with_field(&bet, "session_token", json!(7)), MALFORMED));
+    cases.push(case(
+        "session_token a number",
+        &with_field(&bet, "session_token", json!(7)),
+        MALFORMED,
+    ));
 
     assert_all_refused(&app, &provider, "/wallet/v1/bet", cases).await;
 
@@ -186,12 +321,28 @@ async fn bad_wins_are_refused_unrecorded_and_the_corrected_win_executes() {
     let win = player.win_for(&round, 300, &tx_id(&bet));
     let mut cases = common_cases(
         &win,
-        &["transaction_id", "player_id", "round_id", "game_id", "amount"],
-        &["transaction_id", "player_id", "round_id", "game_id", "reference_transaction_id"],
+        &[
+            "transaction_id",
+            "player_id",
+            "round_id",
+            "game_id",
+            "amount",
+        ],
+        &[
+            "transaction_id",
+            "player_id",
+            "round_id",
+            "game_id",
+            "reference_transaction_id",
+        ],
     );
     cases.extend(amount_cases(&win, "amount"));
     for kind in [json!("BET"), json!("FREE_BET"), json!("BONUS"), json!(3)] {
-        cases.push(case(&format!("kind {kind}"), &with_field(&win, "kind", kind), MALFORMED));
+        cases.push(case(
+            &format!("kind {kind}"),
+            &with_field(&win, "kind", kind),
+            MALFORMED,
+        ));
     }
 
     assert_all_refused(&app, &provider, "/wallet/v1/win", cases).await;
@@ -214,11 +365,27 @@ async fn bad_rollbacks_are_refused_unrecorded_and_the_corrected_rollback_execute
     rollback["amount_hint"] = player.money(100);
     let mut cases = common_cases(
         &rollback,
-        &["transaction_id", "player_id", "round_id", "game_id", "target_transaction_id"],
-        &["transaction_id", "player_id", "round_id", "game_id", "target_transaction_id"],
+        &[
+            "transaction_id",
+            "player_id",
+            "round_id",
+            "game_id",
+            "target_transaction_id",
+        ],
+        &[
+            "transaction_id",
+            "player_id",
+            "round_id",
+            "game_id",
+            "target_transaction_id",
+        ],
     );
     cases.extend(amount_cases(&rollback, "amount_hint"));
-    cases.push(case("reason a number", &with_field(&rollback, "reason", json!(5)), MALFORMED));
+    cases.push(case(
+        "reason a number",
+        &with_field(&rollback, "reason", json!(5)),
+        MALFORMED,
+    ));
 
     assert_all_refused(&app, &provider, "/wallet/v1/rollback", cases).await;
 
@@ -245,14 +412,21 @@ async fn bad_round_closes_are_refused_unrecorded_and_the_corrected_close_execute
     );
     // round_closed belongs to the other operations; a close has only the four ids.
     cases.retain(|c| c.name != "round_closed a string" && !c.name.starts_with("metadata"));
-    cases.push(case("an amount", &with_field(&close, "amount", player.money(100)), MALFORMED));
+    cases.push(case(
+        "an amount",
+        &with_field(&close, "amount", player.money(100)),
+        MALFORMED,
+    ));
 
     assert_all_refused(&app, &provider, "/wallet/v1/rounds/close", cases).await;
 
     let response = provider.close_round(&close).await;
     response.assert_ok().assert_fresh();
     assert_eq!(response.tx()["round_state"], "CLOSED");
-    provider.bet(&player.bet(&round, 100)).await.assert_error("ROUND_CLOSED");
+    provider
+        .bet(&player.bet(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
     provider.assert_balance(&player, 900).await;
 }
 
@@ -307,15 +481,26 @@ fn is_canonical_amount(value: &str) -> bool {
 
 fn is_valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn runner(cases: u32) -> TestRunner {
-    TestRunner::new(ProptestConfig { cases, max_shrink_iters: 64, failure_persistence: None, ..ProptestConfig::default() })
+    TestRunner::new(ProptestConfig {
+        cases,
+        max_shrink_iters: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })
 }
 
 #[test]
@@ -341,10 +526,22 @@ fn any_amount_string_is_either_parsed_or_invalid_amount() {
                 bet["amount"]["value"] = json!(value);
                 let response = provider.bet(&bet).await;
                 if is_canonical_amount(&value) {
-                    prop_assert_ne!(response.status, 400, "{:?} is a valid amount: {}", value, response.body);
+                    prop_assert_ne!(
+                        response.status,
+                        400,
+                        "{:?} is a valid amount: {}",
+                        value,
+                        response.body
+                    );
                 } else {
                     prop_assert_eq!(response.status, 400, "{:?}: {}", value, response.body);
-                    prop_assert_eq!(response.code(), Some("INVALID_AMOUNT"), "{:?}: {}", value, response.body);
+                    prop_assert_eq!(
+                        response.code(),
+                        Some("INVALID_AMOUNT"),
+                        "{:?}: {}",
+                        value,
+                        response.body
+                    );
                 }
                 Ok(())
             })
@@ -377,16 +574,32 @@ fn any_transaction_id_is_either_accepted_or_malformed_request() {
         .run(&strategy, |suffix| {
             rt.block_on(async {
                 // A per-case prefix keeps valid ids unique between cases.
-                let id = if suffix.is_empty() { suffix.clone() } else { format!("{}{suffix}", &unique_id("p")[..10]) };
+                let id = if suffix.is_empty() {
+                    suffix.clone()
+                } else {
+                    format!("{}{suffix}", &unique_id("p")[..10])
+                };
                 let mut bet = player.bet(&player.new_round(), 100);
                 bet["transaction_id"] = json!(id);
                 let response = provider.bet(&bet).await;
                 if is_valid_id(&id) {
                     // A balance of zero: the valid bet is declined for funds, and recorded.
-                    prop_assert_eq!(response.code(), Some("INSUFFICIENT_FUNDS"), "{:?}: {}", id, response.body);
+                    prop_assert_eq!(
+                        response.code(),
+                        Some("INSUFFICIENT_FUNDS"),
+                        "{:?}: {}",
+                        id,
+                        response.body
+                    );
                 } else {
                     prop_assert_eq!(response.status, 400, "{:?}: {}", id, response.body);
-                    prop_assert_eq!(response.code(), Some("MALFORMED_REQUEST"), "{:?}: {}", id, response.body);
+                    prop_assert_eq!(
+                        response.code(),
+                        Some("MALFORMED_REQUEST"),
+                        "{:?}: {}",
+                        id,
+                        response.body
+                    );
                 }
                 Ok(())
             })

@@ -10,12 +10,19 @@ async fn the_balance_endpoint_returns_the_players_balance() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 12_345).await;
 
-    let response = provider.post("/wallet/v1/balance", &json!({ "player_id": player.id, "currency": "EUR" })).await;
+    let response = provider
+        .post(
+            "/wallet/v1/balance",
+            &json!({ "player_id": player.id, "currency": "EUR" }),
+        )
+        .await;
 
     response.assert_ok();
     assert_eq!(response.body["player_id"], player.id.as_str());
     assert_eq!(response.body["balance"], player.money(12_345));
-    assert!(response.body["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(response.body["request_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
 }
 
 #[tokio::test]
@@ -56,7 +63,12 @@ async fn the_balance_of_an_unknown_player_is_player_not_found() {
     let provider = TestProvider::new(&app).await;
     let ghost = TestPlayer::unknown(&provider, "EUR");
 
-    let response = provider.post("/wallet/v1/balance", &json!({ "player_id": ghost.id, "currency": "EUR" })).await;
+    let response = provider
+        .post(
+            "/wallet/v1/balance",
+            &json!({ "player_id": ghost.id, "currency": "EUR" }),
+        )
+        .await;
 
     response.assert_error("PLAYER_NOT_FOUND");
 }
@@ -67,7 +79,12 @@ async fn the_balance_in_another_currency_is_currency_mismatch() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
 
-    let response = provider.post("/wallet/v1/balance", &json!({ "player_id": player.id, "currency": "USD" })).await;
+    let response = provider
+        .post(
+            "/wallet/v1/balance",
+            &json!({ "player_id": player.id, "currency": "USD" }),
+        )
+        .await;
 
     response.assert_error("CURRENCY_MISMATCH");
 }
@@ -79,8 +96,12 @@ async fn the_balance_in_an_unknown_currency_is_invalid_amount() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
 
     for currency in ["XXX", "eur", "EURO"] {
-        let response =
-            provider.post("/wallet/v1/balance", &json!({ "player_id": player.id, "currency": currency })).await;
+        let response = provider
+            .post(
+                "/wallet/v1/balance",
+                &json!({ "player_id": player.id, "currency": currency }),
+            )
+            .await;
         response.assert_error("INVALID_AMOUNT");
     }
 }
@@ -100,7 +121,10 @@ async fn a_malformed_balance_request_is_malformed_request() {
         json!([player.id, "EUR"]),
     ];
     for body in bodies {
-        provider.post("/wallet/v1/balance", &body).await.assert_error("MALFORMED_REQUEST");
+        provider
+            .post("/wallet/v1/balance", &body)
+            .await
+            .assert_error("MALFORMED_REQUEST");
     }
     provider.assert_balance(&player, 1_000).await;
 }

@@ -15,7 +15,10 @@ async fn a_bet_debits_the_player_and_returns_the_committed_transaction() {
 
     let response = provider.bet(&bet).await;
 
-    response.assert_ok().assert_fresh().assert_transaction_shape("BET", "COMMITTED");
+    response
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("BET", "COMMITTED");
     let tx = response.tx();
     assert_eq!(tx["transaction_id"], tx_id(&bet).as_str());
     assert_eq!(tx["kind"], "BET");
@@ -75,7 +78,10 @@ async fn a_bet_of_the_whole_balance_leaves_zero() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 500).await;
 
-    provider.bet(&player.bet(&player.new_round(), 500)).await.assert_ok();
+    provider
+        .bet(&player.bet(&player.new_round(), 500))
+        .await
+        .assert_ok();
 
     provider.assert_balance(&player, 0).await;
     assert_invariants(&app).await;
@@ -87,10 +93,16 @@ async fn bets_work_in_currencies_of_every_scale() {
     let provider = TestProvider::new(&app).await;
     for currency in ["EUR", "USD", "JPY", "KWD", "BTC", "USDT"] {
         let player = TestPlayer::with_balance(&provider, currency, 1_000_000).await;
-        let response = provider.bet(&player.bet(&player.new_round(), 123_456)).await;
+        let response = provider
+            .bet(&player.bet(&player.new_round(), 123_456))
+            .await;
         response.assert_ok();
         assert_eq!(response.tx()["amount"], player.money(123_456), "{currency}");
-        assert_eq!(response.body["balance"], player.money(876_544), "{currency}");
+        assert_eq!(
+            response.body["balance"],
+            player.money(876_544),
+            "{currency}"
+        );
         provider.assert_balance(&player, 876_544).await;
     }
     assert_invariants(&app).await;
@@ -114,10 +126,19 @@ async fn an_insufficient_funds_decline_is_recorded_and_replayed_after_a_deposit(
     provider.assert_balance(&player, 5_300).await;
 
     let replay = provider.bet(&bet).await;
-    replay.assert_error("INSUFFICIENT_FUNDS").assert_replay_of(&first);
-    assert_eq!(replay.body["balance"], player.money(5_300), "a replay shows the current balance");
+    replay
+        .assert_error("INSUFFICIENT_FUNDS")
+        .assert_replay_of(&first);
+    assert_eq!(
+        replay.body["balance"],
+        player.money(5_300),
+        "a replay shows the current balance"
+    );
     provider.assert_balance(&player, 5_300).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("DECLINED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("DECLINED")
+    );
     assert_invariants(&app).await;
 }
 
@@ -133,7 +154,10 @@ async fn a_declined_key_reused_with_another_amount_is_a_conflict() {
     provider.bet(&bet).await.assert_conflict(&["amount.value"]);
 
     provider.assert_balance(&player, 300).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("DECLINED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("DECLINED")
+    );
 }
 
 #[tokio::test]
@@ -167,14 +191,62 @@ async fn each_fingerprint_field_is_named_in_the_conflict() {
     provider.bet(&bet).await.assert_ok();
 
     let variants: Vec<(serde_json::Value, Vec<&str>)> = vec![
-        ({ let mut b = bet.clone(); b["player_id"] = json!(other_player.id); b["session_token"] = json!(other_player.session_token); b }, vec!["player_id"]),
-        ({ let mut b = bet.clone(); b["round_id"] = json!(player.new_round()); b }, vec!["round_id"]),
-        ({ let mut b = bet.clone(); b["game_id"] = json!(unique_id("game")); b }, vec!["game_id"]),
-        ({ let mut b = bet.clone(); b["kind"] = json!("FREE_BET"); b }, vec!["kind"]),
-        ({ let mut b = bet.clone(); b["round_closed"] = json!(true); b }, vec!["round_closed"]),
-        ({ let mut b = bet.clone(); b["amount"] = money(1_000, "USD"); b }, vec!["amount.currency"]),
         (
-            { let mut b = bet.clone(); b["amount"] = money(1_500, "USD"); b["round_closed"] = json!(true); b },
+            {
+                let mut b = bet.clone();
+                b["player_id"] = json!(other_player.id);
+                b["session_token"] = json!(other_player.session_token);
+                b
+            },
+            vec!["player_id"],
+        ),
+        (
+            {
+                let mut b = bet.clone();
+                b["round_id"] = json!(player.new_round());
+                b
+            },
+            vec!["round_id"],
+        ),
+        (
+            {
+                let mut b = bet.clone();
+                b["game_id"] = json!(unique_id("game"));
+                b
+            },
+            vec!["game_id"],
+        ),
+        (
+            {
+                let mut b = bet.clone();
+                b["kind"] = json!("FREE_BET");
+                b
+            },
+            vec!["kind"],
+        ),
+        (
+            {
+                let mut b = bet.clone();
+                b["round_closed"] = json!(true);
+                b
+            },
+            vec!["round_closed"],
+        ),
+        (
+            {
+                let mut b = bet.clone();
+                b["amount"] = money(1_000, "USD");
+                b
+            },
+            vec!["amount.currency"],
+        ),
+        (
+            {
+                let mut b = bet.clone();
+                b["amount"] = money(1_500, "USD");
+                b["round_closed"] = json!(true);
+                b
+            },
             vec!["amount.currency", "amount.value", "round_closed"],
         ),
     ];
@@ -242,14 +314,20 @@ async fn a_free_bet_moves_no_money_but_is_recorded() {
 
     let first = provider.bet(&bet).await;
 
-    first.assert_ok().assert_fresh().assert_transaction_shape("BET", "COMMITTED");
+    first
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("BET", "COMMITTED");
     assert_eq!(first.tx()["kind"], "FREE_BET");
     assert_eq!(first.tx()["amount"], player.money(200));
     assert_eq!(first.tx()["balance_after"], player.money(0));
     provider.assert_balance(&player, 0).await;
     provider.bet(&bet).await.assert_replay_of(&first);
     provider.assert_balance(&player, 0).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("COMMITTED")
+    );
     assert_invariants(&app).await;
 }
 
@@ -267,9 +345,22 @@ async fn a_bet_for_an_unknown_player_is_player_not_found_and_recorded() {
     first.assert_error("PLAYER_NOT_FOUND").assert_fresh();
     assert_eq!(first.tx()["transaction_id"], tx_id(&bet).as_str());
     assert_eq!(first.tx()["state"], "DECLINED");
-    assert!(first.body.get("balance").is_none_or(serde_json::Value::is_null), "no balance for nobody");
-    provider.bet(&bet).await.assert_error("PLAYER_NOT_FOUND").assert_replay_of(&first);
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("DECLINED"));
+    assert!(
+        first
+            .body
+            .get("balance")
+            .is_none_or(serde_json::Value::is_null),
+        "no balance for nobody"
+    );
+    provider
+        .bet(&bet)
+        .await
+        .assert_error("PLAYER_NOT_FOUND")
+        .assert_replay_of(&first);
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("DECLINED")
+    );
 }
 
 #[tokio::test]
@@ -300,11 +391,17 @@ async fn a_session_of_another_player_game_or_provider_is_session_invalid() {
 
     let mut foreign_player = player.bet(&round, 100);
     foreign_player["session_token"] = json!(other_player.session_token);
-    provider.bet(&foreign_player).await.assert_error("SESSION_INVALID");
+    provider
+        .bet(&foreign_player)
+        .await
+        .assert_error("SESSION_INVALID");
 
     let mut foreign_game = player.bet(&round, 100);
     foreign_game["game_id"] = json!(unique_id("game"));
-    provider.bet(&foreign_game).await.assert_error("SESSION_INVALID");
+    provider
+        .bet(&foreign_game)
+        .await
+        .assert_error("SESSION_INVALID");
 
     // A session issued for another provider's game, used by this provider.
     let mut at_other = player.clone();
@@ -312,7 +409,10 @@ async fn a_session_of_another_player_game_or_provider_is_session_invalid() {
     let other_session = at_other.open_session(&other_provider, None).await;
     let mut foreign_provider = at_other.bet(&round, 100);
     foreign_provider["session_token"] = json!(other_session);
-    provider.bet(&foreign_provider).await.assert_error("SESSION_INVALID");
+    provider
+        .bet(&foreign_provider)
+        .await
+        .assert_error("SESSION_INVALID");
 
     provider.assert_balance(&player, 1_000).await;
     provider.assert_balance(&other_player, 1_000).await;
@@ -348,7 +448,10 @@ async fn a_newer_session_supersedes_the_older_one_for_bets() {
 
     provider.bet(&old_bet).await.assert_error("SESSION_EXPIRED");
     provider.assert_balance(&player, 1_000).await;
-    provider.bet(&player.bet(&player.new_round(), 100)).await.assert_ok();
+    provider
+        .bet(&player.bet(&player.new_round(), 100))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 900).await;
 }
 
@@ -365,7 +468,10 @@ async fn session_checks_come_before_the_blocked_check() {
     let mut forged = player.bet(&player.new_round(), 100);
     forged["session_token"] = json!(unique_id("forged"));
     provider.bet(&forged).await.assert_error("SESSION_INVALID");
-    provider.bet(&expiring.bet(&player.new_round(), 100)).await.assert_error("SESSION_EXPIRED");
+    provider
+        .bet(&expiring.bet(&player.new_round(), 100))
+        .await
+        .assert_error("SESSION_EXPIRED");
     provider.assert_balance(&player, 1_000).await;
 }
 
@@ -387,7 +493,10 @@ async fn a_bet_by_a_blocked_player_is_player_blocked() {
     player.set_status("ACTIVE").await;
     provider.bet(&bet).await.assert_replay_of(&first);
     provider.assert_balance(&player, 1_000).await;
-    provider.bet(&player.bet(&player.new_round(), 100)).await.assert_ok();
+    provider
+        .bet(&player.bet(&player.new_round(), 100))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 900).await;
 }
 
@@ -428,7 +537,10 @@ async fn the_currency_check_comes_before_the_closed_round_check() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
     let round = player.new_round();
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
 
     let mut bet = player.bet(&round, 100);
     bet["amount"] = money(100, "USD");
@@ -443,7 +555,10 @@ async fn a_bet_in_a_closed_round_is_round_closed() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
     let round = player.new_round();
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 900).await;
 
     let bet = player.bet(&round, 100);
@@ -464,8 +579,14 @@ async fn the_closed_round_check_comes_before_the_tombstone_check() {
     let round = player.new_round();
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
     let late_bet = player.bet(&round, 100);
-    provider.rollback(&player.rollback(&round, &tx_id(&late_bet))).await.assert_ok();
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&late_bet)))
+        .await
+        .assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
 
     provider.bet(&late_bet).await.assert_error("ROUND_CLOSED");
     provider.assert_balance(&player, 900).await;
@@ -478,7 +599,10 @@ async fn a_bet_named_by_an_earlier_rollback_is_voided() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
     let round = player.new_round();
     let late_bet = player.bet(&round, 400);
-    provider.rollback(&player.rollback(&round, &tx_id(&late_bet))).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&late_bet)))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 1_000).await;
 
     let first = provider.bet(&late_bet).await;
@@ -488,9 +612,18 @@ async fn a_bet_named_by_an_earlier_rollback_is_voided() {
     assert_eq!(first.tx()["state"], "VOIDED_BY_PRIOR_ROLLBACK");
     assert_eq!(first.body["balance"], player.money(1_000));
     provider.assert_balance(&player, 1_000).await;
-    provider.bet(&late_bet).await.assert_error("TRANSACTION_VOIDED").assert_replay_of(&first);
+    provider
+        .bet(&late_bet)
+        .await
+        .assert_error("TRANSACTION_VOIDED")
+        .assert_replay_of(&first);
     provider.assert_balance(&player, 1_000).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&late_bet)).await.as_deref(), Some("VOIDED_BY_PRIOR_ROLLBACK"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&late_bet))
+            .await
+            .as_deref(),
+        Some("VOIDED_BY_PRIOR_ROLLBACK")
+    );
     assert_invariants(&app).await;
 }
 
@@ -501,9 +634,15 @@ async fn the_tombstone_check_comes_before_the_funds_check() {
     let player = TestPlayer::with_balance(&provider, "EUR", 100).await;
     let round = player.new_round();
     let late_bet = player.bet(&round, 5_000);
-    provider.rollback(&player.rollback(&round, &tx_id(&late_bet))).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&late_bet)))
+        .await
+        .assert_ok();
 
-    provider.bet(&late_bet).await.assert_error("TRANSACTION_VOIDED");
+    provider
+        .bet(&late_bet)
+        .await
+        .assert_error("TRANSACTION_VOIDED");
     provider.assert_balance(&player, 100).await;
 }
 
@@ -519,8 +658,14 @@ async fn a_bet_with_round_closed_closes_its_round_afterwards() {
     provider.bet(&bet).await.assert_ok();
     provider.assert_balance(&player, 900).await;
 
-    provider.bet(&player.bet(&round, 100)).await.assert_error("ROUND_CLOSED");
-    provider.win(&player.win(&round, 300)).await.assert_error("ROUND_CLOSED");
+    provider
+        .bet(&player.bet(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
+    provider
+        .win(&player.win(&round, 300))
+        .await
+        .assert_error("ROUND_CLOSED");
     provider.assert_balance(&player, 900).await;
 }
 
@@ -537,7 +682,11 @@ async fn a_replay_after_the_player_was_blocked_returns_the_stored_success() {
 
     player.set_status("BLOCKED").await;
 
-    provider.bet(&bet).await.assert_ok().assert_replay_of(&first);
+    provider
+        .bet(&bet)
+        .await
+        .assert_ok()
+        .assert_replay_of(&first);
     provider.assert_balance(&player, 900).await;
 }
 
@@ -558,9 +707,16 @@ async fn a_replay_after_the_round_closed_and_the_bet_settled_returns_the_stored_
     let replay = provider.bet(&bet).await;
 
     replay.assert_ok().assert_replay_of(&first);
-    assert_eq!(replay.tx()["state"], "COMMITTED", "the replay shows the state the bet had then");
+    assert_eq!(
+        replay.tx()["state"],
+        "COMMITTED",
+        "the replay shows the state the bet had then"
+    );
     assert_eq!(replay.body["balance"], player.money(1_150));
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("SETTLED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("SETTLED")
+    );
     provider.assert_balance(&player, 1_150).await;
 }
 
@@ -575,7 +731,11 @@ async fn a_replay_after_the_session_expired_returns_the_stored_success() {
     first.assert_ok();
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
 
-    provider.bet(&bet).await.assert_ok().assert_replay_of(&first);
+    provider
+        .bet(&bet)
+        .await
+        .assert_ok()
+        .assert_replay_of(&first);
     provider.assert_balance(&player, 900).await;
 }
 
@@ -595,8 +755,16 @@ async fn a_replay_on_a_restarted_server_returns_the_first_answer() {
     let app = app.restart().await;
     let provider = provider.on(&app);
 
-    provider.bet(&bet).await.assert_ok().assert_replay_of(&first);
-    provider.bet(&declined).await.assert_error("INSUFFICIENT_FUNDS").assert_replay_of(&first_decline);
+    provider
+        .bet(&bet)
+        .await
+        .assert_ok()
+        .assert_replay_of(&first);
+    provider
+        .bet(&declined)
+        .await
+        .assert_error("INSUFFICIENT_FUNDS")
+        .assert_replay_of(&first_decline);
     provider.assert_balance(&player.on(&app), 900).await;
     assert_invariants(&app).await;
 }

@@ -7,7 +7,10 @@ use tokio::task::JoinSet;
 use crate::helpers::*;
 
 /// Sends every (path, body) at once and returns the answers in the order given.
-async fn send_all(provider: &TestProvider, requests: Vec<(&'static str, Value)>) -> Vec<ApiResponse> {
+async fn send_all(
+    provider: &TestProvider,
+    requests: Vec<(&'static str, Value)>,
+) -> Vec<ApiResponse> {
     let mut tasks = JoinSet::new();
     for (index, (path, body)) in requests.into_iter().enumerate() {
         let provider = provider.clone();
@@ -15,7 +18,10 @@ async fn send_all(provider: &TestProvider, requests: Vec<(&'static str, Value)>)
     }
     let mut responses: Vec<(usize, ApiResponse)> = tasks.join_all().await;
     responses.sort_by_key(|(index, _)| *index);
-    responses.into_iter().map(|(_, response)| response).collect()
+    responses
+        .into_iter()
+        .map(|(_, response)| response)
+        .collect()
 }
 
 fn fresh_count(responses: &[ApiResponse]) -> usize {
@@ -32,7 +38,10 @@ async fn fifty_identical_bets_at_once_debit_once() {
     let responses = send_all(&provider, vec![("/wallet/v1/bet", bet.clone()); 50]).await;
 
     assert_eq!(fresh_count(&responses), 1, "exactly one execution");
-    let first = responses.iter().find(|r| !r.replayed()).expect("the execution");
+    let first = responses
+        .iter()
+        .find(|r| !r.replayed())
+        .expect("the execution");
     first.assert_ok();
     for response in &responses {
         if response.replayed() {
@@ -49,7 +58,9 @@ async fn fifty_different_bets_of_ten_against_a_balance_of_a_hundred_commit_exact
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 100).await;
     let round = player.new_round();
-    let bets: Vec<(&str, Value)> = (0..50).map(|_| ("/wallet/v1/bet", player.bet(&round, 10))).collect();
+    let bets: Vec<(&str, Value)> = (0..50)
+        .map(|_| ("/wallet/v1/bet", player.bet(&round, 10)))
+        .collect();
 
     let responses = send_all(&provider, bets).await;
 
@@ -103,7 +114,10 @@ async fn a_bet_racing_its_own_rollback_leaves_the_balance_where_it_started() {
         provider.assert_balance(player, 1_000).await;
         let state = app.stored_state(&provider, &tx_id(&bets[index])).await;
         assert!(
-            matches!(state.as_deref(), Some("ROLLED_BACK" | "VOIDED_BY_PRIOR_ROLLBACK")),
+            matches!(
+                state.as_deref(),
+                Some("ROLLED_BACK" | "VOIDED_BY_PRIOR_ROLLBACK")
+            ),
             "bet ended {state:?}"
         );
     }
@@ -122,7 +136,10 @@ async fn twenty_identical_wins_at_once_credit_once() {
     let responses = send_all(&provider, vec![("/wallet/v1/win", win.clone()); 20]).await;
 
     assert_eq!(fresh_count(&responses), 1, "exactly one execution");
-    let first = responses.iter().find(|r| !r.replayed()).expect("the execution");
+    let first = responses
+        .iter()
+        .find(|r| !r.replayed())
+        .expect("the execution");
     first.assert_ok();
     for response in responses.iter().filter(|r| r.replayed()) {
         response.assert_replay_of(first);
@@ -141,10 +158,17 @@ async fn twenty_identical_rollbacks_at_once_refund_once() {
     provider.bet(&bet).await.assert_ok();
     let rollback = player.rollback(&round, &tx_id(&bet));
 
-    let responses = send_all(&provider, vec![("/wallet/v1/rollback", rollback.clone()); 20]).await;
+    let responses = send_all(
+        &provider,
+        vec![("/wallet/v1/rollback", rollback.clone()); 20],
+    )
+    .await;
 
     assert_eq!(fresh_count(&responses), 1);
-    let first = responses.iter().find(|r| !r.replayed()).expect("the execution");
+    let first = responses
+        .iter()
+        .find(|r| !r.replayed())
+        .expect("the execution");
     first.assert_ok();
     assert_eq!(first.tx()["outcome"], "REFUNDED");
     for response in responses.iter().filter(|r| r.replayed()) {
@@ -162,8 +186,9 @@ async fn twenty_different_rollbacks_of_one_bet_at_once_refund_once() {
     let round = player.new_round();
     let bet = player.bet(&round, 400);
     provider.bet(&bet).await.assert_ok();
-    let rollbacks: Vec<(&str, Value)> =
-        (0..20).map(|_| ("/wallet/v1/rollback", player.rollback(&round, &tx_id(&bet)))).collect();
+    let rollbacks: Vec<(&str, Value)> = (0..20)
+        .map(|_| ("/wallet/v1/rollback", player.rollback(&round, &tx_id(&bet))))
+        .collect();
 
     let responses = send_all(&provider, rollbacks).await;
 
@@ -205,13 +230,19 @@ async fn a_win_racing_a_rollback_of_its_bet_lets_exactly_one_through() {
         if win.status == 200 {
             rollback.assert_error("BET_ALREADY_SETTLED");
             provider.assert_balance(player, 1_500).await;
-            assert_eq!(app.stored_state(&provider, &tx_id(bet)).await.as_deref(), Some("SETTLED"));
+            assert_eq!(
+                app.stored_state(&provider, &tx_id(bet)).await.as_deref(),
+                Some("SETTLED")
+            );
         } else {
             win.assert_error("TRANSACTION_ROLLED_BACK");
             rollback.assert_ok();
             assert_eq!(rollback.tx()["outcome"], "REFUNDED");
             provider.assert_balance(player, 1_000).await;
-            assert_eq!(app.stored_state(&provider, &tx_id(bet)).await.as_deref(), Some("ROLLED_BACK"));
+            assert_eq!(
+                app.stored_state(&provider, &tx_id(bet)).await.as_deref(),
+                Some("ROLLED_BACK")
+            );
         }
     }
     assert_invariants(&app).await;
@@ -233,7 +264,10 @@ async fn one_transaction_id_sent_at_once_with_two_meanings_executes_one_of_them(
 
     let responses = send_all(&provider, requests).await;
 
-    let winner = responses.iter().find(|r| r.status == 200 && !r.replayed()).expect("one execution");
+    let winner = responses
+        .iter()
+        .find(|r| r.status == 200 && !r.replayed())
+        .expect("one execution");
     let winning_amount = minor_of(&winner.tx()["amount"], "EUR");
     for response in &responses {
         if response.status == 200 {
@@ -246,8 +280,19 @@ async fn one_transaction_id_sent_at_once_with_two_meanings_executes_one_of_them(
         }
     }
     assert_eq!(responses.iter().filter(|r| r.status == 200).count(), 10);
-    assert_eq!(fresh_count(&responses.iter().filter(|r| r.status == 200).cloned().collect::<Vec<_>>()), 1);
-    provider.assert_balance(&player, 10_000 - winning_amount).await;
+    assert_eq!(
+        fresh_count(
+            &responses
+                .iter()
+                .filter(|r| r.status == 200)
+                .cloned()
+                .collect::<Vec<_>>()
+        ),
+        1
+    );
+    provider
+        .assert_balance(&player, 10_000 - winning_amount)
+        .await;
     assert_invariants(&app).await;
 }
 
@@ -286,7 +331,9 @@ async fn a_hot_player_under_mixed_traffic_ends_where_the_arithmetic_says() {
     for response in &deposit_responses {
         response.assert_ok();
     }
-    provider.assert_balance(&player, 1_000 - 30 * 10 + 30 * 5 + 10 * 7).await;
+    provider
+        .assert_balance(&player, 1_000 - 30 * 10 + 30 * 5 + 10 * 7)
+        .await;
     assert_invariants(&app).await;
 }
 

@@ -55,7 +55,10 @@ pub fn unique_id(prefix: &str) -> String {
 
 /// The `transaction_id` of a request body built by the builders.
 pub fn tx_id(body: &Value) -> String {
-    body["transaction_id"].as_str().expect("body has a transaction_id").to_owned()
+    body["transaction_id"]
+        .as_str()
+        .expect("body has a transaction_id")
+        .to_owned()
 }
 
 pub fn now_ms() -> i64 {
@@ -64,9 +67,18 @@ pub fn now_ms() -> i64 {
 
 /// The minor units of a money object, checking its shape on the way.
 pub fn minor_of(money: &Value, currency: &str) -> i64 {
-    assert_eq!(money["currency"], currency, "money in the wrong currency: {money}");
-    assert_eq!(money["scale"], scale_of(currency), "money with the wrong scale: {money}");
-    let value = money["value"].as_str().unwrap_or_else(|| panic!("money value not a string: {money}"));
+    assert_eq!(
+        money["currency"], currency,
+        "money in the wrong currency: {money}"
+    );
+    assert_eq!(
+        money["scale"],
+        scale_of(currency),
+        "money with the wrong scale: {money}"
+    );
+    let value = money["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("money value not a string: {money}"));
     assert!(
         value == "0" || (!value.starts_with('0') && value.bytes().all(|b| b.is_ascii_digit())),
         "money value not canonical digits: {money}"
@@ -89,8 +101,17 @@ fn hmac_hex(secret: &str, message: &str) -> String {
 }
 
 /// `v1=` + hex HMAC of the canonical request string.
-pub fn sign_request(secret: &str, method: &str, path_and_query: &str, timestamp: &str, body: &[u8]) -> String {
-    let canonical = format!("v1\n{method}\n{path_and_query}\n{timestamp}\n{}", hex_sha256(body));
+pub fn sign_request(
+    secret: &str,
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> String {
+    let canonical = format!(
+        "v1\n{method}\n{path_and_query}\n{timestamp}\n{}",
+        hex_sha256(body)
+    );
     format!("v1={}", hmac_hex(secret, &canonical))
 }
 
@@ -140,13 +161,23 @@ impl ApiResponse {
     async fn read(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let raw = response.bytes().await.expect("read the response body").to_vec();
+        let raw = response
+            .bytes()
+            .await
+            .expect("read the response body")
+            .to_vec();
         let body = if raw.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&raw).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()))
+            serde_json::from_slice(&raw)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()))
         };
-        Self { status, headers, raw, body }
+        Self {
+            status,
+            headers,
+            raw,
+            body,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -158,7 +189,9 @@ impl ApiResponse {
     }
 
     pub fn replayed(&self) -> bool {
-        self.body["replayed"].as_bool().unwrap_or_else(|| panic!("no boolean `replayed` in {}", self.body))
+        self.body["replayed"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("no boolean `replayed` in {}", self.body))
     }
 
     pub fn tx(&self) -> &Value {
@@ -168,7 +201,9 @@ impl ApiResponse {
     /// The current balance the response reports, in minor units.
     pub fn balance_minor(&self) -> i64 {
         let balance = &self.body["balance"];
-        let currency = balance["currency"].as_str().unwrap_or_else(|| panic!("no balance in {}", self.body));
+        let currency = balance["currency"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no balance in {}", self.body));
         minor_of(balance, currency)
     }
 
@@ -177,15 +212,21 @@ impl ApiResponse {
         let fields = self.body["error"]["details"]["fields"]
             .as_array()
             .unwrap_or_else(|| panic!("no error.details.fields in {}", self.body));
-        let mut fields: Vec<String> =
-            fields.iter().map(|f| f.as_str().expect("field names are strings").to_owned()).collect();
+        let mut fields: Vec<String> = fields
+            .iter()
+            .map(|f| f.as_str().expect("field names are strings").to_owned())
+            .collect();
         fields.sort();
         fields
     }
 
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Self {
-        assert_eq!(self.status, status, "unexpected HTTP status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected HTTP status; body: {}",
+            self.body
+        );
         self
     }
 
@@ -208,16 +249,32 @@ impl ApiResponse {
             self.body
         );
         assert_eq!(self.body["status"], "ERROR", "body: {}", self.body);
-        assert_eq!(self.body["error"]["retryable"], retryable, "retryable flag of {code}; body: {}", self.body);
-        assert!(self.body["error"]["message"].is_string(), "error.message missing: {}", self.body);
-        assert!(self.body["error"]["details"].is_object(), "error.details missing: {}", self.body);
+        assert_eq!(
+            self.body["error"]["retryable"], retryable,
+            "retryable flag of {code}; body: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"].is_string(),
+            "error.message missing: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["details"].is_object(),
+            "error.details missing: {}",
+            self.body
+        );
         self
     }
 
     /// A first execution (not a replay).
     #[track_caller]
     pub fn assert_fresh(&self) -> &Self {
-        assert!(!self.replayed(), "expected replayed:false; body: {}", self.body);
+        assert!(
+            !self.replayed(),
+            "expected replayed:false; body: {}",
+            self.body
+        );
         self
     }
 
@@ -225,12 +282,33 @@ impl ApiResponse {
     /// `error`, `replayed: true`, another request id.
     #[track_caller]
     pub fn assert_replay_of(&self, first: &ApiResponse) -> &Self {
-        assert_eq!(self.status, first.status, "replay status differs; replay: {}, first: {}", self.body, first.body);
-        assert!(self.replayed(), "expected replayed:true; body: {}", self.body);
-        assert_eq!(self.body["status"], first.body["status"], "replay: {}", self.body);
-        assert_eq!(self.body["transaction"], first.body["transaction"], "replayed transaction differs");
-        assert_eq!(self.body["error"], first.body["error"], "replayed error differs");
-        assert_ne!(self.body["request_id"], first.body["request_id"], "a replay gets a new request id");
+        assert_eq!(
+            self.status, first.status,
+            "replay status differs; replay: {}, first: {}",
+            self.body, first.body
+        );
+        assert!(
+            self.replayed(),
+            "expected replayed:true; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["status"], first.body["status"],
+            "replay: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["transaction"], first.body["transaction"],
+            "replayed transaction differs"
+        );
+        assert_eq!(
+            self.body["error"], first.body["error"],
+            "replayed error differs"
+        );
+        assert_ne!(
+            self.body["request_id"], first.body["request_id"],
+            "a replay gets a new request id"
+        );
         self
     }
 
@@ -240,7 +318,12 @@ impl ApiResponse {
         self.assert_error("IDEMPOTENCY_CONFLICT");
         let mut expected: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
         expected.sort();
-        assert_eq!(self.conflict_fields(), expected, "conflict fields; body: {}", self.body);
+        assert_eq!(
+            self.conflict_fields(),
+            expected,
+            "conflict fields; body: {}",
+            self.body
+        );
         self
     }
 
@@ -250,17 +333,29 @@ impl ApiResponse {
         let tx = self.tx();
         assert_eq!(tx["op"], op, "transaction.op; body: {}", self.body);
         assert_eq!(tx["state"], state, "transaction.state; body: {}", self.body);
-        assert!(tx["transaction_id"].is_string(), "transaction_id: {}", self.body);
+        assert!(
+            tx["transaction_id"].is_string(),
+            "transaction_id: {}",
+            self.body
+        );
         assert!(
             tx["wallet_tx_id"].as_str().is_some_and(|id| !id.is_empty())
                 || tx["wallet_tx_id"].as_i64().is_some(),
             "wallet_tx_id: {}",
             self.body
         );
-        let committed_at = tx["committed_at"].as_str().unwrap_or_else(|| panic!("committed_at: {}", self.body));
+        let committed_at = tx["committed_at"]
+            .as_str()
+            .unwrap_or_else(|| panic!("committed_at: {}", self.body));
         chrono::DateTime::parse_from_rfc3339(committed_at)
             .unwrap_or_else(|e| panic!("committed_at {committed_at} is not RFC 3339: {e}"));
-        assert!(self.body["request_id"].as_str().is_some_and(|id| !id.is_empty()), "request_id: {}", self.body);
+        assert!(
+            self.body["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "request_id: {}",
+            self.body
+        );
         self
     }
 }
@@ -286,7 +381,8 @@ pub async fn spawn_app() -> TestApp {
     let (database_url, sqlite_file) = match std::env::var(PG_URL_VAR) {
         Ok(admin_url) if !admin_url.is_empty() => (create_pg_database(&admin_url).await, None),
         _ => {
-            let path = std::env::temp_dir().join(format!("oncewallet-test-{}.db", Uuid::new_v4().simple()));
+            let path = std::env::temp_dir()
+                .join(format!("oncewallet-test-{}.db", Uuid::new_v4().simple()));
             (format!("sqlite://{}?mode=rwc", path.display()), Some(path))
         }
     };
@@ -302,13 +398,20 @@ async fn start_server(database_url: &str) -> TestApp {
         config.operator_token = unique_id("operator-token");
     }
     let operator_token = config.operator_token.clone();
-    let application = Application::build(config).await.expect("build the application");
+    let application = Application::build(config)
+        .await
+        .expect("build the application");
     let addr = application.addr();
     let server = tokio::spawn(application.run_until_stopped()).abort_handle();
 
     let mut options = ConnectOptions::new(database_url.to_owned());
-    options.max_connections(2).min_connections(0).sqlx_logging(false);
-    let db = Database::connect(options).await.expect("connect the test's own database handle");
+    options
+        .max_connections(2)
+        .min_connections(0)
+        .sqlx_logging(false);
+    let db = Database::connect(options)
+        .await
+        .expect("connect the test's own database handle");
 
     TestApp {
         base_url: format!("http://{addr}"),
@@ -328,7 +431,9 @@ async fn create_pg_database(admin_url: &str) -> String {
     let name = format!("t_{}", Uuid::new_v4().simple());
     let mut options = ConnectOptions::new(admin_url.to_owned());
     options.max_connections(1).sqlx_logging(false);
-    let admin = Database::connect(options).await.expect("connect to the PostgreSQL admin URL");
+    let admin = Database::connect(options)
+        .await
+        .expect("connect to the PostgreSQL admin URL");
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -338,7 +443,9 @@ async fn create_pg_database(admin_url: &str) -> String {
         Some((url, query)) => (url, format!("?{query}")),
         None => (admin_url, String::new()),
     };
-    let (server_part, _database) = without_query.rsplit_once('/').expect("admin URL has a database path");
+    let (server_part, _database) = without_query
+        .rsplit_once('/')
+        .expect("admin URL has a database path");
     format!("{server_part}/{name}{query}")
 }
 
@@ -368,20 +475,31 @@ impl TestApp {
     }
 
     pub fn operator(&self) -> Operator {
-        Operator { base_url: self.base_url.clone(), client: self.client.clone(), token: self.operator_token.clone() }
+        Operator {
+            base_url: self.base_url.clone(),
+            client: self.client.clone(),
+            token: self.operator_token.clone(),
+        }
     }
 
     /// An unauthenticated GET (health checks, the OpenAPI document).
     pub async fn get(&self, path: &str) -> ApiResponse {
-        let response =
-            self.client.get(format!("{}{path}", self.base_url)).send().await.expect("send the request");
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("send the request");
         ApiResponse::read(response).await
     }
 
     /// Rows of a query against the test's own connection.
     pub async fn query(&self, sql: &str) -> Vec<sea_orm::QueryResult> {
         self.db
-            .query_all(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .query_all(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
             .await
             .unwrap_or_else(|e| panic!("query failed: {sql}: {e}"))
     }
@@ -389,27 +507,39 @@ impl TestApp {
     /// A single BIGINT/INTEGER column named `n` from a one-row query.
     pub async fn query_i64(&self, sql: &str) -> i64 {
         let rows = self.query(sql).await;
-        rows.first().expect("one row").try_get::<i64>("", "n").expect("column n")
+        rows.first()
+            .expect("one row")
+            .try_get::<i64>("", "n")
+            .expect("column n")
     }
 
     /// The stored state of a provider's transaction, if the key exists.
-    pub async fn stored_state(&self, provider: &TestProvider, transaction_id: &str) -> Option<String> {
+    pub async fn stored_state(
+        &self,
+        provider: &TestProvider,
+        transaction_id: &str,
+    ) -> Option<String> {
         let sql = format!(
             "SELECT state FROM wallet_transactions WHERE scope = {} AND transaction_id = {}",
             quote(&provider.id),
             quote(transaction_id)
         );
-        self.query(&sql).await.first().map(|row| row.try_get::<String>("", "state").expect("state column"))
+        self.query(&sql)
+            .await
+            .first()
+            .map(|row| row.try_get::<String>("", "state").expect("state column"))
     }
 
     /// How many idempotency records exist (to show that something was not recorded).
     pub async fn transaction_count(&self) -> i64 {
-        self.query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM wallet_transactions").await
+        self.query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM wallet_transactions")
+            .await
     }
 
     /// How many ledger entries exist (to show that no money moved).
     pub async fn ledger_entry_count(&self) -> i64 {
-        self.query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ledger_entries").await
+        self.query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM ledger_entries")
+            .await
     }
 }
 
@@ -430,8 +560,14 @@ pub async fn assert_invariants(app: &TestApp) {
                                                 WHERE e.account = 'player:' || p.id), 0)",
         )
         .await;
-    let drifting: Vec<String> = drifting.iter().map(|r| r.try_get::<String>("", "id").expect("id")).collect();
-    assert!(drifting.is_empty(), "players whose balance is not the sum of their ledger entries: {drifting:?}");
+    let drifting: Vec<String> = drifting
+        .iter()
+        .map(|r| r.try_get::<String>("", "id").expect("id"))
+        .collect();
+    assert!(
+        drifting.is_empty(),
+        "players whose balance is not the sum of their ledger entries: {drifting:?}"
+    );
 
     let unbalanced = app
         .query(
@@ -439,8 +575,14 @@ pub async fn assert_invariants(app: &TestApp) {
              GROUP BY wallet_transaction_id HAVING SUM(amount_minor) <> 0",
         )
         .await;
-    let unbalanced: Vec<i64> = unbalanced.iter().map(|r| r.try_get::<i64>("", "id").expect("id")).collect();
-    assert!(unbalanced.is_empty(), "wallet transactions whose entries do not sum to zero: {unbalanced:?}");
+    let unbalanced: Vec<i64> = unbalanced
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id").expect("id"))
+        .collect();
+    assert!(
+        unbalanced.is_empty(),
+        "wallet transactions whose entries do not sum to zero: {unbalanced:?}"
+    );
 
     let duplicated = app
         .query(
@@ -448,7 +590,11 @@ pub async fn assert_invariants(app: &TestApp) {
              GROUP BY scope, transaction_id HAVING COUNT(*) > 1",
         )
         .await;
-    assert!(duplicated.is_empty(), "{} idempotency keys recorded twice", duplicated.len());
+    assert!(
+        duplicated.is_empty(),
+        "{} idempotency keys recorded twice",
+        duplicated.len()
+    );
 
     let orphaned = app
         .query_i64(
@@ -474,7 +620,8 @@ impl Operator {
     /// A request with the configured bearer token.
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> ApiResponse {
         let token = self.token.clone();
-        self.request_with_token(method, path, body, Some(&token)).await
+        self.request_with_token(method, path, body, Some(&token))
+            .await
     }
 
     /// A request with any token, or none.
@@ -485,7 +632,9 @@ impl Operator {
         body: Option<&Value>,
         token: Option<&str>,
     ) -> ApiResponse {
-        let mut request = self.client.request(method, format!("{}{path}", self.base_url));
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -496,23 +645,44 @@ impl Operator {
     }
 
     pub async fn put_provider(&self, provider_id: &str, body: &Value) -> ApiResponse {
-        self.request(Method::PUT, &format!("/operator/v1/providers/{provider_id}"), Some(body)).await
+        self.request(
+            Method::PUT,
+            &format!("/operator/v1/providers/{provider_id}"),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn put_player(&self, player_id: &str, body: &Value) -> ApiResponse {
-        self.request(Method::PUT, &format!("/operator/v1/players/{player_id}"), Some(body)).await
+        self.request(
+            Method::PUT,
+            &format!("/operator/v1/players/{player_id}"),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn get_player(&self, player_id: &str) -> ApiResponse {
-        self.request(Method::GET, &format!("/operator/v1/players/{player_id}"), None).await
+        self.request(
+            Method::GET,
+            &format!("/operator/v1/players/{player_id}"),
+            None,
+        )
+        .await
     }
 
     pub async fn adjust(&self, player_id: &str, body: &Value) -> ApiResponse {
-        self.request(Method::POST, &format!("/operator/v1/players/{player_id}/adjustments"), Some(body)).await
+        self.request(
+            Method::POST,
+            &format!("/operator/v1/players/{player_id}/adjustments"),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn open_session(&self, body: &Value) -> ApiResponse {
-        self.request(Method::POST, "/operator/v1/sessions", Some(body)).await
+        self.request(Method::POST, "/operator/v1/sessions", Some(body))
+            .await
     }
 
     /// A fresh credit adjustment body.
@@ -544,7 +714,11 @@ pub struct TestProvider {
 
 /// A fresh secret of 48 hex characters (within the 16–256 the operator API accepts).
 pub fn fresh_secret() -> String {
-    format!("{}{}", Uuid::new_v4().simple(), &Uuid::new_v4().simple().to_string()[..16])
+    format!(
+        "{}{}",
+        Uuid::new_v4().simple(),
+        &Uuid::new_v4().simple().to_string()[..16]
+    )
 }
 
 impl TestProvider {
@@ -570,12 +744,21 @@ impl TestProvider {
 
     /// The same provider, talking to another server instance (after a restart).
     pub fn on(&self, app: &TestApp) -> Self {
-        Self { base_url: app.base_url.clone(), client: app.client.clone(), operator: app.operator(), ..self.clone() }
+        Self {
+            base_url: app.base_url.clone(),
+            client: app.client.clone(),
+            operator: app.operator(),
+            ..self.clone()
+        }
     }
 
     /// A signed POST with a JSON body, built for tweaking before it is sent.
     pub fn call(&self, path: &str, body: &Value) -> WalletCall {
-        self.call_raw(Method::POST, path, serde_json::to_vec(body).expect("serialise body"))
+        self.call_raw(
+            Method::POST,
+            path,
+            serde_json::to_vec(body).expect("serialise body"),
+        )
     }
 
     /// A signed request with arbitrary body bytes.
@@ -617,8 +800,12 @@ impl TestProvider {
 
     /// The player's balance through the signed balance endpoint.
     pub async fn balance_of(&self, player: &TestPlayer) -> i64 {
-        let response =
-            self.post("/wallet/v1/balance", &json!({ "player_id": player.id, "currency": player.currency })).await;
+        let response = self
+            .post(
+                "/wallet/v1/balance",
+                &json!({ "player_id": player.id, "currency": player.currency }),
+            )
+            .await;
         response.assert_ok();
         assert_eq!(response.body["player_id"], player.id.as_str());
         minor_of(&response.body["balance"], &player.currency)
@@ -634,9 +821,17 @@ impl TestProvider {
         let caller = std::panic::Location::caller();
         async move {
             let wallet = self.balance_of(player).await;
-            assert_eq!(wallet, expected_minor, "wallet balance of {} (checked at {caller})", player.id);
+            assert_eq!(
+                wallet, expected_minor,
+                "wallet balance of {} (checked at {caller})",
+                player.id
+            );
             let operator = player.operator_balance(&self.operator).await;
-            assert_eq!(operator, expected_minor, "operator balance of {} (checked at {caller})", player.id);
+            assert_eq!(
+                operator, expected_minor,
+                "operator balance of {} (checked at {caller})",
+                player.id
+            );
         }
     }
 }
@@ -702,18 +897,29 @@ impl WalletCall {
     pub async fn send(self) -> ApiResponse {
         let timestamp = self.timestamp.clone().unwrap_or_default();
         let signature = match &self.signature {
-            SignatureMode::Valid => {
-                Some(sign_request(&self.secret, self.method.as_str(), &self.path, &timestamp, &self.body))
-            }
+            SignatureMode::Valid => Some(sign_request(
+                &self.secret,
+                self.method.as_str(),
+                &self.path,
+                &timestamp,
+                &self.body,
+            )),
             SignatureMode::Missing => None,
             SignatureMode::Literal(value) => Some(value.clone()),
-            SignatureMode::WithSecret(secret) => {
-                Some(sign_request(secret, self.method.as_str(), &self.path, &timestamp, &self.body))
-            }
+            SignatureMode::WithSecret(secret) => Some(sign_request(
+                secret,
+                self.method.as_str(),
+                &self.path,
+                &timestamp,
+                &self.body,
+            )),
         };
         let mut request = self
             .client
-            .request(self.method.clone(), format!("{}{}", self.base_url, self.path))
+            .request(
+                self.method.clone(),
+                format!("{}{}", self.base_url, self.path),
+            )
             .header("Content-Type", "application/json");
         if let Some(key_id) = &self.key_id {
             request = request.header("X-Wallet-Key-Id", key_id);
@@ -730,10 +936,16 @@ impl WalletCall {
         if self.method != Method::GET || !self.body.is_empty() {
             request = request.body(self.body.clone());
         }
-        let response = ApiResponse::read(request.send().await.expect("send the wallet request")).await;
-        assert!(response.status < 500, "the wallet answered {}: {}", response.status, response.body);
-        let unsigned_auth_failure =
-            response.status == 401 && matches!(response.code(), Some("INVALID_SIGNATURE" | "STALE_REQUEST"));
+        let response =
+            ApiResponse::read(request.send().await.expect("send the wallet request")).await;
+        assert!(
+            response.status < 500,
+            "the wallet answered {}: {}",
+            response.status,
+            response.body
+        );
+        let unsigned_auth_failure = response.status == 401
+            && matches!(response.code(), Some("INVALID_SIGNATURE" | "STALE_REQUEST"));
         if !unsigned_auth_failure {
             verify_response_signature(&response, &self.secret);
             assert_request_id_echoed(&response, self.request_id.as_deref());
@@ -746,17 +958,25 @@ impl WalletCall {
 /// status, timestamp and the raw body bytes.
 #[track_caller]
 pub fn verify_response_signature(response: &ApiResponse, secret: &str) {
-    let timestamp = response
-        .header("X-Wallet-Timestamp")
-        .unwrap_or_else(|| panic!("response {} without X-Wallet-Timestamp: {}", response.status, response.body));
-    let timestamp_ms: i64 = timestamp.parse().expect("response timestamp is Unix milliseconds");
+    let timestamp = response.header("X-Wallet-Timestamp").unwrap_or_else(|| {
+        panic!(
+            "response {} without X-Wallet-Timestamp: {}",
+            response.status, response.body
+        )
+    });
+    let timestamp_ms: i64 = timestamp
+        .parse()
+        .expect("response timestamp is Unix milliseconds");
     assert!(
         (timestamp_ms - now_ms()).abs() < MAX_CLOCK_SKEW_MS,
         "response timestamp {timestamp_ms} is not current"
     );
-    let signature = response
-        .header("X-Wallet-Signature")
-        .unwrap_or_else(|| panic!("response {} without X-Wallet-Signature: {}", response.status, response.body));
+    let signature = response.header("X-Wallet-Signature").unwrap_or_else(|| {
+        panic!(
+            "response {} without X-Wallet-Signature: {}",
+            response.status, response.body
+        )
+    });
     assert_eq!(
         signature,
         sign_response(secret, response.status, timestamp, &response.raw),
@@ -769,10 +989,15 @@ pub fn verify_response_signature(response: &ApiResponse, secret: &str) {
 /// The request id is in the header and the body, and is ours when we sent one.
 #[track_caller]
 fn assert_request_id_echoed(response: &ApiResponse, sent: Option<&str>) {
-    let header = response.header("X-Request-Id").unwrap_or_else(|| panic!("no X-Request-Id: {}", response.body));
+    let header = response
+        .header("X-Request-Id")
+        .unwrap_or_else(|| panic!("no X-Request-Id: {}", response.body));
     assert!(!header.is_empty(), "empty X-Request-Id");
     if response.body.is_object() {
-        assert_eq!(response.body["request_id"], header, "body request_id differs from the header");
+        assert_eq!(
+            response.body["request_id"], header,
+            "body request_id differs from the header"
+        );
     }
     if let Some(sent) = sent {
         assert_eq!(header, sent, "the client's X-Request-Id is echoed");
@@ -803,9 +1028,15 @@ impl TestPlayer {
     pub async fn with_balance(provider: &TestProvider, currency: &str, balance_minor: i64) -> Self {
         let operator = provider.operator.clone();
         let id = unique_id("player");
-        operator.put_player(&id, &json!({ "currency": currency })).await.assert_ok();
+        operator
+            .put_player(&id, &json!({ "currency": currency }))
+            .await
+            .assert_ok();
         if balance_minor > 0 {
-            operator.adjust(&id, &Operator::credit(balance_minor, currency)).await.assert_ok();
+            operator
+                .adjust(&id, &Operator::credit(balance_minor, currency))
+                .await
+                .assert_ok();
         }
         let mut player = Self {
             id,
@@ -831,18 +1062,25 @@ impl TestPlayer {
 
     /// The same player, managed through another server instance (after a restart).
     pub fn on(&self, app: &TestApp) -> Self {
-        Self { operator: app.operator(), ..self.clone() }
+        Self {
+            operator: app.operator(),
+            ..self.clone()
+        }
     }
 
     /// A new session at `provider` for the player's game (superseding older ones).
     pub async fn open_session(&self, provider: &TestProvider, ttl_seconds: Option<u64>) -> String {
-        let mut body = json!({ "player_id": self.id, "provider_id": provider.id, "game_id": self.game_id });
+        let mut body =
+            json!({ "player_id": self.id, "provider_id": provider.id, "game_id": self.game_id });
         if let Some(ttl) = ttl_seconds {
             body["ttl_seconds"] = json!(ttl);
         }
         let response = self.operator.open_session(&body).await;
         response.assert_status(201);
-        response.body["session_token"].as_str().expect("session_token").to_owned()
+        response.body["session_token"]
+            .as_str()
+            .expect("session_token")
+            .to_owned()
     }
 
     pub fn money(&self, amount_minor: i64) -> Value {
@@ -905,7 +1143,10 @@ impl TestPlayer {
 
     /// Credits the player through the cashier.
     pub async fn deposit(&self, amount_minor: i64) -> ApiResponse {
-        let response = self.operator.adjust(&self.id, &Operator::credit(amount_minor, &self.currency)).await;
+        let response = self
+            .operator
+            .adjust(&self.id, &Operator::credit(amount_minor, &self.currency))
+            .await;
         response.assert_ok();
         response
     }
@@ -913,7 +1154,10 @@ impl TestPlayer {
     /// Sets the player's status through the operator API (ACTIVE or BLOCKED).
     pub async fn set_status(&self, status: &str) {
         self.operator
-            .put_player(&self.id, &json!({ "currency": self.currency, "status": status }))
+            .put_player(
+                &self.id,
+                &json!({ "currency": self.currency, "status": status }),
+            )
             .await
             .assert_ok();
     }

@@ -49,14 +49,52 @@ impl WinKind {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Bet { player: usize, tx: usize, round: usize, amount: i64, free: bool, round_closed: bool, explicit: bool, wrong_currency: bool },
-    Win { player: usize, tx: usize, round: Option<usize>, amount: i64, kind: WinKind, reference: Option<usize>, round_closed: bool, explicit: bool },
-    Rollback { player: usize, tx: usize, target: usize, round: usize, hint: Option<i64> },
-    Close { player: usize, tx: usize, round: usize },
-    Balance { player: usize },
-    Resend { which: Index },
-    SetBlocked { player: usize, blocked: bool },
-    Deposit { player: usize, amount: i64 },
+    Bet {
+        player: usize,
+        tx: usize,
+        round: usize,
+        amount: i64,
+        free: bool,
+        round_closed: bool,
+        explicit: bool,
+        wrong_currency: bool,
+    },
+    Win {
+        player: usize,
+        tx: usize,
+        round: Option<usize>,
+        amount: i64,
+        kind: WinKind,
+        reference: Option<usize>,
+        round_closed: bool,
+        explicit: bool,
+    },
+    Rollback {
+        player: usize,
+        tx: usize,
+        target: usize,
+        round: usize,
+        hint: Option<i64>,
+    },
+    Close {
+        player: usize,
+        tx: usize,
+        round: usize,
+    },
+    Balance {
+        player: usize,
+    },
+    Resend {
+        which: Index,
+    },
+    SetBlocked {
+        player: usize,
+        blocked: bool,
+    },
+    Deposit {
+        player: usize,
+        amount: i64,
+    },
 }
 
 fn step_strategy() -> impl Strategy<Value = Step> {
@@ -70,16 +108,18 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         any::<bool>(),
         prop::bool::weighted(0.05),
     )
-        .prop_map(|(player, tx, round, amount, free, round_closed, explicit, wrong_currency)| Step::Bet {
-            player,
-            tx,
-            round,
-            amount,
-            free,
-            round_closed,
-            explicit,
-            wrong_currency,
-        });
+        .prop_map(
+            |(player, tx, round, amount, free, round_closed, explicit, wrong_currency)| Step::Bet {
+                player,
+                tx,
+                round,
+                amount,
+                free,
+                round_closed,
+                explicit,
+                wrong_currency,
+            },
+        );
     let win = (
         0..PLAYERS,
         0..TX_POOL,
@@ -91,19 +131,46 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         prop::bool::weighted(0.3),
         any::<bool>(),
     )
-        .prop_map(|(player, tx, round, amount, kind, reference, round_closed, omit_round, explicit)| {
-            let kind = match kind {
-                0..=5 => WinKind::Win,
-                6 => WinKind::FreeWin,
-                7 | 8 => WinKind::PromoWin,
-                _ => WinKind::JackpotWin,
-            };
-            let round = if omit_round && !kind.needs_bet() { None } else { Some(round) };
-            let reference = if kind.needs_bet() { reference } else { None };
-            Step::Win { player, tx, round, amount, kind, reference, round_closed, explicit }
+        .prop_map(
+            |(player, tx, round, amount, kind, reference, round_closed, omit_round, explicit)| {
+                let kind = match kind {
+                    0..=5 => WinKind::Win,
+                    6 => WinKind::FreeWin,
+                    7 | 8 => WinKind::PromoWin,
+                    _ => WinKind::JackpotWin,
+                };
+                let round = if omit_round && !kind.needs_bet() {
+                    None
+                } else {
+                    Some(round)
+                };
+                let reference = if kind.needs_bet() { reference } else { None };
+                Step::Win {
+                    player,
+                    tx,
+                    round,
+                    amount,
+                    kind,
+                    reference,
+                    round_closed,
+                    explicit,
+                }
+            },
+        );
+    let rollback = (
+        0..PLAYERS,
+        0..TX_POOL,
+        0..TX_POOL,
+        0..ROUNDS,
+        prop::option::weighted(0.3, 1..=300i64),
+    )
+        .prop_map(|(player, tx, target, round, hint)| Step::Rollback {
+            player,
+            tx,
+            target,
+            round,
+            hint,
         });
-    let rollback = (0..PLAYERS, 0..TX_POOL, 0..TX_POOL, 0..ROUNDS, prop::option::weighted(0.3, 1..=300i64))
-        .prop_map(|(player, tx, target, round, hint)| Step::Rollback { player, tx, target, round, hint });
     prop_oneof![
         6 => bet,
         4 => win,
@@ -169,7 +236,11 @@ fn fingerprint(path: &str, body: &Value) -> Fingerprint {
         (Value::Null, Some(default)) => json!(default),
         (kind, _) => kind.clone(),
     };
-    let round_closed = if body["round_closed"].is_null() { json!(false) } else { body["round_closed"].clone() };
+    let round_closed = if body["round_closed"].is_null() {
+        json!(false)
+    } else {
+        body["round_closed"].clone()
+    };
     Fingerprint {
         op,
         fields: vec![
@@ -180,8 +251,14 @@ fn fingerprint(path: &str, body: &Value) -> Fingerprint {
             ("amount.value", body["amount"]["value"].clone()),
             ("amount.currency", body["amount"]["currency"].clone()),
             ("amount.scale", body["amount"]["scale"].clone()),
-            ("reference_transaction_id", body["reference_transaction_id"].clone()),
-            ("target_transaction_id", body["target_transaction_id"].clone()),
+            (
+                "reference_transaction_id",
+                body["reference_transaction_id"].clone(),
+            ),
+            (
+                "target_transaction_id",
+                body["target_transaction_id"].clone(),
+            ),
             ("round_closed", round_closed),
         ],
     }
@@ -219,11 +296,17 @@ struct Expected {
 
 impl Expected {
     fn ok() -> Self {
-        Self { codes: Vec::new(), state: "COMMITTED" }
+        Self {
+            codes: Vec::new(),
+            state: "COMMITTED",
+        }
     }
 
     fn declined(code: &'static str) -> Self {
-        Self { codes: vec![code], state: "DECLINED" }
+        Self {
+            codes: vec![code],
+            state: "DECLINED",
+        }
     }
 }
 
@@ -242,7 +325,11 @@ impl<'a> World<'a> {
         let mut players = Vec::new();
         for balance in balances {
             let handle = TestPlayer::with_balance(provider, CURRENCY, *balance).await;
-            players.push(ModelPlayer { handle, balance: *balance, blocked: false });
+            players.push(ModelPlayer {
+                handle,
+                balance: *balance,
+                blocked: false,
+            });
         }
         World {
             provider,
@@ -270,7 +357,9 @@ impl<'a> World<'a> {
     /// A recorded operation touched a round the model had not seen: it may exist now.
     fn touch_round(&mut self, player: usize, round: Option<&str>) {
         if let Some(round) = round {
-            self.rounds.entry((player, round.to_owned())).or_insert(RoundState::Ambiguous);
+            self.rounds
+                .entry((player, round.to_owned()))
+                .or_insert(RoundState::Ambiguous);
         }
     }
 
@@ -285,8 +374,14 @@ impl<'a> World<'a> {
             Step::Rollback { .. } => self.rollback(step).await,
             Step::Close { player, tx, round } => self.close(*player, *tx, *round).await,
             Step::Balance { player } => {
-                let balance = self.provider.balance_of(&self.players[*player].handle).await;
-                assert_eq!(balance, self.players[*player].balance, "balance of player {player}");
+                let balance = self
+                    .provider
+                    .balance_of(&self.players[*player].handle)
+                    .await;
+                assert_eq!(
+                    balance, self.players[*player].balance,
+                    "balance of player {player}"
+                );
             }
             Step::Resend { which } => {
                 if !self.sent.is_empty() {
@@ -303,7 +398,11 @@ impl<'a> World<'a> {
             Step::Deposit { player, amount } => {
                 let response = self.players[*player].handle.deposit(*amount).await;
                 self.players[*player].balance += amount;
-                assert_eq!(response.balance_minor(), self.players[*player].balance, "balance after a deposit");
+                assert_eq!(
+                    response.balance_minor(),
+                    self.players[*player].balance,
+                    "balance after a deposit"
+                );
             }
         }
     }
@@ -317,7 +416,11 @@ impl<'a> World<'a> {
         if incoming == record.fingerprint {
             response.assert_replay_of(&record.first);
             if !response.body["balance"].is_null() {
-                assert_eq!(response.balance_minor(), self.players[record.player].balance, "replay balance");
+                assert_eq!(
+                    response.balance_minor(),
+                    self.players[record.player].balance,
+                    "replay balance"
+                );
             }
         } else {
             response.assert_error("IDEMPOTENCY_CONFLICT");
@@ -333,7 +436,12 @@ impl<'a> World<'a> {
                 expected.sort();
                 assert_eq!(fields, expected, "conflict fields for {body}");
             } else {
-                assert!(fields.contains(&"op".to_owned()), "conflict of {} with {}: {fields:?}", incoming.op, record.fingerprint.op);
+                assert!(
+                    fields.contains(&"op".to_owned()),
+                    "conflict of {} with {}: {fields:?}",
+                    incoming.op,
+                    record.fingerprint.op
+                );
             }
         }
     }
@@ -354,18 +462,45 @@ impl<'a> World<'a> {
         self.sent.push((path, body.clone()));
         if expected.codes.is_empty() {
             response.assert_ok().assert_fresh();
-            assert_eq!(response.tx()["balance_after"], money(balance_after, CURRENCY), "balance_after: {}", response.body);
+            assert_eq!(
+                response.tx()["balance_after"],
+                money(balance_after, CURRENCY),
+                "balance_after: {}",
+                response.body
+            );
         } else {
-            let code = response.code().unwrap_or_else(|| panic!("expected one of {:?}: {}", expected.codes, response.body));
-            assert!(expected.codes.contains(&code), "expected one of {:?}: {}", expected.codes, response.body);
+            let code = response.code().unwrap_or_else(|| {
+                panic!("expected one of {:?}: {}", expected.codes, response.body)
+            });
+            assert!(
+                expected.codes.contains(&code),
+                "expected one of {:?}: {}",
+                expected.codes,
+                response.body
+            );
             response.assert_error(code).assert_fresh();
         }
         assert_eq!(response.tx()["transaction_id"], key.as_str());
-        assert_eq!(response.tx()["state"], expected.state, "state: {}", response.body);
-        assert_eq!(response.balance_minor(), balance_after, "balance: {}", response.body);
+        assert_eq!(
+            response.tx()["state"],
+            expected.state,
+            "state: {}",
+            response.body
+        );
+        assert_eq!(
+            response.balance_minor(),
+            balance_after,
+            "balance: {}",
+            response.body
+        );
         self.records.insert(
             key,
-            Record { player, fingerprint: fingerprint(path, body), first: response.clone(), bet },
+            Record {
+                player,
+                fingerprint: fingerprint(path, body),
+                first: response.clone(),
+                bet,
+            },
         );
         response
     }
@@ -391,14 +526,28 @@ impl<'a> World<'a> {
     }
 
     async fn bet(&mut self, step: &Step) {
-        let Step::Bet { player, tx, round, amount, free, round_closed, explicit, wrong_currency } = *step else {
+        let Step::Bet {
+            player,
+            tx,
+            round,
+            amount,
+            free,
+            round_closed,
+            explicit,
+            wrong_currency,
+        } = *step
+        else {
             unreachable!()
         };
         let round = self.round_id(round);
         let handle = &self.players[player].handle;
         let mut body = self.base_body(player, tx, Some(&round));
         body["session_token"] = json!(handle.session_token);
-        body["amount"] = if wrong_currency { money(amount, "USD") } else { money(amount, CURRENCY) };
+        body["amount"] = if wrong_currency {
+            money(amount, "USD")
+        } else {
+            money(amount, CURRENCY)
+        };
         if free {
             body["kind"] = json!("FREE_BET");
         } else if explicit {
@@ -422,7 +571,13 @@ impl<'a> World<'a> {
         } else if round_state == Some(RoundState::Closed) {
             (Expected::declined("ROUND_CLOSED"), BetState::Declined)
         } else if self.tombstones.contains(&key) {
-            (Expected { codes: vec!["TRANSACTION_VOIDED"], state: "VOIDED_BY_PRIOR_ROLLBACK" }, BetState::Voided)
+            (
+                Expected {
+                    codes: vec!["TRANSACTION_VOIDED"],
+                    state: "VOIDED_BY_PRIOR_ROLLBACK",
+                },
+                BetState::Voided,
+            )
         } else if debit > balance {
             (Expected::declined("INSUFFICIENT_FUNDS"), BetState::Declined)
         } else {
@@ -433,12 +588,30 @@ impl<'a> World<'a> {
             Self::clear_round_closed(&mut body);
         }
         let balance_after = if committed { balance - debit } else { balance };
-        let bet = BetRecord { round: round.clone(), debited: debit, nominal: amount, free, state };
-        self.first_attempt("/wallet/v1/bet", &body, player, &expected, balance_after, Some(bet)).await;
+        let bet = BetRecord {
+            round: round.clone(),
+            debited: debit,
+            nominal: amount,
+            free,
+            state,
+        };
+        self.first_attempt(
+            "/wallet/v1/bet",
+            &body,
+            player,
+            &expected,
+            balance_after,
+            Some(bet),
+        )
+        .await;
 
         if committed {
             self.players[player].balance = balance_after;
-            let next = if round_closed { RoundState::Closed } else { RoundState::Open };
+            let next = if round_closed {
+                RoundState::Closed
+            } else {
+                RoundState::Open
+            };
             self.rounds.insert((player, round), next);
         } else {
             self.touch_round(player, Some(&round));
@@ -446,11 +619,18 @@ impl<'a> World<'a> {
     }
 
     /// The answer a WIN or FREE_WIN gets from its reference checks (None: they pass).
-    fn win_reference_check(&self, player: usize, round: &str, reference: Option<&str>) -> Option<Expected> {
+    fn win_reference_check(
+        &self,
+        player: usize,
+        round: &str,
+        reference: Option<&str>,
+    ) -> Option<Expected> {
         match reference {
             Some(reference) => match self.bet_of(reference) {
                 Some(bet) if bet.state != BetState::Declined => match bet.state {
-                    BetState::RolledBack | BetState::Voided => Some(Expected::declined("TRANSACTION_ROLLED_BACK")),
+                    BetState::RolledBack | BetState::Voided => {
+                        Some(Expected::declined("TRANSACTION_ROLLED_BACK"))
+                    }
                     _ => None,
                 },
                 _ if !self.records.contains_key(reference) => {
@@ -479,7 +659,10 @@ impl<'a> World<'a> {
                     .collect();
                 if bets.is_empty() {
                     Some(Expected::declined("REFERENCE_NOT_FOUND"))
-                } else if bets.iter().all(|s| matches!(s, BetState::RolledBack | BetState::Voided)) {
+                } else if bets
+                    .iter()
+                    .all(|s| matches!(s, BetState::RolledBack | BetState::Voided))
+                {
                     Some(Expected::declined("TRANSACTION_ROLLED_BACK"))
                 } else {
                     None
@@ -489,11 +672,22 @@ impl<'a> World<'a> {
     }
 
     async fn win(&mut self, step: &Step) {
-        let Step::Win { player, tx, round, amount, ref kind, reference, round_closed, explicit } = *step else {
+        let Step::Win {
+            player,
+            tx,
+            round,
+            amount,
+            ref kind,
+            reference,
+            round_closed,
+            explicit,
+        } = *step
+        else {
             unreachable!()
         };
         let round = round.map(|r| self.round_id(r));
-        let reference = reference.map(|r| self.tx_key(player, if r == tx { (r + 1) % TX_POOL } else { r }));
+        let reference =
+            reference.map(|r| self.tx_key(player, if r == tx { (r + 1) % TX_POOL } else { r }));
         let mut body = self.base_body(player, tx, round.as_deref());
         body["amount"] = money(amount, CURRENCY);
         if !matches!(kind, WinKind::Win) || explicit {
@@ -512,13 +706,19 @@ impl<'a> World<'a> {
 
         let round_state = round.as_deref().and_then(|r| self.round_state(player, r));
         let reference_check = if kind.needs_bet() {
-            self.win_reference_check(player, round.as_deref().expect("a WIN has a round"), reference.as_deref())
+            self.win_reference_check(
+                player,
+                round.as_deref().expect("a WIN has a round"),
+                reference.as_deref(),
+            )
         } else {
             None
         };
         let expected = match reference_check {
             Some(declined) => declined,
-            None if kind.needs_bet() && round_state == Some(RoundState::Closed) => Expected::declined("ROUND_CLOSED"),
+            None if kind.needs_bet() && round_state == Some(RoundState::Closed) => {
+                Expected::declined("ROUND_CLOSED")
+            }
             None => Expected::ok(),
         };
         let success = expected.codes.is_empty();
@@ -529,24 +729,43 @@ impl<'a> World<'a> {
         let closes = body["round_closed"] == json!(true);
         let balance = self.players[player].balance;
         let balance_after = if success { balance + amount } else { balance };
-        self.first_attempt("/wallet/v1/win", &body, player, &expected, balance_after, None).await;
+        self.first_attempt(
+            "/wallet/v1/win",
+            &body,
+            player,
+            &expected,
+            balance_after,
+            None,
+        )
+        .await;
 
         if success {
             self.players[player].balance = balance_after;
             self.settle(player, round.as_deref(), reference.as_deref(), kind);
         }
         if closes {
-            self.rounds.insert((player, round.clone().expect("round")), RoundState::Closed);
+            self.rounds
+                .insert((player, round.clone().expect("round")), RoundState::Closed);
         }
         self.touch_round(player, round.as_deref());
     }
 
     /// A WIN settles its referenced bet, or every committed bet of its round.
-    fn settle(&mut self, player: usize, round: Option<&str>, reference: Option<&str>, kind: &WinKind) {
+    fn settle(
+        &mut self,
+        player: usize,
+        round: Option<&str>,
+        reference: Option<&str>,
+        kind: &WinKind,
+    ) {
         if !kind.needs_bet() {
             return;
         }
-        for (key, record) in self.records.iter_mut().filter(|(_, record)| record.player == player) {
+        for (key, record) in self
+            .records
+            .iter_mut()
+            .filter(|(_, record)| record.player == player)
+        {
             if let Some(bet) = record.bet.as_mut() {
                 let targeted = match reference {
                     Some(reference) => key == reference,
@@ -560,8 +779,24 @@ impl<'a> World<'a> {
     }
 
     async fn rollback(&mut self, step: &Step) {
-        let Step::Rollback { player, tx, target, round, hint } = *step else { unreachable!() };
-        let target = self.tx_key(player, if target == tx { (target + 1) % TX_POOL } else { target });
+        let Step::Rollback {
+            player,
+            tx,
+            target,
+            round,
+            hint,
+        } = *step
+        else {
+            unreachable!()
+        };
+        let target = self.tx_key(
+            player,
+            if target == tx {
+                (target + 1) % TX_POOL
+            } else {
+                target
+            },
+        );
         // A provider sends the bet's round when it knows the bet.
         let round = match self.bet_of(&target) {
             Some(bet) => bet.round.clone(),
@@ -584,11 +819,15 @@ impl<'a> World<'a> {
                 Some(bet) => match bet.state {
                     BetState::Declined => (Expected::declined("NOT_REVERSIBLE"), None, 0),
                     BetState::Committed => (Expected::ok(), Some("REFUNDED"), bet.debited),
-                    BetState::RolledBack | BetState::Voided => (Expected::ok(), Some("ALREADY_ROLLED_BACK"), 0),
+                    BetState::RolledBack | BetState::Voided => {
+                        (Expected::ok(), Some("ALREADY_ROLLED_BACK"), 0)
+                    }
                     BetState::Settled => (Expected::declined("BET_ALREADY_SETTLED"), None, 0),
                 },
             },
-            None if self.tombstones.contains(&target) => (Expected::ok(), Some("ALREADY_ROLLED_BACK"), 0),
+            None if self.tombstones.contains(&target) => {
+                (Expected::ok(), Some("ALREADY_ROLLED_BACK"), 0)
+            }
             None => (Expected::ok(), Some("TARGET_NOT_FOUND_TOMBSTONED"), 0),
         };
         let refunded_bet = self.bet_of(&target).filter(|_| outcome == Some("REFUNDED"));
@@ -596,14 +835,38 @@ impl<'a> World<'a> {
             .filter(|bet| !bet.free)
             .map(|bet| hint.is_some_and(|hint| hint != bet.nominal));
         let balance_after = balance + refund;
-        let response = self.first_attempt("/wallet/v1/rollback", &body, player, &expected, balance_after, None).await;
+        let response = self
+            .first_attempt(
+                "/wallet/v1/rollback",
+                &body,
+                player,
+                &expected,
+                balance_after,
+                None,
+            )
+            .await;
 
         if let Some(outcome) = outcome {
-            assert_eq!(response.tx()["outcome"], outcome, "rollback outcome: {}", response.body);
-            assert_eq!(response.tx()["refunded"], money(refund, CURRENCY), "refunded: {}", response.body);
+            assert_eq!(
+                response.tx()["outcome"],
+                outcome,
+                "rollback outcome: {}",
+                response.body
+            );
+            assert_eq!(
+                response.tx()["refunded"],
+                money(refund, CURRENCY),
+                "refunded: {}",
+                response.body
+            );
             assert_eq!(response.tx()["target_transaction_id"], target.as_str());
             if let Some(mismatch) = hint_mismatch {
-                assert_eq!(response.tx()["amount_hint_mismatch"], mismatch, "hint mismatch: {}", response.body);
+                assert_eq!(
+                    response.tx()["amount_hint_mismatch"],
+                    mismatch,
+                    "hint mismatch: {}",
+                    response.body
+                );
             }
         }
         match outcome {
@@ -626,19 +889,44 @@ impl<'a> World<'a> {
         let body = self.base_body(player, tx, Some(&round));
         let key = tx_id(&body);
         if self.records.contains_key(&key) {
-            return self.existing_key("/wallet/v1/rounds/close", &body, &key).await;
+            return self
+                .existing_key("/wallet/v1/rounds/close", &body, &key)
+                .await;
         }
         let balance = self.players[player].balance;
-        let response =
-            self.first_attempt("/wallet/v1/rounds/close", &body, player, &Expected::ok(), balance, None).await;
-        let answered = response.tx()["round_state"].as_str().unwrap_or_default().to_owned();
+        let response = self
+            .first_attempt(
+                "/wallet/v1/rounds/close",
+                &body,
+                player,
+                &Expected::ok(),
+                balance,
+                None,
+            )
+            .await;
+        let answered = response.tx()["round_state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         match self.round_state(player, &round) {
-            None => assert_eq!(answered, "NOT_FOUND", "close of a round nobody played: {}", response.body),
+            None => assert_eq!(
+                answered, "NOT_FOUND",
+                "close of a round nobody played: {}",
+                response.body
+            ),
             Some(RoundState::Open | RoundState::Closed) => {
-                assert_eq!(answered, "CLOSED", "close of a played round: {}", response.body);
+                assert_eq!(
+                    answered, "CLOSED",
+                    "close of a played round: {}",
+                    response.body
+                );
             }
             Some(RoundState::Ambiguous) => {
-                assert!(matches!(answered.as_str(), "CLOSED" | "NOT_FOUND"), "close: {}", response.body);
+                assert!(
+                    matches!(answered.as_str(), "CLOSED" | "NOT_FOUND"),
+                    "close: {}",
+                    response.body
+                );
             }
         }
         if answered == "CLOSED" {
@@ -651,13 +939,19 @@ impl<'a> World<'a> {
     /// Every balance and every bet's stored state agree with the model.
     async fn assert_final_state(&self, app: &TestApp) {
         for (index, player) in self.players.iter().enumerate() {
-            self.provider.assert_balance(&player.handle, player.balance).await;
+            self.provider
+                .assert_balance(&player.handle, player.balance)
+                .await;
             assert!(player.balance >= 0, "player {index}");
         }
         for (key, record) in &self.records {
             if let Some(bet) = &record.bet {
                 let stored = app.stored_state(self.provider, key).await;
-                assert_eq!(stored.as_deref(), Some(bet.state.wire()), "stored state of bet {key}");
+                assert_eq!(
+                    stored.as_deref(),
+                    Some(bet.state.wire()),
+                    "stored state of bet {key}"
+                );
             }
         }
     }
@@ -665,13 +959,20 @@ impl<'a> World<'a> {
 
 #[test]
 fn random_operation_sequences_agree_with_the_model_of_the_contract() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (app, provider) = rt.block_on(async {
         let app = spawn_app().await;
         let provider = TestProvider::new(&app).await;
         (app, provider)
     });
-    let strategy = (prop::collection::vec(0..=1_000i64, PLAYERS), prop::collection::vec(step_strategy(), 5..45));
+    let strategy = (
+        prop::collection::vec(0..=1_000i64, PLAYERS),
+        prop::collection::vec(step_strategy(), 5..45),
+    );
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 24,
         max_shrink_iters: 128,

@@ -9,7 +9,11 @@ use crate::helpers::*;
 #[track_caller]
 fn assert_operator_error(response: &ApiResponse, code: &str) {
     response.assert_error(code);
-    assert!(response.body["request_id"].is_string(), "request_id in {}", response.body);
+    assert!(
+        response.body["request_id"].is_string(),
+        "request_id in {}",
+        response.body
+    );
 }
 
 // --- Authentication -------------------------------------------------------------
@@ -22,15 +26,24 @@ async fn the_operator_api_needs_the_configured_bearer_token() {
     let body = json!({ "currency": "EUR" });
     let path = format!("/operator/v1/players/{player_id}");
 
-    let missing = operator.request_with_token(Method::PUT, &path, Some(&body), None).await;
+    let missing = operator
+        .request_with_token(Method::PUT, &path, Some(&body), None)
+        .await;
     assert_operator_error(&missing, "UNAUTHORIZED");
-    let wrong = operator.request_with_token(Method::PUT, &path, Some(&body), Some("not-the-token")).await;
+    let wrong = operator
+        .request_with_token(Method::PUT, &path, Some(&body), Some("not-the-token"))
+        .await;
     assert_operator_error(&wrong, "UNAUTHORIZED");
     let prefixed = format!("{}x", app.operator_token);
-    let longer = operator.request_with_token(Method::PUT, &path, Some(&body), Some(&prefixed)).await;
+    let longer = operator
+        .request_with_token(Method::PUT, &path, Some(&body), Some(&prefixed))
+        .await;
     assert_operator_error(&longer, "UNAUTHORIZED");
 
-    operator.get_player(&player_id).await.assert_error("PLAYER_NOT_FOUND");
+    operator
+        .get_player(&player_id)
+        .await
+        .assert_error("PLAYER_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -40,7 +53,12 @@ async fn a_provider_key_is_no_operator_token() {
 
     let response = app
         .operator()
-        .request_with_token(Method::GET, &format!("/operator/v1/players/{}", unique_id("p")), None, Some(&provider.secret))
+        .request_with_token(
+            Method::GET,
+            &format!("/operator/v1/players/{}", unique_id("p")),
+            None,
+            Some(&provider.secret),
+        )
         .await;
 
     assert_operator_error(&response, "UNAUTHORIZED");
@@ -67,7 +85,10 @@ async fn putting_a_provider_creates_it_and_never_returns_secrets() {
         .await;
 
     response.assert_ok();
-    assert_eq!(response.body["provider"]["provider_id"], provider_id.as_str());
+    assert_eq!(
+        response.body["provider"]["provider_id"],
+        provider_id.as_str()
+    );
     assert_eq!(response.body["provider"]["name"], "Acme Games");
     let mut key_ids: Vec<&str> = response.body["provider"]["key_ids"]
         .as_array()
@@ -80,7 +101,10 @@ async fn putting_a_provider_creates_it_and_never_returns_secrets() {
     expected.sort_unstable();
     assert_eq!(key_ids, expected);
     let text = String::from_utf8_lossy(&response.raw);
-    assert!(!text.contains(&first_secret) && !text.contains(&second_secret), "secrets leaked: {text}");
+    assert!(
+        !text.contains(&first_secret) && !text.contains(&second_secret),
+        "secrets leaked: {text}"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +139,10 @@ async fn a_key_id_of_another_provider_is_key_in_use() {
 
     assert_operator_error(&response, "KEY_IN_USE");
     // The owner's key still works with the owner's secret.
-    owner.bet(&player.bet(&player.new_round(), 100)).await.assert_ok();
+    owner
+        .bet(&player.bet(&player.new_round(), 100))
+        .await
+        .assert_ok();
     owner.assert_balance(&player, 900).await;
 }
 
@@ -149,9 +176,14 @@ async fn a_malformed_provider_is_malformed_request() {
         json!({ "name": "P", "keys": [], "extra": true }),
     ];
     for body in bodies {
-        assert_operator_error(&operator.put_provider(&unique_id("prov"), &body).await, "MALFORMED_REQUEST");
+        assert_operator_error(
+            &operator.put_provider(&unique_id("prov"), &body).await,
+            "MALFORMED_REQUEST",
+        );
     }
-    let bad_path = operator.put_provider("bad%20id", &json!({ "name": "P", "keys": [] })).await;
+    let bad_path = operator
+        .put_provider("bad%20id", &json!({ "name": "P", "keys": [] }))
+        .await;
     assert_operator_error(&bad_path, "MALFORMED_REQUEST");
 }
 
@@ -163,7 +195,9 @@ async fn putting_a_player_creates_it_active_with_a_zero_balance() {
     let operator = app.operator();
     let player_id = unique_id("player");
 
-    let created = operator.put_player(&player_id, &json!({ "currency": "JPY" })).await;
+    let created = operator
+        .put_player(&player_id, &json!({ "currency": "JPY" }))
+        .await;
 
     let fetched = operator.get_player(&player_id).await;
     for response in [&created, &fetched] {
@@ -182,18 +216,33 @@ async fn a_player_can_be_created_blocked_and_updated_without_touching_the_status
     let operator = app.operator();
     let player_id = unique_id("player");
 
-    let created = operator.put_player(&player_id, &json!({ "currency": "EUR", "status": "BLOCKED" })).await;
+    let created = operator
+        .put_player(
+            &player_id,
+            &json!({ "currency": "EUR", "status": "BLOCKED" }),
+        )
+        .await;
     created.assert_ok();
     assert_eq!(created.body["player"]["status"], "BLOCKED");
 
-    let unchanged = operator.put_player(&player_id, &json!({ "currency": "EUR" })).await;
+    let unchanged = operator
+        .put_player(&player_id, &json!({ "currency": "EUR" }))
+        .await;
     unchanged.assert_ok();
     assert_eq!(unchanged.body["player"]["status"], "BLOCKED");
 
-    let unblocked = operator.put_player(&player_id, &json!({ "currency": "EUR", "status": "ACTIVE" })).await;
+    let unblocked = operator
+        .put_player(
+            &player_id,
+            &json!({ "currency": "EUR", "status": "ACTIVE" }),
+        )
+        .await;
     unblocked.assert_ok();
     assert_eq!(unblocked.body["player"]["status"], "ACTIVE");
-    assert_eq!(operator.get_player(&player_id).await.body["player"]["status"], "ACTIVE");
+    assert_eq!(
+        operator.get_player(&player_id).await.body["player"]["status"],
+        "ACTIVE"
+    );
 }
 
 #[tokio::test]
@@ -202,7 +251,13 @@ async fn updating_a_player_keeps_its_balance() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 4_200).await;
 
-    let response = app.operator().put_player(&player.id, &json!({ "currency": "EUR", "status": "BLOCKED" })).await;
+    let response = app
+        .operator()
+        .put_player(
+            &player.id,
+            &json!({ "currency": "EUR", "status": "BLOCKED" }),
+        )
+        .await;
 
     response.assert_ok();
     assert_eq!(response.body["player"]["balance"], player.money(4_200));
@@ -214,12 +269,20 @@ async fn changing_a_players_currency_is_currency_immutable() {
     let app = spawn_app().await;
     let operator = app.operator();
     let player_id = unique_id("player");
-    operator.put_player(&player_id, &json!({ "currency": "EUR" })).await.assert_ok();
+    operator
+        .put_player(&player_id, &json!({ "currency": "EUR" }))
+        .await
+        .assert_ok();
 
-    let response = operator.put_player(&player_id, &json!({ "currency": "USD" })).await;
+    let response = operator
+        .put_player(&player_id, &json!({ "currency": "USD" }))
+        .await;
 
     assert_operator_error(&response, "CURRENCY_IMMUTABLE");
-    assert_eq!(operator.get_player(&player_id).await.body["player"]["currency"], "EUR");
+    assert_eq!(
+        operator.get_player(&player_id).await.body["player"]["currency"],
+        "EUR"
+    );
 }
 
 #[tokio::test]
@@ -228,16 +291,37 @@ async fn a_malformed_player_is_refused() {
     let operator = app.operator();
 
     let no_currency = unique_id("player");
-    assert_operator_error(&operator.put_player(&no_currency, &json!({})).await, "MALFORMED_REQUEST");
+    assert_operator_error(
+        &operator.put_player(&no_currency, &json!({})).await,
+        "MALFORMED_REQUEST",
+    );
     assert_operator_error(&operator.get_player(&no_currency).await, "PLAYER_NOT_FOUND");
 
-    let bad_status = operator.put_player(&unique_id("player"), &json!({ "currency": "EUR", "status": "ASLEEP" })).await;
+    let bad_status = operator
+        .put_player(
+            &unique_id("player"),
+            &json!({ "currency": "EUR", "status": "ASLEEP" }),
+        )
+        .await;
     assert_operator_error(&bad_status, "MALFORMED_REQUEST");
-    let extra = operator.put_player(&unique_id("player"), &json!({ "currency": "EUR", "vip": true })).await;
+    let extra = operator
+        .put_player(
+            &unique_id("player"),
+            &json!({ "currency": "EUR", "vip": true }),
+        )
+        .await;
     assert_operator_error(&extra, "MALFORMED_REQUEST");
     let long_id = "p".repeat(129);
-    assert_operator_error(&operator.put_player(&long_id, &json!({ "currency": "EUR" })).await, "MALFORMED_REQUEST");
-    operator.put_player(&"p".repeat(128), &json!({ "currency": "EUR" })).await.assert_ok();
+    assert_operator_error(
+        &operator
+            .put_player(&long_id, &json!({ "currency": "EUR" }))
+            .await,
+        "MALFORMED_REQUEST",
+    );
+    operator
+        .put_player(&"p".repeat(128), &json!({ "currency": "EUR" }))
+        .await
+        .assert_ok();
 }
 
 #[tokio::test]
@@ -260,7 +344,10 @@ async fn a_credit_adjustment_deposits_and_returns_the_transaction() {
 
     let response = app.operator().adjust(&player.id, &credit).await;
 
-    response.assert_ok().assert_fresh().assert_transaction_shape("ADJUSTMENT", "COMMITTED");
+    response
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("ADJUSTMENT", "COMMITTED");
     let tx = response.tx();
     assert_eq!(tx["transaction_id"], credit["adjustment_id"]);
     assert_eq!(tx["kind"], "CREDIT");
@@ -283,13 +370,19 @@ async fn a_replayed_adjustment_moves_money_once() {
     let first = app.operator().adjust(&player.id, &credit).await;
     first.assert_ok().assert_fresh();
     for _ in 0..2 {
-        app.operator().adjust(&player.id, &credit).await.assert_replay_of(&first);
+        app.operator()
+            .adjust(&player.id, &credit)
+            .await
+            .assert_replay_of(&first);
         provider.assert_balance(&player, 2_500).await;
     }
     // The reason is not part of the fingerprint.
     let mut reworded = credit.clone();
     reworded["reason"] = json!("same deposit, other words");
-    app.operator().adjust(&player.id, &reworded).await.assert_replay_of(&first);
+    app.operator()
+        .adjust(&player.id, &reworded)
+        .await
+        .assert_replay_of(&first);
     provider.assert_balance(&player, 2_500).await;
 }
 
@@ -325,7 +418,9 @@ async fn a_debit_below_zero_is_insufficient_funds_and_recorded() {
 
     player.deposit(1_000).await;
     let replay = app.operator().adjust(&player.id, &debit).await;
-    replay.assert_error("INSUFFICIENT_FUNDS").assert_replay_of(&first);
+    replay
+        .assert_error("INSUFFICIENT_FUNDS")
+        .assert_replay_of(&first);
     provider.assert_balance(&player, 1_300).await;
 }
 
@@ -341,14 +436,25 @@ async fn an_adjustment_id_reused_with_another_meaning_is_a_conflict() {
 
     let mut more = credit.clone();
     more["amount"] = player.money(900);
-    app.operator().adjust(&player.id, &more).await.assert_conflict(&["amount.value"]);
+    app.operator()
+        .adjust(&player.id, &more)
+        .await
+        .assert_conflict(&["amount.value"]);
     let mut reversed = credit.clone();
     reversed["direction"] = json!("DEBIT");
     let response = app.operator().adjust(&player.id, &reversed).await;
     response.assert_error("IDEMPOTENCY_CONFLICT");
-    assert_eq!(response.conflict_fields().len(), 1, "one differing field: {:?}", response.conflict_fields());
+    assert_eq!(
+        response.conflict_fields().len(),
+        1,
+        "one differing field: {:?}",
+        response.conflict_fields()
+    );
     // Adjustment ids are global, not per player.
-    app.operator().adjust(&other.id, &credit).await.assert_conflict(&["player_id"]);
+    app.operator()
+        .adjust(&other.id, &credit)
+        .await
+        .assert_conflict(&["player_id"]);
 
     provider.assert_balance(&player, 1_500).await;
     provider.assert_balance(&other, 1_000).await;
@@ -365,7 +471,11 @@ async fn adjustment_ids_and_provider_transaction_ids_do_not_collide() {
     let mut credit = Operator::credit(500, "EUR");
     credit["adjustment_id"] = bet["transaction_id"].clone();
 
-    app.operator().adjust(&player.id, &credit).await.assert_ok().assert_fresh();
+    app.operator()
+        .adjust(&player.id, &credit)
+        .await
+        .assert_ok()
+        .assert_fresh();
 
     provider.assert_balance(&player, 1_400).await;
 }
@@ -374,7 +484,10 @@ async fn adjustment_ids_and_provider_transaction_ids_do_not_collide() {
 async fn an_adjustment_for_an_unknown_player_is_player_not_found() {
     let app = spawn_app().await;
 
-    let response = app.operator().adjust(&unique_id("ghost"), &Operator::credit(500, "EUR")).await;
+    let response = app
+        .operator()
+        .adjust(&unique_id("ghost"), &Operator::credit(500, "EUR"))
+        .await;
 
     assert_operator_error(&response, "PLAYER_NOT_FOUND");
 }
@@ -385,7 +498,10 @@ async fn an_adjustment_in_another_currency_is_currency_mismatch() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
 
-    let response = app.operator().adjust(&player.id, &Operator::credit(500, "USD")).await;
+    let response = app
+        .operator()
+        .adjust(&player.id, &Operator::credit(500, "USD"))
+        .await;
 
     assert_operator_error(&response, "CURRENCY_MISMATCH");
     provider.assert_balance(&player, 1_000).await;
@@ -398,21 +514,81 @@ async fn a_malformed_adjustment_changes_nothing_and_its_id_stays_free() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
     let credit = Operator::credit(500, "EUR");
     let cases: Vec<(serde_json::Value, &str)> = vec![
-        ({ let mut b = credit.clone(); b["direction"] = json!("SIDEWAYS"); b }, "MALFORMED_REQUEST"),
-        ({ let mut b = credit.clone(); b["bonus"] = json!(true); b }, "MALFORMED_REQUEST"),
-        ({ let mut b = credit.clone(); b.as_object_mut().expect("object").remove("adjustment_id"); b }, "MALFORMED_REQUEST"),
-        ({ let mut b = credit.clone(); b["adjustment_id"] = json!("has space"); b }, "MALFORMED_REQUEST"),
-        ({ let mut b = credit.clone(); b["amount"]["value"] = json!("-500"); b }, "INVALID_AMOUNT"),
-        ({ let mut b = credit.clone(); b["amount"]["value"] = json!("0500"); b }, "INVALID_AMOUNT"),
-        ({ let mut b = credit.clone(); b["amount"]["scale"] = json!(3); b }, "INVALID_AMOUNT"),
-        ({ let mut b = credit.clone(); b["amount"]["currency"] = json!("XXX"); b }, "INVALID_AMOUNT"),
+        (
+            {
+                let mut b = credit.clone();
+                b["direction"] = json!("SIDEWAYS");
+                b
+            },
+            "MALFORMED_REQUEST",
+        ),
+        (
+            {
+                let mut b = credit.clone();
+                b["bonus"] = json!(true);
+                b
+            },
+            "MALFORMED_REQUEST",
+        ),
+        (
+            {
+                let mut b = credit.clone();
+                b.as_object_mut().expect("object").remove("adjustment_id");
+                b
+            },
+            "MALFORMED_REQUEST",
+        ),
+        (
+            {
+                let mut b = credit.clone();
+                b["adjustment_id"] = json!("has space");
+                b
+            },
+            "MALFORMED_REQUEST",
+        ),
+        (
+            {
+                let mut b = credit.clone();
+                b["amount"]["value"] = json!("-500");
+                b
+            },
+            "INVALID_AMOUNT",
+        ),
+        (
+            {
+                let mut b = credit.clone();
+                b["amount"]["value"] = json!("0500");
+                b
+            },
+            "INVALID_AMOUNT",
+        ),
+        (
+            {
+                let mut b = credit.clone();
+                b["amount"]["scale"] = json!(3);
+                b
+            },
+            "INVALID_AMOUNT",
+        ),
+        (
+            {
+                let mut b = credit.clone();
+                b["amount"]["currency"] = json!("XXX");
+                b
+            },
+            "INVALID_AMOUNT",
+        ),
     ];
     for (body, code) in cases {
         assert_operator_error(&app.operator().adjust(&player.id, &body).await, code);
         provider.assert_balance(&player, 1_000).await;
     }
 
-    app.operator().adjust(&player.id, &credit).await.assert_ok().assert_fresh();
+    app.operator()
+        .adjust(&player.id, &credit)
+        .await
+        .assert_ok()
+        .assert_fresh();
     provider.assert_balance(&player, 1_500).await;
 }
 
@@ -423,13 +599,22 @@ async fn a_credit_past_eighteen_digits_is_invalid_amount() {
     let player = TestPlayer::with_balance(&provider, "JPY", MAX_BALANCE_MINOR).await;
     let mut credit = Operator::credit(1, "JPY");
 
-    assert_operator_error(&app.operator().adjust(&player.id, &credit).await, "INVALID_AMOUNT");
+    assert_operator_error(
+        &app.operator().adjust(&player.id, &credit).await,
+        "INVALID_AMOUNT",
+    );
     provider.assert_balance(&player, MAX_BALANCE_MINOR).await;
 
     // Not recorded: the same id with a debit direction executes.
     credit["direction"] = json!("DEBIT");
-    app.operator().adjust(&player.id, &credit).await.assert_ok().assert_fresh();
-    provider.assert_balance(&player, MAX_BALANCE_MINOR - 1).await;
+    app.operator()
+        .adjust(&player.id, &credit)
+        .await
+        .assert_ok()
+        .assert_fresh();
+    provider
+        .assert_balance(&player, MAX_BALANCE_MINOR - 1)
+        .await;
     assert_invariants(&app).await;
 }
 
@@ -449,9 +634,13 @@ async fn opening_a_session_returns_a_token_and_its_expiry() {
 
     response.assert_status(201);
     assert_eq!(response.body["status"], "OK");
-    assert!(response.body["session_token"].as_str().is_some_and(|t| !t.is_empty()));
-    let expires_at = chrono::DateTime::parse_from_rfc3339(response.body["expires_at"].as_str().expect("expires_at"))
-        .expect("RFC 3339");
+    assert!(response.body["session_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    let expires_at = chrono::DateTime::parse_from_rfc3339(
+        response.body["expires_at"].as_str().expect("expires_at"),
+    )
+    .expect("RFC 3339");
     let ttl = expires_at.signed_duration_since(before).num_seconds();
     assert!((595..=605).contains(&ttl), "expires in {ttl} s, not 600");
 }
@@ -469,10 +658,15 @@ async fn a_session_lasts_an_hour_by_default() {
         .await;
 
     response.assert_status(201);
-    let expires_at = chrono::DateTime::parse_from_rfc3339(response.body["expires_at"].as_str().expect("expires_at"))
-        .expect("RFC 3339");
+    let expires_at = chrono::DateTime::parse_from_rfc3339(
+        response.body["expires_at"].as_str().expect("expires_at"),
+    )
+    .expect("RFC 3339");
     let ttl = expires_at.signed_duration_since(before).num_seconds();
-    assert!((3_595..=3_605).contains(&ttl), "expires in {ttl} s, not 3600");
+    assert!(
+        (3_595..=3_605).contains(&ttl),
+        "expires in {ttl} s, not 3600"
+    );
 }
 
 #[tokio::test]
@@ -480,15 +674,22 @@ async fn a_session_ttl_must_be_between_one_second_and_a_week() {
     let app = spawn_app().await;
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::new(&provider, "EUR").await;
-    let body = |ttl: serde_json::Value| {
-        json!({ "player_id": player.id, "provider_id": provider.id, "game_id": player.game_id, "ttl_seconds": ttl })
-    };
+    let body = |ttl: serde_json::Value| json!({ "player_id": player.id, "provider_id": provider.id, "game_id": player.game_id, "ttl_seconds": ttl });
 
     for ttl in [json!(0), json!(604_801), json!(-5), json!("60"), json!(1.5)] {
-        assert_operator_error(&app.operator().open_session(&body(ttl)).await, "MALFORMED_REQUEST");
+        assert_operator_error(
+            &app.operator().open_session(&body(ttl)).await,
+            "MALFORMED_REQUEST",
+        );
     }
-    app.operator().open_session(&body(json!(604_800))).await.assert_status(201);
-    app.operator().open_session(&body(json!(1))).await.assert_status(201);
+    app.operator()
+        .open_session(&body(json!(604_800)))
+        .await
+        .assert_status(201);
+    app.operator()
+        .open_session(&body(json!(1)))
+        .await
+        .assert_status(201);
 }
 
 #[tokio::test]
@@ -533,8 +734,12 @@ async fn the_openapi_document_lists_the_wallet_and_operator_paths() {
     response.assert_status(200);
     let version = response.body["openapi"].as_str().expect("openapi version");
     assert!(version.starts_with('3'), "OpenAPI {version}");
-    let paths: Vec<&str> =
-        response.body["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
+    let paths: Vec<&str> = response.body["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(String::as_str)
+        .collect();
     for path in [
         "/wallet/v1/balance",
         "/wallet/v1/bet",
@@ -546,10 +751,15 @@ async fn the_openapi_document_lists_the_wallet_and_operator_paths() {
         assert!(paths.contains(&path), "{path} missing from {paths:?}");
     }
     for prefix in ["/operator/v1/providers/{", "/operator/v1/players/{"] {
-        assert!(paths.iter().any(|p| p.starts_with(prefix)), "no {prefix}…}} path in {paths:?}");
+        assert!(
+            paths.iter().any(|p| p.starts_with(prefix)),
+            "no {prefix}…}} path in {paths:?}"
+        );
     }
     assert!(
-        paths.iter().any(|p| p.starts_with("/operator/v1/players/{") && p.ends_with("/adjustments")),
+        paths
+            .iter()
+            .any(|p| p.starts_with("/operator/v1/players/{") && p.ends_with("/adjustments")),
         "no adjustments path in {paths:?}"
     );
 }

@@ -17,7 +17,10 @@ async fn a_rollback_refunds_the_original_amount_of_a_committed_bet() {
 
     let response = provider.rollback(&rollback).await;
 
-    response.assert_ok().assert_fresh().assert_transaction_shape("ROLLBACK", "COMMITTED");
+    response
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("ROLLBACK", "COMMITTED");
     let tx = response.tx();
     assert_eq!(tx["transaction_id"], tx_id(&rollback).as_str());
     assert_eq!(tx["player_id"], player.id.as_str());
@@ -28,7 +31,10 @@ async fn a_rollback_refunds_the_original_amount_of_a_committed_bet() {
     assert_eq!(tx["balance_after"], player.money(1_000));
     assert_eq!(response.body["balance"], player.money(1_000));
     provider.assert_balance(&player, 1_000).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("ROLLED_BACK"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("ROLLED_BACK")
+    );
     assert_invariants(&app).await;
 }
 
@@ -60,11 +66,19 @@ async fn a_second_rollback_of_the_same_bet_is_already_rolled_back_and_moves_noth
     let round = player.new_round();
     let bet = player.bet(&round, 400);
     provider.bet(&bet).await.assert_ok();
-    provider.rollback(&player.rollback(&round, &tx_id(&bet))).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await
+        .assert_ok();
 
-    let second = provider.rollback(&player.rollback(&round, &tx_id(&bet))).await;
+    let second = provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await;
 
-    second.assert_ok().assert_fresh().assert_transaction_shape("ROLLBACK", "COMMITTED");
+    second
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("ROLLBACK", "COMMITTED");
     assert_eq!(second.tx()["outcome"], "ALREADY_ROLLED_BACK");
     assert_eq!(second.tx()["refunded"], player.money(0));
     provider.assert_balance(&player, 1_000).await;
@@ -92,7 +106,10 @@ async fn the_refund_is_the_original_amount_whatever_the_hint_says() {
 
     // The hint is not part of the fingerprint.
     rollback["amount_hint"] = player.money(400);
-    provider.rollback(&rollback).await.assert_replay_of(&response);
+    provider
+        .rollback(&rollback)
+        .await
+        .assert_replay_of(&response);
     provider.assert_balance(&player, 1_000).await;
 }
 
@@ -156,10 +173,18 @@ async fn a_rollback_id_reused_for_another_target_is_a_conflict() {
     provider.rollback(&rollback).await.assert_ok();
 
     rollback["target_transaction_id"] = second_bet["transaction_id"].clone();
-    provider.rollback(&rollback).await.assert_conflict(&["target_transaction_id"]);
+    provider
+        .rollback(&rollback)
+        .await
+        .assert_conflict(&["target_transaction_id"]);
 
     provider.assert_balance(&player, 900).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&second_bet)).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&second_bet))
+            .await
+            .as_deref(),
+        Some("COMMITTED")
+    );
 }
 
 #[tokio::test]
@@ -173,12 +198,21 @@ async fn a_rollback_of_an_unknown_bet_leaves_a_tombstone_and_moves_nothing() {
 
     let response = provider.rollback(&rollback).await;
 
-    response.assert_ok().assert_fresh().assert_transaction_shape("ROLLBACK", "COMMITTED");
-    assert_eq!(response.tx()["target_transaction_id"], tx_id(&lost_bet).as_str());
+    response
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("ROLLBACK", "COMMITTED");
+    assert_eq!(
+        response.tx()["target_transaction_id"],
+        tx_id(&lost_bet).as_str()
+    );
     assert_eq!(response.tx()["outcome"], "TARGET_NOT_FOUND_TOMBSTONED");
     assert_eq!(response.tx()["refunded"], player.money(0));
     provider.assert_balance(&player, 1_000).await;
-    provider.rollback(&rollback).await.assert_replay_of(&response);
+    provider
+        .rollback(&rollback)
+        .await
+        .assert_replay_of(&response);
     let tombstones = app
         .query_i64(&format!(
             "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM tombstones WHERE provider_id = {} AND transaction_id = {}",
@@ -203,21 +237,33 @@ async fn a_rollback_of_a_tombstoned_id_is_already_rolled_back() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
     let round = player.new_round();
     let lost_bet = player.bet(&round, 400);
-    provider.rollback(&player.rollback(&round, &tx_id(&lost_bet))).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&lost_bet)))
+        .await
+        .assert_ok();
 
-    let before_late_bet = provider.rollback(&player.rollback(&round, &tx_id(&lost_bet))).await;
+    let before_late_bet = provider
+        .rollback(&player.rollback(&round, &tx_id(&lost_bet)))
+        .await;
     before_late_bet.assert_ok();
     assert_eq!(before_late_bet.tx()["outcome"], "ALREADY_ROLLED_BACK");
     assert_eq!(before_late_bet.tx()["refunded"], player.money(0));
 
-    provider.bet(&lost_bet).await.assert_error("TRANSACTION_VOIDED");
-    let after_late_bet = provider.rollback(&player.rollback(&round, &tx_id(&lost_bet))).await;
+    provider
+        .bet(&lost_bet)
+        .await
+        .assert_error("TRANSACTION_VOIDED");
+    let after_late_bet = provider
+        .rollback(&player.rollback(&round, &tx_id(&lost_bet)))
+        .await;
     after_late_bet.assert_ok();
     assert_eq!(after_late_bet.tx()["outcome"], "ALREADY_ROLLED_BACK");
     assert_eq!(after_late_bet.tx()["refunded"], player.money(0));
     provider.assert_balance(&player, 1_000).await;
     assert_eq!(
-        app.stored_state(&provider, &tx_id(&lost_bet)).await.as_deref(),
+        app.stored_state(&provider, &tx_id(&lost_bet))
+            .await
+            .as_deref(),
         Some("VOIDED_BY_PRIOR_ROLLBACK")
     );
     assert_invariants(&app).await;
@@ -243,7 +289,10 @@ async fn a_rollback_of_a_settled_bet_is_bet_already_settled_and_recorded() {
     assert_eq!(first.body["balance"], player.money(700));
     provider.rollback(&rollback).await.assert_replay_of(&first);
     provider.assert_balance(&player, 700).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("SETTLED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("SETTLED")
+    );
 }
 
 #[tokio::test]
@@ -285,10 +334,16 @@ async fn a_rollback_of_a_declined_bet_is_not_reversible() {
     let bet = player.bet(&round, 400);
     provider.bet(&bet).await.assert_error("INSUFFICIENT_FUNDS");
 
-    provider.rollback(&player.rollback(&round, &tx_id(&bet))).await.assert_error("NOT_REVERSIBLE");
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await
+        .assert_error("NOT_REVERSIBLE");
 
     provider.assert_balance(&player, 100).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("DECLINED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("DECLINED")
+    );
 }
 
 #[tokio::test]
@@ -301,15 +356,23 @@ async fn a_rollback_of_another_players_bet_is_reference_not_found() {
     let bet = owner.bet(&round, 400);
     provider.bet(&bet).await.assert_ok();
 
-    let first = provider.rollback(&stranger.rollback(&round, &tx_id(&bet))).await;
+    let first = provider
+        .rollback(&stranger.rollback(&round, &tx_id(&bet)))
+        .await;
 
     first.assert_error("REFERENCE_NOT_FOUND");
     assert_eq!(first.body["balance"], stranger.money(1_000));
     provider.assert_balance(&owner, 600).await;
     provider.assert_balance(&stranger, 1_000).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("COMMITTED")
+    );
     // The owner can still roll it back.
-    provider.rollback(&owner.rollback(&round, &tx_id(&bet))).await.assert_ok();
+    provider
+        .rollback(&owner.rollback(&round, &tx_id(&bet)))
+        .await
+        .assert_ok();
     provider.assert_balance(&owner, 1_000).await;
 }
 
@@ -336,13 +399,18 @@ async fn a_rollback_of_a_free_bet_refunds_zero() {
     bet["kind"] = json!("FREE_BET");
     provider.bet(&bet).await.assert_ok();
 
-    let response = provider.rollback(&player.rollback(&round, &tx_id(&bet))).await;
+    let response = provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await;
 
     response.assert_ok();
     assert_eq!(response.tx()["outcome"], "REFUNDED");
     assert_eq!(response.tx()["refunded"], player.money(0));
     provider.assert_balance(&player, 1_000).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("ROLLED_BACK"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("ROLLED_BACK")
+    );
 }
 
 #[tokio::test]
@@ -354,11 +422,16 @@ async fn rollbacks_are_accepted_in_closed_rounds_for_blocked_players_and_expired
     let round = player.new_round();
     let bet = player.bet(&round, 400);
     provider.bet(&bet).await.assert_ok();
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
     player.set_status("BLOCKED").await;
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
 
-    let response = provider.rollback(&player.rollback(&round, &tx_id(&bet))).await;
+    let response = provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await;
 
     response.assert_ok();
     assert_eq!(response.tx()["outcome"], "REFUNDED");
@@ -375,12 +448,17 @@ async fn a_rollback_at_one_provider_does_not_touch_another_providers_bet() {
     let bet = player.bet(&round, 400);
     provider.bet(&bet).await.assert_ok();
 
-    let response = other_provider.rollback(&player.rollback(&round, &tx_id(&bet))).await;
+    let response = other_provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await;
 
     response.assert_ok();
     assert_eq!(response.tx()["outcome"], "TARGET_NOT_FOUND_TOMBSTONED");
     provider.assert_balance(&player, 600).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("COMMITTED")
+    );
 }
 
 #[tokio::test]
@@ -397,7 +475,14 @@ async fn a_rollback_reusing_a_bets_transaction_id_is_a_conflict_on_the_operation
     let conflict = provider.rollback(&rollback).await;
 
     conflict.assert_error("IDEMPOTENCY_CONFLICT");
-    assert!(conflict.conflict_fields().contains(&"op".to_owned()), "fields: {:?}", conflict.conflict_fields());
+    assert!(
+        conflict.conflict_fields().contains(&"op".to_owned()),
+        "fields: {:?}",
+        conflict.conflict_fields()
+    );
     provider.assert_balance(&player, 600).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("COMMITTED")
+    );
 }

@@ -15,7 +15,10 @@ async fn closing_a_round_returns_closed_and_refuses_later_bets_and_wins() {
 
     let response = provider.close_round(&close).await;
 
-    response.assert_ok().assert_fresh().assert_transaction_shape("CLOSE_ROUND", "COMMITTED");
+    response
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("CLOSE_ROUND", "COMMITTED");
     assert_eq!(response.tx()["transaction_id"], tx_id(&close).as_str());
     assert_eq!(response.tx()["round_state"], "CLOSED");
     assert_eq!(response.tx()["round_id"], round.as_str());
@@ -31,10 +34,19 @@ async fn closing_a_round_returns_closed_and_refuses_later_bets_and_wins() {
         ))
         .await;
     assert_eq!(state.len(), 1);
-    assert_eq!(state[0].try_get::<String>("", "state").expect("state"), "CLOSED");
+    assert_eq!(
+        state[0].try_get::<String>("", "state").expect("state"),
+        "CLOSED"
+    );
 
-    provider.bet(&player.bet(&round, 100)).await.assert_error("ROUND_CLOSED");
-    provider.win(&player.win(&round, 100)).await.assert_error("ROUND_CLOSED");
+    provider
+        .bet(&player.bet(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
+    provider
+        .win(&player.win(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
     provider.assert_balance(&player, 900).await;
 }
 
@@ -63,7 +75,9 @@ async fn closing_an_unknown_round_says_not_found_and_does_not_create_it() {
 
     let first = provider.close_round(&close).await;
 
-    first.assert_ok().assert_transaction_shape("CLOSE_ROUND", "COMMITTED");
+    first
+        .assert_ok()
+        .assert_transaction_shape("CLOSE_ROUND", "COMMITTED");
     assert_eq!(first.tx()["round_state"], "NOT_FOUND");
     provider.close_round(&close).await.assert_replay_of(&first);
     // The round was not created closed: it can still be played.
@@ -112,15 +126,24 @@ async fn a_close_id_reused_for_another_round_is_a_conflict() {
     let round = player.new_round();
     let other_round = player.new_round();
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
-    provider.bet(&player.bet(&other_round, 100)).await.assert_ok();
+    provider
+        .bet(&player.bet(&other_round, 100))
+        .await
+        .assert_ok();
     let mut close = player.close_round(&round);
     provider.close_round(&close).await.assert_ok();
 
     close["round_id"] = json!(other_round);
-    provider.close_round(&close).await.assert_conflict(&["round_id"]);
+    provider
+        .close_round(&close)
+        .await
+        .assert_conflict(&["round_id"]);
 
     // The other round stayed open.
-    provider.bet(&player.bet(&other_round, 100)).await.assert_ok();
+    provider
+        .bet(&player.bet(&other_round, 100))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 700).await;
 }
 
@@ -134,9 +157,15 @@ async fn rounds_are_scoped_by_player() {
     provider.bet(&alice.bet(&round, 100)).await.assert_ok();
     provider.bet(&bob.bet(&round, 100)).await.assert_ok();
 
-    provider.close_round(&alice.close_round(&round)).await.assert_ok();
+    provider
+        .close_round(&alice.close_round(&round))
+        .await
+        .assert_ok();
 
-    provider.bet(&alice.bet(&round, 100)).await.assert_error("ROUND_CLOSED");
+    provider
+        .bet(&alice.bet(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
     provider.bet(&bob.bet(&round, 100)).await.assert_ok();
     provider.win(&bob.win(&round, 500)).await.assert_ok();
     provider.assert_balance(&alice, 900).await;
@@ -154,12 +183,24 @@ async fn rounds_are_scoped_by_provider() {
     player_elsewhere.session_token = player_elsewhere.open_session(&other_provider, None).await;
     let round = player.new_round();
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
-    other_provider.bet(&player_elsewhere.bet(&round, 100)).await.assert_ok();
+    other_provider
+        .bet(&player_elsewhere.bet(&round, 100))
+        .await
+        .assert_ok();
 
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
 
-    provider.bet(&player.bet(&round, 100)).await.assert_error("ROUND_CLOSED");
-    other_provider.bet(&player_elsewhere.bet(&round, 100)).await.assert_ok();
+    provider
+        .bet(&player.bet(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
+    other_provider
+        .bet(&player_elsewhere.bet(&round, 100))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 700).await;
 }
 
@@ -193,7 +234,11 @@ async fn a_close_reusing_a_bets_transaction_id_is_a_conflict_on_the_operation() 
     let conflict = provider.close_round(&close).await;
 
     conflict.assert_error("IDEMPOTENCY_CONFLICT");
-    assert!(conflict.conflict_fields().contains(&"op".to_owned()), "fields: {:?}", conflict.conflict_fields());
+    assert!(
+        conflict.conflict_fields().contains(&"op".to_owned()),
+        "fields: {:?}",
+        conflict.conflict_fields()
+    );
     // Nothing changed: the round is still open.
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
     provider.assert_balance(&player, 800).await;

@@ -17,7 +17,10 @@ async fn a_win_credits_the_player_and_settles_the_bets_of_its_round() {
 
     let response = provider.win(&win).await;
 
-    response.assert_ok().assert_fresh().assert_transaction_shape("WIN", "COMMITTED");
+    response
+        .assert_ok()
+        .assert_fresh()
+        .assert_transaction_shape("WIN", "COMMITTED");
     let tx = response.tx();
     assert_eq!(tx["transaction_id"], tx_id(&win).as_str());
     assert_eq!(tx["kind"], "WIN");
@@ -28,8 +31,14 @@ async fn a_win_credits_the_player_and_settles_the_bets_of_its_round() {
     assert_eq!(tx["balance_after"], player.money(1_250));
     assert_eq!(response.body["balance"], player.money(1_250));
     provider.assert_balance(&player, 1_250).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("SETTLED"));
-    provider.rollback(&player.rollback(&round, &tx_id(&bet))).await.assert_error("BET_ALREADY_SETTLED");
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("SETTLED")
+    );
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await
+        .assert_error("BET_ALREADY_SETTLED");
     provider.assert_balance(&player, 1_250).await;
     assert_invariants(&app).await;
 }
@@ -64,11 +73,19 @@ async fn a_win_of_zero_records_a_loss_and_settles_the_bet() {
 
     let response = provider.win(&player.win(&round, 0)).await;
 
-    response.assert_ok().assert_transaction_shape("WIN", "COMMITTED");
+    response
+        .assert_ok()
+        .assert_transaction_shape("WIN", "COMMITTED");
     assert_eq!(response.tx()["amount"], player.money(0));
     provider.assert_balance(&player, 900).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("SETTLED"));
-    provider.rollback(&player.rollback(&round, &tx_id(&bet))).await.assert_error("BET_ALREADY_SETTLED");
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("SETTLED")
+    );
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await
+        .assert_error("BET_ALREADY_SETTLED");
     provider.assert_balance(&player, 900).await;
     assert_invariants(&app).await;
 }
@@ -103,8 +120,14 @@ async fn a_win_in_a_round_with_only_a_declined_bet_is_reference_not_found() {
     let bet = player.bet(&round, 5_000);
     provider.bet(&bet).await.assert_error("INSUFFICIENT_FUNDS");
 
-    provider.win(&player.win(&round, 500)).await.assert_error("REFERENCE_NOT_FOUND");
-    provider.win(&player.win_for(&round, 500, &tx_id(&bet))).await.assert_error("REFERENCE_NOT_FOUND");
+    provider
+        .win(&player.win(&round, 500))
+        .await
+        .assert_error("REFERENCE_NOT_FOUND");
+    provider
+        .win(&player.win_for(&round, 500, &tx_id(&bet)))
+        .await
+        .assert_error("REFERENCE_NOT_FOUND");
     provider.assert_balance(&player, 100).await;
 }
 
@@ -132,10 +155,18 @@ async fn a_win_referencing_another_players_bet_is_reference_not_found() {
     provider.bet(&other_bet).await.assert_ok();
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
 
-    provider.win(&player.win_for(&round, 500, &tx_id(&other_bet))).await.assert_error("REFERENCE_NOT_FOUND");
+    provider
+        .win(&player.win_for(&round, 500, &tx_id(&other_bet)))
+        .await
+        .assert_error("REFERENCE_NOT_FOUND");
     provider.assert_balance(&player, 900).await;
     provider.assert_balance(&other, 900).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&other_bet)).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&other_bet))
+            .await
+            .as_deref(),
+        Some("COMMITTED")
+    );
 }
 
 #[tokio::test]
@@ -148,7 +179,10 @@ async fn a_win_referencing_something_that_is_not_a_bet_is_reference_not_found() 
     let first_win = player.win(&round, 10);
     provider.win(&first_win).await.assert_ok();
 
-    provider.win(&player.win_for(&round, 500, &tx_id(&first_win))).await.assert_error("REFERENCE_NOT_FOUND");
+    provider
+        .win(&player.win_for(&round, 500, &tx_id(&first_win)))
+        .await
+        .assert_error("REFERENCE_NOT_FOUND");
     provider.assert_balance(&player, 910).await;
 }
 
@@ -160,7 +194,10 @@ async fn a_win_for_a_rolled_back_bet_is_transaction_rolled_back() {
     let round = player.new_round();
     let bet = player.bet(&round, 100);
     provider.bet(&bet).await.assert_ok();
-    provider.rollback(&player.rollback(&round, &tx_id(&bet))).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 1_000).await;
 
     let with_reference = player.win_for(&round, 500, &tx_id(&bet));
@@ -168,9 +205,15 @@ async fn a_win_for_a_rolled_back_bet_is_transaction_rolled_back() {
     first.assert_error("TRANSACTION_ROLLED_BACK");
     assert_eq!(first.tx()["state"], "DECLINED");
     provider.win(&with_reference).await.assert_replay_of(&first);
-    provider.win(&player.win(&round, 500)).await.assert_error("TRANSACTION_ROLLED_BACK");
+    provider
+        .win(&player.win(&round, 500))
+        .await
+        .assert_error("TRANSACTION_ROLLED_BACK");
     provider.assert_balance(&player, 1_000).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("ROLLED_BACK"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("ROLLED_BACK")
+    );
 }
 
 #[tokio::test]
@@ -180,15 +223,30 @@ async fn a_win_referencing_a_tombstoned_id_is_transaction_rolled_back() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
     let round = player.new_round();
     let lost_bet = player.bet(&round, 100);
-    provider.rollback(&player.rollback(&round, &tx_id(&lost_bet))).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&lost_bet)))
+        .await
+        .assert_ok();
 
-    provider.win(&player.win_for(&round, 500, &tx_id(&lost_bet))).await.assert_error("TRANSACTION_ROLLED_BACK");
+    provider
+        .win(&player.win_for(&round, 500, &tx_id(&lost_bet)))
+        .await
+        .assert_error("TRANSACTION_ROLLED_BACK");
     provider.assert_balance(&player, 1_000).await;
 
     // Once the late bet arrived and was voided, the same holds, with and without reference.
-    provider.bet(&lost_bet).await.assert_error("TRANSACTION_VOIDED");
-    provider.win(&player.win_for(&round, 500, &tx_id(&lost_bet))).await.assert_error("TRANSACTION_ROLLED_BACK");
-    provider.win(&player.win(&round, 500)).await.assert_error("TRANSACTION_ROLLED_BACK");
+    provider
+        .bet(&lost_bet)
+        .await
+        .assert_error("TRANSACTION_VOIDED");
+    provider
+        .win(&player.win_for(&round, 500, &tx_id(&lost_bet)))
+        .await
+        .assert_error("TRANSACTION_ROLLED_BACK");
+    provider
+        .win(&player.win(&round, 500))
+        .await
+        .assert_error("TRANSACTION_ROLLED_BACK");
     provider.assert_balance(&player, 1_000).await;
 }
 
@@ -202,14 +260,25 @@ async fn a_win_without_reference_settles_the_bets_that_were_not_rolled_back() {
     let cancelled = player.bet(&round, 200);
     provider.bet(&kept).await.assert_ok();
     provider.bet(&cancelled).await.assert_ok();
-    provider.rollback(&player.rollback(&round, &tx_id(&cancelled))).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&cancelled)))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 900).await;
 
     provider.win(&player.win(&round, 300)).await.assert_ok();
 
     provider.assert_balance(&player, 1_200).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&kept)).await.as_deref(), Some("SETTLED"));
-    assert_eq!(app.stored_state(&provider, &tx_id(&cancelled)).await.as_deref(), Some("ROLLED_BACK"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&kept)).await.as_deref(),
+        Some("SETTLED")
+    );
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&cancelled))
+            .await
+            .as_deref(),
+        Some("ROLLED_BACK")
+    );
 }
 
 #[tokio::test]
@@ -230,10 +299,15 @@ async fn a_win_without_reference_settles_every_bet_committed_before_it() {
     provider.assert_balance(&player, 1_100).await;
 
     for bet in [&first_bet, &second_bet] {
-        provider.rollback(&player.rollback(&round, &tx_id(bet))).await.assert_error("BET_ALREADY_SETTLED");
+        provider
+            .rollback(&player.rollback(&round, &tx_id(bet)))
+            .await
+            .assert_error("BET_ALREADY_SETTLED");
     }
     // The bet placed after the win is still open and can be rolled back.
-    let refund = provider.rollback(&player.rollback(&round, &tx_id(&later_bet))).await;
+    let refund = provider
+        .rollback(&player.rollback(&round, &tx_id(&later_bet)))
+        .await;
     refund.assert_ok();
     assert_eq!(refund.tx()["outcome"], "REFUNDED");
     provider.assert_balance(&player, 1_150).await;
@@ -256,11 +330,25 @@ async fn a_win_with_a_reference_settles_only_that_bet() {
     response.assert_ok();
     provider.assert_balance(&player, 950).await;
 
-    assert_eq!(app.stored_state(&provider, &tx_id(&settled)).await.as_deref(), Some("SETTLED"));
-    assert_eq!(app.stored_state(&provider, &tx_id(&open)).await.as_deref(), Some("COMMITTED"));
-    provider.rollback(&player.rollback(&round, &tx_id(&open))).await.assert_ok();
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&settled))
+            .await
+            .as_deref(),
+        Some("SETTLED")
+    );
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&open)).await.as_deref(),
+        Some("COMMITTED")
+    );
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&open)))
+        .await
+        .assert_ok();
     provider.assert_balance(&player, 1_150).await;
-    provider.rollback(&player.rollback(&round, &tx_id(&settled))).await.assert_error("BET_ALREADY_SETTLED");
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&settled)))
+        .await
+        .assert_error("BET_ALREADY_SETTLED");
     provider.assert_balance(&player, 1_150).await;
 }
 
@@ -273,10 +361,16 @@ async fn a_win_may_reference_a_bet_of_another_round() {
     let bet = player.bet(&bet_round, 100);
     provider.bet(&bet).await.assert_ok();
 
-    provider.win(&player.win_for(&player.new_round(), 300, &tx_id(&bet))).await.assert_ok();
+    provider
+        .win(&player.win_for(&player.new_round(), 300, &tx_id(&bet)))
+        .await
+        .assert_ok();
 
     provider.assert_balance(&player, 1_200).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("SETTLED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("SETTLED")
+    );
 }
 
 #[tokio::test]
@@ -290,7 +384,10 @@ async fn several_wins_per_round_are_fine() {
 
     provider.win(&player.win(&round, 50)).await.assert_ok();
     provider.win(&player.win(&round, 60)).await.assert_ok();
-    provider.win(&player.win_for(&round, 70, &tx_id(&bet))).await.assert_ok();
+    provider
+        .win(&player.win_for(&round, 70, &tx_id(&bet)))
+        .await
+        .assert_ok();
 
     provider.assert_balance(&player, 1_080).await;
     assert_invariants(&app).await;
@@ -304,14 +401,20 @@ async fn a_win_into_a_closed_round_is_round_closed() {
     let round = player.new_round();
     let bet = player.bet(&round, 100);
     provider.bet(&bet).await.assert_ok();
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
 
     let win = player.win(&round, 500);
     let first = provider.win(&win).await;
     first.assert_error("ROUND_CLOSED");
     assert_eq!(first.tx()["state"], "DECLINED");
     provider.win(&win).await.assert_replay_of(&first);
-    provider.win(&player.win_for(&round, 500, &tx_id(&bet))).await.assert_error("ROUND_CLOSED");
+    provider
+        .win(&player.win_for(&round, 500, &tx_id(&bet)))
+        .await
+        .assert_error("ROUND_CLOSED");
     provider.assert_balance(&player, 900).await;
 }
 
@@ -323,10 +426,19 @@ async fn the_rolled_back_check_comes_before_the_closed_round_check() {
     let round = player.new_round();
     let bet = player.bet(&round, 100);
     provider.bet(&bet).await.assert_ok();
-    provider.rollback(&player.rollback(&round, &tx_id(&bet))).await.assert_ok();
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .rollback(&player.rollback(&round, &tx_id(&bet)))
+        .await
+        .assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
 
-    provider.win(&player.win(&round, 500)).await.assert_error("TRANSACTION_ROLLED_BACK");
+    provider
+        .win(&player.win(&round, 500))
+        .await
+        .assert_error("TRANSACTION_ROLLED_BACK");
     provider.assert_balance(&player, 1_000).await;
 }
 
@@ -340,7 +452,10 @@ async fn the_reference_check_comes_before_the_closed_round_check() {
     bet["round_closed"] = json!(true);
     provider.bet(&bet).await.assert_ok();
 
-    provider.win(&player.win_for(&round, 500, &unique_id("never-sent"))).await.assert_error("REFERENCE_NOT_FOUND");
+    provider
+        .win(&player.win_for(&round, 500, &unique_id("never-sent")))
+        .await
+        .assert_error("REFERENCE_NOT_FOUND");
     provider.assert_balance(&player, 900).await;
 }
 
@@ -381,7 +496,9 @@ async fn promo_and_jackpot_wins_need_no_bet_and_no_round() {
     let mut promo = player.win(&player.new_round(), 500);
     promo["kind"] = json!("PROMO_WIN");
     let response = provider.win(&promo).await;
-    response.assert_ok().assert_transaction_shape("WIN", "COMMITTED");
+    response
+        .assert_ok()
+        .assert_transaction_shape("WIN", "COMMITTED");
     assert_eq!(response.tx()["kind"], "PROMO_WIN");
     provider.assert_balance(&player, 500).await;
 
@@ -404,7 +521,10 @@ async fn promo_and_jackpot_wins_are_accepted_after_the_round_closed() {
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
     let round = player.new_round();
     provider.bet(&player.bet(&round, 100)).await.assert_ok();
-    provider.close_round(&player.close_round(&round)).await.assert_ok();
+    provider
+        .close_round(&player.close_round(&round))
+        .await
+        .assert_ok();
 
     for kind in ["PROMO_WIN", "JACKPOT_WIN"] {
         let mut win = player.win(&round, 1_000);
@@ -422,7 +542,10 @@ async fn a_free_win_needs_a_bet_like_a_win() {
     let round = player.new_round();
     let mut orphan = player.win(&round, 300);
     orphan["kind"] = json!("FREE_WIN");
-    provider.win(&orphan).await.assert_error("REFERENCE_NOT_FOUND");
+    provider
+        .win(&orphan)
+        .await
+        .assert_error("REFERENCE_NOT_FOUND");
     provider.assert_balance(&player, 0).await;
 
     let mut free_bet = player.bet(&round, 100);
@@ -434,7 +557,12 @@ async fn a_free_win_needs_a_bet_like_a_win() {
     response.assert_ok();
     assert_eq!(response.tx()["kind"], "FREE_WIN");
     provider.assert_balance(&player, 300).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&free_bet)).await.as_deref(), Some("SETTLED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&free_bet))
+            .await
+            .as_deref(),
+        Some("SETTLED")
+    );
 }
 
 #[tokio::test]
@@ -466,8 +594,14 @@ async fn a_win_with_round_closed_closes_its_round_afterwards() {
     provider.win(&win).await.assert_ok();
     provider.assert_balance(&player, 1_200).await;
 
-    provider.bet(&player.bet(&round, 100)).await.assert_error("ROUND_CLOSED");
-    provider.win(&player.win(&round, 100)).await.assert_error("ROUND_CLOSED");
+    provider
+        .bet(&player.bet(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
+    provider
+        .win(&player.win(&round, 100))
+        .await
+        .assert_error("ROUND_CLOSED");
     provider.assert_balance(&player, 1_200).await;
 }
 
@@ -485,9 +619,16 @@ async fn a_win_reusing_a_bets_transaction_id_is_a_conflict_on_the_operation() {
     let conflict = provider.win(&win).await;
 
     conflict.assert_error("IDEMPOTENCY_CONFLICT");
-    assert!(conflict.conflict_fields().contains(&"op".to_owned()), "fields: {:?}", conflict.conflict_fields());
+    assert!(
+        conflict.conflict_fields().contains(&"op".to_owned()),
+        "fields: {:?}",
+        conflict.conflict_fields()
+    );
     provider.assert_balance(&player, 900).await;
-    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        app.stored_state(&provider, &tx_id(&bet)).await.as_deref(),
+        Some("COMMITTED")
+    );
 }
 
 #[tokio::test]
@@ -497,11 +638,15 @@ async fn a_win_past_eighteen_digits_is_invalid_amount_and_not_recorded() {
     let player = TestPlayer::with_balance(&provider, "JPY", MAX_BALANCE_MINOR).await;
     let round = player.new_round();
     provider.bet(&player.bet(&round, 1)).await.assert_ok();
-    provider.assert_balance(&player, MAX_BALANCE_MINOR - 1).await;
+    provider
+        .assert_balance(&player, MAX_BALANCE_MINOR - 1)
+        .await;
     let mut win = player.win(&round, 2);
 
     provider.win(&win).await.assert_error("INVALID_AMOUNT");
-    provider.assert_balance(&player, MAX_BALANCE_MINOR - 1).await;
+    provider
+        .assert_balance(&player, MAX_BALANCE_MINOR - 1)
+        .await;
     assert_eq!(app.stored_state(&provider, &tx_id(&win)).await, None);
 
     // Not recorded: the corrected request with the same id executes.
