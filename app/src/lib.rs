@@ -18,6 +18,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // No favicon yet; this stops the browser asking for /favicon.ico.
+                <link rel="icon" href="data:,"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -33,12 +35,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser, so `data-hydrated` turns "true" once the WASM
+    // has taken over the server's HTML: browser tests wait for it before clicking.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
         <Stylesheet id="leptos" href="/pkg/oncewallet.css"/>
         <Title text="oncewallet"/>
         <Meta name="description" content=DESCRIPTION/>
         <Router>
-            <main>
+            <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=Landing/>
                 </Routes>
@@ -80,7 +86,7 @@ fn HydrationProbe() -> impl IntoView {
                 type="button"
                 on:click=move |_| set_clicks.update(|n| *n += 1)
             >
-                "Clicked " <span data-testid="count">{clicks}</span> " times"
+                "Clicks: " <span data-testid="count">{clicks}</span>
             </button>
         </section>
     }
