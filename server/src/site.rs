@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, Response};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower::ServiceExt as _;
+use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 /// Where `scripts/build-site.sh` puts the bundle unless `LEPTOS_SITE_ROOT` says otherwise.
@@ -30,7 +30,10 @@ pub fn router(site_root: &Path) -> Router {
         })
         .nest_service(
             &format!("/{PKG_DIR}"),
-            ServeDir::new(site_root.join(PKG_DIR)).map_response(revalidate),
+            ServiceExt::<axum::extract::Request>::map_response(
+                ServeDir::new(site_root.join(PKG_DIR)),
+                revalidate,
+            ),
         )
         .with_state(options)
 }
@@ -86,7 +89,10 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert!(html.contains("<h1>oncewallet</h1>"), "{html}");
         assert!(html.contains(r#"data-testid="counter""#), "{html}");
-        assert!(html.contains("/pkg/oncewallet.js"), "hydration script: {html}");
+        assert!(
+            html.contains("/pkg/oncewallet.js"),
+            "hydration script: {html}"
+        );
         assert!(html.contains("/pkg/oncewallet.css"), "stylesheet: {html}");
         std::fs::remove_dir_all(site_root).ok();
     }
