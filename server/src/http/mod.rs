@@ -42,6 +42,15 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
 
 /// Parses a JSON body; any failure is `400 MALFORMED_REQUEST` with serde's explanation.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))?;
+    // serde also reads a struct from a JSON array (fields by position); every body of
+    // the contract is an object, so anything else is refused.
+    if !value.is_object() {
+        return Err(ApiError::malformed(
+            "the request body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(value)
         .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))
 }

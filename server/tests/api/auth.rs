@@ -461,13 +461,15 @@ async fn replacing_the_key_set_revokes_the_old_keys_at_once() {
 
     let old = provider.bet(&bet).await;
     assert_unsigned_auth_failure(&old, "INVALID_SIGNATURE");
-    provider
-        .call(BET_PATH, &bet)
-        .with_key(&new_key, &new_secret)
-        .send()
-        .await
-        .assert_ok()
-        .assert_fresh();
+    let rotated = provider.with_key(&new_key, &new_secret);
+    rotated.bet(&bet).await.assert_ok().assert_fresh();
 
-    provider.assert_balance(&player, 900).await;
+    rotated.assert_balance(&player, 900).await;
+    let old_balance = provider
+        .post(
+            "/wallet/v1/balance",
+            &json!({ "player_id": player.id, "currency": player.currency }),
+        )
+        .await;
+    assert_unsigned_auth_failure(&old_balance, "INVALID_SIGNATURE");
 }

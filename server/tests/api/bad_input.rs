@@ -259,15 +259,36 @@ fn common_cases(base: &Value, required: &[&str], id_fields: &[&str]) -> Vec<Case
             ));
         }
     }
+    cases
+}
+
+/// A correctly signed request whose body is over 64 KiB.
+fn oversized(base: &Value) -> Vec<u8> {
     let mut huge = base.clone();
     huge["metadata"] = json!({ "blob": "h".repeat(70 * 1024) });
-    cases.push(Case {
-        name: "a body over 64 KiB".to_owned(),
-        body: serde_json::to_vec(&huge).expect("serialise"),
+    serde_json::to_vec(&huge).expect("serialise")
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_refused_with_413_and_the_corrected_request_executes() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
+    let round = player.new_round();
+    let bet = player.bet(&round, 100);
+    let cases = vec![Case {
+        name: "a bet over 64 KiB".to_owned(),
+        body: oversized(&bet),
         status: 413,
         codes: MALFORMED,
-    });
-    cases
+    }];
+
+    // Section 4 puts the 413 after authentication, so the helper also checks that it
+    // is signed like every answer but the two 401s.
+    assert_all_refused(&app, &provider, "/wallet/v1/bet", cases).await;
+
+    provider.bet(&bet).await.assert_ok().assert_fresh();
+    provider.assert_balance(&player, 900).await;
 }
 
 #[tokio::test]

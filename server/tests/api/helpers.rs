@@ -752,6 +752,15 @@ impl TestProvider {
         }
     }
 
+    /// The same provider, signing with another of its keys (after a rotation).
+    pub fn with_key(&self, key_id: &str, secret: &str) -> Self {
+        Self {
+            key_id: key_id.to_owned(),
+            secret: secret.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// A signed POST with a JSON body, built for tweaking before it is sent.
     pub fn call(&self, path: &str, body: &Value) -> WalletCall {
         self.call_raw(
