@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need, skipping what is already there.
+# Works as root on a fresh Debian 12 machine that reaches only the package registries
+# (Debian, crates.io, npm): nothing here downloads a binary from anywhere else.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+step() { printf '==> setup: %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# --- Debian packages -------------------------------------------------------------
+# PostgreSQL 15 for the second test pass, Chromium for the browser tests, Node.js
+# for Playwright, curl to wait for the test server. `apt-get update` runs only when something is missing, so a
+# machine that already has everything never touches the network here.
+missing=()
+for pkg in postgresql postgresql-contrib chromium curl; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+if ! command -v node >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    step "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, node)"
+fi
+
+# --- Rust: the wasm target -------------------------------------------------------
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "rust target wasm32-unknown-unknown present"
+else
+    step "adding rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+fi
+
+# --- wasm-bindgen-cli, pinned to the wasm-bindgen crate in Cargo.lock ------------
+# The CLI and the crate must agree exactly, or the generated JS does not match the
+# wasm's imports.
+wasm_bindgen_version="$(awk '
+    $0 == "name = \"wasm-bindgen\"" { found = 1; next }
+    found && /^version = / { gsub(/"/, "", $3); print $3; exit }
+' Cargo.lock)"
+if [ -z "$wasm_bindgen_version" ]; then
+    echo "setup: could not read the wasm-bindgen version from Cargo.lock" >&2
+    exit 1
+fi
+installed_version="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+if [ "$installed_version" = "$wasm_bindgen_version" ]; then
+    step "wasm-bindgen-cli $wasm_bindgen_version present"
+else
+    step "installing wasm-bindgen-cli $wasm_bindgen_version (found: ${installed_version:-none}); this compiles from crates.io"
+    cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
+fi
+
+# --- Playwright for the browser tests --------------------------------------------
+# Only the npm packages: the browser is Debian's /usr/bin/chromium, so Playwright's
+# own browser download is switched off.
+if [ -d end2end/node_modules/@playwright/test ]; then
+    step "end2end/node_modules present"
+else
+    step "installing end2end npm packages (npm ci)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi
+
+step "done"

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Runs every test, as CI does (a clean clone, as root, on 2 cores):
+#   1. cargo test on SQLite (the default database)
+#   2. cargo test again against a throwaway PostgreSQL 15 cluster
+#   3. the browser tests: the real server binary, driven by Playwright in Chromium
+# PostgreSQL and the server are stopped on exit, whatever happens.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo_root="$PWD"
+
+section() { printf '\n======== %s ========\n' "$*"; }
+
+# One set of cargo flags for every step, so that the second pass and the server binary
+# reuse the first pass's build. The hydrate-only `frontend` crate stays out: built
+# for the host in the same invocation it would switch on Leptos's `hydrate` feature
+# next to `ssr` for the whole workspace.
+cargo_test=(cargo test --workspace --exclude frontend --no-fail-fast)
+
+server_bin="${CARGO_TARGET_DIR:-target}/debug/server"
+tmp_root="$(mktemp -d -t oncewallet-test.XXXXXX)"
+pg_data=""
+server_pid=""
+
+cleanup() {
+    local status=$?
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        echo "==> stopping the server (pid $server_pid)"
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
+        echo "==> stopping PostgreSQL"
+        as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$tmp_root"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A TCP port on 127.0.0.1 that nothing listens on (bash's /dev/tcp connects or fails).
+free_port() {
+    local port attempt
+    for attempt in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "no free port found after $attempt tries" >&2
+    return 1
+}
+
+# PostgreSQL refuses to run as root, so as root the cluster belongs to `postgres`.
+as_pg_owner() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Polls a URL until it answers 200, for at most $2 seconds.
+wait_for_http() {
+    local url=$1 limit_s=$2 waited_s=0
+    until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+        if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
+            echo "the server exited before answering $url" >&2
+            return 1
+        fi
+        if [ "$waited_s" -ge "$limit_s" ]; then
+            echo "no answer from $url after ${limit_s}s" >&2
+            return 1
+        fi
+        sleep 1
+        waited_s=$((waited_s + 1))
+    done
+}
+
+# Each suite runs even when an earlier one failed, so one CI run reports them all.
+results=()
+failed=0
+record() {
+    local name=$1 status=$2
+    if [ "$status" -eq 0 ]; then
+        results+=("$name: ok")
+    else
+        results+=("$name: FAILED (exit $status)")
+        failed=1
+    fi
+}
+
+rust_tests_on_sqlite() {
+    (unset ONCEWALLET_TEST_PG_URL; "${cargo_test[@]}")
+}
+
+rust_tests_on_postgres() {
+    local pg_dir="$tmp_root/postgres" pg_port
+    pg_bin="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    [ -x "$pg_bin/initdb" ] || { echo "no PostgreSQL server under /usr/lib/postgresql" >&2; return 1; }
+    pg_data="$pg_dir/data"
+    pg_port="$(free_port)"
+    mkdir -p "$pg_dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chmod 755 "$tmp_root"
+        chown postgres: "$pg_dir"
+    fi
+    echo "==> initdb $pg_data ($("$pg_bin/postgres" --version))"
+    as_pg_owner "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust --encoding=UTF8 \
+        --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log"; return 1; }
+    echo "==> starting PostgreSQL on 127.0.0.1:$pg_port"
+    # Loopback only, sockets inside the temp dir; fsync stays on, as in production.
+    # Each test creates its own database, so allow more connections than the default.
+    as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_dir/server.log" -w -t 60 start \
+        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=200" \
+        >/dev/null || { cat "$pg_dir/server.log"; return 1; }
+    local status=0
+    ONCEWALLET_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" \
+        "${cargo_test[@]}" || status=$?
+    echo "==> stopping PostgreSQL"
+    as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null || true
+    pg_data=""
+    return "$status"
+}
+
+browser_tests() {
+    # The binary the integration tests ran (CARGO_BIN_EXE_server): asking cargo test for
+    # it is a no-op after the runs above, where `cargo build` would relink the server
+    # crate with the dev rather than the test feature set.
+    "${cargo_test[@]}" --no-run || return 1
+    if [ ! -x "$server_bin" ]; then
+        cargo build -p server --bin server || return 1
+    fi
+    local server_port server_dir="$tmp_root/server"
+    server_port="$(free_port)"
+    mkdir -p "$server_dir"
+    echo "==> starting $server_bin on 127.0.0.1:$server_port (SQLite in $server_dir)"
+    DATABASE_URL="sqlite://$server_dir/wallet.db?mode=rwc" \
+    LEPTOS_SITE_ADDR="127.0.0.1:$server_port" \
+    LEPTOS_SITE_ROOT="$repo_root/target/site" \
+    WALLET_OPERATOR_TOKEN="end2end-operator-token" \
+    RUST_LOG="${RUST_LOG:-info}" \
+        "$server_bin" >"$server_dir/server.log" 2>&1 &
+    server_pid=$!
+    wait_for_http "http://127.0.0.1:$server_port/healthz" 60 || { cat "$server_dir/server.log"; return 1; }
+    echo "==> server is up"
+    local status=0
+    (cd end2end && BASE_URL="http://127.0.0.1:$server_port" npx --no-install playwright test) || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "==> server log (last 50 lines):"
+        tail -n 50 "$server_dir/server.log"
+    fi
+    echo "==> stopping the server"
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    return "$status"
+}
+
+started_s=$SECONDS
+
+# Without these nothing else can run: they stop the script on failure.
+section "setup"
+scripts/setup.sh
+section "build the site (wasm + css)"
+scripts/build-site.sh
+
+section "cargo test on SQLite"
+status=0; rust_tests_on_sqlite || status=$?; record "cargo test on SQLite" "$status"
+
+section "cargo test on PostgreSQL"
+status=0; rust_tests_on_postgres || status=$?; record "cargo test on PostgreSQL" "$status"
+
+section "browser tests (Playwright + Chromium)"
+status=0; browser_tests || status=$?; record "browser tests" "$status"
+
+section "summary"
+printf '  %s\n' "${results[@]}"
+if [ "$failed" -ne 0 ]; then
+    echo "test.sh: FAILED after $((SECONDS - started_s))s"
+    exit 1
+fi
+echo "test.sh: all suites passed in $((SECONDS - started_s))s"
