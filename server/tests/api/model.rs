@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 const PLAYERS: usize = 2;
-/// Transaction ids per player: small enough that ids collide and rollbacks hit bets.
-const TX_POOL: usize = 20;
+/// Transaction ids per player: small enough that ids collide with other meanings.
+const TX_POOL: usize = 32;
 const ROUNDS: usize = 3;
 const CURRENCY: &str = "EUR";
 
@@ -47,11 +47,27 @@ impl WinKind {
     }
 }
 
+/// How a step names another transaction: mostly one the world has seen (so rollbacks
+/// and wins hit real bets, and late bets hit tombstones), sometimes any id of the pool.
+#[derive(Debug, Clone)]
+enum Pick {
+    Earlier(Index),
+    Pool(usize),
+}
+
+fn pick(earlier_weight: u32) -> impl Strategy<Value = Pick> {
+    prop_oneof![
+        earlier_weight => any::<Index>().prop_map(Pick::Earlier),
+        1 => (0..TX_POOL).prop_map(Pick::Pool),
+    ]
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     Bet {
         player: usize,
-        tx: usize,
+        /// `Earlier` picks an id a rollback tombstoned: the late bet.
+        tx: Pick,
         round: usize,
         amount: i64,
         free: bool,
@@ -65,14 +81,14 @@ enum Step {
         round: Option<usize>,
         amount: i64,
         kind: WinKind,
-        reference: Option<usize>,
+        reference: Option<Pick>,
         round_closed: bool,
         explicit: bool,
     },
     Rollback {
         player: usize,
         tx: usize,
-        target: usize,
+        target: Pick,
         round: usize,
         hint: Option<i64>,
     },
@@ -100,7 +116,7 @@ enum Step {
 fn step_strategy() -> impl Strategy<Value = Step> {
     let bet = (
         0..PLAYERS,
-        0..TX_POOL,
+        prop_oneof![6 => (0..TX_POOL).prop_map(Pick::Pool), 1 => any::<Index>().prop_map(Pick::Earlier)],
         0..ROUNDS,
         1..=300i64,
         prop::bool::weighted(0.1),
@@ -126,7 +142,7 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         0..ROUNDS,
         0..=300i64,
         0..10u8,
-        prop::option::weighted(0.4, 0..TX_POOL),
+        prop::option::weighted(0.4, pick(4)),
         prop::bool::weighted(0.1),
         prop::bool::weighted(0.3),
         any::<bool>(),
@@ -160,7 +176,7 @@ fn step_strategy() -> impl Strategy<Value = Step> {
     let rollback = (
         0..PLAYERS,
         0..TX_POOL,
-        0..TX_POOL,
+        pick(3),
         0..ROUNDS,
         prop::option::weighted(0.3, 1..=300i64),
     )
@@ -174,7 +190,7 @@ fn step_strategy() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => bet,
         4 => win,
-        3 => rollback,
+        4 => rollback,
         1 => (0..PLAYERS, 0..TX_POOL, 0..ROUNDS).prop_map(|(player, tx, round)| Step::Close { player, tx, round }),
         1 => (0..PLAYERS).prop_map(|player| Step::Balance { player }),
         3 => any::<Index>().prop_map(|which| Step::Resend { which }),
@@ -318,6 +334,9 @@ struct World<'a> {
     tombstones: HashSet<String>,
     rounds: HashMap<(usize, String), RoundState>,
     sent: Vec<(&'static str, Value)>,
+    /// Per player, the ids of bets sent and of ids tombstoned, in order, for `Pick`.
+    bet_keys: Vec<Vec<String>>,
+    tombstone_keys: Vec<Vec<String>>,
 }
 
 impl<'a> World<'a> {
@@ -339,6 +358,29 @@ impl<'a> World<'a> {
             tombstones: HashSet::new(),
             rounds: HashMap::new(),
             sent: Vec::new(),
+            bet_keys: vec![Vec::new(); balances.len()],
+            tombstone_keys: vec![Vec::new(); balances.len()],
+        }
+    }
+
+    /// The id a `Pick` names: one of `earlier` when there are any, else one of the pool.
+    fn resolve(&self, player: usize, pick: &Pick, earlier: &[String]) -> String {
+        match pick {
+            Pick::Earlier(index) if !earlier.is_empty() => {
+                earlier[index.index(earlier.len())].clone()
+            }
+            Pick::Earlier(index) => self.tx_key(player, index.index(TX_POOL)),
+            Pick::Pool(tx) => self.tx_key(player, *tx),
+        }
+    }
+
+    /// Like `resolve`, but never the operation's own id.
+    fn resolve_other(&self, player: usize, pick: &Pick, earlier: &[String], own: usize) -> String {
+        let key = self.resolve(player, pick, earlier);
+        if key == self.tx_key(player, own) {
+            self.tx_key(player, (own + 1) % TX_POOL)
+        } else {
+            key
         }
     }
 
@@ -505,10 +547,10 @@ impl<'a> World<'a> {
         response
     }
 
-    fn base_body(&self, player: usize, tx: usize, round: Option<&str>) -> Value {
+    fn base_body(&self, player: usize, key: &str, round: Option<&str>) -> Value {
         let handle = &self.players[player].handle;
         let mut body = json!({
-            "transaction_id": self.tx_key(player, tx),
+            "transaction_id": key,
             "player_id": handle.id,
             "game_id": handle.game_id,
         });
@@ -528,7 +570,7 @@ impl<'a> World<'a> {
     async fn bet(&mut self, step: &Step) {
         let Step::Bet {
             player,
-            tx,
+            ref tx,
             round,
             amount,
             free,
@@ -541,7 +583,8 @@ impl<'a> World<'a> {
         };
         let round = self.round_id(round);
         let handle = &self.players[player].handle;
-        let mut body = self.base_body(player, tx, Some(&round));
+        let key = self.resolve(player, tx, &self.tombstone_keys[player]);
+        let mut body = self.base_body(player, &key, Some(&round));
         body["session_token"] = json!(handle.session_token);
         body["amount"] = if wrong_currency {
             money(amount, "USD")
@@ -604,6 +647,7 @@ impl<'a> World<'a> {
             Some(bet),
         )
         .await;
+        self.bet_keys[player].push(key);
 
         if committed {
             self.players[player].balance = balance_after;
@@ -677,18 +721,21 @@ impl<'a> World<'a> {
             tx,
             round,
             amount,
-            ref kind,
+            kind,
             reference,
             round_closed,
             explicit,
-        } = *step
+        } = step
         else {
             unreachable!()
         };
+        let (player, tx, amount, round_closed, explicit) =
+            (*player, *tx, *amount, *round_closed, *explicit);
         let round = round.map(|r| self.round_id(r));
-        let reference =
-            reference.map(|r| self.tx_key(player, if r == tx { (r + 1) % TX_POOL } else { r }));
-        let mut body = self.base_body(player, tx, round.as_deref());
+        let reference = reference
+            .as_ref()
+            .map(|r| self.resolve_other(player, r, &self.bet_keys[player], tx));
+        let mut body = self.base_body(player, &self.tx_key(player, tx), round.as_deref());
         body["amount"] = money(amount, CURRENCY);
         if !matches!(kind, WinKind::Win) || explicit {
             body["kind"] = json!(kind.wire());
@@ -785,24 +832,18 @@ impl<'a> World<'a> {
             target,
             round,
             hint,
-        } = *step
+        } = step
         else {
             unreachable!()
         };
-        let target = self.tx_key(
-            player,
-            if target == tx {
-                (target + 1) % TX_POOL
-            } else {
-                target
-            },
-        );
+        let (player, tx, round, hint) = (*player, *tx, *round, *hint);
+        let target = self.resolve_other(player, target, &self.bet_keys[player], tx);
         // A provider sends the bet's round when it knows the bet.
         let round = match self.bet_of(&target) {
             Some(bet) => bet.round.clone(),
             None => self.round_id(round),
         };
-        let mut body = self.base_body(player, tx, Some(&round));
+        let mut body = self.base_body(player, &self.tx_key(player, tx), Some(&round));
         body["target_transaction_id"] = json!(target);
         if let Some(hint) = hint {
             body["amount_hint"] = money(hint, CURRENCY);
@@ -877,6 +918,7 @@ impl<'a> World<'a> {
                 }
             }
             Some("TARGET_NOT_FOUND_TOMBSTONED") => {
+                self.tombstone_keys[player].push(target.clone());
                 self.tombstones.insert(target);
             }
             _ => {}
@@ -886,7 +928,7 @@ impl<'a> World<'a> {
 
     async fn close(&mut self, player: usize, tx: usize, round: usize) {
         let round = self.round_id(round);
-        let body = self.base_body(player, tx, Some(&round));
+        let body = self.base_body(player, &self.tx_key(player, tx), Some(&round));
         let key = tx_id(&body);
         if self.records.contains_key(&key) {
             return self
@@ -970,7 +1012,7 @@ fn random_operation_sequences_agree_with_the_model_of_the_contract() {
         (app, provider)
     });
     let strategy = (
-        prop::collection::vec(0..=1_000i64, PLAYERS),
+        prop::collection::vec(100..=2_000i64, PLAYERS),
         prop::collection::vec(step_strategy(), 5..45),
     );
     let mut runner = TestRunner::new(ProptestConfig {
