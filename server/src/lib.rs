@@ -14,4 +14,5 @@ pub mod site;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod trace;
 pub mod wallet;

@@ -46,6 +46,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let store = Store::connect(&config.database_url, config.writer).await?;
         let state = AppState {
+            attempts: crate::trace::AttemptLog::spawn(store.clone()),
             store,
             currencies: Arc::new(config.currencies.clone()),
             operator_token: Arc::from(config.operator_token.as_str()),

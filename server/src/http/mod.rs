@@ -6,7 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, ServiceError};
+use crate::idempotency::Answer;
+use crate::trace::{OperationNote, Outcome};
 
 /// A JSON response with the given status.
 pub fn json_response(status: u16, body: &Value) -> Response {
@@ -53,4 +55,42 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     }
     serde_json::from_value(value)
         .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))
+}
+
+/// The answer to a keyed money operation, with the note the attempt log needs.
+pub fn operation_response(
+    result: Result<Answer, ServiceError>,
+    request_id: &str,
+    transaction_id: String,
+    fingerprint: String,
+) -> Response {
+    let (mut response, outcome) = match result {
+        Ok(answer) => {
+            let outcome = match (answer.replayed, answer.http_status) {
+                (true, _) => Outcome::Replay,
+                (false, 200) => Outcome::First,
+                (false, _) => Outcome::Declined,
+            };
+            let status = answer.http_status;
+            (
+                json_response(status, &answer.into_body(request_id)),
+                outcome,
+            )
+        }
+        Err(error) => {
+            let error = error.into_api();
+            let outcome = match error.code {
+                ErrorCode::IdempotencyConflict => Outcome::Conflict,
+                _ if error.status() >= 500 => Outcome::Error,
+                _ => Outcome::Rejected,
+            };
+            (error_response(&error, request_id), outcome)
+        }
+    };
+    response.extensions_mut().insert(OperationNote {
+        transaction_id,
+        fingerprint,
+        outcome,
+    });
+    response
 }

@@ -251,23 +251,27 @@ async fn record(
             )
         }
     };
+    let answer = Answer {
+        http_status,
+        stored,
+        replayed: false,
+        balance,
+    };
+    // The body exactly as first sent, for the status lookup's `original_response`; replays
+    // take `status`, `error` and `transaction` from it.
+    let first_body = answer.clone().into_body(&keyed.request_id);
     let update = wtx::ActiveModel {
         id: Set(wallet_tx_id),
         state: Set(state.to_owned()),
         outcome: Set(outcome.map(str::to_owned)),
         error_code: Set(error_code.map(str::to_owned)),
         http_status: Set(i32::from(http_status)),
-        response_body: Set(stored.to_string()),
+        response_body: Set(first_body.to_string()),
         updated_at: Set(now),
         ..Default::default()
     };
     wtx::Entity::update(update).exec(txn).await?;
-    Ok(Answer {
-        http_status,
-        stored,
-        replayed: false,
-        balance,
-    })
+    Ok(answer)
 }
 
 fn common_fields(keyed: &KeyedRequest, wallet_tx_id: i64) -> Map<String, Value> {

@@ -8,9 +8,13 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::error_response;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
-use crate::wallet::auth::BODY_LIMIT_BYTES;
+use crate::trace::MAX_BODY_BYTES as BODY_LIMIT_BYTES;
 
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let given = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -18,7 +22,11 @@ pub async fn require_token(State(state): State<AppState>, request: Request, next
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
     let expected = state.operator_token.as_bytes();
-    let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
     if !bool::from(given.as_bytes().ct_eq(expected)) || expected.is_empty() {
         let error = ApiError::new(ErrorCode::Unauthorized, "a valid bearer token is required");
         return error_response(&error, &request_id);
@@ -28,5 +36,6 @@ pub async fn require_token(State(state): State<AppState>, request: Request, next
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
         return error_response(&ApiError::too_large(BODY_LIMIT_BYTES), &request_id);
     };
-    next.run(Request::from_parts(parts, axum::body::Body::from(body))).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(body)))
+        .await
 }

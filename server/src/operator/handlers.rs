@@ -14,8 +14,8 @@ use super::wire::{
 use crate::domain::{GameId, PlayerId, ProviderId};
 use crate::error::ApiError;
 use crate::http::request_id::RequestId;
-use crate::http::{error_response, json_response, parse_json};
-use crate::idempotency;
+use crate::http::{error_response, json_response, operation_response, parse_json};
+use crate::idempotency::{self, Operation};
 use crate::state::AppState;
 
 fn id<T>(
@@ -143,13 +143,10 @@ pub async fn post_adjustment(
         Ok(operation) => operation,
         Err(error) => return error_response(&error, &request_id),
     };
-    match idempotency::execute(&state.store, &state.currencies, operation).await {
-        Ok(answer) => {
-            let status = answer.http_status;
-            json_response(status, &answer.into_body(&request_id))
-        }
-        Err(error) => error_response(&error.into_api(), &request_id),
-    }
+    let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
+    let fingerprint = operation.keyed().fingerprint.to_json();
+    let result = idempotency::execute(&state.store, &state.currencies, operation).await;
+    operation_response(result, &request_id, transaction_id, fingerprint)
 }
 
 #[utoipa::path(post, path = "/operator/v1/sessions", tag = "operator", request_body = SessionRequest,

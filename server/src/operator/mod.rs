@@ -26,7 +26,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(handlers::post_adjustment),
         )
         .route("/operator/v1/sessions", post(handlers::post_session))
-        .route_layer(middleware::from_fn_with_state(state, auth::require_token))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .route_layer(middleware::from_fn_with_state(state, crate::trace::capture))
 }
 
 #[derive(utoipa::OpenApi)]

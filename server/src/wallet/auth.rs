@@ -15,9 +15,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::error_response;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
-
-/// Request bodies larger than this are refused with 413.
-pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+use crate::trace::SignatureNote;
 
 /// The provider whose key signed this request.
 #[derive(Debug, Clone)]
@@ -33,24 +31,62 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         .map(|id| id.0.clone())
         .unwrap_or_default();
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
-        return error_response(&ApiError::too_large(BODY_LIMIT_BYTES), &request_id);
+    // The capture layer already bounded the body; this only reads it back.
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return error_response(&ApiError::malformed("unreadable request body"), &request_id);
     };
     let key = match verify(&state, &parts, &body).await {
         Ok(key) => key,
-        Err(error) => return error_response(&error, &request_id),
+        Err(failure) => {
+            let mut response = error_response(&failure.error, &request_id);
+            let verdict = match failure.error.code {
+                ErrorCode::StaleRequest => "STALE",
+                ErrorCode::InvalidSignature => "INVALID",
+                _ => "UNVERIFIED",
+            };
+            response.extensions_mut().insert(SignatureNote {
+                provider_id: failure.key.as_ref().map(|k| k.provider_id.clone()),
+                key_id: failure.key.map(|k| k.key_id),
+                verdict,
+            });
+            return response;
+        }
     };
     let provider_id = match ProviderId::parse(key.provider_id.clone()) {
         Ok(id) => id,
         Err(_) => return error_response(&invalid("the key's provider is invalid"), &request_id),
     };
-    let mut request = Request::from_parts(parts, Body::from(body));
-    request.extensions_mut().insert(AuthenticatedProvider {
-        provider_id,
-        key_id: key.key_id.clone(),
+    // Authenticate, then check the size (§4's order), so that this 413 is signed.
+    let limit = crate::trace::body_limit(parts.uri.path());
+    let mut response = if body.len() > limit {
+        error_response(&ApiError::too_large(limit), &request_id)
+    } else {
+        let mut request = Request::from_parts(parts, Body::from(body));
+        let authenticated = AuthenticatedProvider {
+            provider_id,
+            key_id: key.key_id.clone(),
+        };
+        request.extensions_mut().insert(authenticated);
+        next.run(request).await
+    };
+    response.extensions_mut().insert(SignatureNote {
+        provider_id: Some(key.provider_id.clone()),
+        key_id: Some(key.key_id.clone()),
+        verdict: "VALID",
     });
-    let response = next.run(request).await;
     sign_response(response, &key.secret).await
+}
+
+/// Why a request was not authenticated, and the key it named if that key exists.
+struct AuthFailure {
+    error: ApiError,
+    key: Option<provider_key::Model>,
+}
+
+impl From<ApiError> for AuthFailure {
+    fn from(error: ApiError) -> AuthFailure {
+        AuthFailure { error, key: None }
+    }
 }
 
 fn invalid(message: &str) -> ApiError {
@@ -71,7 +107,7 @@ async fn verify(
     state: &AppState,
     parts: &Parts,
     body: &Bytes,
-) -> Result<provider_key::Model, ApiError> {
+) -> Result<provider_key::Model, AuthFailure> {
     let key_id = header(parts, "x-wallet-key-id")?;
     let timestamp = header(parts, "x-wallet-timestamp")?;
     let signature = header(parts, "x-wallet-signature")?;
@@ -90,14 +126,21 @@ async fn verify(
     let canonical =
         signing::request_canonical(parts.method.as_str(), path_and_query, timestamp, body);
     if !signing::verify(&key.secret, &canonical, signature) {
-        return Err(invalid("the signature does not match"));
+        return Err(AuthFailure {
+            error: invalid("the signature does not match"),
+            key: Some(key),
+        });
     }
     let skew_ms = (chrono::Utc::now().timestamp_millis() - timestamp_ms).abs();
     if skew_ms > signing::MAX_CLOCK_SKEW_MS {
-        return Err(ApiError::new(
+        let error = ApiError::new(
             ErrorCode::StaleRequest,
             "the request timestamp is more than 300 s from the server's clock; sign it again",
-        ));
+        );
+        return Err(AuthFailure {
+            error,
+            key: Some(key),
+        });
     }
     Ok(key)
 }

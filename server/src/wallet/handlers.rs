@@ -14,7 +14,7 @@ use crate::db::entities::player;
 use crate::domain::PlayerId;
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::http::request_id::RequestId;
-use crate::http::{error_response, json_response, parse_json};
+use crate::http::{error_response, json_response, operation_response, parse_json};
 use crate::idempotency::{self, player_money, Operation};
 use crate::state::AppState;
 
@@ -36,14 +36,12 @@ async fn money_operation<R: DeserializeOwned, O: Operation>(
         Ok(operation) => operation,
         Err(error) => return error_response(&error, request_id),
     };
-    tracing::Span::current().record("transaction_id", operation.keyed().transaction_id.as_str());
-    match idempotency::execute(&state.store, &state.currencies, operation).await {
-        Ok(answer) => {
-            let status = answer.http_status;
-            json_response(status, &answer.into_body(request_id))
-        }
-        Err(error) => error_response(&error.into_api(), request_id),
-    }
+    let keyed = operation.keyed();
+    tracing::Span::current().record("transaction_id", keyed.transaction_id.as_str());
+    let transaction_id = keyed.transaction_id.as_str().to_owned();
+    let fingerprint = keyed.fingerprint.to_json();
+    let result = idempotency::execute(&state.store, &state.currencies, operation).await;
+    operation_response(result, request_id, transaction_id, fingerprint)
 }
 
 #[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = wire::BetRequest,
@@ -151,4 +149,113 @@ async fn read_balance(
         )
     })?;
     Ok((player_id.into_string(), money))
+}
+
+/// A signed GET's query string, as a map.
+type Query = axum::extract::Query<std::collections::HashMap<String, String>>;
+
+fn lookup_response(
+    result: Result<serde_json::Value, ApiError>,
+    request_id: &str,
+    wrap: Option<&str>,
+) -> Response {
+    match result {
+        Ok(found) => {
+            let mut body = serde_json::Map::new();
+            body.insert("status".into(), json!("OK"));
+            match (wrap, found) {
+                (Some(key), found) => {
+                    body.insert(key.into(), found);
+                }
+                (None, serde_json::Value::Object(fields)) => body.extend(fields),
+                (None, _) => {}
+            }
+            body.insert("request_id".into(), json!(request_id));
+            json_response(200, &serde_json::Value::Object(body))
+        }
+        Err(error) => error_response(&error, request_id),
+    }
+}
+
+#[utoipa::path(get, path = "/wallet/v1/transactions/{transaction_id}", tag = "wallet",
+    params(("transaction_id" = String, Path)),
+    responses((status = 200, description = "The transaction's state, attempt count and first answer; state NOT_FOUND when unknown")))]
+pub async fn transaction_status(
+    State(state): State<AppState>,
+    Extension(provider): Extension<AuthenticatedProvider>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    axum::extract::Path(transaction_id): axum::extract::Path<String>,
+) -> Response {
+    let result = async {
+        let transaction_id = crate::domain::TransactionId::parse(transaction_id)
+            .map_err(|e| ApiError::malformed(format!("transaction_id: {e}")))?;
+        super::lookups::transaction_status(
+            state.store.reader(),
+            provider.provider_id.as_str(),
+            &transaction_id,
+        )
+        .await
+        .map_err(ServiceError::into_api)
+    }
+    .await;
+    lookup_response(result, &request_id, Some("lookup"))
+}
+
+#[utoipa::path(get, path = "/wallet/v1/rounds/{round_id}", tag = "wallet",
+    params(("round_id" = String, Path), ("player_id" = String, Query)),
+    responses((status = 200, description = "The round's state (OPEN, CLOSED, NOT_FOUND), its transactions in order, and totals")))]
+pub async fn round(
+    State(state): State<AppState>,
+    Extension(provider): Extension<AuthenticatedProvider>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    axum::extract::Path(round_id): axum::extract::Path<String>,
+    query: Query,
+) -> Response {
+    let result = async {
+        let round_id = crate::domain::RoundId::parse(round_id)
+            .map_err(|e| ApiError::malformed(format!("round_id: {e}")))?;
+        let player_id = query
+            .get("player_id")
+            .cloned()
+            .ok_or_else(|| ApiError::malformed("player_id: required"))?;
+        let player_id = PlayerId::parse(player_id)
+            .map_err(|e| ApiError::malformed(format!("player_id: {e}")))?;
+        super::lookups::round(
+            state.store.reader(),
+            &state.currencies,
+            provider.provider_id.as_str(),
+            &player_id,
+            &round_id,
+        )
+        .await
+        .map_err(ServiceError::into_api)
+    }
+    .await;
+    lookup_response(result, &request_id, Some("round"))
+}
+
+#[utoipa::path(get, path = "/wallet/v1/transactions", tag = "wallet",
+    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u64>, Query)),
+    responses((status = 200, description = "The provider's transactions, oldest first; next_cursor is null on the last page")))]
+pub async fn transaction_feed(
+    State(state): State<AppState>,
+    Extension(provider): Extension<AuthenticatedProvider>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    query: Query,
+) -> Response {
+    let result = async {
+        let get = |name: &str| query.get(name).map(String::as_str);
+        let feed_query =
+            super::lookups::FeedQuery::parse(get("from"), get("to"), get("cursor"), get("limit"))?;
+        super::lookups::feed(
+            state.store.reader(),
+            &state.currencies,
+            provider.provider_id.as_str(),
+            &feed_query,
+        )
+        .await
+        .map_err(ServiceError::into_api)
+    }
+    .await;
+    lookup_response(result, &request_id, None)
 }

@@ -1,11 +1,12 @@
 //! The provider-facing wallet API (`/wallet/v1`): balance, bet, win, rollback, round close.
 pub mod auth;
 mod handlers;
+mod lookups;
 pub mod operations;
 pub mod signing;
 pub mod wire;
 
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 
 use crate::state::AppState;
@@ -17,7 +18,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/wallet/v1/win", post(handlers::win))
         .route("/wallet/v1/rollback", post(handlers::rollback))
         .route("/wallet/v1/rounds/close", post(handlers::close_round))
-        .route_layer(middleware::from_fn_with_state(state, auth::authenticate))
+        .route("/wallet/v1/transactions", get(handlers::transaction_feed))
+        .route(
+            "/wallet/v1/transactions/{transaction_id}",
+            get(handlers::transaction_status),
+        )
+        .route("/wallet/v1/rounds/{round_id}", get(handlers::round))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        // Outermost, so that refused requests are recorded too.
+        .route_layer(middleware::from_fn_with_state(state, crate::trace::capture))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -27,7 +39,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         handlers::bet,
         handlers::win,
         handlers::rollback,
-        handlers::close_round
+        handlers::close_round,
+        handlers::transaction_status,
+        handlers::round,
+        handlers::transaction_feed
     ),
     components(schemas(
         wire::BetKind,

@@ -11,6 +11,7 @@ mod bet;
 mod concurrency;
 mod model;
 mod operator;
+mod process;
 mod rollback;
 mod rounds;
 mod win;

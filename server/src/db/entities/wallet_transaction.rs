@@ -29,7 +29,7 @@ pub struct Model {
     pub error_code: Option<String>,
     /// The first answer's HTTP status; replays return it again.
     pub http_status: i32,
-    /// The first answer's body without `replayed`, `balance` and `request_id`.
+    /// The first answer's body exactly as sent.
     #[sea_orm(column_type = "Text")]
     pub response_body: String,
     /// The first request's body, secrets redacted.

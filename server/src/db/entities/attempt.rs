@@ -1,0 +1,34 @@
+use sea_orm::entity::prelude::*;
+
+/// One request to the wallet or operator API, as answered.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "attempts")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub request_id: String,
+    pub received_at: DateTimeUtc,
+    pub latency_ms: i64,
+    pub method: String,
+    pub endpoint: String,
+    pub provider_id: Option<String>,
+    pub key_id: Option<String>,
+    pub transaction_id: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub fingerprint: Option<String>,
+    /// `VALID`, `INVALID`, `STALE`, or `NONE` (operator API).
+    pub signature: String,
+    /// `FIRST`, `REPLAY`, `CONFLICT`, `DECLINED`, `REJECTED` or `ERROR`.
+    pub outcome: String,
+    pub http_status: i32,
+    pub error_code: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub request_body: String,
+    #[sea_orm(column_type = "Text")]
+    pub response_body: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

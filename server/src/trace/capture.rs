@@ -1,0 +1,163 @@
+//! The middleware that records one attempt per request. Inner layers leave notes in the
+//! response's extensions: the wallet's authentication says which key signed and how the
+//! signature fared, the money handlers say which key the request reached and how.
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use sea_orm::ActiveValue::{NotSet, Set};
+
+use super::redact_and_cap;
+use crate::db::entities::attempt;
+use crate::error::ApiError;
+use crate::http::error_response;
+use crate::http::request_id::RequestId;
+use crate::state::AppState;
+
+/// The contract's body limit; checked after authentication, so the 413 is signed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Provider statements (§6.4) may be larger.
+pub const MAX_REPORT_BYTES: usize = 16 * 1024 * 1024;
+/// Bodies past this are refused before anything reads them, unsigned: memory is not
+/// spent on verifying what would be refused anyway.
+const HARD_CAP_BYTES: usize = 1024 * 1024;
+
+/// How a request ended, for the log and the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The key's first execution, and it took effect (or a read that succeeded).
+    First,
+    /// The stored answer of an earlier request with the same key.
+    Replay,
+    /// Same key, other meaning: `409 IDEMPOTENCY_CONFLICT`.
+    Conflict,
+    /// The key's first execution ended in a recorded decline.
+    Declined,
+    /// Refused before reaching a key: authentication, parsing, invalid amount.
+    Rejected,
+    /// A server-side failure: nothing committed, or outcome unknown.
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::First => "FIRST",
+            Outcome::Replay => "REPLAY",
+            Outcome::Conflict => "CONFLICT",
+            Outcome::Declined => "DECLINED",
+            Outcome::Rejected => "REJECTED",
+            Outcome::Error => "ERROR",
+        }
+    }
+
+    /// Without a handler's note, the status tells.
+    fn from_status(status: u16) -> Outcome {
+        match status {
+            500.. => Outcome::Error,
+            400.. => Outcome::Rejected,
+            _ => Outcome::First,
+        }
+    }
+}
+
+/// Left by the wallet's authentication.
+#[derive(Debug, Clone)]
+pub struct SignatureNote {
+    pub provider_id: Option<String>,
+    pub key_id: Option<String>,
+    /// `VALID`, `INVALID` or `STALE`.
+    pub verdict: &'static str,
+}
+
+/// Left by a money operation's handler once the request reached its key.
+#[derive(Debug, Clone)]
+pub struct OperationNote {
+    pub transaction_id: String,
+    pub fingerprint: String,
+    pub outcome: Outcome,
+}
+
+/// The largest body the endpoint accepts.
+pub fn body_limit(path: &str) -> usize {
+    if path.ends_with("/reconciliation/reports") {
+        MAX_REPORT_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
+fn read_cap(path: &str) -> usize {
+    body_limit(path).max(HARD_CAP_BYTES)
+}
+
+pub async fn capture(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let received_at = Utc::now();
+    let started = Instant::now();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let endpoint = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |path| path.as_str().to_owned(),
+    );
+    let method = request.method().to_string();
+    let limit = read_cap(request.uri().path());
+    let (parts, body) = request.into_parts();
+    let (request_body, response) = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes.clone())))
+                .await;
+            (bytes, response)
+        }
+        Err(_) => (
+            Default::default(),
+            error_response(&ApiError::too_large(limit), &request_id),
+        ),
+    };
+    let (parts, body) = response.into_parts();
+    // Our own answers are small JSON documents; the limit only guards against a bug.
+    let response_body = axum::body::to_bytes(body, MAX_REPORT_BYTES)
+        .await
+        .unwrap_or_default();
+    let status = parts.status.as_u16();
+    let signature = parts.extensions.get::<SignatureNote>();
+    let operation = parts.extensions.get::<OperationNote>();
+    let record = attempt::ActiveModel {
+        id: NotSet,
+        request_id: Set(request_id),
+        received_at: Set(received_at),
+        latency_ms: Set(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)),
+        method: Set(method),
+        endpoint: Set(endpoint),
+        provider_id: Set(signature.and_then(|s| s.provider_id.clone())),
+        key_id: Set(signature.and_then(|s| s.key_id.clone())),
+        transaction_id: Set(operation.map(|o| o.transaction_id.clone())),
+        fingerprint: Set(operation.map(|o| o.fingerprint.clone())),
+        signature: Set(signature.map_or("NONE", |s| s.verdict).to_owned()),
+        outcome: Set(operation
+            .map_or_else(|| Outcome::from_status(status), |o| o.outcome)
+            .as_str()
+            .to_owned()),
+        http_status: Set(i32::from(status)),
+        error_code: Set(error_code(status, &response_body)),
+        request_body: Set(redact_and_cap(&request_body)),
+        response_body: Set(redact_and_cap(&response_body)),
+    };
+    state.attempts.record(record);
+    Response::from_parts(parts, Body::from(response_body))
+}
+
+fn error_code(status: u16, body: &[u8]) -> Option<String> {
+    if status < 400 {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    json.pointer("/error/code")?.as_str().map(str::to_owned)
+}

@@ -1,0 +1,75 @@
+//! The attempt log is written by one background task in batches, so that logging a
+//! replay costs the request a channel send, not a database write. The channel is bounded:
+//! when the database cannot keep up, records are dropped and counted rather than queued
+//! without limit. A crash loses at most the records still in the channel; money data is
+//! never in it.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sea_orm::EntityTrait;
+use tokio::sync::mpsc;
+
+use crate::db::entities::attempt;
+use crate::db::Store;
+
+/// Records waiting to be written at most.
+const CHANNEL_CAPACITY: usize = 16_384;
+/// Records written per insert at most.
+const BATCH_SIZE: usize = 512;
+
+#[derive(Clone)]
+pub struct AttemptLog {
+    sender: mpsc::Sender<attempt::ActiveModel>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AttemptLog {
+    pub fn spawn(store: Store) -> AttemptLog {
+        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(store, receiver, Arc::clone(&dropped)));
+        AttemptLog { sender, dropped }
+    }
+
+    /// Queues a record; never waits.
+    pub fn record(&self, record: attempt::ActiveModel) {
+        if self.sender.try_send(record).is_err() {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, "attempt log queue full: records dropped");
+            }
+        }
+    }
+
+    /// Records lost so far because the queue was full or a batch failed.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+async fn run(
+    store: Store,
+    mut receiver: mpsc::Receiver<attempt::ActiveModel>,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    while receiver.recv_many(&mut batch, BATCH_SIZE).await > 0 {
+        let records = Arc::new(std::mem::take(&mut batch));
+        let count = records.len() as u64;
+        let written = store
+            .write(Box::new(move |txn| {
+                let records = Arc::clone(&records);
+                Box::pin(async move {
+                    attempt::Entity::insert_many(records.iter().cloned())
+                        .exec_without_returning(txn)
+                        .await?;
+                    Ok(())
+                })
+            }))
+            .await;
+        if let Err(error) = written {
+            dropped.fetch_add(count, Ordering::Relaxed);
+            tracing::warn!(%error, count, "attempt log batch lost");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Every attempt is traceable: each request to the wallet and operator APIs leaves one
+//! record in the attempt log, whatever became of it.
+mod capture;
+mod log_writer;
+mod redact;
+
+pub use capture::{body_limit, capture, OperationNote, Outcome, SignatureNote, MAX_BODY_BYTES};
+pub use log_writer::AttemptLog;
+pub use redact::redact_and_cap;

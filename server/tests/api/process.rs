@@ -1,0 +1,112 @@
+//! The real binary, configured only through its environment as deployments and harnesses
+//! start it: default SQLite file under ./data, a generated operator token that is printed
+//! and works, `/readyz`, and a graceful stop on SIGTERM.
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct RunningBinary {
+    child: Child,
+    base_url: String,
+    operator_token: String,
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// Starts the binary in `workdir` with no DATABASE_URL and no operator token, and reads
+/// the address and the generated token from its standard output.
+fn start_binary(workdir: &std::path::Path) -> RunningBinary {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(workdir)
+        .env_remove("DATABASE_URL")
+        .env_remove("WALLET_OPERATOR_TOKEN")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut base_url = None;
+    let mut operator_token = None;
+    for line in BufReader::new(stdout).lines().take(10) {
+        let line = line.expect("stdout is readable");
+        if let Some(addr) = line.strip_prefix("oncewallet listening on ") {
+            base_url = Some(addr.trim().to_owned());
+        }
+        if line.starts_with("operator token") {
+            operator_token = line.rsplit(' ').next().map(str::to_owned);
+        }
+        if base_url.is_some() && operator_token.is_some() {
+            break;
+        }
+    }
+    RunningBinary {
+        child,
+        base_url: base_url.expect("the binary prints its address"),
+        operator_token: operator_token.expect("the binary prints the generated token"),
+    }
+}
+
+#[tokio::test]
+async fn the_binary_runs_from_its_environment_and_stops_gracefully_on_sigterm() {
+    let workdir =
+        std::env::temp_dir().join(format!("oncewallet-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let mut binary = start_binary(&workdir);
+    let client = reqwest::Client::new();
+
+    let ready = client
+        .get(format!("{}/readyz", binary.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(
+        workdir.join("data/oncewallet.db").exists(),
+        "the default SQLite file is created under ./data"
+    );
+
+    let unknown_player = client
+        .get(format!("{}/operator/v1/players/nobody", binary.base_url))
+        .bearer_auth(&binary.operator_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown_player.status(),
+        404,
+        "the printed token is accepted"
+    );
+    let wrong_token = client
+        .get(format!("{}/operator/v1/players/nobody", binary.base_url))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_token.status(), 401);
+
+    let pid = binary.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = binary.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server stops within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status.success(),
+        "a SIGTERM stop exits cleanly, got {status:?}"
+    );
+    let _ = std::fs::remove_dir_all(&workdir);
+}
