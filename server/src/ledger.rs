@@ -9,6 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, Q
 use crate::db::entities::{ledger_entry, player};
 use crate::domain::{AmountError, MinorUnits, MAX_MINOR};
 use crate::error::{ApiError, ServiceError};
+use crate::trail;
 
 pub fn player_account(player_id: &str) -> String {
     format!("player:{player_id}")
@@ -62,8 +63,27 @@ pub async fn post(
     );
     // Compare-and-set on the old balance: if anything changed the row behind our back the
     // update matches nothing and the whole request fails instead of moving money twice.
+    let player_delta = match direction {
+        Direction::Credit => amount.get(),
+        Direction::Debit => -amount.get(),
+    };
+    let player_account = player_account(&player.id);
+    let previous = player.ledger_head.as_deref().unwrap_or(trail::GENESIS);
+    let chain_hash = trail::link(
+        previous,
+        &trail::Posting {
+            wallet_tx_id,
+            player_account: &player_account,
+            player_delta,
+            balance_after: after.get(),
+            counter_account,
+            counter_delta: -player_delta,
+            currency: &player.currency,
+        },
+    );
     let updated = player::Entity::update_many()
         .col_expr(player::Column::BalanceMinor, Expr::value(after.get()))
+        .col_expr(player::Column::LedgerHead, Expr::value(chain_hash.as_str()))
         .col_expr(player::Column::UpdatedAt, Expr::value(now))
         .filter(player::Column::Id.eq(player.id.as_str()))
         .filter(player::Column::BalanceMinor.eq(before.get()))
@@ -74,23 +94,27 @@ pub async fn post(
             "player balance changed concurrently".into(),
         )));
     }
-    let player_delta = match direction {
-        Direction::Credit => amount.get(),
-        Direction::Debit => -amount.get(),
+    let entry = |account: String,
+                 delta: i64,
+                 balance_after: Option<i64>,
+                 chain_hash: Option<String>| ledger_entry::ActiveModel {
+        wallet_transaction_id: Set(wallet_tx_id),
+        account: Set(account),
+        currency: Set(player.currency.clone()),
+        amount_minor: Set(delta),
+        balance_after_minor: Set(balance_after),
+        chain_hash: Set(chain_hash),
+        created_at: Set(now),
+        ..Default::default()
     };
-    let entry =
-        |account: String, delta: i64, balance_after: Option<i64>| ledger_entry::ActiveModel {
-            wallet_transaction_id: Set(wallet_tx_id),
-            account: Set(account),
-            currency: Set(player.currency.clone()),
-            amount_minor: Set(delta),
-            balance_after_minor: Set(balance_after),
-            created_at: Set(now),
-            ..Default::default()
-        };
     ledger_entry::Entity::insert_many([
-        entry(player_account(&player.id), player_delta, Some(after.get())),
-        entry(counter_account.to_owned(), -player_delta, None),
+        entry(
+            player_account,
+            player_delta,
+            Some(after.get()),
+            Some(chain_hash),
+        ),
+        entry(counter_account.to_owned(), -player_delta, None, None),
     ])
     .exec(txn)
     .await?;

@@ -1,4 +1,5 @@
 //! oncewallet: a casino wallet whose money operations count exactly once.
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod docs_ui;
@@ -15,4 +16,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod trace;
+pub mod trail;
 pub mod wallet;

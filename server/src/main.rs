@@ -6,6 +6,9 @@ use server::startup::Application;
 async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     server::telemetry::init(config.log_json);
+    if std::env::args().nth(1).as_deref() == Some("verify-trail") {
+        std::process::exit(server::trail::run_cli(&config).await?);
+    }
     let token_generated = config.operator_token_generated;
     let token = config.operator_token.clone();
     let database = redact_url(&config.database_url);

@@ -177,3 +177,51 @@ pub async fn post_session(
         Err(error) => error_response(&error, &request_id),
     }
 }
+
+#[utoipa::path(post, path = "/operator/v1/providers/{provider_id}/transactions/{transaction_id}/refund", tag = "operator",
+    request_body = super::wire::RefundRequest,
+    params(("provider_id" = String, Path), ("transaction_id" = String, Path, description = "The bet to refund")),
+    responses((status = 200, description = "A rollback by the operator: REFUNDED, or ALREADY_ROLLED_BACK", body = crate::wallet::wire::OperationResponse),
+              (status = "4XX", description = "Unknown bet (404 REFERENCE_NOT_FOUND), settled bet (409 BET_ALREADY_SETTLED), …", body = crate::wallet::wire::ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn post_refund(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path((provider_id, transaction_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let operation = async {
+        let provider_id = id("provider_id", provider_id, ProviderId::parse)?;
+        let bet_id = id(
+            "transaction_id",
+            transaction_id,
+            crate::domain::TransactionId::parse,
+        )?;
+        let request: super::wire::RefundRequest = parse_json(&body)?;
+        let staff = service::staff_action(request.requested_by, request.reason)?;
+        let bet = service::find_bet(&state.store, &provider_id, &bet_id)
+            .await
+            .map_err(|e| e.into_api())?;
+        let ctx = crate::wallet::operations::RequestContext {
+            provider_id,
+            currencies: state.currencies.clone(),
+            request_id: request_id.clone(),
+        };
+        crate::wallet::operations::Rollback::by_operator(
+            &bet,
+            &request.refund_id,
+            staff,
+            &body,
+            ctx,
+        )
+    }
+    .await;
+    let operation = match operation {
+        Ok(operation) => operation,
+        Err(error) => return error_response(&error, &request_id),
+    };
+    let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
+    let fingerprint = operation.keyed().fingerprint.to_json();
+    let result = idempotency::execute(&state.store, &state.currencies, operation).await;
+    operation_response(result, &request_id, transaction_id, fingerprint)
+}

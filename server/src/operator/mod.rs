@@ -26,6 +26,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(handlers::post_adjustment),
         )
         .route("/operator/v1/sessions", post(handlers::post_session))
+        .route(
+            "/operator/v1/providers/{provider_id}/transactions/{transaction_id}/refund",
+            post(handlers::post_refund),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -40,7 +44,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         handlers::put_player,
         handlers::get_player,
         handlers::post_adjustment,
-        handlers::post_session
+        handlers::post_session,
+        handlers::post_refund
     ),
     components(schemas(wire::PlayerStatus, wire::Direction))
 )]

@@ -193,6 +193,7 @@ async fn write_player(
             currency: Set(currency.to_owned()),
             status: Set(status.unwrap_or(PlayerStatus::Active).as_str().to_owned()),
             balance_minor: Set(0),
+            ledger_head: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -330,4 +331,41 @@ async fn write_session(
     .exec_without_returning(txn)
     .await?;
     Ok(expires_at)
+}
+
+/// The staff member and reason of an operator action, validated.
+pub fn staff_action(
+    requested_by: Option<String>,
+    reason: String,
+) -> Result<crate::wallet::operations::StaffAction, ApiError> {
+    let actor = requested_by.unwrap_or_else(|| "operator-api".to_owned());
+    if actor.trim().is_empty() || actor.chars().count() > 128 {
+        return Err(ApiError::malformed("requested_by: 1–128 characters"));
+    }
+    if reason.trim().is_empty() || reason.len() > 1024 {
+        return Err(ApiError::malformed("reason: required, at most 1024 bytes"));
+    }
+    Ok(crate::wallet::operations::StaffAction { actor, reason })
+}
+
+/// A provider's bet, for staff actions; anything else is `404 REFERENCE_NOT_FOUND`.
+pub async fn find_bet(
+    store: &Store,
+    provider_id: &ProviderId,
+    bet_id: &crate::domain::TransactionId,
+) -> Result<crate::db::entities::wallet_transaction::Model, ServiceError> {
+    use crate::db::entities::wallet_transaction as wtx;
+    wtx::Entity::find()
+        .filter(wtx::Column::Scope.eq(provider_id.as_str()))
+        .filter(wtx::Column::TransactionId.eq(bet_id.as_str()))
+        .filter(wtx::Column::Op.eq("BET"))
+        .one(store.reader())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ReferenceNotFound,
+                format!("no bet {bet_id} of provider {provider_id}"),
+            )
+            .into()
+        })
 }

@@ -74,6 +74,18 @@ pub struct AdjustmentRequest {
     pub reason: Option<String>,
 }
 
+/// `POST /operator/v1/providers/{provider_id}/transactions/{transaction_id}/refund`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// The idempotency key of this refund (1–112 characters of `[A-Za-z0-9._:-]`).
+    pub refund_id: String,
+    /// Why the bet is refunded; kept in the staff audit log.
+    pub reason: String,
+    /// The person asking, for the audit log; `operator-api` when omitted.
+    pub requested_by: Option<String>,
+}
+
 /// `POST /operator/v1/sessions`
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

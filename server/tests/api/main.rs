@@ -12,6 +12,8 @@ mod concurrency;
 mod model;
 mod operator;
 mod process;
+mod refunds;
 mod rollback;
 mod rounds;
+mod trail;
 mod win;

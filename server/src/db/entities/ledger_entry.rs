@@ -14,6 +14,8 @@ pub struct Model {
     pub amount_minor: i64,
     /// The player's balance after this entry (player accounts only).
     pub balance_after_minor: Option<i64>,
+    /// On the player entry of a posting: the player's hash chain link.
+    pub chain_hash: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -7,5 +7,6 @@ pub mod player;
 pub mod provider;
 pub mod provider_key;
 pub mod round;
+pub mod staff_audit;
 pub mod tombstone;
 pub mod wallet_transaction;

@@ -9,6 +9,8 @@ pub struct Model {
     /// `ACTIVE` or `BLOCKED`.
     pub status: String,
     pub balance_minor: i64,
+    /// The head of the player's ledger hash chain (`None` before the first posting).
+    pub ledger_head: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -8,7 +8,7 @@ mod win;
 
 pub use bet::Bet;
 pub use close_round::CloseRound;
-pub use rollback::Rollback;
+pub use rollback::{Rollback, StaffAction};
 pub use win::Win;
 
 use std::sync::Arc;

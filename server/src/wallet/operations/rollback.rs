@@ -25,6 +25,15 @@ pub struct Rollback {
     target: TransactionId,
     amount_hint: Option<Money>,
     round_closed: bool,
+    /// Set when staff refund a bet: the action is audited in the same transaction.
+    staff: Option<StaffAction>,
+}
+
+/// Who asked for an operator refund, and why.
+#[derive(Debug, Clone)]
+pub struct StaffAction {
+    pub actor: String,
+    pub reason: String,
 }
 
 impl Rollback {
@@ -96,7 +105,110 @@ impl Rollback {
             target,
             amount_hint,
             round_closed,
+            staff: None,
         })
+    }
+
+    /// An operator's refund of a bet (an orphan debit): a rollback in the provider's key
+    /// space under the id `operator-refund:<refund_id>`, so a later provider rollback
+    /// finds the bet already rolled back and a later win is refused.
+    pub fn by_operator(
+        bet: &crate::db::entities::wallet_transaction::Model,
+        refund_id: &str,
+        staff: StaffAction,
+        raw_body: &[u8],
+        ctx: RequestContext,
+    ) -> Result<Rollback, ApiError> {
+        let transaction_id =
+            TransactionId::parse(format!("operator-refund:{refund_id}")).map_err(|_| {
+                ApiError::malformed("refund_id: at most 112 characters of [A-Za-z0-9._:-]")
+            })?;
+        let player_id = parse_id("player_id", bet.player_id.clone(), PlayerId::parse)?;
+        let round_id = parse_id(
+            "round_id",
+            bet.round_id.clone().unwrap_or_default(),
+            RoundId::parse,
+        )?;
+        let game_id = parse_id(
+            "game_id",
+            bet.game_id.clone().unwrap_or_default(),
+            GameId::parse,
+        )?;
+        let target = parse_id(
+            "transaction_id",
+            bet.transaction_id.clone(),
+            TransactionId::parse,
+        )?;
+        let fingerprint = FingerprintFields {
+            op: "ROLLBACK",
+            player_id: player_id.as_str(),
+            round_id: Some(round_id.as_str()),
+            game_id: game_id.as_str(),
+            kind: None,
+            amount: None,
+            reference_transaction_id: None,
+            target_transaction_id: Some(target.as_str()),
+            round_closed: false,
+        }
+        .build();
+        let keyed = KeyedRequest {
+            scope: ctx.provider_id.as_str().to_owned(),
+            transaction_id,
+            player_id: player_id.as_str().to_owned(),
+            op: "ROLLBACK",
+            kind: None,
+            round_id: Some(round_id.as_str().to_owned()),
+            game_id: Some(game_id.into_string()),
+            amount: None,
+            target_transaction_id: Some(target.as_str().to_owned()),
+            fingerprint,
+            request_body: redacted_body(raw_body),
+            request_id: ctx.request_id.clone(),
+        };
+        Ok(Rollback {
+            keyed,
+            ctx,
+            player_id,
+            round_id,
+            target,
+            amount_hint: None,
+            round_closed: false,
+            staff: Some(staff),
+        })
+    }
+
+    /// Staff refunds leave an audit record, whatever they decided.
+    async fn audited(
+        &self,
+        txn: &DatabaseTransaction,
+        wallet_tx_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, ServiceError> {
+        let decision = self.run(txn, wallet_tx_id, now).await?;
+        if let Some(staff) = &self.staff {
+            let result = match &decision {
+                Decision::Done { outcome, .. } => json!({ "outcome": outcome }),
+                Decision::Declined { error, .. } => json!({ "declined": error.code.as_str() }),
+            };
+            let details = json!({
+                "provider_id": self.ctx.provider_id.as_str(),
+                "refund_transaction_id": self.keyed.transaction_id.as_str(),
+                "wallet_tx_id": crate::idempotency::format_wallet_tx_id(wallet_tx_id),
+                "result": result,
+            });
+            crate::audit::record(
+                txn,
+                &staff.actor,
+                "REFUND_BET",
+                "TRANSACTION",
+                &format!("{}/{}", self.ctx.provider_id, self.target),
+                &staff.reason,
+                details,
+                now,
+            )
+            .await?;
+        }
+        Ok(decision)
     }
 
     async fn run(
@@ -276,6 +388,6 @@ impl Operation for Rollback {
         wallet_tx_id: i64,
         now: DateTime<Utc>,
     ) -> BoxFuture<'c, Result<Decision, ServiceError>> {
-        Box::pin(self.run(txn, wallet_tx_id, now))
+        Box::pin(self.audited(txn, wallet_tx_id, now))
     }
 }

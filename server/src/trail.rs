@@ -1,0 +1,207 @@
+//! The tamper-evident trail: each player's ledger postings form a hash chain in commit
+//! order. A posting's link is `SHA-256(previous link, the posting's content)`; it is
+//! stored on the player's entry, and the player row keeps the head. Editing, deleting or
+//! inserting a ledger entry behind the wallet's back breaks the chain, and
+//! [`verify`] names the first link that no longer verifies.
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sha2::{Digest, Sha256};
+
+use crate::db::entities::{ledger_entry, player};
+use crate::error::ServiceError;
+
+/// The link before a player's first posting.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Players verified per page, and entries read per query.
+const PAGE: u64 = 500;
+
+/// What a posting commits to. Timestamps are left out: the databases store them at
+/// different precisions, and the order of the chain already fixes the sequence.
+pub struct Posting<'a> {
+    pub wallet_tx_id: i64,
+    pub player_account: &'a str,
+    pub player_delta: i64,
+    pub balance_after: i64,
+    pub counter_account: &'a str,
+    pub counter_delta: i64,
+    pub currency: &'a str,
+}
+
+pub fn link(previous: &str, posting: &Posting<'_>) -> String {
+    let content = format!(
+        "v1|{previous}|{}|{}|{}|{}|{}|{}|{}",
+        posting.wallet_tx_id,
+        posting.player_account,
+        posting.player_delta,
+        posting.balance_after,
+        posting.counter_account,
+        posting.counter_delta,
+        posting.currency
+    );
+    hex::encode(Sha256::digest(content.as_bytes()))
+}
+
+/// The first place where the trail does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Break {
+    pub player_id: String,
+    /// The ledger entry whose link is wrong, or `None` when the head does not match.
+    pub entry_id: Option<i64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    pub players_checked: u64,
+    pub postings_checked: u64,
+    pub first_break: Option<Break>,
+}
+
+/// Walks every player's chain; stops at the first break.
+pub async fn verify(db: &impl ConnectionTrait) -> Result<Report, ServiceError> {
+    let mut report = Report::default();
+    let mut after = String::new();
+    loop {
+        let players = player::Entity::find()
+            .filter(player::Column::Id.gt(after.as_str()))
+            .order_by_asc(player::Column::Id)
+            .limit(PAGE)
+            .all(db)
+            .await?;
+        let Some(last) = players.last() else {
+            return Ok(report);
+        };
+        after = last.id.clone();
+        for player in &players {
+            report.players_checked += 1;
+            if let Some(found) = verify_player(db, player, &mut report.postings_checked).await? {
+                report.first_break = Some(found);
+                return Ok(report);
+            }
+        }
+    }
+}
+
+async fn verify_player(
+    db: &impl ConnectionTrait,
+    player: &player::Model,
+    postings: &mut u64,
+) -> Result<Option<Break>, ServiceError> {
+    let account = crate::ledger::player_account(&player.id);
+    let broken = |entry_id: Option<i64>, reason: String| {
+        Some(Break {
+            player_id: player.id.clone(),
+            entry_id,
+            reason,
+        })
+    };
+    let mut previous = GENESIS.to_owned();
+    let mut after_id = 0;
+    loop {
+        let entries = ledger_entry::Entity::find()
+            .filter(ledger_entry::Column::Account.eq(account.as_str()))
+            .filter(ledger_entry::Column::Id.gt(after_id))
+            .order_by_asc(ledger_entry::Column::Id)
+            .limit(PAGE)
+            .all(db)
+            .await?;
+        let Some(last) = entries.last() else { break };
+        after_id = last.id;
+        let tx_ids: Vec<i64> = entries.iter().map(|e| e.wallet_transaction_id).collect();
+        let counters = ledger_entry::Entity::find()
+            .filter(ledger_entry::Column::WalletTransactionId.is_in(tx_ids))
+            .filter(ledger_entry::Column::Account.ne(account.as_str()))
+            .all(db)
+            .await?;
+        for entry in &entries {
+            *postings += 1;
+            let mut counter = counters
+                .iter()
+                .filter(|c| c.wallet_transaction_id == entry.wallet_transaction_id);
+            let (Some(counter), None) = (counter.next(), counter.next()) else {
+                return Ok(broken(
+                    Some(entry.id),
+                    "the posting does not have exactly one counter entry".into(),
+                ));
+            };
+            let expected = link(
+                &previous,
+                &Posting {
+                    wallet_tx_id: entry.wallet_transaction_id,
+                    player_account: &entry.account,
+                    player_delta: entry.amount_minor,
+                    balance_after: entry.balance_after_minor.unwrap_or_default(),
+                    counter_account: &counter.account,
+                    counter_delta: counter.amount_minor,
+                    currency: &entry.currency,
+                },
+            );
+            if entry.chain_hash.as_deref() != Some(expected.as_str()) {
+                return Ok(broken(
+                    Some(entry.id),
+                    "the entry's link does not match its content and predecessor".into(),
+                ));
+            }
+            previous = expected;
+        }
+    }
+    let head = player.ledger_head.as_deref().unwrap_or(GENESIS);
+    if head != previous {
+        return Ok(broken(
+            None,
+            "the player's chain head does not match the last entry".into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// `server verify-trail`: walks the whole trail, prints the report as JSON, and exits
+/// with 1 when a link does not verify.
+pub async fn run_cli(config: &crate::config::Config) -> anyhow::Result<i32> {
+    let store = crate::db::Store::connect(&config.database_url, config.writer).await?;
+    let report = verify(store.reader())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(match &report.first_break {
+        None => {
+            eprintln!(
+                "trail verified: {} players, {} postings",
+                report.players_checked, report.postings_checked
+            );
+            0
+        }
+        Some(found) => {
+            eprintln!(
+                "trail BROKEN for player {} at entry {:?}: {}",
+                found.player_id, found.entry_id, found.reason
+            );
+            1
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posting(delta: i64) -> Posting<'static> {
+        Posting {
+            wallet_tx_id: 7,
+            player_account: "player:p",
+            player_delta: delta,
+            balance_after: 100,
+            counter_account: "provider:x:EUR",
+            counter_delta: -delta,
+            currency: "EUR",
+        }
+    }
+
+    #[test]
+    fn links_depend_on_content_and_predecessor() {
+        let a = link(GENESIS, &posting(5));
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, link(GENESIS, &posting(5)));
+        assert_ne!(a, link(GENESIS, &posting(6)));
+        assert_ne!(a, link(&a, &posting(5)));
+    }
+}
