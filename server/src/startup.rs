@@ -17,6 +17,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::wallet::router(state.clone()))
         .merge(crate::operator::router(state.clone()))
         .merge(crate::health::router())
+        .merge(crate::trace::metrics::router())
         .merge(crate::openapi::router())
         .route("/wallet/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/operator/v1/{*rest}", axum::routing::any(unknown_endpoint))
@@ -45,6 +46,10 @@ impl Application {
     /// Connects to the database, runs migrations and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let store = Store::connect(&config.database_url, config.writer).await?;
+        crate::trace::retention::spawn(
+            store.clone(),
+            crate::trace::retention::Retention::from_env()?,
+        );
         let state = AppState {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
             store,

@@ -129,11 +129,22 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
     let status = parts.status.as_u16();
     let signature = parts.extensions.get::<SignatureNote>();
     let operation = parts.extensions.get::<OperationNote>();
+    let outcome = operation.map_or_else(|| Outcome::from_status(status), |o| o.outcome);
+    let latency = started.elapsed();
+    super::metrics::record_request(
+        &endpoint,
+        signature
+            .and_then(|s| s.provider_id.as_deref())
+            .unwrap_or_default(),
+        outcome.as_str(),
+        status,
+        latency,
+    );
     let record = attempt::ActiveModel {
         id: NotSet,
         request_id: Set(request_id),
         received_at: Set(received_at),
-        latency_ms: Set(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)),
+        latency_ms: Set(i64::try_from(latency.as_millis()).unwrap_or(i64::MAX)),
         method: Set(method),
         endpoint: Set(endpoint),
         provider_id: Set(signature.and_then(|s| s.provider_id.clone())),
@@ -141,10 +152,7 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
         transaction_id: Set(operation.map(|o| o.transaction_id.clone())),
         fingerprint: Set(operation.map(|o| o.fingerprint.clone())),
         signature: Set(signature.map_or("NONE", |s| s.verdict).to_owned()),
-        outcome: Set(operation
-            .map_or_else(|| Outcome::from_status(status), |o| o.outcome)
-            .as_str()
-            .to_owned()),
+        outcome: Set(outcome.as_str().to_owned()),
         http_status: Set(i32::from(status)),
         error_code: Set(error_code(status, &response_body)),
         request_body: Set(redact_and_cap(&request_body)),

@@ -3,12 +3,18 @@
 //! when the database cannot keep up, records are dropped and counted rather than queued
 //! without limit. A crash loses at most the records still in the channel; money data is
 //! never in it.
+//!
+//! Each batch also adds to the attempt counters, in the same transaction as its insert: the
+//! counters equal the log, a lost batch is lost from both.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sea_orm::EntityTrait;
 use tokio::sync::mpsc;
 
+use super::counters::Tally;
+use super::metrics;
 use crate::db::entities::attempt;
 use crate::db::Store;
 
@@ -16,6 +22,8 @@ use crate::db::Store;
 const CHANNEL_CAPACITY: usize = 16_384;
 /// Records written per insert at most.
 const BATCH_SIZE: usize = 512;
+/// How often the metrics recorder folds its histogram samples.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AttemptLog {
@@ -25,6 +33,8 @@ pub struct AttemptLog {
 
 impl AttemptLog {
     pub fn spawn(store: Store) -> AttemptLog {
+        // Before the first request, so that no sample goes to the no-op recorder.
+        metrics::handle();
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         let dropped = Arc::new(AtomicU64::new(0));
         tokio::spawn(run(store, receiver, Arc::clone(&dropped)));
@@ -34,6 +44,7 @@ impl AttemptLog {
     /// Queues a record; never waits.
     pub fn record(&self, record: attempt::ActiveModel) {
         if self.sender.try_send(record).is_err() {
+            metrics::record_log_dropped(1);
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "attempt log queue full: records dropped");
@@ -53,23 +64,35 @@ async fn run(
     dropped: Arc<AtomicU64>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
+    let mut last_upkeep = Instant::now();
     while receiver.recv_many(&mut batch, BATCH_SIZE).await > 0 {
+        let tally = Arc::new(Tally::of(&batch));
         let records = Arc::new(std::mem::take(&mut batch));
         let count = records.len() as u64;
         let written = store
             .write(Box::new(move |txn| {
                 let records = Arc::clone(&records);
+                let tally = Arc::clone(&tally);
                 Box::pin(async move {
                     attempt::Entity::insert_many(records.iter().cloned())
                         .exec_without_returning(txn)
                         .await?;
+                    tally.upsert(txn).await?;
                     Ok(())
                 })
             }))
             .await;
-        if let Err(error) = written {
-            dropped.fetch_add(count, Ordering::Relaxed);
-            tracing::warn!(%error, count, "attempt log batch lost");
+        match written {
+            Ok(()) => metrics::record_log_batch(count, receiver.len()),
+            Err(error) => {
+                dropped.fetch_add(count, Ordering::Relaxed);
+                metrics::record_log_dropped(count);
+                tracing::warn!(%error, count, "attempt log batch lost");
+            }
+        }
+        if last_upkeep.elapsed() >= METRICS_UPKEEP_EVERY {
+            metrics::run_upkeep();
+            last_upkeep = Instant::now();
         }
     }
 }

@@ -1,8 +1,12 @@
 //! Every attempt is traceable: each request to the wallet and operator APIs leaves one
 //! record in the attempt log, whatever became of it.
 mod capture;
+pub mod counters;
 mod log_writer;
+pub mod metrics;
+pub mod overview;
 mod redact;
+pub mod retention;
 
 pub use capture::{body_limit, capture, OperationNote, Outcome, SignatureNote, MAX_BODY_BYTES};
 pub use log_writer::AttemptLog;
