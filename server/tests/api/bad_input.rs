@@ -632,3 +632,15 @@ fn any_transaction_id_is_either_accepted_or_malformed_request() {
         assert_invariants(&app).await;
     });
 }
+
+#[tokio::test]
+async fn a_money_object_sent_as_an_array_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
+    let mut bet = player.bet(&player.new_round(), 100);
+    bet["amount"] = serde_json::json!(["100", "EUR", 2]);
+    provider.bet(&bet).await.assert_error("MALFORMED_REQUEST");
+    provider.assert_balance(&player, 1_000).await;
+    assert_eq!(app.stored_state(&provider, &tx_id(&bet)).await, None);
+}
