@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_wallet_core;
 mod m20261128_000002_attempts;
+mod m20261128_000003_reconciliation;
 mod m20261128_000004_attempt_counters;
 mod m20261128_000005_trail_and_audit;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_wallet_core::Migration),
             Box::new(m20261128_000002_attempts::Migration),
+            Box::new(m20261128_000003_reconciliation::Migration),
             Box::new(m20261128_000004_attempt_counters::Migration),
             Box::new(m20261128_000005_trail_and_audit::Migration),
         ]

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod openapi;
 pub mod operator;
+pub mod reconcile;
 pub mod site;
 pub mod startup;
 pub mod state;

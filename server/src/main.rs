@@ -6,6 +6,11 @@ use server::startup::Application;
 async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     server::telemetry::init(config.log_json);
+    if let Some(code) =
+        server::reconcile::cli::dispatch(&std::env::args().collect::<Vec<_>>()).await?
+    {
+        std::process::exit(code)
+    }
     if std::env::args().nth(1).as_deref() == Some("verify-trail") {
         std::process::exit(server::trail::run_cli(&config).await?);
     }

@@ -43,6 +43,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Root::openapi();
     doc.merge(crate::wallet::ApiDoc::openapi());
     doc.merge(crate::operator::ApiDoc::openapi());
+    doc.merge(crate::reconcile::ApiDoc::openapi());
     doc
 }
 

@@ -16,6 +16,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     Router::new()
         .merge(crate::wallet::router(state.clone()))
         .merge(crate::operator::router(state.clone()))
+        .merge(crate::reconcile::router(state.clone()))
         .merge(crate::health::router())
         .merge(crate::trace::metrics::router())
         .merge(crate::openapi::router())
@@ -46,6 +47,7 @@ impl Application {
     /// Connects to the database, runs migrations and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let store = Store::connect(&config.database_url, config.writer).await?;
+        crate::reconcile::spawn_schedule(store.clone(), crate::reconcile::Schedule::from_env()?);
         crate::trace::retention::spawn(
             store.clone(),
             crate::trace::retention::Retention::from_env()?,

@@ -13,6 +13,7 @@ mod counters;
 mod model;
 mod operator;
 mod process;
+mod reconcile;
 mod refunds;
 mod rollback;
 mod rounds;

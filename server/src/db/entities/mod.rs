@@ -1,12 +1,15 @@
 //! SeaORM entities, one per table of `migrations/`. Kept apart from the domain code: these
 //! are the rows as stored, the domain types are what the code reasons with.
 pub mod attempt;
+pub mod discrepancy;
 pub mod attempt_counter;
 pub mod game_session;
 pub mod ledger_entry;
 pub mod player;
 pub mod provider;
 pub mod provider_key;
+pub mod provider_report;
+pub mod reconciliation_run;
 pub mod round;
 pub mod staff_audit;
 pub mod tombstone;

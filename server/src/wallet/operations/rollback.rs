@@ -269,6 +269,9 @@ impl Rollback {
                 }
             }
         };
+        if mismatch {
+            crate::reconcile::flag_hint_mismatch(txn, wallet_tx_id).await?;
+        }
         if self.round_closed {
             super::close_round(txn, provider, &player.id, self.round_id.as_str(), now).await?;
         }

@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+/// One run of the internal checks.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "reconciliation_runs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub started_at: DateTimeUtc,
+    /// `None` while running, or if the run died.
+    pub finished_at: Option<DateTimeUtc>,
+    /// `SCHEDULE`, `MANUAL` or `CLI`.
+    pub trigger: String,
+    /// Findings seen by this run.
+    pub findings: i64,
+    /// Findings this run saw for the first time (or again after they had cleared).
+    pub opened: i64,
+    /// Findings this run resolved because their condition cleared.
+    pub auto_resolved: i64,
+    /// CRITICAL findings not resolved when the run finished.
+    pub critical_open: i64,
+    pub duration_ms: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,192 @@
+//! What people do with findings: list them (the dashboard), acknowledge them ("seen, being
+//! handled") and resolve them with a note. Every change is one unit of work.
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::db::entities::discrepancy;
+use crate::db::Store;
+use crate::error::ServiceError;
+
+/// A page of findings is at most this long.
+pub const MAX_PAGE: u64 = 500;
+/// Names and notes are for people; more than this is a mistake.
+const MAX_ACTOR_BYTES: usize = 200;
+const MAX_NOTE_BYTES: usize = 4096;
+
+/// Why a person's action on a finding was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscrepancyError {
+    /// The id names no finding.
+    #[error("no discrepancy with id {0}")]
+    NotFound(i64),
+    /// Only OPEN findings can be acknowledged, and RESOLVED ones cannot change.
+    #[error("discrepancy {id} is {from}; it cannot become {to}")]
+    InvalidTransition {
+        id: i64,
+        from: String,
+        to: &'static str,
+    },
+    /// Every action names who took it, and a resolution says why.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<sea_orm::DbErr> for DiscrepancyError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        DiscrepancyError::Service(ServiceError::Db(error))
+    }
+}
+
+/// Which findings to list: newest first, after `before_id` when paging.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub before_id: Option<i64>,
+    pub limit: u64,
+}
+
+/// One page, and the cursor of the next (older) one.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<discrepancy::Model>,
+    pub next_before_id: Option<i64>,
+}
+
+pub async fn list(db: &impl ConnectionTrait, filter: &Filter) -> Result<Page, sea_orm::DbErr> {
+    let limit = filter.limit.clamp(1, MAX_PAGE);
+    let mut select = discrepancy::Entity::find();
+    if let Some(kind) = &filter.kind {
+        select = select.filter(discrepancy::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(status) = &filter.status {
+        select = select.filter(discrepancy::Column::Status.eq(status.as_str()));
+    }
+    if let Some(before) = filter.before_id {
+        select = select.filter(discrepancy::Column::Id.lt(before));
+    }
+    let mut items = select
+        .order_by_desc(discrepancy::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let more = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    let next_before_id = if more {
+        items.last().map(|d| d.id)
+    } else {
+        None
+    };
+    Ok(Page {
+        items,
+        next_before_id,
+    })
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<discrepancy::Model, DiscrepancyError> {
+    discrepancy::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(DiscrepancyError::NotFound(id))
+}
+
+/// OPEN → ACKNOWLEDGED: someone is on it. The job keeps updating `last_seen_at`, and
+/// still resolves it if the condition clears.
+pub async fn acknowledge(
+    store: &Store,
+    id: i64,
+    who: &str,
+    note: Option<&str>,
+) -> Result<discrepancy::Model, DiscrepancyError> {
+    let who = checked("who", who, MAX_ACTOR_BYTES)?;
+    let note = note
+        .map(|n| checked("note", n, MAX_NOTE_BYTES))
+        .transpose()?;
+    transition(store, id, "ACKNOWLEDGED", move |row| {
+        row.acknowledged_by = Set(Some(who.clone()));
+        row.acknowledged_at = Set(Some(Utc::now()));
+        if let Some(note) = &note {
+            row.resolution_note = Set(Some(note.clone()));
+        }
+    })
+    .await
+}
+
+/// OPEN or ACKNOWLEDGED → RESOLVED, with who and why.
+pub async fn resolve(
+    store: &Store,
+    id: i64,
+    who: &str,
+    note: &str,
+) -> Result<discrepancy::Model, DiscrepancyError> {
+    let who = checked("who", who, MAX_ACTOR_BYTES)?;
+    let note = checked("note", note, MAX_NOTE_BYTES)?;
+    transition(store, id, "RESOLVED", move |row| {
+        row.resolved_by = Set(Some(who.clone()));
+        row.resolved_at = Set(Some(Utc::now()));
+        row.resolution_note = Set(Some(note.clone()));
+    })
+    .await
+}
+
+fn checked(field: &str, value: &str, max: usize) -> Result<String, DiscrepancyError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(DiscrepancyError::Invalid(format!("{field}: required")));
+    }
+    if value.len() > max {
+        return Err(DiscrepancyError::Invalid(format!(
+            "{field}: at most {max} bytes"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// Reads, checks the transition and writes in one unit of work, so two people acting at
+/// once cannot both pass the check.
+async fn transition(
+    store: &Store,
+    id: i64,
+    to: &'static str,
+    apply: impl Fn(&mut discrepancy::ActiveModel) + Send + Sync + 'static,
+) -> Result<discrepancy::Model, DiscrepancyError> {
+    let apply = std::sync::Arc::new(apply);
+    let outcome = store
+        .write(Box::new(move |txn| {
+            let apply = std::sync::Arc::clone(&apply);
+            Box::pin(async move {
+                let Some(row) = discrepancy::Entity::find_by_id(id)
+                    .lock_exclusive()
+                    .one(txn)
+                    .await?
+                else {
+                    return Ok(Err(DiscrepancyError::NotFound(id)));
+                };
+                let allowed = match to {
+                    "ACKNOWLEDGED" => row.status == "OPEN",
+                    _ => row.status != "RESOLVED",
+                };
+                if !allowed {
+                    return Ok(Err(DiscrepancyError::InvalidTransition {
+                        id,
+                        from: row.status,
+                        to,
+                    }));
+                }
+                let mut active: discrepancy::ActiveModel = row.into();
+                active.status = Set(to.to_owned());
+                apply(&mut active);
+                Ok(Ok(discrepancy::Entity::update(active).exec(txn).await?))
+            })
+        }))
+        .await?;
+    outcome
+}

@@ -1,0 +1,334 @@
+//! The reconciliation job: runs every check, stores the findings in one transaction, and
+//! records the run. Started on a schedule, from the CLI, or by a person (dashboard).
+//!
+//! Runs never overlap: on PostgreSQL a transaction-scoped advisory lock held for the whole
+//! run lets exactly one process run at a time (the others skip), and on both engines an
+//! unfinished run younger than [`LEASE`] makes another start skip.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, TransactionTrait,
+};
+
+use super::checks::{self, CheckResult, Thresholds};
+use super::findings::{self, Finding};
+use crate::db::entities::{discrepancy, reconciliation_run as run};
+use crate::db::{Engine, Store};
+use crate::error::ServiceError;
+
+/// An unfinished run older than this is presumed dead (its process crashed).
+const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+/// The advisory lock key of the job: "recon" in ASCII.
+const ADVISORY_KEY: i64 = 0x0072_6563_6f6e;
+
+/// Who started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    Cli,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "SCHEDULE",
+            Trigger::Manual => "MANUAL",
+            Trigger::Cli => "CLI",
+        }
+    }
+}
+
+/// What a finished run found.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: i64,
+    /// (kind, findings, truncated) per check, in run order.
+    pub checks: Vec<(&'static str, usize, bool)>,
+    pub findings: u64,
+    pub opened: u64,
+    pub auto_resolved: u64,
+    /// CRITICAL findings still open or acknowledged after the run.
+    pub critical_open: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug)]
+pub enum RunOutcome {
+    Finished(RunSummary),
+    /// Another run (in this or another process) holds the job.
+    Skipped,
+}
+
+/// The job's settings, from the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// `WALLET_RECONCILE_INTERVAL_SECS` (default 300); `None` (0) disables the schedule.
+    pub interval: Option<Duration>,
+    /// `WALLET_ORPHAN_AFTER_SECS` (default 1800) and `WALLET_STALE_ROUND_AFTER_SECS`
+    /// (default 172800).
+    pub thresholds: Thresholds,
+}
+
+impl Schedule {
+    pub fn from_env() -> anyhow::Result<Schedule> {
+        let secs = |name: &str, default: u64| -> anyhow::Result<u64> {
+            match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{name}: a whole number of seconds")),
+            }
+        };
+        let interval = secs("WALLET_RECONCILE_INTERVAL_SECS", 300)?;
+        let defaults = Thresholds::default();
+        let duration = |name, default: chrono::Duration| -> anyhow::Result<chrono::Duration> {
+            let secs = secs(name, default.num_seconds().unsigned_abs())?;
+            Ok(chrono::Duration::seconds(i64::try_from(secs)?))
+        };
+        Ok(Schedule {
+            interval: (interval > 0).then(|| Duration::from_secs(interval)),
+            thresholds: Thresholds {
+                orphan_after: duration("WALLET_ORPHAN_AFTER_SECS", defaults.orphan_after)?,
+                stale_round_after: duration(
+                    "WALLET_STALE_ROUND_AFTER_SECS",
+                    defaults.stale_round_after,
+                )?,
+            },
+        })
+    }
+}
+
+/// Starts the scheduled job; the first run is one interval after start-up, so a restart
+/// loop does not hammer the database.
+pub fn spawn_schedule(store: Store, schedule: Schedule) {
+    let Some(interval) = schedule.interval else {
+        tracing::info!("scheduled reconciliation disabled");
+        return;
+    };
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = run_once(&store, Trigger::Schedule, schedule.thresholds).await {
+                tracing::error!(%error, "reconciliation run failed");
+            }
+        }
+    });
+}
+
+/// Runs every check once, unless another run holds the job.
+pub async fn run_once(
+    store: &Store,
+    trigger: Trigger,
+    thresholds: Thresholds,
+) -> Result<RunOutcome, ServiceError> {
+    // Held until the run ends; dropping the transaction releases the lock.
+    let lock = match store.engine() {
+        Engine::Postgres => match try_advisory_lock(store).await? {
+            Some(txn) => Some(txn),
+            None => return Ok(skipped("another process is running reconciliation")),
+        },
+        Engine::Sqlite => None,
+    };
+    let started = Instant::now();
+    let now = Utc::now();
+    let Some(run_id) = start_run(store, trigger, now).await? else {
+        return Ok(skipped("an unfinished run holds the lease"));
+    };
+    tracing::info!(run_id, trigger = trigger.as_str(), "reconciliation started");
+    let summary = match check_and_store(store, run_id, thresholds, now, started).await {
+        Ok(summary) => summary,
+        Err(error) => {
+            // Close the run so its lease does not block the next one for nothing.
+            let _ = close_failed_run(store, run_id).await;
+            return Err(error);
+        }
+    };
+    if let Some(txn) = lock {
+        let _ = txn.commit().await;
+    }
+    tracing::info!(
+        run_id,
+        findings = summary.findings,
+        opened = summary.opened,
+        auto_resolved = summary.auto_resolved,
+        critical_open = summary.critical_open,
+        duration_ms = summary.duration_ms,
+        "reconciliation finished"
+    );
+    Ok(RunOutcome::Finished(summary))
+}
+
+async fn check_and_store(
+    store: &Store,
+    run_id: i64,
+    thresholds: Thresholds,
+    now: DateTime<Utc>,
+    started: Instant,
+) -> Result<RunSummary, ServiceError> {
+    let mut results = Vec::with_capacity(checks::ALL.len());
+    for kind in checks::ALL {
+        let result = checks::run(store.reader(), kind, &thresholds, now).await?;
+        // Progress, so a long run is visibly alive and slow checks stand out.
+        tracing::info!(
+            run_id,
+            check = kind,
+            findings = result.findings.len(),
+            truncated = result.truncated,
+            elapsed_ms = result.elapsed_ms as u64,
+            "reconciliation check done"
+        );
+        results.push(result);
+    }
+    finish_run(store, run_id, results, now, started).await
+}
+
+async fn close_failed_run(store: &Store, run_id: i64) -> Result<(), ServiceError> {
+    store
+        .write(Box::new(move |txn| {
+            Box::pin(async move {
+                run::Entity::update(run::ActiveModel {
+                    id: Set(run_id),
+                    finished_at: Set(Some(Utc::now())),
+                    ..Default::default()
+                })
+                .exec(txn)
+                .await?;
+                Ok(())
+            })
+        }))
+        .await
+}
+
+fn skipped(why: &str) -> RunOutcome {
+    tracing::info!(reason = why, "reconciliation skipped");
+    RunOutcome::Skipped
+}
+
+/// A transaction holding the job's advisory lock, or `None` if another session has it.
+async fn try_advisory_lock(store: &Store) -> Result<Option<DatabaseTransaction>, ServiceError> {
+    let txn = store.reader().begin().await?;
+    let row = txn
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT pg_try_advisory_xact_lock({ADVISORY_KEY}) AS locked"),
+        ))
+        .await?;
+    let locked = row
+        .map(|row| row.try_get::<bool>("", "locked"))
+        .transpose()?
+        .unwrap_or(false);
+    Ok(locked.then_some(txn))
+}
+
+/// Records the run's start, unless a live run holds the lease. Check and insert are one
+/// unit of work, so two starts cannot both pass.
+async fn start_run(
+    store: &Store,
+    trigger: Trigger,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, ServiceError> {
+    store
+        .write(Box::new(move |txn| {
+            Box::pin(async move {
+                let live = run::Entity::find()
+                    .filter(run::Column::FinishedAt.is_null())
+                    .filter(run::Column::StartedAt.gt(now - LEASE))
+                    .count(txn)
+                    .await?;
+                if live > 0 {
+                    return Ok(None);
+                }
+                let row = run::ActiveModel {
+                    started_at: Set(now),
+                    trigger: Set(trigger.as_str().to_owned()),
+                    findings: Set(0),
+                    opened: Set(0),
+                    auto_resolved: Set(0),
+                    critical_open: Set(0),
+                    duration_ms: Set(0),
+                    ..Default::default()
+                };
+                Ok(Some(
+                    run::Entity::insert(row).exec(txn).await?.last_insert_id,
+                ))
+            })
+        }))
+        .await
+}
+
+/// Stores every finding, resolves what cleared and closes the run, in one transaction:
+/// a crash mid-way leaves the previous state, never half a run.
+async fn finish_run(
+    store: &Store,
+    run_id: i64,
+    results: Vec<CheckResult>,
+    now: DateTime<Utc>,
+    started: Instant,
+) -> Result<RunSummary, ServiceError> {
+    let checks: Vec<(&'static str, usize, bool)> = results
+        .iter()
+        .map(|r| (r.kind, r.findings.len(), r.truncated))
+        .collect();
+    // Complete lists only: a cut-short list says nothing about what cleared.
+    let complete: Vec<&'static str> = results
+        .iter()
+        .filter(|r| !r.truncated)
+        .map(|r| r.kind)
+        .collect();
+    let all: Arc<Vec<Finding>> = Arc::new(results.into_iter().flat_map(|r| r.findings).collect());
+    let complete = Arc::new(complete);
+    let findings_count = all.len() as u64;
+    let (opened, auto_resolved, critical_open) = store
+        .write(Box::new(move |txn| {
+            let all = Arc::clone(&all);
+            let complete = Arc::clone(&complete);
+            Box::pin(async move {
+                let opened = findings::upsert(txn, &all, now).await?;
+                let mut resolved = 0;
+                for kind in complete.iter() {
+                    resolved += findings::resolve_cleared(txn, kind, now, run_id).await?;
+                }
+                let critical_open = critical_open(txn).await?;
+                let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+                run::Entity::update(run::ActiveModel {
+                    id: Set(run_id),
+                    finished_at: Set(Some(Utc::now())),
+                    findings: Set(all.len() as i64),
+                    opened: Set(opened as i64),
+                    auto_resolved: Set(resolved as i64),
+                    critical_open: Set(critical_open as i64),
+                    duration_ms: Set(duration_ms),
+                    ..Default::default()
+                })
+                .exec(txn)
+                .await?;
+                Ok((opened, resolved, critical_open))
+            })
+        }))
+        .await?;
+    Ok(RunSummary {
+        run_id,
+        checks,
+        findings: findings_count,
+        opened,
+        auto_resolved,
+        critical_open,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// CRITICAL findings nobody resolved, internal or from statements.
+pub async fn critical_open(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
+    discrepancy::Entity::find()
+        .filter(discrepancy::Column::Severity.eq("CRITICAL"))
+        .filter(discrepancy::Column::Status.ne("RESOLVED"))
+        .count(db)
+        .await
+}
