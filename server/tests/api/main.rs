@@ -17,5 +17,6 @@ mod reconcile;
 mod refunds;
 mod rollback;
 mod rounds;
+mod statements;
 mod trail;
 mod win;

@@ -1,8 +1,8 @@
 //! SeaORM entities, one per table of `migrations/`. Kept apart from the domain code: these
 //! are the rows as stored, the domain types are what the code reasons with.
 pub mod attempt;
-pub mod discrepancy;
 pub mod attempt_counter;
+pub mod discrepancy;
 pub mod game_session;
 pub mod ledger_entry;
 pub mod player;
