@@ -55,8 +55,13 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     }
     // The same holds for the money objects nested in a body.
     for field in ["amount", "amount_hint"] {
-        if value.get(field).is_some_and(|money| !money.is_object() && !money.is_null()) {
-            return Err(ApiError::malformed(format!("{field}: must be a money object")));
+        if value
+            .get(field)
+            .is_some_and(|money| !money.is_object() && !money.is_null())
+        {
+            return Err(ApiError::malformed(format!(
+                "{field}: must be a money object"
+            )));
         }
     }
     serde_json::from_value(value)
