@@ -6,6 +6,7 @@ mod m20261128_000002_attempts;
 mod m20261128_000003_reconciliation;
 mod m20261128_000004_attempt_counters;
 mod m20261128_000005_trail_and_audit;
+mod m20261128_000006_console_indexes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_reconciliation::Migration),
             Box::new(m20261128_000004_attempt_counters::Migration),
             Box::new(m20261128_000005_trail_and_audit::Migration),
+            Box::new(m20261128_000006_console_indexes::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod bad_input;
 mod balance;
 mod bet;
 mod concurrency;
+mod console;
 mod counters;
 mod model;
 mod operator;

@@ -1,0 +1,97 @@
+//! The live feed: the attempt log read by id, so every server process's attempts show up
+//! once their batch is written, whichever process the dashboard talks to.
+use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::db::entities::{attempt, wallet_transaction as wtx};
+
+/// The most attempts one call returns.
+pub const FEED_MAX_LIMIT: u64 = 500;
+
+/// Narrows the feed; every field is an exact match.
+#[derive(Debug, Clone, Default)]
+pub struct FeedFilter {
+    pub provider_id: Option<String>,
+    pub endpoint: Option<String>,
+    /// `FIRST`, `REPLAY`, `CONFLICT`, `DECLINED`, `REJECTED` or `ERROR`.
+    pub outcome: Option<String>,
+    /// Attempts whose transaction (same provider) belongs to this player.
+    pub player_id: Option<String>,
+}
+
+/// A page of attempts and the cursor to poll with next.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub attempts: Vec<attempt::Model>,
+    /// The highest attempt id seen so far: pass it back to get what came after.
+    pub next_cursor: Option<i64>,
+}
+
+/// Without a cursor, the newest `limit` attempts, newest first (the feed's first screen).
+/// With one, the attempts after it, oldest first, so a poller appends them in order and
+/// pages forward with `next_cursor` until it catches up.
+pub async fn live_feed(
+    db: &impl ConnectionTrait,
+    after_attempt_id: Option<i64>,
+    filter: &FeedFilter,
+    limit: u64,
+) -> Result<FeedPage, DbErr> {
+    let limit = limit.clamp(1, FEED_MAX_LIMIT);
+    let mut select = attempt::Entity::find();
+    if let Some(provider) = &filter.provider_id {
+        select = select.filter(attempt::Column::ProviderId.eq(provider.as_str()));
+    }
+    if let Some(endpoint) = &filter.endpoint {
+        select = select.filter(attempt::Column::Endpoint.eq(endpoint.as_str()));
+    }
+    if let Some(outcome) = &filter.outcome {
+        select = select.filter(attempt::Column::Outcome.eq(outcome.as_str()));
+    }
+    if let Some(player) = &filter.player_id {
+        select = select.filter(Expr::exists(player_owns_key(player)));
+    }
+    let attempts = match after_attempt_id {
+        None => {
+            select
+                .order_by_desc(attempt::Column::Id)
+                .limit(limit)
+                .all(db)
+                .await?
+        }
+        Some(after) => {
+            select
+                .filter(attempt::Column::Id.gt(after))
+                .order_by_asc(attempt::Column::Id)
+                .limit(limit)
+                .all(db)
+                .await?
+        }
+    };
+    let newest = attempts.iter().map(|a| a.id).max();
+    Ok(FeedPage {
+        next_cursor: newest.or(after_attempt_id),
+        attempts,
+    })
+}
+
+/// `SELECT 1 FROM wallet_transactions w WHERE w.scope = attempts.provider_id AND
+/// w.transaction_id = attempts.transaction_id AND w.player_id = ?`: one probe of the
+/// (scope, transaction_id) unique index per candidate attempt.
+fn player_owns_key(player: &str) -> SelectStatement {
+    let w = Alias::new("w");
+    Query::select()
+        .expr(Expr::val(1))
+        .from_as(wtx::Entity, w.clone())
+        .and_where(
+            Expr::col((w.clone(), wtx::Column::Scope))
+                .equals((attempt::Entity, attempt::Column::ProviderId)),
+        )
+        .and_where(
+            Expr::col((w.clone(), wtx::Column::TransactionId))
+                .equals((attempt::Entity, attempt::Column::TransactionId)),
+        )
+        .and_where(Expr::col((w, wtx::Column::PlayerId)).eq(player))
+        .to_owned()
+}
