@@ -1,14 +1,17 @@
 //! The live feed: the attempt log read by id, so every server process's attempts show up
 //! once their batch is written, whichever process the dashboard talks to.
-use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::db::entities::{attempt, wallet_transaction as wtx};
 
 /// The most attempts one call returns.
 pub const FEED_MAX_LIMIT: u64 = 500;
+/// A player's feed covers the attempts of the player's latest this many transactions;
+/// older ones are a search away.
+const PLAYER_MAX_KEYS: u64 = 500;
 
 /// Narrows the feed; every field is an exact match.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +20,8 @@ pub struct FeedFilter {
     pub endpoint: Option<String>,
     /// `FIRST`, `REPLAY`, `CONFLICT`, `DECLINED`, `REJECTED` or `ERROR`.
     pub outcome: Option<String>,
-    /// Attempts whose transaction (same provider) belongs to this player.
+    /// Attempts whose transaction (same provider) belongs to this player: those of the
+    /// player's latest 500 transactions.
     pub player_id: Option<String>,
 }
 
@@ -50,7 +54,23 @@ pub async fn live_feed(
         select = select.filter(attempt::Column::Outcome.eq(outcome.as_str()));
     }
     if let Some(player) = &filter.player_id {
-        select = select.filter(Expr::exists(player_owns_key(player)));
+        let keys = player_keys(db, player).await?;
+        if keys.is_empty() {
+            return Ok(FeedPage {
+                attempts: Vec::new(),
+                next_cursor: after_attempt_id,
+            });
+        }
+        select = select.filter(keys.into_iter().fold(
+            Condition::any(),
+            |any, (scope, transaction_id)| {
+                any.add(
+                    attempt::Column::ProviderId
+                        .eq(scope)
+                        .and(attempt::Column::TransactionId.eq(transaction_id)),
+                )
+            },
+        ));
     }
     let attempts = match after_attempt_id {
         None => {
@@ -76,22 +96,21 @@ pub async fn live_feed(
     })
 }
 
-/// `SELECT 1 FROM wallet_transactions w WHERE w.scope = attempts.provider_id AND
-/// w.transaction_id = attempts.transaction_id AND w.player_id = ?`: one probe of the
-/// (scope, transaction_id) unique index per candidate attempt.
-fn player_owns_key(player: &str) -> SelectStatement {
-    let w = Alias::new("w");
-    Query::select()
-        .expr(Expr::val(1))
-        .from_as(wtx::Entity, w.clone())
-        .and_where(
-            Expr::col((w.clone(), wtx::Column::Scope))
-                .equals((attempt::Entity, attempt::Column::ProviderId)),
-        )
-        .and_where(
-            Expr::col((w.clone(), wtx::Column::TransactionId))
-                .equals((attempt::Entity, attempt::Column::TransactionId)),
-        )
-        .and_where(Expr::col((w, wtx::Column::PlayerId)).eq(player))
-        .to_owned()
+/// The player's most recent keys, newest first: the feed of one player starts from the
+/// player's transactions (an index range) and looks up their attempts by key, instead of
+/// walking the whole log looking for them.
+async fn player_keys(
+    db: &impl ConnectionTrait,
+    player: &str,
+) -> Result<Vec<(String, String)>, DbErr> {
+    wtx::Entity::find()
+        .select_only()
+        .column(wtx::Column::Scope)
+        .column(wtx::Column::TransactionId)
+        .filter(wtx::Column::PlayerId.eq(player))
+        .order_by_desc(wtx::Column::Id)
+        .limit(PLAYER_MAX_KEYS)
+        .into_tuple()
+        .all(db)
+        .await
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use sea_orm::ConnectionTrait;
+
 use server::console::{
     csv_cell, export_rows, live_feed, pending_rollbacks, search, trace, FeedFilter,
 };
@@ -462,4 +464,130 @@ async fn pending_rollbacks_list_orphan_debits_oldest_first_with_their_bet() {
         .iter()
         .all(|p| p.discrepancy.kind == PENDING_ROLLBACK
             && p.player_id.as_deref() == Some(player.id.as_str())));
+}
+
+/// How many rows the timing run seeds.
+const SEEDED: i64 = 100_000;
+
+/// 100,000 transactions of one provider (1,000 players, four per round) and one attempt
+/// each, copied in SQL from a real bet so every column has a stored shape.
+async fn seed(app: &TestApp, provider: &TestProvider, template: &str) {
+    app.query(&format!(
+        "INSERT INTO wallet_transactions (scope, transaction_id, op, kind, player_id, round_id, \
+             game_id, amount_minor, currency, target_transaction_id, fingerprint, state, outcome, \
+             error_code, http_status, response_body, request_body, request_id, created_at, \
+             updated_at, amount_hint_mismatch) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) \
+         SELECT t.scope, 'seed-tx-' || n.i, t.op, t.kind, 'seed-player-' || (n.i % 1000), \
+             'seed-round-' || (n.i / 4), t.game_id, t.amount_minor, t.currency, NULL, \
+             t.fingerprint, t.state, t.outcome, NULL, t.http_status, t.response_body, \
+             t.request_body, 'seed-req-' || n.i, t.created_at, t.updated_at, t.amount_hint_mismatch \
+         FROM n, wallet_transactions t WHERE t.transaction_id = {}",
+        quote(template)
+    ))
+    .await;
+    app.query(&format!(
+        "INSERT INTO attempts (request_id, received_at, latency_ms, method, endpoint, \
+             provider_id, key_id, transaction_id, fingerprint, signature, outcome, http_status, \
+             error_code, request_body, response_body) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) \
+         SELECT 'seed-req-' || n.i, a.received_at, a.latency_ms, a.method, a.endpoint, \
+             a.provider_id, a.key_id, 'seed-tx-' || n.i, a.fingerprint, a.signature, \
+             CASE WHEN n.i % 10 = 0 THEN 'REPLAY' ELSE 'FIRST' END, a.http_status, NULL, \
+             a.request_body, a.response_body \
+         FROM n, attempts a WHERE a.provider_id = {} AND a.transaction_id = {}",
+        quote(&provider.id),
+        quote(template)
+    ))
+    .await;
+    // PostgreSQL's autovacuum would analyze a table this size; the app never runs ANALYZE
+    // on SQLite, whose statistics would count the NULL targets as one huge value.
+    if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        app.query("ANALYZE").await;
+    }
+}
+
+/// Times one run of each console query on 100,000 seeded transactions. Not a pass/fail
+/// benchmark: run with `--ignored --nocapture` and read the timings.
+#[tokio::test]
+#[ignore = "seeds 100,000 rows; run by hand for timings"]
+async fn console_queries_answer_quickly_at_100k_transactions() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, CUR, 10_000).await;
+    let bet = player.bet(&player.new_round(), 100);
+    let marker = unique_id("req");
+    provider
+        .call("/wallet/v1/bet", &bet)
+        .request_id(&marker)
+        .send()
+        .await
+        .assert_ok();
+    wait_for_attempt(&app, &marker).await;
+    let started = std::time::Instant::now();
+    seed(&app, &provider, &tx_id(&bet)).await;
+    eprintln!(
+        "seeded {SEEDED} transactions and attempts in {:?}",
+        started.elapsed()
+    );
+    let currencies = CurrencyTable::default();
+    let db = &app.db;
+    let player_filter = FeedFilter {
+        player_id: Some("seed-player-7".to_owned()),
+        ..FeedFilter::default()
+    };
+    let replays = FeedFilter {
+        outcome: Some("REPLAY".to_owned()),
+        ..of_provider(&provider)
+    };
+    macro_rules! timed {
+        ($name:expr, $call:expr) => {{
+            let started = std::time::Instant::now();
+            let result = $call.await.expect($name);
+            eprintln!(
+                "{:<40} {:>8.2} ms",
+                $name,
+                started.elapsed().as_secs_f64() * 1e3
+            );
+            result
+        }};
+    }
+    let page = timed!(
+        "live_feed newest 100",
+        live_feed(db, None, &FeedFilter::default(), 100)
+    );
+    assert_eq!(page.attempts.len(), 100);
+    timed!(
+        "live_feed after cursor",
+        live_feed(db, Some(50_000), &FeedFilter::default(), 500)
+    );
+    timed!(
+        "live_feed provider+REPLAY",
+        live_feed(db, None, &replays, 100)
+    );
+    timed!("live_feed player", live_feed(db, None, &player_filter, 100));
+    let found = timed!(
+        "trace by transaction id",
+        trace(db, &currencies, "seed-tx-77777")
+    );
+    assert!(found.is_some());
+    timed!(
+        "trace by request id",
+        trace(db, &currencies, "seed-req-77777")
+    );
+    let hits = timed!("search by transaction id", search(db, "seed-tx-5", 0, 50));
+    assert_eq!(hits.total, 1);
+    timed!("search by request id", search(db, "seed-req-5", 0, 50));
+    let hits = timed!("search by player id", search(db, "seed-player-5", 0, 50));
+    assert_eq!(hits.total, 100);
+    timed!("search by round id", search(db, "seed-round-5", 0, 50));
+    let lines = timed!(
+        "export_rows player (100 rows)",
+        export_rows(db, "seed-player-5", 100_000)
+    );
+    assert_eq!(lines.len(), 100);
+    timed!(
+        "pending_rollbacks page 0",
+        pending_rollbacks(db, 0, chrono::Utc::now())
+    );
 }
