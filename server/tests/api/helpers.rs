@@ -1177,3 +1177,19 @@ impl TestPlayer {
         minor_of(&response.body["player"]["balance"], &self.currency)
     }
 }
+
+/// Runs the real binary with a subcommand against `database_url` and waits for it, at most
+/// two minutes. Asynchronously, so that the test's own server keeps serving (and keeps
+/// releasing its SQLite write lock) while the command runs.
+pub async fn run_subcommand(subcommand: &str, database_url: &str) -> std::process::Output {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg(subcommand)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(std::time::Duration::from_secs(120), child)
+        .await
+        .unwrap_or_else(|_| panic!("`server {subcommand}` did not finish within 120 s"))
+        .expect("the server binary runs")
+}

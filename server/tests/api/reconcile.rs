@@ -474,16 +474,7 @@ async fn the_reconcile_subcommand_prints_a_summary_and_fails_on_critical_finding
     let app = spawn_app().await;
     let provider = TestProvider::new(&app).await;
     let (player, _) = busy_player(&provider).await;
-    let run = |database_url: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .arg("reconcile")
-            .env("DATABASE_URL", database_url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("the server binary runs")
-    };
-
-    let clean = run(&app.database_url);
+    let clean = run_subcommand("reconcile", &app.database_url).await;
     let stdout = String::from_utf8_lossy(&clean.stdout);
     let stderr = String::from_utf8_lossy(&clean.stderr);
     assert_eq!(
@@ -494,7 +485,7 @@ async fn the_reconcile_subcommand_prints_a_summary_and_fails_on_critical_finding
     assert!(stdout.contains("0 findings"), "stdout: {stdout}");
 
     set_balance(&app, &player.id, 3).await;
-    let broken = run(&app.database_url);
+    let broken = run_subcommand("reconcile", &app.database_url).await;
     let stdout = String::from_utf8_lossy(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "stdout: {stdout}");
     assert!(stdout.contains("BALANCE_MISMATCH"), "stdout: {stdout}");

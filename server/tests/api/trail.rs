@@ -93,28 +93,16 @@ async fn a_deleted_last_entry_and_a_forged_balance_are_detected() {
 
 #[tokio::test]
 async fn the_verify_trail_command_exits_non_zero_on_a_tampered_database() {
-    // The command runs against a file the test can hand it, so this one is SQLite only.
-    if std::env::var("ONCEWALLET_TEST_PG_URL").is_ok_and(|v| !v.is_empty()) {
-        return;
-    }
     let app = spawn_app().await;
     let (_provider, _player) = traffic(&app).await;
-    let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .arg("verify-trail")
-            .env("DATABASE_URL", &app.database_url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("the binary runs")
-    };
-    let clean = run();
+    let clean = run_subcommand("verify-trail", &app.database_url).await;
     assert!(
         clean.status.success(),
         "clean data verifies: {}",
         String::from_utf8_lossy(&clean.stderr)
     );
     execute(&app, "UPDATE ledger_entries SET balance_after_minor = 1 WHERE balance_after_minor IS NOT NULL AND id = (SELECT MIN(id) FROM ledger_entries)").await;
-    let tampered = run();
+    let tampered = run_subcommand("verify-trail", &app.database_url).await;
     assert_eq!(
         tampered.status.code(),
         Some(1),
