@@ -2,7 +2,7 @@
 //! of work, runs each in its own savepoint inside one transaction, commits once (one
 //! fsync for the batch) and only then answers every caller.
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Work;
@@ -87,10 +87,22 @@ async fn in_savepoint<T>(txn: &DatabaseTransaction, work: &Work<T>) -> Result<T,
     }
 }
 
+/// Begins a transaction that holds SQLite's write lock from its first statement, like
+/// `BEGIN IMMEDIATE`. A deferred transaction that reads first and writes later fails at
+/// once with "database is locked" when another connection (a `server reconcile` beside a
+/// running server) wrote in between; one that starts with a write waits for the lock
+/// (busy_timeout) instead. The no-op UPDATE takes the lock without changing a row.
+async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+        .await?;
+    Ok(txn)
+}
+
 async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        let completions = match db.begin().await {
+        let completions = match begin_immediate(&db).await {
             Ok(txn) => {
                 let mut completions = Vec::with_capacity(batch.len());
                 for job in batch.drain(..) {
