@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{
     balance_of, check_metadata, declined, find_round, find_tombstone, is_closed, lock_player,
-    parse_id, player_not_found, redacted_body, FingerprintFields, RequestContext,
+    parse_id, player_not_found, KeyFields, RequestContext,
 };
 use crate::db::entities::{game_session, round, tombstone};
 use crate::domain::{GameId, Money, PlayerId, RoundId, TransactionId};
@@ -46,7 +46,7 @@ impl Bet {
         let amount = ctx.currencies.money(&request.amount)?;
         let kind = request.kind.unwrap_or(BetKind::Bet);
         let round_closed = request.round_closed.unwrap_or(false);
-        let fingerprint = FingerprintFields {
+        let keyed = KeyFields {
             op: "BET",
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
@@ -57,21 +57,7 @@ impl Bet {
             target_transaction_id: None,
             round_closed,
         }
-        .build();
-        let keyed = KeyedRequest {
-            scope: ctx.provider_id.as_str().to_owned(),
-            transaction_id,
-            player_id: player_id.as_str().to_owned(),
-            op: "BET",
-            kind: Some(kind.as_str()),
-            round_id: Some(round_id.as_str().to_owned()),
-            game_id: Some(game_id.as_str().to_owned()),
-            amount: Some(amount.clone()),
-            target_transaction_id: None,
-            fingerprint,
-            request_body: redacted_body(raw_body),
-            request_id: ctx.request_id.clone(),
-        };
+        .keyed(transaction_id, &ctx, raw_body);
         Ok(Bet {
             keyed,
             ctx,

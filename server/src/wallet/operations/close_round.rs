@@ -5,8 +5,7 @@ use sea_orm::DatabaseTransaction;
 use serde_json::{json, Map};
 
 use super::{
-    balance_of, check_metadata, lock_player, parse_id, player_not_found, redacted_body,
-    FingerprintFields, RequestContext,
+    balance_of, check_metadata, lock_player, parse_id, player_not_found, KeyFields, RequestContext,
 };
 use crate::domain::{GameId, PlayerId, RoundId, TransactionId};
 use crate::error::{ApiError, ServiceError};
@@ -35,7 +34,7 @@ impl CloseRound {
         let round_id = parse_id("round_id", request.round_id, RoundId::parse)?;
         let game_id = parse_id("game_id", request.game_id, GameId::parse)?;
         check_metadata(&request.metadata)?;
-        let fingerprint = FingerprintFields {
+        let keyed = KeyFields {
             op: "CLOSE_ROUND",
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
@@ -46,21 +45,7 @@ impl CloseRound {
             target_transaction_id: None,
             round_closed: request.round_closed.unwrap_or(false),
         }
-        .build();
-        let keyed = KeyedRequest {
-            scope: ctx.provider_id.as_str().to_owned(),
-            transaction_id,
-            player_id: player_id.as_str().to_owned(),
-            op: "CLOSE_ROUND",
-            kind: None,
-            round_id: Some(round_id.as_str().to_owned()),
-            game_id: Some(game_id.into_string()),
-            amount: None,
-            target_transaction_id: None,
-            fingerprint,
-            request_body: redacted_body(raw_body),
-            request_id: ctx.request_id.clone(),
-        };
+        .keyed(transaction_id, &ctx, raw_body);
         Ok(CloseRound {
             keyed,
             ctx,

@@ -21,9 +21,9 @@ use serde_json::Value;
 
 use super::wire::METADATA_MAX_BYTES;
 use crate::db::entities::{player, round, tombstone};
-use crate::domain::{CurrencyTable, IdError, Money, ProviderId};
+use crate::domain::{CurrencyTable, IdError, Money, ProviderId, TransactionId};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{player_money, Decision, Fingerprint};
+use crate::idempotency::{player_money, Decision, Fingerprint, KeyedRequest};
 
 /// What every operation needs besides its body.
 #[derive(Clone)]
@@ -73,7 +73,7 @@ pub fn redacted_body(raw: &[u8]) -> String {
 
 /// Every operation's fingerprint has the same fields, absent ones as null, so that a key
 /// reused by another operation type shows exactly which fields differ.
-pub struct FingerprintFields<'a> {
+pub struct KeyFields<'a> {
     pub op: &'static str,
     pub player_id: &'a str,
     pub round_id: Option<&'a str>,
@@ -85,8 +85,35 @@ pub struct FingerprintFields<'a> {
     pub round_closed: bool,
 }
 
-impl FingerprintFields<'_> {
-    pub fn build(self) -> Fingerprint {
+impl KeyFields<'_> {
+    /// The key store's view of the request: scope, key, fingerprint, and the columns the
+    /// trace shows.
+    pub fn keyed(
+        self,
+        transaction_id: TransactionId,
+        ctx: &RequestContext,
+        raw_body: &[u8],
+    ) -> KeyedRequest {
+        KeyedRequest {
+            scope: ctx.provider_id.as_str().to_owned(),
+            transaction_id,
+            player_id: self.player_id.to_owned(),
+            op: self.op,
+            kind: self.kind,
+            round_id: self.round_id.map(str::to_owned),
+            game_id: Some(self.game_id.to_owned()),
+            amount: self.amount.cloned(),
+            target_transaction_id: self
+                .target_transaction_id
+                .or(self.reference_transaction_id)
+                .map(str::to_owned),
+            fingerprint: self.fingerprint(),
+            request_body: redacted_body(raw_body),
+            request_id: ctx.request_id.clone(),
+        }
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
         let wire = self.amount.map(Money::to_wire);
         Fingerprint::new()
             .with("op", self.op)

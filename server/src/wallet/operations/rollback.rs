@@ -8,7 +8,7 @@ use serde_json::{json, Map};
 
 use super::{
     balance_of, check_metadata, declined, find_tombstone, lock_player, parse_id, player_not_found,
-    redacted_body, FingerprintFields, RequestContext,
+    KeyFields, RequestContext,
 };
 use crate::db::entities::{tombstone, wallet_transaction as wtx};
 use crate::domain::{GameId, MinorUnits, Money, PlayerId, RoundId, TransactionId};
@@ -71,7 +71,7 @@ impl Rollback {
             .map(|hint| ctx.currencies.money(hint))
             .transpose()?;
         let round_closed = request.round_closed.unwrap_or(false);
-        let fingerprint = FingerprintFields {
+        let keyed = KeyFields {
             op: "ROLLBACK",
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
@@ -82,21 +82,7 @@ impl Rollback {
             target_transaction_id: Some(target.as_str()),
             round_closed,
         }
-        .build();
-        let keyed = KeyedRequest {
-            scope: ctx.provider_id.as_str().to_owned(),
-            transaction_id,
-            player_id: player_id.as_str().to_owned(),
-            op: "ROLLBACK",
-            kind: None,
-            round_id: Some(round_id.as_str().to_owned()),
-            game_id: Some(game_id.into_string()),
-            amount: None,
-            target_transaction_id: Some(target.as_str().to_owned()),
-            fingerprint,
-            request_body: redacted_body(raw_body),
-            request_id: ctx.request_id.clone(),
-        };
+        .keyed(transaction_id, &ctx, raw_body);
         Ok(Rollback {
             keyed,
             ctx,
@@ -139,7 +125,7 @@ impl Rollback {
             bet.transaction_id.clone(),
             TransactionId::parse,
         )?;
-        let fingerprint = FingerprintFields {
+        let keyed = KeyFields {
             op: "ROLLBACK",
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
@@ -150,21 +136,7 @@ impl Rollback {
             target_transaction_id: Some(target.as_str()),
             round_closed: false,
         }
-        .build();
-        let keyed = KeyedRequest {
-            scope: ctx.provider_id.as_str().to_owned(),
-            transaction_id,
-            player_id: player_id.as_str().to_owned(),
-            op: "ROLLBACK",
-            kind: None,
-            round_id: Some(round_id.as_str().to_owned()),
-            game_id: Some(game_id.into_string()),
-            amount: None,
-            target_transaction_id: Some(target.as_str().to_owned()),
-            fingerprint,
-            request_body: redacted_body(raw_body),
-            request_id: ctx.request_id.clone(),
-        };
+        .keyed(transaction_id, &ctx, raw_body);
         Ok(Rollback {
             keyed,
             ctx,

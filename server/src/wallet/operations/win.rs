@@ -7,7 +7,7 @@ use serde_json::{json, Map};
 
 use super::{
     balance_of, check_metadata, declined, find_round, find_tombstone, is_closed, lock_player,
-    parse_id, player_not_found, redacted_body, FingerprintFields, RequestContext,
+    parse_id, player_not_found, KeyFields, RequestContext,
 };
 use crate::db::entities::wallet_transaction as wtx;
 use crate::domain::{GameId, Money, PlayerId, RoundId, TransactionId};
@@ -60,7 +60,7 @@ impl Win {
         check_metadata(&request.metadata)?;
         let amount = ctx.currencies.money(&request.amount)?;
         let round_closed = request.round_closed.unwrap_or(false);
-        let fingerprint = FingerprintFields {
+        let keyed = KeyFields {
             op: "WIN",
             player_id: player_id.as_str(),
             round_id: round_id.as_ref().map(RoundId::as_str),
@@ -71,21 +71,7 @@ impl Win {
             target_transaction_id: None,
             round_closed,
         }
-        .build();
-        let keyed = KeyedRequest {
-            scope: ctx.provider_id.as_str().to_owned(),
-            transaction_id,
-            player_id: player_id.as_str().to_owned(),
-            op: "WIN",
-            kind: Some(kind.as_str()),
-            round_id: round_id.as_ref().map(|r| r.as_str().to_owned()),
-            game_id: Some(game_id.into_string()),
-            amount: Some(amount.clone()),
-            target_transaction_id: reference.as_ref().map(|r| r.as_str().to_owned()),
-            fingerprint,
-            request_body: redacted_body(raw_body),
-            request_id: ctx.request_id.clone(),
-        };
+        .keyed(transaction_id, &ctx, raw_body);
         Ok(Win {
             keyed,
             ctx,
