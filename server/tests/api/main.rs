@@ -11,6 +11,7 @@ mod bet;
 mod concurrency;
 mod console;
 mod counters;
+mod lookups;
 mod model;
 mod operator;
 mod process;
