@@ -26,13 +26,16 @@ fn id<T>(
     parse(value).map_err(|e| ApiError::malformed(format!("{field}: {e}")))
 }
 
-/// `{"status": "OK", …fields, "request_id": …}`
-fn ok(status: u16, fields: serde_json::Value, request_id: &str) -> Response {
+/// `{"status": "OK", …fields, "request_id": …}` with `status`, or the contract's error.
+fn respond(result: Result<serde_json::Value, ApiError>, status: u16, request_id: &str) -> Response {
+    let fields = match result {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        Ok(_) => serde_json::Map::new(),
+        Err(error) => return error_response(&error, request_id),
+    };
     let mut body = serde_json::Map::new();
     body.insert("status".into(), json!("OK"));
-    if let serde_json::Value::Object(fields) = fields {
-        body.extend(fields);
-    }
+    body.extend(fields);
     body.insert("request_id".into(), json!(request_id));
     json_response(status, &serde_json::Value::Object(body))
 }
@@ -56,10 +59,11 @@ pub async fn put_provider(
             .map_err(|e| e.into_api())
     }
     .await;
-    match result {
-        Ok(view) => ok(200, json!({ "provider": view }), &request_id),
-        Err(error) => error_response(&error, &request_id),
-    }
+    respond(
+        result.map(|view| json!({ "provider": view })),
+        200,
+        &request_id,
+    )
 }
 
 #[utoipa::path(put, path = "/operator/v1/players/{player_id}", tag = "operator", request_body = PlayerRequest,
@@ -88,10 +92,11 @@ pub async fn put_player(
         service::player_view(&state.currencies, &player).map_err(|e| e.into_api())
     }
     .await;
-    match result {
-        Ok(view) => ok(200, json!({ "player": view }), &request_id),
-        Err(error) => error_response(&error, &request_id),
-    }
+    respond(
+        result.map(|view| json!({ "player": view })),
+        200,
+        &request_id,
+    )
 }
 
 #[utoipa::path(get, path = "/operator/v1/players/{player_id}", tag = "operator",
@@ -112,10 +117,11 @@ pub async fn get_player(
         service::player_view(&state.currencies, &player).map_err(|e| e.into_api())
     }
     .await;
-    match result {
-        Ok(view) => ok(200, json!({ "player": view }), &request_id),
-        Err(error) => error_response(&error, &request_id),
-    }
+    respond(
+        result.map(|view| json!({ "player": view })),
+        200,
+        &request_id,
+    )
 }
 
 #[utoipa::path(post, path = "/operator/v1/players/{player_id}/adjustments", tag = "operator", request_body = AdjustmentRequest,
@@ -172,10 +178,7 @@ pub async fn post_session(
             .map_err(|e| e.into_api())
     }
     .await;
-    match result {
-        Ok(view) => ok(201, json!(view), &request_id),
-        Err(error) => error_response(&error, &request_id),
-    }
+    respond(result.map(|view| json!(view)), 201, &request_id)
 }
 
 #[utoipa::path(post, path = "/operator/v1/providers/{provider_id}/transactions/{transaction_id}/refund", tag = "operator",
