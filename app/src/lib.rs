@@ -1,5 +1,7 @@
 //! The oncewallet web UI: Leptos components, rendered on the server and hydrated in the
 //! browser. Today it is a landing page; the operator dashboard grows here.
+pub mod model;
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{

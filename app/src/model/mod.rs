@@ -1,0 +1,5 @@
+//! The data the pages show: plain serde types shared by the server (which fills them)
+//! and the browser (which renders them).
+pub mod viewer;
+
+pub use viewer::{Role, Viewer};
