@@ -1,12 +1,24 @@
-//! The oncewallet web UI: Leptos components, rendered on the server and hydrated in the
-//! browser. Today it is a landing page; the operator dashboard grows here.
+//! The oncewallet operator console: Leptos pages rendered on the server and hydrated in
+//! the browser, reading and acting through the server functions in [`api`].
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod components;
 pub mod model;
+pub mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
+};
+
+use components::layout::{provide_viewer, TopBar};
+use pages::{
+    audit::AuditPage, live::LivePage, login::LoginPage, overview::OverviewPage,
+    pending::PendingPage, players::PlayerPage, players::PlayersPage,
+    reconciliation::ReconciliationPage, search::SearchPage, trace::TracePage, users::UsersPage,
 };
 
 /// The HTML document the server renders around the app.
@@ -32,65 +44,46 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component. The router is here from the start so that the server's route
-/// list (`leptos_axum::generate_route_list`) follows the pages as they are added.
+const DESCRIPTION: &str = "oncewallet's operator console: live traces, duplicate requests, \
+     pending rollbacks, reconciliation and dispute tracing for a seamless casino wallet.";
+
+/// The root component: the top bar and one route per console page.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_viewer();
     // Effects run only in the browser, so `data-hydrated` turns "true" once the WASM
     // has taken over the server's HTML: browser tests wait for it before clicking.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
         <Stylesheet id="leptos" href="/pkg/oncewallet.css"/>
-        <Title text="oncewallet"/>
+        <Title text="oncewallet console"/>
         <Meta name="description" content=DESCRIPTION/>
         <Router>
+            <TopBar/>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=Landing/>
+                    <Route path=path!("") view=OverviewPage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/live") view=LivePage/>
+                    <Route path=path!("/tx/:id") view=TracePage/>
+                    <Route path=path!("/search") view=SearchPage/>
+                    <Route path=path!("/pending") view=PendingPage/>
+                    <Route path=path!("/reconciliation") view=ReconciliationPage/>
+                    <Route path=path!("/players") view=PlayersPage/>
+                    <Route path=path!("/players/:id") view=PlayerPage/>
+                    <Route path=path!("/audit") view=AuditPage/>
+                    <Route path=path!("/users") view=UsersPage/>
                 </Routes>
             </main>
+            <footer class="footer">
+                // `rel="external"`: served by axum, not by the Leptos router.
+                <a href="/api-docs" rel="external">"API documentation"</a>
+                <a href="/metrics" rel="external">"Metrics"</a>
+                <a href="/healthz" rel="external">"Health"</a>
+            </footer>
         </Router>
-    }
-}
-
-const DESCRIPTION: &str = "A seamless casino wallet: game providers debit and credit player \
-     balances over a signed HTTP API, and every transaction is applied exactly once.";
-
-#[component]
-fn Landing() -> impl IntoView {
-    view! {
-        <h1>"oncewallet"</h1>
-        <p class="lede">{DESCRIPTION}</p>
-        // `rel="external"` makes the client-side router leave these to the browser:
-        // they are served by axum, not by Leptos.
-        <nav>
-            <ul>
-                <li><a href="/api-docs" rel="external">"API documentation"</a></li>
-                <li><a href="/healthz" rel="external">"Health check"</a></li>
-            </ul>
-        </nav>
-        <HydrationProbe/>
-    }
-}
-
-/// A counter that only moves once the WASM bundle has hydrated the page: the
-/// browser tests click it to prove the server-rendered HTML came alive.
-#[component]
-fn HydrationProbe() -> impl IntoView {
-    let (clicks, set_clicks) = signal(0u32);
-    view! {
-        <section class="probe">
-            <button
-                id="counter"
-                data-testid="counter"
-                type="button"
-                on:click=move |_| set_clicks.update(|n| *n += 1)
-            >
-                "Clicks: " <span data-testid="count">{clicks}</span>
-            </button>
-        </section>
     }
 }
 
@@ -99,6 +92,6 @@ fn HydrationProbe() -> impl IntoView {
 fn NotFound() -> impl IntoView {
     view! {
         <h1>"Not found"</h1>
-        <p><a href="/">"Back to the start"</a></p>
+        <p><a href="/">"Back to the overview"</a></p>
     }
 }

@@ -1,5 +1,9 @@
 //! The data the pages show: plain serde types shared by the server (which fills them)
 //! and the browser (which renders them).
+pub mod pages;
+pub mod records;
 pub mod viewer;
 
+pub use pages::*;
+pub use records::*;
 pub use viewer::{Role, Viewer};

@@ -1,0 +1,216 @@
+//! The console's server functions: each checks the caller's role on the server, then makes
+//! one call through the [`Console`](crate::backend::Console) the server provided.
+use leptos::prelude::*;
+
+use crate::model::*;
+
+#[cfg(feature = "ssr")]
+mod guard {
+    use leptos::prelude::*;
+
+    use crate::backend::{ConsoleError, ConsoleResult, SharedConsole};
+    use crate::model::{Role, Viewer};
+
+    /// The signed-in staff member, as the server's session middleware found them.
+    pub fn viewer() -> Option<Viewer> {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Viewer>().cloned())
+    }
+
+    fn refuse(status: http::StatusCode, message: &str) -> ServerFnError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        ServerFnError::new(message)
+    }
+
+    /// The console and the caller, when the caller's role includes `needed`.
+    pub fn require(needed: Role) -> Result<(SharedConsole, Viewer), ServerFnError> {
+        let viewer = viewer()
+            .ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
+        if !viewer.role.allows(needed) {
+            let message = format!(
+                "the {} role may not do this; it needs {}",
+                viewer.role.as_str(),
+                needed.as_str()
+            );
+            return Err(refuse(http::StatusCode::FORBIDDEN, &message));
+        }
+        let console = use_context::<SharedConsole>()
+            .ok_or_else(|| refuse(http::StatusCode::INTERNAL_SERVER_ERROR, "no console"))?;
+        Ok((console, viewer))
+    }
+
+    /// Maps a console error to a status the browser sees and a message people can read.
+    pub fn answer<T>(result: ConsoleResult<T>) -> Result<T, ServerFnError> {
+        result.map_err(|error| {
+            let status = match &error {
+                ConsoleError::Invalid(_) => http::StatusCode::BAD_REQUEST,
+                ConsoleError::NotFound(_) => http::StatusCode::NOT_FOUND,
+                ConsoleError::Conflict(_) => http::StatusCode::CONFLICT,
+                ConsoleError::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            };
+            refuse(status, &error.to_string())
+        })
+    }
+}
+
+#[cfg(feature = "ssr")]
+use guard::{answer, require};
+
+#[server]
+pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    Ok(guard::viewer())
+}
+
+#[server]
+pub async fn get_overview(
+    window: Window,
+    provider_id: Option<String>,
+) -> Result<Overview, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.overview(window, provider_id).await)
+}
+
+#[server]
+pub async fn get_feed(after: Option<i64>, filter: FeedFilter) -> Result<FeedPage, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.feed(after, filter).await)
+}
+
+#[server]
+pub async fn get_trace(query: String) -> Result<Option<Trace>, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.trace(query).await)
+}
+
+#[server]
+pub async fn search_transactions(query: String, page: u64) -> Result<SearchResults, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.search(query, page).await)
+}
+
+#[server]
+pub async fn get_pending(page: u64) -> Result<PendingPage, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.pending(page).await)
+}
+
+/// `confirmed` is the page's "I checked with the provider" box: a refund moves money.
+#[server]
+pub async fn refund_orphan(
+    finding_id: i64,
+    reason: String,
+    confirmed: Option<String>,
+) -> Result<String, ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    if confirmed.as_deref() != Some("yes") {
+        return answer(Err(crate::backend::ConsoleError::Invalid(
+            "tick the confirmation box to refund".to_owned(),
+        )));
+    }
+    answer(console.refund(&viewer, finding_id, reason).await)
+}
+
+#[server]
+pub async fn acknowledge_finding(finding_id: i64, note: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.acknowledge(&viewer, finding_id, note).await)
+}
+
+#[server]
+pub async fn resolve_finding(finding_id: i64, note: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.resolve(&viewer, finding_id, note).await)
+}
+
+#[server]
+pub async fn get_reconciliation(filter: FindingFilter) -> Result<Reconciliation, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.reconciliation(filter).await)
+}
+
+#[server]
+pub async fn run_reconciliation_now() -> Result<RunRow, ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.run_reconciliation(&viewer).await)
+}
+
+#[server]
+pub async fn list_players(query: String, page: u64) -> Result<PlayerList, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.players(query, page).await)
+}
+
+#[server]
+pub async fn get_player(player_id: String, page: u64) -> Result<PlayerDetail, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.player(player_id, page).await)
+}
+
+/// `blocked` is "true" or "false", as an HTML form sends it.
+#[server]
+pub async fn set_player_blocked(
+    player_id: String,
+    blocked: String,
+    reason: String,
+) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    let blocked = blocked == "true";
+    answer(
+        console
+            .set_player_blocked(&viewer, player_id, blocked, reason)
+            .await,
+    )
+}
+
+#[server]
+pub async fn get_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, ServerFnError> {
+    let (console, _) = require(Role::Support)?;
+    answer(console.audit(filter, page).await)
+}
+
+#[server]
+pub async fn list_users() -> Result<UserList, ServerFnError> {
+    let (console, _) = require(Role::Admin)?;
+    answer(console.users().await)
+}
+
+#[server]
+pub async fn create_user(
+    username: String,
+    password: String,
+    role: String,
+) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    let role = parse_role(&role)?;
+    answer(console.create_user(&viewer, username, password, role).await)
+}
+
+#[server]
+pub async fn set_user_role(user_id: i64, role: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    let role = parse_role(&role)?;
+    answer(console.set_user_role(&viewer, user_id, role).await)
+}
+
+/// `disabled` is "true" or "false", as an HTML form sends it.
+#[server]
+pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(
+        console
+            .set_user_disabled(&viewer, user_id, disabled == "true")
+            .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn parse_role(text: &str) -> Result<Role, ServerFnError> {
+    Role::parse(text).ok_or_else(|| {
+        answer::<()>(Err(crate::backend::ConsoleError::Invalid(format!(
+            "no role called {text:?}"
+        ))))
+        .unwrap_err()
+    })
+}

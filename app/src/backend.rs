@@ -1,0 +1,76 @@
+//! The port the console's server functions call, implemented by the server crate.
+//!
+//! The server depends on this crate (it renders the pages), so the pages cannot call the
+//! server's services directly. Instead the server puts a [`Console`] into the Leptos
+//! context and every server function is a role check plus one call through it.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::model::*;
+
+/// What a console action failed with, in words for the person who tried it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConsoleError {
+    /// The input cannot be used (shown next to the form).
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is understood but the current state refuses it (a finding already
+    /// resolved, the last admin).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database or another dependency failed; details are in the server log.
+    #[error("the server could not answer; try again")]
+    Unavailable,
+}
+
+pub type ConsoleResult<T> = Result<T, ConsoleError>;
+
+/// Shared by every request through the Leptos context.
+pub type SharedConsole = Arc<dyn Console>;
+
+#[async_trait]
+pub trait Console: Send + Sync + 'static {
+    async fn overview(&self, window: Window, provider_id: Option<String>)
+        -> ConsoleResult<Overview>;
+    async fn feed(&self, after: Option<i64>, filter: FeedFilter) -> ConsoleResult<FeedPage>;
+    async fn trace(&self, query: String) -> ConsoleResult<Option<Trace>>;
+    async fn search(&self, query: String, page: u64) -> ConsoleResult<SearchResults>;
+    async fn pending(&self, page: u64) -> ConsoleResult<PendingPage>;
+    /// Refunds the orphan bet a PENDING_ROLLBACK finding is about.
+    async fn refund(&self, actor: &Viewer, finding_id: i64, reason: String)
+        -> ConsoleResult<String>;
+    async fn acknowledge(&self, actor: &Viewer, finding_id: i64, note: String)
+        -> ConsoleResult<()>;
+    async fn resolve(&self, actor: &Viewer, finding_id: i64, note: String) -> ConsoleResult<()>;
+    async fn reconciliation(&self, filter: FindingFilter) -> ConsoleResult<Reconciliation>;
+    async fn run_reconciliation(&self, actor: &Viewer) -> ConsoleResult<RunRow>;
+    async fn players(&self, query: String, page: u64) -> ConsoleResult<PlayerList>;
+    async fn player(&self, player_id: String, page: u64) -> ConsoleResult<PlayerDetail>;
+    async fn set_player_blocked(
+        &self,
+        actor: &Viewer,
+        player_id: String,
+        blocked: bool,
+        reason: String,
+    ) -> ConsoleResult<()>;
+    async fn audit(&self, filter: AuditFilter, page: u64) -> ConsoleResult<AuditPage>;
+    async fn users(&self) -> ConsoleResult<UserList>;
+    async fn create_user(
+        &self,
+        actor: &Viewer,
+        username: String,
+        password: String,
+        role: Role,
+    ) -> ConsoleResult<()>;
+    async fn set_user_role(&self, actor: &Viewer, user_id: i64, role: Role) -> ConsoleResult<()>;
+    async fn set_user_disabled(
+        &self,
+        actor: &Viewer,
+        user_id: i64,
+        disabled: bool,
+    ) -> ConsoleResult<()>;
+}

@@ -1,0 +1,268 @@
+//! What each console page asks the server for, and gets back.
+use serde::{Deserialize, Serialize};
+
+use super::records::{
+    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow,
+    UserRow,
+};
+
+/// The overview's time windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Window {
+    FifteenMinutes,
+    OneHour,
+    OneDay,
+}
+
+impl Window {
+    pub const ALL: [Window; 3] = [Window::FifteenMinutes, Window::OneHour, Window::OneDay];
+
+    /// The name used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Window::FifteenMinutes => "15m",
+            Window::OneHour => "1h",
+            Window::OneDay => "24h",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Window> {
+        Window::ALL.into_iter().find(|window| window.as_str() == text)
+    }
+
+    pub fn minutes(self) -> i64 {
+        match self {
+            Window::FifteenMinutes => 15,
+            Window::OneHour => 60,
+            Window::OneDay => 24 * 60,
+        }
+    }
+}
+
+/// Attempts of a span by outcome class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub attempts: i64,
+    pub first: i64,
+    pub replays: i64,
+    pub conflicts: i64,
+    pub declined: i64,
+    pub rejected: i64,
+    pub errors: i64,
+    pub status_5xx: i64,
+    pub latency_ms_p50: Option<i64>,
+    pub latency_ms_p99: Option<i64>,
+}
+
+impl Totals {
+    /// Replays per attempt, 0 when there were none.
+    pub fn replay_rate(&self) -> f64 {
+        if self.attempts == 0 {
+            0.0
+        } else {
+            self.replays as f64 / self.attempts as f64
+        }
+    }
+}
+
+/// One minute of the charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinutePoint {
+    /// Seconds since the epoch, at the start of the minute.
+    pub minute_s: i64,
+    /// `HH:MM` in UTC.
+    pub label: String,
+    pub totals: Totals,
+}
+
+/// Refusals of one error code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeCount {
+    pub outcome: String,
+    pub error_code: String,
+    pub http_status: i32,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub window: Window,
+    pub provider_id: Option<String>,
+    /// Every provider, for the selector.
+    pub providers: Vec<String>,
+    pub since: String,
+    pub totals: Totals,
+    pub codes: Vec<CodeCount>,
+    /// What duplicate requests would have moved a second time, per currency, formatted.
+    pub double_charges_prevented: Vec<String>,
+    /// One point per minute of the window, zeros included, oldest first.
+    pub series: Vec<MinutePoint>,
+    pub open_pending_rollbacks: i64,
+    pub open_discrepancies: i64,
+}
+
+/// Narrows the live trace; empty strings mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedFilter {
+    pub provider_id: String,
+    pub endpoint: String,
+    pub outcome: String,
+    pub player_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPage {
+    /// Newest first.
+    pub rows: Vec<AttemptRow>,
+    /// The newest attempt id seen: poll with it for what comes next.
+    pub cursor: Option<i64>,
+}
+
+/// A ledger entry; the player's entry carries the balance before and after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerLine {
+    pub id: i64,
+    pub account: String,
+    pub amount: String,
+    pub balance_before: Option<String>,
+    pub balance_after: Option<String>,
+    pub chain_hash: Option<String>,
+    pub created_at: String,
+}
+
+/// One step of a transaction's life, for the "what happened when" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    pub at: String,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundView {
+    pub round_id: String,
+    pub game_id: String,
+    pub state: String,
+    pub opened_at: String,
+    pub closed_at: Option<String>,
+    pub transactions: Vec<TransactionRow>,
+}
+
+/// Whether the player's ledger hash chain verifies up to this transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainVerdict {
+    Verified { entries: u64 },
+    Broken { entry_id: i64, reason: String },
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionTrace {
+    pub transaction: TransactionRow,
+    pub first_request: String,
+    pub first_response: String,
+    pub history: Vec<HistoryEvent>,
+    pub attempts: Vec<AttemptDetail>,
+    pub ledger: Vec<LedgerLine>,
+    pub round: Option<RoundView>,
+    /// The bet a rollback or win names.
+    pub target: Option<TransactionRow>,
+    /// Rollbacks and wins naming this transaction.
+    pub related: Vec<TransactionRow>,
+    /// Set when a rollback came before its bet.
+    pub tombstone: Option<String>,
+    pub audit: Vec<AuditRow>,
+    pub chain: ChainVerdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    pub query: String,
+    pub transactions: Vec<TransactionTrace>,
+    /// Attempts of a request id that reached no transaction (a bad signature, say).
+    pub unmatched_attempts: Vec<AttemptDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub query: String,
+    pub rows: Vec<TransactionRow>,
+    /// Zero-based.
+    pub page: u64,
+    pub page_size: u64,
+    pub total: u64,
+}
+
+/// A finding that needs a person: an orphan debit, a tombstone, a stale round, a hint mismatch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRow {
+    pub finding: DiscrepancyRow,
+    pub player_id: Option<String>,
+    /// The orphan bet, when the finding is about one: what a refund reverses.
+    pub bet: Option<TransactionRow>,
+    pub amount: Option<String>,
+    pub since: String,
+    pub age_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPage {
+    pub rows: Vec<PendingRow>,
+    pub page: u64,
+    pub page_size: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingFilter {
+    pub kind: String,
+    pub status: String,
+    pub before_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub runs: Vec<RunRow>,
+    pub findings: Vec<DiscrepancyRow>,
+    pub next_before_id: Option<i64>,
+    /// Every kind, for the filter.
+    pub kinds: Vec<String>,
+    pub providers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerList {
+    pub query: String,
+    pub rows: Vec<PlayerRow>,
+    pub page: u64,
+    pub page_size: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerDetail {
+    pub player: PlayerRow,
+    pub history: Vec<TransactionRow>,
+    pub page: u64,
+    pub page_size: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    pub page: u64,
+    pub page_size: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList {
+    pub rows: Vec<UserRow>,
+}

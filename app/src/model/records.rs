@@ -1,0 +1,125 @@
+//! Rows as the console shows them. Times are RFC 3339 strings and amounts come
+//! formatted by the server, which knows each currency's scale.
+use serde::{Deserialize, Serialize};
+
+/// One request to the wallet or operator API, as it was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub request_id: String,
+    pub received_at: String,
+    pub latency_ms: i64,
+    pub method: String,
+    pub endpoint: String,
+    pub provider_id: Option<String>,
+    pub key_id: Option<String>,
+    pub transaction_id: Option<String>,
+    /// `VALID`, `INVALID`, `STALE` or `NONE`.
+    pub signature: String,
+    /// `FIRST`, `REPLAY`, `CONFLICT`, `DECLINED`, `REJECTED` or `ERROR`.
+    pub outcome: String,
+    pub http_status: i32,
+    pub error_code: Option<String>,
+}
+
+/// An attempt with both bodies, pretty-printed when they are JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptDetail {
+    pub row: AttemptRow,
+    pub request_body: String,
+    pub response_body: String,
+}
+
+/// A wallet transaction: one idempotency key and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionRow {
+    pub id: i64,
+    /// The provider whose key space holds the id (`@operator` for adjustments).
+    pub provider_id: String,
+    pub transaction_id: String,
+    pub op: String,
+    pub kind: Option<String>,
+    pub player_id: String,
+    pub round_id: Option<String>,
+    pub game_id: Option<String>,
+    /// Formatted with the currency, e.g. `12.50 EUR`.
+    pub amount: Option<String>,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub target_transaction_id: Option<String>,
+    pub state: String,
+    pub error_code: Option<String>,
+    pub http_status: i32,
+    pub request_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A staff action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub reason: String,
+    pub details: String,
+}
+
+/// A reconciliation finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscrepancyRow {
+    pub id: i64,
+    pub kind: String,
+    /// `CRITICAL`, `WARNING` or `INFO`.
+    pub severity: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub provider_id: Option<String>,
+    pub details: String,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    /// `OPEN`, `ACKNOWLEDGED` or `RESOLVED`.
+    pub status: String,
+    pub acknowledged_by: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<String>,
+    pub resolution_note: Option<String>,
+}
+
+/// One run of the reconciliation job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub started_at: String,
+    pub trigger: String,
+    pub findings: i64,
+    pub opened: i64,
+    pub auto_resolved: i64,
+    pub critical_open: i64,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerRow {
+    pub id: String,
+    pub currency: String,
+    /// `ACTIVE` or `BLOCKED`.
+    pub status: String,
+    pub balance: String,
+    pub balance_minor: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+}

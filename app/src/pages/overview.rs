@@ -1,0 +1,210 @@
+//! The numbers an operator checks first, per window and provider, refreshed every few seconds.
+use leptos::prelude::*;
+use leptos_router::components::Form;
+
+use super::{every, query_param};
+use crate::api::get_overview;
+use crate::components::chart::{Bar, BarChart, Segment};
+use crate::components::widgets::{Badge, ErrorBox, Loading};
+use crate::model::{MinutePoint, Overview, Totals, Window};
+
+const REFRESH_SECONDS: u64 = 5;
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let window = query_param("window");
+    let provider = query_param("provider");
+    let tick = RwSignal::new(0u64);
+    every(REFRESH_SECONDS, move || tick.update(|n| *n += 1));
+    let data = Resource::new(
+        move || (window.get(), provider.get(), tick.get()),
+        |(window, provider, _)| {
+            let window = Window::parse(&window).unwrap_or(Window::FifteenMinutes);
+            let provider = (!provider.is_empty()).then_some(provider);
+            get_overview(window, provider)
+        },
+    );
+    view! {
+        <h1>"Overview"</h1>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(overview) => view! { <OverviewBody overview/> }.into_any(),
+                    Err(error) => view! { <ErrorBox error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn OverviewBody(overview: Overview) -> impl IntoView {
+    let totals = overview.totals.clone();
+    let per_minute = totals.attempts as f64 / overview.window.minutes() as f64;
+    view! {
+        <Filters overview=overview.clone()/>
+        <p class="muted">
+            {format!("Since {} UTC · refreshed every {REFRESH_SECONDS} s", overview.since)}
+        </p>
+        <section class="cards" data-testid="overview-cards">
+            <Card label="Requests / min" value=format!("{per_minute:.1}")/>
+            <Card label="First executions" value=totals.first.to_string()/>
+            <Card
+                label="Duplicate requests"
+                value=format!("{} ({:.1} %)", totals.replays, totals.replay_rate() * 100.0)
+                testid="duplicates"
+            />
+            <Card label="Double charges prevented" value=money_list(&overview.double_charges_prevented) testid="prevented"/>
+            <Card label="Conflicts" value=totals.conflicts.to_string()/>
+            <Card label="Declines" value=totals.declined.to_string()/>
+            <Card label="5xx" value=totals.status_5xx.to_string()/>
+            <Card label="Latency p50 / p99" value=latency(&totals)/>
+            <Card label="Pending rollbacks" value=overview.open_pending_rollbacks.to_string() href="/pending"/>
+            <Card label="Open discrepancies" value=overview.open_discrepancies.to_string() href="/reconciliation?status=OPEN"/>
+        </section>
+        <Charts series=overview.series.clone()/>
+        <Codes overview/>
+    }
+}
+
+#[component]
+fn Filters(overview: Overview) -> impl IntoView {
+    let windows = Window::ALL
+        .into_iter()
+        .map(|window| {
+            let selected = window == overview.window;
+            view! { <option value=window.as_str() selected=selected>{window.as_str()}</option> }
+        })
+        .collect_view();
+    let current = overview.provider_id.clone().unwrap_or_default();
+    let providers = overview
+        .providers
+        .iter()
+        .map(|provider| {
+            let selected = *provider == current;
+            view! { <option value=provider.clone() selected=selected>{provider.clone()}</option> }
+        })
+        .collect_view();
+    view! {
+        <Form method="GET" action="/" attr:class="filters">
+            <label>"Window " <select name="window">{windows}</select></label>
+            <label>
+                "Provider "
+                <select name="provider">
+                    <option value="">"All providers"</option>
+                    {providers}
+                </select>
+            </label>
+            <button type="submit">"Show"</button>
+        </Form>
+    }
+}
+
+#[component]
+fn Card(
+    #[prop(into)] label: String,
+    #[prop(into)] value: String,
+    #[prop(optional, into)] href: Option<String>,
+    #[prop(optional, into)] testid: Option<String>,
+) -> impl IntoView {
+    let value = match href {
+        Some(href) => view! { <a href=href>{value}</a> }.into_any(),
+        None => value.into_any(),
+    };
+    view! {
+        <div class="card" data-testid=testid>
+            <div class="card-label">{label}</div>
+            <div class="card-value">{value}</div>
+        </div>
+    }
+}
+
+fn money_list(amounts: &[String]) -> String {
+    if amounts.is_empty() {
+        "0".to_owned()
+    } else {
+        amounts.join(" · ")
+    }
+}
+
+fn latency(totals: &Totals) -> String {
+    let show = |ms: Option<i64>| ms.map_or_else(|| "–".to_owned(), |ms| format!("{ms} ms"));
+    format!("{} / {}", show(totals.latency_ms_p50), show(totals.latency_ms_p99))
+}
+
+#[component]
+fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
+    let outcomes = series
+        .iter()
+        .map(|point| Bar {
+            label: format!("{} UTC", point.label),
+            segments: vec![
+                Segment { value: point.totals.first, class: "s-first" },
+                Segment { value: point.totals.replays, class: "s-replay" },
+                Segment {
+                    value: point.totals.declined + point.totals.conflicts,
+                    class: "s-declined",
+                },
+                Segment {
+                    value: point.totals.rejected + point.totals.errors,
+                    class: "s-error",
+                },
+            ],
+        })
+        .collect();
+    let latency = series
+        .iter()
+        .map(|point| Bar {
+            label: format!("{} UTC p99 ms", point.label),
+            segments: vec![Segment {
+                value: point.totals.latency_ms_p99.unwrap_or(0),
+                class: "s-latency",
+            }],
+        })
+        .collect();
+    view! {
+        <div class="charts">
+            <BarChart
+                title="Requests per minute"
+                bars=outcomes
+                legend=vec![
+                    ("first", "s-first"),
+                    ("duplicate", "s-replay"),
+                    ("declined / conflict", "s-declined"),
+                    ("rejected / error", "s-error"),
+                ]
+            />
+            <BarChart title="Latency p99 per minute (ms)" bars=latency legend=vec![("p99", "s-latency")]/>
+        </div>
+    }
+}
+
+#[component]
+fn Codes(overview: Overview) -> impl IntoView {
+    if overview.codes.is_empty() {
+        return view! { <p class="empty">"No declines, conflicts or errors in this window."</p> }
+            .into_any();
+    }
+    let rows = overview
+        .codes
+        .into_iter()
+        .map(|code| {
+            view! {
+                <tr>
+                    <td><Badge text=code.outcome/></td>
+                    <td class="mono">{code.error_code}</td>
+                    <td class="num">{code.http_status}</td>
+                    <td class="num">{code.count}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <h2>"Refusals by code"</h2>
+        <table class="grid" data-testid="codes">
+            <thead><tr><th>"Class"</th><th>"Code"</th><th>"Status"</th><th>"Count"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
