@@ -172,8 +172,8 @@ pub async fn get_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, Serv
 
 #[server]
 pub async fn list_users() -> Result<UserList, ServerFnError> {
-    let (console, _) = require(Role::Admin)?;
-    answer(console.users().await)
+    let (console, viewer) = require(Role::Admin)?;
+    answer(console.users(&viewer).await)
 }
 
 #[server]

@@ -58,7 +58,7 @@ pub trait Console: Send + Sync + 'static {
         reason: String,
     ) -> ConsoleResult<()>;
     async fn audit(&self, filter: AuditFilter, page: u64) -> ConsoleResult<AuditPage>;
-    async fn users(&self) -> ConsoleResult<UserList>;
+    async fn users(&self, actor: &Viewer) -> ConsoleResult<UserList>;
     async fn create_user(
         &self,
         actor: &Viewer,

@@ -19,12 +19,13 @@ pub const OUTPUT_NAME: &str = "oncewallet";
 /// The bundle's folder under the site root, and its URL path.
 const PKG_DIR: &str = "pkg";
 
-/// The Leptos pages plus `/pkg/*`. Stateless, so the top level merges it as it is.
-pub fn router(site_root: &Path) -> Router {
+/// The Leptos pages, their server functions and `/pkg/*`. `context` runs for every
+/// request and provides what the server functions need (the dashboard's console).
+pub fn router(site_root: &Path, context: impl Fn() + Clone + Send + Sync + 'static) -> Router {
     let options = leptos_options(site_root);
     let routes = generate_route_list(app::App);
     Router::<LeptosOptions>::new()
-        .leptos_routes(&options, routes, {
+        .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
             move || app::shell(options.clone())
         })
@@ -82,13 +83,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_landing_page_renders_without_any_built_assets() {
+    async fn the_sign_in_page_renders_without_any_built_assets() {
         let site_root = scratch_dir("empty");
-        let (response, html) = get(router(&site_root), "/").await;
+        let (response, html) = get(router(&site_root, || {}), "/login").await;
 
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(html.contains("<h1>oncewallet</h1>"), "{html}");
-        assert!(html.contains(r#"data-testid="counter""#), "{html}");
+        assert!(html.contains("<h1>Sign in</h1>"), "{html}");
+        assert!(html.contains(r#"action="/auth/login""#), "{html}");
         assert!(
             html.contains("/pkg/oncewallet.js"),
             "hydration script: {html}"
@@ -103,7 +104,7 @@ mod tests {
         std::fs::create_dir_all(site_root.join(PKG_DIR)).expect("pkg dir");
         std::fs::write(site_root.join("pkg/oncewallet.css"), "body{}").expect("css");
 
-        let (response, css) = get(router(&site_root), "/pkg/oncewallet.css").await;
+        let (response, css) = get(router(&site_root, || {}), "/pkg/oncewallet.css").await;
 
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(css, "body{}");
@@ -115,7 +116,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_bundle_file_is_a_404() {
         let site_root = scratch_dir("missing");
-        let (response, _) = get(router(&site_root), "/pkg/oncewallet.wasm").await;
+        let (response, _) = get(router(&site_root, || {}), "/pkg/oncewallet.wasm").await;
 
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         std::fs::remove_dir_all(site_root).ok();

@@ -15,6 +15,7 @@ pub use pending::{
     pending_rollbacks, PendingPage, PendingRollback, PENDING_KINDS, PENDING_PAGE_SIZE,
 };
 pub use search::{
-    export_rows, search, SearchPage, EXPORT_HEADER, EXPORT_MAX_ROWS, SEARCH_MAX_PAGE_SIZE,
+    export_chunk, export_rows, search, ExportChunk, SearchPage, EXPORT_CHUNK, EXPORT_HEADER,
+    EXPORT_MAX_ROWS, SEARCH_MAX_PAGE_SIZE,
 };
 pub use trace::{trace, LedgerLine, RoundTrace, Trace, TransactionTrace};

@@ -14,7 +14,7 @@ pub const SEARCH_MAX_PAGE_SIZE: u64 = 100;
 /// The most rows one export holds; a bigger one is a database job, not a download.
 pub const EXPORT_MAX_ROWS: usize = 100_000;
 /// Rows read per query while exporting, so an export never holds a long read open.
-const EXPORT_CHUNK: u64 = 1000;
+pub const EXPORT_CHUNK: u64 = 1000;
 
 /// One page of matches, newest first, and how many there are in all.
 #[derive(Debug, Clone)]
@@ -89,34 +89,57 @@ pub const EXPORT_HEADER: [&str; 14] = [
 ];
 
 /// Up to `max_rows` (at most [`EXPORT_MAX_ROWS`]) matches, newest first, as CSV lines
-/// without the header. Read in chunks by id, so it can be streamed chunk by chunk.
+/// without the header.
 pub async fn export_rows(
     db: &impl ConnectionTrait,
     query: &str,
     max_rows: usize,
 ) -> Result<Vec<String>, DbErr> {
-    let query = query.trim();
     let max_rows = max_rows.min(EXPORT_MAX_ROWS);
     let mut lines = Vec::new();
     let mut before: Option<i64> = None;
-    while !query.is_empty() && lines.len() < max_rows {
-        let mut select = wtx::Entity::find().filter(matching(query));
-        if let Some(before) = before {
-            select = select.filter(wtx::Column::Id.lt(before));
-        }
+    while lines.len() < max_rows {
         let want = EXPORT_CHUNK.min((max_rows - lines.len()) as u64);
-        let rows = select
-            .order_by_desc(wtx::Column::Id)
-            .limit(want)
-            .all(db)
-            .await?;
-        before = rows.last().map(|row| row.id);
-        lines.extend(rows.iter().map(export_line));
-        if (rows.len() as u64) < want {
-            break;
+        let chunk = export_chunk(db, query, before, want).await?;
+        lines.extend(chunk.lines);
+        match chunk.next_before {
+            Some(next) => before = Some(next),
+            None => break,
         }
     }
     Ok(lines)
+}
+
+/// One chunk of an export: CSV lines, and the id to continue before (`None` at the end).
+pub struct ExportChunk {
+    pub lines: Vec<String>,
+    pub next_before: Option<i64>,
+}
+
+/// At most `limit` (and [`EXPORT_CHUNK`]) matches older than `before`, newest first: an
+/// export streams chunk by chunk and never holds a long read open.
+pub async fn export_chunk(
+    db: &impl ConnectionTrait,
+    query: &str,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<ExportChunk, DbErr> {
+    let query = query.trim();
+    let limit = limit.clamp(1, EXPORT_CHUNK);
+    if query.is_empty() {
+        return Ok(ExportChunk { lines: Vec::new(), next_before: None });
+    }
+    let mut select = wtx::Entity::find().filter(matching(query));
+    if let Some(before) = before {
+        select = select.filter(wtx::Column::Id.lt(before));
+    }
+    let rows = select
+        .order_by_desc(wtx::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let next_before = if rows.len() as u64 == limit { rows.last().map(|row| row.id) } else { None };
+    Ok(ExportChunk { lines: rows.iter().map(export_line).collect(), next_before })
 }
 
 fn export_line(row: &wtx::Model) -> String {

@@ -27,7 +27,11 @@ fn id<T>(
 }
 
 /// `{"status": "OK", …fields, "request_id": …}` with `status`, or the contract's error.
-fn respond(result: Result<serde_json::Value, ApiError>, status: u16, request_id: &str) -> Response {
+pub(crate) fn respond(
+    result: Result<serde_json::Value, ApiError>,
+    status: u16,
+    request_id: &str,
+) -> Response {
     let fields = match result {
         Ok(serde_json::Value::Object(fields)) => fields,
         Ok(_) => serde_json::Map::new(),
@@ -193,7 +197,7 @@ pub async fn post_refund(
     Path((provider_id, transaction_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let operation = async {
+    let refunded = async {
         let provider_id = id("provider_id", provider_id, ProviderId::parse)?;
         let bet_id = id(
             "transaction_id",
@@ -205,26 +209,23 @@ pub async fn post_refund(
         let bet = service::find_bet(&state.store, &provider_id, &bet_id)
             .await
             .map_err(|e| e.into_api())?;
-        let ctx = crate::wallet::operations::RequestContext {
-            provider_id,
-            currencies: state.currencies.clone(),
+        let order = super::refund::RefundOrder {
+            bet: &bet,
+            refund_id: &request.refund_id,
+            staff,
+            raw_body: &body,
             request_id: request_id.clone(),
         };
-        crate::wallet::operations::Rollback::by_operator(
-            &bet,
-            &request.refund_id,
-            staff,
-            &body,
-            ctx,
-        )
+        super::refund::refund_bet(&state.store, &state.currencies, provider_id, order).await
     }
     .await;
-    let operation = match operation {
-        Ok(operation) => operation,
-        Err(error) => return error_response(&error, &request_id),
-    };
-    let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
-    let fingerprint = operation.keyed().fingerprint.to_json();
-    let result = idempotency::execute(&state.store, &state.currencies, operation).await;
-    operation_response(result, &request_id, transaction_id, fingerprint)
+    match refunded {
+        Ok(refunded) => operation_response(
+            refunded.answer,
+            &request_id,
+            refunded.transaction_id,
+            refunded.fingerprint,
+        ),
+        Err(error) => error_response(&error, &request_id),
+    }
 }

@@ -1,9 +1,10 @@
 //! The operator API (`/operator/v1`): providers and keys, players, cashier adjustments and
 //! game sessions, for the casino's own platform. Bearer-token authenticated.
 mod adjustment;
-mod auth;
-mod handlers;
-mod service;
+pub(crate) mod auth;
+pub(crate) mod handlers;
+pub mod refund;
+pub(crate) mod service;
 pub mod wire;
 
 use axum::routing::{post, put};

@@ -229,6 +229,45 @@ async fn write_player(
     }
 }
 
+/// Blocks or unblocks a player for a staff member, with the audit row in the same
+/// transaction. `NOT_FOUND`-style refusal when the player does not exist.
+pub async fn set_player_status(
+    store: &Store,
+    player_id: PlayerId,
+    status: PlayerStatus,
+    staff: crate::wallet::operations::StaffAction,
+) -> Result<player::Model, ServiceError> {
+    let player_id = Arc::new(player_id);
+    let staff = Arc::new(staff);
+    store
+        .write(Box::new(move |txn| {
+            let (player_id, staff) = (player_id.clone(), staff.clone());
+            Box::pin(async move {
+                let before = player::Entity::find_by_id(player_id.as_str())
+                    .one(txn)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::new(ErrorCode::PlayerNotFound, format!("no player {}", player_id.as_str()))
+                    })?;
+                let after = write_player(txn, &player_id, None, Some(status)).await?;
+                let details = serde_json::json!({ "from": before.status, "to": after.status });
+                crate::audit::record(
+                    txn,
+                    &staff.actor,
+                    if status == PlayerStatus::Blocked { "player.block" } else { "player.unblock" },
+                    "PLAYER",
+                    player_id.as_str(),
+                    &staff.reason,
+                    details,
+                    Utc::now(),
+                )
+                .await?;
+                Ok(after)
+            })
+        }))
+        .await
+}
+
 pub async fn find_player(
     store: &Store,
     player_id: &PlayerId,

@@ -1,0 +1,271 @@
+//! The server's side of the console port: each method is one call into a capability's
+//! service, with the result turned into display rows.
+use std::fmt::Display;
+
+use app::backend::{Console, ConsoleError, ConsoleResult};
+use app::model::*;
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::{lists, overview, rows, trace_view};
+use crate::console as queries;
+use crate::domain::PlayerId;
+use crate::error::{ApiError, ServiceError};
+use crate::operator::wire::PlayerStatus;
+use crate::reconcile::discrepancies::{self, DiscrepancyError};
+use crate::reconcile::RunError;
+use crate::staff::UserAdminError;
+use crate::state::AppState;
+use crate::wallet::operations::StaffAction;
+
+/// The first screen of the live trace, and the most rows one poll brings.
+const FEED_FIRST_PAGE: u64 = 100;
+const FEED_POLL_LIMIT: u64 = 500;
+/// Findings and runs listed on the reconciliation page.
+const FINDINGS_PAGE: u64 = 100;
+const RUNS_SHOWN: u64 = 20;
+
+pub struct DbConsole {
+    pub state: AppState,
+}
+
+/// A database failure: logged here, shown to people as "try again".
+pub(super) fn unavailable(error: impl Display) -> ConsoleError {
+    tracing::error!(%error, "console query failed");
+    ConsoleError::Unavailable
+}
+
+pub(super) fn from_service(error: ServiceError) -> ConsoleError {
+    match error {
+        ServiceError::Api(error) => from_api(error),
+        other => unavailable(other),
+    }
+}
+
+fn from_api(error: ApiError) -> ConsoleError {
+    match error.status() {
+        404 => ConsoleError::NotFound(error.message),
+        409 => ConsoleError::Conflict(error.message),
+        400..=499 => ConsoleError::Invalid(error.message),
+        _ => unavailable(error.message),
+    }
+}
+
+fn from_discrepancy(error: DiscrepancyError) -> ConsoleError {
+    match error {
+        DiscrepancyError::NotFound(_) => ConsoleError::NotFound(error.to_string()),
+        DiscrepancyError::InvalidTransition { .. } => ConsoleError::Conflict(error.to_string()),
+        DiscrepancyError::Invalid(message) => ConsoleError::Invalid(message),
+        DiscrepancyError::Service(error) => from_service(error),
+    }
+}
+
+fn from_user_admin(error: UserAdminError) -> ConsoleError {
+    match error {
+        UserAdminError::NotFound(_) => ConsoleError::NotFound(error.to_string()),
+        UserAdminError::Unavailable(error) => unavailable(error),
+        UserAdminError::LastAdmin | UserAdminError::SelfDisable | UserAdminError::UsernameTaken(_) => {
+            ConsoleError::Conflict(error.to_string())
+        }
+        other => ConsoleError::Invalid(other.to_string()),
+    }
+}
+
+fn staff_action(actor: &Viewer, reason: String) -> ConsoleResult<StaffAction> {
+    crate::operator::service::staff_action(Some(actor.username.clone()), reason).map_err(from_api)
+}
+
+#[async_trait]
+impl Console for DbConsole {
+    async fn overview(&self, window: Window, provider_id: Option<String>) -> ConsoleResult<Overview> {
+        let db = self.state.store.reader();
+        overview::overview(db, &self.state.currencies, window, provider_id, Utc::now())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn feed(&self, after: Option<i64>, filter: FeedFilter) -> ConsoleResult<FeedPage> {
+        let some = |text: String| (!text.trim().is_empty()).then(|| text.trim().to_owned());
+        let filter = queries::FeedFilter {
+            provider_id: some(filter.provider_id),
+            endpoint: some(filter.endpoint),
+            outcome: some(filter.outcome),
+            player_id: some(filter.player_id),
+        };
+        let limit = if after.is_some() { FEED_POLL_LIMIT } else { FEED_FIRST_PAGE };
+        let page = queries::live_feed(self.state.store.reader(), after, &filter, limit)
+            .await
+            .map_err(unavailable)?;
+        let mut rows: Vec<AttemptRow> = page.attempts.iter().map(rows::attempt_row).collect();
+        // After a cursor the feed comes oldest first; the page shows newest first.
+        if after.is_some() {
+            rows.reverse();
+        }
+        Ok(FeedPage { rows, cursor: page.next_cursor.or(after) })
+    }
+
+    async fn trace(&self, query: String) -> ConsoleResult<Option<Trace>> {
+        let db = self.state.store.reader();
+        let Some(found) = queries::trace(db, &self.state.currencies, &query).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        trace_view::trace_view(db, &self.state.currencies, query.trim(), found)
+            .await
+            .map(Some)
+            .map_err(from_service)
+    }
+
+    async fn search(&self, query: String, page: u64) -> ConsoleResult<SearchResults> {
+        let found = queries::search(self.state.store.reader(), &query, page, lists::PAGE_SIZE)
+            .await
+            .map_err(unavailable)?;
+        Ok(SearchResults {
+            query: query.trim().to_owned(),
+            rows: found.items.iter().map(|row| rows::transaction_row(&self.state.currencies, row)).collect(),
+            page: found.page,
+            page_size: found.page_size,
+            total: found.total,
+        })
+    }
+
+    async fn pending(&self, page: u64) -> ConsoleResult<PendingPage> {
+        let found = queries::pending_rollbacks(self.state.store.reader(), page, Utc::now())
+            .await
+            .map_err(unavailable)?;
+        let currencies = &self.state.currencies;
+        let rows = found
+            .items
+            .iter()
+            .map(|item| PendingRow {
+                finding: rows::discrepancy_row(&item.discrepancy),
+                player_id: item.player_id.clone(),
+                bet: item.bet.as_ref().map(|bet| rows::transaction_row(currencies, bet)),
+                amount: item
+                    .amount_minor
+                    .zip(item.currency.as_deref())
+                    .map(|(minor, currency)| rows::money_text(currencies, minor, currency)),
+                since: crate::idempotency::format_time(item.since),
+                age_seconds: item.age_seconds,
+            })
+            .collect();
+        Ok(PendingPage { rows, page: found.page, page_size: queries::PENDING_PAGE_SIZE, total: found.total })
+    }
+
+    async fn refund(&self, actor: &Viewer, finding_id: i64, reason: String) -> ConsoleResult<String> {
+        super::refund::refund_finding(&self.state, actor, finding_id, staff_action(actor, reason)?).await
+    }
+
+    async fn acknowledge(&self, actor: &Viewer, finding_id: i64, note: String) -> ConsoleResult<()> {
+        let note = (!note.trim().is_empty()).then_some(note.trim());
+        discrepancies::acknowledge(&self.state.store, finding_id, &actor.username, note)
+            .await
+            .map(drop)
+            .map_err(from_discrepancy)
+    }
+
+    async fn resolve(&self, actor: &Viewer, finding_id: i64, note: String) -> ConsoleResult<()> {
+        discrepancies::resolve(&self.state.store, finding_id, &actor.username, &note)
+            .await
+            .map(drop)
+            .map_err(from_discrepancy)
+    }
+
+    async fn reconciliation(&self, filter: FindingFilter) -> ConsoleResult<Reconciliation> {
+        let db = self.state.store.reader();
+        let some = |text: String| (!text.is_empty()).then_some(text);
+        let page = discrepancies::list(
+            db,
+            &discrepancies::Filter {
+                kind: some(filter.kind),
+                status: some(filter.status),
+                before_id: filter.before_id,
+                limit: FINDINGS_PAGE,
+            },
+        )
+        .await
+        .map_err(unavailable)?;
+        let runs = crate::reconcile::recent_runs(db, RUNS_SHOWN).await.map_err(unavailable)?;
+        let providers = overview::provider_ids(db).await.map_err(unavailable)?;
+        Ok(Reconciliation {
+            runs: runs.iter().map(rows::run_row).collect(),
+            findings: page.items.iter().map(rows::discrepancy_row).collect(),
+            next_before_id: page.next_before_id,
+            kinds: lists::finding_kinds(db).await.map_err(unavailable)?,
+            providers,
+        })
+    }
+
+    async fn run_reconciliation(&self, actor: &Viewer) -> ConsoleResult<RunRow> {
+        tracing::info!(actor = %actor.username, "reconciliation run requested from the console");
+        let summary = crate::reconcile::run_now(&self.state.store).await.map_err(|error| match error {
+            RunError::InProgress => ConsoleError::Conflict(error.to_string()),
+            other => unavailable(other),
+        })?;
+        let runs = crate::reconcile::recent_runs(self.state.store.reader(), RUNS_SHOWN)
+            .await
+            .map_err(unavailable)?;
+        runs.iter()
+            .find(|run| run.id == summary.run_id)
+            .map(rows::run_row)
+            .ok_or_else(|| ConsoleError::NotFound(format!("run {} is not recorded", summary.run_id)))
+    }
+
+    async fn players(&self, query: String, page: u64) -> ConsoleResult<PlayerList> {
+        lists::players(self.state.store.reader(), &self.state.currencies, query, page)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn player(&self, player_id: String, page: u64) -> ConsoleResult<PlayerDetail> {
+        lists::player(self.state.store.reader(), &self.state.currencies, &player_id, page)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ConsoleError::NotFound(format!("no player {player_id:?}")))
+    }
+
+    async fn set_player_blocked(
+        &self,
+        actor: &Viewer,
+        player_id: String,
+        blocked: bool,
+        reason: String,
+    ) -> ConsoleResult<()> {
+        let player_id = PlayerId::parse(player_id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+        let status = if blocked { PlayerStatus::Blocked } else { PlayerStatus::Active };
+        let staff = staff_action(actor, reason)?;
+        crate::operator::service::set_player_status(&self.state.store, player_id, status, staff)
+            .await
+            .map(drop)
+            .map_err(from_service)
+    }
+
+    async fn audit(&self, filter: AuditFilter, page: u64) -> ConsoleResult<AuditPage> {
+        lists::audit(self.state.store.reader(), filter, page).await.map_err(unavailable)
+    }
+
+    async fn users(&self, actor: &Viewer) -> ConsoleResult<UserList> {
+        let users = crate::staff::list_users(&self.state.store, actor).await.map_err(from_user_admin)?;
+        Ok(UserList { rows: users.iter().map(rows::user_row).collect() })
+    }
+
+    async fn create_user(&self, actor: &Viewer, username: String, password: String, role: Role) -> ConsoleResult<()> {
+        crate::staff::create_user(&self.state.store, actor, &username, password, role)
+            .await
+            .map(drop)
+            .map_err(from_user_admin)
+    }
+
+    async fn set_user_role(&self, actor: &Viewer, user_id: i64, role: Role) -> ConsoleResult<()> {
+        crate::staff::set_role(&self.state.store, actor, user_id, role)
+            .await
+            .map(drop)
+            .map_err(from_user_admin)
+    }
+
+    async fn set_user_disabled(&self, actor: &Viewer, user_id: i64, disabled: bool) -> ConsoleResult<()> {
+        crate::staff::set_disabled(&self.state.store, actor, user_id, disabled)
+            .await
+            .map(drop)
+            .map_err(from_user_admin)
+    }
+}

@@ -1,0 +1,43 @@
+//! The operator console's server side: the pages (rendered by the `app` crate), the
+//! [`Console`](app::backend::Console) their server functions call, the CSV export and
+//! statement upload, all behind staff sign-in.
+mod console;
+mod export;
+mod gate;
+mod lists;
+mod overview;
+mod refund;
+mod rows;
+mod trace_view;
+mod upload;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::staff::Staff;
+use crate::state::AppState;
+
+pub use console::DbConsole;
+
+/// Pages, server functions, `/console/*` and `/auth/*`, wrapped in CSRF, session and
+/// sign-in checks. The wallet and operator APIs are merged beside it, not inside.
+pub fn router(state: AppState, staff: &Staff, site_root: &Path) -> Router {
+    let console: app::backend::SharedConsole = Arc::new(DbConsole { state: state.clone() });
+    let downloads = Router::new()
+        .route("/console/export.csv", get(export::export_csv))
+        .route(
+            "/console/statements",
+            post(upload::upload_statement).layer(DefaultBodyLimit::max(upload::UPLOAD_MAX_BYTES)),
+        )
+        .with_state(state);
+    let context = move || leptos::prelude::provide_context(console.clone());
+    let routes = crate::site::router(site_root, context)
+        .merge(downloads)
+        .merge(crate::staff::router(staff.clone()))
+        .layer(axum::middleware::from_fn(gate::require_sign_in));
+    crate::staff::protect(routes, staff)
+}

@@ -1,0 +1,137 @@
+//! The overview page's numbers: the attempt counters of a window, zero-filled into chart
+//! buckets, plus the open findings an operator should look at.
+use app::model::{self as view, Window};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+use super::rows::money_text;
+use crate::console::PENDING_KINDS;
+use crate::db::entities::{discrepancy, provider};
+use crate::domain::CurrencyTable;
+use crate::idempotency::format_time;
+use crate::trace::overview::{self as counters, percentile_ms, MinutePoint, Totals};
+
+pub async fn overview(
+    db: &impl ConnectionTrait,
+    currencies: &CurrencyTable,
+    window: Window,
+    provider_id: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<view::Overview, DbErr> {
+    let data = counters::overview(db, counters_window(window), provider_id.as_deref(), now).await?;
+    let providers = provider_ids(db).await?;
+    let unresolved = discrepancy::Column::Status.ne("RESOLVED");
+    let open_pending_rollbacks = discrepancy::Entity::find()
+        .filter(unresolved.clone())
+        .filter(discrepancy::Column::Kind.is_in(PENDING_KINDS))
+        .count(db)
+        .await? as i64;
+    let open_discrepancies = discrepancy::Entity::find().filter(unresolved).count(db).await? as i64;
+    Ok(view::Overview {
+        window,
+        provider_id,
+        providers,
+        since: format_time(data.since),
+        totals: totals(&data.totals),
+        codes: data
+            .codes
+            .into_iter()
+            .map(|code| view::CodeCount {
+                outcome: code.outcome,
+                error_code: code.error_code,
+                http_status: code.http_status,
+                count: code.count,
+            })
+            .collect(),
+        double_charges_prevented: data
+            .replayed_amounts
+            .iter()
+            .filter(|amount| amount.amount_minor != 0)
+            .map(|amount| money_text(currencies, amount.amount_minor, &amount.currency))
+            .collect(),
+        series: buckets(&data.series, data.since, window),
+        open_pending_rollbacks,
+        open_discrepancies,
+    })
+}
+
+/// Every provider id, for the selectors.
+pub async fn provider_ids(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    Ok(provider::Entity::find()
+        .order_by_asc(provider::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect())
+}
+
+fn counters_window(window: Window) -> counters::Window {
+    match window {
+        Window::FifteenMinutes => counters::Window::FifteenMinutes,
+        Window::OneHour => counters::Window::OneHour,
+        Window::OneDay => counters::Window::OneDay,
+    }
+}
+
+/// Minutes per chart bar: a day in quarter hours keeps the chart at 96 bars.
+fn bucket_minutes(window: Window) -> i64 {
+    match window {
+        Window::FifteenMinutes | Window::OneHour => 1,
+        Window::OneDay => 15,
+    }
+}
+
+/// Every bucket of the window, oldest first, with zeros where nothing happened.
+fn buckets(series: &[MinutePoint], since: DateTime<Utc>, window: Window) -> Vec<view::MinutePoint> {
+    let width_s = bucket_minutes(window) * 60;
+    let count = (window.minutes() * 60 / width_s) as usize;
+    let start_s = since.timestamp();
+    let mut sums = vec![Totals::default(); count];
+    for point in series {
+        let index = ((point.minute.timestamp() - start_s) / width_s) as usize;
+        if let Some(sum) = sums.get_mut(index) {
+            merge(sum, &point.totals);
+        }
+    }
+    sums.iter()
+        .enumerate()
+        .map(|(index, sum)| {
+            let minute_s = start_s + index as i64 * width_s;
+            let label = DateTime::from_timestamp(minute_s, 0)
+                .map(|t| t.format("%H:%M").to_string())
+                .unwrap_or_default();
+            view::MinutePoint { minute_s, label, totals: totals(sum) }
+        })
+        .collect()
+}
+
+fn merge(sum: &mut Totals, other: &Totals) {
+    sum.attempts += other.attempts;
+    sum.first += other.first;
+    sum.replays += other.replays;
+    sum.conflicts += other.conflicts;
+    sum.declined += other.declined;
+    sum.rejected += other.rejected;
+    sum.errors += other.errors;
+    sum.status_5xx += other.status_5xx;
+    sum.latency_ms_max = sum.latency_ms_max.max(other.latency_ms_max);
+    for (total, count) in sum.latency_buckets.iter_mut().zip(other.latency_buckets) {
+        *total += count;
+    }
+}
+
+fn totals(totals: &Totals) -> view::Totals {
+    view::Totals {
+        attempts: totals.attempts,
+        first: totals.first,
+        replays: totals.replays,
+        conflicts: totals.conflicts,
+        declined: totals.declined,
+        rejected: totals.rejected,
+        errors: totals.errors,
+        status_5xx: totals.status_5xx,
+        latency_ms_p50: percentile_ms(&totals.latency_buckets, totals.latency_ms_max, 0.50),
+        latency_ms_p99: percentile_ms(&totals.latency_buckets, totals.latency_ms_max, 0.99),
+    }
+}

@@ -1,0 +1,179 @@
+//! Database rows turned into the console's display rows: times as RFC 3339, amounts
+//! formatted with their currency's scale, bodies pretty-printed.
+use app::model::{
+    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow,
+    UserRow,
+};
+
+use crate::db::entities::{
+    attempt, discrepancy, player, reconciliation_run, staff_audit, wallet_transaction as wtx,
+};
+use crate::domain::CurrencyTable;
+use crate::idempotency::format_time;
+
+/// `1250` EUR as `12.50 EUR`; an unknown currency shows its minor units.
+pub fn money_text(currencies: &CurrencyTable, amount_minor: i64, currency: &str) -> String {
+    let scale = currencies.currency(currency).map(|c| c.scale()).unwrap_or(0);
+    format!("{} {currency}", decimal(amount_minor, scale))
+}
+
+/// Minor units as a decimal string with `scale` digits after the point.
+pub fn decimal(amount_minor: i64, scale: u32) -> String {
+    let sign = if amount_minor < 0 { "-" } else { "" };
+    let digits = amount_minor.unsigned_abs().to_string();
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let scale = scale as usize;
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - scale);
+    format!("{sign}{whole}.{fraction}")
+}
+
+/// JSON bodies indented for reading; anything else as it came.
+pub fn pretty(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .unwrap_or_else(|_| body.to_owned())
+}
+
+pub fn attempt_row(model: &attempt::Model) -> AttemptRow {
+    AttemptRow {
+        id: model.id,
+        request_id: model.request_id.clone(),
+        received_at: format_time(model.received_at),
+        latency_ms: model.latency_ms,
+        method: model.method.clone(),
+        endpoint: model.endpoint.clone(),
+        provider_id: model.provider_id.clone(),
+        key_id: model.key_id.clone(),
+        transaction_id: model.transaction_id.clone(),
+        signature: model.signature.clone(),
+        outcome: model.outcome.clone(),
+        http_status: model.http_status,
+        error_code: model.error_code.clone(),
+    }
+}
+
+pub fn attempt_detail(model: &attempt::Model) -> AttemptDetail {
+    AttemptDetail {
+        row: attempt_row(model),
+        request_body: pretty(&model.request_body),
+        response_body: pretty(&model.response_body),
+    }
+}
+
+pub fn transaction_row(currencies: &CurrencyTable, model: &wtx::Model) -> TransactionRow {
+    let amount = match (model.amount_minor, &model.currency) {
+        (Some(minor), Some(currency)) => Some(money_text(currencies, minor, currency)),
+        _ => None,
+    };
+    TransactionRow {
+        id: model.id,
+        provider_id: model.scope.clone(),
+        transaction_id: model.transaction_id.clone(),
+        op: model.op.clone(),
+        kind: model.kind.clone(),
+        player_id: model.player_id.clone(),
+        round_id: model.round_id.clone(),
+        game_id: model.game_id.clone(),
+        amount,
+        amount_minor: model.amount_minor,
+        currency: model.currency.clone(),
+        target_transaction_id: model.target_transaction_id.clone(),
+        state: model.state.clone(),
+        error_code: model.error_code.clone(),
+        http_status: model.http_status,
+        request_id: model.request_id.clone(),
+        created_at: format_time(model.created_at),
+        updated_at: format_time(model.updated_at),
+    }
+}
+
+pub fn audit_row(model: &staff_audit::Model) -> AuditRow {
+    AuditRow {
+        id: model.id,
+        at: format_time(model.at),
+        actor: model.actor.clone(),
+        action: model.action.clone(),
+        subject_type: model.subject_type.clone(),
+        subject_id: model.subject_id.clone(),
+        reason: model.reason.clone(),
+        details: pretty(&model.details),
+    }
+}
+
+pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
+    DiscrepancyRow {
+        id: model.id,
+        kind: model.kind.clone(),
+        severity: model.severity.clone(),
+        subject_type: model.subject_type.clone(),
+        subject_id: model.subject_id.clone(),
+        provider_id: model.provider_id.clone(),
+        details: model.details.clone(),
+        first_seen_at: format_time(model.first_seen_at),
+        last_seen_at: format_time(model.last_seen_at),
+        status: model.status.clone(),
+        acknowledged_by: model.acknowledged_by.clone(),
+        resolved_by: model.resolved_by.clone(),
+        resolved_at: model.resolved_at.map(format_time),
+        resolution_note: model.resolution_note.clone(),
+    }
+}
+
+pub fn run_row(model: &reconciliation_run::Model) -> RunRow {
+    RunRow {
+        id: model.id,
+        started_at: format_time(model.started_at),
+        trigger: model.trigger.clone(),
+        findings: model.findings,
+        opened: model.opened,
+        auto_resolved: model.auto_resolved,
+        critical_open: model.critical_open,
+        duration_ms: model.duration_ms,
+    }
+}
+
+pub fn player_row(currencies: &CurrencyTable, model: &player::Model) -> PlayerRow {
+    PlayerRow {
+        id: model.id.clone(),
+        currency: model.currency.clone(),
+        status: model.status.clone(),
+        balance: money_text(currencies, model.balance_minor, &model.currency),
+        balance_minor: model.balance_minor,
+        created_at: format_time(model.created_at),
+        updated_at: format_time(model.updated_at),
+    }
+}
+
+pub fn user_row(user: &crate::staff::StaffUser) -> UserRow {
+    UserRow {
+        id: user.id,
+        username: user.username.clone(),
+        role: user.role.as_str().to_owned(),
+        disabled: user.disabled,
+        created_at: format_time(user.created_at),
+        last_login_at: user.last_login_at.map(format_time),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_place_the_point_by_scale() {
+        assert_eq!(decimal(1250, 2), "12.50");
+        assert_eq!(decimal(5, 2), "0.05");
+        assert_eq!(decimal(-5, 3), "-0.005");
+        assert_eq!(decimal(700, 0), "700");
+        assert_eq!(decimal(0, 8), "0.00000000");
+    }
+
+    #[test]
+    fn bodies_are_pretty_when_json_and_untouched_otherwise() {
+        assert_eq!(pretty(r#"{"a":1}"#), "{\n  \"a\": 1\n}");
+        assert_eq!(pretty("not json"), "not json");
+    }
+}

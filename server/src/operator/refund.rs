@@ -1,0 +1,50 @@
+//! Refunding an orphan debit: the operator API's refund endpoint and the console's refund
+//! button both come here, so both move money through the same exactly-once path.
+use crate::db::entities::wallet_transaction as wtx;
+use crate::db::Store;
+use crate::domain::{CurrencyTable, ProviderId};
+use crate::error::ServiceError;
+use crate::idempotency::{self, Answer, Operation};
+use crate::wallet::operations::{RequestContext, Rollback, StaffAction};
+
+/// What a refund request names, already validated.
+pub struct RefundOrder<'a> {
+    pub bet: &'a wtx::Model,
+    /// Makes the refund idempotent: the same id refunds once, whoever sends it again.
+    pub refund_id: &'a str,
+    pub staff: StaffAction,
+    /// Stored as the refund's request body, as the provider API stores its bodies.
+    pub raw_body: &'a [u8],
+    pub request_id: String,
+}
+
+/// The refund's answer, and the transaction id and fingerprint it was keyed by.
+pub struct Refunded {
+    pub answer: Result<Answer, ServiceError>,
+    pub transaction_id: String,
+    pub fingerprint: String,
+}
+
+/// Rolls `order.bet` back in its provider's key space, once.
+pub async fn refund_bet(
+    store: &Store,
+    currencies: &std::sync::Arc<CurrencyTable>,
+    provider_id: ProviderId,
+    order: RefundOrder<'_>,
+) -> Result<Refunded, crate::error::ApiError> {
+    let ctx = RequestContext {
+        provider_id,
+        currencies: currencies.clone(),
+        request_id: order.request_id,
+    };
+    let operation =
+        Rollback::by_operator(order.bet, order.refund_id, order.staff, order.raw_body, ctx)?;
+    let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
+    let fingerprint = operation.keyed().fingerprint.to_json();
+    let answer = idempotency::execute(store, currencies, operation).await;
+    Ok(Refunded {
+        answer,
+        transaction_id,
+        fingerprint,
+    })
+}
