@@ -138,13 +138,19 @@ browser_tests() {
     LEPTOS_SITE_ADDR="127.0.0.1:$server_port" \
     LEPTOS_SITE_ROOT="$repo_root/target/site" \
     WALLET_OPERATOR_TOKEN="end2end-operator-token" \
+    WALLET_ADMIN_PASSWORD="end2end-admin-password" \
+    WALLET_DEMO=0 \
+    WALLET_RECONCILE_INTERVAL_SECS=0 \
+    WALLET_ORPHAN_AFTER_SECS=1 \
     RUST_LOG="${RUST_LOG:-info}" \
         "$server_bin" >"$server_dir/server.log" 2>&1 &
     server_pid=$!
     wait_for_http "http://127.0.0.1:$server_port/healthz" 60 || { cat "$server_dir/server.log"; return 1; }
     echo "==> server is up"
     local status=0
-    (cd end2end && BASE_URL="http://127.0.0.1:$server_port" npx --no-install playwright test) || status=$?
+    (cd end2end && BASE_URL="http://127.0.0.1:$server_port" OPERATOR_TOKEN="end2end-operator-token" \
+        ADMIN_PASSWORD="end2end-admin-password" npx --no-install playwright test) || status=$?
+    echo "==> page screenshots: end2end/test-results/screenshots/"
     if [ "$status" -ne 0 ]; then
         echo "==> server log (last 50 lines):"
         tail -n 50 "$server_dir/server.log"

@@ -58,12 +58,12 @@ mod guard {
 #[cfg(feature = "ssr")]
 use guard::{answer, require};
 
-#[server]
+#[server(endpoint = "current_viewer")]
 pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
     Ok(guard::viewer())
 }
 
-#[server]
+#[server(endpoint = "get_overview")]
 pub async fn get_overview(
     window: Window,
     provider_id: Option<String>,
@@ -72,32 +72,32 @@ pub async fn get_overview(
     answer(console.overview(window, provider_id).await)
 }
 
-#[server]
+#[server(endpoint = "get_feed")]
 pub async fn get_feed(after: Option<i64>, filter: FeedFilter) -> Result<FeedPage, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.feed(after, filter).await)
 }
 
-#[server]
+#[server(endpoint = "get_trace")]
 pub async fn get_trace(query: String) -> Result<Option<Trace>, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.trace(query).await)
 }
 
-#[server]
+#[server(endpoint = "search_transactions")]
 pub async fn search_transactions(query: String, page: u64) -> Result<SearchResults, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.search(query, page).await)
 }
 
-#[server]
+#[server(endpoint = "get_pending")]
 pub async fn get_pending(page: u64) -> Result<PendingPage, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.pending(page).await)
 }
 
 /// `confirmed` is the page's "I checked with the provider" box: a refund moves money.
-#[server]
+#[server(endpoint = "refund_orphan")]
 pub async fn refund_orphan(
     finding_id: i64,
     reason: String,
@@ -112,44 +112,44 @@ pub async fn refund_orphan(
     answer(console.refund(&viewer, finding_id, reason).await)
 }
 
-#[server]
+#[server(endpoint = "acknowledge_finding")]
 pub async fn acknowledge_finding(finding_id: i64, note: String) -> Result<(), ServerFnError> {
     let (console, viewer) = require(Role::Operator)?;
     answer(console.acknowledge(&viewer, finding_id, note).await)
 }
 
-#[server]
+#[server(endpoint = "resolve_finding")]
 pub async fn resolve_finding(finding_id: i64, note: String) -> Result<(), ServerFnError> {
     let (console, viewer) = require(Role::Operator)?;
     answer(console.resolve(&viewer, finding_id, note).await)
 }
 
-#[server]
+#[server(endpoint = "get_reconciliation")]
 pub async fn get_reconciliation(filter: FindingFilter) -> Result<Reconciliation, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.reconciliation(filter).await)
 }
 
-#[server]
+#[server(endpoint = "run_reconciliation_now")]
 pub async fn run_reconciliation_now() -> Result<RunRow, ServerFnError> {
     let (console, viewer) = require(Role::Operator)?;
     answer(console.run_reconciliation(&viewer).await)
 }
 
-#[server]
+#[server(endpoint = "list_players")]
 pub async fn list_players(query: String, page: u64) -> Result<PlayerList, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.players(query, page).await)
 }
 
-#[server]
+#[server(endpoint = "get_player")]
 pub async fn get_player(player_id: String, page: u64) -> Result<PlayerDetail, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.player(player_id, page).await)
 }
 
 /// `blocked` is "true" or "false", as an HTML form sends it.
-#[server]
+#[server(endpoint = "set_player_blocked")]
 pub async fn set_player_blocked(
     player_id: String,
     blocked: String,
@@ -164,19 +164,19 @@ pub async fn set_player_blocked(
     )
 }
 
-#[server]
+#[server(endpoint = "get_audit")]
 pub async fn get_audit(filter: AuditFilter, page: u64) -> Result<AuditPage, ServerFnError> {
     let (console, _) = require(Role::Support)?;
     answer(console.audit(filter, page).await)
 }
 
-#[server]
+#[server(endpoint = "list_users")]
 pub async fn list_users() -> Result<UserList, ServerFnError> {
     let (console, viewer) = require(Role::Admin)?;
     answer(console.users(&viewer).await)
 }
 
-#[server]
+#[server(endpoint = "create_user")]
 pub async fn create_user(
     username: String,
     password: String,
@@ -187,7 +187,7 @@ pub async fn create_user(
     answer(console.create_user(&viewer, username, password, role).await)
 }
 
-#[server]
+#[server(endpoint = "set_user_role")]
 pub async fn set_user_role(user_id: i64, role: String) -> Result<(), ServerFnError> {
     let (console, viewer) = require(Role::Admin)?;
     let role = parse_role(&role)?;
@@ -195,7 +195,7 @@ pub async fn set_user_role(user_id: i64, role: String) -> Result<(), ServerFnErr
 }
 
 /// `disabled` is "true" or "false", as an HTML form sends it.
-#[server]
+#[server(endpoint = "set_user_disabled")]
 pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), ServerFnError> {
     let (console, viewer) = require(Role::Admin)?;
     answer(

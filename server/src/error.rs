@@ -54,7 +54,12 @@ pub enum ErrorCode {
     CurrencyImmutable,
     /// 409 (operator API): the key id already belongs to another provider.
     KeyInUse,
-    /// 404: no such endpoint.
+    /// 409 (operator API): the discrepancy's status does not allow the action (only OPEN
+    /// ones are acknowledged, RESOLVED ones never change).
+    InvalidTransition,
+    /// 409 (operator API): a reconciliation run is in progress; runs never overlap.
+    RunInProgress,
+    /// 404: no such endpoint, or no record with the id in the path.
     NotFound,
 }
 
@@ -72,7 +77,9 @@ impl ErrorCode {
             | BetAlreadySettled
             | IdempotencyConflict
             | CurrencyImmutable
-            | KeyInUse => 409,
+            | KeyInUse
+            | InvalidTransition
+            | RunInProgress => 409,
             CurrencyMismatch | InsufficientFunds | NotReversible => 422,
             InternalError => 500,
             TransactionInProgress | TemporaryUnavailable => 503,
@@ -114,6 +121,8 @@ impl ErrorCode {
             ProviderNotFound => "PROVIDER_NOT_FOUND",
             CurrencyImmutable => "CURRENCY_IMMUTABLE",
             KeyInUse => "KEY_IN_USE",
+            InvalidTransition => "INVALID_TRANSITION",
+            RunInProgress => "RUN_IN_PROGRESS",
             NotFound => "NOT_FOUND",
         }
     }

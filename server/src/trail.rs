@@ -3,7 +3,10 @@
 //! stored on the player's entry, and the player row keeps the head. Editing, deleting or
 //! inserting a ledger entry behind the wallet's back breaks the chain, and
 //! [`verify`] names the first link that no longer verifies.
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IsolationLevel,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
 use sha2::{Digest, Sha256};
 
 use crate::db::entities::{ledger_entry, player};
@@ -56,7 +59,41 @@ pub struct Report {
     pub first_break: Option<Break>,
 }
 
-/// Walks every player's chain; stops at the first break.
+/// Where a verified stretch of a chain ends: the last entry whose link verified, and
+/// that link. The reconciliation job keeps one per player as its checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// 0 before the first posting.
+    pub entry_id: i64,
+    pub link: String,
+}
+
+impl Anchor {
+    pub fn genesis() -> Anchor {
+        Anchor {
+            entry_id: 0,
+            link: GENESIS.to_owned(),
+        }
+    }
+}
+
+/// The outcome of verifying one player's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chain {
+    /// Every link from the start point verified and the last one is the player's head.
+    Verified {
+        end: Anchor,
+        postings: u64,
+    },
+    Broken {
+        found: Break,
+        postings: u64,
+    },
+}
+
+/// Walks every player's chain; stops at the first break. Reads in several queries: run it
+/// in a snapshot (a repeatable-read transaction) when postings may arrive meanwhile, or
+/// a posting committed between two reads looks like a head that does not match.
 pub async fn verify(db: &impl ConnectionTrait) -> Result<Report, ServiceError> {
     let mut report = Report::default();
     let mut after = String::new();
@@ -73,39 +110,63 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Report, ServiceError> {
         after = last.id.clone();
         for player in &players {
             report.players_checked += 1;
-            if let Some(found) = verify_player(db, player, &mut report.postings_checked).await? {
-                report.first_break = Some(found);
-                return Ok(report);
+            match verify_player(db, player, &Anchor::genesis()).await? {
+                Chain::Verified { postings, .. } => report.postings_checked += postings,
+                Chain::Broken { found, postings } => {
+                    report.postings_checked += postings;
+                    report.first_break = Some(found);
+                    return Ok(report);
+                }
             }
         }
     }
 }
 
-async fn verify_player(
+/// Verifies one player's chain from `from` (the genesis, or a checkpoint verified before)
+/// to the head on the player row. From a checkpoint, the checkpointed entry must still
+/// carry its link; entries before it are not read again.
+pub async fn verify_player(
     db: &impl ConnectionTrait,
     player: &player::Model,
-    postings: &mut u64,
-) -> Result<Option<Break>, ServiceError> {
+    from: &Anchor,
+) -> Result<Chain, ServiceError> {
     let account = crate::ledger::player_account(&player.id);
-    let broken = |entry_id: Option<i64>, reason: String| {
-        Some(Break {
+    let mut postings = 0;
+    let broken = |entry_id: Option<i64>, reason: &str, postings: u64| Chain::Broken {
+        found: Break {
             player_id: player.id.clone(),
             entry_id,
-            reason,
-        })
+            reason: reason.to_owned(),
+        },
+        postings,
     };
-    let mut previous = GENESIS.to_owned();
-    let mut after_id = 0;
+    if from.entry_id > 0 {
+        let anchor = ledger_entry::Entity::find_by_id(from.entry_id)
+            .one(db)
+            .await?;
+        let intact = anchor.is_some_and(|entry| {
+            entry.account == account && entry.chain_hash.as_deref() == Some(from.link.as_str())
+        });
+        if !intact {
+            return Ok(broken(
+                Some(from.entry_id),
+                "the last verified entry was changed or removed",
+                0,
+            ));
+        }
+    }
+    let mut previous = from.clone();
     loop {
         let entries = ledger_entry::Entity::find()
             .filter(ledger_entry::Column::Account.eq(account.as_str()))
-            .filter(ledger_entry::Column::Id.gt(after_id))
+            .filter(ledger_entry::Column::Id.gt(previous.entry_id))
             .order_by_asc(ledger_entry::Column::Id)
             .limit(PAGE)
             .all(db)
             .await?;
-        let Some(last) = entries.last() else { break };
-        after_id = last.id;
+        if entries.is_empty() {
+            break;
+        }
         let tx_ids: Vec<i64> = entries.iter().map(|e| e.wallet_transaction_id).collect();
         let counters = ledger_entry::Entity::find()
             .filter(ledger_entry::Column::WalletTransactionId.is_in(tx_ids))
@@ -113,18 +174,19 @@ async fn verify_player(
             .all(db)
             .await?;
         for entry in &entries {
-            *postings += 1;
+            postings += 1;
             let mut counter = counters
                 .iter()
                 .filter(|c| c.wallet_transaction_id == entry.wallet_transaction_id);
             let (Some(counter), None) = (counter.next(), counter.next()) else {
                 return Ok(broken(
                     Some(entry.id),
-                    "the posting does not have exactly one counter entry".into(),
+                    "the posting does not have exactly one counter entry",
+                    postings,
                 ));
             };
             let expected = link(
-                &previous,
+                &previous.link,
                 &Posting {
                     wallet_tx_id: entry.wallet_transaction_id,
                     player_account: &entry.account,
@@ -138,29 +200,54 @@ async fn verify_player(
             if entry.chain_hash.as_deref() != Some(expected.as_str()) {
                 return Ok(broken(
                     Some(entry.id),
-                    "the entry's link does not match its content and predecessor".into(),
+                    "the entry's link does not match its content and predecessor",
+                    postings,
                 ));
             }
-            previous = expected;
+            previous = Anchor {
+                entry_id: entry.id,
+                link: expected,
+            };
         }
     }
     let head = player.ledger_head.as_deref().unwrap_or(GENESIS);
-    if head != previous {
+    if head != previous.link {
         return Ok(broken(
             None,
-            "the player's chain head does not match the last entry".into(),
+            "the player's chain head does not match the last entry",
+            postings,
         ));
     }
-    Ok(None)
+    Ok(Chain::Verified {
+        end: previous,
+        postings,
+    })
+}
+
+/// A read-only transaction that sees one state of the database for all its reads, so a
+/// chain and its head are read as they were at one moment while postings go on.
+/// (SQLite's read transactions are snapshots anyway; PostgreSQL needs REPEATABLE READ.)
+pub async fn snapshot(store: &crate::db::Store) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    match store.engine() {
+        crate::db::Engine::Postgres => {
+            store
+                .reader()
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await
+        }
+        crate::db::Engine::Sqlite => store.reader().begin().await,
+    }
 }
 
 /// `server verify-trail`: walks the whole trail, prints the report as JSON, and exits
 /// with 1 when a link does not verify.
 pub async fn run_cli(config: &crate::config::Config) -> anyhow::Result<i32> {
     let store = crate::db::Store::connect(&config.database_url, config.writer).await?;
-    let report = verify(store.reader())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = snapshot(&store).await?;
+    let report = verify(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(match &report.first_break {
         None => {

@@ -202,8 +202,12 @@ fn FindingLine(
         (None, Some(by)) => format!("by {by}"),
         _ => String::new(),
     };
-    let subject = if row.subject_type == "transaction" {
-        view! { <a class="mono" href=format!("/tx/{}", crate::components::widgets::encode(&row.subject_id))>{row.subject_id.clone()}</a> }.into_any()
+    // A transaction's subject is `<provider>/<transaction id>`; the trace page takes the id.
+    let transaction = (row.subject_type == "TRANSACTION")
+        .then(|| row.subject_id.split_once('/').map(|(_, id)| id.to_owned()))
+        .flatten();
+    let subject = if let Some(id) = transaction {
+        view! { <a class="mono" href=format!("/tx/{}", crate::components::widgets::encode(&id))>{row.subject_id.clone()}</a> }.into_any()
     } else {
         view! { <span class="mono">{format!("{} {}", row.subject_type, row.subject_id)}</span> }.into_any()
     };

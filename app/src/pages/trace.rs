@@ -102,7 +102,7 @@ fn TransactionSection(tx: TransactionTrace) -> impl IntoView {
 fn Facts(row: TransactionRow, chain: ChainVerdict) -> impl IntoView {
     let chain = match chain {
         ChainVerdict::Verified { entries } => view! {
-            <Badge text="VALID"/>{format!(" hash chain verifies ({entries} entries up to here)")}
+            <Badge text="VALID"/>{format!(" the player's hash chain verifies ({entries} entries)")}
         }.into_any(),
         ChainVerdict::Broken { entry_id, reason } => view! {
             <Badge text="INVALID"/>{format!(" hash chain broken at entry {entry_id}: {reason}")}

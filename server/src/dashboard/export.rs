@@ -33,7 +33,7 @@ pub async fn export_csv(
     if !viewer.is_some_and(|Extension(viewer)| viewer.role.allows(Role::Support)) {
         return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
     }
-    let header_line = format!("{}\n", csv_line(&EXPORT_HEADER));
+    let header_line = csv_line(&EXPORT_HEADER);
     let start = Cursor { query: q.trim().to_owned(), before: None, sent: 0, done: false };
     let rows = stream::unfold((state, start), |(state, mut cursor)| async move {
         if cursor.done || cursor.sent >= EXPORT_MAX_ROWS {
@@ -52,11 +52,8 @@ pub async fn export_csv(
         cursor.sent += chunk.lines.len();
         cursor.before = chunk.next_before;
         cursor.done = chunk.next_before.is_none();
-        let mut text = chunk.lines.join("\n");
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        Some((Ok::<_, std::io::Error>(text), (state, cursor)))
+        // Each line carries its own CRLF.
+        Some((Ok::<_, std::io::Error>(chunk.lines.concat()), (state, cursor)))
     });
     let body = stream::once(async move { Ok::<_, std::io::Error>(header_line) }).chain(rows);
     let filename = format!("attachment; filename=\"oncewallet-{}.csv\"", file_safe(&q));

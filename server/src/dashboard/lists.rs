@@ -2,7 +2,7 @@
 //! log, and the finding kinds seen so far.
 use app::model::{AuditFilter, AuditPage, PlayerDetail, PlayerList};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
@@ -74,8 +74,14 @@ pub async fn audit(db: &impl ConnectionTrait, filter: AuditFilter, page: u64) ->
     if !filter.action.trim().is_empty() {
         select = select.filter(staff_audit::Column::Action.starts_with(filter.action.trim()));
     }
-    if !filter.subject.trim().is_empty() {
-        select = select.filter(staff_audit::Column::SubjectId.eq(filter.subject.trim()));
+    let subject = filter.subject.trim();
+    if !subject.is_empty() {
+        // Transactions are audited as `<provider>/<id>`: the bare id finds them too.
+        select = select.filter(
+            Condition::any()
+                .add(staff_audit::Column::SubjectId.eq(subject))
+                .add(staff_audit::Column::SubjectId.ends_with(format!("/{subject}"))),
+        );
     }
     let total = select.clone().count(db).await?;
     let rows = select

@@ -28,18 +28,20 @@ pub async fn refund_finding(
             finding.kind
         )));
     }
-    let provider = finding
-        .provider_id
-        .clone()
+    // A transaction's subject is `<provider>/<transaction id>`.
+    let (provider, bet_id) = finding
+        .subject_id
+        .split_once('/')
+        .map(|(provider, id)| (provider.to_owned(), id.to_owned()))
         .ok_or_else(|| ConsoleError::Invalid("the finding names no provider".to_owned()))?;
     let bet = wtx::Entity::find()
         .filter(wtx::Column::Scope.eq(provider.as_str()))
-        .filter(wtx::Column::TransactionId.eq(finding.subject_id.as_str()))
+        .filter(wtx::Column::TransactionId.eq(bet_id.as_str()))
         .filter(wtx::Column::Op.eq("BET"))
         .one(db)
         .await
         .map_err(|e| super::console::unavailable(e))?
-        .ok_or_else(|| ConsoleError::NotFound(format!("no bet {} of {provider}", finding.subject_id)))?;
+        .ok_or_else(|| ConsoleError::NotFound(format!("no bet {bet_id} of {provider}")))?;
     let refund_id = format!("console-{finding_id}");
     let body = serde_json::json!({
         "refund_id": refund_id,

@@ -111,7 +111,7 @@ pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
         subject_type: model.subject_type.clone(),
         subject_id: model.subject_id.clone(),
         provider_id: model.provider_id.clone(),
-        details: model.details.clone(),
+        details: details_text(&model.details),
         first_seen_at: format_time(model.first_seen_at),
         last_seen_at: format_time(model.last_seen_at),
         status: model.status.clone(),
@@ -120,6 +120,23 @@ pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
         resolved_at: model.resolved_at.map(format_time),
         resolution_note: model.resolution_note.clone(),
     }
+}
+
+/// A finding's JSON details as `key: value · key: value`, for a table cell; other text
+/// as it is.
+pub fn details_text(details: &str) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(details) else {
+        return details.to_owned();
+    };
+    fields
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => format!("{key}: {text}"),
+            other => format!("{key}: {other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 pub fn run_row(model: &reconciliation_run::Model) -> RunRow {
@@ -169,6 +186,15 @@ mod tests {
         assert_eq!(decimal(-5, 3), "-0.005");
         assert_eq!(decimal(700, 0), "700");
         assert_eq!(decimal(0, 8), "0.00000000");
+    }
+
+    #[test]
+    fn details_read_as_key_value_pairs() {
+        assert_eq!(
+            details_text(r#"{"player_id":"p-1","amount_minor":700,"round_id":null}"#),
+            "player_id: p-1 · amount_minor: 700"
+        );
+        assert_eq!(details_text("plain words"), "plain words");
     }
 
     #[test]

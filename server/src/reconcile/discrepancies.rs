@@ -1,10 +1,13 @@
-//! What people do with findings: list them (the dashboard), acknowledge them ("seen, being
-//! handled") and resolve them with a note. Every change is one unit of work.
+//! What people do with findings: list them (the dashboard, the operator API), acknowledge
+//! them ("seen, being handled") and resolve them with a note. Every change is one unit of
+//! work with its row in the staff audit log.
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
+
+use serde_json::json;
 
 use crate::db::entities::discrepancy;
 use crate::db::Store;
@@ -98,43 +101,81 @@ pub async fn get(
         .ok_or(DiscrepancyError::NotFound(id))
 }
 
+/// The staff audit log's actions for findings.
+pub const AUDIT_ACKNOWLEDGE: &str = "discrepancy.acknowledge";
+pub const AUDIT_RESOLVE: &str = "discrepancy.resolve";
+/// The audit log's subject type for a finding (its id is the discrepancy's id).
+pub const AUDIT_SUBJECT: &str = "DISCREPANCY";
+
 /// OPEN → ACKNOWLEDGED: someone is on it. The job keeps updating `last_seen_at`, and
 /// still resolves it if the condition clears.
 pub async fn acknowledge(
     store: &Store,
     id: i64,
-    who: &str,
+    actor: &str,
     note: Option<&str>,
 ) -> Result<discrepancy::Model, DiscrepancyError> {
-    let who = checked("who", who, MAX_ACTOR_BYTES)?;
-    let note = note
-        .map(|n| checked("note", n, MAX_NOTE_BYTES))
-        .transpose()?;
-    transition(store, id, "ACKNOWLEDGED", move |row| {
-        row.acknowledged_by = Set(Some(who.clone()));
-        row.acknowledged_at = Set(Some(Utc::now()));
-        if let Some(note) = &note {
-            row.resolution_note = Set(Some(note.clone()));
-        }
-    })
-    .await
+    let action = Action {
+        actor: checked("actor", actor, MAX_ACTOR_BYTES)?,
+        note: note
+            .map(|n| checked("note", n, MAX_NOTE_BYTES))
+            .transpose()?,
+        to: "ACKNOWLEDGED",
+    };
+    transition(store, id, action).await
 }
 
 /// OPEN or ACKNOWLEDGED → RESOLVED, with who and why.
 pub async fn resolve(
     store: &Store,
     id: i64,
-    who: &str,
+    actor: &str,
     note: &str,
 ) -> Result<discrepancy::Model, DiscrepancyError> {
-    let who = checked("who", who, MAX_ACTOR_BYTES)?;
-    let note = checked("note", note, MAX_NOTE_BYTES)?;
-    transition(store, id, "RESOLVED", move |row| {
-        row.resolved_by = Set(Some(who.clone()));
-        row.resolved_at = Set(Some(Utc::now()));
-        row.resolution_note = Set(Some(note.clone()));
-    })
-    .await
+    let action = Action {
+        actor: checked("actor", actor, MAX_ACTOR_BYTES)?,
+        note: Some(checked("note", note, MAX_NOTE_BYTES)?),
+        to: "RESOLVED",
+    };
+    transition(store, id, action).await
+}
+
+/// A person's change of a finding's status, validated.
+struct Action {
+    actor: String,
+    note: Option<String>,
+    /// `ACKNOWLEDGED` or `RESOLVED`.
+    to: &'static str,
+}
+
+impl Action {
+    fn allowed_from(&self, status: &str) -> bool {
+        match self.to {
+            "ACKNOWLEDGED" => status == "OPEN",
+            _ => status != "RESOLVED",
+        }
+    }
+
+    fn apply(&self, row: &mut discrepancy::ActiveModel, now: chrono::DateTime<Utc>) {
+        row.status = Set(self.to.to_owned());
+        if self.to == "ACKNOWLEDGED" {
+            row.acknowledged_by = Set(Some(self.actor.clone()));
+            row.acknowledged_at = Set(Some(now));
+        } else {
+            row.resolved_by = Set(Some(self.actor.clone()));
+            row.resolved_at = Set(Some(now));
+        }
+        if let Some(note) = &self.note {
+            row.resolution_note = Set(Some(note.clone()));
+        }
+    }
+
+    fn audit_action(&self) -> &'static str {
+        match self.to {
+            "ACKNOWLEDGED" => AUDIT_ACKNOWLEDGE,
+            _ => AUDIT_RESOLVE,
+        }
+    }
 }
 
 fn checked(field: &str, value: &str, max: usize) -> Result<String, DiscrepancyError> {
@@ -150,18 +191,17 @@ fn checked(field: &str, value: &str, max: usize) -> Result<String, DiscrepancyEr
     Ok(value.to_owned())
 }
 
-/// Reads, checks the transition and writes in one unit of work, so two people acting at
-/// once cannot both pass the check.
+/// Reads, checks the transition, writes it and its audit record in one unit of work, so
+/// two people acting at once cannot both pass the check and no change goes unrecorded.
 async fn transition(
     store: &Store,
     id: i64,
-    to: &'static str,
-    apply: impl Fn(&mut discrepancy::ActiveModel) + Send + Sync + 'static,
+    action: Action,
 ) -> Result<discrepancy::Model, DiscrepancyError> {
-    let apply = std::sync::Arc::new(apply);
+    let action = std::sync::Arc::new(action);
     let outcome = store
         .write(Box::new(move |txn| {
-            let apply = std::sync::Arc::clone(&apply);
+            let action = std::sync::Arc::clone(&action);
             Box::pin(async move {
                 let Some(row) = discrepancy::Entity::find_by_id(id)
                     .lock_exclusive()
@@ -170,21 +210,36 @@ async fn transition(
                 else {
                     return Ok(Err(DiscrepancyError::NotFound(id)));
                 };
-                let allowed = match to {
-                    "ACKNOWLEDGED" => row.status == "OPEN",
-                    _ => row.status != "RESOLVED",
-                };
-                if !allowed {
+                if !action.allowed_from(&row.status) {
                     return Ok(Err(DiscrepancyError::InvalidTransition {
                         id,
                         from: row.status,
-                        to,
+                        to: action.to,
                     }));
                 }
+                let now = Utc::now();
+                let details = json!({
+                    "kind": row.kind,
+                    "subject_type": row.subject_type,
+                    "subject_id": row.subject_id,
+                    "from": row.status,
+                    "to": action.to,
+                });
                 let mut active: discrepancy::ActiveModel = row.into();
-                active.status = Set(to.to_owned());
-                apply(&mut active);
-                Ok(Ok(discrepancy::Entity::update(active).exec(txn).await?))
+                action.apply(&mut active, now);
+                let updated = discrepancy::Entity::update(active).exec(txn).await?;
+                crate::audit::record(
+                    txn,
+                    &action.actor,
+                    action.audit_action(),
+                    AUDIT_SUBJECT,
+                    &id.to_string(),
+                    action.note.as_deref().unwrap_or_default(),
+                    details,
+                    now,
+                )
+                .await?;
+                Ok(Ok(updated))
             })
         }))
         .await?;

@@ -1,18 +1,28 @@
 //! `POST /wallet/v1/reconciliation/reports` (§6.4): a provider's statement as JSON, or as
 //! CSV (`Content-Type: text/csv`) with `report_id`, `period_start` and `period_end` in the
 //! query string. Signed like every provider request; the body may be up to 16 MiB.
+//!
+//! And the operator API's findings and runs: list, read, acknowledge and resolve findings,
+//! start a run now and list the recent ones.
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Value};
 
+use super::discrepancies::{self, DiscrepancyError, Filter};
 use super::matching::reconcile_statement;
+use super::runs::{recent_runs, run_now_with, RunError, MAX_RUNS};
 use super::statement::{parse_csv, RawStatement, Statement};
-use crate::error::{ApiError, ServiceError};
+use super::trail_check::TrailPass;
+use super::wire::{
+    AcknowledgeRequest, DiscrepancyView, ResolveRequest, RunRequest, RunSummaryView, RunView,
+};
+use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::http::request_id::RequestId;
 use crate::http::{error_response, json_response, parse_json};
+use crate::operator::handlers::respond;
 use crate::state::AppState;
 use crate::wallet::auth::AuthenticatedProvider;
 
@@ -90,4 +100,243 @@ fn raw_statement(
         param("period_start")?,
         param("period_end")?,
     )
+}
+
+// ----------------------------------------------------------------------------------
+// Operator API: findings and runs (bearer token, like the rest of /operator/v1)
+// ----------------------------------------------------------------------------------
+
+/// The discrepancy list's default page size.
+const DEFAULT_PAGE: u64 = 50;
+/// The run list's default length.
+const DEFAULT_RUNS: u64 = 20;
+/// Finding kinds are upper-case words joined by `_`; anything else is a typo.
+const MAX_KIND_BYTES: usize = 64;
+
+/// The reconciliation's refusals, mapped to the wire in one place.
+fn discrepancy_error(error: DiscrepancyError) -> ApiError {
+    match error {
+        DiscrepancyError::NotFound(id) => {
+            ApiError::new(ErrorCode::NotFound, format!("no discrepancy with id {id}"))
+        }
+        DiscrepancyError::InvalidTransition { id, from, to } => ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!("discrepancy {id} is {from}; it cannot become {to}"),
+        )
+        .with_details(json!({ "status": from, "requested": to })),
+        DiscrepancyError::Invalid(message) => ApiError::malformed(message),
+        DiscrepancyError::Service(error) => error.into_api(),
+    }
+}
+
+fn run_error(error: RunError) -> ApiError {
+    match error {
+        RunError::InProgress => ApiError::new(
+            ErrorCode::RunInProgress,
+            "a reconciliation run is in progress; its summary appears in the run list when it ends",
+        ),
+        RunError::Settings(message) => ApiError::new(ErrorCode::InternalError, message),
+        RunError::Service(error) => error.into_api(),
+    }
+}
+
+fn discrepancy_id(value: &str) -> Result<i64, ApiError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::malformed("id: a positive whole number"))
+}
+
+fn bounded(name: &str, value: Option<&String>, default: u64, max: u64) -> Result<u64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(value) => value
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::malformed(format!("{name}: 1–{max}"))),
+    }
+}
+
+fn list_filter(query: &Query) -> Result<Filter, ApiError> {
+    let kind = query.get("kind").filter(|k| !k.is_empty()).cloned();
+    if let Some(kind) = &kind {
+        let well_formed = kind.len() <= MAX_KIND_BYTES
+            && kind.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+        if !well_formed {
+            return Err(ApiError::malformed(
+                "kind: a finding kind such as BALANCE_MISMATCH",
+            ));
+        }
+    }
+    let status = query.get("status").filter(|s| !s.is_empty()).cloned();
+    if status
+        .as_deref()
+        .is_some_and(|s| !["OPEN", "ACKNOWLEDGED", "RESOLVED"].contains(&s))
+    {
+        return Err(ApiError::malformed(
+            "status: OPEN, ACKNOWLEDGED or RESOLVED",
+        ));
+    }
+    let before_id = query
+        .get("before_id")
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            discrepancy_id(b).map_err(|_| ApiError::malformed("before_id: use next_before_id"))
+        })
+        .transpose()?;
+    Ok(Filter {
+        kind,
+        status,
+        before_id,
+        limit: bounded(
+            "limit",
+            query.get("limit"),
+            DEFAULT_PAGE,
+            discrepancies::MAX_PAGE,
+        )?,
+    })
+}
+
+#[utoipa::path(get, path = "/operator/v1/discrepancies", tag = "operator",
+    params(("kind" = Option<String>, Query, description = "e.g. BALANCE_MISMATCH, TRAIL_BROKEN, PENDING_ROLLBACK"),
+           ("status" = Option<String>, Query, description = "OPEN, ACKNOWLEDGED or RESOLVED"),
+           ("before_id" = Option<i64>, Query, description = "the next_before_id of the previous page"),
+           ("limit" = Option<u64>, Query, description = "1–500, default 50")),
+    responses((status = 200, description = "Findings, newest first, and next_before_id (null on the last page)", body = [DiscrepancyView]),
+              (status = 400, description = "MALFORMED_REQUEST: a bad filter")),
+    security(("bearer" = [])))]
+pub async fn list_discrepancies(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    query: Query,
+) -> Response {
+    let result = async {
+        let filter = list_filter(&query)?;
+        let page = discrepancies::list(state.store.reader(), &filter)
+            .await
+            .map_err(|e| ServiceError::Db(e).into_api())?;
+        let items: Vec<DiscrepancyView> = page.items.into_iter().map(Into::into).collect();
+        Ok(json!({ "discrepancies": items, "next_before_id": page.next_before_id }))
+    }
+    .await;
+    respond(result, 200, &request_id)
+}
+
+#[utoipa::path(get, path = "/operator/v1/discrepancies/{id}", tag = "operator",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The finding", body = DiscrepancyView),
+              (status = 404, description = "NOT_FOUND: no discrepancy with this id")),
+    security(("bearer" = [])))]
+pub async fn get_discrepancy(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        let id = discrepancy_id(&id)?;
+        let found = discrepancies::get(state.store.reader(), id)
+            .await
+            .map_err(discrepancy_error)?;
+        Ok(json!({ "discrepancy": DiscrepancyView::from(found) }))
+    }
+    .await;
+    respond(result, 200, &request_id)
+}
+
+#[utoipa::path(post, path = "/operator/v1/discrepancies/{id}/acknowledge", tag = "operator",
+    request_body = AcknowledgeRequest, params(("id" = i64, Path)),
+    responses((status = 200, description = "ACKNOWLEDGED, with a staff audit record", body = DiscrepancyView),
+              (status = 404, description = "NOT_FOUND"),
+              (status = 409, description = "INVALID_TRANSITION: only OPEN findings are acknowledged"),
+              (status = 400, description = "MALFORMED_REQUEST: actor missing, note too long")),
+    security(("bearer" = [])))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let id = discrepancy_id(&id)?;
+        let request: AcknowledgeRequest = parse_json(&body)?;
+        let row =
+            discrepancies::acknowledge(&state.store, id, &request.actor, request.note.as_deref())
+                .await
+                .map_err(discrepancy_error)?;
+        Ok(json!({ "discrepancy": DiscrepancyView::from(row) }))
+    }
+    .await;
+    respond(result, 200, &request_id)
+}
+
+#[utoipa::path(post, path = "/operator/v1/discrepancies/{id}/resolve", tag = "operator",
+    request_body = ResolveRequest, params(("id" = i64, Path)),
+    responses((status = 200, description = "RESOLVED, with a staff audit record", body = DiscrepancyView),
+              (status = 404, description = "NOT_FOUND"),
+              (status = 409, description = "INVALID_TRANSITION: already RESOLVED"),
+              (status = 400, description = "MALFORMED_REQUEST: actor or note missing")),
+    security(("bearer" = [])))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let id = discrepancy_id(&id)?;
+        let request: ResolveRequest = parse_json(&body)?;
+        let row = discrepancies::resolve(&state.store, id, &request.actor, &request.note)
+            .await
+            .map_err(discrepancy_error)?;
+        Ok(json!({ "discrepancy": DiscrepancyView::from(row) }))
+    }
+    .await;
+    respond(result, 200, &request_id)
+}
+
+#[utoipa::path(post, path = "/operator/v1/reconciliation/runs", tag = "operator",
+    request_body(content = Option<RunRequest>, description = "Optional; {\"full\": true} re-walks every ledger hash chain"),
+    responses((status = 200, description = "The run's summary", body = RunSummaryView),
+              (status = 409, description = "RUN_IN_PROGRESS: another run holds the job")),
+    security(("bearer" = [])))]
+pub async fn start_run(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let request: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+            RunRequest::default()
+        } else {
+            parse_json(&body)?
+        };
+        let pass = request.full.then_some(TrailPass::Full);
+        let summary = run_now_with(&state.store, pass).await.map_err(run_error)?;
+        Ok(json!({ "run": RunSummaryView::from(summary) }))
+    }
+    .await;
+    respond(result, 200, &request_id)
+}
+
+#[utoipa::path(get, path = "/operator/v1/reconciliation/runs", tag = "operator",
+    params(("limit" = Option<u64>, Query, description = "1–100, default 20")),
+    responses((status = 200, description = "The most recent runs, newest first", body = [RunView])),
+    security(("bearer" = [])))]
+pub async fn list_runs(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    query: Query,
+) -> Response {
+    let result = async {
+        let limit = bounded("limit", query.get("limit"), DEFAULT_RUNS, MAX_RUNS)?;
+        let runs = recent_runs(state.store.reader(), limit)
+            .await
+            .map_err(|e| ServiceError::Db(e).into_api())?;
+        let runs: Vec<RunView> = runs.into_iter().map(Into::into).collect();
+        Ok(json!({ "runs": runs }))
+    }
+    .await;
+    respond(result, 200, &request_id)
 }

@@ -1,5 +1,7 @@
-//! The reconciliation job: runs every check, stores the findings in one transaction, and
-//! records the run. Started on a schedule, from the CLI, or by a person (dashboard).
+//! The reconciliation job: runs every check and a pass over the ledger hash chains
+//! (incremental, full every Nth run: see `trail_check`), stores the findings and the
+//! chains' checkpoints in one transaction, and records the run. Started on a schedule,
+//! from the CLI, or by a person (dashboard, operator API).
 //!
 //! Runs never overlap: on PostgreSQL a transaction-scoped advisory lock held for the whole
 //! run lets exactly one process run at a time (the others skip), and on both engines an
@@ -15,6 +17,7 @@ use sea_orm::{
 
 use super::checks::{self, CheckResult, Thresholds};
 use super::findings::{self, Finding};
+use super::trail_check::{self, TrailMode, TrailOutcome, TrailPass};
 use crate::db::entities::{discrepancy, reconciliation_run as run};
 use crate::db::{Engine, Store};
 use crate::error::ServiceError;
@@ -46,14 +49,32 @@ impl Trigger {
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub run_id: i64,
-    /// (kind, findings, truncated) per check, in run order.
+    /// (kind, findings, truncated) per check, in run order; the trail's `TRAIL_BROKEN` last.
     pub checks: Vec<(&'static str, usize, bool)>,
+    pub trail: TrailSummary,
     pub findings: u64,
     pub opened: u64,
     pub auto_resolved: u64,
     /// CRITICAL findings still open or acknowledged after the run.
     pub critical_open: u64,
     pub duration_ms: u64,
+}
+
+/// How a run verified the ledger hash chains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrailSummary {
+    pub pass: TrailPass,
+    pub players_checked: u64,
+    pub postings_checked: u64,
+    /// Players whose chain does not verify.
+    pub broken: usize,
+}
+
+/// How one run is made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    pub thresholds: Thresholds,
+    pub trail: TrailMode,
 }
 
 #[derive(Debug)]
@@ -71,6 +92,9 @@ pub struct Schedule {
     /// `WALLET_ORPHAN_AFTER_SECS` (default 1800) and `WALLET_STALE_ROUND_AFTER_SECS`
     /// (default 172800).
     pub thresholds: Thresholds,
+    /// `WALLET_TRAIL_FULL_EVERY_RUNS` (default 288): a full pass over the hash chains every
+    /// this many runs; 0 makes only the first run (and forced ones) full.
+    pub trail_full_every_runs: u32,
 }
 
 impl Schedule {
@@ -85,6 +109,10 @@ impl Schedule {
             }
         };
         let interval = secs("WALLET_RECONCILE_INTERVAL_SECS", 300)?;
+        let full_every = secs(
+            "WALLET_TRAIL_FULL_EVERY_RUNS",
+            u64::from(trail_check::DEFAULT_FULL_EVERY_RUNS),
+        )?;
         let defaults = Thresholds::default();
         let duration = |name, default: chrono::Duration| -> anyhow::Result<chrono::Duration> {
             let secs = secs(name, default.num_seconds().unsigned_abs())?;
@@ -99,7 +127,20 @@ impl Schedule {
                     defaults.stale_round_after,
                 )?,
             },
+            trail_full_every_runs: u32::try_from(full_every)
+                .map_err(|_| anyhow::anyhow!("WALLET_TRAIL_FULL_EVERY_RUNS: too large"))?,
         })
+    }
+
+    /// The options of a run started by the schedule (or the CLI, or a person) under these
+    /// settings.
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            thresholds: self.thresholds,
+            trail: TrailMode::Auto {
+                full_every_runs: self.trail_full_every_runs,
+            },
+        }
     }
 }
 
@@ -115,18 +156,31 @@ pub fn spawn_schedule(store: Store, schedule: Schedule) {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             ticker.tick().await;
-            if let Err(error) = run_once(&store, Trigger::Schedule, schedule.thresholds).await {
+            if let Err(error) = run_with(&store, Trigger::Schedule, schedule.options()).await {
                 tracing::error!(%error, "reconciliation run failed");
             }
         }
     });
 }
 
-/// Runs every check once, unless another run holds the job.
+/// Runs every check once with the default trail policy, unless another run holds the job.
 pub async fn run_once(
     store: &Store,
     trigger: Trigger,
     thresholds: Thresholds,
+) -> Result<RunOutcome, ServiceError> {
+    let options = RunOptions {
+        thresholds,
+        trail: TrailMode::default(),
+    };
+    run_with(store, trigger, options).await
+}
+
+/// Runs every check once, unless another run holds the job.
+pub async fn run_with(
+    store: &Store,
+    trigger: Trigger,
+    options: RunOptions,
 ) -> Result<RunOutcome, ServiceError> {
     // Held until the run ends; dropping the transaction releases the lock.
     let lock = match store.engine() {
@@ -142,7 +196,7 @@ pub async fn run_once(
         return Ok(skipped("an unfinished run holds the lease"));
     };
     tracing::info!(run_id, trigger = trigger.as_str(), "reconciliation started");
-    let summary = match check_and_store(store, run_id, thresholds, now, started).await {
+    let summary = match check_and_store(store, run_id, options, now, started).await {
         Ok(summary) => summary,
         Err(error) => {
             // Close the run so its lease does not block the next one for nothing.
@@ -159,6 +213,8 @@ pub async fn run_once(
         opened = summary.opened,
         auto_resolved = summary.auto_resolved,
         critical_open = summary.critical_open,
+        trail_pass = summary.trail.pass.as_str(),
+        trail_postings = summary.trail.postings_checked,
         duration_ms = summary.duration_ms,
         "reconciliation finished"
     );
@@ -168,13 +224,13 @@ pub async fn run_once(
 async fn check_and_store(
     store: &Store,
     run_id: i64,
-    thresholds: Thresholds,
+    options: RunOptions,
     now: DateTime<Utc>,
     started: Instant,
 ) -> Result<RunSummary, ServiceError> {
-    let mut results = Vec::with_capacity(checks::ALL.len());
+    let mut results = Vec::with_capacity(checks::ALL.len() + 1);
     for kind in checks::ALL {
-        let result = checks::run(store.reader(), kind, &thresholds, now).await?;
+        let result = checks::run(store.reader(), kind, &options.thresholds, now).await?;
         // Progress, so a long run is visibly alive and slow checks stand out.
         tracing::info!(
             run_id,
@@ -186,7 +242,19 @@ async fn check_and_store(
         );
         results.push(result);
     }
-    finish_run(store, run_id, results, now, started).await
+    let (pass, watermark) = trail_check::choose(store.reader(), options.trail).await?;
+    let trail = trail_check::verify(store, pass, watermark, now).await?;
+    tracing::info!(
+        run_id,
+        check = trail_check::TRAIL_BROKEN,
+        pass = pass.as_str(),
+        players = trail.players_checked,
+        postings = trail.postings_checked,
+        findings = trail.check.findings.len(),
+        elapsed_ms = trail.check.elapsed_ms as u64,
+        "reconciliation check done"
+    );
+    finish_run(store, run_id, results, trail, now, started).await
 }
 
 async fn close_failed_run(store: &Store, run_id: i64) -> Result<(), ServiceError> {
@@ -263,15 +331,29 @@ async fn start_run(
         .await
 }
 
-/// Stores every finding, resolves what cleared and closes the run, in one transaction:
-/// a crash mid-way leaves the previous state, never half a run.
+/// Stores every finding and the trail's checkpoints, resolves what cleared and closes the
+/// run, in one transaction: a crash mid-way leaves the previous state, never half a run.
 async fn finish_run(
     store: &Store,
     run_id: i64,
-    results: Vec<CheckResult>,
+    mut results: Vec<CheckResult>,
+    trail: TrailOutcome,
     now: DateTime<Utc>,
     started: Instant,
 ) -> Result<RunSummary, ServiceError> {
+    let trail_summary = TrailSummary {
+        pass: trail.pass,
+        players_checked: trail.players_checked,
+        postings_checked: trail.postings_checked,
+        broken: trail.check.findings.len(),
+    };
+    let checkpoints = Arc::new(trail.checkpoints);
+    let trail_columns = (
+        trail.pass.as_str(),
+        i64::try_from(trail.postings_checked).unwrap_or(i64::MAX),
+        trail.last_entry_id,
+    );
+    results.push(trail.check);
     let checks: Vec<(&'static str, usize, bool)> = results
         .iter()
         .map(|r| (r.kind, r.findings.len(), r.truncated))
@@ -289,7 +371,9 @@ async fn finish_run(
         .write(Box::new(move |txn| {
             let all = Arc::clone(&all);
             let complete = Arc::clone(&complete);
+            let checkpoints = Arc::clone(&checkpoints);
             Box::pin(async move {
+                trail_check::save_checkpoints(txn, &checkpoints).await?;
                 let opened = findings::upsert(txn, &all, now).await?;
                 let mut resolved = 0;
                 for kind in complete.iter() {
@@ -305,6 +389,9 @@ async fn finish_run(
                     auto_resolved: Set(resolved as i64),
                     critical_open: Set(critical_open as i64),
                     duration_ms: Set(duration_ms),
+                    trail_pass: Set(Some(trail_columns.0.to_owned())),
+                    trail_postings: Set(Some(trail_columns.1)),
+                    trail_last_entry_id: Set(Some(trail_columns.2)),
                     ..Default::default()
                 })
                 .exec(txn)
@@ -316,6 +403,7 @@ async fn finish_run(
     Ok(RunSummary {
         run_id,
         checks,
+        trail: trail_summary,
         findings: findings_count,
         opened,
         auto_resolved,

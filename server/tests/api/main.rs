@@ -11,6 +11,7 @@ mod bet;
 mod concurrency;
 mod console;
 mod counters;
+mod findings_api;
 mod lookups;
 mod model;
 mod operator;

@@ -142,7 +142,7 @@ async fn a_balance_edited_in_the_database_is_a_critical_player_finding() {
 }
 
 #[tokio::test]
-async fn a_deleted_ledger_entry_unbalances_its_transaction_the_balance_and_the_clearing_account() {
+async fn a_deleted_ledger_entry_breaks_its_transaction_balance_clearing_account_and_trail() {
     let app = spawn_app().await;
     let provider = TestProvider::new(&app).await;
     let (player, bet_id) = busy_player(&provider).await;
@@ -176,10 +176,13 @@ async fn a_deleted_ledger_entry_unbalances_its_transaction_the_balance_and_the_c
         clearing.subject_id,
         format!("provider:{}:{CUR}", provider.id)
     );
-    assert!([unbalanced, balance, clearing]
+    // The player's hash chain no longer verifies either.
+    let trail = the_finding(&app, "TRAIL_BROKEN").await;
+    assert_eq!(trail.subject_id, player.id);
+    assert!([unbalanced, balance, clearing, trail]
         .iter()
         .all(|f| f.severity == "CRITICAL" && f.status == "OPEN"));
-    assert_eq!(summary.findings, 3, "checks: {:?}", summary.checks);
+    assert_eq!(summary.findings, 4, "checks: {:?}", summary.checks);
 }
 
 #[tokio::test]

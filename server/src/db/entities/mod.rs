@@ -13,4 +13,5 @@ pub mod reconciliation_run;
 pub mod round;
 pub mod staff_audit;
 pub mod tombstone;
+pub mod trail_checkpoint;
 pub mod wallet_transaction;

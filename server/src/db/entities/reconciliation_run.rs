@@ -20,6 +20,14 @@ pub struct Model {
     /// CRITICAL findings not resolved when the run finished.
     pub critical_open: i64,
     pub duration_ms: i64,
+    /// `FULL` or `INCREMENTAL`: how the run verified the ledger hash chains (`None` for
+    /// runs before the trail was checked, or that failed).
+    pub trail_pass: Option<String>,
+    /// Postings whose link the run verified.
+    pub trail_postings: Option<i64>,
+    /// The highest ledger entry id in the run's snapshot: the next incremental pass looks
+    /// at the players with entries above it.
+    pub trail_last_entry_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
