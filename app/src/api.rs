@@ -26,8 +26,8 @@ mod guard {
 
     /// The console and the caller, when the caller's role includes `needed`.
     pub fn require(needed: Role) -> Result<(SharedConsole, Viewer), ServerFnError> {
-        let viewer = viewer()
-            .ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
+        let viewer =
+            viewer().ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
         if !viewer.role.allows(needed) {
             let message = format!(
                 "the {} role may not do this; it needs {}",

@@ -34,15 +34,22 @@ pub type SharedConsole = Arc<dyn Console>;
 
 #[async_trait]
 pub trait Console: Send + Sync + 'static {
-    async fn overview(&self, window: Window, provider_id: Option<String>)
-        -> ConsoleResult<Overview>;
+    async fn overview(
+        &self,
+        window: Window,
+        provider_id: Option<String>,
+    ) -> ConsoleResult<Overview>;
     async fn feed(&self, after: Option<i64>, filter: FeedFilter) -> ConsoleResult<FeedPage>;
     async fn trace(&self, query: String) -> ConsoleResult<Option<Trace>>;
     async fn search(&self, query: String, page: u64) -> ConsoleResult<SearchResults>;
     async fn pending(&self, page: u64) -> ConsoleResult<PendingPage>;
     /// Refunds the orphan bet a PENDING_ROLLBACK finding is about.
-    async fn refund(&self, actor: &Viewer, finding_id: i64, reason: String)
-        -> ConsoleResult<String>;
+    async fn refund(
+        &self,
+        actor: &Viewer,
+        finding_id: i64,
+        reason: String,
+    ) -> ConsoleResult<String>;
     async fn acknowledge(&self, actor: &Viewer, finding_id: i64, note: String)
         -> ConsoleResult<()>;
     async fn resolve(&self, actor: &Viewer, finding_id: i64, note: String) -> ConsoleResult<()>;

@@ -35,7 +35,10 @@ pub fn BarChart(
         .max(1);
     let slot = (WIDTH - AXIS) / bars.len().max(1) as f64;
     let bar_width = (slot * 0.8).max(1.0);
-    let first_label = bars.first().map(|bar| bar.label.clone()).unwrap_or_default();
+    let first_label = bars
+        .first()
+        .map(|bar| bar.label.clone())
+        .unwrap_or_default();
     let last_label = bars.last().map(|bar| bar.label.clone()).unwrap_or_default();
     let rects = bars
         .into_iter()

@@ -55,7 +55,11 @@ fn Nav(viewer: Viewer, path: Memo<String>) -> impl IntoView {
         .map(|(href, name, _)| {
             let current = move || {
                 let path = path.get();
-                let here = if href == "/" { path == "/" } else { path.starts_with(href) };
+                let here = if href == "/" {
+                    path == "/"
+                } else {
+                    path.starts_with(href)
+                };
                 here.then_some("page")
             };
             view! { <a href=href aria-current=current>{name}</a> }

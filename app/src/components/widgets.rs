@@ -72,8 +72,9 @@ pub fn Badge(#[prop(into)] text: String) -> impl IntoView {
 /// One palette for every status word in the console.
 pub fn badge_tone(text: &str) -> &'static str {
     match text {
-        "FIRST" | "COMMITTED" | "SETTLED" | "ACTIVE" | "RESOLVED" | "VALID" | "CLOSED"
-        | "OK" => "good",
+        "FIRST" | "COMMITTED" | "SETTLED" | "ACTIVE" | "RESOLVED" | "VALID" | "CLOSED" | "OK" => {
+            "good"
+        }
         "REPLAY" | "ACKNOWLEDGED" | "INFO" | "OPEN_ROUND" | "NONE" => "info",
         "DECLINED" | "ROLLED_BACK" | "WARNING" | "OPEN" | "STALE" | "TOMBSTONE" => "warn",
         "CONFLICT" | "REJECTED" | "ERROR" | "CRITICAL" | "BLOCKED" | "INVALID" => "bad",

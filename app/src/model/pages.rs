@@ -2,8 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{
-    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow,
-    UserRow,
+    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow, UserRow,
 };
 
 /// The overview's time windows.
@@ -27,7 +26,9 @@ impl Window {
     }
 
     pub fn parse(text: &str) -> Option<Window> {
-        Window::ALL.into_iter().find(|window| window.as_str() == text)
+        Window::ALL
+            .into_iter()
+            .find(|window| window.as_str() == text)
     }
 
     pub fn minutes(self) -> i64 {

@@ -10,11 +10,19 @@ use crate::model::AuditFilter;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let (actor, action, subject) = (query_param("actor"), query_param("action"), query_param("subject"));
+    let (actor, action, subject) = (
+        query_param("actor"),
+        query_param("action"),
+        query_param("subject"),
+    );
     let page = page_param();
     let rows = Resource::new(
         move || {
-            let filter = AuditFilter { actor: actor.get(), action: action.get(), subject: subject.get() };
+            let filter = AuditFilter {
+                actor: actor.get(),
+                action: action.get(),
+                subject: subject.get(),
+            };
             (filter, page.get())
         },
         |(filter, page)| get_audit(filter, page),

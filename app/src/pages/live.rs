@@ -11,7 +11,9 @@ use crate::model::{AttemptRow, FeedFilter};
 
 /// The page keeps this many rows; older ones are a search away.
 const MAX_ROWS: usize = 200;
-const OUTCOMES: [&str; 6] = ["FIRST", "REPLAY", "CONFLICT", "DECLINED", "REJECTED", "ERROR"];
+const OUTCOMES: [&str; 6] = [
+    "FIRST", "REPLAY", "CONFLICT", "DECLINED", "REJECTED", "ERROR",
+];
 
 #[derive(Clone, Copy)]
 struct LiveState {
@@ -68,7 +70,10 @@ pub fn LivePage() -> impl IntoView {
 
 /// Asks for what came after the newest row, unless paused or a poll is still running.
 fn poll(state: LiveState, filter: FeedFilter) {
-    if state.paused.get_untracked() || state.polling.get_untracked() || !state.seeded.get_untracked() {
+    if state.paused.get_untracked()
+        || state.polling.get_untracked()
+        || !state.seeded.get_untracked()
+    {
         return;
     }
     state.polling.set(true);

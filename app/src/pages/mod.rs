@@ -33,10 +33,7 @@ pub fn every(seconds: u64, tick: impl Fn() + 'static) {
         #[allow(unused_variables)]
         let handle = {
             let tick = tick.clone();
-            set_interval_with_handle(
-                move || tick(),
-                std::time::Duration::from_secs(seconds),
-            )
+            set_interval_with_handle(move || tick(), std::time::Duration::from_secs(seconds))
         };
         #[cfg(feature = "hydrate")]
         if let Ok(handle) = handle {

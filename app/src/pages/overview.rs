@@ -129,7 +129,11 @@ fn money_list(amounts: &[String]) -> String {
 
 fn latency(totals: &Totals) -> String {
     let show = |ms: Option<i64>| ms.map_or_else(|| "–".to_owned(), |ms| format!("{ms} ms"));
-    format!("{} / {}", show(totals.latency_ms_p50), show(totals.latency_ms_p99))
+    format!(
+        "{} / {}",
+        show(totals.latency_ms_p50),
+        show(totals.latency_ms_p99)
+    )
 }
 
 #[component]
@@ -139,8 +143,14 @@ fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
         .map(|point| Bar {
             label: format!("{} UTC", point.label),
             segments: vec![
-                Segment { value: point.totals.first, class: "s-first" },
-                Segment { value: point.totals.replays, class: "s-replay" },
+                Segment {
+                    value: point.totals.first,
+                    class: "s-first",
+                },
+                Segment {
+                    value: point.totals.replays,
+                    class: "s-replay",
+                },
                 Segment {
                     value: point.totals.declined + point.totals.conflicts,
                     class: "s-declined",

@@ -16,17 +16,27 @@ pub fn PendingPage() -> impl IntoView {
     let refund = ServerAction::<RefundOrphan>::new();
     let acknowledge = ServerAction::<AcknowledgeFinding>::new();
     let rows = Resource::new(
-        move || (page.get(), refund.version().get(), acknowledge.version().get()),
+        move || {
+            (
+                page.get(),
+                refund.version().get(),
+                acknowledge.version().get(),
+            )
+        },
         |(page, _, _)| get_pending(page),
     );
     let outcome = move || {
         let refunded = refund.value().get().map(|result| match result {
             Ok(message) => view! { <p class="ok" role="status">{message}</p> }.into_any(),
-            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+            Err(error) => {
+                view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
+            }
         });
         let acknowledged = acknowledge.value().get().map(|result| match result {
             Ok(()) => view! { <p class="ok" role="status">"Acknowledged."</p> }.into_any(),
-            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+            Err(error) => {
+                view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
+            }
         });
         view! { {refunded} {acknowledged} }
     };
@@ -70,8 +80,12 @@ fn PendingLine(
     acknowledge: ServerAction<AcknowledgeFinding>,
 ) -> impl IntoView {
     let finding = row.finding.clone();
-    let can_refund = finding.kind == "PENDING_ROLLBACK" && row.bet.is_some() && finding.status != "RESOLVED";
-    let bet = row.bet.clone().map(|bet| view! { <TxLink id=bet.transaction_id/> });
+    let can_refund =
+        finding.kind == "PENDING_ROLLBACK" && row.bet.is_some() && finding.status != "RESOLVED";
+    let bet = row
+        .bet
+        .clone()
+        .map(|bet| view! { <TxLink id=bet.transaction_id/> });
     let id = finding.id;
     let is_open = finding.status == "OPEN";
     view! {

@@ -82,7 +82,11 @@ pub fn PlayerPage() -> impl IntoView {
 }
 
 #[component]
-fn BlockForm(player_id: String, blocked: bool, block: ServerAction<SetPlayerBlocked>) -> impl IntoView {
+fn BlockForm(
+    player_id: String,
+    blocked: bool,
+    block: ServerAction<SetPlayerBlocked>,
+) -> impl IntoView {
     view! {
         <ActionForm action=block attr:class="inline" attr:data-testid="block-form">
             <input type="hidden" name="player_id" value=player_id/>

@@ -15,7 +15,11 @@ const STATUSES: [&str; 3] = ["OPEN", "ACKNOWLEDGED", "RESOLVED"];
 
 #[component]
 pub fn ReconciliationPage() -> impl IntoView {
-    let (kind, status, before) = (query_param("kind"), query_param("status"), query_param("before"));
+    let (kind, status, before) = (
+        query_param("kind"),
+        query_param("status"),
+        query_param("before"),
+    );
     let report = query_param("report");
     let upload_error = query_param("upload_error");
     let run = ServerAction::<RunReconciliationNow>::new();
@@ -28,7 +32,12 @@ pub fn ReconciliationPage() -> impl IntoView {
                 status: status.get(),
                 before_id: before.get().parse().ok(),
             };
-            (filter, run.version().get(), acknowledge.version().get(), resolve.version().get())
+            (
+                filter,
+                run.version().get(),
+                acknowledge.version().get(),
+                resolve.version().get(),
+            )
         },
         |(filter, _, _, _)| get_reconciliation(filter),
     );
@@ -170,7 +179,8 @@ fn Findings(
     resolve: ServerAction<ResolveFinding>,
 ) -> impl IntoView {
     if rows.is_empty() {
-        return view! { <Empty text="No findings match. On clean data the job finds nothing."/> }.into_any();
+        return view! { <Empty text="No findings match. On clean data the job finds nothing."/> }
+            .into_any();
     }
     let rows = rows
         .into_iter()
@@ -198,7 +208,10 @@ fn FindingLine(
     let is_open = row.status == "OPEN";
     let is_resolved = row.status == "RESOLVED";
     let who = match (&row.resolved_by, &row.acknowledged_by) {
-        (Some(by), _) => format!("by {by}: {}", row.resolution_note.clone().unwrap_or_default()),
+        (Some(by), _) => format!(
+            "by {by}: {}",
+            row.resolution_note.clone().unwrap_or_default()
+        ),
         (None, Some(by)) => format!("by {by}"),
         _ => String::new(),
     };
@@ -209,7 +222,8 @@ fn FindingLine(
     let subject = if let Some(id) = transaction {
         view! { <a class="mono" href=format!("/tx/{}", crate::components::widgets::encode(&id))>{row.subject_id.clone()}</a> }.into_any()
     } else {
-        view! { <span class="mono">{format!("{} {}", row.subject_type, row.subject_id)}</span> }.into_any()
+        view! { <span class="mono">{format!("{} {}", row.subject_type, row.subject_id)}</span> }
+            .into_any()
     };
     view! {
         <tr data-finding-id=id>
@@ -249,17 +263,19 @@ fn Runs(rows: Vec<RunRow>) -> impl IntoView {
     }
     let rows = rows
         .into_iter()
-        .map(|run| view! {
-            <tr>
-                <td class="num">{run.id}</td>
-                <td class="mono">{time_text(&run.started_at)}</td>
-                <td>{run.trigger}</td>
-                <td class="num">{run.findings}</td>
-                <td class="num">{run.opened}</td>
-                <td class="num">{run.auto_resolved}</td>
-                <td class="num">{run.critical_open}</td>
-                <td class="num">{run.duration_ms}</td>
-            </tr>
+        .map(|run| {
+            view! {
+                <tr>
+                    <td class="num">{run.id}</td>
+                    <td class="mono">{time_text(&run.started_at)}</td>
+                    <td>{run.trigger}</td>
+                    <td class="num">{run.findings}</td>
+                    <td class="num">{run.opened}</td>
+                    <td class="num">{run.auto_resolved}</td>
+                    <td class="num">{run.critical_open}</td>
+                    <td class="num">{run.duration_ms}</td>
+                </tr>
+            }
         })
         .collect_view();
     view! {

@@ -3,7 +3,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::get_trace;
-use crate::components::widgets::{time_text, Badge, Body, CopyId, Empty, ErrorBox, Loading, TxLink};
+use crate::components::widgets::{
+    time_text, Badge, Body, CopyId, Empty, ErrorBox, Loading, TxLink,
+};
 use crate::model::{
     AttemptDetail, AuditRow, ChainVerdict, LedgerLine, RoundView, Trace, TransactionRow,
     TransactionTrace,
@@ -103,11 +105,15 @@ fn Facts(row: TransactionRow, chain: ChainVerdict) -> impl IntoView {
     let chain = match chain {
         ChainVerdict::Verified { entries } => view! {
             <Badge text="VALID"/>{format!(" the player's hash chain verifies ({entries} entries)")}
-        }.into_any(),
+        }
+        .into_any(),
         ChainVerdict::Broken { entry_id, reason } => view! {
             <Badge text="INVALID"/>{format!(" hash chain broken at entry {entry_id}: {reason}")}
-        }.into_any(),
-        ChainVerdict::NotApplicable => view! { <span class="muted">"no player ledger entries"</span> }.into_any(),
+        }
+        .into_any(),
+        ChainVerdict::NotApplicable => {
+            view! { <span class="muted">"no player ledger entries"</span> }.into_any()
+        }
     };
     view! {
         <dl class="facts">
@@ -127,7 +133,8 @@ fn Facts(row: TransactionRow, chain: ChainVerdict) -> impl IntoView {
 #[component]
 pub fn Attempts(attempts: Vec<AttemptDetail>) -> impl IntoView {
     if attempts.is_empty() {
-        return view! { <Empty text="No attempts logged (yet: the log is written in batches)."/> }.into_any();
+        return view! { <Empty text="No attempts logged (yet: the log is written in batches)."/> }
+            .into_any();
     }
     let rows = attempts
         .into_iter()

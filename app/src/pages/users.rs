@@ -20,7 +20,13 @@ pub fn UsersPage() -> impl IntoView {
         disable: ServerAction::new(),
     };
     let users = Resource::new(
-        move || (actions.create.version().get(), actions.role.version().get(), actions.disable.version().get()),
+        move || {
+            (
+                actions.create.version().get(),
+                actions.role.version().get(),
+                actions.disable.version().get(),
+            )
+        },
         |_| list_users(),
     );
     let feedback = move || {

@@ -127,7 +127,10 @@ pub async fn export_chunk(
     let query = query.trim();
     let limit = limit.clamp(1, EXPORT_CHUNK);
     if query.is_empty() {
-        return Ok(ExportChunk { lines: Vec::new(), next_before: None });
+        return Ok(ExportChunk {
+            lines: Vec::new(),
+            next_before: None,
+        });
     }
     let mut select = wtx::Entity::find().filter(matching(query));
     if let Some(before) = before {
@@ -138,8 +141,15 @@ pub async fn export_chunk(
         .limit(limit)
         .all(db)
         .await?;
-    let next_before = if rows.len() as u64 == limit { rows.last().map(|row| row.id) } else { None };
-    Ok(ExportChunk { lines: rows.iter().map(export_line).collect(), next_before })
+    let next_before = if rows.len() as u64 == limit {
+        rows.last().map(|row| row.id)
+    } else {
+        None
+    };
+    Ok(ExportChunk {
+        lines: rows.iter().map(export_line).collect(),
+        next_before,
+    })
 }
 
 fn export_line(row: &wtx::Model) -> String {

@@ -64,9 +64,9 @@ fn from_user_admin(error: UserAdminError) -> ConsoleError {
     match error {
         UserAdminError::NotFound(_) => ConsoleError::NotFound(error.to_string()),
         UserAdminError::Unavailable(error) => unavailable(error),
-        UserAdminError::LastAdmin | UserAdminError::SelfDisable | UserAdminError::UsernameTaken(_) => {
-            ConsoleError::Conflict(error.to_string())
-        }
+        UserAdminError::LastAdmin
+        | UserAdminError::SelfDisable
+        | UserAdminError::UsernameTaken(_) => ConsoleError::Conflict(error.to_string()),
         other => ConsoleError::Invalid(other.to_string()),
     }
 }
@@ -77,7 +77,11 @@ fn staff_action(actor: &Viewer, reason: String) -> ConsoleResult<StaffAction> {
 
 #[async_trait]
 impl Console for DbConsole {
-    async fn overview(&self, window: Window, provider_id: Option<String>) -> ConsoleResult<Overview> {
+    async fn overview(
+        &self,
+        window: Window,
+        provider_id: Option<String>,
+    ) -> ConsoleResult<Overview> {
         let db = self.state.store.reader();
         overview::overview(db, &self.state.currencies, window, provider_id, Utc::now())
             .await
@@ -92,7 +96,11 @@ impl Console for DbConsole {
             outcome: some(filter.outcome),
             player_id: some(filter.player_id),
         };
-        let limit = if after.is_some() { FEED_POLL_LIMIT } else { FEED_FIRST_PAGE };
+        let limit = if after.is_some() {
+            FEED_POLL_LIMIT
+        } else {
+            FEED_FIRST_PAGE
+        };
         let page = queries::live_feed(self.state.store.reader(), after, &filter, limit)
             .await
             .map_err(unavailable)?;
@@ -101,12 +109,18 @@ impl Console for DbConsole {
         if after.is_some() {
             rows.reverse();
         }
-        Ok(FeedPage { rows, cursor: page.next_cursor.or(after) })
+        Ok(FeedPage {
+            rows,
+            cursor: page.next_cursor.or(after),
+        })
     }
 
     async fn trace(&self, query: String) -> ConsoleResult<Option<Trace>> {
         let db = self.state.store.reader();
-        let Some(found) = queries::trace(db, &self.state.currencies, &query).await.map_err(unavailable)? else {
+        let Some(found) = queries::trace(db, &self.state.currencies, &query)
+            .await
+            .map_err(unavailable)?
+        else {
             return Ok(None);
         };
         trace_view::trace_view(db, &self.state.currencies, query.trim(), found)
@@ -121,7 +135,11 @@ impl Console for DbConsole {
             .map_err(unavailable)?;
         Ok(SearchResults {
             query: query.trim().to_owned(),
-            rows: found.items.iter().map(|row| rows::transaction_row(&self.state.currencies, row)).collect(),
+            rows: found
+                .items
+                .iter()
+                .map(|row| rows::transaction_row(&self.state.currencies, row))
+                .collect(),
             page: found.page,
             page_size: found.page_size,
             total: found.total,
@@ -139,7 +157,10 @@ impl Console for DbConsole {
             .map(|item| PendingRow {
                 finding: rows::discrepancy_row(&item.discrepancy),
                 player_id: item.player_id.clone(),
-                bet: item.bet.as_ref().map(|bet| rows::transaction_row(currencies, bet)),
+                bet: item
+                    .bet
+                    .as_ref()
+                    .map(|bet| rows::transaction_row(currencies, bet)),
                 amount: item
                     .amount_minor
                     .zip(item.currency.as_deref())
@@ -148,14 +169,30 @@ impl Console for DbConsole {
                 age_seconds: item.age_seconds,
             })
             .collect();
-        Ok(PendingPage { rows, page: found.page, page_size: queries::PENDING_PAGE_SIZE, total: found.total })
+        Ok(PendingPage {
+            rows,
+            page: found.page,
+            page_size: queries::PENDING_PAGE_SIZE,
+            total: found.total,
+        })
     }
 
-    async fn refund(&self, actor: &Viewer, finding_id: i64, reason: String) -> ConsoleResult<String> {
-        super::refund::refund_finding(&self.state, actor, finding_id, staff_action(actor, reason)?).await
+    async fn refund(
+        &self,
+        actor: &Viewer,
+        finding_id: i64,
+        reason: String,
+    ) -> ConsoleResult<String> {
+        super::refund::refund_finding(&self.state, actor, finding_id, staff_action(actor, reason)?)
+            .await
     }
 
-    async fn acknowledge(&self, actor: &Viewer, finding_id: i64, note: String) -> ConsoleResult<()> {
+    async fn acknowledge(
+        &self,
+        actor: &Viewer,
+        finding_id: i64,
+        note: String,
+    ) -> ConsoleResult<()> {
         let note = (!note.trim().is_empty()).then_some(note.trim());
         discrepancies::acknowledge(&self.state.store, finding_id, &actor.username, note)
             .await
@@ -184,7 +221,9 @@ impl Console for DbConsole {
         )
         .await
         .map_err(unavailable)?;
-        let runs = crate::reconcile::recent_runs(db, RUNS_SHOWN).await.map_err(unavailable)?;
+        let runs = crate::reconcile::recent_runs(db, RUNS_SHOWN)
+            .await
+            .map_err(unavailable)?;
         let providers = overview::provider_ids(db).await.map_err(unavailable)?;
         Ok(Reconciliation {
             runs: runs.iter().map(rows::run_row).collect(),
@@ -197,30 +236,44 @@ impl Console for DbConsole {
 
     async fn run_reconciliation(&self, actor: &Viewer) -> ConsoleResult<RunRow> {
         tracing::info!(actor = %actor.username, "reconciliation run requested from the console");
-        let summary = crate::reconcile::run_now(&self.state.store).await.map_err(|error| match error {
-            RunError::InProgress => ConsoleError::Conflict(error.to_string()),
-            other => unavailable(other),
-        })?;
+        let summary = crate::reconcile::run_now(&self.state.store)
+            .await
+            .map_err(|error| match error {
+                RunError::InProgress => ConsoleError::Conflict(error.to_string()),
+                other => unavailable(other),
+            })?;
         let runs = crate::reconcile::recent_runs(self.state.store.reader(), RUNS_SHOWN)
             .await
             .map_err(unavailable)?;
         runs.iter()
             .find(|run| run.id == summary.run_id)
             .map(rows::run_row)
-            .ok_or_else(|| ConsoleError::NotFound(format!("run {} is not recorded", summary.run_id)))
+            .ok_or_else(|| {
+                ConsoleError::NotFound(format!("run {} is not recorded", summary.run_id))
+            })
     }
 
     async fn players(&self, query: String, page: u64) -> ConsoleResult<PlayerList> {
-        lists::players(self.state.store.reader(), &self.state.currencies, query, page)
-            .await
-            .map_err(unavailable)
+        lists::players(
+            self.state.store.reader(),
+            &self.state.currencies,
+            query,
+            page,
+        )
+        .await
+        .map_err(unavailable)
     }
 
     async fn player(&self, player_id: String, page: u64) -> ConsoleResult<PlayerDetail> {
-        lists::player(self.state.store.reader(), &self.state.currencies, &player_id, page)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| ConsoleError::NotFound(format!("no player {player_id:?}")))
+        lists::player(
+            self.state.store.reader(),
+            &self.state.currencies,
+            &player_id,
+            page,
+        )
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ConsoleError::NotFound(format!("no player {player_id:?}")))
     }
 
     async fn set_player_blocked(
@@ -230,8 +283,13 @@ impl Console for DbConsole {
         blocked: bool,
         reason: String,
     ) -> ConsoleResult<()> {
-        let player_id = PlayerId::parse(player_id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
-        let status = if blocked { PlayerStatus::Blocked } else { PlayerStatus::Active };
+        let player_id =
+            PlayerId::parse(player_id).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+        let status = if blocked {
+            PlayerStatus::Blocked
+        } else {
+            PlayerStatus::Active
+        };
         let staff = staff_action(actor, reason)?;
         crate::operator::service::set_player_status(&self.state.store, player_id, status, staff)
             .await
@@ -240,15 +298,27 @@ impl Console for DbConsole {
     }
 
     async fn audit(&self, filter: AuditFilter, page: u64) -> ConsoleResult<AuditPage> {
-        lists::audit(self.state.store.reader(), filter, page).await.map_err(unavailable)
+        lists::audit(self.state.store.reader(), filter, page)
+            .await
+            .map_err(unavailable)
     }
 
     async fn users(&self, actor: &Viewer) -> ConsoleResult<UserList> {
-        let users = crate::staff::list_users(&self.state.store, actor).await.map_err(from_user_admin)?;
-        Ok(UserList { rows: users.iter().map(rows::user_row).collect() })
+        let users = crate::staff::list_users(&self.state.store, actor)
+            .await
+            .map_err(from_user_admin)?;
+        Ok(UserList {
+            rows: users.iter().map(rows::user_row).collect(),
+        })
     }
 
-    async fn create_user(&self, actor: &Viewer, username: String, password: String, role: Role) -> ConsoleResult<()> {
+    async fn create_user(
+        &self,
+        actor: &Viewer,
+        username: String,
+        password: String,
+        role: Role,
+    ) -> ConsoleResult<()> {
         crate::staff::create_user(&self.state.store, actor, &username, password, role)
             .await
             .map(drop)
@@ -262,7 +332,12 @@ impl Console for DbConsole {
             .map_err(from_user_admin)
     }
 
-    async fn set_user_disabled(&self, actor: &Viewer, user_id: i64, disabled: bool) -> ConsoleResult<()> {
+    async fn set_user_disabled(
+        &self,
+        actor: &Viewer,
+        user_id: i64,
+        disabled: bool,
+    ) -> ConsoleResult<()> {
         crate::staff::set_disabled(&self.state.store, actor, user_id, disabled)
             .await
             .map(drop)

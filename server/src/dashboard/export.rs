@@ -34,26 +34,35 @@ pub async fn export_csv(
         return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
     }
     let header_line = csv_line(&EXPORT_HEADER);
-    let start = Cursor { query: q.trim().to_owned(), before: None, sent: 0, done: false };
+    let start = Cursor {
+        query: q.trim().to_owned(),
+        before: None,
+        sent: 0,
+        done: false,
+    };
     let rows = stream::unfold((state, start), |(state, mut cursor)| async move {
         if cursor.done || cursor.sent >= EXPORT_MAX_ROWS {
             return None;
         }
         let want = EXPORT_CHUNK.min((EXPORT_MAX_ROWS - cursor.sent) as u64);
-        let chunk = match export_chunk(state.store.reader(), &cursor.query, cursor.before, want).await {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                // The status is already sent; ending early is the only signal left, and the
-                // log says why.
-                tracing::error!(%error, "CSV export stopped early");
-                return None;
-            }
-        };
+        let chunk =
+            match export_chunk(state.store.reader(), &cursor.query, cursor.before, want).await {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    // The status is already sent; ending early is the only signal left, and the
+                    // log says why.
+                    tracing::error!(%error, "CSV export stopped early");
+                    return None;
+                }
+            };
         cursor.sent += chunk.lines.len();
         cursor.before = chunk.next_before;
         cursor.done = chunk.next_before.is_none();
         // Each line carries its own CRLF.
-        Some((Ok::<_, std::io::Error>(chunk.lines.concat()), (state, cursor)))
+        Some((
+            Ok::<_, std::io::Error>(chunk.lines.concat()),
+            (state, cursor),
+        ))
     });
     let body = stream::once(async move { Ok::<_, std::io::Error>(header_line) }).chain(rows);
     let filename = format!("attachment; filename=\"oncewallet-{}.csv\"", file_safe(&q));
@@ -75,5 +84,9 @@ fn file_safe(query: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .take(64)
         .collect();
-    if name.is_empty() { "export".to_owned() } else { name }
+    if name.is_empty() {
+        "export".to_owned()
+    } else {
+        name
+    }
 }

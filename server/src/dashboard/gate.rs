@@ -23,7 +23,10 @@ pub async fn require_sign_in(request: Request, next: Next) -> Response {
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| "/".to_owned());
-        let target = format!("{LOGIN_PAGE}?next={}", app::components::widgets::encode(&wanted));
+        let target = format!(
+            "{LOGIN_PAGE}?next={}",
+            app::components::widgets::encode(&wanted)
+        );
         return Redirect::to(&target).into_response();
     }
     next.run(request).await

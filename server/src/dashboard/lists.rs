@@ -2,8 +2,8 @@
 //! log, and the finding kinds seen so far.
 use app::model::{AuditFilter, AuditPage, PlayerDetail, PlayerList};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::rows::{audit_row, player_row, transaction_row};
@@ -59,14 +59,21 @@ pub async fn player(
         .await?;
     Ok(Some(PlayerDetail {
         player: player_row(currencies, &found),
-        history: rows.iter().map(|row| transaction_row(currencies, row)).collect(),
+        history: rows
+            .iter()
+            .map(|row| transaction_row(currencies, row))
+            .collect(),
         page,
         page_size: PAGE_SIZE,
         total,
     }))
 }
 
-pub async fn audit(db: &impl ConnectionTrait, filter: AuditFilter, page: u64) -> Result<AuditPage, DbErr> {
+pub async fn audit(
+    db: &impl ConnectionTrait,
+    filter: AuditFilter,
+    page: u64,
+) -> Result<AuditPage, DbErr> {
     let mut select = staff_audit::Entity::find();
     if !filter.actor.trim().is_empty() {
         select = select.filter(staff_audit::Column::Actor.eq(filter.actor.trim()));

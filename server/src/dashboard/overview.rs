@@ -2,7 +2,9 @@
 //! buckets, plus the open findings an operator should look at.
 use app::model::{self as view, Window};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 
 use super::rows::money_text;
 use crate::console::PENDING_KINDS;
@@ -26,7 +28,10 @@ pub async fn overview(
         .filter(discrepancy::Column::Kind.is_in(PENDING_KINDS))
         .count(db)
         .await? as i64;
-    let open_discrepancies = discrepancy::Entity::find().filter(unresolved).count(db).await? as i64;
+    let open_discrepancies = discrepancy::Entity::find()
+        .filter(unresolved)
+        .count(db)
+        .await? as i64;
     Ok(view::Overview {
         window,
         provider_id,
@@ -101,7 +106,11 @@ fn buckets(series: &[MinutePoint], since: DateTime<Utc>, window: Window) -> Vec<
             let label = DateTime::from_timestamp(minute_s, 0)
                 .map(|t| t.format("%H:%M").to_string())
                 .unwrap_or_default();
-            view::MinutePoint { minute_s, label, totals: totals(sum) }
+            view::MinutePoint {
+                minute_s,
+                label,
+                totals: totals(sum),
+            }
         })
         .collect()
 }

@@ -40,7 +40,7 @@ pub async fn refund_finding(
         .filter(wtx::Column::Op.eq("BET"))
         .one(db)
         .await
-        .map_err(|e| super::console::unavailable(e))?
+        .map_err(super::console::unavailable)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no bet {bet_id} of {provider}")))?;
     let refund_id = format!("console-{finding_id}");
     let body = serde_json::json!({
@@ -50,7 +50,8 @@ pub async fn refund_finding(
         "finding_id": finding_id,
     })
     .to_string();
-    let provider_id = ProviderId::parse(provider).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let provider_id =
+        ProviderId::parse(provider).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
     let order = RefundOrder {
         bet: &bet,
         refund_id: &refund_id,
@@ -61,8 +62,12 @@ pub async fn refund_finding(
     let refunded = refund_bet(&state.store, &state.currencies, provider_id, order)
         .await
         .map_err(|e| ConsoleError::Invalid(e.message))?;
-    let answer = refunded.answer.map_err(|e| super::console::from_service(e))?;
-    let status = answer.stored.get("status").and_then(|s| s.as_str()).unwrap_or("OK");
+    let answer = refunded.answer.map_err(super::console::from_service)?;
+    let status = answer
+        .stored
+        .get("status")
+        .and_then(|s| s.as_str())
+        .unwrap_or("OK");
     let what = match (status, answer.replayed) {
         (_, true) => "was already refunded by this finding; nothing moved again",
         ("OK", false) => "is refunded",
@@ -77,7 +82,9 @@ pub async fn refund_finding(
     if status == "OK" && !answer.replayed {
         // The job would clear it on its next run; closing it now keeps the list honest.
         let note = format!("refunded from the console ({})", refunded.transaction_id);
-        if let Err(error) = discrepancies::resolve(&state.store, finding_id, &actor.username, &note).await {
+        if let Err(error) =
+            discrepancies::resolve(&state.store, finding_id, &actor.username, &note).await
+        {
             tracing::warn!(%error, finding_id, "refund done, finding left for the job to resolve");
         }
     }

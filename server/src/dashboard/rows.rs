@@ -1,8 +1,7 @@
 //! Database rows turned into the console's display rows: times as RFC 3339, amounts
 //! formatted with their currency's scale, bodies pretty-printed.
 use app::model::{
-    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow,
-    UserRow,
+    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow, UserRow,
 };
 
 use crate::db::entities::{
@@ -13,7 +12,10 @@ use crate::idempotency::format_time;
 
 /// `1250` EUR as `12.50 EUR`; an unknown currency shows its minor units.
 pub fn money_text(currencies: &CurrencyTable, amount_minor: i64, currency: &str) -> String {
-    let scale = currencies.currency(currency).map(|c| c.scale()).unwrap_or(0);
+    let scale = currencies
+        .currency(currency)
+        .map(|c| c.scale())
+        .unwrap_or(0);
     format!("{} {currency}", decimal(amount_minor, scale))
 }
 
@@ -125,7 +127,8 @@ pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
 /// A finding's JSON details as `key: value · key: value`, for a table cell; other text
 /// as it is.
 pub fn details_text(details: &str) -> String {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(details) else {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(details)
+    else {
         return details.to_owned();
     };
     fields

@@ -24,7 +24,11 @@ pub async fn trace_view(
     Ok(view::Trace {
         query: query.to_owned(),
         transactions,
-        unmatched_attempts: trace.unmatched_attempts.iter().map(attempt_detail).collect(),
+        unmatched_attempts: trace
+            .unmatched_attempts
+            .iter()
+            .map(attempt_detail)
+            .collect(),
     })
 }
 
@@ -66,7 +70,12 @@ async fn transaction_view(
     let tombstone = tx.tombstone.as_ref().map(|stone| {
         let late = stone.late_bet_at.map_or_else(
             || "the bet has not arrived since".to_owned(),
-            |at| format!("the bet arrived later, at {}, and was voided", format_time(at)),
+            |at| {
+                format!(
+                    "the bet arrived later, at {}, and was voided",
+                    format_time(at)
+                )
+            },
         );
         format!(
             "Rollback {} arrived before this bet, at {}; {late}.",
@@ -82,7 +91,10 @@ async fn transaction_view(
         attempts: tx.attempts.iter().map(attempt_detail).collect(),
         ledger,
         round,
-        target: tx.target.as_ref().map(|row| transaction_row(currencies, row)),
+        target: tx
+            .target
+            .as_ref()
+            .map(|row| transaction_row(currencies, row)),
         related: tx
             .related
             .iter()
@@ -112,17 +124,28 @@ fn history(currencies: &CurrencyTable, tx: &TransactionTrace) -> Vec<HistoryEven
         ),
     )];
     for related in &tx.related {
-        let amount = transaction_row(currencies, related).amount.unwrap_or_default();
+        let amount = transaction_row(currencies, related)
+            .amount
+            .unwrap_or_default();
         events.push((
             related.created_at,
-            format!("{} {} {amount} → {}", related.op, related.transaction_id, related.state),
+            format!(
+                "{} {} {amount} → {}",
+                related.op, related.transaction_id, related.state
+            ),
         ));
     }
     if let Some(stone) = &tx.tombstone {
-        events.push((stone.created_at, "rollback recorded before the bet (tombstone)".to_owned()));
+        events.push((
+            stone.created_at,
+            "rollback recorded before the bet (tombstone)".to_owned(),
+        ));
     }
     for action in &tx.audit {
-        events.push((action.at, format!("{}: {} ({})", action.actor, action.action, action.reason)));
+        events.push((
+            action.at,
+            format!("{}: {} ({})", action.actor, action.action, action.reason),
+        ));
     }
     if row.updated_at > row.created_at {
         events.push((row.updated_at, format!("state is now {}", row.state)));
@@ -130,7 +153,10 @@ fn history(currencies: &CurrencyTable, tx: &TransactionTrace) -> Vec<HistoryEven
     events.sort_by_key(|(at, _)| *at);
     events
         .into_iter()
-        .map(|(at, what)| HistoryEvent { at: format_time(at), what })
+        .map(|(at, what)| HistoryEvent {
+            at: format_time(at),
+            what,
+        })
         .collect()
 }
 
@@ -138,7 +164,11 @@ fn history(currencies: &CurrencyTable, tx: &TransactionTrace) -> Vec<HistoryEven
 fn first_state(row: &crate::db::entities::wallet_transaction::Model) -> String {
     serde_json::from_str::<serde_json::Value>(&row.response_body)
         .ok()
-        .and_then(|body| body.pointer("/transaction/state").and_then(|s| s.as_str()).map(str::to_owned))
+        .and_then(|body| {
+            body.pointer("/transaction/state")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| row.state.clone())
 }
 
@@ -150,14 +180,19 @@ async fn chain_verdict(
     if !tx.ledger.iter().any(|line| line.entry.chain_hash.is_some()) {
         return Ok(ChainVerdict::NotApplicable);
     }
-    let Some(owner) = player::Entity::find_by_id(tx.transaction.player_id.as_str()).one(db).await? else {
+    let Some(owner) = player::Entity::find_by_id(tx.transaction.player_id.as_str())
+        .one(db)
+        .await?
+    else {
         return Ok(ChainVerdict::NotApplicable);
     };
-    Ok(match trail::verify_player(db, &owner, &Anchor::genesis()).await? {
-        Chain::Verified { postings, .. } => ChainVerdict::Verified { entries: postings },
-        Chain::Broken { found, .. } => ChainVerdict::Broken {
-            entry_id: found.entry_id.unwrap_or(0),
-            reason: found.reason,
+    Ok(
+        match trail::verify_player(db, &owner, &Anchor::genesis()).await? {
+            Chain::Verified { postings, .. } => ChainVerdict::Verified { entries: postings },
+            Chain::Broken { found, .. } => ChainVerdict::Broken {
+                entry_id: found.entry_id.unwrap_or(0),
+                reason: found.reason,
+            },
         },
-    })
+    )
 }

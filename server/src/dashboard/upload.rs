@@ -33,10 +33,17 @@ pub async fn upload_statement(
         return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };
     if !viewer.role.allows(Role::Operator) {
-        return (StatusCode::FORBIDDEN, "uploading statements needs the operator role").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "uploading statements needs the operator role",
+        )
+            .into_response();
     }
     match check(&state, &viewer, multipart).await {
-        Ok(report_id) => Redirect::to(&format!("/reconciliation?report={}", app::components::widgets::encode(&report_id))),
+        Ok(report_id) => Redirect::to(&format!(
+            "/reconciliation?report={}",
+            app::components::widgets::encode(&report_id)
+        )),
         Err(message) => Redirect::to(&format!(
             "/reconciliation?upload_error={}",
             app::components::widgets::encode(&message)
@@ -49,21 +56,39 @@ pub async fn upload_statement(
 /// sentence for the page.
 async fn check(state: &AppState, viewer: &Viewer, multipart: Multipart) -> Result<String, String> {
     let form = read_form(multipart).await?;
-    let provider = ProviderId::parse(form.provider_id.clone()).map_err(|e| format!("provider: {e}"))?;
-    let raw = parse_csv(&form.file, form.report_id.clone(), form.period_start, form.period_end)
-        .map_err(|e| e.message)?;
+    let provider =
+        ProviderId::parse(form.provider_id.clone()).map_err(|e| format!("provider: {e}"))?;
+    let raw = parse_csv(
+        &form.file,
+        form.report_id.clone(),
+        form.period_start,
+        form.period_end,
+    )
+    .map_err(|e| e.message)?;
     let statement = Statement::parse(raw, &state.currencies).map_err(|e| e.message)?;
     let rows = statement.transactions.len();
     let report = reconcile_statement(&state.store, &state.currencies, &provider, statement)
         .await
         .map_err(|e| e.into_api().message)?;
-    audit_upload(state, viewer, &form.provider_id, &form.report_id, rows, &report.result).await;
+    audit_upload(
+        state,
+        viewer,
+        &form.provider_id,
+        &form.report_id,
+        rows,
+        &report.result,
+    )
+    .await;
     Ok(format!("{}/{}", form.provider_id, form.report_id))
 }
 
 async fn read_form(mut multipart: Multipart) -> Result<Form, String> {
     let mut form = Form::default();
-    while let Some(field) = multipart.next_field().await.map_err(|e| format!("upload: {e}"))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| format!("upload: {e}"))?
+    {
         let name = field.name().unwrap_or_default().to_owned();
         let bytes = field.bytes().await.map_err(|e| format!("upload: {e}"))?;
         let text = || String::from_utf8_lossy(&bytes).trim().to_owned();

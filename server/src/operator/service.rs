@@ -247,14 +247,21 @@ pub async fn set_player_status(
                     .one(txn)
                     .await?
                     .ok_or_else(|| {
-                        ApiError::new(ErrorCode::PlayerNotFound, format!("no player {}", player_id.as_str()))
+                        ApiError::new(
+                            ErrorCode::PlayerNotFound,
+                            format!("no player {}", player_id.as_str()),
+                        )
                     })?;
                 let after = write_player(txn, &player_id, None, Some(status)).await?;
                 let details = serde_json::json!({ "from": before.status, "to": after.status });
                 crate::audit::record(
                     txn,
                     &staff.actor,
-                    if status == PlayerStatus::Blocked { "player.block" } else { "player.unblock" },
+                    if status == PlayerStatus::Blocked {
+                        "player.block"
+                    } else {
+                        "player.unblock"
+                    },
                     "PLAYER",
                     player_id.as_str(),
                     &staff.reason,

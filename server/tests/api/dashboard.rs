@@ -29,7 +29,11 @@ impl Staff {
         let response = client
             .post(format!("{}/auth/login", app.base_url))
             .header(ORIGIN, &app.base_url)
-            .form(&[("username", username), ("password", password), ("next", "/")])
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("next", "/"),
+            ])
             .send()
             .await
             .expect("sign in");
@@ -40,10 +44,18 @@ impl Staff {
             .get_all(SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(|v| v.split(';').next().filter(|kv| kv.starts_with("oncewallet_session=")))
+            .find_map(|v| {
+                v.split(';')
+                    .next()
+                    .filter(|kv| kv.starts_with("oncewallet_session="))
+            })
             .expect("session cookie")
             .to_owned();
-        Staff { base_url: app.base_url.clone(), client, cookie }
+        Staff {
+            base_url: app.base_url.clone(),
+            client,
+            cookie,
+        }
     }
 
     async fn admin(app: &TestApp) -> Staff {
@@ -55,7 +67,14 @@ impl Staff {
         let username = unique_id(role).to_lowercase();
         let password = format!("{username}-password");
         let (status, body) = admin
-            .call("create_user", &[("username", &username), ("password", &password), ("role", role)])
+            .call(
+                "create_user",
+                &[
+                    ("username", &username),
+                    ("password", &password),
+                    ("role", role),
+                ],
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         Staff::sign_in(app, &username, &password).await
@@ -74,7 +93,10 @@ impl Staff {
             .expect("server function");
         let status = response.status();
         let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
@@ -102,24 +124,53 @@ async fn a_support_user_reads_everything_but_the_server_refuses_its_actions() {
     let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
     let bet = bet_of(&player, &provider, 100).await;
 
-    let (status, overview) = support.call("get_overview", &[("window", "FifteenMinutes")]).await;
+    let (status, overview) = support
+        .call("get_overview", &[("window", "FifteenMinutes")])
+        .await;
     assert_eq!(status, StatusCode::OK, "{overview}");
     let (status, trace) = support.call("get_trace", &[("query", &bet)]).await;
     assert_eq!(status, StatusCode::OK, "{trace}");
-    assert_eq!(trace["transactions"][0]["transaction"]["transaction_id"], bet.as_str());
+    assert_eq!(
+        trace["transactions"][0]["transaction"]["transaction_id"],
+        bet.as_str()
+    );
 
     for (function, form) in [
-        ("refund_orphan", vec![("finding_id", "1"), ("reason", "x"), ("confirmed", "yes")]),
-        ("set_player_blocked", vec![("player_id", player.id.as_str()), ("blocked", "true"), ("reason", "x")]),
-        ("acknowledge_finding", vec![("finding_id", "1"), ("note", "x")]),
+        (
+            "refund_orphan",
+            vec![("finding_id", "1"), ("reason", "x"), ("confirmed", "yes")],
+        ),
+        (
+            "set_player_blocked",
+            vec![
+                ("player_id", player.id.as_str()),
+                ("blocked", "true"),
+                ("reason", "x"),
+            ],
+        ),
+        (
+            "acknowledge_finding",
+            vec![("finding_id", "1"), ("note", "x")],
+        ),
         ("run_reconciliation_now", vec![]),
         ("list_users", vec![]),
-        ("create_user", vec![("username", "sneaky"), ("password", "sneaky-password-1"), ("role", "admin")]),
+        (
+            "create_user",
+            vec![
+                ("username", "sneaky"),
+                ("password", "sneaky-password-1"),
+                ("role", "admin"),
+            ],
+        ),
     ] {
         let (status, body) = support.call(function, &form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{function}: {body}");
     }
-    assert_eq!(player.operator_balance(&app.operator()).await, 9_900, "nothing was blocked or refunded");
+    assert_eq!(
+        player.operator_balance(&app.operator()).await,
+        9_900,
+        "nothing was blocked or refunded"
+    );
 }
 
 #[tokio::test]
@@ -129,9 +180,16 @@ async fn without_a_session_pages_redirect_and_server_functions_answer_401() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let page = anonymous.get(format!("{}/pending?page=1", app.base_url)).send().await.expect("get");
+    let page = anonymous
+        .get(format!("{}/pending?page=1", app.base_url))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
-    assert_eq!(page.headers()[LOCATION], "/login?next=%2Fpending%3Fpage%3D1");
+    assert_eq!(
+        page.headers()[LOCATION],
+        "/login?next=%2Fpending%3Fpage%3D1"
+    );
     let call = anonymous
         .post(format!("{}/api/get_pending", app.base_url))
         .header(ORIGIN, &app.base_url)
@@ -140,7 +198,11 @@ async fn without_a_session_pages_redirect_and_server_functions_answer_401() {
         .await
         .expect("post");
     assert_eq!(call.status(), StatusCode::UNAUTHORIZED);
-    let export = anonymous.get(format!("{}/console/export.csv?q=x", app.base_url)).send().await.expect("get");
+    let export = anonymous
+        .get(format!("{}/console/export.csv?q=x", app.base_url))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(export.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -173,20 +235,48 @@ async fn an_orphan_debit_is_refunded_once_from_the_console_and_audited() {
         .iter()
         .find(|row| row["bet"]["transaction_id"] == bet.as_str())
         .unwrap_or_else(|| panic!("the orphan bet is pending: {pending}"));
-    let finding = row["finding"]["id"].as_i64().expect("finding id").to_string();
+    let finding = row["finding"]["id"]
+        .as_i64()
+        .expect("finding id")
+        .to_string();
 
-    let (status, unconfirmed) =
-        operator.call("refund_orphan", &[("finding_id", &finding), ("reason", "lost round")]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a refund needs the confirmation: {unconfirmed}");
-    let refund = [("finding_id", finding.as_str()), ("reason", "lost round"), ("confirmed", "yes")];
+    let (status, unconfirmed) = operator
+        .call(
+            "refund_orphan",
+            &[("finding_id", &finding), ("reason", "lost round")],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a refund needs the confirmation: {unconfirmed}"
+    );
+    let refund = [
+        ("finding_id", finding.as_str()),
+        ("reason", "lost round"),
+        ("confirmed", "yes"),
+    ];
     let (status, first) = operator.call("refund_orphan", &refund).await;
     assert_eq!(status, StatusCode::OK, "{first}");
-    assert!(first.as_str().unwrap_or_default().contains("is refunded"), "{first}");
+    assert!(
+        first.as_str().unwrap_or_default().contains("is refunded"),
+        "{first}"
+    );
     let (status, second) = operator.call("refund_orphan", &refund).await;
     assert_eq!(status, StatusCode::OK, "{second}");
-    assert!(second.as_str().unwrap_or_default().contains("already refunded"), "{second}");
+    assert!(
+        second
+            .as_str()
+            .unwrap_or_default()
+            .contains("already refunded"),
+        "{second}"
+    );
 
-    assert_eq!(player.operator_balance(&app.operator()).await, 5_000, "refunded once");
+    assert_eq!(
+        player.operator_balance(&app.operator()).await,
+        5_000,
+        "refunded once"
+    );
     let audited = app
         .query_i64(&format!(
             "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM staff_audit WHERE subject_id = {} AND reason = 'lost round'",
@@ -195,9 +285,16 @@ async fn an_orphan_debit_is_refunded_once_from_the_console_and_audited() {
         .await;
     assert_eq!(audited, 1);
     let status_now = app
-        .query(&format!("SELECT status FROM discrepancies WHERE id = {finding}"))
+        .query(&format!(
+            "SELECT status FROM discrepancies WHERE id = {finding}"
+        ))
         .await;
-    assert_eq!(status_now[0].try_get::<String>("", "status").expect("status"), "RESOLVED");
+    assert_eq!(
+        status_now[0]
+            .try_get::<String>("", "status")
+            .expect("status"),
+        "RESOLVED"
+    );
     assert_invariants(&app).await;
 }
 
@@ -209,12 +306,22 @@ async fn blocking_a_player_from_the_console_refuses_bets_and_is_audited() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
 
-    let block = [("player_id", player.id.as_str()), ("blocked", "true"), ("reason", "chargeback")];
+    let block = [
+        ("player_id", player.id.as_str()),
+        ("blocked", "true"),
+        ("reason", "chargeback"),
+    ];
     let (status, body) = operator.call("set_player_blocked", &block).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let refused = provider.bet(&player.bet(&player.new_round(), 100)).await;
-    assert_eq!(refused.body["error"]["code"], "PLAYER_BLOCKED", "{:?}", refused.body);
-    let (_, detail) = operator.call("get_player", &[("player_id", &player.id), ("page", "0")]).await;
+    assert_eq!(
+        refused.body["error"]["code"], "PLAYER_BLOCKED",
+        "{:?}",
+        refused.body
+    );
+    let (_, detail) = operator
+        .call("get_player", &[("player_id", &player.id), ("page", "0")])
+        .await;
     assert_eq!(detail["player"]["status"], "BLOCKED");
     let audited = app
         .query_i64(&format!(
@@ -238,15 +345,23 @@ async fn the_csv_export_holds_every_match_with_formula_cells_defused() {
         bet_of(&player, &provider, 100).await;
     }
 
-    let response = admin.get(&format!("/console/export.csv?q={}", player.id)).await;
+    let response = admin
+        .get(&format!("/console/export.csv?q={}", player.id))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/csv"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/csv"));
     let text = response.text().await.expect("csv");
     let lines: Vec<&str> = text.lines().collect();
     // The header, three bets and the deposit that funded them.
     assert_eq!(lines.len(), 5, "{text}");
     assert!(lines[0].starts_with("wallet_tx_id,provider_id,transaction_id"));
-    assert!(text.contains(&format!(",'{},", tx_id(&risky))), "defused: {text}");
+    assert!(
+        text.contains(&format!(",'{},", tx_id(&risky))),
+        "defused: {text}"
+    );
 }
 
 #[tokio::test]
@@ -269,7 +384,10 @@ async fn a_statement_uploaded_from_the_console_opens_its_findings() {
         .text("report_id", "console-upload-1")
         .text("period_start", start)
         .text("period_end", end)
-        .part("file", reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("statement.csv"));
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("statement.csv"),
+        );
     let response = admin
         .client
         .post(format!("{}/console/statements", app.base_url))
@@ -280,14 +398,38 @@ async fn a_statement_uploaded_from_the_console_opens_its_findings() {
         .await
         .expect("upload");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let location = response.headers()[LOCATION].to_str().expect("location").to_owned();
-    assert!(location.starts_with("/reconciliation?report="), "{location}");
+    let location = response.headers()[LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        location.starts_with("/reconciliation?report="),
+        "{location}"
+    );
 
-    let (_, page) = admin.call("get_reconciliation", &[("filter[kind]", "MISSING_IN_WALLET"), ("filter[status]", "")]).await;
+    let (_, page) = admin
+        .call(
+            "get_reconciliation",
+            &[
+                ("filter[kind]", "MISSING_IN_WALLET"),
+                ("filter[status]", ""),
+            ],
+        )
+        .await;
     let findings = page["findings"].as_array().expect("findings");
     let subject = |id: &str| format!("{}/{id}", provider.id);
-    assert!(findings.iter().any(|f| f["subject_id"] == subject(&missing).as_str()), "{page}");
-    assert!(!findings.iter().any(|f| f["subject_id"] == subject(&known).as_str()), "{page}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["subject_id"] == subject(&missing).as_str()),
+        "{page}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["subject_id"] == subject(&known).as_str()),
+        "{page}"
+    );
     let audited = app
         .query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM staff_audit WHERE action = 'statement.upload'")
         .await;
