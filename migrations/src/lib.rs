@@ -7,6 +7,7 @@ mod m20261128_000003_reconciliation;
 mod m20261128_000004_attempt_counters;
 mod m20261128_000005_trail_and_audit;
 mod m20261128_000006_console_indexes;
+mod m20261128_000007_staff;
 mod m20261128_000008_trail_checkpoints;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_attempt_counters::Migration),
             Box::new(m20261128_000005_trail_and_audit::Migration),
             Box::new(m20261128_000006_console_indexes::Migration),
+            Box::new(m20261128_000007_staff::Migration),
             Box::new(m20261128_000008_trail_checkpoints::Migration),
         ]
     }

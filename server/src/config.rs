@@ -25,9 +25,14 @@ pub struct Config {
     /// `LOG_FORMAT=json` switches logs to JSON lines.
     pub log_json: bool,
     pub writer: WriterConfig,
+    /// The console's sign-in settings (`WALLET_COOKIE_SECURE`, `WALLET_SESSION_*`,
+    /// `WALLET_TRUST_PROXY`, `WALLET_ADMIN_PASSWORD`).
+    pub staff: crate::staff::StaffConfig,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/oncewallet.db?mode=rwc";
+/// The first admin's password in [`Config::for_tests`].
+pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Config> {
@@ -54,6 +59,7 @@ impl Config {
             currencies,
             log_json: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             writer: WriterConfig::default(),
+            staff: crate::staff::StaffConfig::from_env()?,
         })
     }
 
@@ -68,6 +74,10 @@ impl Config {
             currencies: CurrencyTable::default(),
             log_json: false,
             writer: WriterConfig::default(),
+            staff: crate::staff::StaffConfig {
+                admin_password: Some(TEST_ADMIN_PASSWORD.to_owned()),
+                ..Default::default()
+            },
         }
     }
 }

@@ -47,6 +47,13 @@ impl Application {
     /// Connects to the database, runs migrations and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let store = Store::connect(&config.database_url, config.writer).await?;
+        if let Some(password) =
+            crate::staff::ensure_first_admin(&store, config.staff.admin_password.clone()).await?
+        {
+            tracing::warn!("created the first admin with a generated password (printed once)");
+            println!("dashboard login: {} / {password}", crate::staff::users::FIRST_ADMIN);
+        }
+        crate::staff::spawn_session_cleanup(store.clone());
         crate::reconcile::spawn_schedule(store.clone(), crate::reconcile::Schedule::from_env()?);
         crate::trace::retention::spawn(
             store.clone(),
@@ -82,7 +89,11 @@ impl Application {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
+        // Connection info gives the sign-in rate limit the client's address.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(stop)
             .await?;
         Ok(())

@@ -12,6 +12,8 @@ pub mod provider_report;
 pub mod reconciliation_run;
 pub mod round;
 pub mod staff_audit;
+pub mod staff_session;
+pub mod staff_user;
 pub mod tombstone;
 pub mod trail_checkpoint;
 pub mod wallet_transaction;

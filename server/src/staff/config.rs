@@ -1,0 +1,139 @@
+//! The console's sign-in settings, from the environment.
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// How the console signs staff in and how long they stay signed in.
+#[derive(Clone)]
+pub struct StaffConfig {
+    /// `WALLET_COOKIE_SECURE=1`: mark the session cookie `Secure` and treat the site's own
+    /// origin as `https://`. Off by default so that `http://localhost` works; turn it on
+    /// behind HTTPS.
+    pub cookie_secure: bool,
+    /// `WALLET_SESSION_IDLE_MINUTES` (default 30): a session unused this long ends.
+    pub idle_timeout: Duration,
+    /// `WALLET_SESSION_MAX_HOURS` (default 12): a session ends this long after sign-in,
+    /// however active it is.
+    pub max_session_age: Duration,
+    /// `WALLET_TRUST_PROXY=1`: one reverse proxy stands in front and its
+    /// `X-Forwarded-For` / `X-Forwarded-Proto` headers are believed. Off by default,
+    /// because anyone can send those headers to a server that faces the internet.
+    pub trust_proxy: bool,
+    /// `WALLET_ADMIN_PASSWORD`: the first admin's password, used only when no admin exists.
+    pub admin_password: Option<String>,
+    pub login_limits: LoginLimits,
+}
+
+/// How many failed sign-ins are tolerated before further attempts are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failures per username within `window`: guessing one account's password.
+    pub failures_per_username: u32,
+    /// Failures per client address within `window`: trying many accounts from one place.
+    /// Higher than the per-username limit because an office shares one address.
+    pub failures_per_client: u32,
+    /// Counted from the first failure; when it has passed, the count starts again.
+    pub window: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> LoginLimits {
+        LoginLimits {
+            failures_per_username: 5,
+            failures_per_client: 20,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl std::fmt::Debug for StaffConfig {
+    // By hand, so the admin password never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffConfig")
+            .field("cookie_secure", &self.cookie_secure)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_session_age", &self.max_session_age)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "…"))
+            .field("login_limits", &self.login_limits)
+            .finish()
+    }
+}
+
+impl Default for StaffConfig {
+    fn default() -> StaffConfig {
+        StaffConfig {
+            cookie_secure: false,
+            idle_timeout: Duration::from_secs(30 * 60),
+            max_session_age: Duration::from_secs(12 * 3600),
+            trust_proxy: false,
+            admin_password: None,
+            login_limits: LoginLimits::default(),
+        }
+    }
+}
+
+/// Upper bounds on the two lifetimes, so a typo cannot make sessions live for years.
+const MAX_IDLE_MINUTES: u64 = 24 * 60;
+const MAX_SESSION_HOURS: u64 = 7 * 24;
+
+impl StaffConfig {
+    pub fn from_env() -> anyhow::Result<StaffConfig> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let defaults = StaffConfig::default();
+        let idle_minutes = match var("WALLET_SESSION_IDLE_MINUTES") {
+            Some(text) => {
+                parse_bounded(&text, MAX_IDLE_MINUTES).context("WALLET_SESSION_IDLE_MINUTES")?
+            }
+            None => defaults.idle_timeout.as_secs() / 60,
+        };
+        let max_hours = match var("WALLET_SESSION_MAX_HOURS") {
+            Some(text) => {
+                parse_bounded(&text, MAX_SESSION_HOURS).context("WALLET_SESSION_MAX_HOURS")?
+            }
+            None => defaults.max_session_age.as_secs() / 3600,
+        };
+        Ok(StaffConfig {
+            cookie_secure: flag(var("WALLET_COOKIE_SECURE")).context("WALLET_COOKIE_SECURE")?,
+            idle_timeout: Duration::from_secs(idle_minutes * 60),
+            max_session_age: Duration::from_secs(max_hours * 3600),
+            trust_proxy: flag(var("WALLET_TRUST_PROXY")).context("WALLET_TRUST_PROXY")?,
+            admin_password: var("WALLET_ADMIN_PASSWORD"),
+            login_limits: LoginLimits::default(),
+        })
+    }
+}
+
+fn parse_bounded(text: &str, max: u64) -> anyhow::Result<u64> {
+    let value: u64 = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{text:?} is not a whole number"))?;
+    anyhow::ensure!((1..=max).contains(&value), "{value} is outside 1..={max}");
+    Ok(value)
+}
+
+fn flag(value: Option<String>) -> anyhow::Result<bool> {
+    match value.as_deref().map(str::trim) {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(other) => anyhow::bail!("{other:?} is not 1 or 0"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_bounded_numbers_parse_strictly() {
+        assert!(flag(Some("1".to_owned())).unwrap());
+        assert!(!flag(None).unwrap());
+        assert!(!flag(Some("0".to_owned())).unwrap());
+        assert!(flag(Some("maybe".to_owned())).is_err());
+        assert_eq!(parse_bounded("30", 60).unwrap(), 30);
+        assert!(parse_bounded("0", 60).is_err());
+        assert!(parse_bounded("61", 60).is_err());
+        assert!(parse_bounded("-1", 60).is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! The console session: its cookie, what it holds, and when it ends.
+//!
+//! A signed-in session holds the user's id, the time of sign-in and the time it was last
+//! seen. It ends after [`StaffConfig::idle_timeout`] without a request (the row's expiry,
+//! pushed forward at most once a minute) or [`StaffConfig::max_session_age`] after sign-in
+//! however busy it is, or when the user is disabled. The user row is read on every request,
+//! so a role change applies at once.
+use chrono::Utc;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+use app::model::Viewer;
+
+use super::config::StaffConfig;
+use super::session_store::DbSessionStore;
+use crate::db::Store;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "oncewallet_session";
+/// The signed-in user's id (`i64`). The store also copies it into `staff_sessions.user_id`.
+pub const USER_ID_KEY: &str = "staff.user_id";
+/// When the user signed in, Unix seconds: the absolute limit counts from here.
+pub const LOGIN_AT_KEY: &str = "staff.login_at";
+/// When the session last served a request, Unix seconds (to the minute).
+pub const SEEN_AT_KEY: &str = "staff.seen_at";
+/// A request refreshes the idle expiry only if the last refresh is this old, so reading
+/// pages costs one session write a minute rather than one per request.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// The layer that gives every request a [`Session`] stored in the database.
+pub type StaffSessionLayer = SessionManagerLayer<DbSessionStore>;
+
+/// Cookie `oncewallet_session`: `HttpOnly` (scripts cannot read it), `SameSite=Lax` (not
+/// sent on cross-site POSTs), `Secure` when configured, `Path=/`, and a `Max-Age` equal to
+/// the idle timeout.
+pub fn session_layer(store: Store, config: &StaffConfig) -> StaffSessionLayer {
+    SessionManagerLayer::new(DbSessionStore::new(store))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.cookie_secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle(config)))
+}
+
+fn idle(config: &StaffConfig) -> CookieDuration {
+    CookieDuration::seconds(i64::try_from(config.idle_timeout.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Starts a signed-in session for `viewer`: a new session id (so an id planted before
+/// sign-in is worth nothing after it), no values from before, and the sign-in time.
+pub async fn begin(
+    session: &Session,
+    viewer: &Viewer,
+) -> Result<(), tower_sessions::session::Error> {
+    // Loading first tells whether the cookie named a stored session worth replacing.
+    session.get_value(USER_ID_KEY).await?;
+    if session.id().is_some() {
+        session.cycle_id().await?;
+    }
+    session.clear().await;
+    let now = Utc::now().timestamp();
+    session.insert(USER_ID_KEY, viewer.user_id).await?;
+    session.insert(LOGIN_AT_KEY, now).await?;
+    session.insert(SEEN_AT_KEY, now).await?;
+    Ok(())
+}
+
+/// Deletes the session from the store; the response then clears the cookie.
+pub async fn end(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.flush().await
+}
+
+/// The user id of a session that is still within its limits, refreshing the idle expiry
+/// when due; `None` (and the session ended) when it is past a limit.
+pub async fn signed_in_user(
+    session: &Session,
+    config: &StaffConfig,
+) -> Result<Option<i64>, tower_sessions::session::Error> {
+    let Some(user_id) = session.get::<i64>(USER_ID_KEY).await? else {
+        return Ok(None);
+    };
+    let login_at = session.get::<i64>(LOGIN_AT_KEY).await?.unwrap_or(0);
+    let seen_at = session.get::<i64>(SEEN_AT_KEY).await?.unwrap_or(0);
+    let now = Utc::now().timestamp();
+    if !within_limits(now, login_at, seen_at, config) {
+        end(session).await?;
+        return Ok(None);
+    }
+    if now - seen_at >= TOUCH_INTERVAL_SECS {
+        session.insert(SEEN_AT_KEY, now).await?;
+    }
+    Ok(Some(user_id))
+}
+
+fn within_limits(now: i64, login_at: i64, seen_at: i64, config: &StaffConfig) -> bool {
+    let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let age = now.saturating_sub(login_at);
+    let idle_for = now.saturating_sub(seen_at);
+    (0..secs(config.max_session_age)).contains(&age) && idle_for < secs(config.idle_timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_session_ends_at_the_absolute_limit_however_active() {
+        let config = StaffConfig {
+            idle_timeout: Duration::from_secs(1800),
+            max_session_age: Duration::from_secs(12 * 3600),
+            ..StaffConfig::default()
+        };
+        let login = 1_000_000;
+        assert!(within_limits(login + 60, login, login + 30, &config));
+        let late = login + 12 * 3600;
+        assert!(!within_limits(late, login, late - 1, &config), "absolute");
+        assert!(!within_limits(login + 1800, login, login, &config), "idle");
+        assert!(
+            !within_limits(login - 5, login, login, &config),
+            "from the future"
+        );
+    }
+}
