@@ -20,6 +20,9 @@ pub struct Config {
     pub operator_token: String,
     /// Whether the operator token was generated (and so must be printed).
     pub operator_token_generated: bool,
+    /// `WALLET_DEMO`: run the provider simulator in-process against this server (default
+    /// on; `0`, `false`, `off` or `no` turn it off). Tests never run it.
+    pub demo: bool,
     /// `WALLET_CURRENCY_SCALES`: extra or overridden currencies, `CODE=SCALE,…`.
     pub currencies: CurrencyTable,
     /// `LOG_FORMAT=json` switches logs to JSON lines.
@@ -56,6 +59,7 @@ impl Config {
                 .into(),
             operator_token,
             operator_token_generated,
+            demo: var("WALLET_DEMO").is_none_or(|v| !is_off(&v)),
             currencies,
             log_json: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             writer: WriterConfig::default(),
@@ -71,6 +75,7 @@ impl Config {
             site_root: "target/site".into(),
             operator_token: "test-operator-token".to_owned(),
             operator_token_generated: false,
+            demo: false,
             currencies: CurrencyTable::default(),
             log_json: false,
             writer: WriterConfig::default(),
@@ -80,6 +85,13 @@ impl Config {
             },
         }
     }
+}
+
+/// A switch turned off.
+fn is_off(value: &str) -> bool {
+    ["0", "false", "off", "no"]
+        .iter()
+        .any(|off| value.trim().eq_ignore_ascii_case(off))
 }
 
 fn generate_token() -> String {

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod operator;
 pub mod reconcile;
 pub mod site;
+pub mod simulate;
 pub mod staff;
 pub mod startup;
 pub mod state;

@@ -11,6 +11,10 @@ async fn main() -> anyhow::Result<()> {
     {
         std::process::exit(code)
     }
+    if std::env::args().nth(1).as_deref() == Some("simulate") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        std::process::exit(server::simulate::cli::run(&args).await?);
+    }
     if std::env::args().nth(1).as_deref() == Some("verify-trail") {
         std::process::exit(server::trail::run_cli(&config).await?);
     }

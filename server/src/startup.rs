@@ -68,6 +68,10 @@ impl Application {
         let router = router(state, &config);
         let listener = TcpListener::bind(&config.site_addr).await?;
         let addr = listener.local_addr()?;
+        if config.demo {
+            // The listener is bound: the demo's first requests wait in its backlog.
+            crate::simulate::spawn_demo(own_url(addr), config.operator_token.clone());
+        }
         Ok(Application {
             listener,
             router,
@@ -98,6 +102,16 @@ impl Application {
             .await?;
         Ok(())
     }
+}
+
+/// The server's own base URL; a wildcard listen address is reached on loopback.
+fn own_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 async fn shutdown_signal() {

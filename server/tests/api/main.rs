@@ -20,6 +20,7 @@ mod reconcile;
 mod refunds;
 mod rollback;
 mod rounds;
+mod simulate;
 mod staff;
 mod statements;
 mod trail;

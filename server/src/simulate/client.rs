@@ -1,0 +1,305 @@
+//! Signed HTTP clients for the two APIs, as a provider and an operator platform would
+//! write them: the wallet client signs every request (§2) and checks every signed answer;
+//! the operator client sends the bearer token (§7). Nothing here knows about the
+//! simulator, so a load generator can use the same clients.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::wallet::signing;
+
+/// No single request may hang a player forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Enough idle connections for every player of a large run to reuse one.
+const IDLE_CONNECTIONS_PER_HOST: usize = 256;
+
+/// One HTTP client for the whole run: connections are pooled across providers.
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
+        .build()
+}
+
+/// An answer with its raw bytes (signatures cover the bytes) and its JSON.
+#[derive(Debug, Clone)]
+pub struct WireAnswer {
+    pub status: u16,
+    pub body: Value,
+    /// Whether the answer's signature verified; `None` where the contract sends none
+    /// (the two unsigned authentication failures, and the operator API).
+    pub signature_valid: Option<bool>,
+    pub retry_after: Option<Duration>,
+}
+
+impl WireAnswer {
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+
+    pub fn replayed(&self) -> bool {
+        self.body["replayed"].as_bool().unwrap_or(false)
+    }
+
+    /// The balance the answer reports, in minor units, if it has one.
+    pub fn balance_minor(&self) -> Option<i64> {
+        minor_units(&self.body["balance"])
+    }
+
+    /// 5xx: nothing was committed (503) or the outcome is unknown (500); both may be retried.
+    pub fn is_retryable_failure(&self) -> bool {
+        self.status >= 500
+    }
+}
+
+/// The minor units of a wire money object.
+pub fn minor_units(money: &Value) -> Option<i64> {
+    money["value"].as_str()?.parse().ok()
+}
+
+/// How to spoil a request on purpose, to see it refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    None,
+    /// Signed with a secret that is not the key's.
+    WrongSecret,
+    /// Signed correctly, but with a timestamp this far in the past.
+    StaleBy(Duration),
+}
+
+/// A provider's signing key.
+#[derive(Debug, Clone)]
+pub struct ProviderKey {
+    pub provider_id: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+/// A provider's side of the wallet API.
+#[derive(Clone)]
+pub struct WalletClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    key: Arc<ProviderKey>,
+    /// Request ids are the client's own: prefix and a counter, unique per client.
+    request_prefix: Arc<str>,
+    request_seq: Arc<AtomicU64>,
+}
+
+impl WalletClient {
+    pub fn new(http: reqwest::Client, base_url: &str, key: ProviderKey) -> WalletClient {
+        let request_prefix = format!("{}-req", key.key_id);
+        WalletClient {
+            http,
+            base_url: Arc::from(base_url.trim_end_matches('/')),
+            key: Arc::new(key),
+            request_prefix: Arc::from(request_prefix.as_str()),
+            request_seq: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn key(&self) -> &ProviderKey {
+        &self.key
+    }
+
+    /// A signed POST of JSON bytes; each call is one attempt with its own request id.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &[u8],
+        tamper: Tamper,
+    ) -> reqwest::Result<WireAnswer> {
+        self.send(Method::POST, path, body.to_vec(), tamper).await
+    }
+
+    /// A signed GET (an empty body is signed).
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Result<WireAnswer> {
+        self.send(Method::GET, path_and_query, Vec::new(), Tamper::None)
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+        tamper: Tamper,
+    ) -> reqwest::Result<WireAnswer> {
+        let timestamp = request_timestamp(tamper).to_string();
+        let secret = match tamper {
+            Tamper::WrongSecret => format!("not-{}", self.key.secret),
+            _ => self.key.secret.clone(),
+        };
+        let canonical =
+            signing::request_canonical(method.as_str(), path_and_query, &timestamp, &body);
+        let request_id = format!(
+            "{}-{}",
+            self.request_prefix,
+            self.request_seq.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path_and_query}", self.base_url))
+            .header("X-Wallet-Key-Id", &self.key.key_id)
+            .header("X-Wallet-Timestamp", &timestamp)
+            .header("X-Wallet-Signature", signing::sign(&secret, &canonical))
+            .header("X-Request-Id", request_id);
+        if method != Method::GET {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await?;
+        let (status, headers, raw) = read(response).await?;
+        let signature_valid = expects_signature(status, &raw)
+            .then(|| response_signature_verifies(&self.key.secret, status, &headers, &raw));
+        Ok(answer(status, &headers, &raw, signature_valid))
+    }
+}
+
+fn request_timestamp(tamper: Tamper) -> i64 {
+    let now = chrono::Utc::now().timestamp_millis();
+    match tamper {
+        Tamper::StaleBy(age) => now - i64::try_from(age.as_millis()).unwrap_or(i64::MAX / 2),
+        _ => now,
+    }
+}
+
+/// Every answer to an authenticated request is signed, except the two refusals that
+/// happen before the caller is known to hold the key.
+fn expects_signature(status: u16, raw: &[u8]) -> bool {
+    if status != 401 {
+        return true;
+    }
+    let code = serde_json::from_slice::<Value>(raw)
+        .ok()
+        .and_then(|body| body["error"]["code"].as_str().map(str::to_owned));
+    !matches!(code.as_deref(), Some("INVALID_SIGNATURE" | "STALE_REQUEST"))
+}
+
+fn response_signature_verifies(
+    secret: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    raw: &[u8],
+) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match (header("X-Wallet-Timestamp"), header("X-Wallet-Signature")) {
+        (Some(timestamp), Some(signature)) => signing::verify(
+            secret,
+            &signing::response_canonical(status, timestamp, raw),
+            signature,
+        ),
+        _ => false,
+    }
+}
+
+async fn read(
+    response: reqwest::Response,
+) -> reqwest::Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let raw = response.bytes().await?.to_vec();
+    Ok((status, headers, raw))
+}
+
+fn answer(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    raw: &[u8],
+    signature_valid: Option<bool>,
+) -> WireAnswer {
+    let retry_after = headers
+        .get("Retry-After")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    WireAnswer {
+        status,
+        body: serde_json::from_slice(raw).unwrap_or(Value::Null),
+        signature_valid,
+        retry_after,
+    }
+}
+
+/// The operator platform's side of the operator API.
+#[derive(Clone)]
+pub struct OperatorClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    token: Arc<str>,
+}
+
+impl OperatorClient {
+    pub fn new(http: reqwest::Client, base_url: &str, token: &str) -> OperatorClient {
+        OperatorClient {
+            http,
+            base_url: Arc::from(base_url.trim_end_matches('/')),
+            token: Arc::from(token),
+        }
+    }
+
+    /// `PUT /operator/v1/providers/{id}` with one key: creates the provider or replaces
+    /// its key set.
+    pub async fn put_provider(&self, key: &ProviderKey, name: &str) -> reqwest::Result<WireAnswer> {
+        let body = serde_json::json!({
+            "name": name,
+            "keys": [ { "key_id": key.key_id, "secret": key.secret } ],
+        });
+        let path = format!("/operator/v1/providers/{}", key.provider_id);
+        self.request(Method::PUT, &path, Some(&body)).await
+    }
+
+    pub async fn put_player(&self, player_id: &str, currency: &str) -> reqwest::Result<WireAnswer> {
+        let body = serde_json::json!({ "currency": currency });
+        let path = format!("/operator/v1/players/{player_id}");
+        self.request(Method::PUT, &path, Some(&body)).await
+    }
+
+    pub async fn get_player(&self, player_id: &str) -> reqwest::Result<WireAnswer> {
+        let path = format!("/operator/v1/players/{player_id}");
+        self.request(Method::GET, &path, None).await
+    }
+
+    /// A cashier adjustment; `body` carries `adjustment_id`, `direction`, `amount`, `reason`.
+    pub async fn adjust(&self, player_id: &str, body: &Value) -> reqwest::Result<WireAnswer> {
+        let path = format!("/operator/v1/players/{player_id}/adjustments");
+        self.request(Method::POST, &path, Some(body)).await
+    }
+
+    /// A game session; answers `201 { session_token, expires_at }`.
+    pub async fn open_session(
+        &self,
+        player_id: &str,
+        provider_id: &str,
+        game_id: &str,
+        ttl_seconds: u64,
+    ) -> reqwest::Result<WireAnswer> {
+        let body = serde_json::json!({
+            "player_id": player_id, "provider_id": provider_id,
+            "game_id": game_id, "ttl_seconds": ttl_seconds,
+        });
+        self.request(Method::POST, "/operator/v1/sessions", Some(&body))
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Result<WireAnswer> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let (status, headers, raw) = read(request.send().await?).await?;
+        Ok(answer(status, &headers, &raw, None))
+    }
+}

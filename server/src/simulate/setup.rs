@@ -1,0 +1,186 @@
+//! Provisioning through the operator API (§7): the providers with their keys, the
+//! players with their deposits and a session at every provider. Ids carry the run tag,
+//! so runs against the same wallet never share a provider, player or transaction.
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::{bail, Context};
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+use serde_json::json;
+
+use super::client::{OperatorClient, ProviderKey, WalletClient, WireAnswer};
+use super::config::SimConfig;
+use super::player::{Seat, SimPlayer};
+use super::report::Tally;
+use super::statement::StatementBook;
+
+/// Game providers the simulator can play: (id part, display name).
+const PROVIDERS: [(&str, &str); 5] = [
+    ("spinworks", "Spinworks"),
+    ("lucky-forge", "Lucky Forge"),
+    ("northern-reels", "Northern Reels"),
+    ("tidal-tables", "Tidal Tables"),
+    ("ember-live", "Ember Live"),
+];
+pub const MAX_PROVIDERS: usize = PROVIDERS.len();
+
+/// (code, scale) of the players' currencies; most play in euros.
+const CURRENCIES: [(&str, u32); 4] = [("EUR", 2), ("EUR", 2), ("USD", 2), ("JPY", 0)];
+/// Sessions last a day (the demo runs longer and renews them).
+pub const SESSION_TTL_SECONDS: u64 = 86_400;
+
+/// A game provider played by the simulator.
+pub struct SimProvider {
+    pub id: String,
+    pub game_id: String,
+    pub wallet: WalletClient,
+    /// Operations hold it shared; a statement holds it exclusively, so the period it
+    /// reports has no request of this provider in flight.
+    pub gate: tokio::sync::RwLock<()>,
+    book: Mutex<StatementBook>,
+}
+
+impl SimProvider {
+    pub fn book(&self) -> MutexGuard<'_, StatementBook> {
+        self.book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A seed for one stream of choices (a player, a provider's statements), so each stream
+/// is the same for the same run seed however the streams interleave.
+pub fn stream_seed(seed: u64, stream: u64) -> u64 {
+    // splitmix64: neighbouring streams get unrelated seeds.
+    let mut z = seed ^ stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Statement streams are numbered after every possible player stream.
+const STATEMENT_STREAMS: u64 = 1 << 32;
+
+/// A secret nobody can derive from the seed: the simulator may run against a real wallet.
+fn fresh_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Registers each provider with one fresh key.
+pub async fn providers(
+    operator: &OperatorClient,
+    http: &reqwest::Client,
+    config: &SimConfig,
+    tally: &Tally,
+) -> anyhow::Result<Vec<SimProvider>> {
+    let run_tag = &config.run_tag;
+    let mut providers = Vec::with_capacity(config.providers);
+    for (index, (slug, name)) in PROVIDERS.iter().take(config.providers).enumerate() {
+        let id = format!("{run_tag}-{slug}");
+        let key = ProviderKey {
+            provider_id: id.clone(),
+            key_id: format!("{id}-key1"),
+            secret: fresh_secret(),
+        };
+        let answer = operator
+            .put_provider(&key, &format!("{name} ({run_tag})"))
+            .await
+            .context("register a provider")?;
+        tally.operator_request();
+        expect_status(&answer, 200, "register a provider")?;
+        providers.push(SimProvider {
+            game_id: format!("{slug}-slots"),
+            wallet: WalletClient::new(http.clone(), &config.target, key),
+            gate: tokio::sync::RwLock::new(()),
+            book: Mutex::new(StatementBook::new(
+                &id,
+                stream_seed(config.seed, STATEMENT_STREAMS + index as u64),
+                config.statement_every.is_some(),
+            )),
+            id,
+        });
+    }
+    Ok(providers)
+}
+
+/// Creates a player, pays in the first deposit and opens a session at every provider.
+/// The player's choices (currency, deposit, and later every round) come from its own
+/// seeded stream.
+pub async fn player(
+    operator: &OperatorClient,
+    providers: &[SimProvider],
+    run_tag: &str,
+    index: usize,
+    seed: u64,
+    tally: &Tally,
+) -> anyhow::Result<SimPlayer> {
+    let mut rng = StdRng::seed_from_u64(stream_seed(seed, index as u64));
+    let id = format!("{run_tag}-p{index}");
+    let (currency, scale) = CURRENCIES[rng.gen_range(0..CURRENCIES.len())];
+    let answer = operator.put_player(&id, currency).await?;
+    tally.operator_request();
+    expect_status(&answer, 200, "create a player")?;
+    let mut seats = Vec::with_capacity(providers.len());
+    for provider in providers {
+        let session_token = open_session(operator, &id, provider, tally).await?;
+        seats.push(Seat {
+            game_id: provider.game_id.clone(),
+            session_token,
+        });
+    }
+    let deposit_minor = rng.gen_range(20..=100) * 1_000;
+    let mut player = SimPlayer::new(id, currency, scale, seats, rng);
+    player.deposit(operator, deposit_minor, tally).await;
+    Ok(player)
+}
+
+/// A new session for the player at the provider's game; it supersedes older ones.
+pub async fn open_session(
+    operator: &OperatorClient,
+    player_id: &str,
+    provider: &SimProvider,
+    tally: &Tally,
+) -> anyhow::Result<String> {
+    let answer = operator
+        .open_session(
+            player_id,
+            &provider.id,
+            &provider.game_id,
+            SESSION_TTL_SECONDS,
+        )
+        .await?;
+    tally.operator_request();
+    expect_status(&answer, 201, "open a session")?;
+    answer.body["session_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("a session without session_token")
+}
+
+fn expect_status(answer: &WireAnswer, status: u16, what: &str) -> anyhow::Result<()> {
+    if answer.status != status {
+        bail!(
+            "{what}: the operator API answered {}: {}",
+            answer.status,
+            answer.body
+        );
+    }
+    Ok(())
+}
+
+/// A cashier credit body (§7).
+pub fn credit(
+    adjustment_id: &str,
+    amount_minor: i64,
+    currency: &str,
+    scale: u32,
+) -> serde_json::Value {
+    json!({
+        "adjustment_id": adjustment_id,
+        "direction": "CREDIT",
+        "amount": { "value": amount_minor.to_string(), "currency": currency, "scale": scale },
+        "reason": "simulated deposit",
+    })
+}
