@@ -2,6 +2,7 @@
 pub mod audit;
 pub mod config;
 pub mod console;
+pub mod dashboard;
 pub mod db;
 pub mod docs_ui;
 pub mod domain;

@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 /// The whole HTTP surface: wallet API, operator API, health, API docs and the site.
 pub fn router(state: AppState, config: &Config) -> Router {
+    let staff = crate::staff::Staff::new(state.store.clone(), config.staff.clone());
     Router::new()
         .merge(crate::wallet::router(state.clone()))
         .merge(crate::operator::router(state.clone()))
@@ -22,9 +23,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::openapi::router())
         .route("/wallet/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/operator/v1/{*rest}", axum::routing::any(unknown_endpoint))
-        .with_state(state)
+        .with_state(state.clone())
         .merge(crate::docs_ui::router())
-        .merge(crate::site::router(&config.site_root))
+        // The console: its pages, /auth, /api and /console, behind CSRF check, session,
+        // viewer and sign-in gate.
+        .merge(crate::dashboard::router(state, &staff, &config.site_root))
         .layer(axum::middleware::from_fn(crate::http::request_id::assign))
 }
 

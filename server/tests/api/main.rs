@@ -11,6 +11,7 @@ mod bet;
 mod concurrency;
 mod console;
 mod counters;
+mod dashboard;
 mod findings_api;
 mod lookups;
 mod model;
