@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs oncewallet (release build) on this machine.
-# The server reads its configuration from the environment: DATABASE_URL (default a
-# SQLite file under ./data), LEPTOS_SITE_ADDR (default 127.0.0.1:3000),
-# WALLET_OPERATOR_TOKEN (generated and printed when unset), RUST_LOG, and
-# LEPTOS_SITE_ROOT (default target/site, where build-site.sh writes the bundle).
+# Sets up, builds and runs oncewallet (release build) with demo traffic on SQLite.
+# The server reads its configuration from the environment (README, "Configuration");
+# this script only picks defaults that suit a first look:
+#   - RUST_LOG: one line per problem, not one per request (the demo sends ~20 a second);
+#   - WALLET_ORPHAN_AFTER_SECS / WALLET_RECONCILE_INTERVAL_SECS: the demo's abandoned
+#     rounds show up as pending rollbacks within minutes instead of half an hour.
+# Set any of them yourself to override; WALLET_DEMO=0 turns the demo traffic off.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -12,6 +14,8 @@ scripts/setup.sh
 scripts/build-site.sh
 
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
-export RUST_LOG="${RUST_LOG:-info}"
-printf '==> run: cargo run --release -p server\n'
+export RUST_LOG="${RUST_LOG:-info,server::http::request_id=warn}"
+export WALLET_ORPHAN_AFTER_SECS="${WALLET_ORPHAN_AFTER_SECS:-120}"
+export WALLET_RECONCILE_INTERVAL_SECS="${WALLET_RECONCILE_INTERVAL_SECS:-60}"
+printf '==> run: cargo run --release -p server (the first release build takes 20-30 minutes on 2 cores)\n'
 exec cargo run --release -p server

@@ -15,6 +15,10 @@ async fn main() -> anyhow::Result<()> {
         let args: Vec<String> = std::env::args().skip(2).collect();
         std::process::exit(server::simulate::cli::run(&args).await?);
     }
+    if std::env::args().nth(1).as_deref() == Some("bench") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        std::process::exit(server::bench::cli::run(&args).await?);
+    }
     if std::env::args().nth(1).as_deref() == Some("verify-trail") {
         std::process::exit(server::trail::run_cli(&config).await?);
     }
@@ -23,11 +27,7 @@ async fn main() -> anyhow::Result<()> {
     let database = redact_url(&config.database_url);
     let app = Application::build(config).await?;
     tracing::info!(addr = %app.addr(), %database, "oncewallet listening");
-    println!("oncewallet listening on http://{}", app.addr());
-    println!("API docs: http://{}/api-docs", app.addr());
-    if token_generated {
-        println!("operator token (generated; set WALLET_OPERATOR_TOKEN to choose one): {token}");
-    }
+    println!("{}", app.banner(token_generated.then_some(token.as_str())));
     app.run_until_stopped().await
 }
 

@@ -44,17 +44,20 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     addr: SocketAddr,
+    /// Set when this start created the first admin with a generated password: the only
+    /// time it can be shown.
+    generated_admin_password: Option<String>,
+    demo: bool,
 }
 
 impl Application {
     /// Connects to the database, runs migrations and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let store = Store::connect(&config.database_url, config.writer).await?;
-        if let Some(password) =
-            crate::staff::ensure_first_admin(&store, config.staff.admin_password.clone()).await?
-        {
+        let generated_admin_password =
+            crate::staff::ensure_first_admin(&store, config.staff.admin_password.clone()).await?;
+        if generated_admin_password.is_some() {
             tracing::warn!("created the first admin with a generated password (printed once)");
-            println!("dashboard login: {} / {password}", crate::staff::users::FIRST_ADMIN);
         }
         crate::staff::spawn_session_cleanup(store.clone());
         crate::reconcile::spawn_schedule(store.clone(), crate::reconcile::Schedule::from_env()?);
@@ -79,11 +82,46 @@ impl Application {
             listener,
             router,
             addr,
+            generated_admin_password,
+            demo: config.demo,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What a person starting the server needs: where the console is and how to sign in,
+    /// where the API docs are, and whether demo traffic is playing.
+    pub fn banner(&self, operator_token: Option<&str>) -> String {
+        let base = own_url(self.addr);
+        let login = match &self.generated_admin_password {
+            Some(password) => format!(
+                "sign in as {} / {password}  (generated now, shown once)",
+                crate::staff::users::FIRST_ADMIN
+            ),
+            None => format!(
+                "sign in as {} (password from the first start or WALLET_ADMIN_PASSWORD)",
+                crate::staff::users::FIRST_ADMIN
+            ),
+        };
+        let mut lines = vec![
+            "oncewallet is running".to_owned(),
+            format!("  dashboard:      {base}/   {login}"),
+            format!("  API docs:       {base}/api-docs"),
+        ];
+        if let Some(token) = operator_token {
+            lines.push(format!(
+                "  operator token: {token}  (generated; set WALLET_OPERATOR_TOKEN to choose one)"
+            ));
+        }
+        lines.push(if self.demo {
+            "  demo traffic:   on, three simulated providers (WALLET_DEMO=0 turns it off)"
+                .to_owned()
+        } else {
+            "  demo traffic:   off".to_owned()
+        });
+        lines.join("\n")
     }
 
     /// Serves until the process receives SIGTERM or Ctrl-C, then drains in-flight requests.

@@ -9,6 +9,7 @@ struct RunningBinary {
     child: Child,
     base_url: String,
     operator_token: String,
+    admin_password: String,
 }
 
 impl Drop for RunningBinary {
@@ -33,13 +34,22 @@ fn start_binary(workdir: &std::path::Path) -> RunningBinary {
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut base_url = None;
     let mut operator_token = None;
-    for line in BufReader::new(stdout).lines().take(10) {
+    let mut admin_password = None;
+    // The banner: "  dashboard:      http://…/   sign in as admin / <password>  (…)" and
+    // "  operator token: <token>  (…)".
+    for line in BufReader::new(stdout).lines().take(20) {
         let line = line.expect("stdout is readable");
-        if let Some(addr) = line.strip_prefix("oncewallet listening on ") {
-            base_url = Some(addr.trim().to_owned());
+        let line = line.trim_start();
+        if let Some(rest) = line.strip_prefix("dashboard:") {
+            let mut words = rest.split_whitespace();
+            base_url = words.next().map(|url| url.trim_end_matches('/').to_owned());
+            admin_password = rest
+                .split_once("sign in as admin / ")
+                .and_then(|(_, after)| after.split_whitespace().next())
+                .map(str::to_owned);
         }
-        if line.starts_with("operator token") {
-            operator_token = line.rsplit(' ').next().map(str::to_owned);
+        if let Some(rest) = line.strip_prefix("operator token:") {
+            operator_token = rest.split_whitespace().next().map(str::to_owned);
         }
         if base_url.is_some() && operator_token.is_some() {
             break;
@@ -49,6 +59,7 @@ fn start_binary(workdir: &std::path::Path) -> RunningBinary {
         child,
         base_url: base_url.expect("the binary prints its address"),
         operator_token: operator_token.expect("the binary prints the generated token"),
+        admin_password: admin_password.expect("the first start prints the admin password"),
     }
 }
 
@@ -89,6 +100,27 @@ async fn the_binary_runs_from_its_environment_and_stops_gracefully_on_sigterm() 
         .await
         .unwrap();
     assert_eq!(wrong_token.status(), 401);
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = no_redirects
+        .post(format!("{}/auth/login", binary.base_url))
+        .header("origin", &binary.base_url)
+        .form(&[
+            ("username", "admin"),
+            ("password", binary.admin_password.as_str()),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sign_in.headers()["location"],
+        "/",
+        "the printed admin password signs in to the console"
+    );
 
     let pid = binary.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
