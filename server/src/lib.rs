@@ -7,6 +7,7 @@ pub mod db;
 pub mod docs_ui;
 pub mod domain;
 pub mod error;
+pub mod failpoint;
 pub mod health;
 pub mod http;
 pub mod idempotency;

@@ -124,13 +124,17 @@ pub async fn execute<O: Operation>(
     }
     let operation = Arc::new(operation);
     let currencies = Arc::new(currencies.clone());
-    store
+    let answer = store
         .write(Box::new(move |txn| {
             let operation = Arc::clone(&operation);
             let currencies = Arc::clone(&currencies);
             Box::pin(async move { first_execution(txn, &currencies, operation.as_ref()).await })
         }))
-        .await
+        .await;
+    if answer.is_ok() {
+        crate::failpoint::hit("after_commit_before_reply");
+    }
+    answer
 }
 
 async fn first_execution<O: Operation>(
@@ -146,7 +150,9 @@ async fn first_execution<O: Operation>(
         let existing = find(txn, keyed).await?.ok_or(ServiceError::InProgress)?;
         return replay(txn, currencies, keyed, existing).await;
     };
+    crate::failpoint::hit("after_claim");
     let decision = operation.decide(txn, wallet_tx_id, now).await?;
+    crate::failpoint::hit("after_money");
     record(txn, keyed, wallet_tx_id, decision, now).await
 }
 

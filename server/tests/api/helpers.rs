@@ -427,7 +427,8 @@ async fn start_server(database_url: &str) -> TestApp {
     }
 }
 
-async fn create_pg_database(admin_url: &str) -> String {
+/// A new, empty database on the PostgreSQL server of `admin_url`; its URL.
+pub async fn create_pg_database(admin_url: &str) -> String {
     let name = format!("t_{}", Uuid::new_v4().simple());
     let mut options = ConnectOptions::new(admin_url.to_owned());
     options.max_connections(1).sqlx_logging(false);
@@ -552,6 +553,12 @@ pub fn quote(text: &str) -> String {
 /// not negative, every wallet transaction's entries sum to zero, and no idempotency key
 /// exists twice.
 pub async fn assert_invariants(app: &TestApp) {
+    assert_invariants_on(&app.db).await;
+}
+
+/// [`assert_invariants`] on any connection (the reliability tests own no `TestApp`).
+pub async fn assert_invariants_on(db: &DatabaseConnection) {
+    let app = InvariantDb(db);
     let drifting = app
         .query(
             "SELECT p.id AS id FROM players p \
@@ -603,6 +610,29 @@ pub async fn assert_invariants(app: &TestApp) {
         )
         .await;
     assert_eq!(orphaned, 0, "ledger entries without a wallet transaction");
+}
+
+/// The two query helpers of [`TestApp`], on a bare connection.
+struct InvariantDb<'a>(&'a DatabaseConnection);
+
+impl InvariantDb<'_> {
+    async fn query(&self, sql: &str) -> Vec<sea_orm::QueryResult> {
+        self.0
+            .query_all(Statement::from_string(
+                self.0.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("query failed: {sql}: {e}"))
+    }
+
+    async fn query_i64(&self, sql: &str) -> i64 {
+        let rows = self.query(sql).await;
+        rows.first()
+            .expect("one row")
+            .try_get::<i64>("", "n")
+            .expect("column n")
+    }
 }
 
 // ----------------------------------------------------------------------------------
