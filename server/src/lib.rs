@@ -1,5 +1,6 @@
 //! oncewallet: a casino wallet whose money operations count exactly once.
 pub mod audit;
+pub mod bench;
 pub mod config;
 pub mod console;
 pub mod dashboard;

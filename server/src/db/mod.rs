@@ -94,14 +94,20 @@ impl Store {
     }
 }
 
-async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
-    let options = SqliteConnectOptions::from_str(database_url)?
+/// The wallet's SQLite settings (also used by the load generator's baseline, which must
+/// measure the same pragmas).
+pub fn sqlite_options(database_url: &str) -> anyhow::Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(database_url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // Acknowledged means durable: every commit is fsynced before anyone is answered.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
+        .foreign_keys(true))
+}
+
+async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
+    let options = sqlite_options(database_url)?;
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;

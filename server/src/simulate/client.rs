@@ -286,7 +286,8 @@ impl OperatorClient {
             .await
     }
 
-    async fn request(
+    /// Any operator call: the bearer token, and a JSON body if given.
+    pub async fn request(
         &self,
         method: Method,
         path: &str,

@@ -1,0 +1,19 @@
+//! `server bench`: runs the load generator against a wallet URL, prints each scenario's
+//! figures, the baseline and the verification, and exits with 1 when the verification
+//! failed (2 for bad flags).
+use super::config::{BenchConfig, USAGE};
+
+pub async fn run(args: &[String]) -> anyhow::Result<i32> {
+    let token = std::env::var("WALLET_OPERATOR_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let config = match BenchConfig::from_args(args, token) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("server bench: {error}\n{USAGE}");
+            return Ok(2);
+        }
+    };
+    let report = super::run(config).await?;
+    Ok(if report.verification.passed { 0 } else { 1 })
+}

@@ -1,0 +1,312 @@
+//! `server bench`: a load generator that speaks the real signed protocol over HTTP to a
+//! running wallet, measures it scenario by scenario, compares it with the database's own
+//! limit measured in the same run, and then checks that every answer it got adds up: a
+//! fast wrong wallet does not pass.
+//!
+//! It provisions its own provider, players and sessions through the operator API. Each
+//! client has one request in flight; in `first` and `mixed` a client owns a share of the
+//! players, so the bench knows every balance the wallet must answer. See
+//! docs/PERFORMANCE.md for the commands and the figures.
+pub mod baseline;
+pub mod cli;
+pub mod config;
+mod exchange;
+mod provision;
+mod scenario;
+pub mod stats;
+mod verify;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+pub use baseline::BaselineFigures;
+pub use config::{BenchConfig, Scenario};
+pub use stats::Figures;
+pub use verify::Verification;
+
+use provision::{PlayerModel, Provisioned};
+use scenario::{Client, ClientOutcome, Executed, Shared, Until, HOT_BET_MINOR};
+use stats::Recorder;
+
+/// Everything a run measured and found, as printed and as written to `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub run_tag: String,
+    pub target: String,
+    pub clients: usize,
+    pub duration_s: f64,
+    pub players: usize,
+    pub provisioning_s: f64,
+    pub scenarios: Vec<Figures>,
+    /// `replay / first` and `hot / first`, in operations per second.
+    pub replay_vs_first: Option<f64>,
+    pub hot_vs_first: Option<f64>,
+    pub baseline: Option<BaselineFigures>,
+    pub verification: Verification,
+}
+
+impl BenchReport {
+    pub fn figures(&self, scenario: Scenario) -> Option<&Figures> {
+        self.scenarios
+            .iter()
+            .find(|f| f.scenario == scenario.as_str())
+    }
+}
+
+/// Provisions, runs every configured scenario, the baseline if asked, and verifies.
+pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
+    let say = |line: String| {
+        if config.print {
+            println!("{line}");
+        }
+    };
+    say(format!(
+        "bench {}: {} clients, {} s per scenario, {} players, against {}",
+        config.run_tag,
+        config.clients,
+        config.duration.as_secs_f64(),
+        config.players,
+        config.target
+    ));
+    let started = Instant::now();
+    let provisioned = provision::provision(&config).await?;
+    let provisioning_s = started.elapsed().as_secs_f64();
+    say(format!(
+        "provisioned 1 provider and {} players in {provisioning_s:.1} s",
+        config.players + 1
+    ));
+    let mut run = Run::new(&config, provisioned);
+    let mut scenarios = Vec::new();
+    for scenario in &config.scenarios {
+        let figures = run.scenario(*scenario).await;
+        say(figures.summary_line());
+        scenarios.push(figures);
+    }
+    let rate = |name: Scenario| {
+        scenarios
+            .iter()
+            .find(|f| f.scenario == name.as_str())
+            .map(|f| f.operations_per_s)
+    };
+    let ratio = |name: Scenario| match (rate(name), rate(Scenario::First)) {
+        (Some(other), Some(first)) if first > 0.0 => Some((other / first * 100.0).round() / 100.0),
+        _ => None,
+    };
+    let (replay_vs_first, hot_vs_first) = (ratio(Scenario::Replay), ratio(Scenario::Hot));
+    let baseline = match (&config.database_url, config.baseline) {
+        (Some(url), true) => {
+            say("baseline: running the database's own benchmark…".to_owned());
+            let figures = baseline::run(url, &config, rate(Scenario::First)).await?;
+            say(figures.summary_line());
+            Some(figures)
+        }
+        _ => None,
+    };
+    say("verifying…".to_owned());
+    let verification = run.verify(config.database_url.as_deref()).await;
+    say(verification.render());
+    let report = BenchReport {
+        run_tag: config.run_tag.clone(),
+        target: config.target.clone(),
+        clients: config.clients,
+        duration_s: config.duration.as_secs_f64(),
+        players: config.players,
+        provisioning_s: (provisioning_s * 10.0).round() / 10.0,
+        scenarios,
+        replay_vs_first,
+        hot_vs_first,
+        baseline,
+        verification,
+    };
+    if let Some(path) = &config.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+        say(format!("figures written to {}", path.display()));
+    }
+    Ok(report)
+}
+
+/// The model across scenarios.
+struct Run<'a> {
+    config: &'a BenchConfig,
+    provisioned: Provisioned,
+    shared: Arc<Shared>,
+    seed: u64,
+    /// Counts the spawns of clients, so that each spawn's ids are its own.
+    epoch: u32,
+    executed: Vec<Executed>,
+    /// `executed` while the `replay` clients hold it.
+    replay_pool: Option<Arc<Vec<Executed>>>,
+    hot_start_minor: i64,
+    hot_balances: Vec<i64>,
+    provider_delta_minor: i64,
+    keys: u64,
+    unresolved: u64,
+}
+
+impl<'a> Run<'a> {
+    fn new(config: &'a BenchConfig, provisioned: Provisioned) -> Run<'a> {
+        let shared = Arc::new(Shared {
+            wallet: provisioned.wallet.clone(),
+            run_tag: config.run_tag.clone(),
+            game_id: provisioned.game_id.clone(),
+        });
+        Run {
+            config,
+            hot_start_minor: provisioned.hot.balance_minor,
+            provisioned,
+            shared,
+            seed: rand::random(),
+            epoch: 0,
+            executed: Vec::new(),
+            replay_pool: None,
+            hot_balances: Vec::new(),
+            provider_delta_minor: 0,
+            keys: 0,
+            unresolved: 0,
+        }
+    }
+
+    fn client(&self, index: usize) -> Client {
+        let seed = self.seed.wrapping_add(u64::from(self.epoch));
+        Client::new(
+            Arc::clone(&self.shared),
+            self.epoch,
+            index,
+            self.config.clients,
+            seed,
+        )
+    }
+
+    /// Runs one scenario for the configured duration and folds its outcome into the model.
+    async fn scenario(&mut self, scenario: Scenario) -> Figures {
+        if scenario == Scenario::Replay && self.executed.is_empty() {
+            // Nothing to replay yet: execute a few bets first, outside the figures.
+            let tasks = self.spawn_owning(|client, share| {
+                client.first(share, Until::Operations(REPLAY_WARM_UP))
+            });
+            self.join(tasks, Scenario::First).await;
+        }
+        let started = Instant::now();
+        let until = Until::Deadline(started + self.config.duration);
+        let tasks = match scenario {
+            Scenario::First => self.spawn_owning(move |client, share| client.first(share, until)),
+            Scenario::Mixed => {
+                self.spawn_owning(move |client, share| client.with_duplicates().mixed(share, until))
+            }
+            Scenario::Hot => self.spawn_hot(until),
+            Scenario::Replay => self.spawn_replay(until),
+        };
+        let recorder = self.join(tasks, scenario).await;
+        recorder.figures(scenario.as_str(), self.config.clients, started.elapsed())
+    }
+
+    /// One client per share of the players; each owns its share until it returns it.
+    fn spawn_owning<F, Fut>(&mut self, start: F) -> Vec<JoinHandle<ClientOutcome>>
+    where
+        F: Fn(Client, Vec<(usize, PlayerModel)>) -> Fut,
+        Fut: std::future::Future<Output = ClientOutcome> + Send + 'static,
+    {
+        self.epoch += 1;
+        let clients = self.config.clients;
+        let mut shares: Vec<Vec<(usize, PlayerModel)>> = (0..clients).map(|_| Vec::new()).collect();
+        for (index, player) in std::mem::take(&mut self.provisioned.players)
+            .into_iter()
+            .enumerate()
+        {
+            shares[index % clients].push((index, player));
+        }
+        shares
+            .into_iter()
+            .enumerate()
+            .map(|(index, share)| tokio::spawn(start(self.client(index), share)))
+            .collect()
+    }
+
+    fn spawn_hot(&mut self, until: Until) -> Vec<JoinHandle<ClientOutcome>> {
+        self.epoch += 1;
+        let hot = Arc::new((
+            self.provisioned.hot.id.clone(),
+            self.provisioned.hot.session_token.clone(),
+        ));
+        (0..self.config.clients)
+            .map(|index| tokio::spawn(self.client(index).hot(Arc::clone(&hot), until)))
+            .collect()
+    }
+
+    fn spawn_replay(&mut self, until: Until) -> Vec<JoinHandle<ClientOutcome>> {
+        self.epoch += 1;
+        let pool = Arc::new(std::mem::take(&mut self.executed));
+        let balances: Arc<Vec<Option<i64>>> = Arc::new(
+            self.provisioned
+                .players
+                .iter()
+                .map(|p| (!p.uncertain).then_some(p.balance_minor))
+                .collect(),
+        );
+        let tasks = (0..self.config.clients)
+            .map(|index| {
+                tokio::spawn(self.client(index).replay(
+                    Arc::clone(&pool),
+                    Arc::clone(&balances),
+                    until,
+                ))
+            })
+            .collect();
+        // The clients hold the pool until they finish; it comes back in `join`.
+        self.replay_pool = Some(pool);
+        tasks
+    }
+
+    /// Waits for every client and folds what it did into the model.
+    async fn join(
+        &mut self,
+        tasks: Vec<JoinHandle<ClientOutcome>>,
+        scenario: Scenario,
+    ) -> Recorder {
+        let mut recorder = Recorder::default();
+        let mut returned = Vec::new();
+        for task in tasks {
+            // A client that panicked is a bug in the bench: its players' model is gone.
+            let outcome = task.await.expect("a bench client panicked");
+            self.unresolved += outcome.recorder.unresolved;
+            if scenario == Scenario::Hot && outcome.recorder.unresolved > 0 {
+                self.provisioned.hot.uncertain = true;
+            }
+            recorder.merge(outcome.recorder);
+            returned.extend(outcome.players);
+            self.executed.extend(outcome.executed);
+            self.provider_delta_minor += outcome.provider_delta_minor;
+            self.keys += outcome.keys;
+            self.provisioned.hot.balance_minor -= HOT_BET_MINOR * outcome.hot_balances.len() as i64;
+            self.hot_balances.extend(outcome.hot_balances);
+        }
+        if !returned.is_empty() {
+            returned.sort_by_key(|(index, _)| *index);
+            self.provisioned.players = returned.into_iter().map(|(_, player)| player).collect();
+        }
+        if let Some(pool) = self.replay_pool.take() {
+            // Every client has finished, so the pool has one owner again.
+            self.executed = Arc::try_unwrap(pool).unwrap_or_default();
+        }
+        recorder
+    }
+
+    async fn verify(&self, database_url: Option<&str>) -> Verification {
+        let totals = verify::ModelTotals {
+            run_tag: &self.config.run_tag,
+            provisioned: &self.provisioned,
+            hot_start_minor: self.hot_start_minor,
+            hot_balances: &self.hot_balances,
+            provider_delta_minor: self.provider_delta_minor,
+            keys: self.keys,
+            unresolved: self.unresolved,
+        };
+        verify::verify(&totals, database_url).await
+    }
+}
+
+/// Bets per client executed before `replay` when no earlier scenario left any.
+const REPLAY_WARM_UP: u64 = 25;

@@ -1,0 +1,172 @@
+//! The load generator's smoke run: each scenario for about two seconds with four clients
+//! against the real server, and its verification must pass. No timing thresholds (the
+//! machine is shared and timings are noise); the counts and the invariants are not.
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Statement};
+use server::bench::{BenchConfig, BenchReport, Scenario};
+
+use crate::helpers::{spawn_app, TestApp};
+
+fn config(app: &TestApp, scenarios: Vec<Scenario>) -> BenchConfig {
+    let mut config = BenchConfig::new(&app.base_url, &app.operator_token);
+    config.clients = 4;
+    config.duration = Duration::from_secs(2);
+    config.players = 40;
+    config.scenarios = scenarios;
+    config.database_url = Some(app.database_url.clone());
+    config.print = false;
+    config
+}
+
+async fn bench(app: &TestApp, scenarios: Vec<Scenario>) -> BenchReport {
+    server::bench::run(config(app, scenarios))
+        .await
+        .expect("the bench runs")
+}
+
+/// Every request of the scenario was answered 200 (first executions or replays), each
+/// operation once, none wrong, and something actually ran.
+fn assert_clean(report: &BenchReport, scenario: Scenario) {
+    let figures = report
+        .figures(scenario)
+        .unwrap_or_else(|| panic!("{scenario:?} ran"));
+    assert!(figures.operations > 0, "no operations: {figures:?}");
+    assert_eq!(figures.wrong_answers, 0, "{:?}", figures.wrong_samples);
+    assert_eq!(figures.unresolved, 0, "{figures:?}");
+    assert_eq!(
+        figures.statuses.keys().collect::<Vec<_>>(),
+        ["200"],
+        "{figures:?}"
+    );
+    assert!(figures.requests >= figures.operations, "{figures:?}");
+    assert!(
+        figures.latency_ms_p50 <= figures.latency_ms_p99
+            && figures.latency_ms_p99 <= figures.latency_ms_max,
+        "{figures:?}"
+    );
+}
+
+fn assert_verified(report: &BenchReport) {
+    assert!(
+        report.verification.passed,
+        "{}",
+        report.verification.render()
+    );
+    let names: Vec<&str> = report
+        .verification
+        .checks
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    for check in [
+        "balances = model",
+        "no critical findings",
+        "sql: balance = entries",
+        "sql: clearing = model",
+        "sql: one key per operation",
+    ] {
+        assert!(names.contains(&check), "{check} missing from {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_first_scenario_executes_distinct_bets_and_adds_up() {
+    let app = spawn_app().await;
+    let report = bench(&app, vec![Scenario::First]).await;
+    assert_clean(&report, Scenario::First);
+    assert_verified(&report);
+}
+
+#[tokio::test]
+async fn the_replay_scenario_gets_the_first_answers_back() {
+    let app = spawn_app().await;
+    // Alone, it executes a few bets of its own first.
+    let report = bench(&app, vec![Scenario::Replay]).await;
+    assert_clean(&report, Scenario::Replay);
+    assert_verified(&report);
+}
+
+#[tokio::test]
+async fn the_hot_scenario_serialises_every_bet_on_one_player() {
+    let app = spawn_app().await;
+    let report = bench(&app, vec![Scenario::Hot]).await;
+    assert_clean(&report, Scenario::Hot);
+    assert_verified(&report);
+    let hot = report
+        .verification
+        .checks
+        .iter()
+        .find(|c| c.name == "hot player serialised")
+        .expect("the hot sequence is checked");
+    assert!(hot.passed, "{}", hot.detail);
+}
+
+#[tokio::test]
+async fn the_mixed_scenario_with_duplicates_adds_up() {
+    let app = spawn_app().await;
+    let report = bench(&app, vec![Scenario::Mixed]).await;
+    assert_clean(&report, Scenario::Mixed);
+    assert_verified(&report);
+}
+
+#[tokio::test]
+async fn every_scenario_in_one_run_agrees_with_the_model() {
+    let app = spawn_app().await;
+    let mut config = config(&app, Scenario::ALL.to_vec());
+    config.duration = Duration::from_secs(1);
+    let report = server::bench::run(config).await.expect("the bench runs");
+    for scenario in Scenario::ALL {
+        assert_clean(&report, scenario);
+    }
+    assert!(report.replay_vs_first.is_some() && report.hot_vs_first.is_some());
+    assert_verified(&report);
+}
+
+/// The verification is not a formality: money changed behind the wallet's back during the
+/// run makes it fail.
+#[tokio::test]
+async fn a_balance_changed_behind_the_wallets_back_fails_the_verification() {
+    let app = spawn_app().await;
+    let config = config(&app, vec![Scenario::First]);
+    let player = format!("{}-p0", config.run_tag);
+    // Once the player has bet at least once, seven cents appear from nowhere.
+    let tamper = async {
+        let sql = format!(
+            "UPDATE players SET balance_minor = balance_minor + 7 \
+             WHERE id = '{player}' AND balance_minor < 1000000000"
+        );
+        for _ in 0..300 {
+            let changed = app
+                .db
+                .execute(Statement::from_string(
+                    app.db.get_database_backend(),
+                    sql.clone(),
+                ))
+                .await
+                .expect("tamper with the balance");
+            if changed.rows_affected() == 1 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    let (report, tampered) = tokio::join!(server::bench::run(config.clone()), tamper);
+    let report = report.expect("the bench runs");
+    assert!(tampered, "the player never bet");
+    assert!(
+        !report.verification.passed,
+        "{}",
+        report.verification.render()
+    );
+    let failed: Vec<&str> = report
+        .verification
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(failed.contains(&"balances = model"), "{failed:?}");
+    assert!(failed.contains(&"sql: balance = entries"), "{failed:?}");
+}
