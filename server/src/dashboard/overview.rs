@@ -96,7 +96,7 @@ fn buckets(series: &[MinutePoint], since: DateTime<Utc>, window: Window) -> Vec<
     for point in series {
         let index = ((point.minute.timestamp() - start_s) / width_s) as usize;
         if let Some(sum) = sums.get_mut(index) {
-            merge(sum, &point.totals);
+            sum.add(&point.totals);
         }
     }
     sums.iter()
@@ -113,21 +113,6 @@ fn buckets(series: &[MinutePoint], since: DateTime<Utc>, window: Window) -> Vec<
             }
         })
         .collect()
-}
-
-fn merge(sum: &mut Totals, other: &Totals) {
-    sum.attempts += other.attempts;
-    sum.first += other.first;
-    sum.replays += other.replays;
-    sum.conflicts += other.conflicts;
-    sum.declined += other.declined;
-    sum.rejected += other.rejected;
-    sum.errors += other.errors;
-    sum.status_5xx += other.status_5xx;
-    sum.latency_ms_max = sum.latency_ms_max.max(other.latency_ms_max);
-    for (total, count) in sum.latency_buckets.iter_mut().zip(other.latency_buckets) {
-        *total += count;
-    }
 }
 
 fn totals(totals: &Totals) -> view::Totals {

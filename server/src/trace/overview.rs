@@ -59,7 +59,8 @@ impl Totals {
         percentile_ms(&self.latency_buckets, self.latency_ms_max, 0.99)
     }
 
-    fn add(&mut self, other: &Totals) {
+    /// Adds another span's attempts to this one.
+    pub fn add(&mut self, other: &Totals) {
         self.attempts += other.attempts;
         self.first += other.first;
         self.replays += other.replays;
