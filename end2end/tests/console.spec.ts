@@ -136,7 +136,10 @@ test('an orphan debit is found by a run, then refunded once by an operator', asy
   await row.getByRole('button', { name: 'Refund' }).click();
   await expect(page.getByRole('status')).toContainText('is refunded');
 
-  await page.goto(`/players/${player.id}`);
+  await page.goto(`/players?q=${player.id}`);
+  await expect(page.getByTestId('players')).toContainText('50.00 EUR');
+  await screenshot(page, 'players');
+  await page.getByRole('link', { name: player.id }).click();
   await expect(page.getByTestId('balance')).toHaveText('50.00 EUR');
   await screenshot(page, 'player');
   await page.goto(`/audit?subject=${bet.transaction_id}`);
