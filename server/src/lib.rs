@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod openapi;
 pub mod operator;
 pub mod reconcile;
+pub mod seed;
 pub mod site;
 pub mod simulate;
 pub mod staff;

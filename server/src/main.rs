@@ -19,6 +19,10 @@ async fn main() -> anyhow::Result<()> {
         let args: Vec<String> = std::env::args().skip(2).collect();
         std::process::exit(server::bench::cli::run(&args).await?);
     }
+    if std::env::args().nth(1).as_deref() == Some("seed") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        std::process::exit(server::seed::cli::run(&args).await?);
+    }
     if std::env::args().nth(1).as_deref() == Some("verify-trail") {
         std::process::exit(server::trail::run_cli(&config).await?);
     }

@@ -222,6 +222,41 @@ async fn record(
     decision: Decision,
     now: DateTime<Utc>,
 ) -> Result<Answer, ServiceError> {
+    let recorded = first_answer(keyed, wallet_tx_id, decision, now);
+    let update = wtx::ActiveModel {
+        id: Set(wallet_tx_id),
+        state: Set(recorded.state.to_owned()),
+        outcome: Set(recorded.outcome.map(str::to_owned)),
+        error_code: Set(recorded.error_code.map(str::to_owned)),
+        http_status: Set(i32::from(recorded.answer.http_status)),
+        response_body: Set(recorded.first_body),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    wtx::Entity::update(update).exec(txn).await?;
+    Ok(recorded.answer)
+}
+
+/// A decision as the key's record keeps it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub answer: Answer,
+    pub state: &'static str,
+    pub outcome: Option<&'static str>,
+    pub error_code: Option<&'static str>,
+    /// The body exactly as first sent, for the status lookup's `original_response`;
+    /// replays take `status`, `error` and `transaction` from it.
+    pub first_body: String,
+}
+
+/// The permanent answer a decision makes, without touching the database (`server seed`
+/// writes history with it, so seeded answers have the wallet's own shape).
+pub fn first_answer(
+    keyed: &KeyedRequest,
+    wallet_tx_id: i64,
+    decision: Decision,
+    now: DateTime<Utc>,
+) -> Recorded {
     let (http_status, stored, state, outcome, error_code, balance) = match decision {
         Decision::Done {
             state,
@@ -263,21 +298,14 @@ async fn record(
         replayed: false,
         balance,
     };
-    // The body exactly as first sent, for the status lookup's `original_response`; replays
-    // take `status`, `error` and `transaction` from it.
-    let first_body = answer.clone().into_body(&keyed.request_id);
-    let update = wtx::ActiveModel {
-        id: Set(wallet_tx_id),
-        state: Set(state.to_owned()),
-        outcome: Set(outcome.map(str::to_owned)),
-        error_code: Set(error_code.map(str::to_owned)),
-        http_status: Set(i32::from(http_status)),
-        response_body: Set(first_body.to_string()),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    wtx::Entity::update(update).exec(txn).await?;
-    Ok(answer)
+    let first_body = answer.clone().into_body(&keyed.request_id).to_string();
+    Recorded {
+        answer,
+        state,
+        outcome,
+        error_code,
+        first_body,
+    }
 }
 
 fn common_fields(keyed: &KeyedRequest, wallet_tx_id: i64) -> Map<String, Value> {

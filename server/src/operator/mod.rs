@@ -1,6 +1,6 @@
 //! The operator API (`/operator/v1`): providers and keys, players, cashier adjustments and
 //! game sessions, for the casino's own platform. Bearer-token authenticated.
-mod adjustment;
+pub mod adjustment;
 pub(crate) mod auth;
 pub(crate) mod handlers;
 pub mod refund;

@@ -25,6 +25,7 @@ mod reconcile;
 mod refunds;
 mod rollback;
 mod rounds;
+mod seed;
 mod simulate;
 mod staff;
 mod statements;

@@ -1,0 +1,180 @@
+//! `server seed`: fills a database with realistic history quickly, for measuring the
+//! dashboard and reconciliation at scale. Players make deposits and play rounds at three
+//! providers over the last 30 days: bets and wins, rollbacks, two-bet rounds, declines,
+//! free bets, jackpots, rollbacks that arrive before their bet; the attempt log has every
+//! request with replays, conflicts and refused signatures, and its counters.
+//!
+//! Every row is what the wallet would have written: requests go through the wallet's own
+//! parsers, answers through `idempotency::first_answer`, postings carry their balances and
+//! hash-chain links, so reconciliation and `verify-trail` find nothing but the few
+//! findings planted on purpose, which the seed reports. Rows are written with multi-row
+//! INSERTs in one database transaction.
+pub mod cli;
+mod history;
+mod rows;
+mod writer;
+
+use std::time::Instant;
+
+use anyhow::Context;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
+use serde::Serialize;
+
+pub use history::Planted;
+pub use writer::Written;
+
+/// Transactions generated between two writes.
+const BATCH_TRANSACTIONS: usize = 5_000;
+
+#[derive(Debug, Clone)]
+pub struct SeedConfig {
+    pub database_url: String,
+    /// Wallet transactions to write (deposits, bets, wins, rollbacks, closes, declines).
+    pub transactions: u64,
+    /// 1 to 5.
+    pub providers: usize,
+    /// Default: one per hundred transactions, at least ten.
+    pub players: Option<usize>,
+    /// How far back the history starts.
+    pub days: u32,
+    /// Random choices; the same seed gives the same history (ids aside).
+    pub seed: u64,
+    /// Prefix of every id, so several seeds can share a database.
+    pub run_tag: String,
+    pub print: bool,
+}
+
+impl SeedConfig {
+    pub fn new(database_url: &str, transactions: u64) -> SeedConfig {
+        SeedConfig {
+            database_url: database_url.to_owned(),
+            transactions,
+            providers: 3,
+            players: None,
+            days: 30,
+            seed: 1,
+            run_tag: format!("seed-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
+            print: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedReport {
+    pub run_tag: String,
+    pub players: usize,
+    pub providers: usize,
+    pub written: Written,
+    pub planted: Planted,
+    pub elapsed_s: f64,
+}
+
+impl SeedReport {
+    pub fn render(&self) -> String {
+        let w = &self.written;
+        let p = &self.planted;
+        format!(
+            "seeded {} transactions, {} ledger entries, {} rounds, {} tombstones, {} attempts, \
+             {} players at {} providers (ids {}-…) in {:.1} s\n\
+             planted on purpose; `server reconcile` should report exactly these and no CRITICAL finding:\n  \
+             PENDING_ROLLBACK     {}\n  STALE_ROUND          {}\n  UNCLAIMED_TOMBSTONE  {}\n  AMOUNT_HINT_MISMATCH {}",
+            w.transactions,
+            w.ledger_entries,
+            w.rounds,
+            w.tombstones,
+            w.attempts,
+            self.players,
+            self.providers,
+            self.run_tag,
+            self.elapsed_s,
+            p.pending_rollbacks,
+            p.stale_rounds,
+            p.unclaimed_tombstones,
+            p.hint_mismatches
+        )
+    }
+}
+
+/// Migrates the database if needed and writes the history in one transaction. The
+/// server should not be writing to the database meanwhile: the seed assigns ids itself.
+pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
+    let started = Instant::now();
+    // Connecting the wallet's way runs the migrations (under PostgreSQL's advisory lock).
+    drop(
+        crate::db::Store::connect(&config.database_url, crate::db::WriterConfig::default()).await?,
+    );
+    let db = Database::connect(config.database_url.as_str())
+        .await
+        .context("connect to the database")?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // A big page cache for this connection only: the indexes take random inserts.
+        db.execute(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA cache_size = -262144",
+        ))
+        .await?;
+    }
+    let players = config
+        .players
+        .unwrap_or((config.transactions / 100).max(10) as usize);
+    let first_ids = (
+        writer::next_id(&db, "wallet_transactions").await?,
+        writer::next_id(&db, "ledger_entries").await?,
+    );
+    let mut history = history::History::new(
+        &config.run_tag,
+        config.providers.clamp(1, 5),
+        players,
+        config.days.max(1),
+        config.transactions,
+        config.seed,
+        first_ids,
+    );
+    let txn = db.begin().await?;
+    let mut written = Written::default();
+    let mut batch = rows::Batch::default();
+    writer::providers(&txn, &history.providers, history.start()).await?;
+    history.first_deposits(&mut batch);
+    let mut generated = batch.len() as u64;
+    let mut next_report = config.transactions / 10;
+    while generated < config.transactions {
+        history.round(&mut batch, generated);
+        if batch.len() >= BATCH_TRANSACTIONS {
+            generated += batch.len() as u64;
+            writer::flush(&txn, &mut batch, &mut written).await?;
+            if config.print && generated >= next_report {
+                println!(
+                    "  {generated} transactions written ({:.0} s)",
+                    started.elapsed().as_secs_f64()
+                );
+                next_report += config.transactions / 10;
+            }
+        }
+        generated = written.transactions + batch.len() as u64;
+    }
+    history.plant(&mut batch);
+    writer::flush(&txn, &mut batch, &mut written).await?;
+    writer::players(
+        &txn,
+        &history.players,
+        &history.providers,
+        history.start(),
+        chrono::Utc::now(),
+        &mut written,
+    )
+    .await?;
+    writer::finish(&txn).await?;
+    txn.commit().await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute(Statement::from_string(DbBackend::Postgres, "ANALYZE"))
+            .await?;
+    }
+    Ok(SeedReport {
+        run_tag: config.run_tag,
+        players,
+        providers: history.providers.len(),
+        written,
+        planted: history.planted.clone(),
+        elapsed_s: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+    })
+}
