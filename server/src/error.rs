@@ -46,6 +46,9 @@ pub enum ErrorCode {
     TemporaryUnavailable,
     /// 500: the outcome is unknown; the status lookup tells.
     InternalError,
+    /// 429: the signing key sent more requests than `WALLET_RATE_LIMIT_PER_KEY` allows;
+    /// nothing was done, retry after `Retry-After`.
+    RateLimited,
     /// 401 (operator API): missing or wrong bearer token.
     Unauthorized,
     /// 404 (operator API): the provider does not exist.
@@ -81,6 +84,7 @@ impl ErrorCode {
             | InvalidTransition
             | RunInProgress => 409,
             CurrencyMismatch | InsufficientFunds | NotReversible => 422,
+            RateLimited => 429,
             InternalError => 500,
             TransactionInProgress | TemporaryUnavailable => 503,
         }
@@ -90,7 +94,11 @@ impl ErrorCode {
         use ErrorCode::*;
         matches!(
             self,
-            StaleRequest | TransactionInProgress | TemporaryUnavailable | InternalError
+            StaleRequest
+                | TransactionInProgress
+                | TemporaryUnavailable
+                | InternalError
+                | RateLimited
         )
     }
 
@@ -117,6 +125,7 @@ impl ErrorCode {
             TransactionInProgress => "TRANSACTION_IN_PROGRESS",
             TemporaryUnavailable => "TEMPORARY_UNAVAILABLE",
             InternalError => "INTERNAL_ERROR",
+            RateLimited => "RATE_LIMITED",
             Unauthorized => "UNAUTHORIZED",
             ProviderNotFound => "PROVIDER_NOT_FOUND",
             CurrencyImmutable => "CURRENCY_IMMUTABLE",

@@ -23,6 +23,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::openapi::router())
         .route("/wallet/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/operator/v1/{*rest}", axum::routing::any(unknown_endpoint))
+        // Only the APIs': the console's routes come after and keep axum's own answer.
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
         .merge(crate::docs_ui::router())
         // The console: its pages, /auth, /api and /console, behind CSRF check, session,
@@ -38,6 +40,18 @@ async fn unknown_endpoint(
         &ApiError::new(ErrorCode::NotFound, "no such endpoint"),
         &request_id,
     )
+}
+
+/// A known API path with another method: `405` in the contract's error shape.
+async fn method_not_allowed(
+    method: axum::http::Method,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+) -> axum::response::Response {
+    let error = ApiError {
+        http_status: Some(405),
+        ..ApiError::malformed(format!("{method} is not allowed on this path"))
+    };
+    crate::http::error_response(&error, &request_id)
 }
 
 pub struct Application {
@@ -70,6 +84,7 @@ impl Application {
             store,
             currencies: Arc::new(config.currencies.clone()),
             operator_token: Arc::from(config.operator_token.as_str()),
+            wallet_rate_limit: crate::wallet::rate_limit::KeyRateLimit::from_env()?,
         };
         let router = router(state, &config);
         let listener = TcpListener::bind(&config.site_addr).await?;

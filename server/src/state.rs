@@ -13,4 +13,6 @@ pub struct AppState {
     pub operator_token: Arc<str>,
     /// Where every request leaves its record.
     pub attempts: AttemptLog,
+    /// The wallet API's per-key rate limit (`WALLET_RATE_LIMIT_PER_KEY`), off when `None`.
+    pub wallet_rate_limit: Option<crate::wallet::rate_limit::KeyRateLimit>,
 }

@@ -3,6 +3,9 @@ pub mod auth;
 mod handlers;
 mod lookups;
 pub mod operations;
+#[cfg(test)]
+mod parse_props;
+pub mod rate_limit;
 pub mod signing;
 pub mod wire;
 
@@ -12,7 +15,7 @@ use axum::{middleware, Router};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/wallet/v1/balance", post(handlers::balance))
         .route("/wallet/v1/bet", post(handlers::bet))
         .route("/wallet/v1/win", post(handlers::win))
@@ -23,7 +26,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/wallet/v1/transactions/{transaction_id}",
             get(handlers::transaction_status),
         )
-        .route("/wallet/v1/rounds/{round_id}", get(handlers::round))
+        .route("/wallet/v1/rounds/{round_id}", get(handlers::round));
+    // Inside authentication: only signed requests count against a key, and the 429 is
+    // signed like every answer to an authenticated request.
+    if let Some(limit) = state.wallet_rate_limit.clone() {
+        router = router.route_layer(middleware::from_fn_with_state(limit, rate_limit::enforce));
+    }
+    router
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

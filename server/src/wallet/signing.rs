@@ -88,5 +88,38 @@ mod tests {
             prop_assume!(header != real);
             prop_assert!(!verify("k", &canonical, &header));
         }
+
+        #[test]
+        fn a_signature_verifies_for_exactly_what_was_signed(
+            secret in ".{1,40}",
+            path in "/[ -~]{0,40}",
+            timestamp in "[0-9]{1,15}",
+            body in proptest::collection::vec(any::<u8>(), 0..128),
+            flip in any::<prop::sample::Index>(),
+            part in 0usize..4,
+        ) {
+            let canonical = request_canonical("POST", &path, &timestamp, &body);
+            let signature = sign(&secret, &canonical);
+            prop_assert!(verify(&secret, &canonical, &signature));
+            // Change one part by one character or byte: the signature no longer holds.
+            let changed = match part {
+                0 => request_canonical("PUT", &path, &timestamp, &body),
+                1 => request_canonical("POST", &(path.clone() + "x"), &timestamp, &body),
+                2 => request_canonical("POST", &path, &(timestamp.clone() + "0"), &body),
+                _ => {
+                    let mut body = body.clone();
+                    if body.is_empty() {
+                        body.push(0);
+                    } else {
+                        let i = flip.index(body.len());
+                        body[i] ^= 1;
+                    }
+                    request_canonical("POST", &path, &timestamp, &body)
+                }
+            };
+            prop_assert!(!verify(&secret, &changed, &signature));
+            let other_secret = format!("{secret}x");
+            prop_assert!(!verify(&other_secret, &canonical, &signature));
+        }
     }
 }

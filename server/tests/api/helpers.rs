@@ -140,7 +140,9 @@ pub fn expected_status_and_retryable(code: &str) -> (u16, bool) {
         "INVALID_SIGNATURE" => (401, false),
         "STALE_REQUEST" => (401, true),
         "MALFORMED_REQUEST" | "INVALID_AMOUNT" => (400, false),
-        "PLAYER_NOT_FOUND" | "REFERENCE_NOT_FOUND" | "PROVIDER_NOT_FOUND" => (404, false),
+        "PLAYER_NOT_FOUND" | "REFERENCE_NOT_FOUND" | "PROVIDER_NOT_FOUND" | "NOT_FOUND" => {
+            (404, false)
+        }
         "SESSION_INVALID" | "SESSION_EXPIRED" | "UNAUTHORIZED" => (401, false),
         "PLAYER_BLOCKED" => (403, false),
         "CURRENCY_MISMATCH" | "INSUFFICIENT_FUNDS" | "NOT_REVERSIBLE" => (422, false),
@@ -153,6 +155,7 @@ pub fn expected_status_and_retryable(code: &str) -> (u16, bool) {
         | "CURRENCY_IMMUTABLE" => (409, false),
         "TRANSACTION_IN_PROGRESS" | "TEMPORARY_UNAVAILABLE" => (503, true),
         "INTERNAL_ERROR" => (500, true),
+        "RATE_LIMITED" => (429, true),
         other => panic!("unknown error code {other}"),
     }
 }

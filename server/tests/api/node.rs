@@ -369,8 +369,13 @@ impl Provider {
             raw,
             body,
         };
-        let unsigned =
-            status == 401 && matches!(response.code(), Some("INVALID_SIGNATURE" | "STALE_REQUEST"));
+        // Refusals before authentication are not signed: the two 401s, and the 503 of a
+        // request whose key could not be read because the database is down.
+        let unsigned = (status == 401
+            && matches!(response.code(), Some("INVALID_SIGNATURE" | "STALE_REQUEST")))
+            || (status == 503
+                && response.code() == Some("TEMPORARY_UNAVAILABLE")
+                && response.header("X-Wallet-Signature").is_none());
         if !unsigned {
             verify_response_signature(&response, &self.secret);
         }

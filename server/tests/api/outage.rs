@@ -1,0 +1,343 @@
+//! Issue 7 item 2, a database outage: PostgreSQL is stopped in the middle of load (an
+//! immediate shutdown, as a crash of the database would be) and started again a few
+//! seconds later. The server process keeps running throughout. While the database is
+//! gone, the wallet answers only retryable errors (`503 TEMPORARY_UNAVAILABLE`, `500
+//! INTERNAL_ERROR` where a commit's outcome is unknown, which the client's retry of the
+//! same request then resolves), `/readyz` turns 503 and back to 200, and afterwards the
+//! end checks of the crash test hold.
+//!
+//! The test needs a PostgreSQL server it may stop, so it starts its own cluster
+//! (initdb and pg_ctl from /usr/lib/postgresql/*/bin, as the `postgres` user when run as
+//! root) on a free port. It runs in the PostgreSQL pass of `cargo test` (when
+//! `ONCEWALLET_TEST_PG_URL` is set) and says why it skips otherwise.
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectOptions, Database};
+use tokio::process::Command;
+
+use crate::node::{pg_admin_url, runs_from_env, Node, Provider, RetryLog, SharedRetryLog, Target};
+use crate::workload::{assert_end_state, players};
+
+const CLIENTS: usize = 6;
+/// How long the database stays down in the short run.
+const OUTAGE_SECS_SHORT: u32 = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_gets_only_retryable_answers_and_the_wallet_recovers_by_itself() {
+    if pg_admin_url().is_none() {
+        println!(
+            "outage: skipped on SQLite; it runs in the PostgreSQL pass (ONCEWALLET_TEST_PG_URL)"
+        );
+        return;
+    }
+    let Some(bin) = pg_bin_dir() else {
+        println!("outage: skipped, no PostgreSQL server under /usr/lib/postgresql");
+        return;
+    };
+    let outage = Duration::from_secs(u64::from(runs_from_env(
+        "ONCEWALLET_OUTAGE_SECS",
+        OUTAGE_SECS_SHORT,
+    )));
+    let started = Instant::now();
+    let cluster = Cluster::create(bin).await;
+    cluster.start().await;
+
+    let mut node = Node::start(&cluster.url(), &[]).await;
+    let provider = Provider::register(&node.base_url).await;
+    let target: Arc<dyn Target> = Arc::new(node.base_url.clone());
+    let log: SharedRetryLog = Arc::new(Mutex::new(RetryLog::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = players(&provider, &node.base_url, CLIENTS, target, &log)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, player)| tokio::spawn(player.play(i as u64, stop.clone())))
+        .collect();
+    let readiness = tokio::spawn(watch_readiness(node.base_url.clone(), stop.clone()));
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let retried_before = log.lock().unwrap().retryable.values().sum::<u64>();
+    cluster.stop().await;
+    let down_at = Instant::now();
+    tokio::time::sleep(outage).await;
+    cluster.start().await;
+    let up_at = Instant::now();
+    let ready_after = wait_ready(&node.base_url).await;
+    // Traffic after the recovery.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut models = Vec::new();
+    for client in clients {
+        models.push(client.await.expect("a client panicked"));
+    }
+    let seen = readiness.await.expect("the readiness watcher");
+    assert!(
+        node.is_running(),
+        "the server must survive the outage:\n{}",
+        node.output()
+    );
+
+    let db = connect(&cluster.url()).await;
+    let totals = assert_end_state(&db, &cluster.url(), &provider.id, &models).await;
+    node.terminate().await;
+    let log = log.lock().unwrap();
+    assert!(
+        log.violations.is_empty(),
+        "answers outside the contract during the outage:\n{}",
+        log.violations.join("\n")
+    );
+    assert_eq!(
+        log.transport_errors, 0,
+        "every request gets an HTTP answer while the database is down"
+    );
+    let retried: u64 = log.retryable.values().sum();
+    assert!(
+        retried > retried_before,
+        "the clients never saw the outage: {:?}",
+        log.retryable
+    );
+    assert!(
+        seen.went_unready && seen.ready_again,
+        "/readyz must go 503 during the outage and 200 after it: {seen:?}"
+    );
+    println!(
+        "outage: PostgreSQL down {:.1} s; retryable answers {:?}; /readyz back {:.1} s after the \
+         restart; {} acknowledged transactions, {} replays; lost {}, doubled {}; {:.1} s in all",
+        (up_at - down_at).as_secs_f64(),
+        log.retryable,
+        ready_after.as_secs_f64(),
+        totals.acknowledged,
+        totals.replays,
+        totals.lost,
+        totals.doubled,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[derive(Debug, Default)]
+struct Readiness {
+    went_unready: bool,
+    /// 200 again after having been 503.
+    ready_again: bool,
+}
+
+async fn watch_readiness(base_url: String, stop: Arc<AtomicBool>) -> Readiness {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut seen = Readiness::default();
+    while !stop.load(Ordering::Relaxed) {
+        let status = client
+            .get(format!("{base_url}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        match status {
+            503 => seen.went_unready = true,
+            200 if seen.went_unready => seen.ready_again = true,
+            200 => {}
+            other => panic!("/readyz answered {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+/// How long after the database came back `/readyz` said so.
+async fn wait_ready(base_url: &str) -> Duration {
+    let since = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        let ready = client
+            .get(format!("{base_url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(60),
+            "the wallet did not become ready within 60 s of the database's return"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn connect(url: &str) -> sea_orm::DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(2).sqlx_logging(false);
+    Database::connect(options).await.expect("connect")
+}
+
+/// The newest PostgreSQL server binaries installed.
+fn pg_bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
+        .collect();
+    dirs.sort_by_key(|dir| {
+        dir.parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.pop()
+}
+
+/// A throwaway PostgreSQL cluster of this test's own, stopped and removed on drop.
+struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_root: bool,
+}
+
+impl Cluster {
+    async fn create(bin: PathBuf) -> Cluster {
+        let dir = std::env::temp_dir().join(format!(
+            "oncewallet-outage-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("cluster dir");
+        let as_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .await
+            .is_ok_and(|out| out.stdout.starts_with(b"0\n"));
+        if as_root {
+            // PostgreSQL refuses to run as root: the cluster belongs to `postgres`.
+            run("chown", &["-R", "postgres:", path(&dir)]).await;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = Cluster {
+            bin,
+            dir,
+            port,
+            as_root,
+        };
+        let data = cluster.dir.join("data");
+        cluster
+            .pg(
+                "initdb",
+                &[
+                    "-D",
+                    path(&data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ],
+            )
+            .await;
+        cluster
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    async fn start(&self) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {}",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log");
+        let data = self.dir.join("data");
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                path(&data),
+                "-l",
+                path(&log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &options,
+                "start",
+            ],
+        )
+        .await;
+    }
+
+    /// An immediate shutdown: connections are cut, the next start recovers from the WAL.
+    async fn stop(&self) {
+        let data = self.dir.join("data");
+        self.pg(
+            "pg_ctl",
+            &["-D", path(&data), "-m", "immediate", "-w", "stop"],
+        )
+        .await;
+    }
+
+    async fn pg(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool);
+        let mut command = if self.as_root {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&program);
+            command
+        } else {
+            Command::new(&program)
+        };
+        let output = command
+            .args(args)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            output.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Teardown, after the test's own runtime work: a blocking stop is fine here.
+        let data = self.dir.join("data");
+        let pg_ctl = self.bin.join("pg_ctl");
+        let mut command = if self.as_root {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+            command
+        } else {
+            std::process::Command::new(&pg_ctl)
+        };
+        let _ = command
+            .args(["-D", path(&data), "-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 temp path")
+}
+
+async fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .await
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(status.success(), "{program} {args:?} failed");
+}
