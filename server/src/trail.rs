@@ -156,7 +156,8 @@ pub async fn verify_player(
         }
     }
     let mut previous = from.clone();
-    loop {
+    let mut more = true;
+    while more {
         let entries = ledger_entry::Entity::find()
             .filter(ledger_entry::Column::Account.eq(account.as_str()))
             .filter(ledger_entry::Column::Id.gt(previous.entry_id))
@@ -167,6 +168,8 @@ pub async fn verify_player(
         if entries.is_empty() {
             break;
         }
+        // A short page is the last one: no query for the empty page after it.
+        more = entries.len() as u64 == PAGE;
         let tx_ids: Vec<i64> = entries.iter().map(|e| e.wallet_transaction_id).collect();
         let counters = ledger_entry::Entity::find()
             .filter(ledger_entry::Column::WalletTransactionId.is_in(tx_ids))

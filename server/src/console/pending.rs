@@ -1,7 +1,12 @@
 //! Pending rollbacks: open findings that need a person to refund or close something,
 //! each with the bet it is about, oldest first and the biggest first among equals.
+//!
+//! The things the findings are about are read in batches (one `IN` list per few hundred
+//! findings and table), not one query per finding: a backlog of hundreds stays cheap.
+use std::collections::{BTreeSet, HashMap};
+
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::db::entities::{discrepancy, round, tombstone, wallet_transaction as wtx};
 use crate::reconcile::discrepancies::{self, Filter};
@@ -18,6 +23,8 @@ pub const PENDING_PAGE_SIZE: u64 = 50;
 /// Open findings of these kinds are sorted in memory; more than this per kind is an
 /// incident (the reconciliation job caps its findings the same way).
 const MAX_OPEN_PER_KIND: usize = 10_000;
+/// Ids per `IN` list when reading what the findings are about.
+const LOOKUP_CHUNK: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct PendingRollback {
@@ -46,12 +53,15 @@ pub async fn pending_rollbacks(
     page: u64,
     now: DateTime<Utc>,
 ) -> Result<PendingPage, DbErr> {
-    let mut all = Vec::new();
+    let mut findings = Vec::new();
     for kind in PENDING_KINDS {
-        for finding in open_of_kind(db, kind).await? {
-            all.push(joined(db, finding, now).await?);
-        }
+        findings.extend(open_of_kind(db, kind).await?);
     }
+    let subjects = Subjects::load(db, &findings).await?;
+    let mut all: Vec<PendingRollback> = findings
+        .into_iter()
+        .map(|finding| subjects.join(finding, now))
+        .collect();
     all.sort_by(|a, b| {
         a.since
             .cmp(&b.since)
@@ -93,68 +103,188 @@ async fn open_of_kind(
     }
 }
 
-async fn joined(
-    db: &impl ConnectionTrait,
-    finding: discrepancy::Model,
-    now: DateTime<Utc>,
-) -> Result<PendingRollback, DbErr> {
-    let parts: Vec<&str> = finding.subject_id.split('/').collect();
-    let mut bet = None;
-    let mut since = finding.first_seen_at;
-    let mut player_id = None;
-    match (finding.kind.as_str(), parts.as_slice()) {
-        (PENDING_ROLLBACK, [scope, id]) => bet = by_key(db, scope, id).await?,
-        (AMOUNT_HINT_MISMATCH, [scope, id]) => {
-            if let Some(rollback) = by_key(db, scope, id).await? {
-                player_id = Some(rollback.player_id.clone());
-                if let Some(target) = &rollback.target_transaction_id {
-                    bet = by_key(db, scope, target).await?;
-                }
-            }
-        }
-        (UNCLAIMED_TOMBSTONE, [provider, id]) => {
-            let key = ((*provider).to_owned(), (*id).to_owned());
-            if let Some(tomb) = tombstone::Entity::find_by_id(key).one(db).await? {
-                since = tomb.created_at;
-                player_id = Some(tomb.player_id);
-            }
-        }
-        (STALE_ROUND, [provider, player, round_id]) => {
-            let key = (
-                (*provider).to_owned(),
-                (*player).to_owned(),
-                (*round_id).to_owned(),
-            );
-            if let Some(found) = round::Entity::find_by_id(key).one(db).await? {
-                since = found.opened_at;
-            }
-            player_id = Some((*player).to_owned());
-        }
-        _ => {}
-    }
-    if let Some(bet) = &bet {
-        since = bet.created_at;
-        player_id = Some(bet.player_id.clone());
-    }
-    Ok(PendingRollback {
-        player_id,
-        amount_minor: bet.as_ref().and_then(|b| b.amount_minor),
-        currency: bet.as_ref().and_then(|b| b.currency.clone()),
-        age_seconds: (now - since).num_seconds().max(0),
-        since,
-        bet,
-        discrepancy: finding,
-    })
+/// What the findings are about, read in batches.
+struct Subjects {
+    /// By (scope, transaction id): orphan bets, hint-mismatch rollbacks and their bets.
+    transactions: HashMap<(String, String), wtx::Model>,
+    /// By (provider, transaction id).
+    tombstones: HashMap<(String, String), tombstone::Model>,
+    /// By (provider, player, round).
+    rounds: HashMap<(String, String, String), round::Model>,
 }
 
-async fn by_key(
+/// A finding's subject id split at '/' (which ids cannot contain).
+fn parts(finding: &discrepancy::Model) -> Vec<&str> {
+    finding.subject_id.split('/').collect()
+}
+
+impl Subjects {
+    async fn load(
+        db: &impl ConnectionTrait,
+        findings: &[discrepancy::Model],
+    ) -> Result<Self, DbErr> {
+        let mut keys = Vec::new();
+        let mut tomb_keys = Vec::new();
+        let mut round_keys = Vec::new();
+        for finding in findings {
+            match (finding.kind.as_str(), parts(finding).as_slice()) {
+                (PENDING_ROLLBACK | AMOUNT_HINT_MISMATCH, [scope, id]) => {
+                    keys.push(((*scope).to_owned(), (*id).to_owned()));
+                }
+                (UNCLAIMED_TOMBSTONE, [provider, id]) => {
+                    tomb_keys.push(((*provider).to_owned(), (*id).to_owned()));
+                }
+                (STALE_ROUND, [provider, player, round_id]) => round_keys.push((
+                    (*provider).to_owned(),
+                    (*player).to_owned(),
+                    (*round_id).to_owned(),
+                )),
+                _ => {}
+            }
+        }
+        let mut subjects = Subjects {
+            transactions: transactions(db, &keys).await?,
+            tombstones: tombstones(db, &tomb_keys).await?,
+            rounds: rounds(db, &round_keys).await?,
+        };
+        // The bets that hint-mismatch rollbacks name, in a second round.
+        let targets: Vec<(String, String)> = subjects
+            .transactions
+            .values()
+            .filter(|t| t.op == "ROLLBACK")
+            .filter_map(|t| Some((t.scope.clone(), t.target_transaction_id.clone()?)))
+            .collect();
+        subjects
+            .transactions
+            .extend(transactions(db, &targets).await?);
+        Ok(subjects)
+    }
+
+    fn transaction(&self, scope: &str, id: &str) -> Option<&wtx::Model> {
+        self.transactions.get(&(scope.to_owned(), id.to_owned()))
+    }
+
+    fn join(&self, finding: discrepancy::Model, now: DateTime<Utc>) -> PendingRollback {
+        let mut bet = None;
+        let mut since = finding.first_seen_at;
+        let mut player_id = None;
+        match (finding.kind.as_str(), parts(&finding).as_slice()) {
+            (PENDING_ROLLBACK, [scope, id]) => bet = self.transaction(scope, id).cloned(),
+            (AMOUNT_HINT_MISMATCH, [scope, id]) => {
+                if let Some(rollback) = self.transaction(scope, id) {
+                    player_id = Some(rollback.player_id.clone());
+                    if let Some(target) = &rollback.target_transaction_id {
+                        bet = self.transaction(scope, target).cloned();
+                    }
+                }
+            }
+            (UNCLAIMED_TOMBSTONE, [provider, id]) => {
+                let key = ((*provider).to_owned(), (*id).to_owned());
+                if let Some(tomb) = self.tombstones.get(&key) {
+                    since = tomb.created_at;
+                    player_id = Some(tomb.player_id.clone());
+                }
+            }
+            (STALE_ROUND, [provider, player, round_id]) => {
+                let key = (
+                    (*provider).to_owned(),
+                    (*player).to_owned(),
+                    (*round_id).to_owned(),
+                );
+                if let Some(found) = self.rounds.get(&key) {
+                    since = found.opened_at;
+                }
+                player_id = Some((*player).to_owned());
+            }
+            _ => {}
+        }
+        if let Some(bet) = &bet {
+            since = bet.created_at;
+            player_id = Some(bet.player_id.clone());
+        }
+        PendingRollback {
+            player_id,
+            amount_minor: bet.as_ref().and_then(|b| b.amount_minor),
+            currency: bet.as_ref().and_then(|b| b.currency.clone()),
+            age_seconds: (now - since).num_seconds().max(0),
+            since,
+            bet,
+            discrepancy: finding,
+        }
+    }
+}
+
+/// Transactions by (scope, id): an `IN` list on the transaction id index, the scope
+/// matched here.
+async fn transactions(
     db: &impl ConnectionTrait,
-    scope: &str,
-    id: &str,
-) -> Result<Option<wtx::Model>, DbErr> {
-    wtx::Entity::find()
-        .filter(wtx::Column::Scope.eq(scope))
-        .filter(wtx::Column::TransactionId.eq(id))
-        .one(db)
-        .await
+    keys: &[(String, String)],
+) -> Result<HashMap<(String, String), wtx::Model>, DbErr> {
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        let wanted: BTreeSet<&(String, String)> = chunk.iter().collect();
+        let ids = chunk.iter().map(|(_, id)| id.as_str());
+        for row in wtx::Entity::find()
+            .filter(wtx::Column::TransactionId.is_in(ids))
+            .all(db)
+            .await?
+        {
+            let key = (row.scope.clone(), row.transaction_id.clone());
+            if wanted.contains(&key) {
+                found.insert(key, row);
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn tombstones(
+    db: &impl ConnectionTrait,
+    keys: &[(String, String)],
+) -> Result<HashMap<(String, String), tombstone::Model>, DbErr> {
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        // One primary-key lookup per key, OR-ed: both engines answer it from the index.
+        let keys = chunk.iter().fold(Condition::any(), |any, (provider, id)| {
+            any.add(
+                tombstone::Column::ProviderId
+                    .eq(provider.as_str())
+                    .and(tombstone::Column::TransactionId.eq(id.as_str())),
+            )
+        });
+        for row in tombstone::Entity::find().filter(keys).all(db).await? {
+            found.insert((row.provider_id.clone(), row.transaction_id.clone()), row);
+        }
+    }
+    Ok(found)
+}
+
+async fn rounds(
+    db: &impl ConnectionTrait,
+    keys: &[(String, String, String)],
+) -> Result<HashMap<(String, String, String), round::Model>, DbErr> {
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        // One primary-key lookup per key, OR-ed: both engines answer it from the index
+        // (three IN lists let PostgreSQL scan every round of the players instead).
+        let keys = chunk
+            .iter()
+            .fold(Condition::any(), |any, (provider, player, round_id)| {
+                any.add(
+                    round::Column::ProviderId
+                        .eq(provider.as_str())
+                        .and(round::Column::PlayerId.eq(player.as_str()))
+                        .and(round::Column::RoundId.eq(round_id.as_str())),
+                )
+            });
+        for row in round::Entity::find().filter(keys).all(db).await? {
+            let key = (
+                row.provider_id.clone(),
+                row.player_id.clone(),
+                row.round_id.clone(),
+            );
+            found.insert(key, row);
+        }
+    }
+    Ok(found)
 }

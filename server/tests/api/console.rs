@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use sea_orm::ConnectionTrait;
 
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use server::console::{
     csv_cell, export_rows, live_feed, pending_rollbacks, search, trace, FeedFilter,
 };
-use server::db::entities::attempt;
+use server::db::entities::{attempt, ledger_entry, player, round, wallet_transaction as wtx};
 use server::db::{Store, WriterConfig};
 use server::domain::CurrencyTable;
 use server::reconcile::{run_once, RunOutcome, Thresholds, Trigger, PENDING_ROLLBACK};
@@ -466,128 +467,661 @@ async fn pending_rollbacks_list_orphan_debits_oldest_first_with_their_bet() {
             && p.player_id.as_deref() == Some(player.id.as_str())));
 }
 
-/// How many rows the timing run seeds.
-const SEEDED: i64 = 100_000;
+// ----------------------------------------------------------------------------------
+// Timings at scale (run by hand)
+// ----------------------------------------------------------------------------------
 
-/// 100,000 transactions of one provider (1,000 players, four per round) and one attempt
-/// each, copied in SQL from a real bet so every column has a stored shape.
-async fn seed(app: &TestApp, provider: &TestProvider, template: &str) {
-    app.query(&format!(
-        "INSERT INTO wallet_transactions (scope, transaction_id, op, kind, player_id, round_id, \
-             game_id, amount_minor, currency, target_transaction_id, fingerprint, state, outcome, \
-             error_code, http_status, response_body, request_body, request_id, created_at, \
-             updated_at, amount_hint_mismatch) \
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) \
-         SELECT t.scope, 'seed-tx-' || n.i, t.op, t.kind, 'seed-player-' || (n.i % 1000), \
-             'seed-round-' || (n.i / 4), t.game_id, t.amount_minor, t.currency, NULL, \
-             t.fingerprint, t.state, t.outcome, NULL, t.http_status, t.response_body, \
-             t.request_body, 'seed-req-' || n.i, t.created_at, t.updated_at, t.amount_hint_mismatch \
-         FROM n, wallet_transactions t WHERE t.transaction_id = {}",
-        quote(template)
-    ))
-    .await;
-    app.query(&format!(
-        "INSERT INTO attempts (request_id, received_at, latency_ms, method, endpoint, \
-             provider_id, key_id, transaction_id, fingerprint, signature, outcome, http_status, \
-             error_code, request_body, response_body) \
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SEEDED}) \
-         SELECT 'seed-req-' || n.i, a.received_at, a.latency_ms, a.method, a.endpoint, \
-             a.provider_id, a.key_id, 'seed-tx-' || n.i, a.fingerprint, a.signature, \
-             CASE WHEN n.i % 10 = 0 THEN 'REPLAY' ELSE 'FIRST' END, a.http_status, NULL, \
-             a.request_body, a.response_body \
-         FROM n, attempts a WHERE a.provider_id = {} AND a.transaction_id = {}",
-        quote(&provider.id),
-        quote(template)
-    ))
-    .await;
-    // PostgreSQL's autovacuum would analyze a table this size; the app never runs ANALYZE
-    // on SQLite, whose statistics would count the NULL targets as one huge value.
-    if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        app.query("ANALYZE").await;
-    }
+/// How many transactions the timing run seeds: `ONCEWALLET_TIMING_TRANSACTIONS`
+/// (default 100,000; `_` separators allowed).
+fn seed_size() -> i64 {
+    std::env::var("ONCEWALLET_TIMING_TRANSACTIONS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(100_000)
 }
 
-/// Times one run of each console query on 100,000 seeded transactions. Not a pass/fail
-/// benchmark: run with `--ignored --nocapture` and read the timings.
-#[tokio::test]
-#[ignore = "seeds 100,000 rows; run by hand for timings"]
-async fn console_queries_answer_quickly_at_100k_transactions() {
-    let app = spawn_app().await;
-    let provider = TestProvider::new(&app).await;
-    let player = TestPlayer::with_balance(&provider, CUR, 10_000).await;
-    let bet = player.bet(&player.new_round(), 100);
+/// Rows per INSERT: 21 columns stay under SQLite's 32,766 parameters.
+const SEED_BATCH: usize = 1_000;
+/// Every seeded player starts with this deposit; no bet sequence can exhaust it.
+const SEED_DEPOSIT_MINOR: i64 = 100_000_000;
+
+/// Real stored rows of each shape, made by HTTP traffic, that the seed copies.
+struct Templates {
+    deposit: wtx::Model,
+    settled_bet: wtx::Model,
+    win: wtx::Model,
+    rolled_back_bet: wtx::Model,
+    rollback: wtx::Model,
+    open_bet: wtx::Model,
+    declined_bet: wtx::Model,
+}
+
+async fn stored(app: &TestApp, transaction_id: &str) -> wtx::Model {
+    wtx::Entity::find()
+        .filter(wtx::Column::TransactionId.eq(transaction_id))
+        .one(&app.db)
+        .await
+        .expect("read a transaction")
+        .unwrap_or_else(|| panic!("{transaction_id} is stored"))
+}
+
+/// One of each shape through the real server: a deposit, a bet and its win, a bet and its
+/// rollback, an open bet, a declined bet.
+async fn templates(app: &TestApp, provider: &TestProvider) -> Templates {
+    let player = TestPlayer::with_balance(provider, CUR, 10_000).await;
+    let round = player.new_round();
+    let bet = player.bet(&round, 100);
+    provider.bet(&bet).await.assert_ok();
+    let win = player.win_for(&round, 150, &tx_id(&bet));
+    provider.win(&win).await.assert_ok();
+    let round = player.new_round();
+    let rolled_back = player.bet(&round, 200);
+    provider.bet(&rolled_back).await.assert_ok();
+    let rollback = player.rollback(&round, &tx_id(&rolled_back));
+    provider.rollback(&rollback).await.assert_ok();
+    let round = player.new_round();
+    let open = player.bet(&round, 300);
+    provider.bet(&open).await.assert_ok();
+    let declined = player.bet(&round, 1_000_000);
     let marker = unique_id("req");
     provider
-        .call("/wallet/v1/bet", &bet)
+        .call("/wallet/v1/bet", &declined)
         .request_id(&marker)
         .send()
         .await
-        .assert_ok();
-    wait_for_attempt(&app, &marker).await;
+        .assert_error("INSUFFICIENT_FUNDS");
+    wait_for_attempt(app, &marker).await;
+    let deposit = wtx::Entity::find()
+        .filter(wtx::Column::Op.eq("ADJUSTMENT"))
+        .filter(wtx::Column::PlayerId.eq(player.id.as_str()))
+        .one(&app.db)
+        .await
+        .expect("read the deposit")
+        .expect("the deposit is stored");
+    Templates {
+        deposit,
+        settled_bet: stored(app, &tx_id(&bet)).await,
+        win: stored(app, &tx_id(&win)).await,
+        rolled_back_bet: stored(app, &tx_id(&rolled_back)).await,
+        rollback: stored(app, &tx_id(&rollback)).await,
+        open_bet: stored(app, &tx_id(&open)).await,
+        declined_bet: stored(app, &tx_id(&declined)).await,
+    }
+}
+
+/// What the timing queries look for in the seeded data.
+#[derive(Default)]
+struct Samples {
+    settled_bet: String,
+    settled_bet_request: String,
+    player: String,
+    round: String,
+    first_tx_id: i64,
+}
+
+/// Builds the seed in memory a batch at a time and writes it with multi-row INSERTs:
+/// transactions with their real stored shape, both ledger entries of every posting with
+/// balances and valid hash-chain links, rounds, and each player's balance and chain head.
+struct Seeder<'a> {
+    db: &'a sea_orm::DatabaseTransaction,
+    t: &'a Templates,
+    scope: String,
+    next_tx: i64,
+    next_entry: i64,
+    txs: Vec<wtx::ActiveModel>,
+    entries: Vec<ledger_entry::ActiveModel>,
+    rounds: Vec<round::ActiveModel>,
+    /// Per player: balance and chain head.
+    players: Vec<(i64, String)>,
+    hint_mismatches: Vec<i64>,
+    written: i64,
+}
+
+impl<'a> Seeder<'a> {
+    fn player_id(index: usize) -> String {
+        format!("seed-player-{index}")
+    }
+
+    /// A transaction copied from `template`; returns its row id and transaction id.
+    fn tx(
+        &mut self,
+        template: &wtx::Model,
+        player: usize,
+        round_id: Option<&str>,
+        amount_minor: i64,
+        target: Option<&str>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> (i64, String) {
+        let id = self.next_tx;
+        self.next_tx += 1;
+        let transaction_id = format!("seed-tx-{id}");
+        let mut row = template.clone();
+        row.id = id;
+        row.transaction_id = transaction_id.clone();
+        row.player_id = Self::player_id(player);
+        row.round_id = round_id.map(str::to_owned);
+        row.amount_minor = Some(amount_minor);
+        row.target_transaction_id = target.map(str::to_owned);
+        row.request_id = format!("seed-req-{id}");
+        row.created_at = at;
+        row.updated_at = at;
+        self.txs.push(row.into_active_model());
+        self.written += 1;
+        (id, transaction_id)
+    }
+
+    /// Both entries of a posting, the player's with its balance and chain link.
+    fn post(
+        &mut self,
+        wallet_tx_id: i64,
+        player: usize,
+        delta: i64,
+        counter: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        if delta == 0 {
+            return;
+        }
+        let account = format!("player:{}", Self::player_id(player));
+        let (balance, head) = &mut self.players[player];
+        *balance += delta;
+        *head = server::trail::link(
+            head,
+            &server::trail::Posting {
+                wallet_tx_id,
+                player_account: &account,
+                player_delta: delta,
+                balance_after: *balance,
+                counter_account: counter,
+                counter_delta: -delta,
+                currency: CUR,
+            },
+        );
+        let (balance, head) = (*balance, head.clone());
+        for (account, amount, after, link) in [
+            (account, delta, Some(balance), Some(head)),
+            (counter.to_owned(), -delta, None, None),
+        ] {
+            self.entries.push(ledger_entry::ActiveModel {
+                id: Set(self.next_entry),
+                wallet_transaction_id: Set(wallet_tx_id),
+                account: Set(account),
+                currency: Set(CUR.to_owned()),
+                amount_minor: Set(amount),
+                balance_after_minor: Set(after),
+                chain_hash: Set(link),
+                created_at: Set(at),
+            });
+            self.next_entry += 1;
+        }
+    }
+
+    fn round(
+        &mut self,
+        player: usize,
+        round_id: &str,
+        open: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.rounds.push(round::ActiveModel {
+            provider_id: Set(self.scope.clone()),
+            player_id: Set(Self::player_id(player)),
+            round_id: Set(round_id.to_owned()),
+            game_id: Set(self.t.settled_bet.game_id.clone().unwrap_or_default()),
+            state: Set(if open { "OPEN" } else { "CLOSED" }.to_owned()),
+            opened_at: Set(at),
+            closed_at: Set((!open).then_some(at)),
+        });
+    }
+
+    /// Writes what is buffered; transactions first (the entries refer to them).
+    async fn flush(&mut self, everything: bool) {
+        let full = |n: usize| everything || n >= SEED_BATCH;
+        if full(self.txs.len()) && !self.txs.is_empty() {
+            wtx::Entity::insert_many(std::mem::take(&mut self.txs))
+                .exec_without_returning(self.db)
+                .await
+                .expect("insert transactions");
+            for chunk in std::mem::take(&mut self.entries).chunks(2 * SEED_BATCH) {
+                ledger_entry::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(self.db)
+                    .await
+                    .expect("insert ledger entries");
+            }
+        }
+        if full(self.rounds.len()) && !self.rounds.is_empty() {
+            round::Entity::insert_many(std::mem::take(&mut self.rounds))
+                .exec_without_returning(self.db)
+                .await
+                .expect("insert rounds");
+        }
+    }
+}
+
+/// `size` transactions of one provider: a deposit per player (one player per hundred
+/// transactions), then rounds of 60 % bet + win (some wins zero), 20 % bet + rollback
+/// (one in 200 with a differing amount hint), 15 % a declined bet, a bet and its win,
+/// 5 % bet + win again; one round in a thousand is an orphan (a committed bet in an open
+/// round, 1 h to 30 days old), and the last 50 rounds are still being played. Spread over
+/// 30 days. Then an attempt for every transaction, a replay for one in ten, a conflict
+/// for one in fifty and a refused signature for one in 97.
+async fn seed(app: &TestApp, provider: &TestProvider, t: &Templates, size: i64) -> Samples {
+    use sea_orm::TransactionTrait;
+    let first_tx_id = app
+        .query_i64("SELECT CAST(MAX(id) AS BIGINT) + 1000 AS n FROM wallet_transactions")
+        .await;
+    let first_entry_id = app
+        .query_i64("SELECT CAST(MAX(id) AS BIGINT) + 1000 AS n FROM ledger_entries")
+        .await;
+    let players = usize::try_from((size / 100).max(10)).unwrap();
+    let now = chrono::Utc::now();
+    let start = now - chrono::Duration::days(30);
+    let body_span_ms = (chrono::Duration::days(30) - chrono::Duration::hours(1)).num_milliseconds();
+    let at = |n: i64| start + chrono::Duration::milliseconds(body_span_ms * n / size.max(1));
+    let txn = app.db.begin().await.expect("begin the seed");
+    let mut s = Seeder {
+        db: &txn,
+        t,
+        scope: provider.id.clone(),
+        next_tx: first_tx_id,
+        next_entry: first_entry_id,
+        txs: Vec::new(),
+        entries: Vec::new(),
+        rounds: Vec::new(),
+        players: vec![(0, server::trail::GENESIS.to_owned()); players],
+        hint_mismatches: Vec::new(),
+        written: 0,
+    };
+    let clearing = format!("provider:{}:{CUR}", provider.id);
+    let cashier = format!("operator:cashier:{CUR}");
+    for player in 0..players {
+        let when = at(0);
+        let (id, _) = s.tx(&t.deposit, player, None, SEED_DEPOSIT_MINOR, None, when);
+        s.post(id, player, SEED_DEPOSIT_MINOR, &cashier, when);
+        s.flush(false).await;
+    }
+    let mut samples = Samples {
+        first_tx_id,
+        ..Samples::default()
+    };
+    let mut r: i64 = 0;
+    let live_from = size - 50;
+    while s.written < size {
+        let player = usize::try_from(r).unwrap() % players;
+        let round_id = format!("seed-round-{r}");
+        let when = at(s.written);
+        let bet_minor = 100 + (r * 37) % 900;
+        let live = s.written >= live_from;
+        let orphan = r % 1000 == 999;
+        if live || orphan {
+            let when = if live {
+                now - chrono::Duration::seconds(5)
+            } else {
+                when
+            };
+            let (id, _) = s.tx(&t.open_bet, player, Some(&round_id), bet_minor, None, when);
+            s.post(id, player, -bet_minor, &clearing, when);
+            s.round(player, &round_id, true, when);
+        } else if (12..16).contains(&(r % 20)) {
+            let (bet, bet_tx) = s.tx(
+                &t.rolled_back_bet,
+                player,
+                Some(&round_id),
+                bet_minor,
+                None,
+                when,
+            );
+            s.post(bet, player, -bet_minor, &clearing, when);
+            let (rollback, _) = s.tx(
+                &t.rollback,
+                player,
+                Some(&round_id),
+                bet_minor,
+                Some(&bet_tx),
+                when,
+            );
+            s.post(rollback, player, bet_minor, &clearing, when);
+            if r % 1000 == 12 {
+                s.hint_mismatches.push(rollback);
+            }
+            s.round(player, &round_id, false, when);
+        } else {
+            if (16..19).contains(&(r % 20)) {
+                s.tx(
+                    &t.declined_bet,
+                    player,
+                    Some(&round_id),
+                    1_000_000_000,
+                    None,
+                    when,
+                );
+            }
+            let (bet, bet_tx) = s.tx(
+                &t.settled_bet,
+                player,
+                Some(&round_id),
+                bet_minor,
+                None,
+                when,
+            );
+            s.post(bet, player, -bet_minor, &clearing, when);
+            let win_minor = (r * 7919) % 2000;
+            let (win, _) = s.tx(
+                &t.win,
+                player,
+                Some(&round_id),
+                win_minor,
+                Some(&bet_tx),
+                when,
+            );
+            s.post(win, player, win_minor, &clearing, when);
+            s.round(player, &round_id, false, when);
+            if r == 2 * size / 5 {
+                samples.settled_bet = bet_tx;
+                samples.settled_bet_request = format!("seed-req-{bet}");
+                samples.player = Seeder::player_id(player);
+                samples.round = round_id.clone();
+            }
+        }
+        r += 1;
+        s.flush(false).await;
+    }
+    s.flush(true).await;
+    let rows: Vec<player::ActiveModel> = s
+        .players
+        .iter()
+        .enumerate()
+        .map(|(index, (balance, head))| player::ActiveModel {
+            id: Set(Seeder::player_id(index)),
+            currency: Set(CUR.to_owned()),
+            status: Set("ACTIVE".to_owned()),
+            balance_minor: Set(*balance),
+            ledger_head: Set(Some(head.clone())),
+            created_at: Set(start),
+            updated_at: Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(SEED_BATCH) {
+        player::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await
+            .expect("insert players");
+    }
+    for chunk in s.hint_mismatches.chunks(SEED_BATCH) {
+        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        execute_on(
+            &txn,
+            &format!(
+                "UPDATE wallet_transactions SET amount_hint_mismatch = TRUE WHERE id IN ({})",
+                ids.join(",")
+            ),
+        )
+        .await;
+    }
+    execute_on(&txn, &seed_attempts_sql(provider, first_tx_id)).await;
+    if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        for table in ["wallet_transactions", "ledger_entries"] {
+            execute_on(
+                &txn,
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                ),
+            )
+            .await;
+        }
+    }
+    txn.commit().await.expect("commit the seed");
+    // PostgreSQL's autovacuum would analyze tables this size; the app never runs ANALYZE
+    // on SQLite, so neither does the seed.
+    if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        app.query("ANALYZE").await;
+    }
+    samples
+}
+
+async fn execute_on(db: &impl ConnectionTrait, sql: &str) {
+    db.execute(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// One attempt per seeded transaction, and replays, conflicts and refused signatures, in
+/// the order they arrived.
+fn seed_attempts_sql(provider: &TestProvider, first_tx_id: i64) -> String {
+    let key = quote(&provider.key_id);
+    let columns = "request_id, received_at, latency_ms, method, endpoint, provider_id, key_id, \
+                   transaction_id, fingerprint, signature, outcome, http_status, error_code, \
+                   request_body, response_body";
+    let endpoint = "CASE t.op WHEN 'BET' THEN '/wallet/v1/bet' WHEN 'WIN' THEN '/wallet/v1/win' \
+                    WHEN 'ROLLBACK' THEN '/wallet/v1/rollback' \
+                    ELSE '/operator/v1/players/{player_id}/adjustments' END";
+    let provider_id = "CASE WHEN t.scope = '@operator' THEN NULL ELSE t.scope END";
+    let key_id = format!("CASE WHEN t.scope = '@operator' THEN NULL ELSE {key} END");
+    let signature = "CASE WHEN t.scope = '@operator' THEN 'NONE' ELSE 'VALID' END";
+    let from = format!("FROM wallet_transactions t WHERE t.id >= {first_tx_id}");
+    format!(
+        "INSERT INTO attempts ({columns}) SELECT {columns} FROM ( \
+           SELECT t.request_id AS request_id, t.created_at AS received_at, 0 AS n, \
+                  CAST(3 AS BIGINT) AS latency_ms, 'POST' AS method, {endpoint} AS endpoint, \
+                  {provider_id} AS provider_id, {key_id} AS key_id, \
+                  t.transaction_id AS transaction_id, t.fingerprint AS fingerprint, \
+                  {signature} AS signature, \
+                  CASE WHEN t.state = 'DECLINED' THEN 'DECLINED' ELSE 'FIRST' END AS outcome, \
+                  t.http_status AS http_status, t.error_code AS error_code, \
+                  t.request_body AS request_body, t.response_body AS response_body {from} \
+           UNION ALL \
+           SELECT 'seed-replay-' || CAST(t.id AS TEXT), t.created_at, 1, CAST(1 AS BIGINT), 'POST', \
+                  {endpoint}, {provider_id}, {key_id}, t.transaction_id, t.fingerprint, {signature}, \
+                  'REPLAY', t.http_status, t.error_code, t.request_body, t.response_body \
+           {from} AND t.id % 10 = 0 \
+           UNION ALL \
+           SELECT 'seed-conflict-' || CAST(t.id AS TEXT), t.created_at, 2, CAST(2 AS BIGINT), 'POST', \
+                  {endpoint}, {provider_id}, {key_id}, t.transaction_id, t.fingerprint, {signature}, \
+                  'CONFLICT', 409, 'IDEMPOTENCY_CONFLICT', t.request_body, '{{}}' \
+           {from} AND t.id % 50 = 0 \
+           UNION ALL \
+           SELECT 'seed-refused-' || CAST(t.id AS TEXT), t.created_at, 3, CAST(1 AS BIGINT), 'POST', \
+                  {endpoint}, {provider_id}, {key_id}, NULL, NULL, 'INVALID', \
+                  'REJECTED', 401, 'INVALID_SIGNATURE', t.request_body, '{{}}' \
+           {from} AND t.id % 97 = 0 \
+         ) a ORDER BY received_at, n"
+    )
+}
+
+/// Times each console query, the discrepancy list and reconciliation runs on a realistic
+/// dataset (`ONCEWALLET_TIMING_TRANSACTIONS`, default 100,000). Not a pass/fail benchmark:
+/// run with `--ignored --nocapture` and read the table.
+#[tokio::test]
+#[ignore = "seeds 100,000 transactions or more; run by hand for timings"]
+async fn console_queries_answer_quickly_at_100k_transactions() {
+    use server::reconcile::discrepancies::{self, Filter};
+    use server::reconcile::{run_with, RunOptions, TrailMode, TrailPass};
+
+    // RUST_LOG=server::reconcile=info shows each check's time.
+    server::telemetry::init(false);
+    let size = seed_size();
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let t = templates(&app, &provider).await;
     let started = std::time::Instant::now();
-    seed(&app, &provider, &tx_id(&bet)).await;
+    let samples = seed(&app, &provider, &t, size).await;
+    let count = |table: &str| format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}");
     eprintln!(
-        "seeded {SEEDED} transactions and attempts in {:?}",
+        "seeded {} transactions, {} ledger entries, {} rounds, {} attempts, {} players in {:?}",
+        app.query_i64(&count("wallet_transactions")).await,
+        app.query_i64(&count("ledger_entries")).await,
+        app.query_i64(&count("rounds")).await,
+        app.query_i64(&count("attempts")).await,
+        app.query_i64(&count("players")).await,
         started.elapsed()
     );
     let currencies = CurrencyTable::default();
     let db = &app.db;
-    let player_filter = FeedFilter {
-        player_id: Some("seed-player-7".to_owned()),
-        ..FeedFilter::default()
-    };
-    let replays = FeedFilter {
-        outcome: Some("REPLAY".to_owned()),
-        ..of_provider(&provider)
-    };
+    let store = Store::connect(&app.database_url, WriterConfig::default())
+        .await
+        .expect("connect a store");
+    // (what, first call ms, best of three ms; runs are timed once).
+    let mut timings: Vec<(String, f64, Option<f64>)> = Vec::new();
+    let ms = |started: std::time::Instant| started.elapsed().as_secs_f64() * 1e3;
     macro_rules! timed {
         ($name:expr, $call:expr) => {{
             let started = std::time::Instant::now();
             let result = $call.await.expect($name);
-            eprintln!(
-                "{:<40} {:>8.2} ms",
-                $name,
-                started.elapsed().as_secs_f64() * 1e3
-            );
+            timings.push(($name.to_owned(), ms(started), None));
             result
         }};
     }
-    let page = timed!(
+    // A read: the first call (cold) and the best of three (warm).
+    macro_rules! read {
+        ($name:expr, $call:expr) => {{
+            let started = std::time::Instant::now();
+            let result = $call.await.expect($name);
+            let first = ms(started);
+            let mut best = first;
+            for _ in 0..2 {
+                let started = std::time::Instant::now();
+                $call.await.expect($name);
+                best = best.min(ms(started));
+            }
+            timings.push(($name.to_owned(), first, Some(best)));
+            result
+        }};
+    }
+    let run = |trail| {
+        let options = RunOptions {
+            trail,
+            ..RunOptions::default()
+        };
+        run_with(&store, Trigger::Manual, options)
+    };
+
+    let first = timed!(
+        "reconciliation, first run (full trail pass)",
+        run(TrailMode::default())
+    );
+    let RunOutcome::Finished(first) = first else {
+        panic!("skipped")
+    };
+    assert_eq!(first.trail.pass, TrailPass::Full);
+    eprintln!(
+        "first run: {} findings, trail {} players / {} postings, checks {:?}",
+        first.findings, first.trail.players_checked, first.trail.postings_checked, first.checks
+    );
+    assert_eq!(first.trail.broken, 0, "the seeded chains verify");
+    assert_eq!(first.critical_open, 0, "{:?}", first.checks);
+    timed!(
+        "reconciliation, incremental run (nothing new)",
+        run(TrailMode::default())
+    );
+    timed!(
+        "reconciliation, forced full run",
+        run(TrailMode::Force(TrailPass::Full))
+    );
+    let walked = timed!("trail: every chain walked (verify-trail)", async {
+        server::trail::verify(&server::trail::snapshot(&store).await?).await
+    });
+    assert!(walked.first_break.is_none());
+    let player = TestPlayer::with_balance(&provider, CUR, 100_000).await;
+    for _ in 0..20 {
+        let round = player.new_round();
+        provider.bet(&player.bet(&round, 10)).await.assert_ok();
+        provider.win(&player.win(&round, 5)).await.assert_ok();
+    }
+    let after_traffic = timed!(
+        "reconciliation, incremental run after 41 postings",
+        run(TrailMode::default())
+    );
+    let RunOutcome::Finished(after_traffic) = after_traffic else {
+        panic!("skipped")
+    };
+    assert_eq!(after_traffic.trail.postings_checked, 41);
+
+    let page = read!(
         "live_feed newest 100",
         live_feed(db, None, &FeedFilter::default(), 100)
     );
     assert_eq!(page.attempts.len(), 100);
-    timed!(
-        "live_feed after cursor",
-        live_feed(db, Some(50_000), &FeedFilter::default(), 500)
+    let middle = page.attempts[0].id / 2;
+    read!(
+        "live_feed 500 after a cursor",
+        live_feed(db, Some(middle), &FeedFilter::default(), 500)
     );
-    timed!(
-        "live_feed provider+REPLAY",
+    let replays = FeedFilter {
+        outcome: Some("REPLAY".to_owned()),
+        ..of_provider(&provider)
+    };
+    read!(
+        "live_feed provider + REPLAY",
         live_feed(db, None, &replays, 100)
     );
-    timed!("live_feed player", live_feed(db, None, &player_filter, 100));
-    let found = timed!(
+    let player_filter = FeedFilter {
+        player_id: Some(samples.player.clone()),
+        ..FeedFilter::default()
+    };
+    read!("live_feed player", live_feed(db, None, &player_filter, 100));
+    let found = read!(
         "trace by transaction id",
-        trace(db, &currencies, "seed-tx-77777")
+        trace(db, &currencies, &samples.settled_bet)
     );
-    assert!(found.is_some());
-    timed!(
+    let found = found.expect("the sample bet is traced");
+    assert_eq!(found.transactions[0].transaction.state, "SETTLED");
+    assert_eq!(found.transactions[0].related.len(), 1, "its win");
+    let by_request = read!(
         "trace by request id",
-        trace(db, &currencies, "seed-req-77777")
+        trace(db, &currencies, &samples.settled_bet_request)
     );
-    let hits = timed!("search by transaction id", search(db, "seed-tx-5", 0, 50));
+    assert!(by_request.is_some());
+    let hits = read!(
+        "search by transaction id",
+        search(db, &samples.settled_bet, 0, 50)
+    );
     assert_eq!(hits.total, 1);
-    timed!("search by request id", search(db, "seed-req-5", 0, 50));
-    let hits = timed!("search by player id", search(db, "seed-player-5", 0, 50));
-    assert_eq!(hits.total, 100);
-    timed!("search by round id", search(db, "seed-round-5", 0, 50));
-    let lines = timed!(
-        "export_rows player (100 rows)",
-        export_rows(db, "seed-player-5", 100_000)
+    let hits = read!(
+        "search by request id",
+        search(db, &samples.settled_bet_request, 0, 50)
     );
-    assert_eq!(lines.len(), 100);
-    timed!(
+    assert_eq!(hits.total, 1);
+    let hits = read!("search by player id", search(db, &samples.player, 0, 50));
+    assert!(hits.total > 10, "{}", hits.total);
+    let hits = read!("search by round id", search(db, &samples.round, 0, 50));
+    assert_eq!(hits.total, 2, "the bet and its win");
+    read!(
+        "export_rows player",
+        export_rows(db, &samples.player, 100_000)
+    );
+    let pending = read!(
         "pending_rollbacks page 0",
         pending_rollbacks(db, 0, chrono::Utc::now())
     );
+    assert!(pending.total > 0, "the seed has orphan debits");
+    let all = Filter {
+        limit: 50,
+        ..Filter::default()
+    };
+    let listed = read!("discrepancies, newest 50", discrepancies::list(db, &all));
+    assert!(!listed.items.is_empty());
+    let open_orphans = Filter {
+        kind: Some(PENDING_ROLLBACK.to_owned()),
+        status: Some("OPEN".to_owned()),
+        limit: 50,
+        ..Filter::default()
+    };
+    read!(
+        "discrepancies, OPEN PENDING_ROLLBACK 50",
+        discrepancies::list(db, &open_orphans)
+    );
+
+    eprintln!(
+        "\n{size} seeded transactions on {:?} (debug build)",
+        db.get_database_backend()
+    );
+    eprintln!("| query | first ms | best of 3 ms |\n|---|---:|---:|");
+    for (name, first, best) in &timings {
+        let best = best.map_or_else(String::new, |b| format!("{b:.1}"));
+        eprintln!("| {name} | {first:.1} | {best} |");
+    }
+    assert!(samples.first_tx_id > 0);
 }
