@@ -27,6 +27,7 @@ mod reconcile;
 mod refunds;
 mod rollback;
 mod rounds;
+mod secrets;
 mod seed;
 mod simulate;
 mod staff;
