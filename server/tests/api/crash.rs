@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::node::{runs_from_env, Node, Provider, RetryLog, SharedRetryLog, Target, TestDatabase};
-use crate::workload::{assert_end_state, players};
+use crate::workload::{assert_end_state, players, Expected};
 
 const CRASH_KILLS_SHORT: u32 = 30;
 const CLIENTS: usize = 8;
@@ -101,28 +101,49 @@ async fn no_acknowledged_transaction_is_lost_or_doubled_across_kills() {
 
     let db = database.connect().await;
     let totals = assert_end_state(&db, &database.url, &provider.id, &models).await;
-    let log = log.lock().unwrap();
+    {
+        let log = log.lock().unwrap();
+        assert!(
+            log.violations.is_empty(),
+            "answers outside the contract while retrying:\n{}",
+            log.violations.join("\n")
+        );
+        println!(
+            "crash test on {engine}: {kills} kills ({} SIGKILL at random moments, failpoints {:?}), \
+             {} acknowledged transactions, {} answered as replays, {} attempts, retryable answers {:?}, \
+             {} requests without an answer; lost {}, doubled {}; {:.1} s",
+            deaths.random,
+            deaths.failpoints,
+            totals.acknowledged,
+            totals.replays,
+            totals.attempts,
+            log.retryable,
+            log.transport_errors,
+            totals.lost,
+            totals.doubled,
+            started.elapsed().as_secs_f64()
+        );
+        assert!(totals.acknowledged > 0, "the clients got nothing done");
+    }
+
+    // The end check is not vacuous: one acknowledgement the database never saw, and it
+    // reports a lost transaction.
+    let mut forged = models;
+    forged[0].acked.insert(
+        "never-stored".to_owned(),
+        Expected {
+            http_status: 200,
+            state: "COMMITTED".to_owned(),
+            entries: 2,
+        },
+    );
+    let url = database.url.clone();
+    let check =
+        tokio::spawn(async move { assert_end_state(&db, &url, &provider.id, &forged).await });
     assert!(
-        log.violations.is_empty(),
-        "answers outside the contract while retrying:\n{}",
-        log.violations.join("\n")
+        check.await.is_err_and(|e| e.is_panic()),
+        "a forged acknowledgement must fail the end check"
     );
-    println!(
-        "crash test on {engine}: {kills} kills ({} SIGKILL at random moments, failpoints {:?}), \
-         {} acknowledged transactions, {} answered as replays, {} attempts, retryable answers {:?}, \
-         {} requests without an answer; lost {}, doubled {}; {:.1} s",
-        deaths.random,
-        deaths.failpoints,
-        totals.acknowledged,
-        totals.replays,
-        totals.attempts,
-        log.retryable,
-        log.transport_errors,
-        totals.lost,
-        totals.doubled,
-        started.elapsed().as_secs_f64()
-    );
-    assert!(totals.acknowledged > 0, "the clients got nothing done");
 }
 
 #[derive(Debug, Default)]

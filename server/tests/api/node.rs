@@ -97,7 +97,7 @@ pub struct Node {
 impl Node {
     /// Starts the binary on `database_url` with a free port and waits until it listens.
     pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Node {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        let mut command = Command::new(server_binary());
         command
             .env_remove("WALLET_FAILPOINT")
             .env("DATABASE_URL", database_url)
@@ -175,6 +175,15 @@ impl Node {
             }
         }
     }
+}
+
+/// The binary cargo built, or `ONCEWALLET_SERVER_BIN`: a long run can use a copy that
+/// a rebuild of the shared target directory cannot replace under it.
+fn server_binary() -> String {
+    std::env::var("ONCEWALLET_SERVER_BIN")
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_server").to_owned())
 }
 
 fn drain(
