@@ -30,9 +30,9 @@ pub use job::{
     critical_open, run_once, run_with, spawn_schedule, RunOptions, RunOutcome, RunSummary,
     Schedule, TrailSummary, Trigger,
 };
+pub use matching::{reconcile_statement, ReportResult, MAX_DISCREPANCIES};
 pub use runs::{recent_runs, run_now, run_now_with, RunError, MAX_RUNS};
 pub use trail_check::{TrailMode, TrailPass, DEFAULT_FULL_EVERY_RUNS, TRAIL_BROKEN};
-pub use matching::{reconcile_statement, ReportResult, MAX_DISCREPANCIES};
 
 /// The provider API's reconciliation endpoint, behind the same capture and authentication
 /// layers as the rest of `/wallet/v1` (the capture layer allows its larger body); and the
