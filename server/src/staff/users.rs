@@ -374,6 +374,12 @@ async fn create_first_admin(
         .exec_without_returning(txn)
         .await?;
     if inserted == 0 {
+        // Several processes starting at once on PostgreSQL: our insert waited for another
+        // process's admin to commit. Each statement sees what committed before it, so a
+        // second look finds that admin; only a name held by a non-admin is a problem.
+        if has_enabled_admin(txn).await? {
+            return Ok(FirstAdmin::Exists);
+        }
         return Ok(FirstAdmin::NameTaken);
     }
     let user = find_by_name(txn, FIRST_ADMIN).await?;

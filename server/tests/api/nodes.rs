@@ -70,6 +70,7 @@ async fn three_nodes_on_one_database_execute_each_key_once_and_share_one_feed() 
     for url in &urls {
         assert_feed_shows(url, &provider.id, &probes).await;
     }
+    assert_revocation_reaches_every_node(&provider, &urls).await;
     for node in &mut nodes {
         assert!(node.is_running(), "a node died:\n{}", node.output());
         node.terminate().await;
@@ -296,6 +297,47 @@ async fn probe_every_node(provider: &Provider, urls: &[String]) -> Vec<String> {
         probes.push(request_id);
     }
     probes
+}
+
+/// Replacing a provider's key set through one node stops the old key on every node at
+/// once (docs/API.md: "keys not listed stop working immediately"), whatever a node keeps
+/// in memory.
+async fn assert_revocation_reaches_every_node(provider: &Provider, urls: &[String]) {
+    let player_id = unique_id("rot");
+    provider.player(&urls[0], &player_id, 0).await;
+    let body = serde_json::to_vec(&json!({ "player_id": player_id, "currency": "EUR" })).unwrap();
+    for url in urls {
+        let before = provider
+            .attempt(url, Method::POST, "/wallet/v1/balance", &body, None)
+            .await
+            .expect("the node answers");
+        assert_eq!(
+            before.status, 200,
+            "the key works on {url} before: {}",
+            before.body
+        );
+    }
+    let new_key = json!({ "name": "reliability", "keys": [ { "key_id": unique_id("key"), "secret": crate::helpers::fresh_secret() } ] });
+    let replaced = crate::node::operator(
+        &urls[0],
+        Method::PUT,
+        &format!("/operator/v1/providers/{}", provider.id),
+        &new_key,
+    )
+    .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    for url in urls {
+        let after = provider
+            .attempt(url, Method::POST, "/wallet/v1/balance", &body, None)
+            .await
+            .expect("the node answers");
+        assert_eq!(
+            (after.status, after.code()),
+            (401, Some("INVALID_SIGNATURE")),
+            "the revoked key still works on {url}: {}",
+            after.body
+        );
+    }
 }
 
 /// Signs in to the console of `url` and waits (the attempt log is written in batches)
