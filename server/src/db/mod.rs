@@ -227,3 +227,24 @@ fn is_transient(error: &DbErr) -> bool {
 fn is_lock_timeout(error: &DbErr) -> bool {
     sqlstate(error).as_deref() == Some("55P03")
 }
+
+/// `a."column" AS "a_column"` for every column of an entity, for one statement that reads
+/// several tables (a model is then read back with `from_query_result(row, "a_")`).
+pub fn aliased_columns<E: sea_orm::EntityTrait>(alias: &str) -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    E::Column::iter()
+        .map(|column| {
+            let name = column.as_str();
+            format!("{alias}.\"{name}\" AS \"{alias}_{name}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Hand-written SQL uses PostgreSQL's `$1`, `$2`…; SQLite numbers them `?1`, `?2`….
+pub fn numbered_parameters(backend: sea_orm::DbBackend, sql: String) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => sql,
+        _ => sql.replace('$', "?"),
+    }
+}

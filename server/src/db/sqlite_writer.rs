@@ -1,6 +1,6 @@
 //! SQLite group commit: one task owns the only write connection, takes every queued unit
-//! of work, runs each in its own savepoint inside one transaction, commits once (one
-//! fsync for the batch) and only then answers every caller.
+//! of work, runs them all inside one transaction (each in its own savepoint if one of
+//! them fails), commits once (one fsync for the batch) and only then answers every caller.
 use futures::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
@@ -25,10 +25,52 @@ impl Default for WriterConfig {
     }
 }
 
-/// Called once the batch's commit finished, with its result.
-type Completion = Box<dyn FnOnce(Result<(), DbErr>) + Send>;
-/// A unit of work bound to its caller: runs in the batch, returns how to answer.
-type Job = Box<dyn for<'c> FnOnce(&'c DatabaseTransaction) -> BoxFuture<'c, Completion> + Send>;
+/// A unit of work bound to its caller. It may run twice: first straight in the batch's
+/// transaction and, if any unit of the batch failed, again in a savepoint of its own.
+trait Unit: Send {
+    /// Runs the work and keeps its result; `true` when it succeeded.
+    fn run<'c>(&'c mut self, txn: &'c DatabaseTransaction, savepoint: bool) -> BoxFuture<'c, bool>;
+    /// Answers the caller once the batch's commit finished, with its result.
+    fn answer(self: Box<Self>, commit: Result<(), DbErr>);
+}
+
+struct Pending<T> {
+    work: Box<Work<T>>,
+    result: Option<Result<T, ServiceError>>,
+    reply: oneshot::Sender<Result<T, ServiceError>>,
+}
+
+impl<T: Send + 'static> Unit for Pending<T> {
+    fn run<'c>(&'c mut self, txn: &'c DatabaseTransaction, savepoint: bool) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let result = if savepoint {
+                in_savepoint(txn, self.work.as_ref()).await
+            } else {
+                (self.work)(txn).await
+            };
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), DbErr>) {
+        let outcome = self.result.unwrap_or_else(|| {
+            Err(ServiceError::Db(DbErr::Custom(
+                "write batch not run".into(),
+            )))
+        });
+        let result = match commit {
+            Ok(()) => outcome,
+            // A failed commit of work that wrote something: we cannot tell the caller it
+            // did not happen.
+            Err(error) => Err(ServiceError::OutcomeUnknown(error)),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+type Job = Box<dyn Unit>;
 
 #[derive(Clone)]
 pub struct Handle {
@@ -44,19 +86,10 @@ pub fn spawn(db: DatabaseConnection, config: WriterConfig) -> Handle {
 impl Handle {
     pub async fn submit<T: Send + 'static>(&self, work: Box<Work<T>>) -> Result<T, ServiceError> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |txn| {
-            Box::pin(async move {
-                let outcome = in_savepoint(txn, work.as_ref()).await;
-                Box::new(move |commit: Result<(), DbErr>| {
-                    let result = match commit {
-                        Ok(()) => outcome,
-                        // A failed commit of work that wrote something: we cannot tell the
-                        // caller it did not happen.
-                        Err(error) => Err(ServiceError::OutcomeUnknown(error)),
-                    };
-                    let _ = reply.send(result);
-                }) as Completion
-            })
+        let job: Job = Box::new(Pending {
+            work,
+            result: None,
+            reply,
         });
         self.queue.try_send(job).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => ServiceError::Overloaded,
@@ -99,39 +132,61 @@ async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     Ok(txn)
 }
 
+/// Each batch runs first without savepoints: a savepoint and its release are two more
+/// statements per unit, each a hand-off to the connection's thread in the writer's
+/// critical path, and units almost never fail (declines are answers, not errors). If one
+/// does fail, the whole transaction is rolled back and the batch runs again with a
+/// savepoint per unit, so that only the failed unit's writes are undone. Work may run more
+/// than once by contract (see [`Work`]).
 async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
-    let mut batch = Vec::with_capacity(max_batch);
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        let completions = match begin_immediate(&db).await {
-            Ok(txn) => {
-                let mut completions = Vec::with_capacity(batch.len());
-                for job in batch.drain(..) {
-                    completions.push(job(&txn).await);
-                }
-                let committed = txn.commit().await;
-                if let Err(error) = &committed {
+        let committed = match run_batch(&db, &mut batch, false).await {
+            Ok(Some(committed)) => Ok(committed),
+            Ok(None) => run_batch(&db, &mut batch, true)
+                .await
+                .map(|committed| committed.unwrap_or_else(|| Ok(()))),
+            Err(error) => Err(error),
+        };
+        match committed {
+            Ok(commit) => {
+                if let Err(error) = &commit {
                     tracing::error!(%error, "group commit failed");
                 }
-                completions
-                    .into_iter()
-                    .map(|completion| {
-                        let result = committed
-                            .as_ref()
-                            .map(|_| ())
-                            .map_err(|e| DbErr::Custom(e.to_string()));
-                        (completion, result)
-                    })
-                    .collect::<Vec<_>>()
+                for job in batch.drain(..) {
+                    let commit = commit
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(|e| DbErr::Custom(e.to_string()));
+                    job.answer(commit);
+                }
             }
             Err(error) => {
                 tracing::error!(%error, "could not begin a write batch");
+                // Dropping the units drops their reply senders: nothing was committed.
                 batch.clear();
-                Vec::new()
             }
-        };
-        for (completion, committed) in completions {
-            completion(committed);
         }
     }
     tracing::info!("sqlite writer stopped");
+}
+
+/// Runs every unit in one transaction and commits: `Ok(Some(commit result))`, or
+/// `Ok(None)` when a unit failed without savepoints and the transaction was rolled back.
+/// `Err` when the transaction could not begin.
+async fn run_batch(
+    db: &DatabaseConnection,
+    batch: &mut [Job],
+    savepoints: bool,
+) -> Result<Option<Result<(), DbErr>>, DbErr> {
+    let txn = begin_immediate(db).await?;
+    for job in batch.iter_mut() {
+        if !job.run(&txn, savepoints).await && !savepoints {
+            if let Err(error) = txn.rollback().await {
+                tracing::warn!(%error, "rolling back a failed write batch");
+            }
+            return Ok(None);
+        }
+    }
+    Ok(Some(txn.commit().await))
 }

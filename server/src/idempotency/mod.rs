@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, FromQueryResult, QueryFilter, Statement, TryInsertResult,
 };
 use serde_json::{json, Map, Value};
 
@@ -118,9 +118,10 @@ pub async fn execute<O: Operation>(
     currencies: &CurrencyTable,
     operation: O,
 ) -> Result<Answer, ServiceError> {
-    // The fast path: a replay reads and never waits for the writer.
-    if let Some(existing) = find(store.reader(), operation.keyed()).await? {
-        return replay(store.reader(), currencies, operation.keyed(), existing).await;
+    // The fast path: a replay reads (once) and never waits for the writer.
+    if let Some((existing, player)) = find_with_player(store.reader(), operation.keyed()).await? {
+        let balance = player.as_ref().and_then(|p| player_money(currencies, p));
+        return replay_answer(operation.keyed(), existing, balance);
     }
     let operation = Arc::new(operation);
     let currencies = Arc::new(currencies.clone());
@@ -165,6 +166,38 @@ async fn find(
         .filter(wtx::Column::TransactionId.eq(keyed.transaction_id.as_str()))
         .one(db)
         .await?)
+}
+
+/// The key's row and its player's, in one statement (a replay's only read).
+async fn find_with_player(
+    db: &DatabaseConnection,
+    keyed: &KeyedRequest,
+) -> Result<Option<(wtx::Model, Option<player::Model>)>, ServiceError> {
+    let backend = db.get_database_backend();
+    let sql = crate::db::numbered_parameters(
+        backend,
+        format!(
+            "SELECT {}, {} FROM wallet_transactions t LEFT JOIN players p ON p.id = t.player_id \
+             WHERE t.scope = $1 AND t.transaction_id = $2",
+            crate::db::aliased_columns::<wtx::Entity>("t"),
+            crate::db::aliased_columns::<player::Entity>("p"),
+        ),
+    );
+    let values: [sea_orm::Value; 2] = [
+        keyed.scope.as_str().into(),
+        keyed.transaction_id.as_str().into(),
+    ];
+    let Some(row) = db
+        .query_one(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let player = match row.try_get::<Option<String>>("", "p_id")? {
+        Some(_) => Some(player::Model::from_query_result(&row, "p_")?),
+        None => None,
+    };
+    Ok(Some((wtx::Model::from_query_result(&row, "t_")?, player)))
 }
 
 /// Inserts the key's row; `None` if the key already exists. The unique index on
@@ -224,7 +257,6 @@ async fn record(
 ) -> Result<Answer, ServiceError> {
     let recorded = first_answer(keyed, wallet_tx_id, decision, now);
     let update = wtx::ActiveModel {
-        id: Set(wallet_tx_id),
         state: Set(recorded.state.to_owned()),
         outcome: Set(recorded.outcome.map(str::to_owned)),
         error_code: Set(recorded.error_code.map(str::to_owned)),
@@ -233,7 +265,12 @@ async fn record(
         updated_at: Set(now),
         ..Default::default()
     };
-    wtx::Entity::update(update).exec(txn).await?;
+    // update_many: no read-back of the row (`update` fetches it again on SQLite).
+    wtx::Entity::update_many()
+        .set(update)
+        .filter(wtx::Column::Id.eq(wallet_tx_id))
+        .exec(txn)
+        .await?;
     Ok(recorded.answer)
 }
 
@@ -352,6 +389,16 @@ async fn replay(
     keyed: &KeyedRequest,
     existing: wtx::Model,
 ) -> Result<Answer, ServiceError> {
+    let balance = current_balance(db, currencies, &existing.player_id).await?;
+    replay_answer(keyed, existing, balance)
+}
+
+/// The stored answer with the player's balance now, or a conflict.
+fn replay_answer(
+    keyed: &KeyedRequest,
+    existing: wtx::Model,
+    balance: Option<Money>,
+) -> Result<Answer, ServiceError> {
     if existing.state == IN_PROGRESS {
         return Err(ServiceError::InProgress);
     }
@@ -378,7 +425,7 @@ async fn replay(
         http_status,
         stored,
         replayed: true,
-        balance: current_balance(db, currencies, &existing.player_id).await?,
+        balance,
     })
 }
 

@@ -5,10 +5,11 @@
 //! left is the database's share of a bet.
 //!
 //! The statements mirror, in order, what `idempotency::execute` with a `Bet` sends
-//! (`server/src/idempotency/mod.rs`, `wallet/operations/bet.rs`, `ledger.rs`): the key
-//! lookup and the replay fast path on a read connection, then in the writer the key
-//! claim, the player, session, round and tombstone reads, the round insert, the balance
-//! compare-and-set, both ledger entries and the stored answer.
+//! (`server/src/idempotency/mod.rs`, `wallet/operations/bet.rs`, `ledger.rs`): the replay
+//! fast path on a read connection (the key itself comes from the wallet's cache), then in
+//! the writer, without savepoints as the wallet's writer runs a batch that does not fail:
+//! the key claim, the player with the session, round and tombstone in one read, the
+//! round insert, the balance compare-and-set, both ledger entries and the stored answer.
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -204,15 +205,15 @@ async fn client(
         let started = Instant::now();
         sequence += 1;
         let transaction_id = format!("baseline-b{index}-{sequence}");
-        sqlx::query("SELECT key_id, provider_id, secret, created_at FROM provider_keys WHERE key_id = ? LIMIT 1")
-            .bind(KEY)
-            .fetch_optional(&reader)
-            .await?;
-        let replay = sqlx::query("SELECT id, state FROM wallet_transactions WHERE scope = ? AND transaction_id = ? LIMIT 1")
-            .bind(PROVIDER)
-            .bind(&transaction_id)
-            .fetch_optional(&reader)
-            .await?;
+        let replay = sqlx::query(
+            "SELECT t.id, t.state, t.fingerprint, t.response_body, p.balance_minor, p.currency \
+             FROM wallet_transactions t LEFT JOIN players p ON p.id = t.player_id \
+             WHERE t.scope = ? AND t.transaction_id = ?",
+        )
+        .bind(PROVIDER)
+        .bind(&transaction_id)
+        .fetch_optional(&reader)
+        .await?;
         anyhow::ensure!(replay.is_none(), "a fresh id exists already");
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -246,13 +247,7 @@ async fn writer(
             txn.execute("UPDATE seaql_migrations SET version = version WHERE 0")
                 .await?;
             for job in &batch {
-                let mut savepoint = txn.begin().await?;
-                let result = bet(&mut savepoint, job).await;
-                match result {
-                    Ok(()) => savepoint.commit().await?,
-                    Err(_) => savepoint.rollback().await?,
-                }
-                results.push(result);
+                results.push(bet(&mut txn, job).await);
             }
             txn.commit().await
         }
@@ -303,30 +298,25 @@ async fn bet(db: &mut SqliteConnection, job: &Job) -> Result<(), sqlx::Error> {
     .fetch_one(&mut *db)
     .await?
     .try_get("id")?;
-    // The checks: player, session, round, tombstone.
-    let player = sqlx::query(
-        "SELECT id, currency, status, balance_minor, ledger_head, created_at, updated_at FROM players WHERE id = ? LIMIT 1",
+    // The checks' reads: player, session, round, tombstone, in one statement.
+    let context = sqlx::query(
+        "SELECT p.balance_minor, p.ledger_head, p.status, p.currency, s.token, s.superseded, \
+                s.expires_at, r.state AS round_state, t.transaction_id AS tombstone \
+         FROM players p \
+         LEFT JOIN game_sessions s ON s.token = ?2 \
+         LEFT JOIN rounds r ON r.provider_id = ?3 AND r.player_id = p.id AND r.round_id = ?4 \
+         LEFT JOIN tombstones t ON t.provider_id = ?3 AND t.transaction_id = ?5 \
+         WHERE p.id = ?1",
     )
     .bind(&job.player_id)
+    .bind(session_token(&job.player_id))
+    .bind(PROVIDER)
+    .bind(&job.round_id)
+    .bind(&job.transaction_id)
     .fetch_one(&mut *db)
     .await?;
-    let balance: i64 = player.try_get("balance_minor")?;
-    let head: Option<String> = player.try_get("ledger_head")?;
-    sqlx::query("SELECT token, player_id, provider_id, game_id, superseded, created_at, expires_at FROM game_sessions WHERE token = ? LIMIT 1")
-        .bind(session_token(&job.player_id))
-        .fetch_one(&mut *db)
-        .await?;
-    sqlx::query("SELECT provider_id, player_id, round_id, game_id, state, opened_at, closed_at FROM rounds WHERE provider_id = ? AND player_id = ? AND round_id = ? LIMIT 1")
-        .bind(PROVIDER)
-        .bind(&job.player_id)
-        .bind(&job.round_id)
-        .fetch_optional(&mut *db)
-        .await?;
-    sqlx::query("SELECT provider_id, transaction_id, player_id, rollback_transaction_id, created_at, late_bet_at FROM tombstones WHERE provider_id = ? AND transaction_id = ? LIMIT 1")
-        .bind(PROVIDER)
-        .bind(&job.transaction_id)
-        .fetch_optional(&mut *db)
-        .await?;
+    let balance: i64 = context.try_get("balance_minor")?;
+    let head: Option<String> = context.try_get("ledger_head")?;
     // The round opens.
     sqlx::query("INSERT INTO rounds (provider_id, player_id, round_id, game_id, state, opened_at, closed_at) \
                  VALUES (?, ?, ?, ?, 'OPEN', ?, NULL) ON CONFLICT (provider_id, player_id, round_id) DO NOTHING")

@@ -1,15 +1,15 @@
 //! `POST /wallet/v1/bet`: a debit, gated by the player's game session.
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Map, Value};
 
 use super::{
-    balance_of, check_metadata, declined, find_round, find_tombstone, is_closed, lock_player,
-    parse_id, player_not_found, KeyFields, RequestContext,
+    balance_of, bet_context, check_metadata, declined, is_closed, parse_id, player_not_found,
+    BetContext, BetKeys, KeyFields, RequestContext,
 };
-use crate::db::entities::{game_session, round, tombstone};
+use crate::db::entities::{round, tombstone};
 use crate::domain::{GameId, Money, PlayerId, RoundId, TransactionId};
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::idempotency::{Decision, KeyedRequest, Operation};
@@ -79,13 +79,23 @@ impl Bet {
         now: DateTime<Utc>,
     ) -> Result<Decision, ServiceError> {
         let provider = self.ctx.provider_id.as_str();
-        let Some(player) = lock_player(txn, self.player_id.as_str()).await? else {
+        let keys = BetKeys {
+            provider_id: provider,
+            player_id: self.player_id.as_str(),
+            session_token: &self.session_token,
+            round_id: self.round_id.as_str(),
+            transaction_id: self.keyed.transaction_id.as_str(),
+        };
+        let Some(BetContext {
+            player,
+            session,
+            round: existing_round,
+            tombstone,
+        }) = bet_context(txn, keys).await?
+        else {
             return Ok(player_not_found(self.player_id.as_str()));
         };
         let balance = balance_of(&self.ctx.currencies, &player)?;
-        let session = game_session::Entity::find_by_id(self.session_token.as_str())
-            .one(txn)
-            .await?;
         let Some(session) = session.filter(|s| {
             s.player_id == player.id
                 && s.provider_id == provider
@@ -118,7 +128,6 @@ impl Bet {
                 Some(balance),
             ));
         }
-        let existing_round = find_round(txn, provider, &player.id, self.round_id.as_str()).await?;
         if is_closed(&existing_round) {
             return Ok(declined(
                 ErrorCode::RoundClosed,
@@ -126,9 +135,7 @@ impl Bet {
                 Some(balance),
             ));
         }
-        if let Some(tomb) =
-            find_tombstone(txn, provider, self.keyed.transaction_id.as_str()).await?
-        {
+        if let Some(tomb) = tombstone {
             mark_late_bet(txn, tomb, now).await?;
             return Ok(Decision::Declined {
                 error: ApiError::new(
@@ -225,9 +232,12 @@ async fn mark_late_bet(
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
     if tomb.late_bet_at.is_none() {
-        let mut update: tombstone::ActiveModel = tomb.into();
-        update.late_bet_at = Set(Some(now));
-        tombstone::Entity::update(update).exec(txn).await?;
+        tombstone::Entity::update_many()
+            .col_expr(tombstone::Column::LateBetAt, Expr::value(Some(now)))
+            .filter(tombstone::Column::ProviderId.eq(tomb.provider_id))
+            .filter(tombstone::Column::TransactionId.eq(tomb.transaction_id))
+            .exec(txn)
+            .await?;
     }
     Ok(())
 }

@@ -14,13 +14,15 @@ pub use win::Win;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, Statement,
 };
 use serde_json::Value;
 
 use super::wire::METADATA_MAX_BYTES;
-use crate::db::entities::{player, round, tombstone};
+use crate::db::entities::{game_session, player, round, tombstone};
 use crate::domain::{CurrencyTable, IdError, Money, ProviderId, TransactionId};
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::idempotency::{player_money, Decision, Fingerprint, KeyedRequest};
@@ -172,6 +174,93 @@ pub fn balance_of(
     })
 }
 
+/// What a bet's checks read: the player (locked until commit on PostgreSQL), the session
+/// it names, the round and a tombstone for the bet's id.
+pub struct BetContext {
+    pub player: player::Model,
+    pub session: Option<game_session::Model>,
+    pub round: Option<round::Model>,
+    pub tombstone: Option<tombstone::Model>,
+}
+
+/// The four reads of a bet in one statement (on PostgreSQL after the player's lock): one
+/// hand-off to the connection's thread in SQLite's single writer instead of four, two
+/// round trips on PostgreSQL instead of four. `None` when the player does not exist.
+pub async fn bet_context(
+    txn: &DatabaseTransaction,
+    keys: BetKeys<'_>,
+) -> Result<Option<BetContext>, ServiceError> {
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Lock the player first, in a statement of its own. Under READ COMMITTED the next
+        // statement's snapshot is taken after the lock was granted, so it sees what the
+        // lock holder committed (a racing rollback's tombstone). A `FOR UPDATE OF p` on
+        // the joined statement would re-read only the player's row after waiting and
+        // keep the tombstone it did not see before. (SQLite has one writer: no race.)
+        let locked = player::Entity::find_by_id(keys.player_id)
+            .select_only()
+            .column(player::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<String>()
+            .one(txn)
+            .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
+    let sql = format!(
+        "SELECT {}, {}, {}, {} FROM players p \
+         LEFT JOIN game_sessions s ON s.token = $2 \
+         LEFT JOIN rounds r ON r.provider_id = $3 AND r.player_id = p.id AND r.round_id = $4 \
+         LEFT JOIN tombstones t ON t.provider_id = $3 AND t.transaction_id = $5 \
+         WHERE p.id = $1",
+        crate::db::aliased_columns::<player::Entity>("p"),
+        crate::db::aliased_columns::<game_session::Entity>("s"),
+        crate::db::aliased_columns::<round::Entity>("r"),
+        crate::db::aliased_columns::<tombstone::Entity>("t"),
+    );
+    let sql = crate::db::numbered_parameters(backend, sql);
+    let values: [sea_orm::Value; 5] = [
+        keys.player_id.into(),
+        keys.session_token.into(),
+        keys.provider_id.into(),
+        keys.round_id.into(),
+        keys.transaction_id.into(),
+    ];
+    let Some(row) = txn
+        .query_one(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    else {
+        return Ok(None);
+    };
+    // A left join that found nothing leaves the row's key NULL.
+    let present = |key: &str| row.try_get::<Option<String>>("", key);
+    Ok(Some(BetContext {
+        player: player::Model::from_query_result(&row, "p_")?,
+        session: match present("s_token")? {
+            Some(_) => Some(game_session::Model::from_query_result(&row, "s_")?),
+            None => None,
+        },
+        round: match present("r_round_id")? {
+            Some(_) => Some(round::Model::from_query_result(&row, "r_")?),
+            None => None,
+        },
+        tombstone: match present("t_transaction_id")? {
+            Some(_) => Some(tombstone::Model::from_query_result(&row, "t_")?),
+            None => None,
+        },
+    }))
+}
+
+/// The keys a bet's context is read by.
+pub struct BetKeys<'a> {
+    pub provider_id: &'a str,
+    pub player_id: &'a str,
+    pub session_token: &'a str,
+    pub round_id: &'a str,
+    pub transaction_id: &'a str,
+}
+
 pub async fn find_round(
     txn: &DatabaseTransaction,
     provider_id: &str,
@@ -203,10 +292,14 @@ pub async fn close_round(
         return Ok(false);
     };
     if existing.state != "CLOSED" {
-        let mut closing: round::ActiveModel = existing.into();
-        closing.state = Set("CLOSED".to_owned());
-        closing.closed_at = Set(Some(now));
-        round::Entity::update(closing).exec(txn).await?;
+        round::Entity::update_many()
+            .col_expr(round::Column::State, Expr::value("CLOSED"))
+            .col_expr(round::Column::ClosedAt, Expr::value(Some(now)))
+            .filter(round::Column::ProviderId.eq(provider_id))
+            .filter(round::Column::PlayerId.eq(player_id))
+            .filter(round::Column::RoundId.eq(round_id))
+            .exec(txn)
+            .await?;
     }
     Ok(true)
 }
