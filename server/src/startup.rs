@@ -81,6 +81,7 @@ impl Application {
         );
         let state = AppState {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
+            keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),
             store,
             currencies: Arc::new(config.currencies.clone()),
             operator_token: Arc::from(config.operator_token.as_str()),

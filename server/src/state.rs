@@ -13,6 +13,8 @@ pub struct AppState {
     pub operator_token: Arc<str>,
     /// Where every request leaves its record.
     pub attempts: AttemptLog,
+    /// Provider keys for the signature check: cached on SQLite, read each time on PostgreSQL.
+    pub keys: crate::wallet::keys::KeyCache,
     /// The wallet API's per-key rate limit (`WALLET_RATE_LIMIT_PER_KEY`), off when `None`.
     pub wallet_rate_limit: Option<crate::wallet::rate_limit::KeyRateLimit>,
 }

@@ -58,9 +58,12 @@ pub async fn put_provider(
     let result = async {
         let provider_id = id("provider_id", provider_id, ProviderId::parse)?;
         let request: ProviderRequest = parse_json(&body)?;
-        service::upsert_provider(&state.store, provider_id, request)
+        let view = service::upsert_provider(&state.store, provider_id, request)
             .await
-            .map_err(|e| e.into_api())
+            .map_err(|e| e.into_api())?;
+        // Committed: a key no longer listed must stop working now, not in a second.
+        state.keys.clear();
+        Ok(view)
     }
     .await;
     respond(

@@ -6,7 +6,6 @@ use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use sea_orm::EntityTrait;
 
 use super::signing;
 use crate::db::entities::provider_key;
@@ -114,8 +113,9 @@ async fn verify(
     let timestamp_ms: i64 = timestamp
         .parse()
         .map_err(|_| invalid("X-Wallet-Timestamp must be Unix time in milliseconds"))?;
-    let key = provider_key::Entity::find_by_id(key_id)
-        .one(state.store.reader())
+    let key = state
+        .keys
+        .get(state.store.reader(), key_id)
         .await
         .map_err(|error| crate::error::ServiceError::Db(error).into_api())?
         .ok_or_else(|| invalid("unknown key"))?;

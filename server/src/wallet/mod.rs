@@ -1,5 +1,6 @@
 //! The provider-facing wallet API (`/wallet/v1`): balance, bet, win, rollback, round close.
 pub mod auth;
+pub mod keys;
 mod handlers;
 mod lookups;
 pub mod operations;
