@@ -263,6 +263,8 @@ pub struct RetryLog {
     /// Answers no contract allows while retrying: a 5xx without a retryable contract
     /// code, a retryable flag on a 4xx other than 401 STALE_REQUEST or 429 RATE_LIMITED.
     pub violations: Vec<String>,
+    /// `500 INTERNAL_ERROR` answers (outcome unknown) resolved through the status lookup.
+    pub unknown_outcomes_looked_up: u64,
 }
 
 pub type SharedRetryLog = Arc<Mutex<RetryLog>>;
@@ -405,6 +407,8 @@ impl Provider {
         let started = Instant::now();
         let mut attempts = 0;
         let mut pause_ms = 10;
+        // First answers the status lookup reported after a 500.
+        let mut committed: Vec<Value> = Vec::new();
         loop {
             assert!(
                 started.elapsed() < deadline,
@@ -427,9 +431,28 @@ impl Provider {
                 kind.is_some()
             };
             if retry {
+                if response.status == 500 {
+                    // The outcome is unknown: ask the status lookup, as the contract says,
+                    // and hold the retry's answer to what it reports.
+                    if let Some(found) = self.lookup(&url, body).await {
+                        committed.push(found);
+                    }
+                    log.lock().unwrap().unknown_outcomes_looked_up += 1;
+                }
                 tokio::time::sleep(Duration::from_millis(pause_ms)).await;
                 pause_ms = (pause_ms * 2).min(200);
                 continue;
+            }
+            for original in &committed {
+                let same = response.body["replayed"] == true
+                    && original["http_status"] == response.status
+                    && original["body"]["transaction"] == response.body["transaction"];
+                if !same {
+                    log.lock().unwrap().violations.push(format!(
+                        "the status lookup reported {original} after a 500, the retry answered {} {}",
+                        response.status, response.body
+                    ));
+                }
             }
             return Definitive {
                 status: response.status,
@@ -437,6 +460,22 @@ impl Provider {
                 attempts,
             };
         }
+    }
+}
+
+impl Provider {
+    /// `GET /wallet/v1/transactions/{id}` of the request's transaction: its
+    /// `original_response` when it committed, `None` when not (or no answer came).
+    async fn lookup(&self, base_url: &str, body: &Value) -> Option<Value> {
+        let tx_id = body["transaction_id"].as_str()?;
+        let path = format!("/wallet/v1/transactions/{tx_id}");
+        let response = self
+            .attempt(base_url, Method::GET, &path, b"", None)
+            .await?;
+        let lookup = &response.body["lookup"];
+        let state = lookup["state"].as_str().unwrap_or("NOT_FOUND");
+        (response.status == 200 && !matches!(state, "NOT_FOUND" | "IN_PROGRESS"))
+            .then(|| lookup["original_response"].clone())
     }
 }
 

@@ -104,10 +104,12 @@ async fn a_database_outage_gets_only_retryable_answers_and_the_wallet_recovers_b
         "/readyz must go 503 during the outage and 200 after it: {seen:?}"
     );
     println!(
-        "outage: PostgreSQL down {:.1} s; retryable answers {:?}; /readyz back {:.1} s after the \
-         restart; {} acknowledged transactions, {} replays; lost {}, doubled {}; {:.1} s in all",
+        "outage: PostgreSQL down {:.1} s; retryable answers {:?} ({} unknown outcomes looked \
+         up); /readyz back {:.1} s after the restart; {} acknowledged transactions, {} replays; \
+         lost {}, doubled {}; {:.1} s in all",
         (up_at - down_at).as_secs_f64(),
         log.retryable,
+        log.unknown_outcomes_looked_up,
         ready_after.as_secs_f64(),
         totals.acknowledged,
         totals.replays,
