@@ -27,6 +27,8 @@ fn start_binary(workdir: &std::path::Path) -> RunningBinary {
         .env_remove("WALLET_OPERATOR_TOKEN")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
+        // The demo's traffic has nothing to do with this test; it only adds load.
+        .env("WALLET_DEMO", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -37,7 +39,8 @@ fn start_binary(workdir: &std::path::Path) -> RunningBinary {
     let mut admin_password = None;
     // The banner: "  dashboard:      http://…/   sign in as admin / <password>  (…)" and
     // "  operator token: <token>  (…)".
-    for line in BufReader::new(stdout).lines().take(20) {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref().take(20) {
         let line = line.expect("stdout is readable");
         let line = line.trim_start();
         if let Some(rest) = line.strip_prefix("dashboard:") {
@@ -55,6 +58,8 @@ fn start_binary(workdir: &std::path::Path) -> RunningBinary {
             break;
         }
     }
+    // Keep reading: a closed pipe would make the server's next log line fail.
+    std::thread::spawn(move || lines.for_each(drop));
     RunningBinary {
         child,
         base_url: base_url.expect("the binary prints its address"),
