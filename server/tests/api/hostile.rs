@@ -796,3 +796,175 @@ async fn a_key_past_its_rate_limit_gets_retryable_429s_and_other_keys_do_not() {
         .expect("balance");
     assert_eq!(balance, 900);
 }
+
+const CONSOLE_FUNCTIONS: &[&str] = &[
+    "current_viewer",
+    "get_overview",
+    "get_feed",
+    "get_trace",
+    "search_transactions",
+    "get_pending",
+    "refund_orphan",
+    "acknowledge_finding",
+    "resolve_finding",
+    "get_reconciliation",
+    "run_reconciliation_now",
+    "list_players",
+    "get_player",
+    "set_player_blocked",
+    "get_audit",
+    "list_users",
+    "create_user",
+    "set_user_role",
+    "set_user_disabled",
+    "no_such_function",
+];
+
+/// The console's surface gets the same treatment without a valid session: server
+/// functions, downloads, uploads, sign-in and pages, with hostile forms, forged or
+/// planted session cookies and cross-site origins. Nothing answers 5xx, nobody gets in,
+/// and no staff user, session or money changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_requests_to_the_console_never_get_a_5xx_or_in() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
+    let before = snapshot(&app).await;
+    let staff_before = app
+        .query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM staff_users")
+        .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut failures = Vec::new();
+    let mut args_500 = 0;
+    for _ in 0..600 {
+        let injection = *INJECTIONS.choose(&mut rng).expect("payloads");
+        let (method, path) = match rng.gen_range(0..6) {
+            0..=2 => (
+                Method::POST,
+                format!(
+                    "/api/{}",
+                    CONSOLE_FUNCTIONS.choose(&mut rng).expect("functions")
+                ),
+            ),
+            3 => (Method::POST, "/auth/login".to_owned()),
+            4 => (
+                Method::GET,
+                format!("/console/export.csv?q={}", encode(injection)),
+            ),
+            _ => (
+                Method::GET,
+                format!(
+                    "/{}/{}",
+                    ["tx", "players", "search", "x"]
+                        .choose(&mut rng)
+                        .expect("pages"),
+                    encode(injection)
+                ),
+            ),
+        };
+        let mut request = client.request(method.clone(), format!("{}{path}", app.base_url));
+        let form: Vec<(String, String)> = (0..rng.gen_range(0..5))
+            .map(|_| {
+                let name = [
+                    "username",
+                    "password",
+                    "next",
+                    "player_id",
+                    "blocked",
+                    "query",
+                    "refund_id",
+                    "role",
+                    "filter[provider_id]",
+                    "x",
+                ]
+                .choose(&mut rng)
+                .expect("names");
+                let value = if rng.gen_bool(0.1) {
+                    "p".repeat(5000)
+                } else {
+                    injection.to_owned()
+                };
+                ((*name).to_owned(), value)
+            })
+            .collect();
+        if method == Method::POST {
+            request = if rng.gen_bool(0.8) {
+                request.form(&form)
+            } else {
+                request.header("Content-Type", "application/json").body(
+                    (0..rng.gen_range(0..300))
+                        .map(|_| rng.gen::<u8>())
+                        .collect::<Vec<u8>>(),
+                )
+            };
+        }
+        request = match rng.gen_range(0..3) {
+            0 => request.header("Origin", app.base_url.as_str()),
+            1 => request
+                .header("Origin", "http://evil.example")
+                .header("Sec-Fetch-Site", "cross-site"),
+            _ => request,
+        };
+        if rng.gen_bool(0.5) {
+            let id = if rng.gen_bool(0.5) {
+                unique_id("forged")
+            } else {
+                encode(injection)
+            };
+            request = request.header("Cookie", format!("oncewallet_session={id}"));
+        }
+        let label = format!("{method} {path}");
+        match request.send().await {
+            Ok(response) if response.status().as_u16() >= 500 => {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                // Known and reported, not ours to change here (the console's server
+                // functions are served by Leptos): arguments that do not deserialize are
+                // answered `500 Args|…` or `500 Deserialization|…` before the function
+                // runs, so nothing happens but the status is wrong. Any other 5xx fails.
+                let undecodable = text.starts_with("Args|") || text.starts_with("Deserialization|");
+                if status == 500 && path.starts_with("/api/") && undecodable {
+                    args_500 += 1;
+                } else {
+                    failures.push(format!("{label} {form:?}: {status} {text:.200}"));
+                }
+            }
+            Ok(response)
+                if path.starts_with("/api/")
+                    && path != "/api/current_viewer"
+                    && response.status().is_success() =>
+            {
+                failures.push(format!("{label}: {} without a session", response.status()))
+            }
+            Ok(_) => {}
+            Err(error) => failures.push(format!("{label}: no answer: {error}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} console requests answered outside the rules:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "hostile console requests changed state"
+    );
+    assert_eq!(
+        app.query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM staff_users")
+            .await,
+        staff_before
+    );
+    provider.assert_balance(&player, 1_000).await;
+    println!("console: 600 hostile requests, none got in; {args_500} answered 500 for undecodable arguments (known)");
+}
