@@ -1,6 +1,7 @@
 //! The operator console's server side: the pages (rendered by the `app` crate), the
 //! [`Console`](app::backend::Console) their server functions call, the CSV export and
 //! statement upload, all behind staff sign-in.
+mod bad_args;
 mod console;
 mod export;
 mod gate;
@@ -40,6 +41,7 @@ pub fn router(state: AppState, staff: &Staff, site_root: &Path) -> Router {
     let routes = crate::site::router(site_root, context)
         .merge(downloads)
         .merge(crate::staff::router(staff.clone()))
-        .layer(axum::middleware::from_fn(gate::require_sign_in));
+        .layer(axum::middleware::from_fn(gate::require_sign_in))
+        .layer(axum::middleware::from_fn(bad_args::client_errors_are_400));
     crate::staff::protect(routes, staff)
 }

@@ -198,6 +198,18 @@ async fn without_a_session_pages_redirect_and_server_functions_answer_401() {
         .await
         .expect("post");
     assert_eq!(call.status(), StatusCode::UNAUTHORIZED);
+    let undecodable = anonymous
+        .post(format!("{}/api/get_pending", app.base_url))
+        .header(ORIGIN, &app.base_url)
+        .form(&[("page", "not-a-number")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        undecodable.status(),
+        StatusCode::BAD_REQUEST,
+        "the caller's mistake, not a 5xx"
+    );
     let export = anonymous
         .get(format!("{}/console/export.csv?q=x", app.base_url))
         .send()
