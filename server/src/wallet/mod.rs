@@ -1,7 +1,7 @@
 //! The provider-facing wallet API (`/wallet/v1`): balance, bet, win, rollback, round close.
 pub mod auth;
-pub mod keys;
 mod handlers;
+pub mod keys;
 mod lookups;
 pub mod operations;
 #[cfg(test)]
