@@ -84,7 +84,8 @@ usage: server bench --target URL --operator-token TOKEN [--clients N] [--duratio
          [--scenario first|replay|hot|mixed|all] [--players N] [--json FILE]
          [--database-url URL] [--baseline] [--pgbench-scale N] [--run-tag TAG]
   defaults: --clients 64 --duration 10 --scenario all --players 10000;
-  --baseline needs --database-url (the database the wallet runs on); see docs/PERFORMANCE.md";
+  --baseline needs --database-url (the database the wallet runs on); see docs/PERFORMANCE.md
+       server bench console --database-url URL [--repeat N]   (times the console's queries)";
 
 impl BenchConfig {
     /// Defaults for a run against `target`.

@@ -10,6 +10,7 @@
 pub mod baseline;
 pub mod cli;
 pub mod config;
+mod console;
 mod exchange;
 mod provision;
 mod scenario;

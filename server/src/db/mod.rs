@@ -153,6 +153,15 @@ async fn connect_postgres(database_url: &str) -> anyhow::Result<Store> {
     })
 }
 
+/// Runs the migrations on a connection of either engine (PostgreSQL's under its advisory
+/// lock), for tools that write to the database without a [`Store`].
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    match sea_orm::ConnectionTrait::get_database_backend(db) {
+        sea_orm::DbBackend::Postgres => migrate_postgres(db).await,
+        _ => Ok(migrations::Migrator::up(db, None).await?),
+    }
+}
+
 /// Several server processes may start at once on one database: an advisory lock makes
 /// them migrate one after another.
 async fn migrate_postgres(db: &DatabaseConnection) -> anyhow::Result<()> {

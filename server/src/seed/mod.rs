@@ -99,20 +99,34 @@ impl SeedReport {
 /// server should not be writing to the database meanwhile: the seed assigns ids itself.
 pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
     let started = Instant::now();
-    // Connecting the wallet's way runs the migrations (under PostgreSQL's advisory lock).
-    drop(
-        crate::db::Store::connect(&config.database_url, crate::db::WriterConfig::default()).await?,
-    );
-    let db = Database::connect(config.database_url.as_str())
+    // One connection: the pragmas below are per connection.
+    let mut options = sea_orm::ConnectOptions::new(config.database_url.as_str());
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options)
         .await
         .context("connect to the database")?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // A big page cache for this connection only: the indexes take random inserts.
+    crate::db::migrate(&db).await?;
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    let mut rollback_journal = false;
+    if sqlite {
+        // A big page cache: the indexes take random inserts.
         db.execute(Statement::from_string(
             DbBackend::Sqlite,
             "PRAGMA cache_size = -262144",
         ))
         .await?;
+        // And a rollback journal instead of the WAL while seeding, if nothing else has
+        // the file open (the server is stopped): one transaction of gigabytes would first
+        // go whole into the WAL and then be copied into the file, where a rollback journal
+        // keeps only the pages that existed before. With the server running, the WAL
+        // stays (a small seed beside a test server).
+        rollback_journal = db
+            .execute(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA journal_mode = DELETE",
+            ))
+            .await
+            .is_ok();
     }
     let players = config
         .players
@@ -165,6 +179,13 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
     .await?;
     writer::finish(&txn).await?;
     txn.commit().await?;
+    if rollback_journal {
+        db.execute(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA journal_mode = WAL",
+        ))
+        .await?;
+    }
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute(Statement::from_string(DbBackend::Postgres, "ANALYZE"))
             .await?;

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Measures the wallet as docs/PERFORMANCE.md reports it: a release build of the server on a
+# fresh SQLite file and on a throwaway PostgreSQL cluster (durable settings: SQLite WAL with
+# synchronous=FULL, PostgreSQL's defaults with fsync on), each loaded by `server bench`
+# with every scenario and the database's own baseline in the same run.
+#
+#   scripts/bench.sh [CLIENTS] [SECONDS] [sqlite|postgres|both]     (SKIP_BUILD=1: no cargo build)
+#
+# Figures go to target/bench/<engine>.json and the terminal; the server's peak RSS is
+# printed after each run. Not part of scripts/test.sh: it takes minutes and timings on a
+# shared machine are noisy (compare the same-run ratios, not absolute figures).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+clients=${1:-64}
+seconds=${2:-10}
+engines=${3:-both}
+out=target/bench
+bin=target/release/server
+token=bench-operator-token
+tmp_root="$(mktemp -d -t oncewallet-bench.XXXXXX)"
+server_pid=""
+pg_data=""
+pg_bin=""
+
+cleanup() {
+    local status=$?
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
+        as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$tmp_root"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+as_pg_owner() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Starts the release server on $1 (DATABASE_URL) and waits for /healthz.
+start_server() {
+    local url=$1 port
+    port="$(free_port)"
+    DATABASE_URL="$url" LEPTOS_SITE_ADDR="127.0.0.1:$port" WALLET_OPERATOR_TOKEN="$token" \
+    WALLET_ADMIN_PASSWORD="bench-admin-password" WALLET_DEMO=0 \
+    WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn \
+        "$bin" >"$tmp_root/server-$port.log" 2>&1 &
+    server_pid=$!
+    target="http://127.0.0.1:$port"
+    for _ in $(seq 1 60); do
+        curl -fsS -o /dev/null "$target/healthz" 2>/dev/null && return 0
+        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp_root/server-$port.log"; return 1; }
+        sleep 1
+    done
+    echo "the server did not answer" >&2
+    return 1
+}
+
+stop_server() {
+    echo "server peak RSS: $(grep VmHWM "/proc/$server_pid/status" | awk '{print $2, $3}')"
+    kill "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
+bench() {
+    local engine=$1 url=$2
+    echo "======== $engine: $clients clients, $seconds s per scenario ========"
+    start_server "$url"
+    "$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \
+        --duration "$seconds" --scenario all --database-url "$url" --baseline \
+        --json "$out/$engine.json" || status=$?
+    stop_server
+}
+
+start_postgres() {
+    local pg_dir="$tmp_root/postgres" port
+    pg_bin="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    pg_data="$pg_dir/data"
+    port="$(free_port)"
+    mkdir -p "$pg_dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chmod 755 "$tmp_root"
+        chown postgres: "$pg_dir"
+    fi
+    as_pg_owner "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust --encoding=UTF8 \
+        --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1
+    as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_dir/server.log" -w -t 60 start \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300" >/dev/null
+    as_pg_owner "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE wallet"
+    pg_url="postgres://postgres@127.0.0.1:$port/wallet"
+}
+
+# SKIP_BUILD=1 measures the release binary as it is.
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p server
+mkdir -p "$out"
+status=0
+if [ "$engines" != postgres ]; then
+    bench sqlite "sqlite://$tmp_root/wallet.db?mode=rwc"
+fi
+if [ "$engines" != sqlite ]; then
+    start_postgres
+    bench postgres "$pg_url"
+fi
+exit "$status"
