@@ -1,12 +1,13 @@
 //! The database: connecting, migrating, and the one way the money path writes.
 //!
-//! Every write goes through [`Store::write`], which runs a unit of work in one database
-//! transaction. On PostgreSQL each unit is its own transaction, retried as a whole on
-//! serialization failures and deadlocks. On SQLite a single writer task batches concurrent
-//! units into one transaction with a savepoint each (group commit), and answers only after
-//! the commit is durable.
+//! Every write goes through [`Store::write`] or, for the money path, [`Store::write_for`],
+//! which run a unit of work in one database transaction. On SQLite a single writer task
+//! batches concurrent units into one transaction (group commit), and answers only after
+//! the commit is durable. On PostgreSQL the money path does the same in a few lanes
+//! chosen by player, and every other unit is its own transaction, retried as a whole on
+//! serialization failures and deadlocks.
 pub mod entities;
-mod sqlite_writer;
+mod group_commit;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::ServiceError;
-pub use sqlite_writer::WriterConfig;
+pub use group_commit::WriterConfig;
 
 /// How many times a PostgreSQL unit of work is retried after a serialization failure or a
 /// deadlock before the caller gets `503 TEMPORARY_UNAVAILABLE`.
@@ -31,6 +32,12 @@ const PG_MAX_ATTEMPTS: u32 = 5;
 const PG_LOCK_TIMEOUT: &str = "5s";
 /// How long one request waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Group-commit lanes of the PostgreSQL money path (`WALLET_PG_WRITE_LANES`; `0` runs each
+/// operation in its own transaction). Each lane holds one pooled connection while a batch
+/// runs.
+const PG_WRITE_LANES: usize = 8;
+/// Lanes at most: each may hold a connection of the pool of 32.
+const MAX_PG_WRITE_LANES: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -53,15 +60,16 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Writer {
-    Postgres(DatabaseConnection),
-    Sqlite(sqlite_writer::Handle),
+    /// Every unit in a transaction of its own; the money path in these lanes, if any.
+    Postgres(DatabaseConnection, Vec<group_commit::Handle>),
+    Sqlite(group_commit::Handle),
 }
 
 impl Store {
     /// Connects, runs the migrations and starts the SQLite writer if needed.
     pub async fn connect(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
         if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-            connect_postgres(database_url).await
+            connect_postgres(database_url, writer_config).await
         } else if database_url.starts_with("sqlite:") {
             connect_sqlite(database_url, writer_config).await
         } else {
@@ -84,7 +92,29 @@ impl Store {
     pub async fn write<T: Send + 'static>(&self, work: Box<Work<T>>) -> Result<T, ServiceError> {
         match &self.writer {
             Writer::Sqlite(handle) => handle.submit(work).await,
-            Writer::Postgres(db) => write_postgres(db, work.as_ref()).await,
+            Writer::Postgres(db, _) => write_postgres(db, work.as_ref()).await,
+        }
+    }
+
+    /// Like [`Store::write`], for a money operation on `player_id`. On PostgreSQL the
+    /// operations on one player queue in one lane and are committed together: each
+    /// otherwise holds the player's row lock until its own commit is flushed, so that a
+    /// busy player takes at most one operation per flush. Lanes are chosen by player, so
+    /// a lane's batch holds the locks of its own players only.
+    pub async fn write_for<T: Send + 'static>(
+        &self,
+        player_id: &str,
+        work: Box<Work<T>>,
+    ) -> Result<T, ServiceError> {
+        match &self.writer {
+            Writer::Postgres(_, lanes) if !lanes.is_empty() => {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                player_id.hash(&mut hasher);
+                let lane = (hasher.finish() % lanes.len() as u64) as usize;
+                lanes[lane].submit(work).await
+            }
+            _ => self.write(work).await,
         }
     }
 
@@ -130,11 +160,18 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     Ok(Store {
         engine: Engine::Sqlite,
         reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool),
-        writer: Writer::Sqlite(sqlite_writer::spawn(writer_db, writer_config)),
+        writer: Writer::Sqlite(group_commit::spawn(
+            writer_db,
+            writer_config,
+            Engine::Sqlite,
+        )),
     })
 }
 
-async fn connect_postgres(database_url: &str) -> anyhow::Result<Store> {
+async fn connect_postgres(
+    database_url: &str,
+    writer_config: WriterConfig,
+) -> anyhow::Result<Store> {
     let options = PgConnectOptions::from_str(database_url)?.options([
         ("lock_timeout", PG_LOCK_TIMEOUT),
         ("statement_timeout", "30s"),
@@ -146,10 +183,20 @@ async fn connect_postgres(database_url: &str) -> anyhow::Result<Store> {
         .await?;
     let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     migrate_postgres(&db).await?;
+    let lanes = std::env::var("WALLET_PG_WRITE_LANES")
+        .ok()
+        .map(|n| n.trim().parse::<usize>())
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("WALLET_PG_WRITE_LANES: a whole number"))?
+        .unwrap_or(PG_WRITE_LANES)
+        .min(MAX_PG_WRITE_LANES);
+    let lanes = (0..lanes)
+        .map(|_| group_commit::spawn(db.clone(), writer_config, Engine::Postgres))
+        .collect();
     Ok(Store {
         engine: Engine::Postgres,
         reader: db.clone(),
-        writer: Writer::Postgres(db),
+        writer: Writer::Postgres(db, lanes),
     })
 }
 

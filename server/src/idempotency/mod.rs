@@ -123,14 +123,18 @@ pub async fn execute<O: Operation>(
         let balance = player.as_ref().and_then(|p| player_money(currencies, p));
         return replay_answer(operation.keyed(), existing, balance);
     }
+    let player_id = operation.keyed().player_id.clone();
     let operation = Arc::new(operation);
     let currencies = Arc::new(currencies.clone());
     let answer = store
-        .write(Box::new(move |txn| {
-            let operation = Arc::clone(&operation);
-            let currencies = Arc::clone(&currencies);
-            Box::pin(async move { first_execution(txn, &currencies, operation.as_ref()).await })
-        }))
+        .write_for(
+            &player_id,
+            Box::new(move |txn| {
+                let operation = Arc::clone(&operation);
+                let currencies = Arc::clone(&currencies);
+                Box::pin(async move { first_execution(txn, &currencies, operation.as_ref()).await })
+            }),
+        )
         .await;
     if answer.is_ok() {
         crate::failpoint::hit("after_commit_before_reply");

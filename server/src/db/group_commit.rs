@@ -1,12 +1,25 @@
-//! SQLite group commit: one task owns the only write connection, takes every queued unit
-//! of work, runs them all inside one transaction (each in its own savepoint if one of
-//! them fails), commits once (one fsync for the batch) and only then answers every caller.
+//! Group commit: a task takes every queued unit of work, runs them all inside one
+//! transaction (each in its own savepoint if one of them fails), commits once (one flush
+//! for the batch) and only then answers every caller.
+//!
+//! On SQLite one such task owns the only write connection. On PostgreSQL the money path
+//! runs in several lanes, each a task like it, chosen by player: operations on one player
+//! queue in one lane and share a transaction instead of each waiting for the previous
+//! one's commit while its row lock is held (see `Store::write_for`).
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Work;
+use super::{Engine, Work};
 use crate::error::ServiceError;
+
+/// How often a unit is run again after a deadlock or serialization failure (PostgreSQL),
+/// in the next batch, before its caller gets `503 TEMPORARY_UNAVAILABLE`.
+const MAX_ATTEMPTS: u32 = 5;
+/// The pause before a batch that re-runs such units.
+const RETRY_PAUSE: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
@@ -30,6 +43,9 @@ impl Default for WriterConfig {
 trait Unit: Send {
     /// Runs the work and keeps its result; `true` when it succeeded.
     fn run<'c>(&'c mut self, txn: &'c DatabaseTransaction, savepoint: bool) -> BoxFuture<'c, bool>;
+    /// After a committed batch: whether the unit failed transiently (a deadlock or a
+    /// serialization failure, rolled back to its savepoint) and should run again.
+    fn retry(&mut self) -> bool;
     /// Answers the caller once the batch's commit finished, with its result.
     fn answer(self: Box<Self>, commit: Result<(), DbErr>);
 }
@@ -37,6 +53,7 @@ trait Unit: Send {
 struct Pending<T> {
     work: Box<Work<T>>,
     result: Option<Result<T, ServiceError>>,
+    attempts: u32,
     reply: oneshot::Sender<Result<T, ServiceError>>,
 }
 
@@ -54,12 +71,30 @@ impl<T: Send + 'static> Unit for Pending<T> {
         })
     }
 
+    fn retry(&mut self) -> bool {
+        let transient = matches!(
+            &self.result,
+            Some(Err(ServiceError::Db(error))) if super::is_transient(error)
+        );
+        if transient && self.attempts + 1 < MAX_ATTEMPTS {
+            self.attempts += 1;
+            self.result = None;
+            return true;
+        }
+        false
+    }
+
     fn answer(self: Box<Self>, commit: Result<(), DbErr>) {
-        let outcome = self.result.unwrap_or_else(|| {
-            Err(ServiceError::Db(DbErr::Custom(
+        let outcome = match self.result {
+            // Another transaction held the key or the player past the lock timeout.
+            Some(Err(ServiceError::Db(error))) if super::is_lock_timeout(&error) => {
+                Err(ServiceError::InProgress)
+            }
+            Some(result) => result,
+            None => Err(ServiceError::Db(DbErr::Custom(
                 "write batch not run".into(),
-            )))
-        });
+            ))),
+        };
         let result = match commit {
             Ok(()) => outcome,
             // A failed commit of work that wrote something: we cannot tell the caller it
@@ -77,9 +112,9 @@ pub struct Handle {
     queue: mpsc::Sender<Job>,
 }
 
-pub fn spawn(db: DatabaseConnection, config: WriterConfig) -> Handle {
+pub fn spawn(db: DatabaseConnection, config: WriterConfig, engine: Engine) -> Handle {
     let (queue, jobs) = mpsc::channel(config.queue_capacity);
-    tokio::spawn(run(db, jobs, config.max_batch));
+    tokio::spawn(run(db, jobs, config.max_batch, engine));
     Handle { queue }
 }
 
@@ -89,6 +124,7 @@ impl Handle {
         let job: Job = Box::new(Pending {
             work,
             result: None,
+            attempts: 0,
             reply,
         });
         self.queue.try_send(job).map_err(|error| match error {
@@ -133,17 +169,37 @@ async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 }
 
 /// Each batch runs first without savepoints: a savepoint and its release are two more
-/// statements per unit, each a hand-off to the connection's thread in the writer's
-/// critical path, and units almost never fail (declines are answers, not errors). If one
-/// does fail, the whole transaction is rolled back and the batch runs again with a
-/// savepoint per unit, so that only the failed unit's writes are undone. Work may run more
-/// than once by contract (see [`Work`]).
-async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    while jobs.recv_many(&mut batch, max_batch).await > 0 {
-        let committed = match run_batch(&db, &mut batch, false).await {
+/// statements per unit, each a hand-off to the connection's thread (a round trip on
+/// PostgreSQL) in the writer's critical path, and units almost never fail (declines are
+/// answers, not errors). If one does fail, the whole transaction is rolled back and the
+/// batch runs again with a savepoint per unit, so that only the failed unit's writes are
+/// undone. Work may run more than once by contract (see [`Work`]); units that failed
+/// transiently run again in the next batch.
+async fn run(
+    db: DatabaseConnection,
+    mut jobs: mpsc::Receiver<Job>,
+    max_batch: usize,
+    engine: Engine,
+) {
+    let mut retry: Vec<Job> = Vec::new();
+    loop {
+        let mut batch = std::mem::take(&mut retry);
+        if batch.is_empty() {
+            if jobs.recv_many(&mut batch, max_batch).await == 0 {
+                break;
+            }
+        } else {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            while batch.len() < max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let committed = match run_batch(&db, &mut batch, false, engine).await {
             Ok(Some(committed)) => Ok(committed),
-            Ok(None) => run_batch(&db, &mut batch, true)
+            Ok(None) => run_batch(&db, &mut batch, true, engine)
                 .await
                 .map(|committed| committed.unwrap_or_else(|| Ok(()))),
             Err(error) => Err(error),
@@ -153,7 +209,11 @@ async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, max_batch: u
                 if let Err(error) = &commit {
                     tracing::error!(%error, "group commit failed");
                 }
-                for job in batch.drain(..) {
+                for mut job in batch.drain(..) {
+                    if commit.is_ok() && job.retry() {
+                        retry.push(job);
+                        continue;
+                    }
                     let commit = commit
                         .as_ref()
                         .map(|_| ())
@@ -168,7 +228,7 @@ async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, max_batch: u
             }
         }
     }
-    tracing::info!("sqlite writer stopped");
+    tracing::info!("group commit writer stopped");
 }
 
 /// Runs every unit in one transaction and commits: `Ok(Some(commit result))`, or
@@ -178,8 +238,12 @@ async fn run_batch(
     db: &DatabaseConnection,
     batch: &mut [Job],
     savepoints: bool,
+    engine: Engine,
 ) -> Result<Option<Result<(), DbErr>>, DbErr> {
-    let txn = begin_immediate(db).await?;
+    let txn = match engine {
+        Engine::Sqlite => begin_immediate(db).await?,
+        Engine::Postgres => db.begin().await?,
+    };
     for job in batch.iter_mut() {
         if !job.run(&txn, savepoints).await && !savepoints {
             if let Err(error) = txn.rollback().await {
