@@ -34,8 +34,9 @@ const PG_LOCK_TIMEOUT: &str = "5s";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Group-commit lanes of the PostgreSQL money path (`WALLET_PG_WRITE_LANES`; `0` runs each
 /// operation in its own transaction). Each lane holds one pooled connection while a batch
-/// runs.
-const PG_WRITE_LANES: usize = 8;
+/// runs. 16 measured best of 0, 8 and 16 (docs/PERFORMANCE.md): fewer lanes serialise too
+/// much of `mixed`, none lets a busy player take one operation per flush.
+const PG_WRITE_LANES: usize = 16;
 /// Lanes at most: each may hold a connection of the pool of 32.
 const MAX_PG_WRITE_LANES: usize = 16;
 
