@@ -32,6 +32,8 @@ const PG_MAX_ATTEMPTS: u32 = 5;
 const PG_LOCK_TIMEOUT: &str = "5s";
 /// How long one request waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `/readyz` waits for the database before it answers 503.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Group-commit lanes of the PostgreSQL money path (`WALLET_PG_WRITE_LANES`; `0` runs each
 /// operation in its own transaction). Each lane holds one pooled connection while a batch
 /// runs. 16 measured best of 0, 8 and 16 (docs/PERFORMANCE.md): fewer lanes serialise too
@@ -120,8 +122,13 @@ impl Store {
     }
 
     /// `true` when the database answers a trivial query.
+    /// Whether the database answers within [`READY_TIMEOUT`]. Without the bound, a probe
+    /// during an outage would wait out the pool's acquire timeout (sqlx keeps retrying the
+    /// refused connection), and an outage shorter than that would never show as unready.
     pub async fn is_ready(&self) -> bool {
-        self.reader.ping().await.is_ok()
+        tokio::time::timeout(READY_TIMEOUT, self.reader.ping())
+            .await
+            .is_ok_and(|ping| ping.is_ok())
     }
 }
 
