@@ -125,7 +125,9 @@ pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
 }
 
 /// A finding's JSON details as `key: value · key: value`, for a table cell; other text
-/// as it is.
+/// as it is. Nested objects (a statement row, the wallet's side) read as `key=value`
+/// inside their key, a wire amount as a decimal with its currency, and `kind` is left out:
+/// the table has a column for it.
 pub fn details_text(details: &str) -> String {
     let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(details)
     else {
@@ -133,13 +135,34 @@ pub fn details_text(details: &str) -> String {
     };
     fields
         .iter()
-        .filter(|(_, value)| !value.is_null())
-        .map(|(key, value)| match value {
-            serde_json::Value::String(text) => format!("{key}: {text}"),
-            other => format!("{key}: {other}"),
-        })
+        .filter(|(key, value)| !value.is_null() && key.as_str() != "kind")
+        .map(|(key, value)| format!("{key}: {}", value_text(value)))
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+fn value_text(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Object(fields) => wire_amount_text(value).unwrap_or_else(|| {
+            fields
+                .iter()
+                .filter(|(_, inner)| !inner.is_null())
+                .map(|(key, inner)| format!("{key}={}", value_text(inner)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+        other => other.to_string(),
+    }
+}
+
+/// `{"value":"250","currency":"EUR","scale":2}` as `2.50 EUR`.
+fn wire_amount_text(value: &serde_json::Value) -> Option<String> {
+    let minor = value.get("value")?.as_str()?.parse::<i64>().ok()?;
+    let currency = value.get("currency")?.as_str()?;
+    let scale = u32::try_from(value.get("scale")?.as_u64()?).ok()?;
+    Some(format!("{} {currency}", decimal(minor, scale)))
 }
 
 pub fn run_row(model: &reconciliation_run::Model) -> RunRow {
@@ -198,6 +221,16 @@ mod tests {
             "player_id: p-1 · amount_minor: 700"
         );
         assert_eq!(details_text("plain words"), "plain words");
+    }
+
+    #[test]
+    fn statement_details_read_as_one_line_with_amounts() {
+        let details = r#"{"kind":"AMOUNT_MISMATCH","transaction_id":"w-16","reported":{"op":"WIN","round_id":null,"amount":{"value":"1","currency":"USD","scale":2},"state":"COMMITTED"},"wallet":{"amount":{"value":"-250","currency":"JPY","scale":0}}}"#;
+        assert_eq!(
+            details_text(details),
+            "transaction_id: w-16 · reported: op=WIN amount=0.01 USD state=COMMITTED · \
+             wallet: amount=-250 JPY"
+        );
     }
 
     #[test]
