@@ -5,6 +5,9 @@
 # with every scenario and the database's own baseline in the same run.
 #
 #   scripts/bench.sh [CLIENTS] [SECONDS] [sqlite|postgres|both]     (SKIP_BUILD=1: no cargo build)
+#   AT_SCALE=1000000 scripts/bench.sh ...   first seeds each database with that many
+#       transactions and times reconciliation, verify-trail and the console's queries on
+#       it, then runs the load against the seeded database (about 4.5 GB per million).
 #
 # Figures go to target/bench/<engine>.json and the terminal; the server's peak RSS is
 # printed after each run. Not part of scripts/test.sh: it takes minutes and timings on a
@@ -81,8 +84,30 @@ stop_server() {
     server_pid=""
 }
 
+# Runs "$@" and prints how long it took under the label $1.
+timed() {
+    local label=$1 started=$EPOCHREALTIME
+    shift
+    "$@"
+    awk -v a="$started" -v b="$EPOCHREALTIME" -v l="$label" 'BEGIN { printf "==> %s: %.2f s\n", l, b - a }'
+}
+
+# The figures at scale: seed, reconciliation (the first run walks every hash chain, the
+# second only what changed, --full all of them again), verify-trail, the console.
+at_scale() {
+    local url=$1
+    echo "======== $AT_SCALE transactions ========"
+    timed "seed" "$bin" seed --database-url "$url" --transactions "$AT_SCALE"
+    DATABASE_URL="$url" timed "reconcile, first run" "$bin" reconcile
+    DATABASE_URL="$url" timed "reconcile, incremental" "$bin" reconcile
+    DATABASE_URL="$url" timed "reconcile --full" "$bin" reconcile --full
+    DATABASE_URL="$url" timed "verify-trail" "$bin" verify-trail
+    "$bin" bench console --database-url "$url" --repeat 5
+}
+
 bench() {
     local engine=$1 url=$2
+    [ -z "${AT_SCALE:-}" ] || at_scale "$url"
     echo "======== $engine: $clients clients, $seconds s per scenario ========"
     start_server "$url"
     "$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \

@@ -17,5 +17,5 @@ export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 export RUST_LOG="${RUST_LOG:-info,server::http::request_id=warn}"
 export WALLET_ORPHAN_AFTER_SECS="${WALLET_ORPHAN_AFTER_SECS:-120}"
 export WALLET_RECONCILE_INTERVAL_SECS="${WALLET_RECONCILE_INTERVAL_SECS:-60}"
-printf '==> run: cargo run --release -p server (the first release build takes 20-30 minutes on 2 cores)\n'
+printf '==> run: cargo run --release -p server (the first release build takes 6-15 minutes on 2 cores)\n'
 exec cargo run --release -p server
