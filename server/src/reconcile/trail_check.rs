@@ -14,8 +14,11 @@
 //!
 //! A player whose chain broke keeps the break in its checkpoint and is re-walked from the
 //! start on every run, so the finding stays open until the data is repaired, then resolves
-//! itself like every other finding. All reads of a pass happen in one snapshot, so
-//! postings committed meanwhile cannot make a head look wrong.
+//! itself like every other finding. The players are walked by [`WORKERS`] tasks at once,
+//! each in a snapshot of its own taken after the one that read the player list and the
+//! highest entry id, so postings committed meanwhile cannot make a head look wrong, and a
+//! worker that sees more entries than the watermark only moves a checkpoint further (the
+//! next incremental pass walks that player again from there).
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
@@ -42,6 +45,9 @@ pub const TRAIL_BROKEN: &str = "TRAIL_BROKEN";
 pub const DEFAULT_FULL_EVERY_RUNS: u32 = 288;
 /// Players loaded per query; also checkpoint rows per upsert (six parameters each).
 const CHUNK: usize = 500;
+/// Chains walked at once, each on a read connection of its own: a full pass is most of
+/// a run, and one connection leaves the second core idle while it waits on the database.
+const WORKERS: usize = 2;
 
 /// How a run verifies the chains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +94,24 @@ pub struct TrailOutcome {
     pub postings_checked: u64,
     /// The highest ledger entry id in the snapshot (0 for an empty ledger).
     pub last_entry_id: i64,
+}
+
+impl TrailOutcome {
+    fn empty(pass: TrailPass, last_entry_id: i64) -> TrailOutcome {
+        TrailOutcome {
+            pass,
+            check: CheckResult {
+                kind: TRAIL_BROKEN,
+                findings: Vec::new(),
+                truncated: false,
+                elapsed_ms: 0,
+            },
+            checkpoints: Vec::new(),
+            players_checked: 0,
+            postings_checked: 0,
+            last_entry_id,
+        }
+    }
 }
 
 /// The pass this run makes, and the previous run's highest entry id (the watermark an
@@ -151,25 +175,53 @@ pub async fn verify(
         TrailPass::Full => all_players(&db).await?,
         TrailPass::Incremental => changed_players(&db, watermark).await?,
     };
-    let mut outcome = TrailOutcome {
-        pass,
-        check: CheckResult {
-            kind: TRAIL_BROKEN,
-            findings: Vec::new(),
-            truncated: false,
-            elapsed_ms: 0,
-        },
-        checkpoints: Vec::new(),
-        players_checked: 0,
-        postings_checked: 0,
-        last_entry_id,
-    };
+    let shares: Vec<&[String]> = players
+        .chunks(players.len().div_ceil(WORKERS).max(1))
+        .collect();
+    let mut snapshots = vec![db];
+    while snapshots.len() < shares.len() {
+        snapshots.push(trail::snapshot(store).await?);
+    }
+    if shares.is_empty() {
+        snapshots
+            .pop()
+            .expect("the first snapshot")
+            .rollback()
+            .await?;
+    }
+    let walks = snapshots
+        .into_iter()
+        .zip(shares)
+        .map(|(db, mine)| walk(db, pass, mine, now));
+    let mut outcome = TrailOutcome::empty(pass, last_entry_id);
+    for part in futures::future::try_join_all(walks).await? {
+        outcome.players_checked += part.players_checked;
+        outcome.postings_checked += part.postings_checked;
+        outcome.checkpoints.extend(part.checkpoints);
+        outcome.check.truncated |= part.check.truncated;
+        outcome.check.findings.extend(part.check.findings);
+    }
+    if outcome.check.findings.len() > MAX_FINDINGS_PER_CHECK {
+        outcome.check.findings.truncate(MAX_FINDINGS_PER_CHECK);
+        outcome.check.truncated = true;
+    }
+    outcome.check.elapsed_ms = started.elapsed().as_millis();
+    Ok(outcome)
+}
+
+/// One worker's share of the players, in its own snapshot.
+async fn walk(
+    db: DatabaseTransaction,
+    pass: TrailPass,
+    players: &[String],
+    now: DateTime<Utc>,
+) -> Result<TrailOutcome, ServiceError> {
+    let mut outcome = TrailOutcome::empty(pass, 0);
     for chunk in players.chunks(CHUNK) {
         verify_chunk(&db, pass, chunk, now, &mut outcome).await?;
     }
     // Read-only: nothing to keep.
     db.rollback().await?;
-    outcome.check.elapsed_ms = started.elapsed().as_millis();
     Ok(outcome)
 }
 
