@@ -29,7 +29,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::docs_ui::router())
         // The console: its pages, /auth, /api and /console, behind CSRF check, session,
         // viewer and sign-in gate.
-        .merge(crate::dashboard::router(state, &staff, &config.site_root))
+        .merge(crate::dashboard::router(
+            state,
+            &staff,
+            &config.site_root,
+            config.demo,
+        ))
         .layer(axum::middleware::from_fn(crate::http::request_id::assign))
 }
 

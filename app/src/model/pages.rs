@@ -228,6 +228,9 @@ pub struct Reconciliation {
     /// Every kind, for the filter.
     pub kinds: Vec<String>,
     pub providers: Vec<String>,
+    /// The demo's simulated providers are playing (`WALLET_DEMO`): their statements carry
+    /// planted discrepancies, which the page says so nobody takes them for an incident.
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

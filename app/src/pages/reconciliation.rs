@@ -83,6 +83,13 @@ fn Body(
 ) -> impl IntoView {
     let providers = data.providers.clone();
     view! {
+        {data.demo.then(|| view! {
+            <p class="note" data-testid="demo-notice">
+                "Demo traffic is on: each simulated provider's statement carries one planted "
+                "discrepancy of each kind, so the statement findings below are expected. "
+                "Try acknowledging and resolving them. WALLET_DEMO=0 turns the demo off."
+            </p>
+        })}
         <IfRole role=Role::Operator>
             <div class="panels">
                 <section class="panel">

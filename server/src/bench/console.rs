@@ -46,6 +46,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<i32> {
             operator_token: Arc::from(""),
             wallet_rate_limit: None,
         },
+        demo: false,
     };
     println!(
         "console server functions, {repeat} calls each (ms: fastest / median / slowest), target {} ms",

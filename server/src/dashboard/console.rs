@@ -27,6 +27,8 @@ const RUNS_SHOWN: u64 = 20;
 
 pub struct DbConsole {
     pub state: AppState,
+    /// Demo traffic is playing (`WALLET_DEMO`).
+    pub demo: bool,
 }
 
 /// A database failure: logged here, shown to people as "try again".
@@ -231,6 +233,7 @@ impl Console for DbConsole {
             next_before_id: page.next_before_id,
             kinds: lists::finding_kinds(db).await.map_err(unavailable)?,
             providers,
+            demo: self.demo,
         })
     }
 

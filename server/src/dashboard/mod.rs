@@ -26,9 +26,10 @@ pub use console::DbConsole;
 
 /// Pages, server functions, `/console/*` and `/auth/*`, wrapped in CSRF, session and
 /// sign-in checks. The wallet and operator APIs are merged beside it, not inside.
-pub fn router(state: AppState, staff: &Staff, site_root: &Path) -> Router {
+pub fn router(state: AppState, staff: &Staff, site_root: &Path, demo: bool) -> Router {
     let console: app::backend::SharedConsole = Arc::new(DbConsole {
         state: state.clone(),
+        demo,
     });
     let downloads = Router::new()
         .route("/console/export.csv", get(export::export_csv))

@@ -428,6 +428,7 @@ async fn a_statement_uploaded_from_the_console_opens_its_findings() {
             ],
         )
         .await;
+    assert_eq!(page["demo"], false, "no demo notice without demo traffic");
     let findings = page["findings"].as_array().expect("findings");
     let subject = |id: &str| format!("{}/{id}", provider.id);
     assert!(

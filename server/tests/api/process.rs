@@ -19,16 +19,21 @@ impl Drop for RunningBinary {
 }
 
 /// Starts the binary in `workdir` with no DATABASE_URL and no operator token, and reads
-/// the address and the generated token from its standard output.
-fn start_binary(workdir: &std::path::Path) -> RunningBinary {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+/// the address and the generated token from its standard output. `demo` is the value of
+/// `WALLET_DEMO`; `None` leaves it unset, as the README's first command does.
+fn start_binary(workdir: &std::path::Path, demo: Option<&str>) -> RunningBinary {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
         .current_dir(workdir)
         .env_remove("DATABASE_URL")
         .env_remove("WALLET_OPERATOR_TOKEN")
+        .env_remove("WALLET_DEMO")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        // The demo's traffic has nothing to do with this test; it only adds load.
-        .env("WALLET_DEMO", "0")
+        .env("RUST_LOG", "warn");
+    if let Some(demo) = demo {
+        command.env("WALLET_DEMO", demo);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -73,7 +78,8 @@ async fn the_binary_runs_from_its_environment_and_stops_gracefully_on_sigterm() 
     let workdir =
         std::env::temp_dir().join(format!("oncewallet-bin-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&workdir).unwrap();
-    let mut binary = start_binary(&workdir);
+    // The demo's traffic has nothing to do with this test; it only adds load.
+    let mut binary = start_binary(&workdir, Some("0"));
     let client = reqwest::Client::new();
 
     let ready = client
@@ -106,6 +112,31 @@ async fn the_binary_runs_from_its_environment_and_stops_gracefully_on_sigterm() 
         .unwrap();
     assert_eq!(wrong_token.status(), 401);
 
+    sign_in_as_admin(&binary).await;
+
+    let pid = binary.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = binary.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server stops within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status.success(),
+        "a SIGTERM stop exits cleanly, got {status:?}"
+    );
+    let _ = std::fs::remove_dir_all(&workdir);
+}
+
+/// Signs in with the password the banner printed; returns the session cookie.
+async fn sign_in_as_admin(binary: &RunningBinary) -> String {
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -126,24 +157,74 @@ async fn the_binary_runs_from_its_environment_and_stops_gracefully_on_sigterm() 
         "/",
         "the printed admin password signs in to the console"
     );
+    sign_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|kv| kv.starts_with("oncewallet_session="))
+        })
+        .expect("a session cookie")
+        .to_owned()
+}
 
-    let pid = binary.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = binary.child.try_wait().unwrap() {
-            break status;
+/// Issue 5: started as the README's first command starts it (no `WALLET_DEMO`), the
+/// server plays demo traffic against itself, and within a minute the console's overview
+/// counts first executions and duplicates and the reconciliation page lists the planted
+/// statement findings, with the notice that they are planted.
+#[tokio::test]
+async fn the_demo_fills_the_console_within_a_minute() {
+    let workdir =
+        std::env::temp_dir().join(format!("oncewallet-demo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let binary = start_binary(&workdir, None);
+    let cookie = sign_in_as_admin(&binary).await;
+    let client = reqwest::Client::new();
+    let call = |function: &'static str, form: &'static [(&'static str, &'static str)]| {
+        let request = client
+            .post(format!("{}/api/{function}", binary.base_url))
+            .header("cookie", &cookie)
+            .header("origin", &binary.base_url)
+            .form(form);
+        async move {
+            let response = request.send().await.expect("server function");
+            assert_eq!(response.status(), 200, "{function}");
+            response.json::<serde_json::Value>().await.expect("JSON")
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (overview, reconciliation) = loop {
+        let overview = call("get_overview", &[("window", "FifteenMinutes")]).await;
+        let reconciliation = call(
+            "get_reconciliation",
+            &[
+                ("filter[kind]", "MISSING_IN_WALLET"),
+                ("filter[status]", ""),
+            ],
+        )
+        .await;
+        let totals = &overview["totals"];
+        let busy = totals["first"].as_i64() > Some(0) && totals["replays"].as_i64() > Some(0);
+        let findings = reconciliation["findings"]
+            .as_array()
+            .is_some_and(|findings| !findings.is_empty());
+        if busy && findings {
+            break (overview, reconciliation);
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the server stops within 10 s of SIGTERM"
+            "the demo did not fill the console within 60 s:\n{overview}\n{reconciliation}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     };
+    assert_eq!(reconciliation["demo"], true, "{reconciliation}");
     assert!(
-        status.success(),
-        "a SIGTERM stop exits cleanly, got {status:?}"
+        overview["providers"].as_array().map_or(0, Vec::len) >= 2,
+        "the demo plays several providers: {overview}"
     );
+    drop(binary);
     let _ = std::fs::remove_dir_all(&workdir);
 }
