@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::node::{runs_from_env, Node, Provider, RetryLog, SharedRetryLog, Target, TestDatabase};
-use crate::workload::{assert_end_state, players, Expected};
+use crate::workload::{assert_end_state, start_players, Expected};
 
 const CRASH_KILLS_SHORT: u32 = 30;
 const CLIENTS: usize = 8;
@@ -45,12 +45,7 @@ async fn no_acknowledged_transaction_is_lost_or_doubled_across_kills() {
     let target: Arc<dyn Target> = Arc::new(url);
     let log: SharedRetryLog = Arc::new(Mutex::new(RetryLog::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = players(&provider, &node.base_url, CLIENTS, target, &log)
-        .await
-        .into_iter()
-        .enumerate()
-        .map(|(i, player)| tokio::spawn(player.play(i as u64, stop.clone())))
-        .collect();
+    let clients = start_players(&provider, &node.base_url, CLIENTS, target, &log, &stop).await;
 
     let mut deaths = Deaths::default();
     for life in 0..kills {

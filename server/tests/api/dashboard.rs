@@ -1,7 +1,7 @@
 //! The console's server side over HTTP, as the browser uses it: sign in, then call the
 //! server functions (`/api/*`), the CSV export and the statement upload with the session
 //! cookie. Roles are enforced by the server, whatever the page shows.
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -39,18 +39,7 @@ impl Staff {
             .expect("sign in");
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(response.headers()[LOCATION], "/", "{username} signs in");
-        let cookie = response
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.split(';')
-                    .next()
-                    .filter(|kv| kv.starts_with("oncewallet_session="))
-            })
-            .expect("session cookie")
-            .to_owned();
+        let cookie = session_cookie_pair(response.headers()).expect("session cookie");
         Staff {
             base_url: app.base_url.clone(),
             client,

@@ -27,6 +27,22 @@ pub const MAX_CLOCK_SKEW_MS: i64 = 300_000;
 /// The largest balance the wallet holds: 18 digits.
 pub const MAX_BALANCE_MINOR: i64 = 999_999_999_999_999_999;
 
+/// The staff session cookie a response sets, as the `name=value` pair a `Cookie` header
+/// sends back; `None` when the response sets none or clears it.
+pub fn session_cookie_pair(headers: &HeaderMap) -> Option<String> {
+    let prefix = format!("{}=", server::staff::SESSION_COOKIE);
+    headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|cookie| cookie.split(';').next())
+        .find(|pair| {
+            pair.strip_prefix(&prefix)
+                .is_some_and(|value| !value.is_empty())
+        })
+        .map(str::to_owned)
+}
+
 // ----------------------------------------------------------------------------------
 // Money and ids
 // ----------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{money, unique_id};
+use crate::helpers::{money, session_cookie_pair, unique_id};
 use crate::node::{
     pg_admin_url, runs_from_env, Definitive, Node, Provider, RetryLog, SharedRetryLog,
     TestDatabase, ADMIN_PASSWORD,
@@ -362,18 +362,7 @@ async fn assert_feed_shows(url: &str, provider_id: &str, probes: &[String]) {
         login.headers().get(LOCATION).map(|v| v.as_bytes()),
         Some(&b"/"[..])
     );
-    let cookie = login
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|kv| kv.starts_with("oncewallet_session="))
-        })
-        .expect("session cookie")
-        .to_owned();
+    let cookie = session_cookie_pair(login.headers()).expect("session cookie");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let feed: Value = client

@@ -19,7 +19,7 @@ use sea_orm::{ConnectOptions, Database};
 use tokio::process::Command;
 
 use crate::node::{pg_admin_url, runs_from_env, Node, Provider, RetryLog, SharedRetryLog, Target};
-use crate::workload::{assert_end_state, players};
+use crate::workload::{assert_end_state, start_players};
 
 const CLIENTS: usize = 6;
 /// How long the database stays down in the short run.
@@ -50,12 +50,7 @@ async fn a_database_outage_gets_only_retryable_answers_and_the_wallet_recovers_b
     let target: Arc<dyn Target> = Arc::new(node.base_url.clone());
     let log: SharedRetryLog = Arc::new(Mutex::new(RetryLog::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = players(&provider, &node.base_url, CLIENTS, target, &log)
-        .await
-        .into_iter()
-        .enumerate()
-        .map(|(i, player)| tokio::spawn(player.play(i as u64, stop.clone())))
-        .collect();
+    let clients = start_players(&provider, &node.base_url, CLIENTS, target, &log, &stop).await;
     let readiness = tokio::spawn(watch_readiness(node.base_url.clone(), stop.clone()));
 
     tokio::time::sleep(Duration::from_millis(1500)).await;

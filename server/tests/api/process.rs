@@ -157,18 +157,7 @@ async fn sign_in_as_admin(binary: &RunningBinary) -> String {
         "/",
         "the printed admin password signs in to the console"
     );
-    sign_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|kv| kv.starts_with("oncewallet_session="))
-        })
-        .expect("a session cookie")
-        .to_owned()
+    crate::helpers::session_cookie_pair(sign_in.headers()).expect("a session cookie")
 }
 
 /// Issue 5: started as the README's first command starts it (no `WALLET_DEMO`), the

@@ -6,12 +6,12 @@
 //! truncated bodies included: they cannot be parsed, so they are the easy ones to leak.
 //! (CSRF, roles, session fixation, brute force and inert rendering are in staff.rs,
 //! dashboard.rs and the browser tests.)
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
-use crate::helpers::{fresh_secret, money, unique_id};
+use crate::helpers::{fresh_secret, money, session_cookie_pair, unique_id};
 use crate::node::{Node, Provider, TestDatabase, ADMIN_PASSWORD, OPERATOR_TOKEN};
 
 #[tokio::test]
@@ -154,17 +154,7 @@ async fn sign_in(url: &str, password: &str) -> Option<String> {
     if response.headers().get(LOCATION).map(|v| v.as_bytes()) != Some(b"/") {
         return None;
     }
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|kv| kv.starts_with("oncewallet_session="))
-        })
-        .map(str::to_owned)
+    session_cookie_pair(response.headers())
 }
 
 /// Every stored request and answer, and the staff audit log, as one text.

@@ -141,13 +141,8 @@ fn header(headers: &HeaderMap, name: &str) -> String {
 
 /// The session id a response sets (`None` when it sets none or clears it).
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|cookie| cookie.strip_prefix(&format!("{SESSION_COOKIE}=")))
-        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-        .find(|value| !value.is_empty())
+    let pair = session_cookie_pair(headers)?;
+    Some(pair[SESSION_COOKIE.len() + 1..].to_owned())
 }
 
 /// Runs a statement on the test's own connection.

@@ -237,14 +237,16 @@ impl Player {
     }
 }
 
-/// Creates `count` funded players of `provider` through `base_url`.
-pub async fn players(
+/// Creates `count` funded players of `provider` through `base_url` and starts each one's
+/// client, playing until `stop`; each task ends with the player's model.
+pub async fn start_players(
     provider: &Provider,
     base_url: &str,
     count: usize,
     target: Arc<dyn Target>,
     log: &SharedRetryLog,
-) -> Vec<Player> {
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<PlayerModel>> {
     let mut players = Vec::with_capacity(count);
     for _ in 0..count {
         let player_id = unique_id("pl");
@@ -257,7 +259,12 @@ pub async fn players(
             log: log.clone(),
         });
     }
+    // Every player is funded before any plays, so all start under the same conditions.
     players
+        .into_iter()
+        .enumerate()
+        .map(|(i, player)| tokio::spawn(player.play(i as u64, stop.clone())))
+        .collect()
 }
 
 /// The totals of a run, for the report.
