@@ -15,6 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 clients=${1:-64}
 seconds=${2:-10}
 engines=${3:-both}
@@ -23,8 +24,7 @@ bin=target/release/server
 token=bench-operator-token
 tmp_root="$(mktemp -d -t oncewallet-bench.XXXXXX)"
 server_pid=""
-pg_data=""
-pg_bin=""
+pg_dir=""
 
 cleanup() {
     local status=$?
@@ -32,31 +32,13 @@ cleanup() {
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
     fi
-    if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
-        as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
-    fi
+    [ -z "$pg_dir" ] || stop_pg_cluster "$pg_dir"
     rm -rf "$tmp_root"
     exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-as_pg_owner() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
 
 # Starts the release server on $1 (DATABASE_URL) and waits for /healthz.
 start_server() {
@@ -117,20 +99,11 @@ bench() {
 }
 
 start_postgres() {
-    local pg_dir="$tmp_root/postgres" port
-    pg_bin="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
-    pg_data="$pg_dir/data"
+    local port
+    pg_dir="$tmp_root/postgres"
     port="$(free_port)"
-    mkdir -p "$pg_dir"
-    if [ "$(id -u)" -eq 0 ]; then
-        chmod 755 "$tmp_root"
-        chown postgres: "$pg_dir"
-    fi
-    as_pg_owner "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust --encoding=UTF8 \
-        --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1
-    as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_dir/server.log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300" >/dev/null
-    as_pg_owner "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE wallet"
+    start_pg_cluster "$pg_dir" "$port" 300
+    as_pg_owner "$(newest_pg_bin)/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE wallet"
     pg_url="postgres://postgres@127.0.0.1:$port/wallet"
 }
 

@@ -11,38 +11,28 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 engine=${1:-sqlite}
 scenario=${2:-first}
 bin=target/release/server
 [ -x "$bin" ] || { echo "no $bin: run scripts/bench.sh (or cargo build --release -p server) first" >&2; exit 1; }
 tmp_root="$(mktemp -d -t oncewallet-profile.XXXXXX)"
-chmod 755 "$tmp_root"
-pg_bin="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 server_pid=""
-
-as_pg_owner() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 
 cleanup() {
     [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-    if [ -f "$tmp_root/pg/data/postmaster.pid" ]; then
-        as_pg_owner "$pg_bin/pg_ctl" -D "$tmp_root/pg/data" -m fast -w stop >/dev/null 2>&1 || true
-    fi
+    stop_pg_cluster "$tmp_root/pg"
     rm -rf "$tmp_root"
 }
 trap cleanup EXIT
 
-port=$((20000 + RANDOM % 30000))
+port="$(free_port)"
 case "$engine" in
     sqlite) url="sqlite://$tmp_root/wallet.db?mode=rwc" ;;
     postgres)
-        mkdir "$tmp_root/pg"
-        [ "$(id -u)" -ne 0 ] || chown postgres: "$tmp_root/pg"
-        as_pg_owner "$pg_bin/initdb" -D "$tmp_root/pg/data" -U postgres --auth=trust >/dev/null
-        as_pg_owner "$pg_bin/pg_ctl" -D "$tmp_root/pg/data" -l "$tmp_root/pg/log" -w start \
-            -o "-c listen_addresses=127.0.0.1 -p $((port + 1)) -k $tmp_root/pg -c max_connections=300" >/dev/null
-        url="postgres://postgres@127.0.0.1:$((port + 1))/postgres"
+        pg_port="$(free_port)"
+        start_pg_cluster "$tmp_root/pg" "$pg_port" 300 >/dev/null
+        url="postgres://postgres@127.0.0.1:$pg_port/postgres"
         ;;
     *) echo "engine: sqlite or postgres" >&2; exit 2 ;;
 esac

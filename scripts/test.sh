@@ -8,6 +8,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo_root="$PWD"
+source scripts/lib.sh
 
 section() { printf '\n======== %s ========\n' "$*"; }
 
@@ -19,7 +20,7 @@ cargo_test=(cargo test --workspace --exclude frontend --no-fail-fast)
 
 server_bin="${CARGO_TARGET_DIR:-target}/debug/server"
 tmp_root="$(mktemp -d -t oncewallet-test.XXXXXX)"
-pg_data=""
+pg_dir=""
 server_pid=""
 
 cleanup() {
@@ -29,9 +30,9 @@ cleanup() {
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
     fi
-    if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
+    if [ -n "$pg_dir" ] && [ -f "$pg_dir/data/postmaster.pid" ]; then
         echo "==> stopping PostgreSQL"
-        as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null 2>&1 || true
+        stop_pg_cluster "$pg_dir" immediate
     fi
     rm -rf "$tmp_root"
     exit "$status"
@@ -39,25 +40,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# A TCP port on 127.0.0.1 that nothing listens on (bash's /dev/tcp connects or fails).
-free_port() {
-    local port attempt
-    for attempt in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "no free port found after $attempt tries" >&2
-    return 1
-}
-
-# PostgreSQL refuses to run as root, so as root the cluster belongs to `postgres`.
-as_pg_owner() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 
 # Polls a URL until it answers 200, for at most $2 seconds.
 wait_for_http() {
@@ -94,31 +76,17 @@ rust_tests_on_sqlite() {
 }
 
 rust_tests_on_postgres() {
-    local pg_dir="$tmp_root/postgres" pg_port
-    pg_bin="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
-    [ -x "$pg_bin/initdb" ] || { echo "no PostgreSQL server under /usr/lib/postgresql" >&2; return 1; }
-    pg_data="$pg_dir/data"
+    local pg_port
+    pg_dir="$tmp_root/postgres"
     pg_port="$(free_port)"
-    mkdir -p "$pg_dir"
-    if [ "$(id -u)" -eq 0 ]; then
-        chmod 755 "$tmp_root"
-        chown postgres: "$pg_dir"
-    fi
-    echo "==> initdb $pg_data ($("$pg_bin/postgres" --version))"
-    as_pg_owner "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust --encoding=UTF8 \
-        --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log"; return 1; }
-    echo "==> starting PostgreSQL on 127.0.0.1:$pg_port"
-    # Loopback only, sockets inside the temp dir; fsync stays on, as in production.
     # Each test creates its own database, so allow more connections than the default.
-    as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_dir/server.log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=200" \
-        >/dev/null || { cat "$pg_dir/server.log"; return 1; }
+    start_pg_cluster "$pg_dir" "$pg_port" 200 || return 1
     local status=0
     ONCEWALLET_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" \
         "${cargo_test[@]}" || status=$?
     echo "==> stopping PostgreSQL"
-    as_pg_owner "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null || true
-    pg_data=""
+    stop_pg_cluster "$pg_dir"
+    pg_dir=""
     return "$status"
 }
 
