@@ -161,7 +161,8 @@ async fn runs_since(db: &impl ConnectionTrait, id: i64) -> Result<u64, DbErr> {
         .await
 }
 
-/// Verifies the chains the pass covers, in one snapshot.
+/// Verifies the chains the pass covers: [`WORKERS`] walks at once, each in a snapshot of its
+/// own taken after the one that read the player list and the watermark (see the module doc).
 pub async fn verify(
     store: &Store,
     pass: TrailPass,
