@@ -213,6 +213,17 @@ pub enum ServiceError {
     /// The same key stayed locked by another request past the wait bound.
     #[error("transaction in progress")]
     InProgress,
+    /// The wallet's own invariant failed (a debit below zero reached the ledger, the
+    /// database holds a state the code never writes): `500`, because a retry would meet
+    /// the same bug. Nothing was committed.
+    #[error("bug: {0}")]
+    Bug(String),
+}
+
+impl From<crate::domain::UnknownValue> for ServiceError {
+    fn from(error: crate::domain::UnknownValue) -> ServiceError {
+        ServiceError::Bug(error.to_string())
+    }
 }
 
 impl From<ApiError> for ServiceError {
@@ -247,6 +258,13 @@ impl ServiceError {
                 ErrorCode::TransactionInProgress,
                 "this transaction is being processed by another request; retry shortly",
             ),
+            ServiceError::Bug(reason) => {
+                tracing::error!(%reason, "invariant failed, nothing committed");
+                ApiError::new(
+                    ErrorCode::InternalError,
+                    "the wallet refused an operation that would break its own invariants; nothing was committed",
+                )
+            }
         }
     }
 }

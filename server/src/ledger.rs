@@ -1,14 +1,13 @@
 //! The double-entry ledger. Every movement of a player's money posts two entries that sum
 //! to zero: the player's account against a counter account (the provider's clearing
 //! account per currency, or the operator's cashier account). The player's balance column
-//! is updated in the same transaction, so balance = sum of the player's entries.
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
-
-use crate::db::entities::{ledger_entry, player};
+//! is written in the same transaction, so balance = sum of the player's entries.
+//!
+//! Posting is decided in memory ([`post`]); the money path's batch writes the entries
+//! and the balances it produced with set-based statements (`money::flush`).
 use crate::domain::{AmountError, MinorUnits, MAX_MINOR};
 use crate::error::{ApiError, ServiceError};
+use crate::money::model::Player;
 use crate::trail;
 
 pub fn player_account(player_id: &str) -> String {
@@ -30,21 +29,33 @@ pub enum Direction {
     Debit,
 }
 
-/// Moves `amount` to or from the player's account against `counter_account` and returns
-/// the new balance. The player row must have been read (and, on PostgreSQL, locked) in this
-/// transaction; callers check funds first, so a debit below zero here is a bug.
-pub async fn post(
-    txn: &DatabaseTransaction,
+/// One ledger row to insert.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub wallet_tx_id: i64,
+    pub account: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    /// Only on the player's entry: the balance after it.
+    pub balance_after_minor: Option<i64>,
+    /// Only on the player's entry: its link in the player's hash chain.
+    pub chain_hash: Option<String>,
+}
+
+/// Moves `amount` to or from `player` against `counter_account`: updates the player's
+/// balance and chain head in memory and returns the two entries (none for a zero
+/// amount). Callers check funds first, so a debit below zero here is a bug; a credit past
+/// 18 digits is the contract's `400 INVALID_AMOUNT`. Nothing changes on an error.
+pub fn post(
+    player: &mut Player,
     wallet_tx_id: i64,
-    player: &player::Model,
     direction: Direction,
     amount: MinorUnits,
     counter_account: &str,
-    now: DateTime<Utc>,
-) -> Result<MinorUnits, ServiceError> {
+) -> Result<Vec<NewEntry>, ServiceError> {
     let before = MinorUnits::from_stored(player.balance_minor).map_err(ApiError::from)?;
     if amount.is_zero() {
-        return Ok(before);
+        return Ok(Vec::new());
     }
     let after = match direction {
         Direction::Credit => before.checked_add(amount).map_err(|_| {
@@ -52,17 +63,18 @@ pub async fn post(
                 .with_details(serde_json::json!({ "reason": "the balance would exceed 18 digits" }))
         })?,
         Direction::Debit => before.checked_sub(amount).ok_or_else(|| {
-            ServiceError::Db(sea_orm::DbErr::Custom(
-                "debit below zero: funds were not checked".into(),
+            ServiceError::Bug(format!(
+                "debit of {amount} below zero for player {}: funds were not checked",
+                player.id
             ))
         })?,
     };
-    assert!(
-        (0..=MAX_MINOR).contains(&after.get()),
-        "balance out of range"
-    );
-    // Compare-and-set on the old balance: if anything changed the row behind our back the
-    // update matches nothing and the whole request fails instead of moving money twice.
+    if !(0..=MAX_MINOR).contains(&after.get()) {
+        return Err(ServiceError::Bug(format!(
+            "balance {after} out of range for player {}",
+            player.id
+        )));
+    }
     let player_delta = match direction {
         Direction::Credit => amount.get(),
         Direction::Debit => -amount.get(),
@@ -81,42 +93,25 @@ pub async fn post(
             currency: &player.currency,
         },
     );
-    let updated = player::Entity::update_many()
-        .col_expr(player::Column::BalanceMinor, Expr::value(after.get()))
-        .col_expr(player::Column::LedgerHead, Expr::value(chain_hash.as_str()))
-        .col_expr(player::Column::UpdatedAt, Expr::value(now))
-        .filter(player::Column::Id.eq(player.id.as_str()))
-        .filter(player::Column::BalanceMinor.eq(before.get()))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Err(ServiceError::Db(sea_orm::DbErr::Custom(
-            "player balance changed concurrently".into(),
-        )));
-    }
-    let entry = |account: String,
-                 delta: i64,
-                 balance_after: Option<i64>,
-                 chain_hash: Option<String>| ledger_entry::ActiveModel {
-        wallet_transaction_id: Set(wallet_tx_id),
-        account: Set(account),
-        currency: Set(player.currency.clone()),
-        amount_minor: Set(delta),
-        balance_after_minor: Set(balance_after),
-        chain_hash: Set(chain_hash),
-        created_at: Set(now),
-        ..Default::default()
-    };
-    ledger_entry::Entity::insert_many([
-        entry(
-            player_account,
-            player_delta,
-            Some(after.get()),
-            Some(chain_hash),
-        ),
-        entry(counter_account.to_owned(), -player_delta, None, None),
+    player.balance_minor = after.get();
+    player.ledger_head = Some(chain_hash.clone());
+    player.posted = true;
+    Ok(vec![
+        NewEntry {
+            wallet_tx_id,
+            account: player_account,
+            currency: player.currency.clone(),
+            amount_minor: player_delta,
+            balance_after_minor: Some(after.get()),
+            chain_hash: Some(chain_hash),
+        },
+        NewEntry {
+            wallet_tx_id,
+            account: counter_account.to_owned(),
+            currency: player.currency.clone(),
+            amount_minor: -player_delta,
+            balance_after_minor: None,
+            chain_hash: None,
+        },
     ])
-    .exec(txn)
-    .await?;
-    Ok(after)
 }

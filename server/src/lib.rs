@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod ledger;
+pub mod money;
 pub mod openapi;
 pub mod operator;
 pub mod reconcile;

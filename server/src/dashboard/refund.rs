@@ -63,23 +63,16 @@ pub async fn refund_finding(
         .await
         .map_err(|e| ConsoleError::Invalid(e.message))?;
     let answer = refunded.answer.map_err(super::console::from_service)?;
-    let status = answer
-        .stored
-        .get("status")
-        .and_then(|s| s.as_str())
-        .unwrap_or("OK");
-    let what = match (status, answer.replayed) {
+    let what = match (answer.is_ok(), answer.replayed) {
         (_, true) => "was already refunded by this finding; nothing moved again",
-        ("OK", false) => "is refunded",
+        (true, false) => "is refunded",
         _ => "was not refunded",
     };
     let code = answer
-        .stored
-        .pointer("/error/code")
-        .and_then(|c| c.as_str())
+        .error_code()
         .map(|c| format!(" ({c})"))
         .unwrap_or_default();
-    if status == "OK" && !answer.replayed {
+    if answer.is_ok() && !answer.replayed {
         // The job would clear it on its next run; closing it now keeps the list honest.
         let note = format!("refunded from the console ({})", refunded.transaction_id);
         if let Err(error) =

@@ -6,6 +6,7 @@
 //! runs in several lanes, each a task like it, chosen by player: operations on one player
 //! queue in one lane and share a transaction instead of each waiting for the previous
 //! one's commit while its row lock is held (see `Store::write_for`).
+use std::any::{Any, TypeId};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -40,7 +41,7 @@ impl Default for WriterConfig {
 
 /// A unit of work bound to its caller. It may run twice: first straight in the batch's
 /// transaction and, if any unit of the batch failed, again in a savepoint of its own.
-trait Unit: Send {
+pub trait Unit: Send + 'static {
     /// Runs the work and keeps its result; `true` when it succeeded.
     fn run<'c>(&'c mut self, txn: &'c DatabaseTransaction, savepoint: bool) -> BoxFuture<'c, bool>;
     /// After a committed batch: whether the unit failed transiently (a deadlock or a
@@ -48,6 +49,17 @@ trait Unit: Send {
     fn retry(&mut self) -> bool;
     /// Answers the caller once the batch's commit finished, with its result.
     fn answer(self: Box<Self>, commit: Result<(), DbErr>);
+    /// Units that run better as one (the money path's operations: one set-based pass
+    /// for the whole batch) name the same type here; the writer merges them with
+    /// [`Unit::absorb`] before it runs a batch.
+    fn merge_key(&self) -> Option<TypeId> {
+        None
+    }
+    /// Takes `other`, a unit of the same [`Unit::merge_key`], into this one.
+    fn absorb(&mut self, other: Box<dyn Any + Send>) {
+        let _ = other;
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
 struct Pending<T> {
@@ -84,6 +96,10 @@ impl<T: Send + 'static> Unit for Pending<T> {
         false
     }
 
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+
     fn answer(self: Box<Self>, commit: Result<(), DbErr>) {
         let outcome = match self.result {
             // Another transaction held the key or the player past the lock timeout.
@@ -105,7 +121,7 @@ impl<T: Send + 'static> Unit for Pending<T> {
     }
 }
 
-type Job = Box<dyn Unit>;
+pub type Job = Box<dyn Unit>;
 
 #[derive(Clone)]
 pub struct Handle {
@@ -119,6 +135,16 @@ pub fn spawn(db: DatabaseConnection, config: WriterConfig, engine: Engine) -> Ha
 }
 
 impl Handle {
+    /// Queues a unit that answers its caller itself; never waits.
+    pub fn enqueue(&self, unit: Job) -> Result<(), ServiceError> {
+        self.queue.try_send(unit).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => ServiceError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => {
+                ServiceError::Db(DbErr::Custom("writer stopped".into()))
+            }
+        })
+    }
+
     pub async fn submit<T: Send + 'static>(&self, work: Box<Work<T>>) -> Result<T, ServiceError> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(Pending {
@@ -197,6 +223,7 @@ async fn run(
                 }
             }
         }
+        merge(&mut batch);
         let committed = match run_batch(&db, &mut batch, false, engine).await {
             Ok(Some(committed)) => Ok(committed),
             Ok(None) => run_batch(&db, &mut batch, true, engine)
@@ -229,6 +256,45 @@ async fn run(
         }
     }
     tracing::info!("group commit writer stopped");
+}
+
+/// Merges the units that share a merge key into the first of them, keeping the order of
+/// the rest.
+fn merge(batch: &mut Vec<Job>) {
+    if batch.iter().filter(|job| job.merge_key().is_some()).count() < 2 {
+        return;
+    }
+    let mut merged: Vec<Job> = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        let key = job.merge_key();
+        match merged
+            .iter_mut()
+            .find(|kept| key.is_some() && kept.merge_key() == key)
+        {
+            Some(kept) => kept.absorb(job.into_any()),
+            None => merged.push(job),
+        }
+    }
+    *batch = merged;
+}
+
+/// Runs one unit in a transaction of its own and answers it: PostgreSQL's money path
+/// without write lanes.
+pub async fn run_alone(db: &DatabaseConnection, mut unit: Job) {
+    let txn = match db.begin().await {
+        Ok(txn) => txn,
+        Err(error) => {
+            tracing::error!(%error, "could not begin a write transaction");
+            return;
+        }
+    };
+    let commit = if unit.run(&txn, false).await {
+        txn.commit().await
+    } else {
+        let _ = txn.rollback().await;
+        Ok(())
+    };
+    unit.answer(commit);
 }
 
 /// Runs every unit in one transaction and commits: `Ok(Some(commit result))`, or

@@ -1,6 +1,6 @@
 //! The database: connecting, migrating, and the one way the money path writes.
 //!
-//! Every write goes through [`Store::write`] or, for the money path, [`Store::write_for`],
+//! Every write goes through [`Store::write`] or, for the money path, [`Store::enqueue_for`],
 //! which run a unit of work in one database transaction. On SQLite a single writer task
 //! batches concurrent units into one transaction (group commit), and answers only after
 //! the commit is durable. On PostgreSQL the money path does the same in a few lanes
@@ -22,7 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::ServiceError;
-pub use group_commit::WriterConfig;
+pub use group_commit::{Unit, WriterConfig};
 
 /// How many times a PostgreSQL unit of work is retried after a serialization failure or a
 /// deadlock before the caller gets `503 TEMPORARY_UNAVAILABLE`.
@@ -99,25 +99,26 @@ impl Store {
         }
     }
 
-    /// Like [`Store::write`], for a money operation on `player_id`. On PostgreSQL the
-    /// operations on one player queue in one lane and are committed together: each
-    /// otherwise holds the player's row lock until its own commit is flushed, so that a
-    /// busy player takes at most one operation per flush. Lanes are chosen by player, so
-    /// a lane's batch holds the locks of its own players only.
-    pub async fn write_for<T: Send + 'static>(
-        &self,
-        player_id: &str,
-        work: Box<Work<T>>,
-    ) -> Result<T, ServiceError> {
+    /// Queues a money operation's unit on `player_id` for the writer; never waits (a
+    /// full queue is `Overloaded`). On SQLite it joins the one writer's next batch. On
+    /// PostgreSQL the operations on one player queue in one lane chosen by player and are
+    /// committed together: each otherwise holds the player's row lock until its own commit
+    /// is flushed. Without lanes each runs in a transaction of its own.
+    pub fn enqueue_for(&self, player_id: &str, unit: Box<dyn Unit>) -> Result<(), ServiceError> {
         match &self.writer {
+            Writer::Sqlite(handle) => handle.enqueue(unit),
             Writer::Postgres(_, lanes) if !lanes.is_empty() => {
                 use std::hash::{Hash, Hasher};
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
                 player_id.hash(&mut hasher);
                 let lane = (hasher.finish() % lanes.len() as u64) as usize;
-                lanes[lane].submit(work).await
+                lanes[lane].enqueue(unit)
             }
-            _ => self.write(work).await,
+            Writer::Postgres(db, _) => {
+                let db = db.clone();
+                tokio::spawn(async move { group_commit::run_alone(&db, unit).await });
+                Ok(())
+            }
         }
     }
 
@@ -283,12 +284,12 @@ pub fn sqlstate(error: &DbErr) -> Option<String> {
 }
 
 /// Serialization failures and deadlocks: the whole unit of work may simply run again.
-fn is_transient(error: &DbErr) -> bool {
+pub fn is_transient(error: &DbErr) -> bool {
     matches!(sqlstate(error).as_deref(), Some("40001" | "40P01"))
 }
 
 /// PostgreSQL's `lock_timeout` fired.
-fn is_lock_timeout(error: &DbErr) -> bool {
+pub fn is_lock_timeout(error: &DbErr) -> bool {
     sqlstate(error).as_deref() == Some("55P03")
 }
 

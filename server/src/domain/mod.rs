@@ -1,6 +1,8 @@
 //! Domain types: parsed once at the edge, valid wherever they are held.
 mod ids;
 mod money;
+mod states;
 
 pub use ids::{GameId, IdError, KeyId, PlayerId, ProviderId, RoundId, TransactionId};
 pub use money::{AmountError, Currency, CurrencyTable, MinorUnits, Money, WireMoney, MAX_MINOR};
+pub use states::{OpType, PlayerStatus, RoundState, TxState, UnknownValue};

@@ -12,8 +12,13 @@ use crate::trace::{OperationNote, Outcome};
 
 /// A JSON response with the given status.
 pub fn json_response(status: u16, body: &Value) -> Response {
+    json_text_response(status, body.to_string())
+}
+
+/// A response whose body is JSON text already.
+pub fn json_text_response(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -84,7 +89,7 @@ pub fn operation_response(
             };
             let status = answer.http_status;
             (
-                json_response(status, &answer.into_body(request_id)),
+                json_text_response(status, answer.into_body(request_id)),
                 outcome,
             )
         }

@@ -27,6 +27,15 @@ impl Fingerprint {
         Fingerprint(serde_json::from_str(stored).unwrap_or_default())
     }
 
+    /// Whether a stored fingerprint means the same request. Fingerprints are stored as
+    /// this type prints them (sorted keys), so equal text is the common, cheap case.
+    pub fn matches_json(&self, stored: &str) -> bool {
+        self.to_json() == stored
+            || self
+                .differing_fields(&Fingerprint::from_json(stored))
+                .is_empty()
+    }
+
     /// The wire names of the fields that differ, sorted.
     pub fn differing_fields(&self, other: &Fingerprint) -> Vec<String> {
         let mut names: Vec<String> = self

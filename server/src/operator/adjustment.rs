@@ -1,19 +1,17 @@
 //! Cashier adjustments: deposits, withdrawals and bonus grants, idempotent on
 //! `adjustment_id` with the same rules as money operations. Their keys live in the
 //! `@operator` scope, which no provider id can collide with.
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use sea_orm::DatabaseTransaction;
+use std::sync::Arc;
+
 use serde_json::{json, Map};
 
 use super::wire::{AdjustmentRequest, Direction};
-use crate::domain::CurrencyTable;
-use crate::domain::{Money, PlayerId, TransactionId};
+use crate::domain::{CurrencyTable, Money, OpType, PlayerId, TransactionId, TxState};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, Fingerprint, KeyedRequest, Operation};
+use crate::idempotency::{Decision, Fingerprint, KeyedRequest};
 use crate::ledger;
-use crate::wallet::operations::{balance_of, declined, lock_player, player_not_found};
-use std::sync::Arc;
+use crate::money::{BatchState, Needs, Operation};
+use crate::wallet::operations::{balance_of, declined, player_not_found};
 
 pub const OPERATOR_SCOPE: &str = "@operator";
 const REASON_MAX_BYTES: usize = 1024;
@@ -63,7 +61,7 @@ impl Adjustment {
             scope: OPERATOR_SCOPE.to_owned(),
             transaction_id: adjustment_id,
             player_id: player_id.as_str().to_owned(),
-            op: "ADJUSTMENT",
+            op: OpType::Adjustment,
             kind: Some(direction_name),
             round_id: None,
             game_id: None,
@@ -83,20 +81,17 @@ impl Adjustment {
         })
     }
 
-    async fn run(
-        &self,
-        txn: &DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Decision, ServiceError> {
-        let Some(player) = lock_player(txn, self.player_id.as_str()).await? else {
-            return Ok(player_not_found(self.player_id.as_str()));
+    fn run(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
+        let player_id = self.player_id.as_str();
+        let Some(player) = state.player(player_id) else {
+            return Ok(player_not_found(player_id));
         };
-        let balance = balance_of(&self.currencies, &player)?;
+        let balance = balance_of(&self.currencies, player)?;
         if self.amount.currency.code() != player.currency {
+            let message = format!("the player's currency is {}", player.currency);
             return Ok(declined(
                 ErrorCode::CurrencyMismatch,
-                format!("the player's currency is {}", player.currency),
+                message,
                 Some(balance),
             ));
         }
@@ -111,21 +106,18 @@ impl Adjustment {
             }
             Direction::Debit => ledger::Direction::Debit,
         };
-        let cashier = ledger::cashier_account(&player.currency);
-        let after = ledger::post(
-            txn,
+        let cashier = ledger::cashier_account(balance.currency.code());
+        let after = state.post(
+            player_id,
             wallet_tx_id,
-            &player,
             direction,
             self.amount.minor,
             &cashier,
-            now,
-        )
-        .await?;
+        )?;
         let mut fields = Map::new();
         fields.insert("reason".into(), json!(self.reason));
         Ok(Decision::Done {
-            state: "COMMITTED",
+            state: TxState::Committed,
             outcome: None,
             fields,
             balance: Money::new(after, balance.currency),
@@ -138,12 +130,9 @@ impl Operation for Adjustment {
         &self.keyed
     }
 
-    fn decide<'c>(
-        &'c self,
-        txn: &'c DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'c, Result<Decision, ServiceError>> {
-        Box::pin(self.run(txn, wallet_tx_id, now))
+    fn needs(&self, _needs: &mut Needs) {}
+
+    fn decide(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
+        self.run(state, wallet_tx_id)
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::{GameId, PlayerId, ProviderId};
 use crate::error::ApiError;
 use crate::http::request_id::RequestId;
 use crate::http::{error_response, json_response, operation_response, parse_json};
-use crate::idempotency::{self, Operation};
+use crate::money::{self, Operation};
 use crate::state::AppState;
 
 fn id<T>(
@@ -158,7 +158,7 @@ pub async fn post_adjustment(
     };
     let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
     let fingerprint = operation.keyed().fingerprint.to_json();
-    let result = idempotency::execute(&state.store, &state.currencies, operation).await;
+    let result = money::execute(&state.store, &state.currencies, operation).await;
     operation_response(result, &request_id, transaction_id, fingerprint)
 }
 

@@ -4,7 +4,8 @@ use crate::db::entities::wallet_transaction as wtx;
 use crate::db::Store;
 use crate::domain::{CurrencyTable, ProviderId};
 use crate::error::ServiceError;
-use crate::idempotency::{self, Answer, Operation};
+use crate::idempotency::Answer;
+use crate::money::{self, Operation};
 use crate::wallet::operations::{RequestContext, Rollback, StaffAction};
 
 /// What a refund request names, already validated.
@@ -41,7 +42,7 @@ pub async fn refund_bet(
         Rollback::by_operator(order.bet, order.refund_id, order.staff, order.raw_body, ctx)?;
     let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
     let fingerprint = operation.keyed().fingerprint.to_json();
-    let answer = idempotency::execute(store, currencies, operation).await;
+    let answer = money::execute(store, currencies, operation).await;
     Ok(Refunded {
         answer,
         transaction_id,

@@ -16,7 +16,8 @@ use crate::db::entities::{game_session, player, provider, provider_key};
 use crate::db::Store;
 use crate::domain::{CurrencyTable, GameId, KeyId, PlayerId, ProviderId};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{format_time, player_money};
+use crate::idempotency::format_time;
+use crate::money::player_money;
 
 const SECRET_LEN: std::ops::RangeInclusive<usize> = 16..=256;
 const MAX_KEYS: usize = 16;

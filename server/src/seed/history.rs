@@ -9,9 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::rows::{Batch, Op, Outcome, Rows, SeedPlayer, SeedProvider};
 use crate::db::entities::{round, tombstone};
-use crate::domain::{PlayerId, ProviderId};
+use crate::domain::{PlayerId, ProviderId, TxState};
 use crate::error::ErrorCode;
-use crate::idempotency::Operation;
+use crate::money::Operation;
 use crate::wallet::operations::{Bet, CloseRound, Rollback, Win};
 
 /// Players' currencies: mostly euros.
@@ -424,14 +424,14 @@ impl History {
                 Outcome::Declined {
                     code: ErrorCode::InsufficientFunds,
                     message: "balance too low for this bet",
-                    state: "DECLINED",
+                    state: TxState::Declined,
                 },
             )
         } else {
             play.opened_at.get_or_insert(at);
             (
                 moves.then(|| (-amount, self.clearing(play))),
-                done("COMMITTED", None, Map::new()),
+                done(TxState::Committed, None, Map::new()),
             )
         };
         let op = Op {
@@ -482,7 +482,7 @@ impl History {
             keyed,
             raw_body,
             posting: Some((amount, self.clearing(play))),
-            outcome: done("COMMITTED", None, fields),
+            outcome: done(TxState::Committed, None, fields),
             at,
         };
         self.rows.store(batch, &mut self.players[play.player], op);
@@ -522,7 +522,7 @@ impl History {
             outcome: Outcome::Declined {
                 code: ErrorCode::TransactionRolledBack,
                 message: "the bet this win settles was rolled back",
-                state: "DECLINED",
+                state: TxState::Declined,
             },
             at,
         };
@@ -557,7 +557,7 @@ impl History {
             keyed,
             raw_body,
             posting: Some((amount, self.clearing(play))),
-            outcome: done("COMMITTED", Some("REFUNDED"), fields),
+            outcome: done(TxState::Committed, Some("REFUNDED"), fields),
             at,
         };
         let (_, id) = self.rows.store(batch, &mut self.players[play.player], op);
@@ -597,7 +597,11 @@ impl History {
             keyed,
             raw_body,
             posting: None,
-            outcome: done("COMMITTED", Some("TARGET_NOT_FOUND_TOMBSTONED"), fields),
+            outcome: done(
+                TxState::Committed,
+                Some("TARGET_NOT_FOUND_TOMBSTONED"),
+                fields,
+            ),
             at,
         };
         self.rows.store(batch, &mut self.players[play.player], op);
@@ -627,7 +631,7 @@ impl History {
             outcome: Outcome::Declined {
                 code: ErrorCode::TransactionVoided,
                 message: "an earlier rollback cancelled this bet",
-                state: "VOIDED_BY_PRIOR_ROLLBACK",
+                state: TxState::VoidedByPriorRollback,
             },
             at: late_at,
         };
@@ -651,7 +655,7 @@ impl History {
             keyed,
             raw_body,
             posting: None,
-            outcome: done("COMMITTED", None, fields),
+            outcome: done(TxState::Committed, None, fields),
             at,
         };
         self.rows.store(batch, &mut self.players[play.player], op);
@@ -706,14 +710,14 @@ impl History {
                 delta,
                 crate::ledger::cashier_account(self.players[player].currency.code()),
             )),
-            outcome: done("COMMITTED", None, fields),
+            outcome: done(TxState::Committed, None, fields),
             at,
         };
         self.rows.store(batch, &mut self.players[player], op);
     }
 }
 
-fn done(state: &'static str, outcome: Option<&'static str>, fields: Map<String, Value>) -> Outcome {
+fn done(state: TxState, outcome: Option<&'static str>, fields: Map<String, Value>) -> Outcome {
     Outcome::Done {
         state,
         outcome,

@@ -11,9 +11,10 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use serde_json::{json, Map, Value};
 
 use crate::db::entities::{attempt, ledger_entry, round, tombstone, wallet_transaction as wtx};
-use crate::domain::{CurrencyTable, MinorUnits, Money, ProviderId};
+use crate::domain::{CurrencyTable, MinorUnits, Money, ProviderId, TxState};
 use crate::error::{ApiError, ErrorCode};
-use crate::idempotency::{first_answer, Decision, KeyedRequest, Operation};
+use crate::idempotency::{first_answer, Decision, KeyedRequest};
+use crate::money::Operation;
 use crate::wallet::operations::RequestContext;
 
 /// The share of operations with a replay, a conflicting reuse of the key, and a request
@@ -61,14 +62,14 @@ pub struct SeedProvider {
 /// How the decision turned out.
 pub enum Outcome {
     Done {
-        state: &'static str,
+        state: TxState,
         outcome: Option<&'static str>,
         fields: Map<String, Value>,
     },
     Declined {
         code: ErrorCode,
         message: &'static str,
-        state: &'static str,
+        state: TxState,
     },
 }
 
@@ -151,7 +152,7 @@ impl Rows {
         let outcome = std::mem::replace(
             &mut op.outcome,
             Outcome::Done {
-                state: "",
+                state: TxState::Committed,
                 outcome: None,
                 fields: Map::new(),
             },
@@ -183,7 +184,7 @@ impl Rows {
             id: Set(id),
             scope: Set(keyed.scope.clone()),
             transaction_id: Set(keyed.transaction_id.as_str().to_owned()),
-            op: Set(keyed.op.to_owned()),
+            op: Set(keyed.op.as_str().to_owned()),
             kind: Set(keyed.kind.map(str::to_owned)),
             player_id: Set(keyed.player_id.clone()),
             round_id: Set(keyed.round_id.clone()),
@@ -192,7 +193,7 @@ impl Rows {
             currency: Set(keyed.amount.as_ref().map(|m| m.currency.code().to_owned())),
             target_transaction_id: Set(keyed.target_transaction_id.clone()),
             fingerprint: Set(keyed.fingerprint.to_json()),
-            state: Set(recorded.state.to_owned()),
+            state: Set(recorded.state.as_str().to_owned()),
             outcome: Set(recorded.outcome.map(str::to_owned)),
             error_code: Set(recorded.error_code.map(str::to_owned)),
             http_status: Set(i32::from(recorded.answer.http_status)),
@@ -311,7 +312,7 @@ impl Rows {
             replay.received_at = Set(op.at + Duration::seconds(self.rng.gen_range(1..30)));
             replay.latency_ms = Set(self.rng.gen_range(0..3));
             replay.outcome = Set("REPLAY".to_owned());
-            replay.response_body = Set(answer.into_body(&request_id).to_string());
+            replay.response_body = Set(answer.into_body(&request_id));
             batch.attempts.push(replay);
         }
         if op.provider.is_some() && self.rng.gen_bool(CONFLICT_SHARE) {

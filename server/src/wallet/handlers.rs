@@ -15,7 +15,7 @@ use crate::domain::PlayerId;
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::http::request_id::RequestId;
 use crate::http::{error_response, json_response, operation_response, parse_json};
-use crate::idempotency::{self, player_money, Operation};
+use crate::money::{self, player_money, Operation};
 use crate::state::AppState;
 
 type Parser<R, O> = fn(R, &[u8], RequestContext) -> Result<O, ApiError>;
@@ -40,7 +40,7 @@ async fn money_operation<R: DeserializeOwned, O: Operation>(
     tracing::Span::current().record("transaction_id", keyed.transaction_id.as_str());
     let transaction_id = keyed.transaction_id.as_str().to_owned();
     let fingerprint = keyed.fingerprint.to_json();
-    let result = idempotency::execute(&state.store, &state.currencies, operation).await;
+    let result = money::execute(&state.store, &state.currencies, operation).await;
     operation_response(result, request_id, transaction_id, fingerprint)
 }
 

@@ -11,7 +11,8 @@ use super::wire::{BetRequest, CloseRoundRequest, RollbackRequest, WinRequest};
 use crate::domain::{CurrencyTable, ProviderId, TransactionId, MAX_MINOR};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::parse_json;
-use crate::idempotency::{KeyedRequest, Operation};
+use crate::idempotency::KeyedRequest;
+use crate::money::Operation;
 
 fn context() -> RequestContext {
     RequestContext {

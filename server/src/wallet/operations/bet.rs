@@ -1,19 +1,17 @@
 //! `POST /wallet/v1/bet`: a debit, gated by the player's game session.
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use super::{
-    balance_of, bet_context, check_metadata, declined, is_closed, parse_id, player_not_found,
-    BetContext, BetKeys, KeyFields, RequestContext,
+    balance_of, check_metadata, declined, parse_id, player_not_found, KeyFields, RequestContext,
 };
-use crate::db::entities::{round, tombstone};
-use crate::domain::{GameId, Money, PlayerId, RoundId, TransactionId};
+use crate::domain::{
+    GameId, Money, OpType, PlayerId, PlayerStatus, RoundId, TransactionId, TxState,
+};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest, Operation};
+use crate::idempotency::{Decision, KeyedRequest};
 use crate::ledger::{self, Direction};
+use crate::money::model::Player;
+use crate::money::{BatchState, Needs, Operation};
 use crate::wallet::wire::{BetKind, BetRequest};
 
 pub struct Bet {
@@ -47,7 +45,7 @@ impl Bet {
         let kind = request.kind.unwrap_or(BetKind::Bet);
         let round_closed = request.round_closed.unwrap_or(false);
         let keyed = KeyFields {
-            op: "BET",
+            op: OpType::Bet,
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
             game_id: game_id.as_str(),
@@ -72,77 +70,26 @@ impl Bet {
     }
 
     /// The checks of the contract, in its order; the first that fails is the answer.
-    async fn run(
-        &self,
-        txn: &DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Decision, ServiceError> {
+    fn run(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
         let provider = self.ctx.provider_id.as_str();
-        let keys = BetKeys {
-            provider_id: provider,
-            player_id: self.player_id.as_str(),
-            session_token: &self.session_token,
-            round_id: self.round_id.as_str(),
-            transaction_id: self.keyed.transaction_id.as_str(),
+        let player_id = self.player_id.as_str();
+        let round_id = self.round_id.as_str();
+        let Some(player) = state.player(player_id) else {
+            return Ok(player_not_found(player_id));
         };
-        let Some(BetContext {
-            player,
-            session,
-            round: existing_round,
-            tombstone,
-        }) = bet_context(txn, keys).await?
-        else {
-            return Ok(player_not_found(self.player_id.as_str()));
-        };
-        let balance = balance_of(&self.ctx.currencies, &player)?;
-        let Some(session) = session.filter(|s| {
-            s.player_id == player.id
-                && s.provider_id == provider
-                && s.game_id == self.game_id.as_str()
-        }) else {
-            return Ok(declined(
-                ErrorCode::SessionInvalid,
-                "unknown session for this player, provider and game",
-                Some(balance),
-            ));
-        };
-        if session.superseded || session.expires_at <= now {
-            return Ok(declined(
-                ErrorCode::SessionExpired,
-                "the session expired or a newer one replaced it",
-                Some(balance),
-            ));
+        let balance = balance_of(&self.ctx.currencies, player)?;
+        if let Some((code, message)) = self.refusal(state, player) {
+            return Ok(declined(code, message, Some(balance)));
         }
-        if player.status == "BLOCKED" {
-            return Ok(declined(
-                ErrorCode::PlayerBlocked,
-                "the player is blocked",
-                Some(balance),
-            ));
-        }
-        if self.amount.currency.code() != player.currency {
-            return Ok(declined(
-                ErrorCode::CurrencyMismatch,
-                format!("the player's currency is {}", player.currency),
-                Some(balance),
-            ));
-        }
-        if is_closed(&existing_round) {
-            return Ok(declined(
-                ErrorCode::RoundClosed,
-                "the round is closed",
-                Some(balance),
-            ));
-        }
-        if let Some(tomb) = tombstone {
-            mark_late_bet(txn, tomb, now).await?;
+        let transaction_id = self.keyed.transaction_id.as_str();
+        if state.tombstone(provider, transaction_id).is_some() {
+            state.mark_late_bet(provider, transaction_id);
             return Ok(Decision::Declined {
                 error: ApiError::new(
                     ErrorCode::TransactionVoided,
                     "an earlier rollback cancelled this bet",
                 ),
-                state: "VOIDED_BY_PRIOR_ROLLBACK",
+                state: TxState::VoidedByPriorRollback,
                 balance: Some(balance),
             });
         }
@@ -154,92 +101,65 @@ impl Bet {
                 Some(balance),
             ));
         }
-        if existing_round.is_none() {
-            open_round(
-                txn,
-                provider,
-                &player.id,
-                self.round_id.as_str(),
-                self.game_id.as_str(),
-                now,
-            )
-            .await?;
-        }
         let after = if moves_money {
-            let clearing = ledger::provider_account(provider, &player.currency);
-            ledger::post(
-                txn,
+            let clearing = ledger::provider_account(provider, balance.currency.code());
+            state.post(
+                player_id,
                 wallet_tx_id,
-                &player,
                 Direction::Debit,
                 self.amount.minor,
                 &clearing,
-                now,
-            )
-            .await?
+            )?
         } else {
             balance.minor
         };
+        state.open_round(provider, player_id, round_id, self.game_id.as_str());
         if self.round_closed {
-            super::close_round(txn, provider, &player.id, self.round_id.as_str(), now).await?;
+            state.close_round(provider, player_id, round_id);
         }
         Ok(Decision::Done {
-            state: "COMMITTED",
+            state: TxState::Committed,
             outcome: None,
-            fields: Map::<String, Value>::new(),
+            fields: Map::new(),
             balance: Money::new(after, balance.currency),
         })
     }
 }
 
-async fn open_round(
-    txn: &DatabaseTransaction,
-    provider_id: &str,
-    player_id: &str,
-    round_id: &str,
-    game_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
-    let row = round::ActiveModel {
-        provider_id: Set(provider_id.to_owned()),
-        player_id: Set(player_id.to_owned()),
-        round_id: Set(round_id.to_owned()),
-        game_id: Set(game_id.to_owned()),
-        state: Set("OPEN".to_owned()),
-        opened_at: Set(now),
-        closed_at: Set(None),
-    };
-    round::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                round::Column::ProviderId,
-                round::Column::PlayerId,
-                round::Column::RoundId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .do_nothing()
-        .exec(txn)
-        .await?;
-    Ok(())
-}
-
-/// Notes that the bet a tombstone was waiting for arrived (for reconciliation).
-async fn mark_late_bet(
-    txn: &DatabaseTransaction,
-    tomb: tombstone::Model,
-    now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
-    if tomb.late_bet_at.is_none() {
-        tombstone::Entity::update_many()
-            .col_expr(tombstone::Column::LateBetAt, Expr::value(Some(now)))
-            .filter(tombstone::Column::ProviderId.eq(tomb.provider_id))
-            .filter(tombstone::Column::TransactionId.eq(tomb.transaction_id))
-            .exec(txn)
-            .await?;
+impl Bet {
+    /// The checks before the tombstone's, in the contract's order: the first that fails.
+    fn refusal(&self, state: &BatchState, player: &Player) -> Option<(ErrorCode, String)> {
+        let provider = self.ctx.provider_id.as_str();
+        let session = state.session(&self.session_token).filter(|s| {
+            s.player_id == player.id
+                && s.provider_id == provider
+                && s.game_id == self.game_id.as_str()
+        });
+        let refusal = |code, message: &str| Some((code, message.to_owned()));
+        let Some(session) = session else {
+            return refusal(
+                ErrorCode::SessionInvalid,
+                "unknown session for this player, provider and game",
+            );
+        };
+        if session.superseded || session.expires_at <= state.now {
+            return refusal(
+                ErrorCode::SessionExpired,
+                "the session expired or a newer one replaced it",
+            );
+        }
+        if player.status == PlayerStatus::Blocked {
+            return refusal(ErrorCode::PlayerBlocked, "the player is blocked");
+        }
+        if self.amount.currency.code() != player.currency {
+            let message = format!("the player's currency is {}", player.currency);
+            return refusal(ErrorCode::CurrencyMismatch, &message);
+        }
+        if state.is_round_closed(provider, &player.id, self.round_id.as_str()) {
+            return refusal(ErrorCode::RoundClosed, "the round is closed");
+        }
+        None
     }
-    Ok(())
 }
 
 impl Operation for Bet {
@@ -247,12 +167,21 @@ impl Operation for Bet {
         &self.keyed
     }
 
-    fn decide<'c>(
-        &'c self,
-        txn: &'c DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'c, Result<Decision, ServiceError>> {
-        Box::pin(self.run(txn, wallet_tx_id, now))
+    fn needs(&self, needs: &mut Needs) {
+        let provider = self.ctx.provider_id.as_str();
+        needs.sessions.insert(self.session_token.clone());
+        needs.rounds.insert(crate::money::round_key(
+            provider,
+            self.player_id.as_str(),
+            self.round_id.as_str(),
+        ));
+        needs.tombstones.insert((
+            provider.to_owned(),
+            self.keyed.transaction_id.as_str().to_owned(),
+        ));
+    }
+
+    fn decide(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
+        self.run(state, wallet_tx_id)
     }
 }

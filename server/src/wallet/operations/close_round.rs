@@ -1,15 +1,11 @@
 //! `POST /wallet/v1/rounds/close`: closes a round; an unknown round is not created.
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use sea_orm::DatabaseTransaction;
 use serde_json::{json, Map};
 
-use super::{
-    balance_of, check_metadata, lock_player, parse_id, player_not_found, KeyFields, RequestContext,
-};
-use crate::domain::{GameId, PlayerId, RoundId, TransactionId};
+use super::{balance_of, check_metadata, parse_id, player_not_found, KeyFields, RequestContext};
+use crate::domain::{GameId, OpType, PlayerId, RoundId, TransactionId, TxState};
 use crate::error::{ApiError, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest, Operation};
+use crate::idempotency::{Decision, KeyedRequest};
+use crate::money::{round_key, BatchState, Needs, Operation};
 use crate::wallet::wire::CloseRoundRequest;
 
 pub struct CloseRound {
@@ -35,7 +31,7 @@ impl CloseRound {
         let game_id = parse_id("game_id", request.game_id, GameId::parse)?;
         check_metadata(&request.metadata)?;
         let keyed = KeyFields {
-            op: "CLOSE_ROUND",
+            op: OpType::CloseRound,
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
             game_id: game_id.as_str(),
@@ -54,25 +50,21 @@ impl CloseRound {
         })
     }
 
-    async fn run(
-        &self,
-        txn: &DatabaseTransaction,
-        now: DateTime<Utc>,
-    ) -> Result<Decision, ServiceError> {
+    fn run(&self, state: &mut BatchState) -> Result<Decision, ServiceError> {
         let provider = self.ctx.provider_id.as_str();
-        let Some(player) = lock_player(txn, self.player_id.as_str()).await? else {
-            return Ok(player_not_found(self.player_id.as_str()));
+        let player_id = self.player_id.as_str();
+        let Some(player) = state.player(player_id) else {
+            return Ok(player_not_found(player_id));
         };
-        let balance = balance_of(&self.ctx.currencies, &player)?;
-        let existed =
-            super::close_round(txn, provider, &player.id, self.round_id.as_str(), now).await?;
+        let balance = balance_of(&self.ctx.currencies, player)?;
+        let existed = state.close_round(provider, player_id, self.round_id.as_str());
         let mut fields = Map::new();
         fields.insert(
             "round_state".into(),
             json!(if existed { "CLOSED" } else { "NOT_FOUND" }),
         );
         Ok(Decision::Done {
-            state: "COMMITTED",
+            state: TxState::Committed,
             outcome: None,
             fields,
             balance,
@@ -85,12 +77,15 @@ impl Operation for CloseRound {
         &self.keyed
     }
 
-    fn decide<'c>(
-        &'c self,
-        txn: &'c DatabaseTransaction,
-        _wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'c, Result<Decision, ServiceError>> {
-        Box::pin(self.run(txn, now))
+    fn needs(&self, needs: &mut Needs) {
+        needs.rounds.insert(round_key(
+            self.ctx.provider_id.as_str(),
+            self.player_id.as_str(),
+            self.round_id.as_str(),
+        ));
+    }
+
+    fn decide(&self, state: &mut BatchState, _wallet_tx_id: i64) -> Result<Decision, ServiceError> {
+        self.run(state)
     }
 }

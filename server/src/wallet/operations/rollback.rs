@@ -1,20 +1,16 @@
 //! `POST /wallet/v1/rollback`: cancels a bet and refunds its original amount, or leaves a
 //! tombstone when the bet has not arrived (yet).
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{json, Map};
 
 use super::{
-    balance_of, check_metadata, declined, find_tombstone, lock_player, parse_id, player_not_found,
-    KeyFields, RequestContext,
+    balance_of, check_metadata, declined, parse_id, player_not_found, KeyFields, RequestContext,
 };
-use crate::db::entities::{tombstone, wallet_transaction as wtx};
-use crate::domain::{GameId, MinorUnits, Money, PlayerId, RoundId, TransactionId};
+use crate::domain::{GameId, MinorUnits, Money, OpType, PlayerId, RoundId, TransactionId, TxState};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest, Operation};
+use crate::idempotency::{Decision, KeyedRequest};
 use crate::ledger::{self, Direction};
+use crate::money::model::KeyRow;
+use crate::money::{round_key, AuditRecord, BatchState, Needs, Operation};
 use crate::wallet::wire::{RollbackRequest, REASON_MAX_BYTES};
 
 pub struct Rollback {
@@ -72,7 +68,7 @@ impl Rollback {
             .transpose()?;
         let round_closed = request.round_closed.unwrap_or(false);
         let keyed = KeyFields {
-            op: "ROLLBACK",
+            op: OpType::Rollback,
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
             game_id: game_id.as_str(),
@@ -126,7 +122,7 @@ impl Rollback {
             TransactionId::parse,
         )?;
         let keyed = KeyFields {
-            op: "ROLLBACK",
+            op: OpType::Rollback,
             player_id: player_id.as_str(),
             round_id: Some(round_id.as_str()),
             game_id: game_id.as_str(),
@@ -150,64 +146,44 @@ impl Rollback {
     }
 
     /// Staff refunds leave an audit record, whatever they decided.
-    async fn audited(
-        &self,
-        txn: &DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Decision, ServiceError> {
-        let decision = self.run(txn, wallet_tx_id, now).await?;
+    fn audited(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
+        let decision = self.run(state, wallet_tx_id)?;
         if let Some(staff) = &self.staff {
             let result = match &decision {
                 Decision::Done { outcome, .. } => json!({ "outcome": outcome }),
                 Decision::Declined { error, .. } => json!({ "declined": error.code.as_str() }),
             };
-            let details = json!({
-                "provider_id": self.ctx.provider_id.as_str(),
-                "refund_transaction_id": self.keyed.transaction_id.as_str(),
-                "wallet_tx_id": crate::idempotency::format_wallet_tx_id(wallet_tx_id),
-                "result": result,
+            state.audit(AuditRecord {
+                actor: staff.actor.clone(),
+                action: "REFUND_BET",
+                subject_type: "TRANSACTION",
+                subject_id: format!("{}/{}", self.ctx.provider_id, self.target),
+                reason: staff.reason.clone(),
+                details: json!({
+                    "provider_id": self.ctx.provider_id.as_str(),
+                    "refund_transaction_id": self.keyed.transaction_id.as_str(),
+                    "wallet_tx_id": crate::idempotency::format_wallet_tx_id(wallet_tx_id),
+                    "result": result,
+                }),
             });
-            crate::audit::record(
-                txn,
-                &staff.actor,
-                "REFUND_BET",
-                "TRANSACTION",
-                &format!("{}/{}", self.ctx.provider_id, self.target),
-                &staff.reason,
-                details,
-                now,
-            )
-            .await?;
         }
         Ok(decision)
     }
 
-    async fn run(
-        &self,
-        txn: &DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Decision, ServiceError> {
+    fn run(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
         let provider = self.ctx.provider_id.as_str();
-        let Some(player) = lock_player(txn, self.player_id.as_str()).await? else {
-            return Ok(player_not_found(self.player_id.as_str()));
+        let player_id = self.player_id.as_str();
+        let Some(player) = state.player(player_id) else {
+            return Ok(player_not_found(player_id));
         };
-        let balance = balance_of(&self.ctx.currencies, &player)?;
+        let balance = balance_of(&self.ctx.currencies, player)?;
         let zero = Money::new(MinorUnits::ZERO, balance.currency.clone());
-        let target = wtx::Entity::find()
-            .filter(wtx::Column::Scope.eq(provider))
-            .filter(wtx::Column::TransactionId.eq(self.target.as_str()))
-            .one(txn)
-            .await?;
+        let target = state.key(provider, self.target.as_str()).cloned();
         let (outcome, refunded, mismatch) = match target {
-            None => {
-                let outcome = self.tombstone(txn, now).await?;
-                (outcome, zero, false)
-            }
+            None => (self.tombstone(state), zero, false),
             Some(bet) => {
                 let bet_amount = bet_money(&bet, &balance)?;
-                match self.check_target(&bet, &player.id) {
+                match self.check_target(&bet) {
                     Err(decline) => return Ok(decline.with_balance(balance)),
                     Ok(TargetState::AlreadyCancelled) => {
                         ("ALREADY_ROLLED_BACK", zero, self.hint_differs(&bet_amount))
@@ -218,34 +194,25 @@ impl Rollback {
                         } else {
                             bet_amount.clone()
                         };
-                        let clearing = ledger::provider_account(provider, &player.currency);
-                        ledger::post(
-                            txn,
+                        let clearing = ledger::provider_account(provider, balance.currency.code());
+                        state.post(
+                            player_id,
                             wallet_tx_id,
-                            &player,
                             Direction::Credit,
                             refund.minor,
                             &clearing,
-                            now,
-                        )
-                        .await?;
-                        wtx::Entity::update_many()
-                            .col_expr(wtx::Column::State, Expr::value("ROLLED_BACK"))
-                            .col_expr(wtx::Column::UpdatedAt, Expr::value(now))
-                            .filter(wtx::Column::Id.eq(bet.id))
-                            .filter(wtx::Column::State.eq("COMMITTED"))
-                            .exec(txn)
-                            .await?;
+                        )?;
+                        state.set_state(provider, self.target.as_str(), TxState::RolledBack);
                         ("REFUNDED", refund, self.hint_differs(&bet_amount))
                     }
                 }
             }
         };
         if mismatch {
-            crate::reconcile::flag_hint_mismatch(txn, wallet_tx_id).await?;
+            state.flag_hint_mismatch(wallet_tx_id);
         }
         if self.round_closed {
-            super::close_round(txn, provider, &player.id, self.round_id.as_str(), now).await?;
+            state.close_round(provider, player_id, self.round_id.as_str());
         }
         let after = balance
             .minor
@@ -257,7 +224,7 @@ impl Rollback {
         fields.insert("refunded".into(), json!(refunded.to_wire()));
         fields.insert("amount_hint_mismatch".into(), json!(mismatch));
         Ok(Decision::Done {
-            state: "COMMITTED",
+            state: TxState::Committed,
             outcome: Some(outcome),
             fields,
             balance: Money::new(after, balance.currency),
@@ -265,49 +232,33 @@ impl Rollback {
     }
 
     /// The rules for an existing target, in the documented order.
-    fn check_target(
-        &self,
-        bet: &wtx::Model,
-        player_id: &str,
-    ) -> Result<TargetState, RollbackDecline> {
-        if bet.player_id != player_id {
+    fn check_target(&self, bet: &KeyRow) -> Result<TargetState, RollbackDecline> {
+        if bet.player_id != self.player_id.as_str() {
             return Err(RollbackDecline::NotFound);
         }
-        if bet.op != "BET" || bet.state == "DECLINED" {
+        if bet.op != OpType::Bet || bet.state == TxState::Declined {
             return Err(RollbackDecline::NotReversible);
         }
-        match bet.state.as_str() {
-            "COMMITTED" => Ok(TargetState::Refundable),
-            "SETTLED" => Err(RollbackDecline::Settled),
+        match bet.state {
+            TxState::Committed => Ok(TargetState::Refundable),
+            TxState::Settled => Err(RollbackDecline::Settled),
             _ => Ok(TargetState::AlreadyCancelled),
         }
     }
 
     /// Unknown target: the first rollback leaves a tombstone, later ones find it.
-    async fn tombstone(
-        &self,
-        txn: &DatabaseTransaction,
-        now: DateTime<Utc>,
-    ) -> Result<&'static str, ServiceError> {
+    fn tombstone(&self, state: &mut BatchState) -> &'static str {
         let provider = self.ctx.provider_id.as_str();
-        if find_tombstone(txn, provider, self.target.as_str())
-            .await?
-            .is_some()
-        {
-            return Ok("ALREADY_ROLLED_BACK");
+        if state.tombstone(provider, self.target.as_str()).is_some() {
+            return "ALREADY_ROLLED_BACK";
         }
-        let row = tombstone::ActiveModel {
-            provider_id: Set(provider.to_owned()),
-            transaction_id: Set(self.target.as_str().to_owned()),
-            player_id: Set(self.player_id.as_str().to_owned()),
-            rollback_transaction_id: Set(self.keyed.transaction_id.as_str().to_owned()),
-            created_at: Set(now),
-            late_bet_at: Set(None),
-        };
-        tombstone::Entity::insert(row)
-            .exec_without_returning(txn)
-            .await?;
-        Ok("TARGET_NOT_FOUND_TOMBSTONED")
+        state.add_tombstone(
+            provider,
+            self.target.as_str(),
+            self.player_id.as_str(),
+            self.keyed.transaction_id.as_str(),
+        );
+        "TARGET_NOT_FOUND_TOMBSTONED"
     }
 
     fn hint_differs(&self, bet_amount: &Money) -> bool {
@@ -317,7 +268,7 @@ impl Rollback {
     }
 }
 
-fn bet_money(bet: &wtx::Model, balance: &Money) -> Result<Money, ServiceError> {
+fn bet_money(bet: &KeyRow, balance: &Money) -> Result<Money, ServiceError> {
     let minor = MinorUnits::from_stored(bet.amount_minor.unwrap_or(0)).map_err(ApiError::from)?;
     Ok(Money::new(minor, balance.currency.clone()))
 }
@@ -357,12 +308,21 @@ impl Operation for Rollback {
         &self.keyed
     }
 
-    fn decide<'c>(
-        &'c self,
-        txn: &'c DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'c, Result<Decision, ServiceError>> {
-        Box::pin(self.audited(txn, wallet_tx_id, now))
+    fn needs(&self, needs: &mut Needs) {
+        let provider = self.ctx.provider_id.as_str();
+        let target = (provider.to_owned(), self.target.as_str().to_owned());
+        needs.keys.insert(target.clone());
+        needs.tombstones.insert(target);
+        if self.round_closed {
+            needs.rounds.insert(round_key(
+                provider,
+                self.player_id.as_str(),
+                self.round_id.as_str(),
+            ));
+        }
+    }
+
+    fn decide(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
+        self.audited(state, wallet_tx_id)
     }
 }

@@ -1,19 +1,14 @@
 //! `POST /wallet/v1/win`: a credit that settles the bet(s) it pays for.
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Map};
 
 use super::{
-    balance_of, check_metadata, declined, find_round, find_tombstone, is_closed, lock_player,
-    parse_id, player_not_found, KeyFields, RequestContext,
+    balance_of, check_metadata, declined, parse_id, player_not_found, KeyFields, RequestContext,
 };
-use crate::db::entities::wallet_transaction as wtx;
-use crate::domain::{GameId, Money, PlayerId, RoundId, TransactionId};
+use crate::domain::{GameId, Money, OpType, PlayerId, RoundId, TransactionId, TxState};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest, Operation};
+use crate::idempotency::{Decision, KeyedRequest};
 use crate::ledger::{self, Direction};
+use crate::money::{round_key, BatchState, Needs, Operation};
 use crate::wallet::wire::{WinKind, WinRequest};
 
 pub struct Win {
@@ -26,9 +21,6 @@ pub struct Win {
     reference: Option<TransactionId>,
     round_closed: bool,
 }
-
-/// Bet states that no longer accept a win.
-const CANCELLED: [&str; 2] = ["ROLLED_BACK", "VOIDED_BY_PRIOR_ROLLBACK"];
 
 impl Win {
     pub fn parse(
@@ -61,7 +53,7 @@ impl Win {
         let amount = ctx.currencies.money(&request.amount)?;
         let round_closed = request.round_closed.unwrap_or(false);
         let keyed = KeyFields {
-            op: "WIN",
+            op: OpType::Win,
             player_id: player_id.as_str(),
             round_id: round_id.as_ref().map(RoundId::as_str),
             game_id: game_id.as_str(),
@@ -84,27 +76,24 @@ impl Win {
         })
     }
 
-    async fn run(
-        &self,
-        txn: &DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Decision, ServiceError> {
+    fn run(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
         let provider = self.ctx.provider_id.as_str();
-        let Some(player) = lock_player(txn, self.player_id.as_str()).await? else {
-            return Ok(player_not_found(self.player_id.as_str()));
+        let player_id = self.player_id.as_str();
+        let Some(player) = state.player(player_id) else {
+            return Ok(player_not_found(player_id));
         };
-        let balance = balance_of(&self.ctx.currencies, &player)?;
+        let balance = balance_of(&self.ctx.currencies, player)?;
         if self.amount.currency.code() != player.currency {
+            let message = format!("the player's currency is {}", player.currency);
             return Ok(declined(
                 ErrorCode::CurrencyMismatch,
-                format!("the player's currency is {}", player.currency),
+                message,
                 Some(balance),
             ));
         }
         let mut settles = Vec::new();
         if self.kind.needs_bet() {
-            let bets = match self.settled_bets(txn, &player.id).await? {
+            let bets = match self.settled_bets(state) {
                 Ok(bets) => bets,
                 Err(decline) => return Ok(decline.with_balance(balance)),
             };
@@ -113,90 +102,81 @@ impl Win {
                 .as_ref()
                 .map(RoundId::as_str)
                 .unwrap_or_default();
-            if is_closed(&find_round(txn, provider, &player.id, round_id).await?) {
+            if state.is_round_closed(provider, player_id, round_id) {
                 return Ok(declined(
                     ErrorCode::RoundClosed,
                     "the round is closed",
                     Some(balance),
                 ));
             }
-            settles = bets
-                .into_iter()
-                .filter(|bet| bet.state == "COMMITTED")
-                .map(|bet| bet.id)
-                .collect();
+            settles = bets;
         }
-        let clearing = ledger::provider_account(provider, &player.currency);
-        let after = ledger::post(
-            txn,
+        let clearing = ledger::provider_account(provider, balance.currency.code());
+        let after = state.post(
+            player_id,
             wallet_tx_id,
-            &player,
             Direction::Credit,
             self.amount.minor,
             &clearing,
-            now,
-        )
-        .await?;
-        if !settles.is_empty() {
-            wtx::Entity::update_many()
-                .col_expr(wtx::Column::State, Expr::value("SETTLED"))
-                .col_expr(wtx::Column::UpdatedAt, Expr::value(now))
-                .filter(wtx::Column::Id.is_in(settles))
-                .exec(txn)
-                .await?;
+        )?;
+        for bet in &settles {
+            state.set_state(provider, bet, TxState::Settled);
         }
         if let (true, Some(round_id)) = (self.round_closed, &self.round_id) {
-            super::close_round(txn, provider, &player.id, round_id.as_str(), now).await?;
+            state.close_round(provider, player_id, round_id.as_str());
         }
         let mut fields = Map::new();
         if let Some(reference) = &self.reference {
             fields.insert("reference_transaction_id".into(), json!(reference.as_str()));
         }
         Ok(Decision::Done {
-            state: "COMMITTED",
+            state: TxState::Committed,
             outcome: None,
             fields,
             balance: Money::new(after, balance.currency),
         })
     }
 
-    /// The bets this win settles, or why it may not: none found, or all cancelled.
-    async fn settled_bets(
-        &self,
-        txn: &DatabaseTransaction,
-        player_id: &str,
-    ) -> Result<Result<Vec<wtx::Model>, WinDecline>, ServiceError> {
+    /// The committed bets this win settles (their transaction ids), or why it may not:
+    /// none found, or all cancelled.
+    fn settled_bets(&self, state: &BatchState) -> Result<Vec<String>, WinDecline> {
         let provider = self.ctx.provider_id.as_str();
-        let mut query = wtx::Entity::find()
-            .filter(wtx::Column::Scope.eq(provider))
-            .filter(wtx::Column::PlayerId.eq(player_id))
-            .filter(wtx::Column::Op.eq("BET"))
-            .filter(wtx::Column::State.ne("DECLINED"));
-        query = match (&self.reference, &self.round_id) {
-            (Some(reference), _) => query.filter(wtx::Column::TransactionId.eq(reference.as_str())),
-            (None, Some(round_id)) => query.filter(wtx::Column::RoundId.eq(round_id.as_str())),
-            (None, None) => return Ok(Err(WinDecline::NotFound)),
+        let player_id = self.player_id.as_str();
+        let bets: Vec<(String, TxState)> = match (&self.reference, &self.round_id) {
+            (Some(reference), _) => state
+                .key(provider, reference.as_str())
+                .filter(|row| {
+                    row.player_id == player_id
+                        && row.op == OpType::Bet
+                        && row.state != TxState::Declined
+                })
+                .map(|row| (reference.as_str().to_owned(), row.state))
+                .into_iter()
+                .collect(),
+            (None, Some(round_id)) => state
+                .round_bets(provider, player_id, round_id.as_str())
+                .into_iter()
+                .map(|(transaction_id, row)| (transaction_id.to_owned(), row.state))
+                .collect(),
+            (None, None) => return Err(WinDecline::NotFound),
         };
-        let bets = query.order_by_asc(wtx::Column::Id).all(txn).await?;
         if bets.is_empty() {
             // A referenced bet that a rollback cancelled before it arrived.
             if let Some(reference) = &self.reference {
-                if find_tombstone(txn, provider, reference.as_str())
-                    .await?
-                    .is_some()
-                {
-                    return Ok(Err(WinDecline::Cancelled));
+                if state.tombstone(provider, reference.as_str()).is_some() {
+                    return Err(WinDecline::Cancelled);
                 }
             }
-            return Ok(Err(WinDecline::NotFound));
+            return Err(WinDecline::NotFound);
         }
-        if bets
-            .iter()
-            .all(|bet| CANCELLED.contains(&bet.state.as_str()))
-        {
-            return Ok(Err(WinDecline::Cancelled));
+        if bets.iter().all(|(_, bet_state)| bet_state.is_cancelled()) {
+            return Err(WinDecline::Cancelled);
         }
-        Ok(Ok(bets))
+        Ok(bets
+            .into_iter()
+            .filter(|(_, bet_state)| *bet_state == TxState::Committed)
+            .map(|(transaction_id, _)| transaction_id)
+            .collect())
     }
 }
 
@@ -227,12 +207,33 @@ impl Operation for Win {
         &self.keyed
     }
 
-    fn decide<'c>(
-        &'c self,
-        txn: &'c DatabaseTransaction,
-        wallet_tx_id: i64,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'c, Result<Decision, ServiceError>> {
-        Box::pin(self.run(txn, wallet_tx_id, now))
+    fn needs(&self, needs: &mut Needs) {
+        let provider = self.ctx.provider_id.as_str();
+        let player_id = self.player_id.as_str();
+        if let Some(round_id) = &self.round_id {
+            needs
+                .rounds
+                .insert(round_key(provider, player_id, round_id.as_str()));
+        }
+        if !self.kind.needs_bet() {
+            return;
+        }
+        match (&self.reference, &self.round_id) {
+            (Some(reference), _) => {
+                let key = (provider.to_owned(), reference.as_str().to_owned());
+                needs.keys.insert(key.clone());
+                needs.tombstones.insert(key);
+            }
+            (None, Some(round_id)) => {
+                needs
+                    .round_bets
+                    .insert(round_key(provider, player_id, round_id.as_str()));
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn decide(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
+        self.run(state, wallet_tx_id)
     }
 }

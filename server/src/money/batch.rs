@@ -1,0 +1,209 @@
+//! A batch of money operations as one unit of the writer: load, decide, write, in one
+//! transaction. Every queued operation of a writer's batch is merged into one such unit.
+use std::any::{Any, TypeId};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
+use tokio::sync::oneshot;
+
+use super::state::BatchState;
+use super::{flush, load, money, Needs, Operation};
+use crate::db::Unit;
+use crate::domain::CurrencyTable;
+use crate::error::ServiceError;
+use crate::idempotency::{first_answer, replay_answer, Answer, StoredAnswer};
+
+type Reply = oneshot::Sender<Result<Answer, ServiceError>>;
+
+struct Item {
+    operation: Box<dyn Operation>,
+    currencies: Arc<CurrencyTable>,
+    result: Option<Result<Answer, ServiceError>>,
+    /// Whether the item's decision was written (its answer depends on the commit).
+    wrote: bool,
+    reply: Reply,
+}
+
+/// The writer's unit for money operations.
+pub struct MoneyBatch {
+    items: Vec<Item>,
+}
+
+/// A unit for one operation, and the receiver of its answer.
+pub fn unit(
+    operation: Box<dyn Operation>,
+    currencies: Arc<CurrencyTable>,
+) -> (
+    Box<dyn Unit>,
+    oneshot::Receiver<Result<Answer, ServiceError>>,
+) {
+    let (reply, answer) = oneshot::channel();
+    let batch = MoneyBatch {
+        items: vec![Item {
+            operation,
+            currencies,
+            result: None,
+            wrote: false,
+            reply,
+        }],
+    };
+    (Box::new(batch), answer)
+}
+
+impl Unit for MoneyBatch {
+    fn run<'c>(&'c mut self, txn: &'c DatabaseTransaction, savepoint: bool) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            if !savepoint {
+                return match run(txn, &mut self.items).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        fail(&mut self.items, &error);
+                        false
+                    }
+                };
+            }
+            // The batch failed as a whole: each operation again, alone, in a savepoint,
+            // so that only the one that fails is undone (and a key lost to another
+            // process is found and replayed).
+            for item in &mut self.items {
+                if let Err(error) = alone(txn, item).await {
+                    fail(std::slice::from_mut(item), &error);
+                }
+            }
+            true
+        })
+    }
+
+    fn retry(&mut self) -> bool {
+        false
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), DbErr>) {
+        for item in self.items {
+            let result = match (&commit, item.result) {
+                (_, None) => Err(ServiceError::Db(DbErr::Custom(
+                    "money batch not run".into(),
+                ))),
+                (Ok(()), Some(result)) => result,
+                (Err(_), Some(Err(error))) => Err(error),
+                // A failed commit of a decision that was written: the caller cannot be
+                // told it did not happen.
+                (Err(error), Some(Ok(_))) if item.wrote => Err(ServiceError::OutcomeUnknown(
+                    DbErr::Custom(error.to_string()),
+                )),
+                (Err(error), Some(Ok(_))) => {
+                    Err(ServiceError::Db(DbErr::Custom(error.to_string())))
+                }
+            };
+            let _ = item.reply.send(result);
+        }
+    }
+
+    fn merge_key(&self) -> Option<TypeId> {
+        Some(TypeId::of::<MoneyBatch>())
+    }
+
+    fn absorb(&mut self, other: Box<dyn Any + Send>) {
+        match other.downcast::<MoneyBatch>() {
+            Ok(other) => self.items.extend(other.items),
+            Err(_) => tracing::error!("a unit of another kind was merged into a money batch"),
+        }
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+async fn alone(txn: &DatabaseTransaction, item: &mut Item) -> Result<(), ServiceError> {
+    let savepoint = txn.begin().await?;
+    let items = std::slice::from_mut(item);
+    match run(&savepoint, items).await {
+        Ok(()) => Ok(savepoint.commit().await?),
+        Err(error) => {
+            savepoint.rollback().await?;
+            Err(error)
+        }
+    }
+}
+
+/// Every item's answer is the batch's error, and nothing of it was written.
+fn fail(items: &mut [Item], error: &ServiceError) {
+    for item in items {
+        item.wrote = false;
+        item.result = Some(Err(match error {
+            ServiceError::Db(error) if crate::db::is_lock_timeout(error) => {
+                ServiceError::InProgress
+            }
+            ServiceError::Db(error) => ServiceError::Db(DbErr::Custom(error.to_string())),
+            ServiceError::Bug(reason) => ServiceError::Bug(reason.clone()),
+            other => ServiceError::Db(DbErr::Custom(other.to_string())),
+        }));
+    }
+}
+
+/// Loads, decides every item in arrival order, writes.
+async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), ServiceError> {
+    let mut needs = Needs::default();
+    for item in items.iter() {
+        let keyed = item.operation.keyed();
+        needs.keys.insert((
+            keyed.scope.clone(),
+            keyed.transaction_id.as_str().to_owned(),
+        ));
+        needs.players.insert(keyed.player_id.clone());
+        item.operation.needs(&mut needs);
+    }
+    let mut state = load::load(txn, &needs, Utc::now()).await?;
+    let fresh = items
+        .iter()
+        .filter(|item| {
+            let keyed = item.operation.keyed();
+            state
+                .key(&keyed.scope, keyed.transaction_id.as_str())
+                .is_none()
+        })
+        .count();
+    let mut ids: VecDeque<i64> = load::allocate_ids(txn, fresh).await?.into();
+    for item in items.iter_mut() {
+        item.wrote = false;
+        item.result = Some(decide(&mut state, item, &mut ids));
+    }
+    crate::failpoint::hit("after_claim");
+    flush::flush(txn, &state).await?;
+    crate::failpoint::hit("after_money");
+    Ok(())
+}
+
+/// One item's answer: a replay of a key the batch holds, or the rules' first decision.
+fn decide(
+    state: &mut BatchState,
+    item: &mut Item,
+    ids: &mut VecDeque<i64>,
+) -> Result<Answer, ServiceError> {
+    let keyed = item.operation.keyed();
+    if let Some(row) = state.key(&keyed.scope, keyed.transaction_id.as_str()) {
+        let balance = state
+            .player(&row.player_id)
+            .and_then(|player| money(&item.currencies, &player.currency, player.balance_minor));
+        let stored = StoredAnswer {
+            state: row.state,
+            fingerprint: &row.fingerprint,
+            http_status: row.http_status,
+            first_body: &row.response_body,
+        };
+        return replay_answer(keyed, stored, balance);
+    }
+    let id = ids
+        .pop_front()
+        .ok_or_else(|| ServiceError::Bug("no transaction id left for the batch".into()))?;
+    let decision = item.operation.decide(state, id)?;
+    let recorded = first_answer(keyed, id, decision, state.now);
+    let answer = recorded.answer.clone();
+    state.claim(keyed, id, recorded);
+    item.wrote = true;
+    Ok(answer)
+}

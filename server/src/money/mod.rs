@@ -1,0 +1,128 @@
+//! The money path: every bet, win, rollback, round close and cashier adjustment runs here,
+//! exactly once per idempotency key.
+//!
+//! A replay is answered from one indexed read on a reader connection and never waits for
+//! the writer. A first execution joins the writer's queue; the writer takes every queued
+//! operation as one batch and
+//! 1. loads the batch's rows in a few set-based statements (`load`): its players (locked
+//!    in id order on PostgreSQL), its keys, the sessions, rounds, tombstones and bets
+//!    its rules read;
+//! 2. runs each operation's rules, in arrival order, as a pure function over that
+//!    in-memory state (`Operation::decide`, over [`BatchState`]), so a later operation of
+//!    the batch sees what an earlier one did (a duplicate in the same batch is a replay);
+//! 3. writes every decision with one multi-row statement per table (`flush`) and
+//!    commits once.
+//!
+//! Exactly once still rests on the unique index on `(scope, transaction_id)`: the keys
+//! are inserted with `ON CONFLICT DO NOTHING`, and if one was claimed meanwhile (another
+//! process on the same PostgreSQL) the batch is rolled back and its operations run again
+//! one by one, when the lost key is found and answered as a replay. See
+//! docs/PERFORMANCE.md for the measurements behind the design.
+mod batch;
+mod flush;
+mod load;
+pub mod model;
+mod state;
+
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::db::Store;
+use crate::domain::{CurrencyTable, MinorUnits, Money, TxState};
+use crate::error::ServiceError;
+use crate::idempotency::{replay_answer, Answer, Decision, KeyedRequest, StoredAnswer};
+pub use state::{round_key, AuditRecord, BatchState, Needs};
+
+/// One money operation: its key, the rows its rules read, and the rules.
+pub trait Operation: Send + Sync + 'static {
+    fn keyed(&self) -> &KeyedRequest;
+    /// Adds what [`Operation::decide`] will read to the batch's needs.
+    fn needs(&self, needs: &mut Needs);
+    /// The rules: decides the operation over the batch's state and makes its changes
+    /// there, through `state`'s methods. A pure function of `state`: nothing here waits
+    /// or touches the database. An `Err` changes nothing and is not recorded.
+    fn decide(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError>;
+}
+
+/// Runs `operation` exactly once for its key and returns its answer, or the stored one.
+pub async fn execute<O: Operation>(
+    store: &Store,
+    currencies: &Arc<CurrencyTable>,
+    operation: O,
+) -> Result<Answer, ServiceError> {
+    // The fast path: a replay reads once and never waits for the writer.
+    if let Some(answer) = replay(store.reader(), currencies, operation.keyed()).await? {
+        return Ok(answer);
+    }
+    let player_id = operation.keyed().player_id.clone();
+    let (unit, answer) = batch::unit(Box::new(operation), Arc::clone(currencies));
+    store.enqueue_for(&player_id, unit)?;
+    // A dropped reply means the batch never ran (BEGIN failed): nothing was committed.
+    let answer = answer.await.unwrap_or_else(|_| {
+        Err(ServiceError::Db(sea_orm::DbErr::Custom(
+            "write batch not started".into(),
+        )))
+    });
+    if answer.is_ok() {
+        crate::failpoint::hit("after_commit_before_reply");
+    }
+    answer
+}
+
+/// The key's stored answer with the player's balance now, in one indexed read; `None`
+/// when the key is new.
+async fn replay(
+    db: &DatabaseConnection,
+    currencies: &CurrencyTable,
+    keyed: &KeyedRequest,
+) -> Result<Option<Answer>, ServiceError> {
+    let backend = db.get_database_backend();
+    let sql = crate::db::numbered_parameters(
+        backend,
+        "SELECT t.state, t.fingerprint, t.http_status, t.response_body, p.currency, \
+         p.balance_minor FROM wallet_transactions t LEFT JOIN players p ON p.id = t.player_id \
+         WHERE t.scope = $1 AND t.transaction_id = $2"
+            .to_owned(),
+    );
+    let values: [sea_orm::Value; 2] = [
+        keyed.scope.as_str().into(),
+        keyed.transaction_id.as_str().into(),
+    ];
+    let Some(row) = db
+        .query_one(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let state = TxState::parse(&row.try_get::<String>("", "state")?)?;
+    let fingerprint: String = row.try_get("", "fingerprint")?;
+    let first_body: String = row.try_get("", "response_body")?;
+    let currency: Option<String> = row.try_get("", "currency")?;
+    let balance_minor: Option<i64> = row.try_get("", "balance_minor")?;
+    let balance = currency
+        .zip(balance_minor)
+        .and_then(|(currency, minor)| money(currencies, &currency, minor));
+    let stored = StoredAnswer {
+        state,
+        fingerprint: &fingerprint,
+        http_status: row.try_get("", "http_status")?,
+        first_body: &first_body,
+    };
+    replay_answer(keyed, stored, balance).map(Some)
+}
+
+/// A stored balance as money. `None` only if configuration dropped the currency.
+pub fn money(currencies: &CurrencyTable, currency: &str, balance_minor: i64) -> Option<Money> {
+    let currency = currencies.currency(currency).ok()?;
+    let minor = MinorUnits::from_stored(balance_minor).ok()?;
+    Some(Money::new(minor, currency))
+}
+
+/// A player row's balance as money.
+pub fn player_money(
+    currencies: &CurrencyTable,
+    player: &crate::db::entities::player::Model,
+) -> Option<Money> {
+    money(currencies, &player.currency, player.balance_minor)
+}
