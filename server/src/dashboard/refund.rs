@@ -74,7 +74,10 @@ pub async fn refund_finding(
         .unwrap_or_default();
     if answer.is_ok() && !answer.replayed {
         // The job would clear it on its next run; closing it now keeps the list honest.
-        let note = format!("refunded from the console ({})", refunded.transaction_id);
+        let note = format!(
+            "refunded from the console ({})",
+            refunded.keyed.transaction_id
+        );
         if let Err(error) =
             discrepancies::resolve(&state.store, finding_id, &actor.username, &note).await
         {

@@ -49,6 +49,23 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
 
 /// Parses a JSON body; any failure is `400 MALFORMED_REQUEST` with serde's explanation.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse_json_value(body).and_then(|value| {
+        serde_json::from_value(value)
+            .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))
+    })
+}
+
+/// Parses a JSON body once into `T` and into the text the attempt log and the key's
+/// record keep: the same body with its secret fields redacted.
+pub fn parse_json_redacted<T: DeserializeOwned>(body: &[u8]) -> Result<(T, String), ApiError> {
+    let mut value = parse_json_value(body)?;
+    let parsed = T::deserialize(&value)
+        .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))?;
+    crate::trace::redact(&mut value);
+    Ok((parsed, value.to_string()))
+}
+
+fn parse_json_value(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))?;
     // serde also reads a struct from a JSON array (fields by position); every body of
@@ -69,16 +86,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             )));
         }
     }
-    serde_json::from_value(value)
-        .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))
+    Ok(value)
 }
 
 /// The answer to a keyed money operation, with the note the attempt log needs.
 pub fn operation_response(
     result: Result<Answer, ServiceError>,
     request_id: &str,
-    transaction_id: String,
-    fingerprint: String,
+    keyed: &crate::idempotency::KeyedRequest,
 ) -> Response {
     let (mut response, outcome) = match result {
         Ok(answer) => {
@@ -104,9 +119,10 @@ pub fn operation_response(
         }
     };
     response.extensions_mut().insert(OperationNote {
-        transaction_id,
-        fingerprint,
+        transaction_id: keyed.transaction_id.as_str().to_owned(),
+        fingerprint: keyed.fingerprint.to_json(),
         outcome,
+        request_body: keyed.request_body.clone(),
     });
     response
 }

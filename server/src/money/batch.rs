@@ -19,7 +19,7 @@ use crate::idempotency::{first_answer, replay_answer, Answer, StoredAnswer};
 type Reply = oneshot::Sender<Result<Answer, ServiceError>>;
 
 struct Item {
-    operation: Box<dyn Operation>,
+    operation: Arc<dyn Operation>,
     currencies: Arc<CurrencyTable>,
     result: Option<Result<Answer, ServiceError>>,
     /// Whether the item's decision was written (its answer depends on the commit).
@@ -34,7 +34,7 @@ pub struct MoneyBatch {
 
 /// A unit for one operation, and the receiver of its answer.
 pub fn unit(
-    operation: Box<dyn Operation>,
+    operation: Arc<dyn Operation>,
     currencies: Arc<CurrencyTable>,
 ) -> (
     Box<dyn Unit>,

@@ -46,17 +46,17 @@ pub trait Operation: Send + Sync + 'static {
 }
 
 /// Runs `operation` exactly once for its key and returns its answer, or the stored one.
-pub async fn execute<O: Operation>(
+pub async fn execute(
     store: &Store,
     currencies: &Arc<CurrencyTable>,
-    operation: O,
+    operation: Arc<dyn Operation>,
 ) -> Result<Answer, ServiceError> {
     // The fast path: a replay reads once and never waits for the writer.
     if let Some(answer) = replay(store.reader(), currencies, operation.keyed()).await? {
         return Ok(answer);
     }
     let player_id = operation.keyed().player_id.clone();
-    let (unit, answer) = batch::unit(Box::new(operation), Arc::clone(currencies));
+    let (unit, answer) = batch::unit(operation, Arc::clone(currencies));
     store.enqueue_for(&player_id, unit)?;
     // A dropped reply means the batch never ran (BEGIN failed): nothing was committed.
     let answer = answer.await.unwrap_or_else(|_| {

@@ -153,13 +153,11 @@ pub async fn post_adjustment(
         )
     });
     let operation = match operation {
-        Ok(operation) => operation,
+        Ok(operation) => std::sync::Arc::new(operation),
         Err(error) => return error_response(&error, &request_id),
     };
-    let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
-    let fingerprint = operation.keyed().fingerprint.to_json();
-    let result = money::execute(&state.store, &state.currencies, operation).await;
-    operation_response(result, &request_id, transaction_id, fingerprint)
+    let result = money::execute(&state.store, &state.currencies, operation.clone()).await;
+    operation_response(result, &request_id, operation.keyed())
 }
 
 #[utoipa::path(post, path = "/operator/v1/sessions", tag = "operator", request_body = SessionRequest,
@@ -223,12 +221,7 @@ pub async fn post_refund(
     }
     .await;
     match refunded {
-        Ok(refunded) => operation_response(
-            refunded.answer,
-            &request_id,
-            refunded.transaction_id,
-            refunded.fingerprint,
-        ),
+        Ok(refunded) => operation_response(refunded.answer, &request_id, &refunded.keyed),
         Err(error) => error_response(&error, &request_id),
     }
 }

@@ -4,7 +4,7 @@ use crate::db::entities::wallet_transaction as wtx;
 use crate::db::Store;
 use crate::domain::{CurrencyTable, ProviderId};
 use crate::error::ServiceError;
-use crate::idempotency::Answer;
+use crate::idempotency::{Answer, KeyedRequest};
 use crate::money::{self, Operation};
 use crate::wallet::operations::{RequestContext, Rollback, StaffAction};
 
@@ -19,11 +19,10 @@ pub struct RefundOrder<'a> {
     pub request_id: String,
 }
 
-/// The refund's answer, and the transaction id and fingerprint it was keyed by.
+/// The refund's answer, and the key it was made under.
 pub struct Refunded {
     pub answer: Result<Answer, ServiceError>,
-    pub transaction_id: String,
-    pub fingerprint: String,
+    pub keyed: KeyedRequest,
 }
 
 /// Rolls `order.bet` back in its provider's key space, once.
@@ -40,12 +39,7 @@ pub async fn refund_bet(
     };
     let operation =
         Rollback::by_operator(order.bet, order.refund_id, order.staff, order.raw_body, ctx)?;
-    let transaction_id = operation.keyed().transaction_id.as_str().to_owned();
-    let fingerprint = operation.keyed().fingerprint.to_json();
-    let answer = money::execute(store, currencies, operation).await;
-    Ok(Refunded {
-        answer,
-        transaction_id,
-        fingerprint,
-    })
+    let keyed = operation.keyed().clone();
+    let answer = money::execute(store, currencies, std::sync::Arc::new(operation)).await;
+    Ok(Refunded { answer, keyed })
 }

@@ -126,12 +126,13 @@ impl Rows {
         &mut self,
         provider: &SeedProvider,
         body: &Value,
-        parse: fn(R, &[u8], RequestContext) -> Result<O, ApiError>,
+        parse: fn(R, String, RequestContext) -> Result<O, ApiError>,
     ) -> (KeyedRequest, Vec<u8>) {
         let raw = body.to_string().into_bytes();
         let request: R = serde_json::from_slice(&raw).expect("seed bodies are well-formed");
         let ctx = self.context(provider);
-        let operation = parse(request, &raw, ctx).expect("seed bodies are valid");
+        let stored = crate::wallet::operations::redacted_body(&raw);
+        let operation = parse(request, stored, ctx).expect("seed bodies are valid");
         (operation.keyed().clone(), raw)
     }
 

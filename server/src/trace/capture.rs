@@ -10,7 +10,7 @@ use axum::response::Response;
 use chrono::Utc;
 use sea_orm::ActiveValue::{NotSet, Set};
 
-use super::redact_and_cap;
+use super::{cap, redact_and_cap};
 use crate::db::entities::attempt;
 use crate::error::ApiError;
 use crate::http::error_response;
@@ -79,6 +79,9 @@ pub struct OperationNote {
     pub transaction_id: String,
     pub fingerprint: String,
     pub outcome: Outcome,
+    /// The request body as the handler parsed and redacted it, so that the log need not
+    /// parse it again. The answer of a money operation holds no secrets.
+    pub request_body: String,
 }
 
 /// The largest body the endpoint accepts.
@@ -155,8 +158,14 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
         outcome: Set(outcome.as_str().to_owned()),
         http_status: Set(i32::from(status)),
         error_code: Set(error_code(status, &response_body)),
-        request_body: Set(redact_and_cap(&request_body)),
-        response_body: Set(redact_and_cap(&response_body)),
+        request_body: Set(match operation {
+            Some(note) => cap(note.request_body.clone()),
+            None => redact_and_cap(&request_body),
+        }),
+        response_body: Set(match operation {
+            Some(_) => cap(String::from_utf8_lossy(&response_body).into_owned()),
+            None => redact_and_cap(&response_body),
+        }),
     };
     state.attempts.record(record);
     Response::from_parts(parts, Body::from(response_body))

@@ -10,4 +10,4 @@ pub mod retention;
 
 pub use capture::{body_limit, capture, OperationNote, Outcome, SignatureNote, MAX_BODY_BYTES};
 pub use log_writer::AttemptLog;
-pub use redact::redact_and_cap;
+pub use redact::{cap, redact, redact_and_cap};

@@ -68,7 +68,8 @@ fn value_end(text: &str, start: usize) -> usize {
         .map_or(text.len(), |i| start + i)
 }
 
-fn redact(value: &mut Value) {
+/// Replaces every secret field's value, at any depth, with `"[redacted]"`.
+pub fn redact(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, field) in map.iter_mut() {
@@ -84,7 +85,8 @@ fn redact(value: &mut Value) {
     }
 }
 
-fn cap(mut text: String) -> String {
+/// The text cut at [`BODY_CAP_BYTES`].
+pub fn cap(mut text: String) -> String {
     if text.len() > BODY_CAP_BYTES {
         let mut cut = BODY_CAP_BYTES;
         while !text.is_char_boundary(cut) {

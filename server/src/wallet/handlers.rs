@@ -1,4 +1,6 @@
 //! Provider API handlers: parse, call one service function, map to the wire.
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
@@ -14,11 +16,14 @@ use crate::db::entities::player;
 use crate::domain::PlayerId;
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::http::request_id::RequestId;
-use crate::http::{error_response, json_response, operation_response, parse_json};
+use crate::http::{
+    error_response, json_response, operation_response, parse_json, parse_json_redacted,
+};
 use crate::money::{self, player_money, Operation};
 use crate::state::AppState;
 
-type Parser<R, O> = fn(R, &[u8], RequestContext) -> Result<O, ApiError>;
+/// Parses a money operation from its request and its body as stored (secrets redacted).
+type Parser<R, O> = fn(R, String, RequestContext) -> Result<O, ApiError>;
 
 async fn money_operation<R: DeserializeOwned, O: Operation>(
     state: &AppState,
@@ -32,16 +37,15 @@ async fn money_operation<R: DeserializeOwned, O: Operation>(
         currencies: state.currencies.clone(),
         request_id: request_id.to_owned(),
     };
-    let operation = match parse_json(body).and_then(|request| parse(request, body, ctx)) {
-        Ok(operation) => operation,
+    let operation = match parse_json_redacted(body)
+        .and_then(|(request, stored_body)| parse(request, stored_body, ctx))
+    {
+        Ok(operation) => Arc::new(operation),
         Err(error) => return error_response(&error, request_id),
     };
-    let keyed = operation.keyed();
-    tracing::Span::current().record("transaction_id", keyed.transaction_id.as_str());
-    let transaction_id = keyed.transaction_id.as_str().to_owned();
-    let fingerprint = keyed.fingerprint.to_json();
-    let result = money::execute(&state.store, &state.currencies, operation).await;
-    operation_response(result, request_id, transaction_id, fingerprint)
+    tracing::Span::current().record("transaction_id", operation.keyed().transaction_id.as_str());
+    let result = money::execute(&state.store, &state.currencies, operation.clone()).await;
+    operation_response(result, request_id, operation.keyed())
 }
 
 #[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = wire::BetRequest,

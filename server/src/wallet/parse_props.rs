@@ -10,7 +10,7 @@ use super::operations::{Bet, CloseRound, RequestContext, Rollback, Win};
 use super::wire::{BetRequest, CloseRoundRequest, RollbackRequest, WinRequest};
 use crate::domain::{CurrencyTable, ProviderId, TransactionId, MAX_MINOR};
 use crate::error::{ApiError, ErrorCode};
-use crate::http::parse_json;
+use crate::http::parse_json_redacted;
 use crate::idempotency::KeyedRequest;
 use crate::money::Operation;
 
@@ -26,10 +26,10 @@ fn context() -> RequestContext {
 fn parse(path: &str, body: &[u8]) -> Result<KeyedRequest, ApiError> {
     fn run<R: serde::de::DeserializeOwned, O: Operation>(
         body: &[u8],
-        parse: fn(R, &[u8], RequestContext) -> Result<O, ApiError>,
+        parse: fn(R, String, RequestContext) -> Result<O, ApiError>,
     ) -> Result<KeyedRequest, ApiError> {
-        let request = parse_json::<R>(body)?;
-        parse(request, body, context()).map(|op| op.keyed().clone())
+        let (request, stored) = parse_json_redacted::<R>(body)?;
+        parse(request, stored, context()).map(|op| op.keyed().clone())
     }
     match path {
         "bet" => run::<BetRequest, Bet>(body, Bet::parse),

@@ -29,7 +29,7 @@ pub struct Bet {
 impl Bet {
     pub fn parse(
         request: BetRequest,
-        raw_body: &[u8],
+        request_body: String,
         ctx: RequestContext,
     ) -> Result<Bet, ApiError> {
         let transaction_id = parse_id(
@@ -55,7 +55,7 @@ impl Bet {
             target_transaction_id: None,
             round_closed,
         }
-        .keyed(transaction_id, &ctx, raw_body);
+        .keyed(transaction_id, &ctx, request_body);
         Ok(Bet {
             keyed,
             ctx,

@@ -18,7 +18,7 @@ pub struct CloseRound {
 impl CloseRound {
     pub fn parse(
         request: CloseRoundRequest,
-        raw_body: &[u8],
+        request_body: String,
         ctx: RequestContext,
     ) -> Result<CloseRound, ApiError> {
         let transaction_id = parse_id(
@@ -41,7 +41,7 @@ impl CloseRound {
             target_transaction_id: None,
             round_closed: request.round_closed.unwrap_or(false),
         }
-        .keyed(transaction_id, &ctx, raw_body);
+        .keyed(transaction_id, &ctx, request_body);
         Ok(CloseRound {
             keyed,
             ctx,

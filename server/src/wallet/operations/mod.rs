@@ -54,14 +54,13 @@ pub fn check_metadata(metadata: &Option<Value>) -> Result<(), ApiError> {
     }
 }
 
-/// The request body as stored for the trace: session tokens are secrets and are redacted.
+/// A request body as the key's record and the trace store it: secret fields redacted
+/// (the handlers get this from their one parse, `http::parse_json_redacted`).
 pub fn redacted_body(raw: &[u8]) -> String {
     match serde_json::from_slice::<Value>(raw) {
-        Ok(Value::Object(mut map)) => {
-            if map.contains_key("session_token") {
-                map.insert("session_token".into(), Value::String("[redacted]".into()));
-            }
-            Value::Object(map).to_string()
+        Ok(mut value) => {
+            crate::trace::redact(&mut value);
+            value.to_string()
         }
         _ => String::from_utf8_lossy(raw).into_owned(),
     }
@@ -88,7 +87,7 @@ impl KeyFields<'_> {
         self,
         transaction_id: TransactionId,
         ctx: &RequestContext,
-        raw_body: &[u8],
+        request_body: String,
     ) -> KeyedRequest {
         KeyedRequest {
             scope: ctx.provider_id.as_str().to_owned(),
@@ -104,7 +103,7 @@ impl KeyFields<'_> {
                 .or(self.reference_transaction_id)
                 .map(str::to_owned),
             fingerprint: self.fingerprint(),
-            request_body: redacted_body(raw_body),
+            request_body,
             request_id: ctx.request_id.clone(),
         }
     }

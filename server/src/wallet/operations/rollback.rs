@@ -35,7 +35,7 @@ pub struct StaffAction {
 impl Rollback {
     pub fn parse(
         request: RollbackRequest,
-        raw_body: &[u8],
+        request_body: String,
         ctx: RequestContext,
     ) -> Result<Rollback, ApiError> {
         let transaction_id = parse_id(
@@ -78,7 +78,7 @@ impl Rollback {
             target_transaction_id: Some(target.as_str()),
             round_closed,
         }
-        .keyed(transaction_id, &ctx, raw_body);
+        .keyed(transaction_id, &ctx, request_body);
         Ok(Rollback {
             keyed,
             ctx,
@@ -132,7 +132,7 @@ impl Rollback {
             target_transaction_id: Some(target.as_str()),
             round_closed: false,
         }
-        .keyed(transaction_id, &ctx, raw_body);
+        .keyed(transaction_id, &ctx, super::redacted_body(raw_body));
         Ok(Rollback {
             keyed,
             ctx,

@@ -25,7 +25,7 @@ pub struct Win {
 impl Win {
     pub fn parse(
         request: WinRequest,
-        raw_body: &[u8],
+        request_body: String,
         ctx: RequestContext,
     ) -> Result<Win, ApiError> {
         let transaction_id = parse_id(
@@ -63,7 +63,7 @@ impl Win {
             target_transaction_id: None,
             round_closed,
         }
-        .keyed(transaction_id, &ctx, raw_body);
+        .keyed(transaction_id, &ctx, request_body);
         Ok(Win {
             keyed,
             ctx,
