@@ -147,6 +147,7 @@ fn fail(items: &mut [Item], error: &ServiceError) {
 
 /// Loads, decides every item in arrival order, writes.
 async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), ServiceError> {
+    let started = std::time::Instant::now();
     let mut needs = Needs::default();
     for item in items.iter() {
         let keyed = item.operation.keyed();
@@ -175,6 +176,7 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
     crate::failpoint::hit("after_claim");
     flush::flush(txn, &state).await?;
     crate::failpoint::hit("after_money");
+    crate::trace::metrics::record_money_batch(items.len(), started.elapsed());
     Ok(())
 }
 

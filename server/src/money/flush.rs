@@ -46,6 +46,7 @@ async fn insert_transactions(
         return Ok(());
     }
     let mut sql = Sql::new(
+        backend,
         "INSERT INTO wallet_transactions (id, scope, transaction_id, op, kind, player_id, \
          round_id, game_id, amount_minor, currency, target_transaction_id, fingerprint, state, \
          outcome, error_code, http_status, response_body, request_body, request_id, created_at, \
@@ -88,7 +89,7 @@ async fn insert_transactions(
         values
     });
     sql.push(" ON CONFLICT (scope, transaction_id) DO NOTHING");
-    let inserted = txn.execute(sql.statement(backend)).await?.rows_affected();
+    let inserted = txn.execute(sql.statement()).await?.rows_affected();
     if inserted != new_keys.len() as u64 {
         return Err(DbErr::Custom(format!(
             "{} of {} idempotency keys were claimed concurrently",
@@ -117,6 +118,7 @@ async fn insert_rounds(
         return Ok(());
     }
     let mut sql = Sql::new(
+        backend,
         "INSERT INTO rounds (provider_id, player_id, round_id, game_id, state, opened_at, \
          closed_at) ",
     );
@@ -132,7 +134,7 @@ async fn insert_rounds(
         ];
         values
     });
-    txn.execute(sql.statement(backend)).await?;
+    txn.execute(sql.statement()).await?;
     Ok(())
 }
 
@@ -145,7 +147,7 @@ async fn close_rounds(
     if closed.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new("UPDATE rounds SET state = ");
+    let mut sql = Sql::new(backend, "UPDATE rounds SET state = ");
     let closed_state = sql.param(RoundState::Closed.as_str());
     let at = sql.param(state.now);
     sql.push(&format!(
@@ -159,7 +161,7 @@ async fn close_rounds(
         ]
     });
     sql.push(")");
-    txn.execute(sql.statement(backend)).await?;
+    txn.execute(sql.statement()).await?;
     Ok(())
 }
 
@@ -177,6 +179,7 @@ async fn update_players(
     }
     posted.sort_by(|a, b| a.id.cmp(&b.id));
     let mut sql = Sql::new(
+        backend,
         "UPDATE players SET balance_minor = v.column2, ledger_head = v.column3, updated_at = ",
     );
     let at = sql.param(state.now);
@@ -192,7 +195,7 @@ async fn update_players(
         values
     });
     sql.push(") AS v WHERE players.id = v.column1 AND players.balance_minor = v.column4");
-    let updated = txn.execute(sql.statement(backend)).await?.rows_affected();
+    let updated = txn.execute(sql.statement()).await?.rows_affected();
     if updated != posted.len() as u64 {
         return Err(DbErr::Custom("player balance changed concurrently".into()).into());
     }
@@ -211,6 +214,7 @@ async fn insert_entries(
     // Rows are inserted in this order, so each player's entries get increasing ids in
     // the order they were posted: the hash chain is walked in id order.
     let mut sql = Sql::new(
+        backend,
         "INSERT INTO ledger_entries (wallet_transaction_id, account, currency, amount_minor, \
          balance_after_minor, chain_hash, created_at) ",
     );
@@ -226,7 +230,7 @@ async fn insert_entries(
         ];
         values
     });
-    txn.execute(sql.statement(backend)).await?;
+    txn.execute(sql.statement()).await?;
     Ok(())
 }
 
@@ -245,7 +249,10 @@ async fn update_states(
     for (id, new_state) in changes {
         last.insert(*id, *new_state);
     }
-    let mut sql = Sql::new("UPDATE wallet_transactions SET state = v.column2, updated_at = ");
+    let mut sql = Sql::new(
+        backend,
+        "UPDATE wallet_transactions SET state = v.column2, updated_at = ",
+    );
     let at = sql.param(state.now);
     sql.push(&at);
     sql.push(" FROM (");
@@ -254,7 +261,7 @@ async fn update_states(
         values
     });
     sql.push(") AS v WHERE wallet_transactions.id = v.column1");
-    txn.execute(sql.statement(backend)).await?;
+    txn.execute(sql.statement()).await?;
     Ok(())
 }
 
@@ -271,6 +278,7 @@ async fn write_tombstones(
         .collect();
     if !new.is_empty() {
         let mut sql = Sql::new(
+            backend,
             "INSERT INTO tombstones (provider_id, transaction_id, player_id, \
              rollback_transaction_id, created_at, late_bet_at) ",
         );
@@ -285,11 +293,11 @@ async fn write_tombstones(
             ];
             values
         });
-        txn.execute(sql.statement(backend)).await?;
+        txn.execute(sql.statement()).await?;
     }
     let late = &state.writes.late_bets;
     if !late.is_empty() {
-        let mut sql = Sql::new("UPDATE tombstones SET late_bet_at = ");
+        let mut sql = Sql::new(backend, "UPDATE tombstones SET late_bet_at = ");
         let at = sql.param(state.now);
         sql.push(&format!(
             "{at} WHERE late_bet_at IS NULL AND (provider_id, transaction_id) IN ("
@@ -298,7 +306,7 @@ async fn write_tombstones(
             [provider.as_str().into(), id.as_str().into()]
         });
         sql.push(")");
-        txn.execute(sql.statement(backend)).await?;
+        txn.execute(sql.statement()).await?;
     }
     Ok(())
 }

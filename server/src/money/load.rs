@@ -7,24 +7,32 @@ use super::state::{round_key, BatchState, Needs};
 use crate::domain::{OpType, PlayerStatus, RoundState, TxState};
 use crate::error::ServiceError;
 
-/// A statement being built: text with `$n` placeholders and their values.
+/// A statement being built: text with placeholders and their values, which are added in
+/// the order they appear in the text.
 pub(super) struct Sql {
+    backend: DbBackend,
     pub text: String,
     pub values: Vec<Value>,
 }
 
 impl Sql {
-    pub fn new(text: &str) -> Sql {
+    pub fn new(backend: DbBackend, text: &str) -> Sql {
         Sql {
+            backend,
             text: text.to_owned(),
             values: Vec::new(),
         }
     }
 
-    /// Adds a value and returns its placeholder.
+    /// Adds a value and returns its placeholder: `$n` on PostgreSQL, a bare `?` on
+    /// SQLite. (The driver looks each numbered `?n` up by name in a list, which made
+    /// binding a batch's thousand values quadratic; bare ones bind by position.)
     pub fn param(&mut self, value: impl Into<Value>) -> String {
         self.values.push(value.into());
-        format!("${}", self.values.len())
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => "?".to_owned(),
+        }
     }
 
     /// `($1, $2, …)` for one row of values.
@@ -47,9 +55,8 @@ impl Sql {
         self.text.push_str(text);
     }
 
-    pub fn statement(self, backend: DbBackend) -> Statement {
-        let text = crate::db::numbered_parameters(backend, self.text);
-        Statement::from_sql_and_values(backend, text, self.values)
+    pub fn statement(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
 }
 
@@ -78,20 +85,23 @@ pub async fn load(
         state.players.insert(player.id.clone(), player);
     }
     if !needs.keys.is_empty() {
-        let mut sql = Sql::new(&format!(
-            "SELECT {KEY_COLUMNS} FROM wallet_transactions WHERE (scope, transaction_id) IN ("
-        ));
+        let mut sql = Sql::new(
+            backend,
+            &format!(
+                "SELECT {KEY_COLUMNS} FROM wallet_transactions WHERE (scope, transaction_id) IN ("
+            ),
+        );
         sql.values(&needs.keys, |(scope, id)| {
             [scope.as_str().into(), id.as_str().into()]
         });
         sql.push(")");
-        for row in txn.query_all(sql.statement(backend)).await? {
+        for row in txn.query_all(sql.statement()).await? {
             let (scope, transaction_id, key) = key_row(&row)?;
             state.keys.insert((scope, transaction_id), key);
         }
     }
     if !needs.round_bets.is_empty() {
-        let mut sql = Sql::new(&format!(
+        let mut sql = Sql::new(backend, &format!(
             "SELECT {KEY_COLUMNS} FROM wallet_transactions WHERE op = 'BET' AND state <> 'DECLINED' \
              AND (scope, player_id, round_id) IN ("
         ));
@@ -106,7 +116,7 @@ pub async fn load(
         for round in &needs.round_bets {
             state.round_bets.insert(round.clone(), Vec::new());
         }
-        for row in txn.query_all(sql.statement(backend)).await? {
+        for row in txn.query_all(sql.statement()).await? {
             let (scope, transaction_id, key) = key_row(&row)?;
             let round = round_key(
                 &scope,
@@ -121,6 +131,7 @@ pub async fn load(
     }
     if !needs.sessions.is_empty() {
         let mut sql = Sql::new(
+            backend,
             "SELECT token, player_id, provider_id, game_id, superseded, expires_at \
              FROM game_sessions WHERE token IN (",
         );
@@ -131,7 +142,7 @@ pub async fn load(
             .collect();
         sql.push(&tokens.join(", "));
         sql.push(")");
-        for row in txn.query_all(sql.statement(backend)).await? {
+        for row in txn.query_all(sql.statement()).await? {
             let session = Session {
                 player_id: row.try_get("", "player_id")?,
                 provider_id: row.try_get("", "provider_id")?,
@@ -144,6 +155,7 @@ pub async fn load(
     }
     if !needs.rounds.is_empty() {
         let mut sql = Sql::new(
+            backend,
             "SELECT provider_id, player_id, round_id, game_id, state, opened_at, closed_at \
              FROM rounds WHERE (provider_id, player_id, round_id) IN (",
         );
@@ -155,7 +167,7 @@ pub async fn load(
             ]
         });
         sql.push(")");
-        for row in txn.query_all(sql.statement(backend)).await? {
+        for row in txn.query_all(sql.statement()).await? {
             let key = round_key(
                 &row.try_get::<String>("", "provider_id")?,
                 &row.try_get::<String>("", "player_id")?,
@@ -172,6 +184,7 @@ pub async fn load(
     }
     if !needs.tombstones.is_empty() {
         let mut sql = Sql::new(
+            backend,
             "SELECT provider_id, transaction_id, player_id, rollback_transaction_id, created_at, \
              late_bet_at FROM tombstones WHERE (provider_id, transaction_id) IN (",
         );
@@ -179,7 +192,7 @@ pub async fn load(
             [provider.as_str().into(), id.as_str().into()]
         });
         sql.push(")");
-        for row in txn.query_all(sql.statement(backend)).await? {
+        for row in txn.query_all(sql.statement()).await? {
             let key = (
                 row.try_get::<String>("", "provider_id")?,
                 row.try_get::<String>("", "transaction_id")?,
@@ -205,6 +218,7 @@ async fn query_players(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(
+        backend,
         "SELECT id, currency, status, balance_minor, ledger_head FROM players WHERE id IN (",
     );
     let ids: Vec<String> = needs
@@ -217,7 +231,7 @@ async fn query_players(
     if backend == DbBackend::Postgres {
         sql.push(" FOR UPDATE");
     }
-    Ok(txn.query_all(sql.statement(backend)).await?)
+    Ok(txn.query_all(sql.statement()).await?)
 }
 
 const KEY_COLUMNS: &str = "id, scope, transaction_id, player_id, op, kind, round_id, \
@@ -258,13 +272,14 @@ pub async fn allocate_ids(
     let backend = txn.get_database_backend();
     if backend == DbBackend::Postgres {
         let mut sql = Sql::new(
+            backend,
             "SELECT nextval(pg_get_serial_sequence('wallet_transactions', 'id')) AS id \
              FROM generate_series(1, ",
         );
         let n = sql.param(count as i64);
         sql.push(&format!("{n}::bigint)"));
         let mut ids = txn
-            .query_all(sql.statement(backend))
+            .query_all(sql.statement())
             .await?
             .iter()
             .map(|row| row.try_get::<i64>("", "id"))

@@ -17,6 +17,8 @@ const REQUEST_DURATION: &str = "oncewallet_request_duration_seconds";
 const LOG_DROPPED: &str = "oncewallet_attempt_log_dropped_total";
 const LOG_WRITTEN: &str = "oncewallet_attempt_log_written_total";
 const LOG_QUEUE_DEPTH: &str = "oncewallet_attempt_log_queue_depth";
+const MONEY_BATCH_OPERATIONS: &str = "oncewallet_money_batch_operations";
+const MONEY_BATCH_DURATION: &str = "oncewallet_money_batch_duration_seconds";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -60,6 +62,21 @@ fn describe() {
         LOG_QUEUE_DEPTH,
         "Attempt log records waiting for the background writer."
     );
+    metrics::describe_histogram!(
+        MONEY_BATCH_OPERATIONS,
+        "Money operations decided together in one batch of the writer."
+    );
+    metrics::describe_histogram!(
+        MONEY_BATCH_DURATION,
+        metrics::Unit::Seconds,
+        "Time a money batch takes to load, decide and write (before its commit)."
+    );
+}
+
+/// One money batch of `operations`, loaded, decided and written in `duration`.
+pub fn record_money_batch(operations: usize, duration: Duration) {
+    metrics::histogram!(MONEY_BATCH_OPERATIONS).record(operations as f64);
+    metrics::histogram!(MONEY_BATCH_DURATION).record(duration.as_secs_f64());
 }
 
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
