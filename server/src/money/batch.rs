@@ -158,17 +158,9 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
         needs.players.insert(keyed.player_id.clone());
         item.operation.needs(&mut needs);
     }
-    let mut state = load::load(txn, &needs, Utc::now()).await?;
-    let fresh = items
-        .iter()
-        .filter(|item| {
-            let keyed = item.operation.keyed();
-            state
-                .key(&keyed.scope, keyed.transaction_id.as_str())
-                .is_none()
-        })
-        .count();
-    let mut ids: VecDeque<i64> = load::allocate_ids(txn, fresh).await?.into();
+    // One id per operation: a replay leaves its id unused (a gap on PostgreSQL).
+    let (mut state, ids) = load::load(txn, &needs, Utc::now(), items.len()).await?;
+    let mut ids: VecDeque<i64> = ids.into();
     for item in items.iter_mut() {
         item.wrote = false;
         item.result = Some(decide(&mut state, item, &mut ids));

@@ -1,22 +1,77 @@
-//! The batch's writes: one multi-row statement per table, whatever the batch's size.
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Value};
+//! The batch's writes, whatever the batch's size: one multi-row statement per table, sent
+//! one after the other on SQLite and as one statement (each a data-modifying `WITH`
+//! part) on PostgreSQL, where every statement is a round trip.
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
 
 use super::load::Sql;
 use super::state::BatchState;
 use crate::domain::RoundState;
 use crate::error::ServiceError;
 
-/// Writes everything the batch decided. Order matters for the foreign key: transactions
-/// before their ledger entries.
+/// One multi-row statement, and the rows it must change if the batch is to stand.
+struct Part {
+    sql: Sql,
+    expect: Option<Expect>,
+}
+
+struct Expect {
+    rows: u64,
+    /// Why the batch fails when another number of rows changed.
+    failure: &'static str,
+}
+
+impl Part {
+    fn new(sql: Sql) -> Option<Part> {
+        Some(Part { sql, expect: None })
+    }
+
+    fn expecting(sql: Sql, rows: usize, failure: &'static str) -> Option<Part> {
+        let expect = Some(Expect {
+            rows: rows as u64,
+            failure,
+        });
+        Some(Part { sql, expect })
+    }
+
+    fn check(expect: Option<Expect>, changed: u64) -> Result<(), ServiceError> {
+        match expect {
+            Some(expect) if expect.rows != changed => Err(DbErr::Custom(format!(
+                "{} ({changed} rows of {})",
+                expect.failure, expect.rows
+            ))
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes everything the batch decided. On SQLite order matters for the foreign key:
+/// transactions before their ledger entries. (PostgreSQL checks it at the end of the
+/// one statement.)
 pub async fn flush(txn: &DatabaseTransaction, state: &BatchState) -> Result<(), ServiceError> {
     let backend = txn.get_database_backend();
-    insert_transactions(txn, backend, state).await?;
-    insert_rounds(txn, backend, state).await?;
-    close_rounds(txn, backend, state).await?;
-    update_players(txn, backend, state).await?;
-    insert_entries(txn, backend, state).await?;
-    update_states(txn, backend, state).await?;
-    write_tombstones(txn, backend, state).await?;
+    let parts: Vec<Part> = [
+        insert_transactions(backend, state),
+        insert_rounds(backend, state),
+        close_rounds(backend, state),
+        update_players(backend, state),
+        insert_entries(backend, state),
+        update_states(backend, state),
+        insert_tombstones(backend, state),
+        mark_late_bets(backend, state),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match backend {
+        DbBackend::Postgres => write_as_one(txn, parts).await?,
+        _ => {
+            for part in parts {
+                let changed = txn.execute(part.sql.statement()).await?.rows_affected();
+                Part::check(part.expect, changed)?;
+            }
+        }
+    }
     for record in &state.writes.audits {
         crate::audit::record(
             txn,
@@ -33,17 +88,70 @@ pub async fn flush(txn: &DatabaseTransaction, state: &BatchState) -> Result<(), 
     Ok(())
 }
 
+/// PostgreSQL: every part as a `WITH` query of one statement, which returns how many rows
+/// each part changed.
+async fn write_as_one(txn: &DatabaseTransaction, parts: Vec<Part>) -> Result<(), ServiceError> {
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let mut with = Vec::with_capacity(parts.len());
+    let mut counts = Vec::with_capacity(parts.len());
+    let mut values = Vec::new();
+    let mut expects = Vec::with_capacity(parts.len());
+    for (i, part) in parts.into_iter().enumerate() {
+        with.push(format!(
+            "w{i} AS ({} RETURNING 1)",
+            renumber(&part.sql.text, values.len())
+        ));
+        counts.push(format!("(SELECT count(*) FROM w{i}) AS c{i}"));
+        values.extend(part.sql.values);
+        expects.push(part.expect);
+    }
+    let text = format!("WITH {} SELECT {}", with.join(", "), counts.join(", "));
+    let row = txn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            text,
+            values,
+        ))
+        .await?
+        .ok_or_else(|| ServiceError::Bug("the batch's write returned no row".into()))?;
+    for (i, expect) in expects.into_iter().enumerate() {
+        let changed: i64 = row.try_get("", &format!("c{i}"))?;
+        Part::check(expect, changed.max(0) as u64)?;
+    }
+    Ok(())
+}
+
+/// `$n` placeholders moved up by `offset`.
+fn renumber(text: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
 /// The keys' rows, each with its first answer and its state at the end of the batch.
 /// A key that exists already was claimed by another process after the batch read it:
 /// the batch fails and its operations run again one by one (see `money`).
-async fn insert_transactions(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    state: &BatchState,
-) -> Result<(), ServiceError> {
+fn insert_transactions(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let new_keys = &state.writes.new_keys;
     if new_keys.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut sql = Sql::new(
         backend,
@@ -89,25 +197,16 @@ async fn insert_transactions(
         values
     });
     sql.push(" ON CONFLICT (scope, transaction_id) DO NOTHING");
-    let inserted = txn.execute(sql.statement()).await?.rows_affected();
-    if inserted != new_keys.len() as u64 {
-        return Err(DbErr::Custom(format!(
-            "{} of {} idempotency keys were claimed concurrently",
-            new_keys.len() as u64 - inserted,
-            new_keys.len()
-        ))
-        .into());
-    }
-    Ok(())
+    Part::expecting(
+        sql,
+        new_keys.len(),
+        "idempotency keys were claimed concurrently",
+    )
 }
 
 /// Rounds the batch opened, with their state at its end (opened and closed at once is
 /// one row).
-async fn insert_rounds(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    state: &BatchState,
-) -> Result<(), ServiceError> {
+fn insert_rounds(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let rows: Vec<_> = state
         .writes
         .new_rounds
@@ -115,7 +214,7 @@ async fn insert_rounds(
         .filter_map(|key| state.rounds.get(key).map(|round| (key, round)))
         .collect();
     if rows.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut sql = Sql::new(
         backend,
@@ -134,18 +233,13 @@ async fn insert_rounds(
         ];
         values
     });
-    txn.execute(sql.statement()).await?;
-    Ok(())
+    Part::new(sql)
 }
 
-async fn close_rounds(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    state: &BatchState,
-) -> Result<(), ServiceError> {
+fn close_rounds(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let closed = &state.writes.closed_rounds;
     if closed.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut sql = Sql::new(backend, "UPDATE rounds SET state = ");
     let closed_state = sql.param(RoundState::Closed.as_str());
@@ -161,21 +255,16 @@ async fn close_rounds(
         ]
     });
     sql.push(")");
-    txn.execute(sql.statement()).await?;
-    Ok(())
+    Part::new(sql)
 }
 
 /// Every posted player's balance and chain head, as a compare-and-set on the balance the
 /// batch loaded: if anything changed a row behind the batch's back, the batch fails
 /// instead of moving money twice.
-async fn update_players(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    state: &BatchState,
-) -> Result<(), ServiceError> {
+fn update_players(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let mut posted: Vec<_> = state.players.values().filter(|p| p.posted).collect();
     if posted.is_empty() {
-        return Ok(());
+        return None;
     }
     posted.sort_by(|a, b| a.id.cmp(&b.id));
     let mut sql = Sql::new(
@@ -195,21 +284,13 @@ async fn update_players(
         values
     });
     sql.push(") AS v WHERE players.id = v.column1 AND players.balance_minor = v.column4");
-    let updated = txn.execute(sql.statement()).await?.rows_affected();
-    if updated != posted.len() as u64 {
-        return Err(DbErr::Custom("player balance changed concurrently".into()).into());
-    }
-    Ok(())
+    Part::expecting(sql, posted.len(), "player balance changed concurrently")
 }
 
-async fn insert_entries(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    state: &BatchState,
-) -> Result<(), ServiceError> {
+fn insert_entries(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let entries = &state.writes.entries;
     if entries.is_empty() {
-        return Ok(());
+        return None;
     }
     // Rows are inserted in this order, so each player's entries get increasing ids in
     // the order they were posted: the hash chain is walked in id order.
@@ -230,19 +311,14 @@ async fn insert_entries(
         ];
         values
     });
-    txn.execute(sql.statement()).await?;
-    Ok(())
+    Part::new(sql)
 }
 
 /// Bets that existed before the batch and were settled or rolled back by it.
-async fn update_states(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    state: &BatchState,
-) -> Result<(), ServiceError> {
+fn update_states(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let changes = &state.writes.state_changes;
     if changes.is_empty() {
-        return Ok(());
+        return None;
     }
     // The last change of each row wins.
     let mut last = std::collections::BTreeMap::new();
@@ -261,52 +337,52 @@ async fn update_states(
         values
     });
     sql.push(") AS v WHERE wallet_transactions.id = v.column1");
-    txn.execute(sql.statement()).await?;
-    Ok(())
+    Part::new(sql)
 }
 
-async fn write_tombstones(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    state: &BatchState,
-) -> Result<(), ServiceError> {
+fn insert_tombstones(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let new: Vec<_> = state
         .writes
         .new_tombstones
         .iter()
         .filter_map(|key| state.tombstones.get(key).map(|tomb| (key, tomb)))
         .collect();
-    if !new.is_empty() {
-        let mut sql = Sql::new(
-            backend,
-            "INSERT INTO tombstones (provider_id, transaction_id, player_id, \
-             rollback_transaction_id, created_at, late_bet_at) ",
-        );
-        sql.values(new, |((provider, id), tomb)| {
-            let values: [Value; 6] = [
-                provider.as_str().into(),
-                id.as_str().into(),
-                tomb.player_id.as_str().into(),
-                tomb.rollback_transaction_id.as_str().into(),
-                tomb.created_at.into(),
-                tomb.late_bet_at.into(),
-            ];
-            values
-        });
-        txn.execute(sql.statement()).await?;
+    if new.is_empty() {
+        return None;
     }
+    let mut sql = Sql::new(
+        backend,
+        "INSERT INTO tombstones (provider_id, transaction_id, player_id, \
+         rollback_transaction_id, created_at, late_bet_at) ",
+    );
+    sql.values(new, |((provider, id), tomb)| {
+        let values: [Value; 6] = [
+            provider.as_str().into(),
+            id.as_str().into(),
+            tomb.player_id.as_str().into(),
+            tomb.rollback_transaction_id.as_str().into(),
+            tomb.created_at.into(),
+            tomb.late_bet_at.into(),
+        ];
+        values
+    });
+    Part::new(sql)
+}
+
+/// Tombstones that existed and whose late bet arrived in this batch.
+fn mark_late_bets(backend: DbBackend, state: &BatchState) -> Option<Part> {
     let late = &state.writes.late_bets;
-    if !late.is_empty() {
-        let mut sql = Sql::new(backend, "UPDATE tombstones SET late_bet_at = ");
-        let at = sql.param(state.now);
-        sql.push(&format!(
-            "{at} WHERE late_bet_at IS NULL AND (provider_id, transaction_id) IN ("
-        ));
-        sql.values(late, |(provider, id)| {
-            [provider.as_str().into(), id.as_str().into()]
-        });
-        sql.push(")");
-        txn.execute(sql.statement()).await?;
+    if late.is_empty() {
+        return None;
     }
-    Ok(())
+    let mut sql = Sql::new(backend, "UPDATE tombstones SET late_bet_at = ");
+    let at = sql.param(state.now);
+    sql.push(&format!(
+        "{at} WHERE late_bet_at IS NULL AND (provider_id, transaction_id) IN ("
+    ));
+    sql.values(late, |(provider, id)| {
+        [provider.as_str().into(), id.as_str().into()]
+    });
+    sql.push(")");
+    Part::new(sql)
 }

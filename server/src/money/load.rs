@@ -1,6 +1,10 @@
-//! The batch's reads: one statement per kind of row, whatever the batch's size.
+//! The batch's reads, whatever the batch's size: on SQLite one statement per kind of row,
+//! on PostgreSQL two round trips (the players' lock, then everything else at once).
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, QueryResult, Statement, Value,
+};
+use serde::Deserialize;
 
 use super::model::{KeyRow, Player, Round, Session, Tombstone};
 use super::state::{round_key, BatchState, Needs};
@@ -46,9 +50,22 @@ impl Sql {
     where
         I: IntoIterator<Item = Value>,
     {
+        let text = self.values_text(rows, to_row);
+        self.text.push_str(&text);
+    }
+
+    /// `VALUES (…), (…)` for `rows`, with their values added, to be placed in the text
+    /// before any value added later.
+    pub fn values_text<R, I>(
+        &mut self,
+        rows: impl IntoIterator<Item = R>,
+        to_row: impl Fn(R) -> I,
+    ) -> String
+    where
+        I: IntoIterator<Item = Value>,
+    {
         let rows: Vec<String> = rows.into_iter().map(|r| self.row(to_row(r))).collect();
-        self.text.push_str("VALUES ");
-        self.text.push_str(&rows.join(", "));
+        format!("VALUES {}", rows.join(", "))
     }
 
     pub fn push(&mut self, text: &str) {
@@ -60,16 +77,17 @@ impl Sql {
     }
 }
 
-/// Every row `needs` names, in one statement per table. On PostgreSQL the players are
-/// locked first, in id order (so batches of several processes never deadlock), and every
-/// later read is a new statement whose snapshot is taken after the locks were granted: it
-/// sees whatever the previous holder of a lock committed (a racing rollback's tombstone,
-/// a key another process just claimed).
+/// Every row `needs` names, and `id_count` new transaction ids (see [`allocate_ids`]).
+/// On PostgreSQL the players are locked first, in id order (so batches of several
+/// processes never deadlock), and the rest is read by a later statement, whose snapshot is
+/// taken after the locks were granted: it sees whatever the previous holder of a lock
+/// committed (a racing rollback's tombstone, a key another process just claimed).
 pub async fn load(
     txn: &DatabaseTransaction,
     needs: &Needs,
     now: DateTime<Utc>,
-) -> Result<BatchState, ServiceError> {
+    id_count: usize,
+) -> Result<(BatchState, Vec<i64>), ServiceError> {
     let backend = txn.get_database_backend();
     let mut state = BatchState::new(now);
     for row in query_players(txn, backend, needs).await? {
@@ -84,129 +102,333 @@ pub async fn load(
         };
         state.players.insert(player.id.clone(), player);
     }
+    for round in &needs.round_bets {
+        state.round_bets.insert(round.clone(), Vec::new());
+    }
+    let mut records = Records::default();
+    let ids = match backend {
+        DbBackend::Postgres => read_postgres(txn, needs, id_count, &mut records).await?,
+        _ => {
+            read_sqlite(txn, needs, &mut records).await?;
+            allocate_ids(txn, id_count).await?
+        }
+    };
+    records.into_state(&mut state)?;
+    Ok((state, ids))
+}
+
+/// Rows as read, before they are parsed into the batch's state: from columns on SQLite,
+/// from JSON on PostgreSQL (where one statement returns rows of several tables).
+#[derive(Default)]
+struct Records {
+    keys: Vec<KeyRecord>,
+    round_bets: Vec<KeyRecord>,
+    sessions: Vec<SessionRecord>,
+    rounds: Vec<RoundRecord>,
+    tombstones: Vec<TombstoneRecord>,
+}
+
+#[derive(Deserialize, FromQueryResult)]
+struct KeyRecord {
+    id: i64,
+    scope: String,
+    transaction_id: String,
+    player_id: String,
+    op: String,
+    kind: Option<String>,
+    round_id: Option<String>,
+    amount_minor: Option<i64>,
+    state: String,
+    http_status: i32,
+    fingerprint: String,
+    response_body: String,
+}
+
+#[derive(Deserialize, FromQueryResult)]
+struct SessionRecord {
+    token: String,
+    player_id: String,
+    provider_id: String,
+    game_id: String,
+    superseded: bool,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, FromQueryResult)]
+struct RoundRecord {
+    provider_id: String,
+    player_id: String,
+    round_id: String,
+    game_id: String,
+    state: String,
+    opened_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, FromQueryResult)]
+struct TombstoneRecord {
+    provider_id: String,
+    transaction_id: String,
+    player_id: String,
+    rollback_transaction_id: String,
+    created_at: DateTime<Utc>,
+    late_bet_at: Option<DateTime<Utc>>,
+}
+
+const KEY_COLUMNS: &str = "id, scope, transaction_id, player_id, op, kind, round_id, \
+    amount_minor, state, http_status, fingerprint, response_body";
+const SESSION_COLUMNS: &str = "token, player_id, provider_id, game_id, superseded, expires_at";
+const ROUND_COLUMNS: &str =
+    "provider_id, player_id, round_id, game_id, state, opened_at, closed_at";
+const TOMBSTONE_COLUMNS: &str =
+    "provider_id, transaction_id, player_id, rollback_transaction_id, created_at, late_bet_at";
+
+/// The queries of `needs` other than the players', each as `(part, SELECT …)`.
+fn queries(sql: &mut Sql, needs: &Needs) -> Vec<(&'static str, String)> {
+    let mut queries = Vec::new();
     if !needs.keys.is_empty() {
-        let mut sql = Sql::new(
-            backend,
-            &format!(
-                "SELECT {KEY_COLUMNS} FROM wallet_transactions WHERE (scope, transaction_id) IN ("
-            ),
-        );
-        sql.values(&needs.keys, |(scope, id)| {
+        let values = sql.values_text(&needs.keys, |(scope, id)| {
             [scope.as_str().into(), id.as_str().into()]
         });
-        sql.push(")");
-        for row in txn.query_all(sql.statement()).await? {
-            let (scope, transaction_id, key) = key_row(&row)?;
-            state.keys.insert((scope, transaction_id), key);
-        }
+        queries.push((
+            "key",
+            format!(
+                "SELECT {KEY_COLUMNS} FROM wallet_transactions \
+                 WHERE (scope, transaction_id) IN ({values})"
+            ),
+        ));
     }
     if !needs.round_bets.is_empty() {
-        let mut sql = Sql::new(backend, &format!(
-            "SELECT {KEY_COLUMNS} FROM wallet_transactions WHERE op = 'BET' AND state <> 'DECLINED' \
-             AND (scope, player_id, round_id) IN ("
-        ));
-        sql.values(&needs.round_bets, |(scope, player, round)| {
+        let values = sql.values_text(&needs.round_bets, |(scope, player, round)| {
             [
                 scope.as_str().into(),
                 player.as_str().into(),
                 round.as_str().into(),
             ]
         });
-        sql.push(") ORDER BY id");
-        for round in &needs.round_bets {
-            state.round_bets.insert(round.clone(), Vec::new());
-        }
-        for row in txn.query_all(sql.statement()).await? {
-            let (scope, transaction_id, key) = key_row(&row)?;
-            let round = round_key(
-                &scope,
-                &key.player_id,
-                key.round_id.as_deref().unwrap_or(""),
-            );
-            if let Some(bets) = state.round_bets.get_mut(&round) {
-                bets.push(transaction_id.clone());
-            }
-            state.keys.entry((scope, transaction_id)).or_insert(key);
-        }
+        queries.push((
+            "bet",
+            format!(
+                "SELECT {KEY_COLUMNS} FROM wallet_transactions WHERE op = 'BET' \
+                 AND state <> 'DECLINED' AND (scope, player_id, round_id) IN ({values})"
+            ),
+        ));
     }
     if !needs.sessions.is_empty() {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT token, player_id, provider_id, game_id, superseded, expires_at \
-             FROM game_sessions WHERE token IN (",
-        );
         let tokens: Vec<String> = needs
             .sessions
             .iter()
-            .map(|t| sql.param(t.as_str()))
+            .map(|token| sql.param(token.as_str()))
             .collect();
-        sql.push(&tokens.join(", "));
-        sql.push(")");
-        for row in txn.query_all(sql.statement()).await? {
-            let session = Session {
-                player_id: row.try_get("", "player_id")?,
-                provider_id: row.try_get("", "provider_id")?,
-                game_id: row.try_get("", "game_id")?,
-                superseded: row.try_get("", "superseded")?,
-                expires_at: row.try_get("", "expires_at")?,
-            };
-            state.sessions.insert(row.try_get("", "token")?, session);
-        }
+        queries.push((
+            "session",
+            format!(
+                "SELECT {SESSION_COLUMNS} FROM game_sessions WHERE token IN ({})",
+                tokens.join(", ")
+            ),
+        ));
     }
     if !needs.rounds.is_empty() {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT provider_id, player_id, round_id, game_id, state, opened_at, closed_at \
-             FROM rounds WHERE (provider_id, player_id, round_id) IN (",
-        );
-        sql.values(&needs.rounds, |(provider, player, round)| {
+        let values = sql.values_text(&needs.rounds, |(provider, player, round)| {
             [
                 provider.as_str().into(),
                 player.as_str().into(),
                 round.as_str().into(),
             ]
         });
-        sql.push(")");
-        for row in txn.query_all(sql.statement()).await? {
-            let key = round_key(
-                &row.try_get::<String>("", "provider_id")?,
-                &row.try_get::<String>("", "player_id")?,
-                &row.try_get::<String>("", "round_id")?,
-            );
-            let round = Round {
-                game_id: row.try_get("", "game_id")?,
-                state: RoundState::parse(&row.try_get::<String>("", "state")?)?,
-                opened_at: row.try_get("", "opened_at")?,
-                closed_at: row.try_get("", "closed_at")?,
-            };
-            state.rounds.insert(key, round);
-        }
+        queries.push((
+            "round",
+            format!(
+                "SELECT {ROUND_COLUMNS} FROM rounds \
+                 WHERE (provider_id, player_id, round_id) IN ({values})"
+            ),
+        ));
     }
     if !needs.tombstones.is_empty() {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT provider_id, transaction_id, player_id, rollback_transaction_id, created_at, \
-             late_bet_at FROM tombstones WHERE (provider_id, transaction_id) IN (",
-        );
-        sql.values(&needs.tombstones, |(provider, id)| {
+        let values = sql.values_text(&needs.tombstones, |(provider, id)| {
             [provider.as_str().into(), id.as_str().into()]
         });
-        sql.push(")");
-        for row in txn.query_all(sql.statement()).await? {
-            let key = (
-                row.try_get::<String>("", "provider_id")?,
-                row.try_get::<String>("", "transaction_id")?,
-            );
-            let tombstone = Tombstone {
-                player_id: row.try_get("", "player_id")?,
-                rollback_transaction_id: row.try_get("", "rollback_transaction_id")?,
-                created_at: row.try_get("", "created_at")?,
-                late_bet_at: row.try_get("", "late_bet_at")?,
-            };
-            state.tombstones.insert(key, tombstone);
+        queries.push((
+            "tombstone",
+            format!(
+                "SELECT {TOMBSTONE_COLUMNS} FROM tombstones \
+                 WHERE (provider_id, transaction_id) IN ({values})"
+            ),
+        ));
+    }
+    queries
+}
+
+/// SQLite: one statement per query (no network between the wallet and the file).
+async fn read_sqlite(
+    txn: &DatabaseTransaction,
+    needs: &Needs,
+    records: &mut Records,
+) -> Result<(), ServiceError> {
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new(backend, "");
+    let queries = queries(&mut sql, needs);
+    // Each query's placeholders are bare and positional: hand each its own values.
+    let mut values = sql.values.into_iter();
+    for (part, text) in queries {
+        let count = text.matches('?').count();
+        let statement = Statement::from_sql_and_values(
+            backend,
+            text,
+            values.by_ref().take(count).collect::<Vec<_>>(),
+        );
+        for row in txn.query_all(statement).await? {
+            records.push_row(part, &row)?;
         }
     }
-    Ok(state)
+    Ok(())
+}
+
+/// PostgreSQL: every query and `id_count` ids from the sequence in one round trip, each
+/// row as JSON beside the name of its query.
+async fn read_postgres(
+    txn: &DatabaseTransaction,
+    needs: &Needs,
+    id_count: usize,
+    records: &mut Records,
+) -> Result<Vec<i64>, ServiceError> {
+    let mut sql = Sql::new(DbBackend::Postgres, "");
+    let mut parts: Vec<String> = queries(&mut sql, needs)
+        .into_iter()
+        .map(|(part, query)| {
+            format!("SELECT '{part}' AS part, row_to_json(q)::text AS row FROM ({query}) q")
+        })
+        .collect();
+    if id_count > 0 {
+        let count = sql.param(id_count as i64);
+        parts.push(format!(
+            "SELECT 'id', nextval(pg_get_serial_sequence('wallet_transactions', 'id'))::text \
+             FROM generate_series(1, {count}::bigint)"
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    sql.push(&parts.join(" UNION ALL "));
+    let mut ids = Vec::with_capacity(id_count);
+    for row in txn.query_all(sql.statement()).await? {
+        let part: String = row.try_get("", "part")?;
+        let text: String = row.try_get("", "row")?;
+        if part == "id" {
+            ids.push(
+                text.parse::<i64>().map_err(|e| {
+                    ServiceError::Bug(format!("the sequence returned {text:?}: {e}"))
+                })?,
+            );
+        } else {
+            records.push_json(&part, &text)?;
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+impl Records {
+    fn push_row(&mut self, part: &str, row: &QueryResult) -> Result<(), ServiceError> {
+        match part {
+            "key" => self.keys.push(KeyRecord::from_query_result(row, "")?),
+            "bet" => self.round_bets.push(KeyRecord::from_query_result(row, "")?),
+            "session" => self
+                .sessions
+                .push(SessionRecord::from_query_result(row, "")?),
+            "round" => self.rounds.push(RoundRecord::from_query_result(row, "")?),
+            _ => self
+                .tombstones
+                .push(TombstoneRecord::from_query_result(row, "")?),
+        }
+        Ok(())
+    }
+
+    fn push_json(&mut self, part: &str, text: &str) -> Result<(), ServiceError> {
+        fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ServiceError> {
+            serde_json::from_str(text)
+                .map_err(|e| ServiceError::Bug(format!("a row read as JSON did not parse: {e}")))
+        }
+        match part {
+            "key" => self.keys.push(parse(text)?),
+            "bet" => self.round_bets.push(parse(text)?),
+            "session" => self.sessions.push(parse(text)?),
+            "round" => self.rounds.push(parse(text)?),
+            _ => self.tombstones.push(parse(text)?),
+        }
+        Ok(())
+    }
+
+    fn into_state(mut self, state: &mut BatchState) -> Result<(), ServiceError> {
+        for record in self.keys {
+            let (key, row) = record.into_row()?;
+            state.keys.insert(key, row);
+        }
+        // A round's bets in the order they were made.
+        self.round_bets.sort_by_key(|record| record.id);
+        for record in self.round_bets {
+            let ((scope, transaction_id), row) = record.into_row()?;
+            let round = round_key(
+                &scope,
+                &row.player_id,
+                row.round_id.as_deref().unwrap_or(""),
+            );
+            if let Some(bets) = state.round_bets.get_mut(&round) {
+                bets.push(transaction_id.clone());
+            }
+            state.keys.entry((scope, transaction_id)).or_insert(row);
+        }
+        for record in self.sessions {
+            let session = Session {
+                player_id: record.player_id,
+                provider_id: record.provider_id,
+                game_id: record.game_id,
+                superseded: record.superseded,
+                expires_at: record.expires_at,
+            };
+            state.sessions.insert(record.token, session);
+        }
+        for record in self.rounds {
+            let round = Round {
+                game_id: record.game_id,
+                state: RoundState::parse(&record.state)?,
+                opened_at: record.opened_at,
+                closed_at: record.closed_at,
+            };
+            let key = round_key(&record.provider_id, &record.player_id, &record.round_id);
+            state.rounds.insert(key, round);
+        }
+        for record in self.tombstones {
+            let tombstone = Tombstone {
+                player_id: record.player_id,
+                rollback_transaction_id: record.rollback_transaction_id,
+                created_at: record.created_at,
+                late_bet_at: record.late_bet_at,
+            };
+            state
+                .tombstones
+                .insert((record.provider_id, record.transaction_id), tombstone);
+        }
+        Ok(())
+    }
+}
+
+impl KeyRecord {
+    fn into_row(self) -> Result<((String, String), KeyRow), ServiceError> {
+        let row = KeyRow {
+            id: self.id,
+            player_id: self.player_id,
+            op: OpType::parse(&self.op)?,
+            kind: self.kind,
+            round_id: self.round_id,
+            amount_minor: self.amount_minor,
+            state: TxState::parse(&self.state)?,
+            http_status: self.http_status,
+            fingerprint: self.fingerprint,
+            response_body: self.response_body,
+        };
+        Ok(((self.scope, self.transaction_id), row))
+    }
 }
 
 async fn query_players(
@@ -234,62 +456,18 @@ async fn query_players(
     Ok(txn.query_all(sql.statement()).await?)
 }
 
-const KEY_COLUMNS: &str = "id, scope, transaction_id, player_id, op, kind, round_id, \
-    amount_minor, state, http_status, fingerprint, response_body";
-
-fn key_row(row: &QueryResult) -> Result<(String, String, KeyRow), ServiceError> {
-    let key = KeyRow {
-        id: row.try_get("", "id")?,
-        player_id: row.try_get("", "player_id")?,
-        op: OpType::parse(&row.try_get::<String>("", "op")?)?,
-        kind: row.try_get("", "kind")?,
-        round_id: row.try_get("", "round_id")?,
-        amount_minor: row.try_get("", "amount_minor")?,
-        state: TxState::parse(&row.try_get::<String>("", "state")?)?,
-        http_status: row.try_get("", "http_status")?,
-        fingerprint: row.try_get("", "fingerprint")?,
-        response_body: row.try_get("", "response_body")?,
-    };
-    Ok((
-        row.try_get("", "scope")?,
-        row.try_get("", "transaction_id")?,
-        key,
-    ))
-}
-
-/// `count` new ids for `wallet_transactions`, in increasing order. They are known before
-/// the rows are written because the rules need them: a posting's hash link and the
-/// answer's `wallet_tx_id` include the id. On SQLite the writer holds the database's write
-/// lock, so the ids after the largest one are free; on PostgreSQL they come from the
-/// table's sequence (gaps are harmless).
-pub async fn allocate_ids(
-    txn: &DatabaseTransaction,
-    count: usize,
-) -> Result<Vec<i64>, ServiceError> {
+/// `count` new ids for `wallet_transactions` on SQLite, in increasing order. They are
+/// known before the rows are written because the rules need them: a posting's hash link
+/// and the answer's `wallet_tx_id` include the id. The writer holds the database's write
+/// lock, so the ids after the largest one are free. (PostgreSQL takes them from the
+/// table's sequence, in `read_postgres`; gaps there are harmless.)
+async fn allocate_ids(txn: &DatabaseTransaction, count: usize) -> Result<Vec<i64>, ServiceError> {
     if count == 0 {
         return Ok(Vec::new());
     }
-    let backend = txn.get_database_backend();
-    if backend == DbBackend::Postgres {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT nextval(pg_get_serial_sequence('wallet_transactions', 'id')) AS id \
-             FROM generate_series(1, ",
-        );
-        let n = sql.param(count as i64);
-        sql.push(&format!("{n}::bigint)"));
-        let mut ids = txn
-            .query_all(sql.statement())
-            .await?
-            .iter()
-            .map(|row| row.try_get::<i64>("", "id"))
-            .collect::<Result<Vec<i64>, _>>()?;
-        ids.sort_unstable();
-        return Ok(ids);
-    }
     let row = txn
         .query_one(Statement::from_string(
-            backend,
+            txn.get_database_backend(),
             "SELECT COALESCE(MAX(id), 0) AS id FROM wallet_transactions",
         ))
         .await?
