@@ -9,6 +9,7 @@ mod m20261128_000005_trail_and_audit;
 mod m20261128_000006_console_indexes;
 mod m20261128_000007_staff;
 mod m20261128_000008_trail_checkpoints;
+mod m20261205_000009_lean_indexes;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_console_indexes::Migration),
             Box::new(m20261128_000007_staff::Migration),
             Box::new(m20261128_000008_trail_checkpoints::Migration),
+            Box::new(m20261205_000009_lean_indexes::Migration),
         ]
     }
 }

@@ -233,13 +233,14 @@ async fn clearing(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> 
     .await
 }
 
-/// Every bet is in exactly one known state.
+/// Every bet is in exactly one known state. Ordered as the bets' partial index is, so that
+/// SQLite walks that index instead of scanning the table to sort by id.
 async fn bet_states(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> {
     sql::query(
         db,
         &format!(
             "SELECT scope, transaction_id, state, player_id FROM wallet_transactions \
-             WHERE op = 'BET' AND state NOT IN ({BET_STATES}) ORDER BY id LIMIT ?"
+             WHERE op = 'BET' AND state NOT IN ({BET_STATES}) ORDER BY state, created_at LIMIT ?"
         ),
         limit(),
     )
@@ -247,7 +248,8 @@ async fn bet_states(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr
 }
 
 /// Bets still COMMITTED in an OPEN round, older than the cut-off: nobody settled or rolled
-/// them back, so the player's money is stuck. An index range on (op, state, created_at).
+/// them back, so the player's money is stuck. An index range on the bets' partial index
+/// (state, created_at).
 async fn orphans(
     db: &impl ConnectionTrait,
     cutoff: DateTime<Utc>,
@@ -302,8 +304,8 @@ async fn hint_mismatches(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, 
     sql::query(
         db,
         "SELECT scope, transaction_id, player_id, target_transaction_id FROM wallet_transactions \
-         WHERE amount_hint_mismatch = ? AND op = 'ROLLBACK' ORDER BY id LIMIT ?",
-        vec![true.into(), FETCH_LIMIT.into()],
+         WHERE amount_hint_mismatch = TRUE AND op = 'ROLLBACK' ORDER BY id LIMIT ?",
+        vec![FETCH_LIMIT.into()],
     )
     .await
 }
