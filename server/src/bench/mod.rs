@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 mod console;
 mod exchange;
+mod healthz;
 mod provision;
 mod scenario;
 pub mod stats;
@@ -45,6 +46,12 @@ pub struct BenchReport {
     /// `replay / first` and `hot / first`, in operations per second.
     pub replay_vs_first: Option<f64>,
     pub hot_vs_first: Option<f64>,
+    /// `mixed / first`, in operations per second.
+    pub mixed_vs_first: Option<f64>,
+    /// `GET /healthz` answered per second by the same server, same clients, same run.
+    pub healthz_per_s: Option<f64>,
+    /// `replay / healthz`.
+    pub replay_vs_healthz: Option<f64>,
     pub baseline: Option<BaselineFigures>,
     pub verification: Verification,
 }
@@ -97,15 +104,39 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         _ => None,
     };
     let (replay_vs_first, hot_vs_first) = (ratio(Scenario::Replay), ratio(Scenario::Hot));
-    let baseline = match (&config.database_url, config.baseline) {
+    let mixed_vs_first = ratio(Scenario::Mixed);
+    let (baseline, healthz_per_s) = match (&config.database_url, config.baseline) {
         (Some(url), true) => {
             say("baseline: running the database's own benchmark…".to_owned());
             let figures = baseline::run(url, &config, rate(Scenario::First)).await?;
             say(figures.summary_line());
-            Some(figures)
+            let healthz = healthz::rate(&config.target, config.clients, config.duration).await?;
+            say(format!(
+                "baseline (server) GET /healthz: {healthz:.0} requests/s with {} clients",
+                config.clients
+            ));
+            (Some(figures), Some(healthz))
+        }
+        _ => (None, None),
+    };
+    let replay_vs_healthz = match (rate(Scenario::Replay), healthz_per_s) {
+        (Some(replay), Some(healthz)) if healthz > 0.0 => {
+            Some((replay / healthz * 100.0).round() / 100.0)
         }
         _ => None,
     };
+    let show = |label: &str, value: Option<f64>| {
+        if let Some(value) = value {
+            say(format!("ratio {label}: {value:.2}"));
+        }
+    };
+    show(
+        "first / engine floor",
+        baseline.as_ref().and_then(|b| b.ratio),
+    );
+    show("replay / healthz", replay_vs_healthz);
+    show("hot / first", hot_vs_first);
+    show("mixed / first", mixed_vs_first);
     say("verifying…".to_owned());
     let verification = run.verify(config.database_url.as_deref()).await;
     say(verification.render());
@@ -119,6 +150,9 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         scenarios,
         replay_vs_first,
         hot_vs_first,
+        mixed_vs_first,
+        healthz_per_s,
+        replay_vs_healthz,
         baseline,
         verification,
     };
