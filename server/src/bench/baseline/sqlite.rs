@@ -124,16 +124,15 @@ fn floor(
     while started.elapsed() < duration {
         let batch_started = Instant::now();
         let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut next_id: i64 = txn.query_row(
+        let first_id: i64 = txn.query_row(
             "SELECT COALESCE(MAX(id), 0) + 1 FROM wallet_transactions",
             [],
             |row| row.get(0),
         )?;
-        for _ in 0..BATCH {
+        for id in first_id..first_id + BATCH as i64 {
             let player = format!("baseline-p{}", next_player % players);
             next_player += 1;
-            bet(&txn, next_id, &player, bets)?;
-            next_id += 1;
+            bet(&txn, id, &player, bets)?;
             bets += 1;
         }
         txn.commit()?;
