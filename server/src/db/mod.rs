@@ -36,9 +36,11 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Group-commit lanes of the PostgreSQL money path (`WALLET_PG_WRITE_LANES`; `0` runs each
 /// operation in its own transaction). Each lane holds one pooled connection while a batch
-/// runs. 16 measured best of 0, 8 and 16 (docs/PERFORMANCE.md): fewer lanes serialise too
-/// much of `mixed`, none lets a busy player take one operation per flush.
-const PG_WRITE_LANES: usize = 16;
+/// runs. Since a batch costs three round trips whatever its size, fewer and larger
+/// batches win on a small machine: 1, 2, 4 and 16 lanes gave 1,126, 1,022, 1,004 and
+/// 681 first executions/s on 2 cores (docs/PERFORMANCE.md); 4 keeps some parallelism for
+/// a database with more cores.
+const PG_WRITE_LANES: usize = 4;
 /// Lanes at most: each may hold a connection of the pool of 32.
 const MAX_PG_WRITE_LANES: usize = 16;
 
