@@ -162,8 +162,14 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
     let (mut state, ids) = load::load(txn, &needs, Utc::now(), items.len()).await?;
     let mut ids: VecDeque<i64> = ids.into();
     for item in items.iter_mut() {
-        item.wrote = false;
-        item.result = Some(decide(&mut state, item, &mut ids));
+        let (result, wrote) = decide(
+            &mut state,
+            item.operation.as_ref(),
+            &item.currencies,
+            &mut ids,
+        );
+        item.result = Some(result);
+        item.wrote = wrote;
     }
     crate::failpoint::hit("after_claim");
     flush::flush(txn, &state).await?;
@@ -172,32 +178,45 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
     Ok(())
 }
 
-/// One item's answer: a replay of a key the batch holds, or the rules' first decision.
-fn decide(
+/// One operation's answer: a replay of a key the batch holds, or the rules' first
+/// decision, recorded in `state`; and whether it wrote anything.
+pub(super) fn decide(
     state: &mut BatchState,
-    item: &mut Item,
+    operation: &dyn Operation,
+    currencies: &CurrencyTable,
     ids: &mut VecDeque<i64>,
-) -> Result<Answer, ServiceError> {
-    let keyed = item.operation.keyed();
+) -> (Result<Answer, ServiceError>, bool) {
+    match decide_first(state, operation, currencies, ids) {
+        Ok((answer, wrote)) => (Ok(answer), wrote),
+        Err(error) => (Err(error), false),
+    }
+}
+
+fn decide_first(
+    state: &mut BatchState,
+    operation: &dyn Operation,
+    currencies: &CurrencyTable,
+    ids: &mut VecDeque<i64>,
+) -> Result<(Answer, bool), ServiceError> {
+    let keyed = operation.keyed();
     if let Some(row) = state.key(&keyed.scope, keyed.transaction_id.as_str()) {
         let balance = state
             .player(&row.player_id)
-            .and_then(|player| money(&item.currencies, &player.currency, player.balance_minor));
+            .and_then(|player| money(currencies, &player.currency, player.balance_minor));
         let stored = StoredAnswer {
             state: row.state,
             fingerprint: &row.fingerprint,
             http_status: row.http_status,
             first_body: &row.response_body,
         };
-        return replay_answer(keyed, stored, balance);
+        return replay_answer(keyed, stored, balance).map(|answer| (answer, false));
     }
     let id = ids
         .pop_front()
         .ok_or_else(|| ServiceError::Bug("no transaction id left for the batch".into()))?;
-    let decision = item.operation.decide(state, id)?;
+    let decision = operation.decide(state, id)?;
     let recorded = first_answer(keyed, id, decision, state.now);
     let answer = recorded.answer.clone();
     state.claim(keyed, id, recorded);
-    item.wrote = true;
-    Ok(answer)
+    Ok((answer, true))
 }

@@ -22,6 +22,8 @@ mod batch;
 mod flush;
 mod load;
 pub mod model;
+#[cfg(test)]
+mod rules_props;
 mod state;
 
 use std::sync::Arc;
