@@ -5,7 +5,7 @@
 //! On SQLite one such task owns the only write connection. On PostgreSQL the money path
 //! runs in several lanes, each a task like it, chosen by player: operations on one player
 //! queue in one lane and share a transaction instead of each waiting for the previous
-//! one's commit while its row lock is held (see `Store::write_for`).
+//! one's commit while its row lock is held (see `Store::enqueue_for`).
 use std::any::{Any, TypeId};
 use std::time::Duration;
 
