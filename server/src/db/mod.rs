@@ -186,12 +186,6 @@ async fn connect_postgres(
     let options = PgConnectOptions::from_str(database_url)?.options([
         ("lock_timeout", PG_LOCK_TIMEOUT),
         ("statement_timeout", "30s"),
-        // Plan every execution for its values. A prepared statement otherwise switches to
-        // a generic plan after five runs and keeps it: one made while a new database's
-        // tables were nearly empty is a sequential scan, kept while the table grows until
-        // autovacuum's first ANALYZE (a minute or more). The replay read was measured at
-        // 0.56 ms so against 0.05 ms (docs/PERFORMANCE.md).
-        ("plan_cache_mode", "force_custom_plan"),
     ]);
     let pool = PgPoolOptions::new()
         .max_connections(32)
