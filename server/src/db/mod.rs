@@ -34,6 +34,14 @@ const PG_LOCK_TIMEOUT: &str = "5s";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `/readyz` waits for the database before it answers 503.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
+/// SQLite's writer checkpoints the WAL itself only past this many pages (40 MiB; SQLite's
+/// default is 1,000). Below it a background connection does it every
+/// [`CHECKPOINT_EVERY`]: a checkpoint in the writer's commit copies pages and fsyncs the
+/// database file while every money operation of the next batch waits (measured at up to
+/// 15 ms a commit; docs/PERFORMANCE.md). The cap keeps the WAL bounded if the background
+/// one cannot keep up.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// Group-commit lanes of the PostgreSQL money path (`WALLET_PG_WRITE_LANES`; `0` runs each
 /// operation in its own transaction). Each lane holds one pooled connection while a batch
 /// runs. Since a batch costs three round trips whatever its size, fewer and larger
@@ -61,6 +69,9 @@ pub struct Store {
     engine: Engine,
     reader: DatabaseConnection,
     writer: Writer,
+    /// SQLite: held while any clone of the store lives; the background checkpoint stops
+    /// when it is gone.
+    _alive: Option<std::sync::Arc<()>>,
 }
 
 #[derive(Clone)]
@@ -159,10 +170,23 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     let write_pool = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options.clone())
+        .connect_with(options.clone().pragma(
+            "wal_autocheckpoint",
+            WRITER_AUTOCHECKPOINT_PAGES.to_string(),
+        ))
         .await?;
     let writer_db = SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
     migrations::Migrator::up(&writer_db, None).await?;
+    let checkpoint_pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await?;
+    let alive = std::sync::Arc::new(());
+    tokio::spawn(checkpoint(
+        checkpoint_pool,
+        std::sync::Arc::downgrade(&alive),
+    ));
     let read_pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -176,7 +200,29 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
             writer_config,
             Engine::Sqlite,
         )),
+        _alive: Some(alive),
     })
+}
+
+/// Copies the WAL into the database file in the background, so that the writer's commits
+/// rarely do it (see [`WRITER_AUTOCHECKPOINT_PAGES`]). Stops with the last clone of its
+/// store. A passive checkpoint never waits for readers or the writer.
+async fn checkpoint(pool: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() {
+            break;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(%error, "background WAL checkpoint");
+        }
+    }
+    pool.close().await;
 }
 
 async fn connect_postgres(
@@ -208,6 +254,7 @@ async fn connect_postgres(
         engine: Engine::Postgres,
         reader: db.clone(),
         writer: Writer::Postgres(db, lanes),
+        _alive: None,
     })
 }
 
