@@ -170,3 +170,26 @@ async fn a_balance_changed_behind_the_wallets_back_fails_the_verification() {
     assert!(failed.contains(&"balances = model"), "{failed:?}");
     assert!(failed.contains(&"sql: balance = entries"), "{failed:?}");
 }
+
+/// `--baseline` on SQLite: the engine's floor on a synchronous connection and the
+/// server's `/healthz` rate are measured in the same run and every ratio is reported.
+/// (On PostgreSQL the floor is pgbench, which `scripts/bench.sh` runs; not here.)
+#[tokio::test]
+async fn the_baseline_measures_the_floors_and_reports_the_ratios() {
+    let app = spawn_app().await;
+    if !app.database_url.starts_with("sqlite:") {
+        return;
+    }
+    let mut config = config(&app, vec![Scenario::First, Scenario::Replay]);
+    config.baseline = true;
+    config.duration = Duration::from_secs(1);
+    let report = server::bench::run(config).await.expect("the bench runs");
+    assert_clean(&report, Scenario::First);
+    assert_verified(&report);
+    let floor = report.baseline.as_ref().expect("a baseline");
+    assert_eq!(floor.engine, "sqlite");
+    assert!(floor.transactions_per_s > 0.0, "{floor:?}");
+    assert!(floor.ratio.is_some_and(|r| r > 0.0), "{floor:?}");
+    assert!(report.healthz_per_s.is_some_and(|r| r > 0.0), "{report:?}");
+    assert!(report.replay_vs_healthz.is_some_and(|r| r > 0.0));
+}
