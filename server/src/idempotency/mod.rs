@@ -126,16 +126,15 @@ impl Answer {
     }
 }
 
-/// A decision as the key's record keeps it.
+/// A decision as the key's record keeps it. `answer.first_body` is the body exactly as
+/// first sent, for the status lookup's `original_response`; replays take `status`,
+/// `error` and `transaction` from it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub answer: Answer,
     pub state: TxState,
     pub outcome: Option<&'static str>,
     pub error_code: Option<&'static str>,
-    /// The body exactly as first sent, for the status lookup's `original_response`;
-    /// replays take `status`, `error` and `transaction` from it.
-    pub first_body: String,
 }
 
 /// The permanent answer a decision makes, without touching the database (`server seed`
@@ -146,63 +145,77 @@ pub fn first_answer(
     decision: Decision,
     now: DateTime<Utc>,
 ) -> Recorded {
-    let (http_status, stored, state, outcome, error_code, balance) = match decision {
-        Decision::Done {
-            state,
-            outcome,
-            fields,
-            balance,
-        } => {
-            let mut transaction = common_fields(keyed, wallet_tx_id);
-            transaction.extend(fields);
-            transaction.insert("state".into(), json!(state.as_str()));
-            transaction.insert("balance_after".into(), json!(balance.to_wire()));
-            transaction.insert("committed_at".into(), json!(format_time(now)));
-            let stored = json!({ "status": "OK", "transaction": transaction });
-            (200, stored, state, outcome, None, Some(balance))
-        }
-        Decision::Declined {
-            error,
-            state,
-            balance,
-        } => {
-            let stored = json!({
-                "status": "ERROR",
-                "error": error.to_json(),
-                "transaction": { "transaction_id": keyed.transaction_id.as_str(), "state": state.as_str() },
-            });
-            (
-                error.status(),
-                stored,
+    let (http_status, status, error, transaction, state, outcome, error_code, balance) =
+        match decision {
+            Decision::Done {
                 state,
-                None,
-                Some(error.code.as_str()),
+                outcome,
+                fields,
                 balance,
-            )
-        }
-    };
+            } => {
+                let mut transaction = common_fields(keyed, wallet_tx_id);
+                transaction.extend(fields);
+                transaction.insert("state".into(), json!(state.as_str()));
+                transaction.insert("balance_after".into(), json!(balance.to_wire()));
+                transaction.insert("committed_at".into(), json!(format_time(now)));
+                let transaction = Value::Object(transaction);
+                (
+                    200,
+                    "OK",
+                    None,
+                    transaction,
+                    state,
+                    outcome,
+                    None,
+                    Some(balance),
+                )
+            }
+            Decision::Declined {
+                error,
+                state,
+                balance,
+            } => {
+                let transaction = json!({
+                    "transaction_id": keyed.transaction_id.as_str(),
+                    "state": state.as_str(),
+                });
+                let code = Some(error.code.as_str());
+                let (http_status, error) = (error.status(), Some(error.to_json()));
+                (
+                    http_status,
+                    "ERROR",
+                    error,
+                    transaction,
+                    state,
+                    None,
+                    code,
+                    balance,
+                )
+            }
+        };
+    // The wire body in the contract's order, printed once: the same fields, in the same
+    // order, as `Answer::into_body` prints for every later answer.
     let mut body = Map::new();
-    for key in ["status", "error", "transaction"] {
-        if let Some(value) = stored.get(key) {
-            body.insert(key.into(), value.clone());
-        }
+    body.insert("status".into(), json!(status));
+    body.insert("replayed".into(), json!(false));
+    if let Some(error) = error {
+        body.insert("error".into(), error);
     }
-    let answer = Answer {
-        http_status,
-        first_body: Value::Object(body).to_string(),
-        replayed: false,
-        balance,
-    };
-    let first_body = answer.clone().into_body(&keyed.request_id);
+    body.insert("transaction".into(), transaction);
+    if let Some(balance) = &balance {
+        body.insert("balance".into(), json!(balance.to_wire()));
+    }
+    body.insert("request_id".into(), json!(keyed.request_id));
     Recorded {
         answer: Answer {
-            first_body: first_body.clone(),
-            ..answer
+            http_status,
+            first_body: Value::Object(body).to_string(),
+            replayed: false,
+            balance,
         },
         state,
         outcome,
         error_code,
-        first_body,
     }
 }
 

@@ -162,14 +162,14 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
     let (mut state, ids) = load::load(txn, &needs, Utc::now(), items.len()).await?;
     let mut ids: VecDeque<i64> = ids.into();
     for item in items.iter_mut() {
-        let (result, wrote) = decide(
+        let result = decide(
             &mut state,
             item.operation.as_ref(),
             &item.currencies,
             &mut ids,
         );
+        item.wrote = wrote(&result);
         item.result = Some(result);
-        item.wrote = wrote;
     }
     crate::failpoint::hit("after_claim");
     flush::flush(txn, &state).await?;
@@ -179,25 +179,13 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
 }
 
 /// One operation's answer: a replay of a key the batch holds, or the rules' first
-/// decision, recorded in `state`; and whether it wrote anything.
+/// decision, recorded in `state`.
 pub(super) fn decide(
     state: &mut BatchState,
     operation: &dyn Operation,
     currencies: &CurrencyTable,
     ids: &mut VecDeque<i64>,
-) -> (Result<Answer, ServiceError>, bool) {
-    match decide_first(state, operation, currencies, ids) {
-        Ok((answer, wrote)) => (Ok(answer), wrote),
-        Err(error) => (Err(error), false),
-    }
-}
-
-fn decide_first(
-    state: &mut BatchState,
-    operation: &dyn Operation,
-    currencies: &CurrencyTable,
-    ids: &mut VecDeque<i64>,
-) -> Result<(Answer, bool), ServiceError> {
+) -> Result<Answer, ServiceError> {
     let keyed = operation.keyed();
     if let Some(row) = state.key(&keyed.scope, keyed.transaction_id.as_str()) {
         let balance = state
@@ -209,7 +197,7 @@ fn decide_first(
             http_status: row.http_status,
             first_body: &row.response_body,
         };
-        return replay_answer(keyed, stored, balance).map(|answer| (answer, false));
+        return replay_answer(keyed, stored, balance);
     }
     let id = ids
         .pop_front()
@@ -218,5 +206,10 @@ fn decide_first(
     let recorded = first_answer(keyed, id, decision, state.now);
     let answer = recorded.answer.clone();
     state.claim(keyed, id, recorded);
-    Ok((answer, true))
+    Ok(answer)
+}
+
+/// Whether `decide` wrote a first decision (whose answer then depends on the commit).
+pub(super) fn wrote(result: &Result<Answer, ServiceError>) -> bool {
+    result.as_ref().is_ok_and(|answer| !answer.replayed)
 }

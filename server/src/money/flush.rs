@@ -187,7 +187,7 @@ fn insert_transactions(backend: DbBackend, state: &BatchState) -> Option<Part> {
             new.recorded.outcome.map(str::to_owned).into(),
             new.recorded.error_code.map(str::to_owned).into(),
             i32::from(new.recorded.answer.http_status).into(),
-            new.recorded.first_body.as_str().into(),
+            new.recorded.answer.first_body.as_str().into(),
             keyed.request_body.as_str().into(),
             keyed.request_id.as_str().into(),
             now.into(),

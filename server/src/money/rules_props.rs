@@ -10,7 +10,7 @@ use chrono::Utc;
 use proptest::prelude::*;
 use serde_json::json;
 
-use super::batch::decide;
+use super::batch::{decide, wrote as wrote_first};
 use super::model::{Player, Session};
 use super::{BatchState, Operation};
 use crate::domain::{CurrencyTable, PlayerStatus, ProviderId};
@@ -90,49 +90,67 @@ fn money(amount: i64) -> serde_json::Value {
     json!({ "value": amount.to_string(), "currency": "EUR", "scale": 2 })
 }
 
+/// The fields every operation of a step carries, with `extra` added.
+fn body(player: usize, round: u8, tx: u8, extra: serde_json::Value) -> serde_json::Value {
+    let mut body = json!({ "transaction_id": format!("t{tx}"), "player_id": format!("p{player}"),
+        "round_id": format!("r{round}"), "game_id": "g" });
+    if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    body
+}
+
+/// Parses `body` with `parse`, as the handlers do (the body's text is what is stored).
+fn parsed<R: serde::de::DeserializeOwned, O: Operation>(
+    body: serde_json::Value,
+    parse: fn(R, String, RequestContext) -> Result<O, crate::error::ApiError>,
+) -> Arc<dyn Operation> {
+    let request = serde_json::from_value(body.clone()).expect("a well-formed body");
+    Arc::new(parse(request, body.to_string(), context()).expect("a valid operation"))
+}
+
 /// The operation a step sends, parsed as the handlers parse it.
 fn operation(step: &Step) -> Arc<dyn Operation> {
-    let parse = |body: serde_json::Value| body.to_string();
-    match step {
+    match *step {
         Step::Bet {
             player,
             round,
             tx,
             amount,
-        } => {
-            let body = json!({ "transaction_id": format!("t{tx}"), "player_id": format!("p{player}"),
-                "round_id": format!("r{round}"), "game_id": "g", "session_token": format!("s{player}"),
-                "amount": money(*amount) });
-            let request = serde_json::from_value(body.clone()).expect("bet");
-            Arc::new(Bet::parse(request, parse(body), context()).expect("valid bet"))
-        }
+        } => parsed(
+            body(
+                player,
+                round,
+                tx,
+                json!({ "session_token": format!("s{player}"), "amount": money(amount) }),
+            ),
+            Bet::parse,
+        ),
         Step::Win {
             player,
             round,
             tx,
             amount,
-        } => {
-            let body = json!({ "transaction_id": format!("t{tx}"), "player_id": format!("p{player}"),
-                "round_id": format!("r{round}"), "game_id": "g", "amount": money(*amount) });
-            let request = serde_json::from_value(body.clone()).expect("win");
-            Arc::new(Win::parse(request, parse(body), context()).expect("valid win"))
-        }
+        } => parsed(
+            body(player, round, tx, json!({ "amount": money(amount) })),
+            Win::parse,
+        ),
         Step::Rollback {
             player,
             round,
             tx,
             target,
-        } => {
-            let body = json!({ "transaction_id": format!("t{tx}"), "player_id": format!("p{player}"),
-                "round_id": format!("r{round}"), "game_id": "g", "target_transaction_id": format!("t{target}") });
-            let request = serde_json::from_value(body.clone()).expect("rollback");
-            Arc::new(Rollback::parse(request, parse(body), context()).expect("valid rollback"))
-        }
+        } => parsed(
+            body(
+                player,
+                round,
+                tx,
+                json!({ "target_transaction_id": format!("t{target}") }),
+            ),
+            Rollback::parse,
+        ),
         Step::Close { player, round, tx } => {
-            let body = json!({ "transaction_id": format!("t{tx}"), "player_id": format!("p{player}"),
-                "round_id": format!("r{round}"), "game_id": "g" });
-            let request = serde_json::from_value(body.clone()).expect("close");
-            Arc::new(CloseRound::parse(request, parse(body), context()).expect("valid close"))
+            parsed(body(player, round, tx, json!({})), CloseRound::parse)
         }
     }
 }
@@ -184,7 +202,8 @@ proptest! {
             let operation = operation(step);
             let sends = if *retried { 2 } else { 1 };
             for send in 0..sends {
-                let (answer, wrote) = decide(&mut state, operation.as_ref(), &currencies, &mut ids);
+                let answer = decide(&mut state, operation.as_ref(), &currencies, &mut ids);
+                let wrote = wrote_first(&answer);
                 let key = operation.keyed().transaction_id.as_str().to_owned();
                 match answer {
                     Ok(answer) => {

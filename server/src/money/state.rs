@@ -272,7 +272,7 @@ impl BatchState {
             state,
             http_status: i32::from(recorded.answer.http_status),
             fingerprint: keyed.fingerprint.to_json(),
-            response_body: recorded.first_body.clone(),
+            response_body: recorded.answer.first_body.clone(),
         };
         if keyed.op == OpType::Bet && state != TxState::Declined {
             if let Some(round_id) = &keyed.round_id {

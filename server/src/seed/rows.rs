@@ -198,7 +198,7 @@ impl Rows {
             outcome: Set(recorded.outcome.map(str::to_owned)),
             error_code: Set(recorded.error_code.map(str::to_owned)),
             http_status: Set(i32::from(recorded.answer.http_status)),
-            response_body: Set(recorded.first_body.clone()),
+            response_body: Set(recorded.answer.first_body.clone()),
             request_body: Set(keyed.request_body.clone()),
             request_id: Set(keyed.request_id.clone()),
             created_at: Set(op.at),
@@ -301,7 +301,7 @@ impl Rows {
             http_status: Set(i32::from(recorded.answer.http_status)),
             error_code: Set(recorded.error_code.map(str::to_owned)),
             request_body: Set(request_body),
-            response_body: Set(recorded.first_body.clone()),
+            response_body: Set(recorded.answer.first_body.clone()),
         };
         batch.attempts.push(template.clone());
         if self.rng.gen_bool(REPLAY_SHARE) {
