@@ -318,5 +318,8 @@ async fn run_batch(
             return Ok(None);
         }
     }
-    Ok(Some(txn.commit().await))
+    let started = std::time::Instant::now();
+    let commit = txn.commit().await;
+    crate::trace::metrics::record_write_phase("commit", started.elapsed());
+    Ok(Some(commit))
 }

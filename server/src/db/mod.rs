@@ -8,6 +8,7 @@
 //! serialization failures and deadlocks.
 pub mod entities;
 mod group_commit;
+mod inline_reads;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::error::ServiceError;
 pub use group_commit::{Unit, WriterConfig};
+pub use inline_reads::InlineReads;
 
 /// How many times a PostgreSQL unit of work is retried after a serialization failure or a
 /// deadlock before the caller gets `503 TEMPORARY_UNAVAILABLE`.
@@ -69,6 +71,8 @@ pub struct Store {
     engine: Engine,
     reader: DatabaseConnection,
     writer: Writer,
+    /// SQLite on a file: reads made on the calling thread (see [`InlineReads`]).
+    inline_reads: Option<InlineReads>,
     /// SQLite: held while any clone of the store lives; the background checkpoint stops
     /// when it is gone.
     _alive: Option<std::sync::Arc<()>>,
@@ -101,6 +105,11 @@ impl Store {
     /// are separate read-only connections that never wait for the writer.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.reader
+    }
+
+    /// SQLite on a file: reads on the calling thread, for the hottest single-row reads.
+    pub fn inline_reads(&self) -> Option<&InlineReads> {
+        self.inline_reads.as_ref()
     }
 
     /// Runs `work` in one database transaction and returns its result once committed.
@@ -187,6 +196,7 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         checkpoint_pool,
         std::sync::Arc::downgrade(&alive),
     ));
+    let inline_reads = InlineReads::for_file(options.get_filename());
     let read_pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -194,6 +204,7 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         .await?;
     Ok(Store {
         engine: Engine::Sqlite,
+        inline_reads,
         reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool),
         writer: Writer::Sqlite(group_commit::spawn(
             writer_db,
@@ -254,6 +265,7 @@ async fn connect_postgres(
         engine: Engine::Postgres,
         reader: db.clone(),
         writer: Writer::Postgres(db, lanes),
+        inline_reads: None,
         _alive: None,
     })
 }

@@ -15,6 +15,7 @@ use crate::db::Unit;
 use crate::domain::CurrencyTable;
 use crate::error::ServiceError;
 use crate::idempotency::{first_answer, replay_answer, Answer, StoredAnswer};
+use crate::trace::metrics;
 
 type Reply = oneshot::Sender<Result<Answer, ServiceError>>;
 
@@ -160,6 +161,8 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
     }
     // One id per operation: a replay leaves its id unused (a gap on PostgreSQL).
     let (mut state, ids) = load::load(txn, &needs, Utc::now(), items.len()).await?;
+    let loaded = std::time::Instant::now();
+    metrics::record_write_phase("load", loaded - started);
     let mut ids: VecDeque<i64> = ids.into();
     for item in items.iter_mut() {
         let result = decide(
@@ -171,10 +174,13 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
         item.wrote = wrote(&result);
         item.result = Some(result);
     }
+    let decided = std::time::Instant::now();
+    metrics::record_write_phase("decide", decided - loaded);
     crate::failpoint::hit("after_claim");
     flush::flush(txn, &state).await?;
     crate::failpoint::hit("after_money");
-    crate::trace::metrics::record_money_batch(items.len(), started.elapsed());
+    metrics::record_write_phase("write", decided.elapsed());
+    metrics::record_money_batch(items.len(), started.elapsed());
     Ok(())
 }
 

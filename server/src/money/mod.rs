@@ -54,7 +54,7 @@ pub async fn execute(
     operation: Arc<dyn Operation>,
 ) -> Result<Answer, ServiceError> {
     // The fast path: a replay reads once and never waits for the writer.
-    if let Some(answer) = replay(store.reader(), currencies, operation.keyed()).await? {
+    if let Some(answer) = replay(store, currencies, operation.keyed()).await? {
         return Ok(answer);
     }
     let player_id = operation.keyed().player_id.clone();
@@ -75,11 +75,15 @@ pub async fn execute(
 /// The key's stored answer with the player's balance now, in one indexed read; `None`
 /// when the key is new.
 async fn replay(
-    db: &DatabaseConnection,
+    store: &Store,
     currencies: &CurrencyTable,
     keyed: &KeyedRequest,
 ) -> Result<Option<Answer>, ServiceError> {
-    let Some(row) = read_key(db, keyed).await? else {
+    let row = match store.inline_reads() {
+        Some(reads) => read_key_inline(reads, keyed)?,
+        None => read_key(store.reader(), keyed).await?,
+    };
+    let Some(row) = row else {
         return Ok(None);
     };
     let balance = row
@@ -150,6 +154,36 @@ async fn read_key(
     ];
     let statement = Statement::from_sql_and_values(backend, sql, values);
     Ok(StoredKey::find_by_statement(statement).one(db).await?)
+}
+
+/// SQLite: the same read on the calling thread, without a hand-off to a pool's
+/// connection thread (see `db::InlineReads`).
+fn read_key_inline(
+    reads: &crate::db::InlineReads,
+    keyed: &KeyedRequest,
+) -> Result<Option<StoredKey>, ServiceError> {
+    use rusqlite::OptionalExtension;
+    reads
+        .read(|connection| {
+            connection
+                // `$1` and `$2` are SQLite parameters too, bound by position.
+                .prepare_cached(REPLAY_READ)?
+                .query_row(
+                    [keyed.scope.as_str(), keyed.transaction_id.as_str()],
+                    |row| {
+                        Ok(StoredKey {
+                            state: row.get(0)?,
+                            fingerprint: row.get(1)?,
+                            http_status: row.get(2)?,
+                            response_body: row.get(3)?,
+                            currency: row.get(4)?,
+                            balance_minor: row.get(5)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .map_err(|error| ServiceError::Db(sea_orm::DbErr::Custom(error.to_string())))
 }
 
 /// A stored balance as money. `None` only if configuration dropped the currency.

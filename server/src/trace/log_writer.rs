@@ -74,10 +74,12 @@ async fn run(
                 let records = Arc::clone(&records);
                 let tally = Arc::clone(&tally);
                 Box::pin(async move {
+                    let started = Instant::now();
                     attempt::Entity::insert_many(records.iter().cloned())
                         .exec_without_returning(txn)
                         .await?;
                     tally.upsert(txn).await?;
+                    metrics::record_write_phase("attempt_log", started.elapsed());
                     Ok(())
                 })
             }))

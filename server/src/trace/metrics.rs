@@ -19,6 +19,7 @@ const LOG_WRITTEN: &str = "oncewallet_attempt_log_written_total";
 const LOG_QUEUE_DEPTH: &str = "oncewallet_attempt_log_queue_depth";
 const MONEY_BATCH_OPERATIONS: &str = "oncewallet_money_batch_operations";
 const MONEY_BATCH_DURATION: &str = "oncewallet_money_batch_duration_seconds";
+const WRITE_PHASE_DURATION: &str = "oncewallet_write_phase_duration_seconds";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -71,9 +72,20 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time a money batch takes to load, decide and write (before its commit)."
     );
+    metrics::describe_histogram!(
+        WRITE_PHASE_DURATION,
+        metrics::Unit::Seconds,
+        "Time the writer spends per batch in each phase: a money batch's load, decide and \
+         write, and every batch's commit."
+    );
 }
 
 /// One money batch of `operations`, loaded, decided and written in `duration`.
+/// One phase of a write batch (`load`, `decide`, `write`, `commit`).
+pub fn record_write_phase(phase: &'static str, duration: Duration) {
+    metrics::histogram!(WRITE_PHASE_DURATION, "phase" => phase).record(duration.as_secs_f64());
+}
+
 pub fn record_money_batch(operations: usize, duration: Duration) {
     metrics::histogram!(MONEY_BATCH_OPERATIONS).record(operations as f64);
     metrics::histogram!(MONEY_BATCH_DURATION).record(duration.as_secs_f64());
