@@ -57,11 +57,22 @@ pub fn attempt_row(model: &attempt::Model) -> AttemptRow {
     }
 }
 
-pub fn attempt_detail(model: &attempt::Model) -> AttemptDetail {
+/// An attempt with its bodies; `key` is its key's row, which holds the bodies of the
+/// key's first execution (the attempt's own are empty then).
+pub fn attempt_detail(model: &attempt::Model, key: Option<&wtx::Model>) -> AttemptDetail {
+    let (request, response) = match key {
+        Some(key)
+            if model.request_body.is_empty()
+                && crate::trace::bodies_are_the_keys(&model.outcome) =>
+        {
+            (&key.request_body, &key.response_body)
+        }
+        _ => (&model.request_body, &model.response_body),
+    };
     AttemptDetail {
         row: attempt_row(model),
-        request_body: pretty(&model.request_body),
-        response_body: pretty(&model.response_body),
+        request_body: pretty(request),
+        response_body: pretty(response),
     }
 }
 

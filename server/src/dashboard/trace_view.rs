@@ -27,7 +27,7 @@ pub async fn trace_view(
         unmatched_attempts: trace
             .unmatched_attempts
             .iter()
-            .map(attempt_detail)
+            .map(|attempt| attempt_detail(attempt, None))
             .collect(),
     })
 }
@@ -88,7 +88,11 @@ async fn transaction_view(
         transaction: transaction_row(currencies, &tx.transaction),
         first_request: pretty(&tx.transaction.request_body),
         first_response: pretty(&tx.transaction.response_body),
-        attempts: tx.attempts.iter().map(attempt_detail).collect(),
+        attempts: tx
+            .attempts
+            .iter()
+            .map(|attempt| attempt_detail(attempt, Some(&tx.transaction)))
+            .collect(),
         ledger,
         round,
         target: tx

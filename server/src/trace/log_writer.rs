@@ -67,6 +67,7 @@ async fn run(
     let mut last_upkeep = Instant::now();
     while receiver.recv_many(&mut batch, BATCH_SIZE).await > 0 {
         let tally = Arc::new(Tally::of(&batch));
+        batch.iter_mut().for_each(super::drop_the_keys_copies);
         let records = Arc::new(std::mem::take(&mut batch));
         let count = records.len() as u64;
         let written = store

@@ -437,3 +437,73 @@ async fn a_statement_uploaded_from_the_console_opens_its_findings() {
         .await;
     assert_eq!(audited, 1);
 }
+
+/// A key's first request and answer are stored once, in its row; the attempt log keeps
+/// them only where they differ (a replay's answer, a conflict's fingerprint), and the
+/// dispute page still shows every attempt's bodies.
+#[tokio::test]
+async fn a_first_execution_is_stored_once_and_its_trace_shows_every_body() {
+    let app = spawn_app().await;
+    let admin = Staff::admin(&app).await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    let bet = player.bet(&player.new_round(), 100);
+    let first = provider.bet(&bet).await;
+    first.assert_ok().assert_fresh();
+    provider.bet(&bet).await.assert_replay_of(&first);
+    let mut conflicting = bet.clone();
+    conflicting["amount"] = player.money(101);
+    provider
+        .bet(&conflicting)
+        .await
+        .assert_conflict(&["amount.value"]);
+    let id = tx_id(&bet);
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM attempts WHERE transaction_id = {}",
+        quote(&id)
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app.query_i64(&sql).await < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "attempts not written");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+
+    // What each attempt's row keeps: (outcome, request, response, fingerprint) as lengths.
+    let kept = |outcome: &str| {
+        format!(
+            "SELECT CAST(LENGTH(request_body) * 1000000 + LENGTH(response_body) * 1000 \
+             + COALESCE(LENGTH(fingerprint), 0) AS BIGINT) AS n FROM attempts \
+             WHERE transaction_id = {} AND outcome = '{outcome}'",
+            quote(&id)
+        )
+    };
+    assert_eq!(app.query_i64(&kept("FIRST")).await, 0, "the key's row has them");
+    let replay = app.query_i64(&kept("REPLAY")).await;
+    assert!(replay >= 1_000_000 && replay % 1000 == 0, "{replay}");
+    assert!(app.query_i64(&kept("CONFLICT")).await % 1000 > 0);
+
+    // The key's row holds the first answer exactly as it was sent.
+    let stored = wallet_transaction::Entity::find()
+        .filter(wallet_transaction::Column::TransactionId.eq(id.as_str()))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the key's row");
+    assert_eq!(stored.response_body.as_bytes(), first.raw.as_slice());
+
+    let (status, trace) = admin.call("get_trace", &[("query", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{trace}");
+    let attempts = trace["transactions"][0]["attempts"]
+        .as_array()
+        .expect("attempts");
+    assert_eq!(attempts.len(), 3, "{trace}");
+    for attempt in attempts {
+        for body in ["request_body", "response_body"] {
+            let text = attempt[body].as_str().expect("a body");
+            assert!(text.contains(&id), "{body} of {attempt}");
+        }
+    }
+    assert!(attempts[0]["response_body"]
+        .as_str()
+        .is_some_and(|body| body.contains("\"replayed\": false")));
+}

@@ -14,6 +14,7 @@ pub struct Model {
     pub provider_id: Option<String>,
     pub key_id: Option<String>,
     pub transaction_id: Option<String>,
+    /// Only where it differs from the key's (a conflict); see `trace::drop_the_keys_copies`.
     #[sea_orm(column_type = "Text", nullable)]
     pub fingerprint: Option<String>,
     /// `VALID`, `INVALID`, `STALE`, or `NONE` (operator API).
@@ -22,6 +23,8 @@ pub struct Model {
     pub outcome: String,
     pub http_status: i32,
     pub error_code: Option<String>,
+    /// Empty for a key's first execution (`FIRST`, `DECLINED`): the key's row in
+    /// `wallet_transactions` holds its request and answer.
     #[sea_orm(column_type = "Text")]
     pub request_body: String,
     #[sea_orm(column_type = "Text")]

@@ -1,0 +1,38 @@
+//! What an attempt's row keeps. A key's first execution (and a replay of it) would
+//! otherwise store the same request, answer and fingerprint twice: in the key's row of
+//! `wallet_transactions`, which keeps them as long as the money data, and in the attempt
+//! log. The log keeps them only where they say something the key's row does not; the
+//! dispute page shows the key's copy in their place (docs/PERFORMANCE.md, "Bytes per
+//! transaction").
+use sea_orm::ActiveValue::Set;
+
+use super::Outcome;
+use crate::db::entities::attempt;
+
+/// Whether an attempt of `outcome` keeps its bodies empty, because they are its key's
+/// first request and answer.
+pub fn bodies_are_the_keys(outcome: &str) -> bool {
+    outcome == Outcome::First.as_str() || outcome == Outcome::Declined.as_str()
+}
+
+/// Empties what the key's row holds already: the bodies of the key's first execution,
+/// and the fingerprint of every attempt that matched the key's (all but a conflict's).
+/// Called after the attempt counters took the record's amount from the fingerprint.
+pub fn drop_the_keys_copies(record: &mut attempt::ActiveModel) {
+    let Some(outcome) = record.outcome.try_as_ref().cloned() else {
+        return;
+    };
+    let Some(Some(_)) = record.transaction_id.try_as_ref() else {
+        return;
+    };
+    if outcome == Outcome::Conflict.as_str() {
+        return;
+    }
+    if outcome == Outcome::Replay.as_str() || bodies_are_the_keys(&outcome) {
+        record.fingerprint = Set(None);
+    }
+    if bodies_are_the_keys(&outcome) {
+        record.request_body = Set(String::new());
+        record.response_body = Set(String::new());
+    }
+}
