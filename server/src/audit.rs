@@ -18,7 +18,32 @@ pub async fn record(
     details: Value,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    staff_audit::Entity::insert(staff_audit::ActiveModel {
+    staff_audit::Entity::insert(entry(
+        actor,
+        action,
+        subject_type,
+        subject_id,
+        reason,
+        details,
+        now,
+    ))
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// The row [`record`] inserts.
+#[allow(clippy::too_many_arguments)] // one row's columns, as `record` takes them
+pub fn entry(
+    actor: &str,
+    action: &str,
+    subject_type: &str,
+    subject_id: &str,
+    reason: &str,
+    details: Value,
+    now: DateTime<Utc>,
+) -> staff_audit::ActiveModel {
+    staff_audit::ActiveModel {
         at: Set(now),
         actor: Set(actor.to_owned()),
         action: Set(action.to_owned()),
@@ -27,8 +52,5 @@ pub async fn record(
         reason: Set(reason.to_owned()),
         details: Set(details.to_string()),
         ..Default::default()
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
+    }
 }

@@ -10,10 +10,12 @@ use std::any::{Any, TypeId};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait,
+};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Engine, Work};
+use super::{sqlite_sync, Engine, Work};
 use crate::error::ServiceError;
 
 /// How often a unit is run again after a deadlock or serialization failure (PostgreSQL),
@@ -60,6 +62,17 @@ pub trait Unit: Send + 'static {
         let _ = other;
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+    /// SQLite: whether the unit runs on the writer's synchronous connection
+    /// (`db::sqlite_sync`) with [`Unit::run_sync`] instead of [`Unit::run`].
+    fn runs_sync(&self) -> bool {
+        false
+    }
+    /// Runs the work on the synchronous connection, inside the batch's transaction; like
+    /// [`Unit::run`], `true` when it succeeded.
+    fn run_sync(&mut self, connection: &rusqlite::Connection, savepoint: bool) -> bool {
+        let _ = (connection, savepoint);
+        false
+    }
 }
 
 struct Pending<T> {
@@ -121,6 +134,78 @@ impl<T: Send + 'static> Unit for Pending<T> {
     }
 }
 
+/// Statements built beforehand, run in order as one unit (the attempt log's inserts): on
+/// SQLite on the writer's synchronous connection.
+struct Statements {
+    statements: Vec<Statement>,
+    result: Option<Result<(), ServiceError>>,
+    reply: oneshot::Sender<Result<(), ServiceError>>,
+}
+
+impl Unit for Statements {
+    fn run<'c>(&'c mut self, txn: &'c DatabaseTransaction, savepoint: bool) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let result = async {
+                let savepoint = if savepoint {
+                    Some(txn.begin().await?)
+                } else {
+                    None
+                };
+                for statement in &self.statements {
+                    match &savepoint {
+                        Some(savepoint) => savepoint.execute(statement.clone()).await?,
+                        None => txn.execute(statement.clone()).await?,
+                    };
+                }
+                if let Some(savepoint) = savepoint {
+                    savepoint.commit().await?;
+                }
+                Ok::<(), DbErr>(())
+            }
+            .await
+            .map_err(ServiceError::Db);
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn runs_sync(&self) -> bool {
+        true
+    }
+
+    fn run_sync(&mut self, connection: &rusqlite::Connection, savepoint: bool) -> bool {
+        let result = sqlite_sync::in_savepoint(connection, savepoint, |connection| {
+            for statement in &self.statements {
+                sqlite_sync::execute(connection, statement)?;
+            }
+            Ok(())
+        });
+        let ok = result.is_ok();
+        self.result = Some(result.map_err(ServiceError::Db));
+        ok
+    }
+
+    fn retry(&mut self) -> bool {
+        false
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), DbErr>) {
+        let result = match (commit, self.result) {
+            (_, None) => Err(ServiceError::Db(DbErr::Custom(
+                "write batch not run".into(),
+            ))),
+            (Ok(()), Some(result)) => result,
+            (Err(error), Some(_)) => Err(ServiceError::OutcomeUnknown(error)),
+        };
+        let _ = self.reply.send(result);
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
 pub type Job = Box<dyn Unit>;
 
 #[derive(Clone)]
@@ -128,9 +213,16 @@ pub struct Handle {
     queue: mpsc::Sender<Job>,
 }
 
-pub fn spawn(db: DatabaseConnection, config: WriterConfig, engine: Engine) -> Handle {
+/// Starts a writer. `sync`: SQLite's synchronous connection, for the units that run on
+/// it ([`Unit::runs_sync`]).
+pub fn spawn(
+    db: DatabaseConnection,
+    config: WriterConfig,
+    engine: Engine,
+    sync: Option<rusqlite::Connection>,
+) -> Handle {
     let (queue, jobs) = mpsc::channel(config.queue_capacity);
-    tokio::spawn(run(db, jobs, config.max_batch, engine));
+    tokio::spawn(run(db, jobs, config.max_batch, engine, sync));
     Handle { queue }
 }
 
@@ -142,6 +234,21 @@ impl Handle {
             mpsc::error::TrySendError::Closed(_) => {
                 ServiceError::Db(DbErr::Custom("writer stopped".into()))
             }
+        })
+    }
+
+    /// Runs prebuilt statements in order in the writer's next batch.
+    pub async fn submit_statements(&self, statements: Vec<Statement>) -> Result<(), ServiceError> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Box::new(Statements {
+            statements,
+            result: None,
+            reply,
+        }))?;
+        answer.await.unwrap_or_else(|_| {
+            Err(ServiceError::Db(DbErr::Custom(
+                "write batch not started".into(),
+            )))
         })
     }
 
@@ -206,6 +313,7 @@ async fn run(
     mut jobs: mpsc::Receiver<Job>,
     max_batch: usize,
     engine: Engine,
+    mut sync: Option<rusqlite::Connection>,
 ) {
     let mut retry: Vec<Job> = Vec::new();
     loop {
@@ -224,38 +332,112 @@ async fn run(
             }
         }
         merge(&mut batch);
-        let committed = match run_batch(&db, &mut batch, false, engine).await {
-            Ok(Some(committed)) => Ok(committed),
-            Ok(None) => run_batch(&db, &mut batch, true, engine)
-                .await
-                .map(|committed| committed.unwrap_or_else(|| Ok(()))),
-            Err(error) => Err(error),
+        let (sync_units, mut batch): (Vec<Job>, Vec<Job>) = match sync {
+            Some(_) => batch.into_iter().partition(|job| job.runs_sync()),
+            None => (Vec::new(), batch),
         };
-        match committed {
-            Ok(commit) => {
-                if let Err(error) = &commit {
-                    tracing::error!(%error, "group commit failed");
-                }
-                for mut job in batch.drain(..) {
-                    if commit.is_ok() && job.retry() {
-                        retry.push(job);
-                        continue;
-                    }
-                    let commit = commit
-                        .as_ref()
-                        .map(|_| ())
-                        .map_err(|e| DbErr::Custom(e.to_string()));
-                    job.answer(commit);
-                }
+        if !batch.is_empty() {
+            run_async_batch(&db, &mut batch, engine, &mut retry).await;
+        }
+        if !sync_units.is_empty() {
+            let Some(connection) = sync.take() else {
+                break;
+            };
+            let done = tokio::task::spawn_blocking(move || {
+                let mut units = sync_units;
+                let commit = run_sync_batch(&connection, &mut units);
+                (connection, units, commit)
+            })
+            .await;
+            let Ok((connection, units, commit)) = done else {
+                tracing::error!("the synchronous SQLite writer panicked; the writer stops");
+                break;
+            };
+            sync = Some(connection);
+            if let Err(error) = &commit {
+                tracing::error!(%error, "group commit failed");
             }
-            Err(error) => {
-                tracing::error!(%error, "could not begin a write batch");
-                // Dropping the units drops their reply senders: nothing was committed.
-                batch.clear();
+            for unit in units {
+                let commit = commit
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| DbErr::Custom(e.to_string()));
+                unit.answer(commit);
             }
         }
     }
     tracing::info!("group commit writer stopped");
+}
+
+/// Runs a batch of units on the async connection, commits, and answers them; units that
+/// failed transiently go to `retry`.
+async fn run_async_batch(
+    db: &DatabaseConnection,
+    batch: &mut Vec<Job>,
+    engine: Engine,
+    retry: &mut Vec<Job>,
+) {
+    let committed = match run_batch(db, batch, false, engine).await {
+        Ok(Some(committed)) => Ok(committed),
+        Ok(None) => run_batch(db, batch, true, engine)
+            .await
+            .map(|committed| committed.unwrap_or_else(|| Ok(()))),
+        Err(error) => Err(error),
+    };
+    match committed {
+        Ok(commit) => {
+            if let Err(error) = &commit {
+                tracing::error!(%error, "group commit failed");
+            }
+            for mut job in batch.drain(..) {
+                if commit.is_ok() && job.retry() {
+                    retry.push(job);
+                    continue;
+                }
+                let commit = commit
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| DbErr::Custom(e.to_string()));
+                job.answer(commit);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not begin a write batch");
+            // Dropping the units drops their reply senders: nothing was committed.
+            batch.clear();
+        }
+    }
+}
+
+/// The synchronous counterpart of [`run_batch`], on a blocking thread: every unit in one
+/// `BEGIN IMMEDIATE` transaction, again with a savepoint each if one failed, then the
+/// commit. Returns the commit's result (or the error that kept the batch from running).
+fn run_sync_batch(connection: &rusqlite::Connection, units: &mut [Job]) -> Result<(), DbErr> {
+    for savepoints in [false, true] {
+        sqlite_sync::run(connection, "BEGIN IMMEDIATE")?;
+        let mut failed = false;
+        for unit in units.iter_mut() {
+            if !unit.run_sync(connection, savepoints) && !savepoints {
+                failed = true;
+                break;
+            }
+        }
+        if failed {
+            if let Err(error) = sqlite_sync::run(connection, "ROLLBACK") {
+                tracing::warn!(%error, "rolling back a failed write batch");
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let commit = sqlite_sync::run(connection, "COMMIT");
+        crate::trace::metrics::record_write_phase("commit", started.elapsed());
+        if commit.is_err() {
+            // A failed COMMIT may leave the transaction open.
+            let _ = sqlite_sync::run(connection, "ROLLBACK");
+        }
+        return commit;
+    }
+    Ok(())
 }
 
 /// Merges the units that share a merge key into the first of them, keeping the order of

@@ -9,6 +9,7 @@
 pub mod entities;
 mod group_commit;
 mod inline_reads;
+pub mod sqlite_sync;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use migrations::MigratorTrait;
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqlxPostgresConnector,
-    SqlxSqliteConnector, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, Statement,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -121,6 +122,27 @@ impl Store {
         }
     }
 
+    /// Runs prebuilt statements in order in one transaction (the attempt log's inserts):
+    /// on SQLite in the writer's next batch, on its synchronous connection.
+    pub async fn write_statements(&self, statements: Vec<Statement>) -> Result<(), ServiceError> {
+        match &self.writer {
+            Writer::Sqlite(handle) => handle.submit_statements(statements).await,
+            Writer::Postgres(db, _) => {
+                let statements = std::sync::Arc::new(statements);
+                write_postgres(db, &move |txn| {
+                    let statements = std::sync::Arc::clone(&statements);
+                    Box::pin(async move {
+                        for statement in statements.iter() {
+                            txn.execute(statement.clone()).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await
+            }
+        }
+    }
+
     /// Queues a money operation's unit on `player_id` for the writer; never waits (a
     /// full queue is `Overloaded`). On SQLite it joins the one writer's next batch. On
     /// PostgreSQL the operations on one player queue in one lane chosen by player and are
@@ -186,6 +208,17 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         .await?;
     let writer_db = SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
     migrations::Migrator::up(&writer_db, None).await?;
+    let path = options.get_filename().to_path_buf();
+    if InlineReads::for_file(&path).is_none() {
+        anyhow::bail!(
+            "DATABASE_URL: an in-memory SQLite database is not supported (the money path \
+             writes through a second connection to the file); give a file path"
+        );
+    }
+    let sync_writer = tokio::task::spawn_blocking(move || {
+        sqlite_sync::open_writer(&path, WRITER_AUTOCHECKPOINT_PAGES)
+    })
+    .await??;
     let checkpoint_pool = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -210,6 +243,7 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
             writer_db,
             writer_config,
             Engine::Sqlite,
+            Some(sync_writer),
         )),
         _alive: Some(alive),
     })
@@ -259,7 +293,7 @@ async fn connect_postgres(
         .unwrap_or(PG_WRITE_LANES)
         .min(MAX_PG_WRITE_LANES);
     let lanes = (0..lanes)
-        .map(|_| group_commit::spawn(db.clone(), writer_config, Engine::Postgres))
+        .map(|_| group_commit::spawn(db.clone(), writer_config, Engine::Postgres, None))
         .collect();
     Ok(Store {
         engine: Engine::Postgres,
@@ -273,7 +307,7 @@ async fn connect_postgres(
 /// Runs the migrations on a connection of either engine (PostgreSQL's under its advisory
 /// lock), for tools that write to the database without a [`Store`].
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    match sea_orm::ConnectionTrait::get_database_backend(db) {
+    match ConnectionTrait::get_database_backend(db) {
         sea_orm::DbBackend::Postgres => migrate_postgres(db).await,
         _ => Ok(migrations::Migrator::up(db, None).await?),
     }

@@ -3,6 +3,7 @@
 use std::any::{Any, TypeId};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -11,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::state::BatchState;
 use super::{flush, load, money, Needs, Operation};
-use crate::db::Unit;
+use crate::db::{sqlite_sync, Unit};
 use crate::domain::CurrencyTable;
 use crate::error::ServiceError;
 use crate::idempotency::{first_answer, replay_answer, Answer, StoredAnswer};
@@ -117,6 +118,33 @@ impl Unit for MoneyBatch {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
         self
     }
+
+    fn runs_sync(&self) -> bool {
+        true
+    }
+
+    fn run_sync(&mut self, connection: &rusqlite::Connection, savepoint: bool) -> bool {
+        if !savepoint {
+            return match run_sync(connection, &mut self.items) {
+                Ok(()) => true,
+                Err(error) => {
+                    fail(&mut self.items, &error);
+                    false
+                }
+            };
+        }
+        // As in `run`: each operation alone, in a savepoint.
+        for item in &mut self.items {
+            let items = std::slice::from_mut(item);
+            let result = sqlite_sync::in_savepoint(connection, true, |connection| {
+                run_sync(connection, items)
+            });
+            if let Err(error) = result {
+                fail(items, &error);
+            }
+        }
+        true
+    }
 }
 
 async fn alone(txn: &DatabaseTransaction, item: &mut Item) -> Result<(), ServiceError> {
@@ -146,11 +174,34 @@ fn fail(items: &mut [Item], error: &ServiceError) {
     }
 }
 
-/// Loads, decides every item in arrival order, writes.
+/// PostgreSQL: loads, decides every item in arrival order, writes.
 async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), ServiceError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let needs = needs_of(items);
+    let (state, ids) = load::load(txn, &needs, Utc::now(), items.len()).await?;
+    let state = decide_all(state, ids, items, started);
+    let decided = Instant::now();
+    flush::flush(txn, &state).await?;
+    wrote_batch(items.len(), started, decided);
+    Ok(())
+}
+
+/// SQLite: the same on the writer's synchronous connection.
+fn run_sync(connection: &rusqlite::Connection, items: &mut [Item]) -> Result<(), ServiceError> {
+    let started = Instant::now();
+    let needs = needs_of(items);
+    let (state, ids) = load::load_sqlite(connection, &needs, Utc::now(), items.len())?;
+    let state = decide_all(state, ids, items, started);
+    let decided = Instant::now();
+    flush::flush_sqlite(connection, &state)?;
+    wrote_batch(items.len(), started, decided);
+    Ok(())
+}
+
+/// Every row the items' rules will read.
+fn needs_of(items: &[Item]) -> Needs {
     let mut needs = Needs::default();
-    for item in items.iter() {
+    for item in items {
         let keyed = item.operation.keyed();
         needs.keys.insert((
             keyed.scope.clone(),
@@ -159,9 +210,18 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
         needs.players.insert(keyed.player_id.clone());
         item.operation.needs(&mut needs);
     }
-    // One id per operation: a replay leaves its id unused (a gap on PostgreSQL).
-    let (mut state, ids) = load::load(txn, &needs, Utc::now(), items.len()).await?;
-    let loaded = std::time::Instant::now();
+    needs
+}
+
+/// Decides every item in arrival order over the loaded state; one id per operation (a
+/// replay leaves its id unused: a gap on PostgreSQL).
+fn decide_all(
+    mut state: BatchState,
+    ids: Vec<i64>,
+    items: &mut [Item],
+    started: Instant,
+) -> BatchState {
+    let loaded = Instant::now();
     metrics::record_write_phase("load", loaded - started);
     let mut ids: VecDeque<i64> = ids.into();
     for item in items.iter_mut() {
@@ -174,14 +234,15 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
         item.wrote = wrote(&result);
         item.result = Some(result);
     }
-    let decided = std::time::Instant::now();
-    metrics::record_write_phase("decide", decided - loaded);
+    metrics::record_write_phase("decide", loaded.elapsed());
     crate::failpoint::hit("after_claim");
-    flush::flush(txn, &state).await?;
+    state
+}
+
+fn wrote_batch(operations: usize, started: Instant, decided: Instant) {
     crate::failpoint::hit("after_money");
     metrics::record_write_phase("write", decided.elapsed());
-    metrics::record_money_batch(items.len(), started.elapsed());
-    Ok(())
+    metrics::record_money_batch(operations, started.elapsed());
 }
 
 /// One operation's answer: a replay of a key the batch holds, or the rules' first

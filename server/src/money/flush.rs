@@ -1,10 +1,15 @@
 //! The batch's writes, whatever the batch's size: one multi-row statement per table, sent
-//! one after the other on SQLite and as one statement (each a data-modifying `WITH`
-//! part) on PostgreSQL, where every statement is a round trip.
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Value};
+//! one after the other on SQLite's synchronous connection and as one statement (each a
+//! data-modifying `WITH` part) on PostgreSQL, where every statement is a round trip.
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryTrait, Statement,
+    Value,
+};
 
-use super::load::Sql;
-use super::state::BatchState;
+use super::sql::{renumber, Sql};
+use super::state::{BatchState, NewKey};
+use crate::db::entities::staff_audit;
+use crate::db::sqlite_sync;
 use crate::domain::RoundState;
 use crate::error::ServiceError;
 
@@ -21,16 +26,16 @@ struct Expect {
 }
 
 impl Part {
-    fn new(sql: Sql) -> Option<Part> {
-        Some(Part { sql, expect: None })
+    fn new(sql: Sql) -> Part {
+        Part { sql, expect: None }
     }
 
-    fn expecting(sql: Sql, rows: usize, failure: &'static str) -> Option<Part> {
+    fn expecting(sql: Sql, rows: usize, failure: &'static str) -> Part {
         let expect = Some(Expect {
             rows: rows as u64,
             failure,
         });
-        Some(Part { sql, expect })
+        Part { sql, expect }
     }
 
     fn check(expect: Option<Expect>, changed: u64) -> Result<(), ServiceError> {
@@ -45,12 +50,11 @@ impl Part {
     }
 }
 
-/// Writes everything the batch decided. On SQLite order matters for the foreign key:
+/// Every part of the batch's writes. On SQLite order matters for the foreign key:
 /// transactions before their ledger entries. (PostgreSQL checks it at the end of the
 /// one statement.)
-pub async fn flush(txn: &DatabaseTransaction, state: &BatchState) -> Result<(), ServiceError> {
-    let backend = txn.get_database_backend();
-    let parts: Vec<Part> = [
+fn parts(backend: DbBackend, state: &BatchState) -> Vec<Part> {
+    [
         insert_transactions(backend, state),
         insert_rounds(backend, state),
         close_rounds(backend, state),
@@ -62,16 +66,27 @@ pub async fn flush(txn: &DatabaseTransaction, state: &BatchState) -> Result<(), 
     ]
     .into_iter()
     .flatten()
-    .collect();
-    match backend {
-        DbBackend::Postgres => write_as_one(txn, parts).await?,
-        _ => {
-            for part in parts {
-                let changed = txn.execute(part.sql.statement()).await?.rows_affected();
-                Part::check(part.expect, changed)?;
-            }
-        }
+    .collect()
+}
+
+/// A part's rows as statements: all in one on PostgreSQL, where every statement is a
+/// round trip; one statement per row on SQLite, where a statement costs microseconds on
+/// the writer's own connection and one row's text is the same for every row, so it stays
+/// prepared (a multi-row statement's text changes with the batch's size and is parsed
+/// again each time).
+fn per_statement<R>(backend: DbBackend, rows: Vec<R>, build: impl Fn(Vec<R>) -> Part) -> Vec<Part> {
+    if rows.is_empty() {
+        return Vec::new();
     }
+    match backend {
+        DbBackend::Postgres => vec![build(rows)],
+        _ => rows.into_iter().map(|row| build(vec![row])).collect(),
+    }
+}
+
+/// PostgreSQL: writes everything the batch decided, as one statement.
+pub async fn flush(txn: &DatabaseTransaction, state: &BatchState) -> Result<(), ServiceError> {
+    write_as_one(txn, parts(DbBackend::Postgres, state)).await?;
     for record in &state.writes.audits {
         crate::audit::record(
             txn,
@@ -84,6 +99,31 @@ pub async fn flush(txn: &DatabaseTransaction, state: &BatchState) -> Result<(), 
             state.now,
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// SQLite: the same, one statement per part, on the writer's synchronous connection.
+pub fn flush_sqlite(
+    connection: &rusqlite::Connection,
+    state: &BatchState,
+) -> Result<(), ServiceError> {
+    for part in parts(DbBackend::Sqlite, state) {
+        let changed = sqlite_sync::execute(connection, &part.sql.statement())?;
+        Part::check(part.expect, changed)?;
+    }
+    for record in &state.writes.audits {
+        let entry = crate::audit::entry(
+            &record.actor,
+            record.action,
+            record.subject_type,
+            &record.subject_id,
+            &record.reason,
+            record.details.clone(),
+            state.now,
+        );
+        let insert = staff_audit::Entity::insert(entry).build(DbBackend::Sqlite);
+        sqlite_sync::execute(connection, &insert)?;
     }
     Ok(())
 }
@@ -123,36 +163,18 @@ async fn write_as_one(txn: &DatabaseTransaction, parts: Vec<Part>) -> Result<(),
     Ok(())
 }
 
-/// `$n` placeholders moved up by `offset`.
-fn renumber(text: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut chars = text.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
-            digits.push(*d);
-            chars.next();
-        }
-        match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&digits),
-        }
-    }
-    out
-}
-
 /// The keys' rows, each with its first answer and its state at the end of the batch.
 /// A key that exists already was claimed by another process after the batch read it:
 /// the batch fails and its operations run again one by one (see `money`).
-fn insert_transactions(backend: DbBackend, state: &BatchState) -> Option<Part> {
-    let new_keys = &state.writes.new_keys;
-    if new_keys.is_empty() {
-        return None;
-    }
+fn insert_transactions(backend: DbBackend, state: &BatchState) -> Vec<Part> {
+    let new_keys: Vec<_> = state.writes.new_keys.iter().collect();
+    per_statement(backend, new_keys, |new_keys| {
+        insert_keys(backend, state, new_keys)
+    })
+}
+
+fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -> Part {
+    let count = new_keys.len();
     let mut sql = Sql::new(
         backend,
         "INSERT INTO wallet_transactions (id, scope, transaction_id, op, kind, player_id, \
@@ -197,192 +219,180 @@ fn insert_transactions(backend: DbBackend, state: &BatchState) -> Option<Part> {
         values
     });
     sql.push(" ON CONFLICT (scope, transaction_id) DO NOTHING");
-    Part::expecting(
-        sql,
-        new_keys.len(),
-        "idempotency keys were claimed concurrently",
-    )
+    Part::expecting(sql, count, "idempotency keys were claimed concurrently")
 }
 
 /// Rounds the batch opened, with their state at its end (opened and closed at once is
 /// one row).
-fn insert_rounds(backend: DbBackend, state: &BatchState) -> Option<Part> {
+fn insert_rounds(backend: DbBackend, state: &BatchState) -> Vec<Part> {
     let rows: Vec<_> = state
         .writes
         .new_rounds
         .iter()
         .filter_map(|key| state.rounds.get(key).map(|round| (key, round)))
         .collect();
-    if rows.is_empty() {
-        return None;
-    }
-    let mut sql = Sql::new(
-        backend,
-        "INSERT INTO rounds (provider_id, player_id, round_id, game_id, state, opened_at, \
+    per_statement(backend, rows, |rows| {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO rounds (provider_id, player_id, round_id, game_id, state, opened_at, \
          closed_at) ",
-    );
-    sql.values(rows, |((provider, player, round_id), round)| {
-        let values: [Value; 7] = [
-            provider.as_str().into(),
-            player.as_str().into(),
-            round_id.as_str().into(),
-            round.game_id.as_str().into(),
-            round.state.as_str().into(),
-            round.opened_at.into(),
-            round.closed_at.into(),
-        ];
-        values
-    });
-    Part::new(sql)
+        );
+        sql.values(rows, |((provider, player, round_id), round)| {
+            let values: [Value; 7] = [
+                provider.as_str().into(),
+                player.as_str().into(),
+                round_id.as_str().into(),
+                round.game_id.as_str().into(),
+                round.state.as_str().into(),
+                round.opened_at.into(),
+                round.closed_at.into(),
+            ];
+            values
+        });
+        Part::new(sql)
+    })
 }
 
-fn close_rounds(backend: DbBackend, state: &BatchState) -> Option<Part> {
-    let closed = &state.writes.closed_rounds;
-    if closed.is_empty() {
-        return None;
-    }
-    let mut sql = Sql::new(backend, "UPDATE rounds SET state = ");
-    let closed_state = sql.param(RoundState::Closed.as_str());
-    let at = sql.param(state.now);
-    sql.push(&format!(
-        "{closed_state}, closed_at = {at} WHERE (provider_id, player_id, round_id) IN ("
-    ));
-    sql.values(closed, |(provider, player, round)| {
-        [
-            provider.as_str().into(),
-            player.as_str().into(),
-            round.as_str().into(),
-        ]
-    });
-    sql.push(")");
-    Part::new(sql)
+fn close_rounds(backend: DbBackend, state: &BatchState) -> Vec<Part> {
+    let closed: Vec<_> = state.writes.closed_rounds.iter().collect();
+    per_statement(backend, closed, |closed| {
+        let mut sql = Sql::new(backend, "UPDATE rounds SET state = ");
+        let closed_state = sql.param(RoundState::Closed.as_str());
+        let at = sql.param(state.now);
+        sql.push(&format!(
+            "{closed_state}, closed_at = {at} WHERE (provider_id, player_id, round_id) IN ("
+        ));
+        sql.values(closed, |(provider, player, round)| {
+            [
+                provider.as_str().into(),
+                player.as_str().into(),
+                round.as_str().into(),
+            ]
+        });
+        sql.push(")");
+        Part::new(sql)
+    })
 }
 
 /// Every posted player's balance and chain head, as a compare-and-set on the balance the
 /// batch loaded: if anything changed a row behind the batch's back, the batch fails
 /// instead of moving money twice.
-fn update_players(backend: DbBackend, state: &BatchState) -> Option<Part> {
+fn update_players(backend: DbBackend, state: &BatchState) -> Vec<Part> {
     let mut posted: Vec<_> = state.players.values().filter(|p| p.posted).collect();
-    if posted.is_empty() {
-        return None;
-    }
     posted.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut sql = Sql::new(
-        backend,
-        "UPDATE players SET balance_minor = v.column2, ledger_head = v.column3, updated_at = ",
-    );
-    let at = sql.param(state.now);
-    sql.push(&at);
-    sql.push(" FROM (");
-    sql.values(&posted, |player| {
-        let values: [Value; 4] = [
-            player.id.as_str().into(),
-            player.balance_minor.into(),
-            player.ledger_head.clone().into(),
-            player.loaded_balance_minor.into(),
-        ];
-        values
-    });
-    sql.push(") AS v WHERE players.id = v.column1 AND players.balance_minor = v.column4");
-    Part::expecting(sql, posted.len(), "player balance changed concurrently")
+    per_statement(backend, posted, |posted| {
+        let mut sql = Sql::new(
+            backend,
+            "UPDATE players SET balance_minor = v.column2, ledger_head = v.column3, updated_at = ",
+        );
+        let at = sql.param(state.now);
+        sql.push(&at);
+        sql.push(" FROM (");
+        sql.values(&posted, |player| {
+            let values: [Value; 4] = [
+                player.id.as_str().into(),
+                player.balance_minor.into(),
+                player.ledger_head.clone().into(),
+                player.loaded_balance_minor.into(),
+            ];
+            values
+        });
+        sql.push(") AS v WHERE players.id = v.column1 AND players.balance_minor = v.column4");
+        Part::expecting(sql, posted.len(), "player balance changed concurrently")
+    })
 }
 
-fn insert_entries(backend: DbBackend, state: &BatchState) -> Option<Part> {
-    let entries = &state.writes.entries;
-    if entries.is_empty() {
-        return None;
-    }
-    // Rows are inserted in this order, so each player's entries get increasing ids in
-    // the order they were posted: the hash chain is walked in id order.
-    let mut sql = Sql::new(
-        backend,
-        "INSERT INTO ledger_entries (wallet_transaction_id, account, currency, amount_minor, \
+fn insert_entries(backend: DbBackend, state: &BatchState) -> Vec<Part> {
+    let entries: Vec<_> = state.writes.entries.iter().collect();
+    per_statement(backend, entries, |entries| {
+        // Rows are inserted in this order, so each player's entries get increasing ids in
+        // the order they were posted: the hash chain is walked in id order.
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO ledger_entries (wallet_transaction_id, account, currency, amount_minor, \
          balance_after_minor, chain_hash, created_at) ",
-    );
-    sql.values(entries, |entry| {
-        let values: [Value; 7] = [
-            entry.wallet_tx_id.into(),
-            entry.account.as_str().into(),
-            entry.currency.as_str().into(),
-            entry.amount_minor.into(),
-            entry.balance_after_minor.into(),
-            entry.chain_hash.clone().into(),
-            state.now.into(),
-        ];
-        values
-    });
-    Part::new(sql)
+        );
+        sql.values(entries, |entry| {
+            let values: [Value; 7] = [
+                entry.wallet_tx_id.into(),
+                entry.account.as_str().into(),
+                entry.currency.as_str().into(),
+                entry.amount_minor.into(),
+                entry.balance_after_minor.into(),
+                entry.chain_hash.clone().into(),
+                state.now.into(),
+            ];
+            values
+        });
+        Part::new(sql)
+    })
 }
 
 /// Bets that existed before the batch and were settled or rolled back by it.
-fn update_states(backend: DbBackend, state: &BatchState) -> Option<Part> {
-    let changes = &state.writes.state_changes;
-    if changes.is_empty() {
-        return None;
-    }
+fn update_states(backend: DbBackend, state: &BatchState) -> Vec<Part> {
     // The last change of each row wins.
     let mut last = std::collections::BTreeMap::new();
-    for (id, new_state) in changes {
+    for (id, new_state) in &state.writes.state_changes {
         last.insert(*id, *new_state);
     }
-    let mut sql = Sql::new(
-        backend,
-        "UPDATE wallet_transactions SET state = v.column2, updated_at = ",
-    );
-    let at = sql.param(state.now);
-    sql.push(&at);
-    sql.push(" FROM (");
-    sql.values(last, |(id, new_state)| {
-        let values: [Value; 2] = [id.into(), new_state.as_str().into()];
-        values
-    });
-    sql.push(") AS v WHERE wallet_transactions.id = v.column1");
-    Part::new(sql)
+    per_statement(backend, last.into_iter().collect(), |last| {
+        let mut sql = Sql::new(
+            backend,
+            "UPDATE wallet_transactions SET state = v.column2, updated_at = ",
+        );
+        let at = sql.param(state.now);
+        sql.push(&at);
+        sql.push(" FROM (");
+        sql.values(last, |(id, new_state)| {
+            let values: [Value; 2] = [id.into(), new_state.as_str().into()];
+            values
+        });
+        sql.push(") AS v WHERE wallet_transactions.id = v.column1");
+        Part::new(sql)
+    })
 }
 
-fn insert_tombstones(backend: DbBackend, state: &BatchState) -> Option<Part> {
+fn insert_tombstones(backend: DbBackend, state: &BatchState) -> Vec<Part> {
     let new: Vec<_> = state
         .writes
         .new_tombstones
         .iter()
         .filter_map(|key| state.tombstones.get(key).map(|tomb| (key, tomb)))
         .collect();
-    if new.is_empty() {
-        return None;
-    }
-    let mut sql = Sql::new(
-        backend,
-        "INSERT INTO tombstones (provider_id, transaction_id, player_id, \
+    per_statement(backend, new, |new| {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO tombstones (provider_id, transaction_id, player_id, \
          rollback_transaction_id, created_at, late_bet_at) ",
-    );
-    sql.values(new, |((provider, id), tomb)| {
-        let values: [Value; 6] = [
-            provider.as_str().into(),
-            id.as_str().into(),
-            tomb.player_id.as_str().into(),
-            tomb.rollback_transaction_id.as_str().into(),
-            tomb.created_at.into(),
-            tomb.late_bet_at.into(),
-        ];
-        values
-    });
-    Part::new(sql)
+        );
+        sql.values(new, |((provider, id), tomb)| {
+            let values: [Value; 6] = [
+                provider.as_str().into(),
+                id.as_str().into(),
+                tomb.player_id.as_str().into(),
+                tomb.rollback_transaction_id.as_str().into(),
+                tomb.created_at.into(),
+                tomb.late_bet_at.into(),
+            ];
+            values
+        });
+        Part::new(sql)
+    })
 }
 
 /// Tombstones that existed and whose late bet arrived in this batch.
-fn mark_late_bets(backend: DbBackend, state: &BatchState) -> Option<Part> {
-    let late = &state.writes.late_bets;
-    if late.is_empty() {
-        return None;
-    }
-    let mut sql = Sql::new(backend, "UPDATE tombstones SET late_bet_at = ");
-    let at = sql.param(state.now);
-    sql.push(&format!(
-        "{at} WHERE late_bet_at IS NULL AND (provider_id, transaction_id) IN ("
-    ));
-    sql.values(late, |(provider, id)| {
-        [provider.as_str().into(), id.as_str().into()]
-    });
-    sql.push(")");
-    Part::new(sql)
+fn mark_late_bets(backend: DbBackend, state: &BatchState) -> Vec<Part> {
+    let late: Vec<_> = state.writes.late_bets.iter().collect();
+    per_statement(backend, late, |late| {
+        let mut sql = Sql::new(backend, "UPDATE tombstones SET late_bet_at = ");
+        let at = sql.param(state.now);
+        sql.push(&format!(
+            "{at} WHERE late_bet_at IS NULL AND (provider_id, transaction_id) IN ("
+        ));
+        sql.values(late, |(provider, id)| {
+            [provider.as_str().into(), id.as_str().into()]
+        });
+        sql.push(")");
+        Part::new(sql)
+    })
 }

@@ -1,84 +1,18 @@
 //! The batch's reads, whatever the batch's size: on SQLite one statement per kind of row,
 //! on PostgreSQL two round trips (the players' lock, then everything else at once).
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, QueryResult, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult};
 use serde::Deserialize;
 
 use super::model::{KeyRow, Player, Round, Session, Tombstone};
+use super::sql::{renumber, Sql};
 use super::state::{round_key, BatchState, Needs};
+use crate::db::sqlite_sync;
 use crate::domain::{OpType, PlayerStatus, RoundState, TxState};
 use crate::error::ServiceError;
 
-/// A statement being built: text with placeholders and their values, which are added in
-/// the order they appear in the text.
-pub(super) struct Sql {
-    backend: DbBackend,
-    pub text: String,
-    pub values: Vec<Value>,
-}
-
-impl Sql {
-    pub fn new(backend: DbBackend, text: &str) -> Sql {
-        Sql {
-            backend,
-            text: text.to_owned(),
-            values: Vec::new(),
-        }
-    }
-
-    /// Adds a value and returns its placeholder: `$n` on PostgreSQL, a bare `?` on
-    /// SQLite. (The driver looks each numbered `?n` up by name in a list, which made
-    /// binding a batch's thousand values quadratic; bare ones bind by position.)
-    pub fn param(&mut self, value: impl Into<Value>) -> String {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".to_owned(),
-        }
-    }
-
-    /// `($1, $2, …)` for one row of values.
-    pub fn row(&mut self, values: impl IntoIterator<Item = Value>) -> String {
-        let placeholders: Vec<String> = values.into_iter().map(|value| self.param(value)).collect();
-        format!("({})", placeholders.join(", "))
-    }
-
-    /// Appends `VALUES (…), (…)` for `rows`.
-    pub fn values<R, I>(&mut self, rows: impl IntoIterator<Item = R>, to_row: impl Fn(R) -> I)
-    where
-        I: IntoIterator<Item = Value>,
-    {
-        let text = self.values_text(rows, to_row);
-        self.text.push_str(&text);
-    }
-
-    /// `VALUES (…), (…)` for `rows`, with their values added, to be placed in the text
-    /// before any value added later.
-    pub fn values_text<R, I>(
-        &mut self,
-        rows: impl IntoIterator<Item = R>,
-        to_row: impl Fn(R) -> I,
-    ) -> String
-    where
-        I: IntoIterator<Item = Value>,
-    {
-        let rows: Vec<String> = rows.into_iter().map(|r| self.row(to_row(r))).collect();
-        format!("VALUES {}", rows.join(", "))
-    }
-
-    pub fn push(&mut self, text: &str) {
-        self.text.push_str(text);
-    }
-
-    pub fn statement(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text, self.values)
-    }
-}
-
-/// Every row `needs` names, and `id_count` new transaction ids (see [`allocate_ids`]).
-/// On PostgreSQL the players are locked first, in id order (so batches of several
+/// PostgreSQL: every row `needs` names, and `id_count` new transaction ids from the
+/// table's sequence. The players are locked first, in id order (so batches of several
 /// processes never deadlock), and the rest is read by a later statement, whose snapshot is
 /// taken after the locks were granted: it sees whatever the previous holder of a lock
 /// committed (a racing rollback's tombstone, a key another process just claimed).
@@ -88,9 +22,8 @@ pub async fn load(
     now: DateTime<Utc>,
     id_count: usize,
 ) -> Result<(BatchState, Vec<i64>), ServiceError> {
-    let backend = txn.get_database_backend();
     let mut state = BatchState::new(now);
-    for row in query_players(txn, backend, needs).await? {
+    for row in query_players(txn, needs).await? {
         let player = Player {
             id: row.try_get("", "id")?,
             currency: row.try_get("", "currency")?,
@@ -106,15 +39,58 @@ pub async fn load(
         state.round_bets.insert(round.clone(), Vec::new());
     }
     let mut records = Records::default();
-    let ids = match backend {
-        DbBackend::Postgres => read_postgres(txn, needs, id_count, &mut records).await?,
-        _ => {
-            read_sqlite(txn, needs, &mut records).await?;
-            allocate_ids(txn, id_count).await?
-        }
-    };
+    let ids = read_postgres(txn, needs, id_count, &mut records).await?;
     records.into_state(&mut state)?;
     Ok((state, ids))
+}
+
+/// SQLite: the same, on the writer's synchronous connection, one statement per kind of
+/// row (no network between the wallet and the file). The batch holds the write lock from
+/// its `BEGIN IMMEDIATE`, so nothing changes under it.
+pub fn load_sqlite(
+    connection: &rusqlite::Connection,
+    needs: &Needs,
+    now: DateTime<Utc>,
+    id_count: usize,
+) -> Result<(BatchState, Vec<i64>), ServiceError> {
+    let mut state = BatchState::new(now);
+    if !needs.players.is_empty() {
+        let sql = players_query(DbBackend::Sqlite, needs);
+        let players = sqlite_sync::query(connection, &sql.statement(), |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        for (id, currency, status, balance_minor, ledger_head) in players {
+            let player = Player {
+                id,
+                currency,
+                status: PlayerStatus::parse(&status)?,
+                balance_minor,
+                ledger_head,
+                loaded_balance_minor: balance_minor,
+                posted: false,
+            };
+            state.players.insert(player.id.clone(), player);
+        }
+    }
+    for round in &needs.round_bets {
+        state.round_bets.insert(round.clone(), Vec::new());
+    }
+    let mut records = Records::default();
+    for (part, sql) in queries(DbBackend::Sqlite, needs) {
+        // Each row as JSON, parsed as PostgreSQL's are.
+        let rows = sqlite_sync::query(connection, &sql.statement(), |row| row.get::<_, String>(0))?;
+        for text in rows {
+            records.push_json(part, &text)?;
+        }
+    }
+    records.into_state(&mut state)?;
+    Ok((state, allocate_ids(connection, id_count)?))
 }
 
 /// Rows as read, before they are parsed into the batch's state: from columns on SQLite,
@@ -128,7 +104,7 @@ struct Records {
     tombstones: Vec<TombstoneRecord>,
 }
 
-#[derive(Deserialize, FromQueryResult)]
+#[derive(Deserialize)]
 struct KeyRecord {
     id: i64,
     scope: String,
@@ -144,17 +120,19 @@ struct KeyRecord {
     response_body: String,
 }
 
-#[derive(Deserialize, FromQueryResult)]
+#[derive(Deserialize)]
 struct SessionRecord {
     token: String,
     player_id: String,
     provider_id: String,
     game_id: String,
+    /// SQLite stores a boolean as 0 or 1, and its JSON says so.
+    #[serde(deserialize_with = "bool_or_integer")]
     superseded: bool,
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Deserialize, FromQueryResult)]
+#[derive(Deserialize)]
 struct RoundRecord {
     provider_id: String,
     player_id: String,
@@ -165,7 +143,7 @@ struct RoundRecord {
     closed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Deserialize, FromQueryResult)]
+#[derive(Deserialize)]
 struct TombstoneRecord {
     provider_id: String,
     transaction_id: String,
@@ -183,22 +161,27 @@ const ROUND_COLUMNS: &str =
 const TOMBSTONE_COLUMNS: &str =
     "provider_id, transaction_id, player_id, rollback_transaction_id, created_at, late_bet_at";
 
-/// The queries of `needs` other than the players', each as `(part, SELECT …)`.
-fn queries(sql: &mut Sql, needs: &Needs) -> Vec<(&'static str, String)> {
+/// The queries of `needs` other than the players', each with its own values, as
+/// `(part, SELECT …)`. On SQLite each selects its rows as JSON objects.
+fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
+    let select = |columns: &str| match backend {
+        DbBackend::Postgres => columns.to_owned(),
+        _ => json_object(columns),
+    };
     let mut queries = Vec::new();
     if !needs.keys.is_empty() {
+        let mut sql = Sql::new(backend, "");
         let values = sql.values_text(&needs.keys, |(scope, id)| {
             [scope.as_str().into(), id.as_str().into()]
         });
-        queries.push((
-            "key",
-            format!(
-                "SELECT {KEY_COLUMNS} FROM wallet_transactions \
-                 WHERE (scope, transaction_id) IN ({values})"
-            ),
+        sql.push(&format!(
+            "SELECT {} FROM wallet_transactions WHERE (scope, transaction_id) IN ({values})",
+            select(KEY_COLUMNS)
         ));
+        queries.push(("key", sql));
     }
     if !needs.round_bets.is_empty() {
+        let mut sql = Sql::new(backend, "");
         let values = sql.values_text(&needs.round_bets, |(scope, player, round)| {
             [
                 scope.as_str().into(),
@@ -206,29 +189,29 @@ fn queries(sql: &mut Sql, needs: &Needs) -> Vec<(&'static str, String)> {
                 round.as_str().into(),
             ]
         });
-        queries.push((
-            "bet",
-            format!(
-                "SELECT {KEY_COLUMNS} FROM wallet_transactions WHERE op = 'BET' \
-                 AND state <> 'DECLINED' AND (scope, player_id, round_id) IN ({values})"
-            ),
+        sql.push(&format!(
+            "SELECT {} FROM wallet_transactions WHERE op = 'BET' \
+             AND state <> 'DECLINED' AND (scope, player_id, round_id) IN ({values})",
+            select(KEY_COLUMNS)
         ));
+        queries.push(("bet", sql));
     }
     if !needs.sessions.is_empty() {
+        let mut sql = Sql::new(backend, "");
         let tokens: Vec<String> = needs
             .sessions
             .iter()
             .map(|token| sql.param(token.as_str()))
             .collect();
-        queries.push((
-            "session",
-            format!(
-                "SELECT {SESSION_COLUMNS} FROM game_sessions WHERE token IN ({})",
-                tokens.join(", ")
-            ),
+        sql.push(&format!(
+            "SELECT {} FROM game_sessions WHERE token IN ({})",
+            select(SESSION_COLUMNS),
+            tokens.join(", ")
         ));
+        queries.push(("session", sql));
     }
     if !needs.rounds.is_empty() {
+        let mut sql = Sql::new(backend, "");
         let values = sql.values_text(&needs.rounds, |(provider, player, round)| {
             [
                 provider.as_str().into(),
@@ -236,52 +219,47 @@ fn queries(sql: &mut Sql, needs: &Needs) -> Vec<(&'static str, String)> {
                 round.as_str().into(),
             ]
         });
-        queries.push((
-            "round",
-            format!(
-                "SELECT {ROUND_COLUMNS} FROM rounds \
-                 WHERE (provider_id, player_id, round_id) IN ({values})"
-            ),
+        sql.push(&format!(
+            "SELECT {} FROM rounds WHERE (provider_id, player_id, round_id) IN ({values})",
+            select(ROUND_COLUMNS)
         ));
+        queries.push(("round", sql));
     }
     if !needs.tombstones.is_empty() {
+        let mut sql = Sql::new(backend, "");
         let values = sql.values_text(&needs.tombstones, |(provider, id)| {
             [provider.as_str().into(), id.as_str().into()]
         });
-        queries.push((
-            "tombstone",
-            format!(
-                "SELECT {TOMBSTONE_COLUMNS} FROM tombstones \
-                 WHERE (provider_id, transaction_id) IN ({values})"
-            ),
+        sql.push(&format!(
+            "SELECT {} FROM tombstones WHERE (provider_id, transaction_id) IN ({values})",
+            select(TOMBSTONE_COLUMNS)
         ));
+        queries.push(("tombstone", sql));
     }
     queries
 }
 
-/// SQLite: one statement per query (no network between the wallet and the file).
-async fn read_sqlite(
-    txn: &DatabaseTransaction,
-    needs: &Needs,
-    records: &mut Records,
-) -> Result<(), ServiceError> {
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new(backend, "");
-    let queries = queries(&mut sql, needs);
-    // Each query's placeholders are bare and positional: hand each its own values.
-    let mut values = sql.values.into_iter();
-    for (part, text) in queries {
-        let count = text.matches('?').count();
-        let statement = Statement::from_sql_and_values(
-            backend,
-            text,
-            values.by_ref().take(count).collect::<Vec<_>>(),
-        );
-        for row in txn.query_all(statement).await? {
-            records.push_row(part, &row)?;
-        }
+fn bool_or_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Integer(i64),
     }
-    Ok(())
+    Ok(match Flag::deserialize(deserializer)? {
+        Flag::Bool(flag) => flag,
+        Flag::Integer(n) => n != 0,
+    })
+}
+
+/// SQLite's `json_object('a', a, 'b', b, …)` of a column list.
+fn json_object(columns: &str) -> String {
+    let pairs: Vec<String> = columns
+        .split(',')
+        .map(str::trim)
+        .map(|column| format!("'{column}', {column}"))
+        .collect();
+    format!("json_object({})", pairs.join(", "))
 }
 
 /// PostgreSQL: every query and `id_count` ids from the sequence in one round trip, each
@@ -293,12 +271,14 @@ async fn read_postgres(
     records: &mut Records,
 ) -> Result<Vec<i64>, ServiceError> {
     let mut sql = Sql::new(DbBackend::Postgres, "");
-    let mut parts: Vec<String> = queries(&mut sql, needs)
-        .into_iter()
-        .map(|(part, query)| {
-            format!("SELECT '{part}' AS part, row_to_json(q)::text AS row FROM ({query}) q")
-        })
-        .collect();
+    let mut parts: Vec<String> = Vec::new();
+    for (part, query) in queries(DbBackend::Postgres, needs) {
+        let text = renumber(&query.text, sql.values.len());
+        sql.values.extend(query.values);
+        parts.push(format!(
+            "SELECT '{part}' AS part, row_to_json(q)::text AS row FROM ({text}) q"
+        ));
+    }
     if id_count > 0 {
         let count = sql.param(id_count as i64);
         parts.push(format!(
@@ -329,21 +309,6 @@ async fn read_postgres(
 }
 
 impl Records {
-    fn push_row(&mut self, part: &str, row: &QueryResult) -> Result<(), ServiceError> {
-        match part {
-            "key" => self.keys.push(KeyRecord::from_query_result(row, "")?),
-            "bet" => self.round_bets.push(KeyRecord::from_query_result(row, "")?),
-            "session" => self
-                .sessions
-                .push(SessionRecord::from_query_result(row, "")?),
-            "round" => self.rounds.push(RoundRecord::from_query_result(row, "")?),
-            _ => self
-                .tombstones
-                .push(TombstoneRecord::from_query_result(row, "")?),
-        }
-        Ok(())
-    }
-
     fn push_json(&mut self, part: &str, text: &str) -> Result<(), ServiceError> {
         fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ServiceError> {
             serde_json::from_str(text)
@@ -431,14 +396,8 @@ impl KeyRecord {
     }
 }
 
-async fn query_players(
-    txn: &DatabaseTransaction,
-    backend: DbBackend,
-    needs: &Needs,
-) -> Result<Vec<QueryResult>, ServiceError> {
-    if needs.players.is_empty() {
-        return Ok(Vec::new());
-    }
+/// The batch's players, in id order; locked on PostgreSQL.
+fn players_query(backend: DbBackend, needs: &Needs) -> Sql {
     let mut sql = Sql::new(
         backend,
         "SELECT id, currency, status, balance_minor, ledger_head FROM players WHERE id IN (",
@@ -453,6 +412,17 @@ async fn query_players(
     if backend == DbBackend::Postgres {
         sql.push(" FOR UPDATE");
     }
+    sql
+}
+
+async fn query_players(
+    txn: &DatabaseTransaction,
+    needs: &Needs,
+) -> Result<Vec<QueryResult>, ServiceError> {
+    if needs.players.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = players_query(DbBackend::Postgres, needs);
     Ok(txn.query_all(sql.statement()).await?)
 }
 
@@ -461,17 +431,16 @@ async fn query_players(
 /// and the answer's `wallet_tx_id` include the id. The writer holds the database's write
 /// lock, so the ids after the largest one are free. (PostgreSQL takes them from the
 /// table's sequence, in `read_postgres`; gaps there are harmless.)
-async fn allocate_ids(txn: &DatabaseTransaction, count: usize) -> Result<Vec<i64>, ServiceError> {
+fn allocate_ids(connection: &rusqlite::Connection, count: usize) -> Result<Vec<i64>, ServiceError> {
     if count == 0 {
         return Ok(Vec::new());
     }
-    let row = txn
-        .query_one(Statement::from_string(
-            txn.get_database_backend(),
-            "SELECT COALESCE(MAX(id), 0) AS id FROM wallet_transactions",
-        ))
-        .await?
-        .ok_or_else(|| ServiceError::Bug("MAX(id) returned no row".into()))?;
-    let last: i64 = row.try_get("", "id")?;
+    let last: i64 = connection
+        .query_row(
+            "SELECT COALESCE(MAX(id), 0) FROM wallet_transactions",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sqlite_sync::db_error)?;
     Ok((1..=count as i64).map(|n| last + n).collect())
 }

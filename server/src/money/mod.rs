@@ -24,6 +24,7 @@ mod load;
 pub mod model;
 #[cfg(test)]
 mod rules_props;
+mod sql;
 mod state;
 
 use std::sync::Arc;

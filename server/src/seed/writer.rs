@@ -61,7 +61,9 @@ async fn attempts(txn: &DatabaseTransaction, rows: Vec<attempt::ActiveModel>) ->
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         Tally::of(chunk).upsert(txn).await?;
         let mut chunk = chunk.to_vec();
-        chunk.iter_mut().for_each(crate::trace::drop_the_keys_copies);
+        chunk
+            .iter_mut()
+            .for_each(crate::trace::drop_the_keys_copies);
         attempt::Entity::insert_many(chunk)
             .exec_without_returning(txn)
             .await?;

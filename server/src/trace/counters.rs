@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryTrait,
+    Statement,
+};
 
 use crate::db::entities::{attempt, attempt_counter};
 
@@ -97,15 +100,23 @@ impl Tally {
     /// Adds the tally to the stored counters: one statement, `count = count + excluded.count`
     /// and so on, so that other processes' additions to the same rows are never lost.
     pub async fn upsert(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        if let Some(statement) = self.upsert_statement(db.get_database_backend()) {
+            db.execute(statement).await?;
+        }
+        Ok(())
+    }
+
+    /// The statement [`Tally::upsert`] runs; `None` for an empty tally.
+    pub fn upsert_statement(&self, backend: DbBackend) -> Option<Statement> {
         if self.is_empty() {
-            return Ok(());
+            return None;
         }
         let rows = self.0.iter().map(|(key, measures)| row(key, measures));
-        attempt_counter::Entity::insert_many(rows)
-            .on_conflict(on_conflict())
-            .exec_without_returning(db)
-            .await?;
-        Ok(())
+        Some(
+            attempt_counter::Entity::insert_many(rows)
+                .on_conflict(on_conflict())
+                .build(backend),
+        )
     }
 }
 

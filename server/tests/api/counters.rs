@@ -98,12 +98,14 @@ fn minute_sql(backend: DbBackend) -> &'static str {
 
 fn fingerprint_field_sql(backend: DbBackend, field: &str) -> String {
     match backend {
-        DbBackend::Postgres => format!("(CAST(fingerprint AS json) ->> '{field}')"),
-        _ => format!("json_extract(fingerprint, '$.\"{field}\"')"),
+        DbBackend::Postgres => format!("(CAST(fp AS json) ->> '{field}')"),
+        _ => format!("json_extract(fp, '$.\"{field}\"')"),
     }
 }
 
-/// The attempt log grouped the way the counters are keyed, straight from `attempts`.
+/// The attempt log grouped the way the counters are keyed, straight from `attempts`; an
+/// attempt that matched its key keeps no fingerprint of its own, the key's row has it
+/// (an operator adjustment's key is in the `@operator` scope).
 fn log_grouped_sql(backend: DbBackend) -> String {
     let mut buckets = Vec::new();
     let mut lower = i64::MIN;
@@ -126,7 +128,10 @@ fn log_grouped_sql(backend: DbBackend) -> String {
                       endpoint, outcome, http_status, COALESCE(error_code, '') AS error_code, \
                       COALESCE({currency}, '') AS currency, \
                       COALESCE(CAST({value} AS BIGINT), 0) AS amount_minor, latency_ms \
-               FROM attempts) a \
+               FROM (SELECT attempts.*, COALESCE(attempts.fingerprint, t.fingerprint) AS fp \
+                     FROM attempts LEFT JOIN wallet_transactions t \
+                     ON t.scope = COALESCE(attempts.provider_id, '@operator') \
+                     AND t.transaction_id = attempts.transaction_id) logged) a \
          GROUP BY minute_unix_s, provider_id, endpoint, outcome, http_status, error_code, currency \
          ORDER BY minute_unix_s, provider_id, endpoint, outcome, http_status, error_code, currency",
         buckets = buckets.join(", "),

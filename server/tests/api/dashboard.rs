@@ -464,7 +464,10 @@ async fn a_first_execution_is_stored_once_and_its_trace_shows_every_body() {
     );
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while app.query_i64(&sql).await < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "attempts not written");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "attempts not written"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 
@@ -477,7 +480,11 @@ async fn a_first_execution_is_stored_once_and_its_trace_shows_every_body() {
             quote(&id)
         )
     };
-    assert_eq!(app.query_i64(&kept("FIRST")).await, 0, "the key's row has them");
+    assert_eq!(
+        app.query_i64(&kept("FIRST")).await,
+        0,
+        "the key's row has them"
+    );
     let replay = app.query_i64(&kept("REPLAY")).await;
     assert!(replay >= 1_000_000 && replay % 1000 == 0, "{replay}");
     assert!(app.query_i64(&kept("CONFLICT")).await % 1000 > 0);

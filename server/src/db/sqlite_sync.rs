@@ -1,0 +1,137 @@
+//! The SQLite writer's synchronous connection: the money batches and the attempt log's
+//! inserts run their statements on it, on a blocking thread, one batch at a time.
+//!
+//! Through sqlx every statement is a hand-off to the connection's own thread and back;
+//! a money batch makes a dozen or more, and the attempt log more, each paying two thread
+//! switches in the one writer's critical path (docs/PERFORMANCE.md, "The synchronous
+//! writer"). Here a whole batch (begin, reads, writes, commit) is one hand-off.
+//!
+//! Statements are the same `sea_orm::Statement`s the PostgreSQL path runs (built by the
+//! query builders or `money::load::Sql`), bound here as sqlx would bind them on SQLite,
+//! so that both connections read and write the same text for the same value.
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+use rusqlite::types::{ToSqlOutput, Value as Lite};
+use rusqlite::Connection;
+use sea_orm::{DbErr, Statement, Value};
+
+/// Opens the writer's connection with the settings of the sqlx writer: WAL,
+/// `synchronous = FULL` (acknowledged means durable), foreign keys, and checkpoints
+/// left to the background connection below `autocheckpoint` pages.
+pub fn open_writer(path: &Path, autocheckpoint: u32) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = {autocheckpoint};"
+    ))?;
+    // The multi-row statements' text changes with the batch's size.
+    connection.set_prepared_statement_cache_capacity(256);
+    Ok(connection)
+}
+
+/// Runs `statement` and returns the number of rows it changed.
+pub fn execute(connection: &Connection, statement: &Statement) -> Result<u64, DbErr> {
+    let mut prepared = connection
+        .prepare_cached(&statement.sql)
+        .map_err(db_error)?;
+    bind(&mut prepared, statement)?;
+    Ok(prepared.raw_execute().map_err(db_error)? as u64)
+}
+
+/// Runs `statement` and maps each row.
+pub fn query<T>(
+    connection: &Connection,
+    statement: &Statement,
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, DbErr> {
+    let mut prepared = connection
+        .prepare_cached(&statement.sql)
+        .map_err(db_error)?;
+    bind(&mut prepared, statement)?;
+    let mut rows = prepared.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db_error)? {
+        out.push(map(row).map_err(db_error)?);
+    }
+    Ok(out)
+}
+
+/// Runs SQL without values (`BEGIN`, `SAVEPOINT`, …).
+pub fn run(connection: &Connection, sql: &str) -> Result<(), DbErr> {
+    connection.execute_batch(sql).map_err(db_error)
+}
+
+pub fn db_error(error: rusqlite::Error) -> DbErr {
+    DbErr::Custom(format!("sqlite: {error}"))
+}
+
+fn bind(prepared: &mut rusqlite::CachedStatement<'_>, statement: &Statement) -> Result<(), DbErr> {
+    let Some(values) = &statement.values else {
+        return Ok(());
+    };
+    for (index, value) in values.0.iter().enumerate() {
+        prepared
+            .raw_bind_parameter(index + 1, to_sql(value)?)
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// A value as sqlx binds it on SQLite: booleans as integers, times as RFC 3339 text.
+fn to_sql(value: &Value) -> Result<ToSqlOutput<'_>, DbErr> {
+    use rusqlite::types::ValueRef;
+    let owned = |value: Lite| Ok(ToSqlOutput::Owned(value));
+    match value {
+        Value::Bool(v) => owned(v.map_or(Lite::Null, |v| Lite::Integer(i64::from(v)))),
+        Value::TinyInt(v) => owned(v.map_or(Lite::Null, |v| Lite::Integer(v.into()))),
+        Value::SmallInt(v) => owned(v.map_or(Lite::Null, |v| Lite::Integer(v.into()))),
+        Value::Int(v) => owned(v.map_or(Lite::Null, |v| Lite::Integer(v.into()))),
+        Value::BigInt(v) => owned(v.map_or(Lite::Null, Lite::Integer)),
+        Value::TinyUnsigned(v) => owned(v.map_or(Lite::Null, |v| Lite::Integer(v.into()))),
+        Value::SmallUnsigned(v) => owned(v.map_or(Lite::Null, |v| Lite::Integer(v.into()))),
+        Value::Unsigned(v) => owned(v.map_or(Lite::Null, |v| Lite::Integer(v.into()))),
+        Value::Float(v) => owned(v.map_or(Lite::Null, |v| Lite::Real(v.into()))),
+        Value::Double(v) => owned(v.map_or(Lite::Null, Lite::Real)),
+        Value::String(v) => Ok(v.as_deref().map_or(ToSqlOutput::Owned(Lite::Null), |s| {
+            ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+        })),
+        Value::Bytes(v) => Ok(v.as_deref().map_or(ToSqlOutput::Owned(Lite::Null), |b| {
+            ToSqlOutput::Borrowed(ValueRef::Blob(b))
+        })),
+        Value::Json(v) => owned(
+            v.as_deref()
+                .map_or(Lite::Null, |v| Lite::Text(v.to_string())),
+        ),
+        Value::ChronoDateTimeUtc(v) => owned(v.as_deref().map_or(Lite::Null, |v| {
+            Lite::Text(v.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+        })),
+        other => Err(DbErr::Custom(format!(
+            "a value the SQLite writer does not bind: {other:?}"
+        ))),
+    }
+}
+
+/// Runs `work`, in a savepoint of its own when `savepoint` (undone alone if it fails).
+pub fn in_savepoint<T, E: From<DbErr>>(
+    connection: &Connection,
+    savepoint: bool,
+    work: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    if !savepoint {
+        return work(connection);
+    }
+    run(connection, "SAVEPOINT unit")?;
+    match work(connection) {
+        Ok(value) => {
+            run(connection, "RELEASE unit")?;
+            Ok(value)
+        }
+        Err(error) => {
+            run(connection, "ROLLBACK TO unit; RELEASE unit")?;
+            Err(error)
+        }
+    }
+}
