@@ -17,8 +17,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use migrations::MigratorTrait;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, Statement,
-    SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

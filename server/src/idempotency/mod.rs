@@ -274,10 +274,8 @@ pub fn replay_answer(
     if stored.state == TxState::InProgress {
         return Err(ServiceError::InProgress);
     }
-    if !keyed.fingerprint.matches_json(stored.fingerprint) {
-        let differing = keyed
-            .fingerprint
-            .differing_fields(&Fingerprint::from_json(stored.fingerprint));
+    if !keyed.fingerprint.matches_stored(stored.fingerprint) {
+        let differing = keyed.fingerprint.differing_from_stored(stored.fingerprint);
         return Err(ApiError::new(
             ErrorCode::IdempotencyConflict,
             format!(

@@ -204,7 +204,7 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
                 .map(|m| m.currency.code().to_owned())
                 .into(),
             keyed.target_transaction_id.clone().into(),
-            keyed.fingerprint.to_json().into(),
+            keyed.fingerprint.as_stored().into(),
             current.as_str().into(),
             new.recorded.outcome.map(str::to_owned).into(),
             new.recorded.error_code.map(str::to_owned).into(),

@@ -271,7 +271,7 @@ impl BatchState {
             amount_minor: keyed.amount.as_ref().map(|m| m.minor.get()),
             state,
             http_status: i32::from(recorded.answer.http_status),
-            fingerprint: keyed.fingerprint.to_json(),
+            fingerprint: keyed.fingerprint.as_stored().to_owned(),
             response_body: recorded.answer.first_body.clone(),
         };
         if keyed.op == OpType::Bet && state != TxState::Declined {

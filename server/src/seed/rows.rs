@@ -193,7 +193,7 @@ impl Rows {
             amount_minor: Set(keyed.amount.as_ref().map(|m| m.minor.get())),
             currency: Set(keyed.amount.as_ref().map(|m| m.currency.code().to_owned())),
             target_transaction_id: Set(keyed.target_transaction_id.clone()),
-            fingerprint: Set(keyed.fingerprint.to_json()),
+            fingerprint: Set(keyed.fingerprint.as_stored().to_owned()),
             state: Set(recorded.state.as_str().to_owned()),
             outcome: Set(recorded.outcome.map(str::to_owned)),
             error_code: Set(recorded.error_code.map(str::to_owned)),

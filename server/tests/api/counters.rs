@@ -96,10 +96,20 @@ fn minute_sql(backend: DbBackend) -> &'static str {
     }
 }
 
-fn fingerprint_field_sql(backend: DbBackend, field: &str) -> String {
+/// A fingerprint field of the attempt's own fingerprint (an object with names) or, when
+/// it matched its key and kept none, of the key's stored one (the values alone, in the
+/// order of their sorted names: `amount.currency` first, `amount.value` third, for the
+/// wallet's operations and the operator's adjustments alike).
+fn fingerprint_field_sql(backend: DbBackend, field: &str, position: usize) -> String {
     match backend {
-        DbBackend::Postgres => format!("(CAST(fp AS json) ->> '{field}')"),
-        _ => format!("json_extract(fp, '$.\"{field}\"')"),
+        DbBackend::Postgres => format!(
+            "CASE WHEN own_fp IS NOT NULL THEN CAST(own_fp AS json) ->> '{field}' \
+             ELSE CAST(key_fp AS json) ->> {position} END"
+        ),
+        _ => format!(
+            "CASE WHEN own_fp IS NOT NULL THEN json_extract(own_fp, '$.\"{field}\"') \
+             ELSE json_extract(key_fp, '$[{position}]') END"
+        ),
     }
 }
 
@@ -128,7 +138,7 @@ fn log_grouped_sql(backend: DbBackend) -> String {
                       endpoint, outcome, http_status, COALESCE(error_code, '') AS error_code, \
                       COALESCE({currency}, '') AS currency, \
                       COALESCE(CAST({value} AS BIGINT), 0) AS amount_minor, latency_ms \
-               FROM (SELECT attempts.*, COALESCE(attempts.fingerprint, t.fingerprint) AS fp \
+               FROM (SELECT attempts.*, attempts.fingerprint AS own_fp, t.fingerprint AS key_fp \
                      FROM attempts LEFT JOIN wallet_transactions t \
                      ON t.scope = COALESCE(attempts.provider_id, '@operator') \
                      AND t.transaction_id = attempts.transaction_id) logged) a \
@@ -136,8 +146,8 @@ fn log_grouped_sql(backend: DbBackend) -> String {
          ORDER BY minute_unix_s, provider_id, endpoint, outcome, http_status, error_code, currency",
         buckets = buckets.join(", "),
         minute = minute_sql(backend),
-        currency = fingerprint_field_sql(backend, "amount.currency"),
-        value = fingerprint_field_sql(backend, "amount.value"),
+        currency = fingerprint_field_sql(backend, "amount.currency", 0),
+        value = fingerprint_field_sql(backend, "amount.value", 2),
     )
 }
 
