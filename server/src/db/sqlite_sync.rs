@@ -27,8 +27,10 @@ pub fn open_writer(path: &Path, autocheckpoint: u32) -> rusqlite::Result<Connect
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA wal_autocheckpoint = {autocheckpoint};"
     ))?;
-    // The multi-row statements' text changes with the batch's size.
-    connection.set_prepared_statement_cache_capacity(256);
+    // The writes' one-row statements are a dozen texts; the reads' text changes with the
+    // batch's size. A prepared read for a large batch holds tens of kilobytes, so the
+    // cache is kept small (256 measured 10 MB more peak RSS, no faster).
+    connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
 }
 
