@@ -6,7 +6,7 @@ use sea_orm::{
     Value,
 };
 
-use super::sql::{renumber, Sql};
+use super::sql::{renumber, statements_of, Sql};
 use super::state::{BatchState, NewKey};
 use crate::db::entities::staff_audit;
 use crate::db::sqlite_sync;
@@ -69,19 +69,12 @@ fn parts(backend: DbBackend, state: &BatchState) -> Vec<Part> {
     .collect()
 }
 
-/// A part's rows as statements: all in one on PostgreSQL, where every statement is a
-/// round trip; one statement per row on SQLite, where a statement costs microseconds on
-/// the writer's own connection and one row's text is the same for every row, so it stays
-/// prepared (a multi-row statement's text changes with the batch's size and is parsed
-/// again each time).
+/// A part's rows as statements (see [`statements_of`]).
 fn per_statement<R>(backend: DbBackend, rows: Vec<R>, build: impl Fn(Vec<R>) -> Part) -> Vec<Part> {
-    if rows.is_empty() {
-        return Vec::new();
-    }
-    match backend {
-        DbBackend::Postgres => vec![build(rows)],
-        _ => rows.into_iter().map(|row| build(vec![row])).collect(),
-    }
+    statements_of(backend, rows)
+        .into_iter()
+        .map(build)
+        .collect()
 }
 
 /// PostgreSQL: writes everything the batch decided, as one statement.

@@ -68,6 +68,22 @@ impl Sql {
     }
 }
 
+/// How a write's rows become statements: all in one on PostgreSQL, where every statement
+/// is a round trip; one per row on SQLite, where a statement costs microseconds on the
+/// writer's own connection and a one-row statement's text is the same for every row, so
+/// it stays prepared (a multi-row statement's text changes with the batch's size and is
+/// parsed again each time). The batch's reads stay one statement per kind on both: read
+/// one row at a time they were slower (a load of 31 bets 1.2 ms against 0.8–1.0 ms).
+pub fn statements_of<R>(backend: DbBackend, rows: Vec<R>) -> Vec<Vec<R>> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    match backend {
+        DbBackend::Postgres => vec![rows],
+        _ => rows.into_iter().map(|row| vec![row]).collect(),
+    }
+}
+
 /// `$n` placeholders moved up by `offset`.
 pub fn renumber(text: &str, offset: usize) -> String {
     let mut out = String::with_capacity(text.len() + 16);
