@@ -345,7 +345,7 @@ async fn run(
             };
             let done = tokio::task::spawn_blocking(move || {
                 let mut units = sync_units;
-                let commit = run_sync_batch(&connection, &mut units);
+                let commit = run_sync_batch_guarded(&connection, &mut units);
                 (connection, units, commit)
             })
             .await;
@@ -413,11 +413,20 @@ async fn run_async_batch(
 /// `BEGIN IMMEDIATE` transaction, again with a savepoint each if one failed, then the
 /// commit. Returns the commit's result (or the error that kept the batch from running).
 fn run_sync_batch(connection: &rusqlite::Connection, units: &mut [Job]) -> Result<(), DbErr> {
+    let lost = || DbErr::Custom("sqlite: the write transaction was rolled back".into());
     for savepoints in [false, true] {
+        if sqlite_sync::in_transaction(connection) {
+            // Left open by a failed ROLLBACK or a panic: it must not hold the lock.
+            sqlite_sync::run(connection, "ROLLBACK")?;
+        }
         sqlite_sync::run(connection, "BEGIN IMMEDIATE")?;
         let mut failed = false;
         for unit in units.iter_mut() {
-            if !unit.run_sync(connection, savepoints) && !savepoints {
+            let ok = unit.run_sync(connection, savepoints);
+            if !sqlite_sync::in_transaction(connection) {
+                return Err(lost());
+            }
+            if !ok && !savepoints {
                 failed = true;
                 break;
             }
@@ -431,13 +440,28 @@ fn run_sync_batch(connection: &rusqlite::Connection, units: &mut [Job]) -> Resul
         let started = std::time::Instant::now();
         let commit = sqlite_sync::run(connection, "COMMIT");
         crate::trace::metrics::record_write_phase("commit", started.elapsed());
-        if commit.is_err() {
-            // A failed COMMIT may leave the transaction open.
+        if commit.is_err() && sqlite_sync::in_transaction(connection) {
             let _ = sqlite_sync::run(connection, "ROLLBACK");
         }
         return commit;
     }
     Ok(())
+}
+
+/// [`run_sync_batch`], with a panic in a unit turned into that batch's failure (rolled
+/// back, every unit answered with the error) instead of the end of the writer.
+fn run_sync_batch_guarded(
+    connection: &rusqlite::Connection,
+    units: &mut [Job],
+) -> Result<(), DbErr> {
+    let run = std::panic::AssertUnwindSafe(|| run_sync_batch(connection, units));
+    std::panic::catch_unwind(run).unwrap_or_else(|_| {
+        tracing::error!("a write batch panicked; it is rolled back");
+        if sqlite_sync::in_transaction(connection) {
+            let _ = sqlite_sync::run(connection, "ROLLBACK");
+        }
+        Err(DbErr::Custom("the write batch failed".into()))
+    })
 }
 
 /// Merges the units that share a merge key into the first of them, keeping the order of

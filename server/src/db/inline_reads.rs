@@ -74,8 +74,9 @@ impl InlineReads {
             self.path.as_path(),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // Only while the file is being recovered after a crash does a reader wait.
-        connection.busy_timeout(Duration::from_secs(5))?;
+        // Only while the file is being recovered after a crash does a reader wait; it
+        // waits briefly on the runtime's thread, then the caller reads through the pool.
+        connection.busy_timeout(Duration::from_millis(50))?;
         Ok(connection)
     }
 }

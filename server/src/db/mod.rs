@@ -190,6 +190,12 @@ pub fn sqlite_options(database_url: &str) -> anyhow::Result<SqliteConnectOptions
 }
 
 async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
+    if database_url.contains(":memory:") || database_url.contains("mode=memory") {
+        anyhow::bail!(
+            "DATABASE_URL: an in-memory SQLite database is not supported (the money path \
+             writes through a second connection to the file); give a file path"
+        );
+    }
     let options = sqlite_options(database_url)?;
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {
@@ -210,10 +216,7 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     migrations::Migrator::up(&writer_db, None).await?;
     let path = options.get_filename().to_path_buf();
     if InlineReads::for_file(&path).is_none() {
-        anyhow::bail!(
-            "DATABASE_URL: an in-memory SQLite database is not supported (the money path \
-             writes through a second connection to the file); give a file path"
-        );
+        anyhow::bail!("DATABASE_URL: give the SQLite database's file path");
     }
     let sync_writer = tokio::task::spawn_blocking(move || {
         sqlite_sync::open_writer(&path, WRITER_AUTOCHECKPOINT_PAGES)
@@ -406,5 +409,23 @@ pub fn numbered_parameters(backend: sea_orm::DbBackend, sql: String) -> String {
     match backend {
         sea_orm::DbBackend::Postgres => sql,
         _ => sql.replace('$', "?"),
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::*;
+
+    /// The synchronous writer opens the file again: an in-memory database would be
+    /// another, empty one, so it is refused with a clear error before anything starts.
+    #[tokio::test]
+    async fn an_in_memory_sqlite_database_is_refused() {
+        for url in ["sqlite::memory:", "sqlite://wallet.db?mode=memory"] {
+            let error = Store::connect(url, WriterConfig::default())
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{url} was accepted"));
+            assert!(error.to_string().contains("in-memory"), "{url}: {error}");
+        }
     }
 }

@@ -132,8 +132,19 @@ pub fn in_savepoint<T, E: From<DbErr>>(
             Ok(value)
         }
         Err(error) => {
-            run(connection, "ROLLBACK TO unit; RELEASE unit")?;
+            if run(connection, "ROLLBACK TO unit; RELEASE unit").is_err() {
+                // The unit's writes could not be undone alone: undo the whole batch
+                // (its caller sees the transaction gone and fails every unit).
+                let _ = run(connection, "ROLLBACK");
+            }
             Err(error)
         }
     }
+}
+
+/// Whether a transaction is open on the connection. SQLite rolls a transaction back by
+/// itself after some errors (a full disk, an I/O error); a batch that finds it gone must
+/// not go on, or each later statement would commit on its own.
+pub fn in_transaction(connection: &Connection) -> bool {
+    !connection.is_autocommit()
 }

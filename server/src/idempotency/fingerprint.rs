@@ -51,16 +51,26 @@ impl Fingerprint {
         }
     }
 
-    /// What the key's row keeps: the values alone, as a JSON array in the order of their
-    /// sorted names. Every fingerprint of one scope has the same names (the wallet's
-    /// operations share one set, the operator's adjustments another), so the names are
-    /// not stored again in every row: about a third of the text with them.
+    /// What the key's row keeps: a tag of the field names, then the values alone, as a
+    /// JSON array in the order of the sorted names. Every fingerprint of one scope has
+    /// the same names (the wallet's operations one set, the operator's adjustments
+    /// another), so the names are not stored again in every row: about a third of the
+    /// text with them. The tag (8 hex digits of the names' SHA-256) keeps a later change
+    /// of the names from pairing values with the wrong names: another tag differs in
+    /// every field, so it can only ever be a conflict, never a wrong replay.
     /// Rows written before this form keep the object with names; both are read.
     pub fn as_stored(&self) -> &str {
         self.stored.get_or_init(|| {
-            let values: Vec<&Value> = self.fields.values().collect();
+            let tag = Value::String(self.names_tag());
+            let values: Vec<&Value> = std::iter::once(&tag).chain(self.fields.values()).collect();
             serde_json::to_string(&values).unwrap_or_default()
         })
+    }
+
+    fn names_tag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let names: Vec<&str> = self.fields.keys().map(String::as_str).collect();
+        hex::encode(&Sha256::digest(names.join(",").as_bytes())[..4])
     }
 
     /// Whether a stored fingerprint ([`Fingerprint::as_stored`], or the object of older
@@ -70,18 +80,19 @@ impl Fingerprint {
     }
 
     /// The wire names of the fields that differ from a stored fingerprint, sorted. A
-    /// stored array of another length than this one's fields differs in every field.
+    /// stored array of other names (its tag) differs in every field.
     pub fn differing_from_stored(&self, stored: &str) -> Vec<String> {
         if stored.trim_start().starts_with('{') {
             return self.differing_fields(&Fingerprint::from_json(stored));
         }
         let values: Vec<Value> = serde_json::from_str(stored).unwrap_or_default();
-        if values.len() != self.fields.len() {
+        let same_names = values.first().and_then(Value::as_str) == Some(&self.names_tag());
+        if !same_names || values.len() != self.fields.len() + 1 {
             return self.fields.keys().cloned().collect();
         }
         self.fields
             .iter()
-            .zip(&values)
+            .zip(&values[1..])
             .filter(|((_, mine), theirs)| mine != theirs)
             .map(|((name, _), _)| name.clone())
             .collect()
@@ -135,7 +146,11 @@ mod tests {
             .with("op", "BET")
             .with("amount.value", "100")
             .with("round_closed", false);
-        assert_eq!(a.as_stored(), r#"["100","BET",false]"#);
+        assert!(
+            a.as_stored().ends_with(r#","100","BET",false]"#),
+            "{}",
+            a.as_stored()
+        );
         assert!(a.matches_stored(a.as_stored()));
         let b = Fingerprint::new()
             .with("op", "BET")
@@ -146,8 +161,14 @@ mod tests {
         // A row written with names is read as before.
         assert!(a.matches_stored(&a.to_json()));
         assert_eq!(a.differing_from_stored(&b.to_json()), vec!["amount.value"]);
-        // Another shape differs in every field, never matches.
+        // Another shape, or the same values under other names, differs in every field.
         assert_eq!(a.differing_from_stored(r#"["100"]"#).len(), 3);
+        let renamed = Fingerprint::new()
+            .with("op", "BET")
+            .with("amount.valu", "100")
+            .with("round_closed", false);
+        assert!(!a.matches_stored(renamed.as_stored()));
+        assert_eq!(a.differing_from_stored(renamed.as_stored()).len(), 3);
         assert!(!a.matches_stored("not json"));
     }
 

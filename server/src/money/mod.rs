@@ -80,8 +80,12 @@ async fn replay(
     currencies: &CurrencyTable,
     keyed: &KeyedRequest,
 ) -> Result<Option<Answer>, ServiceError> {
-    let row = match store.inline_reads() {
-        Some(reads) => read_key_inline(reads, keyed)?,
+    let inline = store
+        .inline_reads()
+        .and_then(|reads| read_key_inline(reads, keyed).ok());
+    let row = match inline {
+        Some(row) => row,
+        // PostgreSQL, or an inline read that failed (the file busy past its short wait).
         None => read_key(store.reader(), keyed).await?,
     };
     let Some(row) = row else {

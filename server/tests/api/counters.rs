@@ -97,9 +97,9 @@ fn minute_sql(backend: DbBackend) -> &'static str {
 }
 
 /// A fingerprint field of the attempt's own fingerprint (an object with names) or, when
-/// it matched its key and kept none, of the key's stored one (the values alone, in the
-/// order of their sorted names: `amount.currency` first, `amount.value` third, for the
-/// wallet's operations and the operator's adjustments alike).
+/// it matched its key and kept none, of the key's stored one (a tag of the names, then
+/// the values alone in the order of their sorted names: `amount.currency` at 1,
+/// `amount.value` at 3, for the wallet's operations and the operator's adjustments alike).
 fn fingerprint_field_sql(backend: DbBackend, field: &str, position: usize) -> String {
     match backend {
         DbBackend::Postgres => format!(
@@ -146,8 +146,8 @@ fn log_grouped_sql(backend: DbBackend) -> String {
          ORDER BY minute_unix_s, provider_id, endpoint, outcome, http_status, error_code, currency",
         buckets = buckets.join(", "),
         minute = minute_sql(backend),
-        currency = fingerprint_field_sql(backend, "amount.currency", 0),
-        value = fingerprint_field_sql(backend, "amount.value", 2),
+        currency = fingerprint_field_sql(backend, "amount.currency", 1),
+        value = fingerprint_field_sql(backend, "amount.value", 3),
     )
 }
 

@@ -253,7 +253,7 @@ fn rows_text(
     amount_minor: i64,
 ) -> (String, String, String) {
     let fingerprint = format!(
-        r#"["EUR",2,"{amount_minor}","{GAME}","BET","BET","{player}",null,false,"{round_id}",null]"#
+        r#"["0a1b2c3d","EUR",2,"{amount_minor}","{GAME}","BET","BET","{player}",null,false,"{round_id}",null]"#
     );
     let request = format!(
         r#"{{"transaction_id":"{transaction_id}","player_id":"{player}","round_id":"{round_id}","game_id":"{GAME}","session_token":"[redacted]","amount":{{"value":"{amount_minor}","currency":"EUR","scale":2}}}}"#
