@@ -11,7 +11,6 @@ use crate::db::entities::{
     attempt, game_session, ledger_entry, player, provider, provider_key, round, tombstone,
     wallet_transaction as wtx,
 };
-use crate::trace::counters::Tally;
 
 /// Rows per INSERT, under SQLite's 32,766 bound parameters for the widest table (21
 /// columns of wallet_transactions).
@@ -59,14 +58,9 @@ where
 /// SQLite's bound parameters.
 async fn attempts(txn: &DatabaseTransaction, rows: Vec<attempt::ActiveModel>) -> Result<(), DbErr> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        Tally::of(chunk).upsert(txn).await?;
-        let mut chunk = chunk.to_vec();
-        chunk
-            .iter_mut()
-            .for_each(crate::trace::drop_the_keys_copies);
-        attempt::Entity::insert_many(chunk)
-            .exec_without_returning(txn)
-            .await?;
+        for statement in crate::trace::log_statements(chunk.to_vec(), txn.get_database_backend()) {
+            txn.execute(statement).await?;
+        }
     }
     Ok(())
 }

@@ -10,10 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, EntityTrait, QueryTrait};
+use sea_orm::ConnectionTrait;
 use tokio::sync::mpsc;
 
-use super::counters::Tally;
 use super::metrics;
 use crate::db::entities::attempt;
 use crate::db::Store;
@@ -71,13 +70,9 @@ async fn run(
     let mut last_upkeep = Instant::now();
     while receiver.recv_many(&mut batch, BATCH_SIZE).await > 0 {
         let started = tokio::time::Instant::now();
-        let tally = Tally::of(&batch);
-        batch.iter_mut().for_each(super::drop_the_keys_copies);
-        let records = std::mem::take(&mut batch);
-        let count = records.len() as u64;
+        let count = batch.len() as u64;
         let backend = store.reader().get_database_backend();
-        let mut statements = vec![attempt::Entity::insert_many(records).build(backend)];
-        statements.extend(tally.upsert_statement(backend));
+        let statements = super::log_statements(std::mem::take(&mut batch), backend);
         let written = store.write_statements(statements).await;
         match written {
             Ok(()) => metrics::record_log_batch(count, receiver.len()),

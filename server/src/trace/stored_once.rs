@@ -5,7 +5,9 @@
 //! dispute page shows the key's copy in their place (docs/PERFORMANCE.md, "Bytes per
 //! transaction").
 use sea_orm::ActiveValue::Set;
+use sea_orm::{DbBackend, EntityTrait, QueryTrait, Statement};
 
+use super::counters::Tally;
 use super::Outcome;
 use crate::db::entities::attempt;
 
@@ -35,4 +37,18 @@ pub fn drop_the_keys_copies(record: &mut attempt::ActiveModel) {
         record.request_body = Set(String::new());
         record.response_body = Set(String::new());
     }
+}
+
+/// The statements that write a batch of attempt records: the counters' upsert (from the
+/// records as captured) and the records' insert (without the key's copies), for one
+/// transaction.
+pub fn log_statements(
+    mut records: Vec<attempt::ActiveModel>,
+    backend: DbBackend,
+) -> Vec<Statement> {
+    let tally = Tally::of(&records);
+    records.iter_mut().for_each(drop_the_keys_copies);
+    let mut statements = vec![attempt::Entity::insert_many(records).build(backend)];
+    statements.extend(tally.upsert_statement(backend));
+    statements
 }
