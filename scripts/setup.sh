@@ -1,37 +1,29 @@
 #!/usr/bin/env bash
-# Installs everything the build and the tests need, skipping what is already there.
+# Installs what the build needs, and with `test` also what the tests need, skipping what
+# is already there:
+#   scripts/setup.sh run    the wasm target and wasm-bindgen-cli (scripts/run.sh)
+#   scripts/setup.sh test   also PostgreSQL, Chromium, Node.js + Playwright, curl and
+#                           wasm-opt (scripts/test.sh)
 # Works as root on a fresh Debian 12 machine that reaches only the package registries
 # (Debian, crates.io, npm): nothing here downloads a binary from anywhere else.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-step() { printf '==> setup: %s\n' "$*"; }
+purpose="${1:-test}"
+case "$purpose" in
+    run | test) ;;
+    *)
+        echo "usage: scripts/setup.sh [run|test]   (default: test, everything)" >&2
+        exit 2
+        ;;
+esac
+
+step() { printf '==> setup (%s): %s\n' "$purpose" "$*"; }
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
-
-# --- Debian packages -------------------------------------------------------------
-# PostgreSQL 15 for the second test pass, Chromium for the browser tests, Node.js
-# for Playwright, curl to wait for the test server. `apt-get update` runs only when something is missing, so a
-# machine that already has everything never touches the network here.
-missing=()
-for pkg in postgresql postgresql-contrib chromium curl; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$pkg")
-    fi
-done
-if ! command -v node >/dev/null 2>&1; then
-    missing+=(nodejs npm)
-fi
-if [ "${#missing[@]}" -gt 0 ]; then
-    step "installing Debian packages: ${missing[*]}"
-    as_root apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-    step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, node)"
-fi
 
 # --- Rust: the wasm target -------------------------------------------------------
 if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -58,6 +50,45 @@ if [ "$installed_version" = "$wasm_bindgen_version" ]; then
 else
     step "installing wasm-bindgen-cli $wasm_bindgen_version (found: ${installed_version:-none}); this compiles from crates.io"
     cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
+fi
+
+if [ "$purpose" = run ]; then
+    step "done (what running needs; scripts/setup.sh test adds the test tools)"
+    exit 0
+fi
+
+# --- wasm-opt, pinned --------------------------------------------------------------
+# Shrinks the console's wasm by about a quarter (scripts/build-site.sh runs it when it
+# is installed). From crates.io, which builds binaryen from source (about ten minutes
+# on 2 cores, once); Debian's binaryen 108 produces a wasm that fails to hydrate.
+wasm_opt_version=0.116.1
+if wasm-opt --version 2>/dev/null | grep -q "version 116"; then
+    step "wasm-opt $wasm_opt_version present"
+else
+    step "installing wasm-opt $wasm_opt_version from crates.io (about ten minutes, once)"
+    cargo install wasm-opt --version "$wasm_opt_version" --locked
+fi
+
+
+# --- Debian packages -------------------------------------------------------------
+# PostgreSQL 15 for the second test pass, Chromium for the browser tests, Node.js
+# for Playwright, curl to wait for the test server. `apt-get update` runs only when something is missing, so a
+# machine that already has everything never touches the network here.
+missing=()
+for pkg in postgresql postgresql-contrib chromium curl; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+if ! command -v node >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    step "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, node)"
 fi
 
 # --- Playwright for the browser tests --------------------------------------------

@@ -24,10 +24,16 @@ mod guard {
         ServerFnError::new(message)
     }
 
-    /// The console and the caller, when the caller's role includes `needed`.
+    /// The console and the caller, when the caller's role includes `needed` and their
+    /// password is their own.
     pub fn require(needed: Role) -> Result<(SharedConsole, Viewer), ServerFnError> {
-        let viewer =
-            viewer().ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
+        let (console, viewer) = require_signed_in()?;
+        if viewer.must_change_password {
+            return Err(refuse(
+                http::StatusCode::FORBIDDEN,
+                "choose a new password first (Account page)",
+            ));
+        }
         if !viewer.role.allows(needed) {
             let message = format!(
                 "the {} role may not do this; it needs {}",
@@ -36,6 +42,13 @@ mod guard {
             );
             return Err(refuse(http::StatusCode::FORBIDDEN, &message));
         }
+        Ok((console, viewer))
+    }
+
+    /// The console and the caller, whatever their role: for the caller's own account.
+    pub fn require_signed_in() -> Result<(SharedConsole, Viewer), ServerFnError> {
+        let viewer =
+            viewer().ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first"))?;
         let console = use_context::<SharedConsole>()
             .ok_or_else(|| refuse(http::StatusCode::INTERNAL_SERVER_ERROR, "no console"))?;
         Ok((console, viewer))
@@ -56,7 +69,7 @@ mod guard {
 }
 
 #[cfg(feature = "ssr")]
-use guard::{answer, require};
+use guard::{answer, require, require_signed_in};
 
 #[server(endpoint = "current_viewer")]
 pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
@@ -203,6 +216,29 @@ pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), Ser
             .set_user_disabled(&viewer, user_id, disabled == "true")
             .await,
     )
+}
+
+/// Sets a generated password for another user and returns it, to be shown once.
+#[server(endpoint = "reset_user_password")]
+pub async fn reset_user_password(user_id: i64) -> Result<String, ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(console.reset_user_password(&viewer, user_id).await)
+}
+
+/// The caller's own new password; signs them out everywhere, this browser too.
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current: String,
+    new: String,
+    repeat: String,
+) -> Result<(), ServerFnError> {
+    let (console, viewer) = require_signed_in()?;
+    if new != repeat {
+        return answer(Err(crate::backend::ConsoleError::Invalid(
+            "the two new passwords differ".to_owned(),
+        )));
+    }
+    answer(console.change_own_password(&viewer, current, new).await)
 }
 
 #[cfg(feature = "ssr")]

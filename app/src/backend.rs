@@ -80,4 +80,14 @@ pub trait Console: Send + Sync + 'static {
         user_id: i64,
         disabled: bool,
     ) -> ConsoleResult<()>;
+    /// Sets a generated password, returned to be shown once; the user must change it at
+    /// the next sign-in.
+    async fn reset_user_password(&self, actor: &Viewer, user_id: i64) -> ConsoleResult<String>;
+    /// The signed-in user's own new password; ends all of their sessions.
+    async fn change_own_password(
+        &self,
+        actor: &Viewer,
+        current: String,
+        new: String,
+    ) -> ConsoleResult<()>;
 }

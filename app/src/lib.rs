@@ -1,5 +1,7 @@
 //! The oncewallet operator console: Leptos pages rendered on the server and hydrated in
 //! the browser, reading and acting through the server functions in [`api`].
+// The findings table nests deep enough for the view types to pass the default of 128.
+#![recursion_limit = "256"]
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -8,16 +10,17 @@ pub mod model;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
 };
 
+use components::clock::provide_clock;
 use components::layout::{provide_viewer, TopBar};
 use pages::{
-    audit::AuditPage, live::LivePage, login::LoginPage, overview::OverviewPage,
-    pending::PendingPage, players::PlayerPage, players::PlayersPage,
+    account::AccountPage, audit::AuditPage, live::LivePage, login::LoginPage,
+    overview::OverviewPage, pending::PendingPage, players::PlayerPage, players::PlayersPage,
     reconciliation::ReconciliationPage, search::SearchPage, trace::TracePage, users::UsersPage,
 };
 
@@ -52,13 +55,13 @@ const DESCRIPTION: &str = "oncewallet's operator console: live traces, duplicate
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_viewer();
+    provide_clock();
     // Effects run only in the browser, so `data-hydrated` turns "true" once the WASM
     // has taken over the server's HTML: browser tests wait for it before clicking.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
         <Stylesheet id="leptos" href="/pkg/oncewallet.css"/>
-        <Title text="oncewallet console"/>
         <Meta name="description" content=DESCRIPTION/>
         <Router>
             <TopBar/>
@@ -75,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/players/:id") view=PlayerPage/>
                     <Route path=path!("/audit") view=AuditPage/>
                     <Route path=path!("/users") view=UsersPage/>
+                    <Route path=path!("/account") view=AccountPage/>
                 </Routes>
             </main>
             <footer class="footer">

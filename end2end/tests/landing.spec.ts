@@ -8,7 +8,7 @@ test.describe('without JavaScript', () => {
     const response = await page.goto('/login');
 
     expect(response?.status()).toBe(200);
-    await expect(page).toHaveTitle('oncewallet console');
+    await expect(page).toHaveTitle('Sign in · oncewallet');
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Sign in');
     await expect(page.getByRole('link', { name: 'API documentation' })).toHaveAttribute('href', '/api-docs');
     await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'false');

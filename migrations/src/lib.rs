@@ -10,6 +10,7 @@ mod m20261128_000006_console_indexes;
 mod m20261128_000007_staff;
 mod m20261128_000008_trail_checkpoints;
 mod m20261205_000009_lean_indexes;
+mod m20261205_000010_password_change;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_staff::Migration),
             Box::new(m20261128_000008_trail_checkpoints::Migration),
             Box::new(m20261205_000009_lean_indexes::Migration),
+            Box::new(m20261205_000010_password_change::Migration),
         ]
     }
 }

@@ -1,69 +1,281 @@
-//! Configuration from the environment. The names are fixed because test harnesses and
-//! deployments start the server with them.
+//! Every setting of the server, in one place: each is a command-line flag and an
+//! environment variable (the flag wins), listed by `server --help` and in the README's
+//! configuration table. The environment names are fixed because deployments and test
+//! harnesses start the server with them.
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
+use clap::builder::{BoolishValueParser, RangedU64ValueParser};
+use clap::Args;
 
 use crate::db::WriterConfig;
 use crate::domain::CurrencyTable;
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `DATABASE_URL`: `sqlite://…` (default `sqlite://data/oncewallet.db?mode=rwc`) or
-    /// `postgres://…`.
-    pub database_url: String,
-    /// `LEPTOS_SITE_ADDR`: where to listen (default `127.0.0.1:3000`; port 0 picks one).
-    pub site_addr: String,
-    /// `LEPTOS_SITE_ROOT`: the built site assets (default `target/site`).
-    pub site_root: PathBuf,
-    /// `WALLET_OPERATOR_TOKEN`: the operator API's bearer token; generated when unset.
-    pub operator_token: String,
-    /// Whether the operator token was generated (and so must be printed).
-    pub operator_token_generated: bool,
-    /// `WALLET_DEMO`: run the provider simulator in-process against this server (default
-    /// on; `0`, `false`, `off` or `no` turn it off). Tests never run it.
-    pub demo: bool,
-    /// `WALLET_CURRENCY_SCALES`: extra or overridden currencies, `CODE=SCALE,…`.
-    pub currencies: CurrencyTable,
-    /// `LOG_FORMAT=json` switches logs to JSON lines.
-    pub log_json: bool,
-    pub writer: WriterConfig,
-    /// The console's sign-in settings (`WALLET_COOKIE_SECURE`, `WALLET_SESSION_*`,
-    /// `WALLET_TRUST_PROXY`, `WALLET_ADMIN_PASSWORD`).
-    pub staff: crate::staff::StaffConfig,
-}
+use crate::reconcile::{Schedule, Thresholds};
+use crate::staff::StaffConfig;
+use crate::trace::retention::Retention;
+use crate::wallet::rate_limit::KeyRateLimit;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/oncewallet.db?mode=rwc";
 /// The first admin's password in [`Config::for_tests`].
 pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
 
+/// The database every command works on.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// `sqlite://FILE?mode=rwc` (created if missing) or `postgres://user:pass@host:port/db`
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+/// How the reconciliation job runs: on the server's schedule, from the console, from
+/// `server reconcile`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Reconciliation")]
+pub struct ScheduleSettings {
+    /// How often the internal reconciliation runs; 0 turns the schedule off
+    #[arg(
+        long,
+        env = "WALLET_RECONCILE_INTERVAL_SECS",
+        value_name = "SECS",
+        default_value_t = 300
+    )]
+    pub reconcile_interval_secs: u64,
+    /// A committed bet in an open round older than this is a pending rollback (also the age
+    /// for unclaimed tombstones)
+    #[arg(
+        long,
+        env = "WALLET_ORPHAN_AFTER_SECS",
+        value_name = "SECS",
+        default_value_t = 1_800
+    )]
+    pub orphan_after_secs: u32,
+    /// A round open longer than this is reported as stale
+    #[arg(
+        long,
+        env = "WALLET_STALE_ROUND_AFTER_SECS",
+        value_name = "SECS",
+        default_value_t = 172_800
+    )]
+    pub stale_round_after_secs: u32,
+    /// Every this many runs the ledger hash chains are re-walked from the start; 0: only the
+    /// first run and forced ones
+    #[arg(
+        long,
+        env = "WALLET_TRAIL_FULL_EVERY_RUNS",
+        value_name = "RUNS",
+        default_value_t = crate::reconcile::DEFAULT_FULL_EVERY_RUNS
+    )]
+    pub trail_full_every_runs: u32,
+}
+
+impl ScheduleSettings {
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            interval: (self.reconcile_interval_secs > 0)
+                .then(|| Duration::from_secs(self.reconcile_interval_secs)),
+            thresholds: Thresholds {
+                orphan_after: chrono::Duration::seconds(self.orphan_after_secs.into()),
+                stale_round_after: chrono::Duration::seconds(self.stale_round_after_secs.into()),
+            },
+            trail_full_every_runs: self.trail_full_every_runs,
+        }
+    }
+}
+
+/// The console's sign-in settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Console sign-in")]
+pub struct StaffSettings {
+    /// The first admin's (`admin`) password, at least 12 characters; used only while no admin
+    /// exists [default: generated and printed once]
+    #[arg(
+        long,
+        env = "WALLET_ADMIN_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+    /// 1 behind HTTPS: the session cookie gets `Secure` and the console's own origin is
+    /// https:// (off so that http://localhost works)
+    #[arg(long, env = "WALLET_COOKIE_SECURE", value_name = "BOOL", default_value = "0",
+          value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "1")]
+    pub cookie_secure: bool,
+    /// A console session unused this long ends
+    #[arg(long, env = "WALLET_SESSION_IDLE_MINUTES", value_name = "MINUTES", default_value = "30",
+          value_parser = RangedU64ValueParser::<u64>::new().range(1..=24 * 60))]
+    pub session_idle_minutes: u64,
+    /// A console session ends this long after sign-in, however active
+    #[arg(long, env = "WALLET_SESSION_MAX_HOURS", value_name = "HOURS", default_value = "12",
+          value_parser = RangedU64ValueParser::<u64>::new().range(1..=7 * 24))]
+    pub session_max_hours: u64,
+    /// 1 when one reverse proxy stands in front: believe its X-Forwarded-For (sign-in rate
+    /// limit) and X-Forwarded-Proto (CSRF origin check)
+    #[arg(long, env = "WALLET_TRUST_PROXY", value_name = "BOOL", default_value = "0",
+          value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "1")]
+    pub trust_proxy: bool,
+}
+
+impl StaffSettings {
+    pub fn staff_config(&self) -> StaffConfig {
+        StaffConfig {
+            cookie_secure: self.cookie_secure,
+            idle_timeout: Duration::from_secs(self.session_idle_minutes * 60),
+            max_session_age: Duration::from_secs(self.session_max_hours * 3600),
+            trust_proxy: self.trust_proxy,
+            admin_password: self.admin_password.clone(),
+            ..StaffConfig::default()
+        }
+    }
+}
+
+/// Everything `server serve` reads.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// Where to listen; port 0 picks a free one
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:3000"
+    )]
+    pub site_addr: String,
+    /// The built console assets (`pkg/`); the APIs work without them
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        value_name = "DIR",
+        default_value = "target/site"
+    )]
+    pub site_root: PathBuf,
+    /// The operator API's bearer token [default: generated and printed at start]
+    #[arg(
+        long,
+        env = "WALLET_OPERATOR_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub operator_token: Option<String>,
+    /// Built-in demo traffic from three simulated providers; run it on one process at most,
+    /// and never against real money
+    #[arg(long, env = "WALLET_DEMO", value_name = "BOOL", default_value = "1",
+          value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "1")]
+    pub demo: bool,
+    /// Extra or overridden currencies, `CODE=SCALE,…` (ISO 4217 and BTC 8, USDT 6 are built in)
+    #[arg(long, env = "WALLET_CURRENCY_SCALES", value_name = "CODE=SCALE,…")]
+    pub currency_scales: Option<String>,
+    /// Days the attempt log and its counters are kept; money data is kept forever
+    #[arg(long, env = "WALLET_ATTEMPT_RETENTION_DAYS", value_name = "DAYS",
+          default_value_t = crate::trace::retention::DEFAULT_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempt_retention_days: u32,
+    /// Requests a second each signing key may send to the wallet API (per process),
+    /// `RATE` or `RATE/BURST`; past it 429 RATE_LIMITED [default: off]
+    #[arg(long, env = "WALLET_RATE_LIMIT_PER_KEY", value_name = "RATE[/BURST]")]
+    pub rate_limit_per_key: Option<String>,
+    /// PostgreSQL only: money operations commit in this many group-commit lanes (at most
+    /// 16), each player always in the same lane; 0 gives each operation its own transaction
+    #[arg(long, env = "WALLET_PG_WRITE_LANES", value_name = "N",
+          default_value_t = crate::db::PG_WRITE_LANES,
+          value_parser = clap::value_parser!(u16).range(0..=crate::db::MAX_PG_WRITE_LANES as i64))]
+    pub pg_write_lanes: u16,
+    #[command(flatten)]
+    pub log: LogSettings,
+    #[command(flatten)]
+    pub staff: StaffSettings,
+    #[command(flatten)]
+    pub schedule: ScheduleSettings,
+}
+
+/// How the process logs.
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// `text` or `json` (one JSON object per line)
+    #[arg(long, env = "LOG_FORMAT", value_name = "FORMAT", default_value = "text",
+          value_parser = ["text", "json"], ignore_case = true)]
+    pub log_format: String,
+    /// Which events to log, in tracing's env-filter syntax (`info,server::http=warn`)
+    /// [default: info, with the database drivers at warn]
+    #[arg(long, env = "RUST_LOG", value_name = "FILTER")]
+    pub log_filter: Option<String>,
+}
+
+impl LogSettings {
+    pub fn json(&self) -> bool {
+        self.log_format.eq_ignore_ascii_case("json")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub site_addr: String,
+    pub site_root: PathBuf,
+    pub operator_token: String,
+    /// Whether the operator token was generated (and so must be printed).
+    pub operator_token_generated: bool,
+    /// Run the provider simulator in-process against this server. Tests never run it.
+    pub demo: bool,
+    pub currencies: CurrencyTable,
+    pub log_json: bool,
+    pub writer: WriterConfig,
+    pub staff: StaffConfig,
+    pub schedule: Schedule,
+    pub retention: Retention,
+    /// The wallet API's per-key rate limit, off when `None`.
+    pub wallet_rate_limit: Option<KeyRateLimit>,
+}
+
 impl Config {
-    pub fn from_env() -> anyhow::Result<Config> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let (operator_token, operator_token_generated) = match var("WALLET_OPERATOR_TOKEN") {
-            Some(token) => (token, false),
-            None => (generate_token(), true),
+    /// The server's configuration from parsed settings: the values clap could not check on
+    /// its own (currency and rate-limit specs) are checked here.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Config> {
+        let (operator_token, operator_token_generated) = match &settings.operator_token {
+            Some(token) if !token.trim().is_empty() => (token.clone(), false),
+            _ => (generate_token(), true),
         };
-        let currencies = match var("WALLET_CURRENCY_SCALES") {
+        let currencies = match &settings.currency_scales {
             Some(spec) => CurrencyTable::default()
-                .with_overrides(&spec)
+                .with_overrides(spec)
                 .map_err(anyhow::Error::msg)
-                .context("WALLET_CURRENCY_SCALES")?,
+                .context("WALLET_CURRENCY_SCALES (--currency-scales)")?,
             None => CurrencyTable::default(),
         };
+        let wallet_rate_limit = match &settings.rate_limit_per_key {
+            Some(spec) => KeyRateLimit::parse(spec).map_err(|error| {
+                anyhow::anyhow!(
+                    "WALLET_RATE_LIMIT_PER_KEY (--rate-limit-per-key) {spec:?}: {error}"
+                )
+            })?,
+            None => None,
+        };
         Ok(Config {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-            site_addr: var("LEPTOS_SITE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
-            site_root: var("LEPTOS_SITE_ROOT")
-                .unwrap_or_else(|| "target/site".to_owned())
-                .into(),
+            database_url: settings.database.database_url.clone(),
+            site_addr: settings.site_addr.clone(),
+            site_root: settings.site_root.clone(),
             operator_token,
             operator_token_generated,
-            demo: var("WALLET_DEMO").is_none_or(|v| !is_off(&v)),
+            demo: settings.demo,
             currencies,
-            log_json: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
-            writer: WriterConfig::default(),
-            staff: crate::staff::StaffConfig::from_env()?,
+            log_json: settings.log.json(),
+            writer: WriterConfig {
+                pg_write_lanes: settings.pg_write_lanes.into(),
+                ..WriterConfig::default()
+            },
+            staff: settings.staff.staff_config(),
+            schedule: settings.schedule.schedule(),
+            retention: Retention {
+                days: settings.attempt_retention_days,
+            },
+            wallet_rate_limit,
         })
     }
 
@@ -79,19 +291,15 @@ impl Config {
             currencies: CurrencyTable::default(),
             log_json: false,
             writer: WriterConfig::default(),
-            staff: crate::staff::StaffConfig {
+            staff: StaffConfig {
                 admin_password: Some(TEST_ADMIN_PASSWORD.to_owned()),
                 ..Default::default()
             },
+            schedule: Schedule::default(),
+            retention: Retention::default(),
+            wallet_rate_limit: None,
         }
     }
-}
-
-/// A switch turned off.
-fn is_off(value: &str) -> bool {
-    ["0", "false", "off", "no"]
-        .iter()
-        .any(|off| value.trim().eq_ignore_ascii_case(off))
 }
 
 fn generate_token() -> String {

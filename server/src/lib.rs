@@ -1,6 +1,7 @@
 //! oncewallet: a casino wallet whose money operations count exactly once.
 pub mod audit;
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod console;
 pub mod dashboard;

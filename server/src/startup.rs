@@ -79,18 +79,16 @@ impl Application {
             tracing::warn!("created the first admin with a generated password (printed once)");
         }
         crate::staff::spawn_session_cleanup(store.clone());
-        crate::reconcile::spawn_schedule(store.clone(), crate::reconcile::Schedule::from_env()?);
-        crate::trace::retention::spawn(
-            store.clone(),
-            crate::trace::retention::Retention::from_env()?,
-        );
+        crate::reconcile::spawn_schedule(store.clone(), config.schedule);
+        crate::trace::retention::spawn(store.clone(), config.retention);
         let state = AppState {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
             keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),
             store,
             currencies: Arc::new(config.currencies.clone()),
             operator_token: Arc::from(config.operator_token.as_str()),
-            wallet_rate_limit: crate::wallet::rate_limit::KeyRateLimit::from_env()?,
+            wallet_rate_limit: config.wallet_rate_limit.clone(),
+            schedule: config.schedule,
         };
         let router = router(state, &config);
         let listener = TcpListener::bind(&config.site_addr).await?;

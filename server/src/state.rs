@@ -17,4 +17,6 @@ pub struct AppState {
     pub keys: crate::wallet::keys::KeyCache,
     /// The wallet API's per-key rate limit (`WALLET_RATE_LIMIT_PER_KEY`), off when `None`.
     pub wallet_rate_limit: Option<crate::wallet::rate_limit::KeyRateLimit>,
+    /// The reconciliation job's settings, for runs started by a person.
+    pub schedule: crate::reconcile::Schedule,
 }

@@ -2,14 +2,36 @@
 //! filtered by `RUST_LOG`.
 use tracing_subscriber::EnvFilter;
 
-pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=warn"));
+/// Who the log is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    /// The server: every event at `info` on standard output, where a service manager or a
+    /// container runtime collects it.
+    Server,
+    /// A command-line tool (`server reconcile`, `users`, …): its output is the answer on
+    /// standard output, so the log goes to standard error and shows warnings only.
+    Tool,
+}
+
+/// Starts logging; `filter` (`--log-filter`/`RUST_LOG`) overrides the target's default.
+pub fn init(json: bool, filter: Option<&str>, target: LogTarget) {
+    let default = match target {
+        LogTarget::Server => "info,sqlx=warn,sea_orm=warn,tower_http=warn",
+        LogTarget::Tool => "warn,sqlx=error,sea_orm=error",
+    };
+    let filter = filter
+        .and_then(|text| EnvFilter::try_new(text).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // `try_init`: tests start many servers in one process; the first subscriber wins.
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
+    let _ = match (json, target) {
+        (true, LogTarget::Server) => builder.json().flatten_event(true).try_init(),
+        (false, LogTarget::Server) => builder.try_init(),
+        (true, LogTarget::Tool) => builder
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .try_init(),
+        (false, LogTarget::Tool) => builder.with_writer(std::io::stderr).try_init(),
     };
 }

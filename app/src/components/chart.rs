@@ -1,5 +1,12 @@
 //! Charts drawn as inline SVG by the app itself: no chart library, no external script.
+//!
+//! One bar per bucket of the window, zeros included (the server fills the gaps,
+//! `server/src/dashboard/overview.rs`), so a stop in traffic shows as a gap. Every bar
+//! has a full-height hover area whose `<title>` gives its time and values, and the time
+//! ticks are HTML under the SVG, so the stretched drawing never distorts their text.
 use leptos::prelude::*;
+
+use super::clock::{minute_text, use_clock};
 
 /// One stacked segment of a bar: its height and its CSS class (which sets the colour).
 #[derive(Debug, Clone, PartialEq)]
@@ -8,44 +15,47 @@ pub struct Segment {
     pub class: &'static str,
 }
 
-/// One bar: a label for its tooltip and its segments, bottom first.
+/// One bar: when its bucket starts, what its tooltip says after the time, and its
+/// segments, bottom first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
-    pub label: String,
+    pub at_s: i64,
+    pub detail: String,
     pub segments: Vec<Segment>,
 }
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 160.0;
-const AXIS: f64 = 28.0;
+/// Tick spacings people read easily, in minutes.
+const TICK_STEPS_MIN: [i64; 12] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 240, 360, 720];
+const MAX_TICKS: i64 = 6;
 
-/// Stacked bars over time, with the largest value marked on the axis.
+/// Stacked bars over time, with the largest value marked and labelled time ticks.
 #[component]
 pub fn BarChart(
     #[prop(into)] title: String,
     bars: Vec<Bar>,
+    /// Minutes each bar covers.
+    bucket_minutes: i64,
     /// Names and CSS classes of the segments, for the legend.
     legend: Vec<(&'static str, &'static str)>,
 ) -> impl IntoView {
+    let clock = use_clock();
     let peak = bars
         .iter()
         .map(|bar| bar.segments.iter().map(|s| s.value).sum::<i64>())
         .max()
         .unwrap_or(0)
         .max(1);
-    let slot = (WIDTH - AXIS) / bars.len().max(1) as f64;
+    let count = bars.len().max(1);
+    let slot = WIDTH / count as f64;
     let bar_width = (slot * 0.8).max(1.0);
-    let first_label = bars
-        .first()
-        .map(|bar| bar.label.clone())
-        .unwrap_or_default();
-    let last_label = bars.last().map(|bar| bar.label.clone()).unwrap_or_default();
-    let rects = bars
+    let ticks = ticks(&bars, bucket_minutes, slot);
+    let drawn = bars
         .into_iter()
         .enumerate()
         .map(|(index, bar)| {
-            let x = AXIS + index as f64 * slot;
-            let total: i64 = bar.segments.iter().map(|s| s.value).sum();
+            let x = index as f64 * slot;
             let mut top = HEIGHT;
             let pieces = bar
                 .segments
@@ -65,11 +75,27 @@ pub fn BarChart(
                     }
                 })
                 .collect_view();
+            let (at_s, detail) = (bar.at_s, bar.detail);
+            let tooltip = move || {
+                let zone = if clock.is_local() { "local" } else { "UTC" };
+                format!("{} {zone} · {detail}", minute_text(at_s, clock.is_local()))
+            };
             view! {
-                <g>
-                    <title>{format!("{}: {total}", bar.label)}</title>
+                <g class="bar" data-at=at_s>
+                    <title>{tooltip}</title>
+                    <rect class="hit" x=format!("{x:.1}") y="0" width=format!("{slot:.1}") height=HEIGHT/>
                     {pieces}
                 </g>
+            }
+        })
+        .collect_view();
+    let tick_labels = ticks
+        .into_iter()
+        .map(|(at_s, percent)| {
+            view! {
+                <span class="tick-label" style=format!("left: {percent:.2}%")>
+                    {move || minute_text(at_s, clock.is_local())}
+                </span>
             }
         })
         .collect_view();
@@ -87,20 +113,68 @@ pub fn BarChart(
     view! {
         <figure class="chart">
             <figcaption>{title.clone()}</figcaption>
-            <svg
-                viewBox=format!("0 0 {WIDTH} {}", HEIGHT + 16.0)
-                role="img"
-                aria-label=title
-                preserveAspectRatio="none"
-            >
-                <line class="axis" x1=AXIS y1=HEIGHT x2=WIDTH y2=HEIGHT />
-                <text class="tick" x="0" y="12">{peak}</text>
-                <text class="tick" x="0" y=HEIGHT>"0"</text>
-                {rects}
-                <text class="tick" x=AXIS y=HEIGHT + 14.0>{first_label}</text>
-                <text class="tick end" x=WIDTH y=HEIGHT + 14.0>{last_label}</text>
-            </svg>
+            <div class="plot">
+                <span class="peak" title="the largest bar">{peak}</span>
+                <svg
+                    viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                    role="img"
+                    aria-label=title
+                    preserveAspectRatio="none"
+                >
+                    <line class="axis" x1="0" y1=HEIGHT x2=WIDTH y2=HEIGHT />
+                    {drawn}
+                </svg>
+                <div class="ticks" data-testid="chart-ticks">{tick_labels}</div>
+            </div>
             <div class="legend">{legend}</div>
         </figure>
+    }
+}
+
+/// The bars to label, and where their middle sits in percent of the width: those whose
+/// time is a multiple of the smallest readable step that keeps at most [`MAX_TICKS`].
+fn ticks(bars: &[Bar], bucket_minutes: i64, slot: f64) -> Vec<(i64, f64)> {
+    let span_min = bars.len() as i64 * bucket_minutes.max(1);
+    let step_min = TICK_STEPS_MIN
+        .into_iter()
+        .find(|step| step % bucket_minutes.max(1) == 0 && span_min / step <= MAX_TICKS)
+        .unwrap_or(24 * 60);
+    bars.iter()
+        .enumerate()
+        .filter(|(_, bar)| bar.at_s.rem_euclid(step_min * 60) == 0)
+        .map(|(index, bar)| (bar.at_s, (index as f64 + 0.4) * slot / WIDTH * 100.0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minutes(count: i64, bucket_minutes: i64) -> Vec<Bar> {
+        // From 10:03 UTC on 2026-12-05.
+        let start = 1_796_464_980;
+        (0..count)
+            .map(|index| Bar {
+                at_s: start + index * bucket_minutes * 60,
+                detail: String::new(),
+                segments: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ticks_fall_on_round_minutes_and_stay_few() {
+        let bars = minutes(15, 1);
+        let ticks = ticks(&bars, 1, WIDTH / 15.0);
+        let labels: Vec<String> = ticks
+            .iter()
+            .map(|(at, _)| minute_text(*at, false))
+            .collect();
+        assert_eq!(labels, ["10:05", "10:10", "10:15"]);
+        let hour = minutes(60, 1);
+        assert_eq!(ticks(&hour, 1, WIDTH / 60.0).len(), 6);
+        let day = minutes(96, 15);
+        let day_ticks = ticks(&day, 15, WIDTH / 96.0);
+        assert!((3..=6).contains(&day_ticks.len()), "{day_ticks:?}");
     }
 }

@@ -1,8 +1,12 @@
-//! The console's frame: the top bar with navigation and the signed-in user, and the
-//! role gate that hides what a role cannot use (the server refuses it anyway).
+//! The console's frame: the top bar with navigation, the quick search (`/` focuses it),
+//! the time-zone switch and the signed-in user; the page's `<title>`; and the role gate
+//! that hides what a role cannot use (the server refuses it anyway).
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::{use_location, use_query_map};
 
+use super::clock::ClockSwitch;
 use crate::api::current_viewer;
 use crate::model::{Role, Viewer};
 
@@ -29,12 +33,17 @@ const LINKS: [(&str, &str, Role); 8] = [
     ("/users", "Users", Role::Admin),
 ];
 
+/// The id of the quick search box, which `/` focuses.
+const QUICK_SEARCH_ID: &str = "quick-search";
+
 /// The top bar. On the login page, only the name.
 #[component]
 pub fn TopBar() -> impl IntoView {
     let location = use_location();
     let viewer = viewer_resource();
+    focus_search_on_slash();
     view! {
+        <PageTitle/>
         <header class="topbar">
             <a class="brand" href="/">"oncewallet"</a>
             <Suspense fallback=|| ()>
@@ -67,14 +76,121 @@ fn Nav(viewer: Viewer, path: Memo<String>) -> impl IntoView {
         .collect_view();
     view! {
         <nav class="mainnav" aria-label="console">{links}</nav>
+        <Form method="GET" action="/search" attr:class="quick-search" attr:role="search">
+            <input
+                type="search"
+                name="q"
+                id=QUICK_SEARCH_ID
+                placeholder="Find an id  ( / )"
+                aria-label="Find a transaction, request, player or round id"
+                aria-keyshortcuts="/"
+            />
+        </Form>
+        <ClockSwitch/>
         <div class="whoami">
-            <span data-testid="whoami">{viewer.username.clone()}</span>
+            <a href="/account" data-testid="whoami" title="Your account">{viewer.username.clone()}</a>
             <span class="role">{viewer.role.as_str()}</span>
             <form method="post" action="/auth/logout">
                 <button type="submit" class="link">"Sign out"</button>
             </form>
         </div>
     }
+}
+
+/// The document's `<title>`: what the page shows, then the product, e.g.
+/// `Trace tx-123 · oncewallet`. Read from the URL so that every page, whoever wrote it,
+/// gets one without repeating it.
+#[component]
+fn PageTitle() -> impl IntoView {
+    let location = use_location();
+    let query = use_query_map();
+    let text = move || {
+        let q = query.read().get("q").unwrap_or_default();
+        format!(
+            "{} · oncewallet",
+            page_name(&location.pathname.get(), q.trim())
+        )
+    };
+    view! { <Title text=text/> }
+}
+
+/// What the page at `path` shows; `q` is the search box's text, when any.
+pub fn page_name(path: &str, q: &str) -> String {
+    let decoded = |text: &str| decode(text);
+    if let Some(id) = path.strip_prefix("/tx/") {
+        return format!("Trace {}", decoded(id));
+    }
+    if let Some(id) = path.strip_prefix("/players/") {
+        return format!("Player {}", decoded(id));
+    }
+    match path.trim_end_matches('/') {
+        "" => "Overview".to_owned(),
+        "/login" => "Sign in".to_owned(),
+        "/account" => "Your account".to_owned(),
+        "/search" if !q.is_empty() => format!("Search {q}"),
+        other => LINKS
+            .iter()
+            .find(|(href, _, _)| *href == other)
+            .map(|(_, name, _)| (*name).to_owned())
+            .unwrap_or_else(|| "Console".to_owned()),
+    }
+}
+
+/// Undoes the percent-encoding of a path segment (ids are ASCII; anything else is left
+/// as it came).
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[index], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+/// In the browser, `/` anywhere but in a text field focuses the quick search box.
+fn focus_search_on_slash() {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        use leptos::wasm_bindgen::JsCast;
+        let handle = window_event_listener(leptos::ev::keydown, |event| {
+            if event.key() != "/" || event.ctrl_key() || event.meta_key() || event.alt_key() {
+                return;
+            }
+            let typing = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok())
+                .is_some_and(|element| {
+                    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                        || element.is_content_editable()
+                });
+            if typing {
+                return;
+            }
+            let input = document()
+                .get_element_by_id(QUICK_SEARCH_ID)
+                .and_then(|element| element.dyn_into::<web_sys::HtmlInputElement>().ok());
+            if let Some(input) = input {
+                event.prevent_default();
+                drop(input.focus());
+                input.select();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    });
 }
 
 /// Shows its children only to roles that include `role`.
@@ -89,5 +205,24 @@ pub fn IfRole(role: Role, children: ChildrenFn) -> impl IntoView {
                 allowed.then(|| children.with_value(|children| children()))
             })}
         </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_has_a_title_that_names_what_it_shows() {
+        assert_eq!(page_name("/", ""), "Overview");
+        assert_eq!(page_name("/tx/tx-123", ""), "Trace tx-123");
+        assert_eq!(page_name("/tx/a%2Fb", ""), "Trace a/b");
+        assert_eq!(page_name("/players", ""), "Players");
+        assert_eq!(page_name("/players/p-1", ""), "Player p-1");
+        assert_eq!(page_name("/search", "p-1"), "Search p-1");
+        assert_eq!(page_name("/search", ""), "Search");
+        assert_eq!(page_name("/pending", ""), "Pending rollbacks");
+        assert_eq!(page_name("/login", ""), "Sign in");
+        assert_eq!(page_name("/somewhere", ""), "Console");
     }
 }

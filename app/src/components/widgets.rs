@@ -152,12 +152,10 @@ pub fn age_text(seconds: i64) -> String {
     }
 }
 
-/// A short local rendering of an RFC 3339 time: date and time to the second, UTC.
+/// An RFC 3339 time to the second, in UTC; [`Time`](super::clock::Time) follows the
+/// top bar's time-zone switch instead.
 pub fn time_text(rfc3339: &str) -> String {
-    rfc3339
-        .get(..19)
-        .map(|text| text.replace('T', " "))
-        .unwrap_or_else(|| rfc3339.to_owned())
+    super::clock::time_text(rfc3339, false)
 }
 
 #[cfg(test)]

@@ -66,10 +66,10 @@ impl Totals {
     }
 }
 
-/// One minute of the charts.
+/// One bucket of the charts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinutePoint {
-    /// Seconds since the epoch, at the start of the minute.
+    /// Seconds since the epoch, at the start of the bucket.
     pub minute_s: i64,
     /// `HH:MM` in UTC.
     pub label: String,
@@ -96,7 +96,8 @@ pub struct Overview {
     pub codes: Vec<CodeCount>,
     /// What duplicate requests would have moved a second time, per currency, formatted.
     pub double_charges_prevented: Vec<String>,
-    /// One point per minute of the window, zeros included, oldest first.
+    /// One point per bucket of the window (a minute; a quarter hour for the day), zeros
+    /// included, oldest first.
     pub series: Vec<MinutePoint>,
     pub open_pending_rollbacks: i64,
     pub open_discrepancies: i64,

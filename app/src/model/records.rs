@@ -78,7 +78,13 @@ pub struct DiscrepancyRow {
     pub subject_type: String,
     pub subject_id: String,
     pub provider_id: Option<String>,
+    /// The whole details on one line, for narrow cells.
     pub details: String,
+    /// The details that are not compared, as labelled values.
+    pub facts: Vec<Fact>,
+    /// The two sides of the finding field by field, when it has two (a provider's
+    /// statement against the wallet, a balance against its ledger).
+    pub comparison: Option<Comparison>,
     pub first_seen_at: String,
     pub last_seen_at: String,
     /// `OPEN`, `ACKNOWLEDGED` or `RESOLVED`.
@@ -87,6 +93,35 @@ pub struct DiscrepancyRow {
     pub resolved_by: Option<String>,
     pub resolved_at: Option<String>,
     pub resolution_note: Option<String>,
+}
+
+/// A labelled value of a finding's details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    pub name: String,
+    pub value: String,
+}
+
+/// Two sides of a finding, side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// What each side is, e.g. "Provider reported" and "Wallet".
+    pub left: String,
+    pub right: String,
+    /// A side that has no record at all (a transaction missing in the wallet).
+    pub left_missing: bool,
+    pub right_missing: bool,
+    pub fields: Vec<ComparedField>,
+}
+
+/// One field of a comparison; `None` where a side does not say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComparedField {
+    pub name: String,
+    pub left: Option<String>,
+    pub right: Option<String>,
+    /// Both sides say, and they disagree.
+    pub differs: bool,
 }
 
 /// One run of the reconciliation job.
@@ -122,4 +157,7 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: String,
     pub last_login_at: Option<String>,
+    /// The password was reset; the user has not chosen their own yet.
+    #[serde(default)]
+    pub must_change_password: bool,
 }

@@ -43,6 +43,10 @@ pub struct Viewer {
     pub user_id: i64,
     pub username: String,
     pub role: Role,
+    /// Someone else set this user's password: until they choose their own, the console
+    /// shows them only the account page (`/account`).
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub fn AuditPage() -> impl IntoView {
             <label>"Subject id " <input name="subject" value=move || subject.get() size="16"/></label>
             <button type="submit">"Filter"</button>
         </Form>
+        <p class="toolbar">
+            <a class="button" href=move || export_href(actor.get(), action.get(), subject.get()) rel="external" download data-testid="export-audit">"Export (CSV)"</a>
+            <span class="muted">" every entry the filter matches, newest first"</span>
+        </p>
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match rows.await {
@@ -56,4 +60,12 @@ pub fn AuditPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// The CSV of the entries the current filter shows.
+fn export_href(actor: String, action: String, subject: String) -> String {
+    format!(
+        "/console/audit.csv{}",
+        query_string(&[("actor", actor), ("action", action), ("subject", subject)])
+    )
 }

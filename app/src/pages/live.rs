@@ -6,7 +6,8 @@ use leptos_router::components::Form;
 
 use super::{every, query_param};
 use crate::api::get_feed;
-use crate::components::widgets::{time_text, Badge, ErrorBox, Loading, TxLink};
+use crate::components::clock::{Time, ZoneName};
+use crate::components::widgets::{Badge, ErrorBox, Loading, TxLink};
 use crate::model::{AttemptRow, FeedFilter};
 
 /// The page keeps this many rows; older ones are a search away.
@@ -141,7 +142,7 @@ fn LiveTable(rows: RwSignal<Vec<AttemptRow>>) -> impl IntoView {
         <table class="grid" data-testid="live-table">
             <thead>
                 <tr>
-                    <th>"Received (UTC)"</th><th>"Provider"</th><th>"Endpoint"</th>
+                    <th>"Received (" <ZoneName/> ")"</th><th>"Provider"</th><th>"Endpoint"</th>
                     <th>"Transaction"</th><th>"Outcome"</th><th>"Status"</th>
                     <th>"Code"</th><th>"Signature"</th><th class="num">"ms"</th><th>"Request id"</th>
                 </tr>
@@ -167,7 +168,7 @@ pub fn AttemptLine(row: AttemptRow) -> impl IntoView {
     };
     view! {
         <tr data-attempt-id=row.id>
-            <td class="mono">{time_text(&row.received_at)}</td>
+            <td class="mono"><Time at=row.received_at.clone()/></td>
             <td>{row.provider_id.clone().unwrap_or_default()}</td>
             <td class="mono">{row.endpoint.clone()}</td>
             <td>{transaction}</td>

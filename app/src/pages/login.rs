@@ -7,6 +7,16 @@ use super::query_param;
 pub fn LoginPage() -> impl IntoView {
     let error = query_param("error");
     let next = query_param("next");
+    let changed = query_param("changed");
+    let notice = move || {
+        (changed.get() == "1").then(|| {
+            view! {
+                <p class="notice" role="status">
+                    "Password changed. Sign in with your new password."
+                </p>
+            }
+        })
+    };
     let message = move || match error.get().as_str() {
         "" => None,
         "locked" => Some("Too many failed sign-ins. Wait a few minutes and try again."),
@@ -15,6 +25,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <section class="login">
             <h1>"Sign in"</h1>
+            {notice}
             {move || message().map(|text| view! { <p class="error" role="alert">{text}</p> })}
             <form method="post" action="/auth/login">
                 <input type="hidden" name="next" value=move || next.get()/>

@@ -1,4 +1,5 @@
 //! One module per console page.
+pub mod account;
 pub mod audit;
 pub mod live;
 pub mod login;

@@ -5,6 +5,7 @@ use leptos_router::components::Form;
 use super::{every, query_param};
 use crate::api::get_overview;
 use crate::components::chart::{Bar, BarChart, Segment};
+use crate::components::clock::{Time, ZoneName};
 use crate::components::widgets::{Badge, ErrorBox, Loading};
 use crate::model::{MinutePoint, Overview, Totals, Window};
 
@@ -44,7 +45,8 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
     view! {
         <Filters overview=overview.clone()/>
         <p class="muted">
-            {format!("Since {} UTC · refreshed every {REFRESH_SECONDS} s", overview.since)}
+            "Since " <Time at=overview.since.clone()/> " " <ZoneName/>
+            {format!(" · refreshed every {REFRESH_SECONDS} s")}
         </p>
         <section class="cards" data-testid="overview-cards">
             <Card label="Requests / min" value=format!("{per_minute:.1}")/>
@@ -138,34 +140,64 @@ fn latency(totals: &Totals) -> String {
 
 #[component]
 fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
+    let bucket_minutes = match series.as_slice() {
+        [first, second, ..] => ((second.minute_s - first.minute_s) / 60).max(1),
+        _ => 1,
+    };
+    let per = if bucket_minutes == 1 {
+        "minute".to_owned()
+    } else {
+        format!("{bucket_minutes} minutes")
+    };
     let outcomes = series
         .iter()
-        .map(|point| Bar {
-            label: format!("{} UTC", point.label),
-            segments: vec![
-                Segment {
-                    value: point.totals.first,
-                    class: "s-first",
-                },
-                Segment {
-                    value: point.totals.replays,
-                    class: "s-replay",
-                },
-                Segment {
-                    value: point.totals.declined + point.totals.conflicts,
-                    class: "s-declined",
-                },
-                Segment {
-                    value: point.totals.rejected + point.totals.errors,
-                    class: "s-error",
-                },
-            ],
+        .map(|point| {
+            let t = &point.totals;
+            let refused = t.declined + t.conflicts;
+            let failed = t.rejected + t.errors;
+            Bar {
+                at_s: point.minute_s,
+                detail: format!(
+                    "{} {}: {} first, {} duplicate, {refused} declined or conflict, \
+                     {failed} rejected or error",
+                    t.attempts,
+                    if t.attempts == 1 {
+                        "request"
+                    } else {
+                        "requests"
+                    },
+                    t.first,
+                    t.replays
+                ),
+                segments: vec![
+                    Segment {
+                        value: t.first,
+                        class: "s-first",
+                    },
+                    Segment {
+                        value: t.replays,
+                        class: "s-replay",
+                    },
+                    Segment {
+                        value: refused,
+                        class: "s-declined",
+                    },
+                    Segment {
+                        value: failed,
+                        class: "s-error",
+                    },
+                ],
+            }
         })
         .collect();
     let latency = series
         .iter()
         .map(|point| Bar {
-            label: format!("{} UTC p99 ms", point.label),
+            at_s: point.minute_s,
+            detail: point
+                .totals
+                .latency_ms_p99
+                .map_or_else(|| "no requests".to_owned(), |ms| format!("p99 {ms} ms")),
             segments: vec![Segment {
                 value: point.totals.latency_ms_p99.unwrap_or(0),
                 class: "s-latency",
@@ -175,8 +207,9 @@ fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
     view! {
         <div class="charts">
             <BarChart
-                title="Requests per minute"
+                title=format!("Requests per {per}")
                 bars=outcomes
+                bucket_minutes
                 legend=vec![
                     ("first", "s-first"),
                     ("duplicate", "s-replay"),
@@ -184,7 +217,12 @@ fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
                     ("rejected / error", "s-error"),
                 ]
             />
-            <BarChart title="Latency p99 per minute (ms)" bars=latency legend=vec![("p99", "s-latency")]/>
+            <BarChart
+                title=format!("Latency p99 per {per} (ms)")
+                bars=latency
+                bucket_minutes
+                legend=vec![("p99", "s-latency")]
+            />
         </div>
     }
 }

@@ -48,6 +48,10 @@ pub fn PendingPage() -> impl IntoView {
              through the same exactly-once path as a provider's rollback."
         </p>
         {outcome}
+        <p class="toolbar">
+            <a class="button" href="/console/pending.csv" rel="external" download data-testid="export-pending">"Export all (CSV)"</a>
+            <span class="muted">" amounts in decimal and minor units"</span>
+        </p>
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match rows.await {

@@ -6,9 +6,10 @@ use leptos_router::hooks::use_params_map;
 use super::trace::Transactions;
 use super::{page_param, query_param};
 use crate::api::{get_player, list_players, SetPlayerBlocked};
+use crate::components::clock::{Time, ZoneName};
 use crate::components::layout::IfRole;
 use crate::components::widgets::{
-    encode, error_text, query_string, time_text, Badge, CopyId, Empty, ErrorBox, Loading, Pager,
+    encode, error_text, query_string, Badge, CopyId, Empty, ErrorBox, Loading, Pager,
 };
 use crate::model::{PlayerDetail, Role};
 
@@ -37,12 +38,12 @@ pub fn PlayersPage() -> impl IntoView {
                                 <td><a class="mono" href=format!("/players/{}", encode(&player.id))>{player.id.clone()}</a></td>
                                 <td class="num">{player.balance}</td>
                                 <td><Badge text=player.status/></td>
-                                <td class="mono">{time_text(&player.updated_at)}</td>
+                                <td class="mono"><Time at=player.updated_at.clone()/></td>
                             </tr>
                         }).collect_view();
                         view! {
                             <table class="grid" data-testid="players">
-                                <thead><tr><th>"Player"</th><th class="num">"Balance"</th><th>"Status"</th><th>"Last change (UTC)"</th></tr></thead>
+                                <thead><tr><th>"Player"</th><th class="num">"Balance"</th><th>"Status"</th><th>"Last change (" <ZoneName/> ")"</th></tr></thead>
                                 <tbody>{rows}</tbody>
                             </table>
                             <Pager page=list.page page_size=list.page_size total=list.total
@@ -111,7 +112,7 @@ fn PlayerBody(detail: PlayerDetail, block: ServerAction<SetPlayerBlocked>) -> im
             <dt>"Balance"</dt><dd data-testid="balance">{player.balance.clone()}</dd>
             <dt>"Status"</dt><dd><Badge text=player.status.clone()/></dd>
             <dt>"Currency"</dt><dd>{player.currency.clone()}</dd>
-            <dt>"Since"</dt><dd class="mono">{time_text(&player.created_at)}</dd>
+            <dt>"Since"</dt><dd class="mono"><Time at=player.created_at.clone()/></dd>
         </dl>
         <IfRole role=Role::Operator>
             <BlockForm player_id=player_id.clone() blocked block/>

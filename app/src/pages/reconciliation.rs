@@ -5,10 +5,10 @@ use leptos_router::components::Form;
 
 use super::query_param;
 use crate::api::{get_reconciliation, AcknowledgeFinding, ResolveFinding, RunReconciliationNow};
+use crate::components::clock::{Time, ZoneName};
+use crate::components::finding::FindingDetails;
 use crate::components::layout::IfRole;
-use crate::components::widgets::{
-    error_text, query_string, time_text, Badge, Empty, ErrorBox, Loading,
-};
+use crate::components::widgets::{error_text, query_string, Badge, Empty, ErrorBox, Loading};
 use crate::model::{DiscrepancyRow, FindingFilter, Reconciliation, Role, RunRow};
 
 const STATUSES: [&str; 3] = ["OPEN", "ACKNOWLEDGED", "RESOLVED"];
@@ -103,6 +103,10 @@ fn Body(
         </IfRole>
         <h2>"Findings"</h2>
         <FindingFilters kinds=data.kinds.clone()/>
+        <p class="toolbar">
+            <a class="button" href=findings_export_href rel="external" download data-testid="export-findings">"Export findings (CSV)"</a>
+            <span class="muted">" every finding the filter matches, amounts in decimal and minor units"</span>
+        </p>
         <Findings rows=data.findings.clone() acknowledge resolve/>
         {data.next_before_id.map(|before| view! {
             <nav class="pager"><a rel="next" href=move || older_href(before)>"Older →"</a></nav>
@@ -110,6 +114,18 @@ fn Body(
         <h2>"Recent runs"</h2>
         <Runs rows=data.runs/>
     }
+}
+
+/// The CSV of the findings the current filter shows.
+fn findings_export_href() -> String {
+    let query = leptos_router::hooks::use_query_map().get_untracked();
+    format!(
+        "/console/findings.csv{}",
+        query_string(&[
+            ("kind", query.get("kind").unwrap_or_default()),
+            ("status", query.get("status").unwrap_or_default()),
+        ])
+    )
 }
 
 fn older_href(before: i64) -> String {
@@ -238,8 +254,8 @@ fn FindingLine(
             <td><Badge text=row.severity.clone()/></td>
             <td>{subject}</td>
             <td>{row.provider_id.clone().unwrap_or_default()}</td>
-            <td class="details">{row.details.clone()}</td>
-            <td class="mono">{time_text(&row.first_seen_at)}<br/>{time_text(&row.last_seen_at)}</td>
+            <td class="details"><FindingDetails row=row.clone()/></td>
+            <td class="mono"><Time at=row.first_seen_at.clone()/><br/><Time at=row.last_seen_at.clone()/></td>
             <td><Badge text=row.status.clone()/><div class="muted">{who}</div></td>
             <td class="actions">
                 <IfRole role=Role::Operator>
@@ -274,7 +290,7 @@ fn Runs(rows: Vec<RunRow>) -> impl IntoView {
             view! {
                 <tr>
                     <td class="num">{run.id}</td>
-                    <td class="mono">{time_text(&run.started_at)}</td>
+                    <td class="mono"><Time at=run.started_at.clone()/></td>
                     <td>{run.trigger}</td>
                     <td class="num">{run.findings}</td>
                     <td class="num">{run.opened}</td>
@@ -287,7 +303,7 @@ fn Runs(rows: Vec<RunRow>) -> impl IntoView {
         .collect_view();
     view! {
         <table class="grid" data-testid="runs">
-            <thead><tr><th class="num">"Run"</th><th>"Started (UTC)"</th><th>"Trigger"</th><th class="num">"Findings"</th>
+            <thead><tr><th class="num">"Run"</th><th>"Started (" <ZoneName/> ")"</th><th>"Trigger"</th><th class="num">"Findings"</th>
             <th class="num">"New"</th><th class="num">"Auto-resolved"</th><th class="num">"Critical open"</th><th class="num">"ms"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>

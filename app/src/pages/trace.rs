@@ -3,9 +3,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::get_trace;
-use crate::components::widgets::{
-    time_text, Badge, Body, CopyId, Empty, ErrorBox, Loading, TxLink,
-};
+use crate::components::clock::{Time, ZoneName};
+use crate::components::widgets::{Badge, Body, CopyId, Empty, ErrorBox, Loading, TxLink};
 use crate::model::{
     AttemptDetail, AuditRow, ChainVerdict, LedgerLine, RoundView, Trace, TransactionRow,
     TransactionTrace,
@@ -75,7 +74,7 @@ fn TransactionSection(tx: TransactionTrace) -> impl IntoView {
             <h3>"History"</h3>
             <ol class="history" data-testid="history">
                 {tx.history.iter().map(|event| view! {
-                    <li><span class="mono">{time_text(&event.at)}</span>" "{event.what.clone()}</li>
+                    <li><span class="mono"><Time at=event.at.clone()/></span>" "{event.what.clone()}</li>
                 }).collect_view()}
             </ol>
             <h3>{format!("Attempts ({})", tx.attempts.len())}</h3>
@@ -124,7 +123,7 @@ fn Facts(row: TransactionRow, chain: ChainVerdict) -> impl IntoView {
             <dt>"Game"</dt><dd class="mono">{row.game_id.clone().unwrap_or_default()}</dd>
             <dt>"First answer"</dt><dd>{row.http_status}" "{row.error_code.clone().unwrap_or_default()}</dd>
             <dt>"First request id"</dt><dd><CopyId text=row.request_id.clone()/></dd>
-            <dt>"Created"</dt><dd class="mono">{time_text(&row.created_at)}</dd>
+            <dt>"Created"</dt><dd class="mono"><Time at=row.created_at.clone()/></dd>
             <dt>"Hash chain"</dt><dd data-testid="chain">{chain}</dd>
         </dl>
     }
@@ -142,7 +141,7 @@ pub fn Attempts(attempts: Vec<AttemptDetail>) -> impl IntoView {
             let row = attempt.row;
             view! {
                 <tr data-testid="attempt">
-                    <td class="mono">{time_text(&row.received_at)}</td>
+                    <td class="mono"><Time at=row.received_at.clone()/></td>
                     <td><CopyId text=row.request_id.clone()/></td>
                     <td><Badge text=row.outcome.clone()/></td>
                     <td class="num">{row.http_status}</td>
@@ -160,7 +159,7 @@ pub fn Attempts(attempts: Vec<AttemptDetail>) -> impl IntoView {
     view! {
         <table class="grid">
             <thead><tr>
-                <th>"Received (UTC)"</th><th>"Request id"</th><th>"Outcome"</th><th>"Status"</th>
+                <th>"Received (" <ZoneName/> ")"</th><th>"Request id"</th><th>"Outcome"</th><th>"Status"</th>
                 <th>"Code"</th><th>"Signature"</th><th class="num">"ms"</th><th>"Bodies"</th>
             </tr></thead>
             <tbody>{rows}</tbody>
@@ -203,8 +202,13 @@ fn Ledger(lines: Vec<LedgerLine>) -> impl IntoView {
 fn Round(round: RoundView) -> impl IntoView {
     view! {
         <h3>"Round " <code>{round.round_id.clone()}</code>" "<Badge text=round.state.clone()/></h3>
-        <p class="muted">{format!("Game {} · opened {} · {}", round.game_id, time_text(&round.opened_at),
-            round.closed_at.as_deref().map(|t| format!("closed {}", time_text(t))).unwrap_or_else(|| "still open".to_owned()))}</p>
+        <p class="muted">
+            {format!("Game {} · opened ", round.game_id)}<Time at=round.opened_at.clone()/>" · "
+            {match round.closed_at.clone() {
+                Some(at) => view! { "closed " <Time at/> }.into_any(),
+                None => "still open".into_any(),
+            }}
+        </p>
         <Transactions rows=round.transactions/>
     }
 }
@@ -217,7 +221,7 @@ pub fn Transactions(rows: Vec<TransactionRow>) -> impl IntoView {
         .map(|row| {
             view! {
                 <tr>
-                    <td class="mono">{time_text(&row.created_at)}</td>
+                    <td class="mono"><Time at=row.created_at.clone()/></td>
                     <td>{row.provider_id}</td>
                     <td><TxLink id=row.transaction_id/></td>
                     <td>{row.op}</td>
@@ -232,7 +236,7 @@ pub fn Transactions(rows: Vec<TransactionRow>) -> impl IntoView {
         .collect_view();
     view! {
         <table class="grid">
-            <thead><tr><th>"Created (UTC)"</th><th>"Provider"</th><th>"Transaction"</th><th>"Op"</th>
+            <thead><tr><th>"Created (" <ZoneName/> ")"</th><th>"Provider"</th><th>"Transaction"</th><th>"Op"</th>
             <th>"Player"</th><th>"Round"</th><th class="num">"Amount"</th><th>"State"</th><th>"Code"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
@@ -247,7 +251,7 @@ pub fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
         .map(|row| {
             view! {
                 <tr>
-                    <td class="mono">{time_text(&row.at)}</td>
+                    <td class="mono"><Time at=row.at.clone()/></td>
                     <td>{row.actor}</td>
                     <td class="mono">{row.action}</td>
                     <td class="mono">{format!("{} {}", row.subject_type, row.subject_id)}</td>
@@ -259,7 +263,7 @@ pub fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
         .collect_view();
     view! {
         <table class="grid" data-testid="audit-table">
-            <thead><tr><th>"At (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Subject"</th><th>"Reason"</th><th>"Details"</th></tr></thead>
+            <thead><tr><th>"At (" <ZoneName/> ")"</th><th>"Who"</th><th>"Action"</th><th>"Subject"</th><th>"Reason"</th><th>"Details"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }

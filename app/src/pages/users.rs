@@ -1,7 +1,7 @@
 //! Staff users (admins only): create, change role, disable.
 use leptos::prelude::*;
 
-use crate::api::{list_users, CreateUser, SetUserDisabled, SetUserRole};
+use crate::api::{list_users, CreateUser, ResetUserPassword, SetUserDisabled, SetUserRole};
 use crate::components::widgets::{error_text, time_text, Badge, ErrorBox, Loading};
 use crate::model::{Role, UserRow};
 
@@ -10,6 +10,7 @@ struct Actions {
     create: ServerAction<CreateUser>,
     role: ServerAction<SetUserRole>,
     disable: ServerAction<SetUserDisabled>,
+    reset: ServerAction<ResetUserPassword>,
 }
 
 #[component]
@@ -18,6 +19,7 @@ pub fn UsersPage() -> impl IntoView {
         create: ServerAction::new(),
         role: ServerAction::new(),
         disable: ServerAction::new(),
+        reset: ServerAction::new(),
     };
     let users = Resource::new(
         move || {
@@ -25,6 +27,7 @@ pub fn UsersPage() -> impl IntoView {
                 actions.create.version().get(),
                 actions.role.version().get(),
                 actions.disable.version().get(),
+                actions.reset.version().get(),
             )
         },
         |_| list_users(),
@@ -34,6 +37,7 @@ pub fn UsersPage() -> impl IntoView {
             actions.create.value().get(),
             actions.role.value().get(),
             actions.disable.value().get(),
+            actions.reset.value().get().map(|result| result.map(drop)),
         ];
         errors
             .into_iter()
@@ -42,9 +46,20 @@ pub fn UsersPage() -> impl IntoView {
             .map(|error| view! { <p class="error" role="alert">{error_text(&error)}</p> })
             .collect_view()
     };
+    // The generated password is shown once, here, and never stored in clear.
+    let generated = move || match actions.reset.value().get() {
+        Some(Ok(password)) => Some(view! {
+            <p class="notice" role="status" data-testid="reset-password">
+                "New password, shown once: " <code class="mono">{password}</code>
+                " The user must choose their own at the next sign-in; their sessions have ended."
+            </p>
+        }),
+        _ => None,
+    };
     view! {
         <h1>"Users"</h1>
         {feedback}
+        {generated}
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match users.await {
@@ -82,6 +97,9 @@ fn UserTable(rows: Vec<UserRow>, actions: Actions) -> impl IntoView {
             let current = Role::parse(&user.role).unwrap_or(Role::Support);
             let id = user.id;
             let status = if user.disabled { "DISABLED" } else { "ACTIVE" };
+            let must_change = user
+                .must_change_password
+                .then(|| view! { <Badge text="MUST CHANGE PASSWORD"/> });
             view! {
                 <tr data-user=user.username.clone()>
                     <td class="mono">{user.username.clone()}</td>
@@ -92,7 +110,7 @@ fn UserTable(rows: Vec<UserRow>, actions: Actions) -> impl IntoView {
                             <button type="submit">"Change role"</button>
                         </ActionForm>
                     </td>
-                    <td><Badge text=status/></td>
+                    <td><Badge text=status/>" "{must_change}</td>
                     <td class="mono">{time_text(&user.created_at)}</td>
                     <td class="mono">{user.last_login_at.as_deref().map(time_text).unwrap_or_default()}</td>
                     <td>
@@ -100,6 +118,10 @@ fn UserTable(rows: Vec<UserRow>, actions: Actions) -> impl IntoView {
                             <input type="hidden" name="user_id" value=id/>
                             <input type="hidden" name="disabled" value=(!user.disabled).to_string()/>
                             <button type="submit">{if user.disabled { "Enable" } else { "Disable" }}</button>
+                        </ActionForm>
+                        <ActionForm action=actions.reset attr:class="inline">
+                            <input type="hidden" name="user_id" value=id/>
+                            <button type="submit">"Reset password"</button>
                         </ActionForm>
                     </td>
                 </tr>

@@ -17,7 +17,6 @@ use crate::dashboard::DbConsole;
 use crate::db::{Store, WriterConfig};
 use crate::state::AppState;
 
-const USAGE: &str = "usage: server bench console --database-url URL [--repeat N]";
 /// The console's budget per server function.
 const TARGET: Duration = Duration::from_millis(100);
 
@@ -30,12 +29,20 @@ struct Sample {
     round_id: String,
 }
 
-pub async fn run(args: &[String]) -> anyhow::Result<i32> {
-    let (Some(url), repeat) = parse(args) else {
-        eprintln!("server bench console: --database-url is required\n{USAGE}");
-        return Ok(2);
-    };
-    let store = Store::connect(&url, WriterConfig::default()).await?;
+/// The flags of `server bench console`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConsoleArgs {
+    #[command(flatten)]
+    pub database: crate::config::DatabaseSettings,
+    /// Calls of each server function
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub repeat: u16,
+}
+
+pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
+    let repeat = usize::from(args.repeat);
+    let store = Store::connect(&args.database.database_url, WriterConfig::default()).await?;
     let sample = sample(&store).await?;
     let console = DbConsole {
         state: AppState {
@@ -45,6 +52,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<i32> {
             currencies: Arc::new(crate::domain::CurrencyTable::default()),
             operator_token: Arc::from(""),
             wallet_rate_limit: None,
+            schedule: crate::reconcile::Schedule::default(),
         },
         demo: false,
     };
@@ -189,18 +197,4 @@ async fn sample(store: &Store) -> anyhow::Result<Sample> {
             .try_get::<Option<String>>("", "round_id")?
             .unwrap_or_default(),
     })
-}
-
-fn parse(args: &[String]) -> (Option<String>, usize) {
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let repeat = value("--repeat")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| (1..=1000).contains(n))
-        .unwrap_or(5);
-    (value("--database-url"), repeat)
 }

@@ -12,7 +12,8 @@ mod trace;
 pub use csv::{csv_cell, csv_line};
 pub use feed::{live_feed, FeedFilter, FeedPage, FEED_MAX_LIMIT};
 pub use pending::{
-    pending_rollbacks, PendingPage, PendingRollback, PENDING_KINDS, PENDING_PAGE_SIZE,
+    all_pending, pending_rollbacks, transactions_by_key, PendingPage, PendingRollback,
+    PENDING_KINDS, PENDING_PAGE_SIZE,
 };
 pub use search::{
     export_chunk, export_rows, search, ExportChunk, SearchPage, EXPORT_CHUNK, EXPORT_HEADER,

@@ -53,6 +53,21 @@ pub async fn pending_rollbacks(
     page: u64,
     now: DateTime<Utc>,
 ) -> Result<PendingPage, DbErr> {
+    let all = all_pending(db, now).await?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(page.saturating_mul(PENDING_PAGE_SIZE) as usize)
+        .take(PENDING_PAGE_SIZE as usize)
+        .collect();
+    Ok(PendingPage { items, page, total })
+}
+
+/// Every pending rollback, in the page's order: what the CSV export writes.
+pub async fn all_pending(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<PendingRollback>, DbErr> {
     let mut findings = Vec::new();
     for kind in PENDING_KINDS {
         findings.extend(open_of_kind(db, kind).await?);
@@ -72,13 +87,7 @@ pub async fn pending_rollbacks(
             )
             .then(a.discrepancy.id.cmp(&b.discrepancy.id))
     });
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(page.saturating_mul(PENDING_PAGE_SIZE) as usize)
-        .take(PENDING_PAGE_SIZE as usize)
-        .collect();
-    Ok(PendingPage { items, page, total })
+    Ok(all)
 }
 
 /// Every OPEN finding of one kind, through the discrepancy list's own paging.
@@ -143,7 +152,7 @@ impl Subjects {
             }
         }
         let mut subjects = Subjects {
-            transactions: transactions(db, &keys).await?,
+            transactions: transactions_by_key(db, &keys).await?,
             tombstones: tombstones(db, &tomb_keys).await?,
             rounds: rounds(db, &round_keys).await?,
         };
@@ -156,7 +165,7 @@ impl Subjects {
             .collect();
         subjects
             .transactions
-            .extend(transactions(db, &targets).await?);
+            .extend(transactions_by_key(db, &targets).await?);
         Ok(subjects)
     }
 
@@ -216,7 +225,7 @@ impl Subjects {
 
 /// Transactions by (scope, id): an `IN` list on the transaction id index, the scope
 /// matched here.
-async fn transactions(
+pub async fn transactions_by_key(
     db: &impl ConnectionTrait,
     keys: &[(String, String)],
 ) -> Result<HashMap<(String, String), wtx::Model>, DbErr> {

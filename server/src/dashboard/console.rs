@@ -64,7 +64,9 @@ fn from_discrepancy(error: DiscrepancyError) -> ConsoleError {
 
 fn from_user_admin(error: UserAdminError) -> ConsoleError {
     match error {
-        UserAdminError::NotFound(_) => ConsoleError::NotFound(error.to_string()),
+        UserAdminError::NotFound(_) | UserAdminError::UnknownUsername(_) => {
+            ConsoleError::NotFound(error.to_string())
+        }
         UserAdminError::Unavailable(error) => unavailable(error),
         UserAdminError::LastAdmin
         | UserAdminError::SelfDisable
@@ -239,7 +241,7 @@ impl Console for DbConsole {
 
     async fn run_reconciliation(&self, actor: &Viewer) -> ConsoleResult<RunRow> {
         tracing::info!(actor = %actor.username, "reconciliation run requested from the console");
-        let summary = crate::reconcile::run_now(&self.state.store)
+        let summary = crate::reconcile::run_now(&self.state.store, self.state.schedule)
             .await
             .map_err(|error| match error {
                 RunError::InProgress => ConsoleError::Conflict(error.to_string()),
@@ -344,6 +346,25 @@ impl Console for DbConsole {
         crate::staff::set_disabled(&self.state.store, actor, user_id, disabled)
             .await
             .map(drop)
+            .map_err(from_user_admin)
+    }
+
+    async fn reset_user_password(&self, actor: &Viewer, user_id: i64) -> ConsoleResult<String> {
+        let password = crate::staff::users::generate_password();
+        crate::staff::reset_password(&self.state.store, actor, user_id, password.clone(), true)
+            .await
+            .map_err(from_user_admin)?;
+        Ok(password)
+    }
+
+    async fn change_own_password(
+        &self,
+        actor: &Viewer,
+        current: String,
+        new: String,
+    ) -> ConsoleResult<()> {
+        crate::staff::users::change_own_password(&self.state.store, actor, &current, new)
+            .await
             .map_err(from_user_admin)
     }
 }

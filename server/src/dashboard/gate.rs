@@ -1,9 +1,10 @@
 //! Pages need a signed-in user: a page request without one is sent to the sign-in form,
 //! which brings the user back afterwards. Server functions and downloads check roles
-//! themselves and answer 401/403 instead of redirecting.
+//! themselves and answer 401/403 instead of redirecting. A user whose password someone
+//! else set sees only the account page until they choose their own.
 use app::model::Viewer;
 use axum::extract::Request;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -12,12 +13,31 @@ use crate::staff::LOGIN_PAGE;
 /// Paths that are not pages, or that anyone may see.
 const OPEN_PREFIXES: [&str; 4] = ["/pkg/", "/auth/", "/api/", "/console/"];
 
+/// The page where a user whose password was reset chooses their own; every other page
+/// sends them there until they have.
+pub const ACCOUNT_PAGE: &str = "/account";
+
 pub async fn require_sign_in(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let is_page = request.method() == Method::GET
         && path != LOGIN_PAGE
         && !OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix));
-    if is_page && request.extensions().get::<Viewer>().is_none() {
+    let viewer = request.extensions().get::<Viewer>();
+    if viewer.is_some_and(|v| v.must_change_password) {
+        // Server functions refuse such a user themselves (`app::api`); downloads and
+        // uploads are refused here.
+        if is_page && path != ACCOUNT_PAGE {
+            return Redirect::to(ACCOUNT_PAGE).into_response();
+        }
+        if path.starts_with("/console/") {
+            return (
+                StatusCode::FORBIDDEN,
+                "choose a new password first (/account)\n",
+            )
+                .into_response();
+        }
+    }
+    if is_page && viewer.is_none() {
         let wanted = request
             .uri()
             .path_and_query()

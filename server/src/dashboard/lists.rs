@@ -3,7 +3,7 @@
 use app::model::{AuditFilter, AuditPage, PlayerDetail, PlayerList};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, Select,
 };
 
 use super::rows::{audit_row, player_row, transaction_row};
@@ -74,6 +74,24 @@ pub async fn audit(
     filter: AuditFilter,
     page: u64,
 ) -> Result<AuditPage, DbErr> {
+    let select = audit_select(&filter);
+    let total = select.clone().count(db).await?;
+    let rows = select
+        .order_by_desc(staff_audit::Column::Id)
+        .offset(page.saturating_mul(PAGE_SIZE))
+        .limit(PAGE_SIZE)
+        .all(db)
+        .await?;
+    Ok(AuditPage {
+        rows: rows.iter().map(audit_row).collect(),
+        page,
+        page_size: PAGE_SIZE,
+        total,
+    })
+}
+
+/// The audit entries the filter matches, unordered: the page and the export share it.
+pub fn audit_select(filter: &AuditFilter) -> Select<staff_audit::Entity> {
     let mut select = staff_audit::Entity::find();
     if !filter.actor.trim().is_empty() {
         select = select.filter(staff_audit::Column::Actor.eq(filter.actor.trim()));
@@ -90,19 +108,7 @@ pub async fn audit(
                 .add(staff_audit::Column::SubjectId.ends_with(format!("/{subject}"))),
         );
     }
-    let total = select.clone().count(db).await?;
-    let rows = select
-        .order_by_desc(staff_audit::Column::Id)
-        .offset(page.saturating_mul(PAGE_SIZE))
-        .limit(PAGE_SIZE)
-        .all(db)
-        .await?;
-    Ok(AuditPage {
-        rows: rows.iter().map(audit_row).collect(),
-        page,
-        page_size: PAGE_SIZE,
-        total,
-    })
+    select
 }
 
 /// Every kind of finding recorded so far, for the filter.

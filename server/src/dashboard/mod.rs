@@ -3,7 +3,9 @@
 //! statement upload, all behind staff sign-in.
 mod bad_args;
 mod console;
+mod csv_rows;
 mod export;
+mod findings;
 mod gate;
 mod lists;
 mod overview;
@@ -33,6 +35,9 @@ pub fn router(state: AppState, staff: &Staff, site_root: &Path, demo: bool) -> R
     });
     let downloads = Router::new()
         .route("/console/export.csv", get(export::export_csv))
+        .route("/console/findings.csv", get(export::findings_csv))
+        .route("/console/audit.csv", get(export::audit_csv))
+        .route("/console/pending.csv", get(export::pending_csv))
         .route(
             "/console/statements",
             post(upload::upload_statement).layer(DefaultBodyLimit::max(upload::UPLOAD_MAX_BYTES)),

@@ -4,6 +4,7 @@ use app::model::{
     AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow, UserRow,
 };
 
+use super::findings::{details_text, facts_and_comparison};
 use crate::db::entities::{
     attempt, discrepancy, player, reconciliation_run, staff_audit, wallet_transaction as wtx,
 };
@@ -117,6 +118,7 @@ pub fn audit_row(model: &staff_audit::Model) -> AuditRow {
 }
 
 pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
+    let (facts, comparison) = facts_and_comparison(&model.kind, &model.details);
     DiscrepancyRow {
         id: model.id,
         kind: model.kind.clone(),
@@ -125,6 +127,8 @@ pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
         subject_id: model.subject_id.clone(),
         provider_id: model.provider_id.clone(),
         details: details_text(&model.details),
+        facts,
+        comparison,
         first_seen_at: format_time(model.first_seen_at),
         last_seen_at: format_time(model.last_seen_at),
         status: model.status.clone(),
@@ -133,47 +137,6 @@ pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
         resolved_at: model.resolved_at.map(format_time),
         resolution_note: model.resolution_note.clone(),
     }
-}
-
-/// A finding's JSON details as `key: value · key: value`, for a table cell; other text
-/// as it is. Nested objects (a statement row, the wallet's side) read as `key=value`
-/// inside their key, a wire amount as a decimal with its currency, and `kind` is left out:
-/// the table has a column for it.
-pub fn details_text(details: &str) -> String {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(details)
-    else {
-        return details.to_owned();
-    };
-    fields
-        .iter()
-        .filter(|(key, value)| !value.is_null() && key.as_str() != "kind")
-        .map(|(key, value)| format!("{key}: {}", value_text(value)))
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
-fn value_text(value: &serde_json::Value) -> String {
-    use serde_json::Value;
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Object(fields) => wire_amount_text(value).unwrap_or_else(|| {
-            fields
-                .iter()
-                .filter(|(_, inner)| !inner.is_null())
-                .map(|(key, inner)| format!("{key}={}", value_text(inner)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
-        other => other.to_string(),
-    }
-}
-
-/// `{"value":"250","currency":"EUR","scale":2}` as `2.50 EUR`.
-fn wire_amount_text(value: &serde_json::Value) -> Option<String> {
-    let minor = value.get("value")?.as_str()?.parse::<i64>().ok()?;
-    let currency = value.get("currency")?.as_str()?;
-    let scale = u32::try_from(value.get("scale")?.as_u64()?).ok()?;
-    Some(format!("{} {currency}", decimal(minor, scale)))
 }
 
 pub fn run_row(model: &reconciliation_run::Model) -> RunRow {
@@ -209,6 +172,7 @@ pub fn user_row(user: &crate::staff::StaffUser) -> UserRow {
         disabled: user.disabled,
         created_at: format_time(user.created_at),
         last_login_at: user.last_login_at.map(format_time),
+        must_change_password: user.must_change_password,
     }
 }
 
@@ -223,25 +187,6 @@ mod tests {
         assert_eq!(decimal(-5, 3), "-0.005");
         assert_eq!(decimal(700, 0), "700");
         assert_eq!(decimal(0, 8), "0.00000000");
-    }
-
-    #[test]
-    fn details_read_as_key_value_pairs() {
-        assert_eq!(
-            details_text(r#"{"player_id":"p-1","amount_minor":700,"round_id":null}"#),
-            "player_id: p-1 · amount_minor: 700"
-        );
-        assert_eq!(details_text("plain words"), "plain words");
-    }
-
-    #[test]
-    fn statement_details_read_as_one_line_with_amounts() {
-        let details = r#"{"kind":"AMOUNT_MISMATCH","transaction_id":"w-16","reported":{"op":"WIN","round_id":null,"amount":{"value":"1","currency":"USD","scale":2},"state":"COMMITTED"},"wallet":{"amount":{"value":"-250","currency":"JPY","scale":0}}}"#;
-        assert_eq!(
-            details_text(details),
-            "transaction_id: w-16 · reported: op=WIN amount=0.01 USD state=COMMITTED · \
-             wallet: amount=-250 JPY"
-        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::ServiceError;
-pub use group_commit::{Unit, WriterConfig};
+pub use group_commit::{Unit, WriterConfig, MAX_PG_WRITE_LANES, PG_WRITE_LANES};
 pub use inline_reads::InlineReads;
 
 /// How many times a PostgreSQL unit of work is retried after a serialization failure or a
@@ -45,15 +45,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(1);
 /// one cannot keep up.
 const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-/// Group-commit lanes of the PostgreSQL money path (`WALLET_PG_WRITE_LANES`; `0` runs each
-/// operation in its own transaction). Each lane holds one pooled connection while a batch
-/// runs. Since a batch costs three round trips whatever its size, fewer and larger
-/// batches win on a small machine: 1, 2, 4 and 16 lanes gave 1,126, 1,022, 1,004 and
-/// 681 first executions/s on 2 cores (docs/PERFORMANCE.md); 4 keeps some parallelism for
-/// a database with more cores.
-const PG_WRITE_LANES: usize = 4;
-/// Lanes at most: each may hold a connection of the pool of 32.
-const MAX_PG_WRITE_LANES: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -288,14 +279,9 @@ async fn connect_postgres(
         .await?;
     let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     migrate_postgres(&db).await?;
-    let lanes = std::env::var("WALLET_PG_WRITE_LANES")
-        .ok()
-        .map(|n| n.trim().parse::<usize>())
-        .transpose()
-        .map_err(|_| anyhow::anyhow!("WALLET_PG_WRITE_LANES: a whole number"))?
-        .unwrap_or(PG_WRITE_LANES)
-        .min(MAX_PG_WRITE_LANES);
-    let lanes = (0..lanes)
+    let lanes = (0..writer_config
+        .pg_write_lanes
+        .min(usize::from(MAX_PG_WRITE_LANES)))
         .map(|_| group_commit::spawn(db.clone(), writer_config, Engine::Postgres, None))
         .collect();
     Ok(Store {
@@ -409,6 +395,16 @@ pub fn numbered_parameters(backend: sea_orm::DbBackend, sql: String) -> String {
     match backend {
         sea_orm::DbBackend::Postgres => sql,
         _ => sql.replace('$', "?"),
+    }
+}
+
+/// A database URL without its password, for logs and progress lines.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://…@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
     }
 }
 

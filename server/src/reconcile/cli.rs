@@ -1,38 +1,41 @@
-//! `server reconcile [--full]`: one run against `DATABASE_URL`, a summary on standard
-//! output, and an exit code a cron job or a deploy check can act on (1 while CRITICAL
-//! findings are open, 2 for a bad argument). `--full` re-walks every ledger hash chain from
-//! the start instead of from the checkpoints.
-use super::job::{run_with, RunOutcome, Schedule, Trigger};
+//! `server reconcile`: one run against the database, a summary on standard output, and an
+//! exit code a cron job or a deploy check can act on.
+use clap::Args;
+
+use super::job::{run_with, RunOutcome, Trigger};
 use super::trail_check::{TrailMode, TrailPass};
-use crate::config::Config;
+use crate::config::{DatabaseSettings, ScheduleSettings};
 use crate::db::Store;
 
-/// Handles the subcommand if the arguments name it: `Some(exit code)`, or `None` when the
-/// process should start the server as usual.
-pub async fn dispatch(args: &[String]) -> anyhow::Result<Option<i32>> {
-    if args.get(1).map(String::as_str) != Some("reconcile") {
-        return Ok(None);
+/// The flags of `server reconcile`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Exit status: 0 no CRITICAL finding open, 1 CRITICAL findings are \
+                        open, 2 bad flags. See docs/CONSOLE.md."
+)]
+pub struct ReconcileArgs {
+    /// Re-walk every ledger hash chain from the start instead of from the checkpoints
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub schedule: ScheduleSettings,
+}
+
+pub async fn run(args: &ReconcileArgs) -> anyhow::Result<i32> {
+    let mut options = args.schedule.schedule().options();
+    if args.full {
+        options.trail = TrailMode::Force(TrailPass::Full);
     }
-    let mut options = Schedule::from_env()?.options();
-    match args.get(2).map(String::as_str) {
-        None => {}
-        Some("--full") => options.trail = TrailMode::Force(TrailPass::Full),
-        Some(other) => {
-            eprintln!(
-                "server reconcile: unknown argument {other:?} (usage: server reconcile [--full])"
-            );
-            return Ok(Some(2));
-        }
-    }
-    let config = Config::from_env()?;
-    let store = Store::connect(&config.database_url, config.writer).await?;
+    let store = Store::connect(&args.database.database_url, Default::default()).await?;
     let outcome = run_with(&store, Trigger::Cli, options)
         .await
         .map_err(|e| anyhow::anyhow!("reconciliation failed: {e}"))?;
     let summary = match outcome {
         RunOutcome::Skipped => {
             println!("reconciliation skipped: another run is in progress");
-            return Ok(Some(0));
+            return Ok(0);
         }
         RunOutcome::Finished(summary) => summary,
     };
@@ -55,5 +58,5 @@ pub async fn dispatch(args: &[String]) -> anyhow::Result<Option<i32>> {
         summary.trail.postings_checked
     );
     println!("open CRITICAL discrepancies: {}", summary.critical_open);
-    Ok(Some(i32::from(summary.critical_open > 0)))
+    Ok(i32::from(summary.critical_open > 0))
 }

@@ -135,7 +135,6 @@ fn run_error(error: RunError) -> ApiError {
             ErrorCode::RunInProgress,
             "a reconciliation run is in progress; its summary appears in the run list when it ends",
         ),
-        RunError::Settings(message) => ApiError::new(ErrorCode::InternalError, message),
         RunError::Service(error) => error.into_api(),
     }
 }
@@ -313,7 +312,9 @@ pub async fn start_run(
             parse_json(&body)?
         };
         let pass = request.full.then_some(TrailPass::Full);
-        let summary = run_now_with(&state.store, pass).await.map_err(run_error)?;
+        let summary = run_now_with(&state.store, state.schedule, pass)
+            .await
+            .map_err(run_error)?;
         Ok(json!({ "run": RunSummaryView::from(summary) }))
     }
     .await;

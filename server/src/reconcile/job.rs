@@ -84,7 +84,7 @@ pub enum RunOutcome {
     Skipped,
 }
 
-/// The job's settings, from the environment.
+/// The job's settings (`crate::config::ScheduleSettings` reads them).
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
     /// `WALLET_RECONCILE_INTERVAL_SECS` (default 300); `None` (0) disables the schedule.
@@ -97,41 +97,17 @@ pub struct Schedule {
     pub trail_full_every_runs: u32,
 }
 
-impl Schedule {
-    pub fn from_env() -> anyhow::Result<Schedule> {
-        let secs = |name: &str, default: u64| -> anyhow::Result<u64> {
-            match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("{name}: a whole number of seconds")),
-            }
-        };
-        let interval = secs("WALLET_RECONCILE_INTERVAL_SECS", 300)?;
-        let full_every = secs(
-            "WALLET_TRAIL_FULL_EVERY_RUNS",
-            u64::from(trail_check::DEFAULT_FULL_EVERY_RUNS),
-        )?;
-        let defaults = Thresholds::default();
-        let duration = |name, default: chrono::Duration| -> anyhow::Result<chrono::Duration> {
-            let secs = secs(name, default.num_seconds().unsigned_abs())?;
-            Ok(chrono::Duration::seconds(i64::try_from(secs)?))
-        };
-        Ok(Schedule {
-            interval: (interval > 0).then(|| Duration::from_secs(interval)),
-            thresholds: Thresholds {
-                orphan_after: duration("WALLET_ORPHAN_AFTER_SECS", defaults.orphan_after)?,
-                stale_round_after: duration(
-                    "WALLET_STALE_ROUND_AFTER_SECS",
-                    defaults.stale_round_after,
-                )?,
-            },
-            trail_full_every_runs: u32::try_from(full_every)
-                .map_err(|_| anyhow::anyhow!("WALLET_TRAIL_FULL_EVERY_RUNS: too large"))?,
-        })
+impl Default for Schedule {
+    fn default() -> Schedule {
+        Schedule {
+            interval: Some(Duration::from_secs(300)),
+            thresholds: Thresholds::default(),
+            trail_full_every_runs: trail_check::DEFAULT_FULL_EVERY_RUNS,
+        }
     }
+}
 
+impl Schedule {
     /// The options of a run started by the schedule (or the CLI, or a person) under these
     /// settings.
     pub fn options(&self) -> RunOptions {

@@ -17,10 +17,6 @@ pub enum RunError {
     /// holds the job: runs never overlap. Its summary shows in the run list when it ends.
     #[error("a reconciliation run is already in progress")]
     InProgress,
-    /// The job's settings in the environment do not parse (the server checks them at
-    /// start-up, so this is a process started without that check).
-    #[error("reconciliation settings: {0}")]
-    Settings(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -33,14 +29,17 @@ impl From<DbErr> for RunError {
 
 /// Runs the reconciliation now, with the settings of the schedule (an incremental or full
 /// trail pass as the schedule would choose), and returns what it found.
-pub async fn run_now(store: &Store) -> Result<RunSummary, RunError> {
-    run_now_with(store, None).await
+pub async fn run_now(store: &Store, schedule: Schedule) -> Result<RunSummary, RunError> {
+    run_now_with(store, schedule, None).await
 }
 
 /// Like [`run_now`], with the trail pass forced (`Some(TrailPass::Full)` re-walks every
 /// chain from the start).
-pub async fn run_now_with(store: &Store, pass: Option<TrailPass>) -> Result<RunSummary, RunError> {
-    let schedule = Schedule::from_env().map_err(|e| RunError::Settings(e.to_string()))?;
+pub async fn run_now_with(
+    store: &Store,
+    schedule: Schedule,
+    pass: Option<TrailPass>,
+) -> Result<RunSummary, RunError> {
     let mut options = schedule.options();
     if let Some(pass) = pass {
         options.trail = TrailMode::Force(pass);

@@ -1,121 +1,97 @@
-//! `server seed --database-url URL --transactions N [--providers 1-5] [--players N]
-//! [--days D] [--seed N] [--run-tag TAG]`.
+//! `server seed`: writes realistic history into a database, for measuring the console and
+//! the disk at scale (docs/PERFORMANCE.md).
+use clap::Args;
+
 use super::SeedConfig;
 
-pub const USAGE: &str = "\
-usage: server seed --database-url URL --transactions N [--providers 1-5] [--players N]
-         [--days D] [--seed N] [--run-tag TAG]
-  writes N wallet transactions of realistic history (default 3 providers, N/100 players,
-  30 days); stop the server first: the seed assigns ids itself";
+/// The flags of `server seed`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Stop the server first: the seed assigns ids itself. \
+                        Exit status: 0 seeded, 2 bad flags.")]
+pub struct SeedArgs {
+    /// The database to fill (migrated first if empty)
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Wallet transactions to write (deposits, bets, wins, rollbacks, closes, declines);
+    /// `1_000_000` is accepted
+    #[arg(long, value_name = "N", value_parser = whole_number::<100_000_000>)]
+    pub transactions: u64,
+    /// Providers, 1 to 5
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub providers: u8,
+    /// Players [default: one per hundred transactions, at least ten]
+    #[arg(long, value_name = "N", value_parser = whole_number::<10_000_000>)]
+    pub players: Option<u64>,
+    /// How far back the history starts
+    #[arg(long, value_name = "DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u16).range(1..=3_650))]
+    pub days: u16,
+    /// Random choices; the same seed gives the same history (ids aside)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Prefix of every id, so several seeds can share a database [default: seed-<random>]
+    #[arg(long, value_name = "TAG")]
+    pub run_tag: Option<String>,
+}
 
-/// Exit codes: 0 seeded, 2 bad flags.
-pub async fn run(args: &[String]) -> anyhow::Result<i32> {
-    let config = match parse(args) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("server seed: {error}\n{USAGE}");
-            return Ok(2);
+impl SeedArgs {
+    pub fn config(&self) -> SeedConfig {
+        let mut config = SeedConfig::new(&self.database_url, self.transactions);
+        config.providers = self.providers.into();
+        config.players = self.players.map(|n| n as usize);
+        config.days = self.days.into();
+        config.seed = self.seed;
+        if let Some(tag) = &self.run_tag {
+            config.run_tag.clone_from(tag);
         }
-    };
+        config
+    }
+}
+
+/// A whole number from 1 to `MAX`, `_` allowed between digits.
+fn whole_number<const MAX: u64>(text: &str) -> Result<u64, String> {
+    text.replace('_', "")
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=MAX).contains(n))
+        .ok_or_else(|| format!("a whole number from 1 to {MAX}"))
+}
+
+pub async fn run(args: &SeedArgs) -> anyhow::Result<i32> {
+    let config = args.config();
     println!(
         "seeding {} transactions into {}",
         config.transactions,
-        redact(&config.database_url)
+        crate::db::redact_url(&config.database_url)
     );
     let report = super::run(config).await?;
     println!("{}", report.render());
     Ok(0)
 }
 
-fn parse(args: &[String]) -> Result<SeedConfig, String> {
-    let mut values = std::collections::HashMap::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let name = arg
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {arg:?}"))?;
-        let (name, value) = match name.split_once('=') {
-            Some((name, value)) => (name.to_owned(), value.to_owned()),
-            None => (
-                name.to_owned(),
-                args.next()
-                    .ok_or(format!("--{name} needs a value"))?
-                    .clone(),
-            ),
-        };
-        if ![
-            "database-url",
-            "transactions",
-            "providers",
-            "players",
-            "days",
-            "seed",
-            "run-tag",
-        ]
-        .contains(&name.as_str())
-        {
-            return Err(format!("unknown flag --{name}"));
-        }
-        values.insert(name, value);
-    }
-    let number = |name: &str, max: u64| -> Result<Option<u64>, String> {
-        values
-            .get(name)
-            .map(|text| {
-                text.replace('_', "")
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or(format!("--{name}: a whole number from 1 to {max}"))
-            })
-            .transpose()
-    };
-    let url = values
-        .get("database-url")
-        .cloned()
-        .ok_or("--database-url is required")?;
-    let transactions = number("transactions", 100_000_000)?.ok_or("--transactions is required")?;
-    let mut config = SeedConfig::new(&url, transactions);
-    if let Some(n) = number("providers", 5)? {
-        config.providers = n as usize;
-    }
-    config.players = number("players", 10_000_000)?.map(|n| n as usize);
-    if let Some(n) = number("days", 3_650)? {
-        config.days = n as u32;
-    }
-    if let Some(n) = number("seed", u64::MAX)? {
-        config.seed = n;
-    }
-    if let Some(tag) = values.get("run-tag") {
-        config.run_tag.clone_from(tag);
-    }
-    Ok(config)
-}
-
-/// The URL without its password.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://…@{}", &url[..scheme_end], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn args(text: &str) -> Vec<String> {
-        text.split_whitespace().map(str::to_owned).collect()
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: SeedArgs,
+    }
+
+    fn parse(text: &str) -> Result<SeedConfig, String> {
+        Command::try_parse_from(std::iter::once("seed").chain(text.split_whitespace()))
+            .map(|command| command.args.config())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn flags_are_read() {
-        let config = parse(&args(
-            "--database-url sqlite://x.db --transactions 1_000_000 --providers 2 --days 7",
-        ))
-        .expect("valid");
+        let config =
+            parse("--database-url sqlite://x.db --transactions 1_000_000 --providers 2 --days 7")
+                .expect("valid");
         assert_eq!(config.transactions, 1_000_000);
         assert_eq!((config.providers, config.days), (2, 7));
         assert_eq!(config.players, None);
@@ -124,13 +100,12 @@ mod tests {
     #[test]
     fn bad_flags_are_refused() {
         for bad in [
-            "--transactions 10",
             "--database-url x",
             "--database-url x --transactions 0",
             "--database-url x --transactions 5 --providers 9",
             "--database-url x --transactions 5 --colour red",
         ] {
-            assert!(parse(&args(bad)).is_err(), "{bad}");
+            assert!(parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,7 +1,5 @@
-//! The console's sign-in settings, from the environment.
+//! The console's sign-in settings (`crate::config::StaffSettings` reads them).
 use std::time::Duration;
-
-use anyhow::Context;
 
 /// How the console signs staff in and how long they stay signed in.
 #[derive(Clone)]
@@ -70,70 +68,5 @@ impl Default for StaffConfig {
             admin_password: None,
             login_limits: LoginLimits::default(),
         }
-    }
-}
-
-/// Upper bounds on the two lifetimes, so a typo cannot make sessions live for years.
-const MAX_IDLE_MINUTES: u64 = 24 * 60;
-const MAX_SESSION_HOURS: u64 = 7 * 24;
-
-impl StaffConfig {
-    pub fn from_env() -> anyhow::Result<StaffConfig> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let defaults = StaffConfig::default();
-        let idle_minutes = match var("WALLET_SESSION_IDLE_MINUTES") {
-            Some(text) => {
-                parse_bounded(&text, MAX_IDLE_MINUTES).context("WALLET_SESSION_IDLE_MINUTES")?
-            }
-            None => defaults.idle_timeout.as_secs() / 60,
-        };
-        let max_hours = match var("WALLET_SESSION_MAX_HOURS") {
-            Some(text) => {
-                parse_bounded(&text, MAX_SESSION_HOURS).context("WALLET_SESSION_MAX_HOURS")?
-            }
-            None => defaults.max_session_age.as_secs() / 3600,
-        };
-        Ok(StaffConfig {
-            cookie_secure: flag(var("WALLET_COOKIE_SECURE")).context("WALLET_COOKIE_SECURE")?,
-            idle_timeout: Duration::from_secs(idle_minutes * 60),
-            max_session_age: Duration::from_secs(max_hours * 3600),
-            trust_proxy: flag(var("WALLET_TRUST_PROXY")).context("WALLET_TRUST_PROXY")?,
-            admin_password: var("WALLET_ADMIN_PASSWORD"),
-            login_limits: LoginLimits::default(),
-        })
-    }
-}
-
-fn parse_bounded(text: &str, max: u64) -> anyhow::Result<u64> {
-    let value: u64 = text
-        .trim()
-        .parse()
-        .with_context(|| format!("{text:?} is not a whole number"))?;
-    anyhow::ensure!((1..=max).contains(&value), "{value} is outside 1..={max}");
-    Ok(value)
-}
-
-fn flag(value: Option<String>) -> anyhow::Result<bool> {
-    match value.as_deref().map(str::trim) {
-        None | Some("0" | "false" | "no" | "off") => Ok(false),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some(other) => anyhow::bail!("{other:?} is not 1 or 0"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flags_and_bounded_numbers_parse_strictly() {
-        assert!(flag(Some("1".to_owned())).unwrap());
-        assert!(!flag(None).unwrap());
-        assert!(!flag(Some("0".to_owned())).unwrap());
-        assert!(flag(Some("maybe".to_owned())).is_err());
-        assert_eq!(parse_bounded("30", 60).unwrap(), 30);
-        assert!(parse_bounded("0", 60).is_err());
-        assert!(parse_bounded("61", 60).is_err());
-        assert!(parse_bounded("-1", 60).is_err());
     }
 }

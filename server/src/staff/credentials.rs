@@ -45,6 +45,7 @@ pub async fn authenticate(
         user_id: user.id,
         username: user.username,
         role,
+        must_change_password: user.must_change_password,
     }))
 }
 

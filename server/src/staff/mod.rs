@@ -8,6 +8,7 @@
 //!
 //! The wallet and operator APIs have their own authentication and never pass through
 //! here.
+pub mod cli;
 mod client;
 mod config;
 mod credentials;

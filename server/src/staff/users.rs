@@ -42,6 +42,48 @@ pub struct StaffUser {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Set by a reset: the user must choose a new password before anything else.
+    pub must_change_password: bool,
+}
+
+/// Who manages users: an admin signed in to the console, or whoever runs `server users` on
+/// a machine that can write the database (and so could change it anyway). The command
+/// line needs no admin, which is how a lost admin password is recovered.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Admin(&'a Viewer),
+    /// The name the audit log records, e.g. `command line (root)`.
+    CommandLine(&'a str),
+}
+
+impl<'a> From<&'a Viewer> for Actor<'a> {
+    fn from(viewer: &'a Viewer) -> Actor<'a> {
+        Actor::Admin(viewer)
+    }
+}
+
+/// An [`Actor`] that units of work (which may run twice) can own.
+#[derive(Debug, Clone)]
+enum ActorKey {
+    Admin(i64),
+    CommandLine(String),
+}
+
+impl Actor<'_> {
+    fn key(self) -> ActorKey {
+        match self {
+            Actor::Admin(viewer) => ActorKey::Admin(viewer.user_id),
+            Actor::CommandLine(name) => ActorKey::CommandLine(name.to_owned()),
+        }
+    }
+
+    /// Refuses an admin who is no longer one; the command line may always.
+    async fn require_admin(self, db: &impl ConnectionTrait) -> Result<(), UserAdminError> {
+        match self {
+            Actor::Admin(viewer) => require_admin(db, viewer.user_id).await,
+            Actor::CommandLine(_) => Ok(()),
+        }
+    }
 }
 
 /// Why a user-admin action was refused. Only `Unavailable` is the server's fault.
@@ -53,6 +95,9 @@ pub enum UserAdminError {
     /// No user has this id.
     #[error("no staff user has id {0}")]
     NotFound(i64),
+    /// No user has this name.
+    #[error("no staff user is called {0:?}")]
+    UnknownUsername(String),
     /// The username is not 3–64 characters of `a-z 0-9 . _ -`.
     #[error("a username is 3 to 64 characters: lower-case letters, digits, '.', '_' or '-'")]
     InvalidUsername,
@@ -68,6 +113,12 @@ pub enum UserAdminError {
     /// An admin disabling their own account would lock themselves out by mistake.
     #[error("you cannot disable your own account")]
     SelfDisable,
+    /// The current password given to change one's own was wrong.
+    #[error("the current password is not right")]
+    WrongPassword,
+    /// The new password is the current one.
+    #[error("the new password must differ from the current one")]
+    SamePassword,
     /// The database failed; nothing was changed.
     #[error("the database is unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
@@ -132,7 +183,19 @@ fn view(row: staff_user::Model) -> Result<StaffUser, UserAdminError> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         last_login_at: row.last_login_at,
+        must_change_password: row.must_change_password,
     })
+}
+
+/// The id of the user called `username` (as typed: trimmed, any case).
+pub async fn user_id(store: &Store, username: &str) -> Result<i64, UserAdminError> {
+    let name = normalize_username(username);
+    staff_user::Entity::find()
+        .filter(staff_user::Column::Username.eq(name.as_str()))
+        .one(store.reader())
+        .await?
+        .map(|row| row.id)
+        .ok_or(UserAdminError::UnknownUsername(name))
 }
 
 /// The signed-in identity of an enabled user, or `None` for a missing or disabled one.
@@ -146,13 +209,17 @@ pub async fn load_viewer(store: &Store, user_id: i64) -> Result<Option<Viewer>, 
             role: Role::parse(&row.role)?,
             user_id: row.id,
             username: row.username,
+            must_change_password: row.must_change_password,
         })
     }))
 }
 
 /// Every staff user, by name. Admins only.
-pub async fn list_users(store: &Store, actor: &Viewer) -> Result<Vec<StaffUser>, UserAdminError> {
-    require_admin(store.reader(), actor.user_id).await?;
+pub async fn list_users<'a>(
+    store: &Store,
+    actor: impl Into<Actor<'a>>,
+) -> Result<Vec<StaffUser>, UserAdminError> {
+    actor.into().require_admin(store.reader()).await?;
     staff_user::Entity::find()
         .order_by_asc(staff_user::Column::Username)
         .all(store.reader())
@@ -163,25 +230,26 @@ pub async fn list_users(store: &Store, actor: &Viewer) -> Result<Vec<StaffUser>,
 }
 
 /// Creates an enabled user. Admins only; audited as `staff.user_created`.
-pub async fn create_user(
+pub async fn create_user<'a>(
     store: &Store,
-    actor: &Viewer,
+    actor: impl Into<Actor<'a>>,
     username: &str,
     password: String,
     role: Role,
 ) -> Result<StaffUser, UserAdminError> {
     let username = parse_username(username)?;
     let password = Password::parse(password)?;
+    let actor = actor.into();
     // Checked before hashing too, so that nobody else can make the server hash.
-    require_admin(store.reader(), actor.user_id).await?;
+    actor.require_admin(store.reader()).await?;
     let phc = password::hash(&password)
         .await
         .map_err(UserAdminError::Unavailable)?;
-    let actor_id = actor.user_id;
+    let actor = actor.key();
     run(store, move |txn| {
-        let (username, phc) = (username.clone(), phc.clone());
+        let (username, phc, actor) = (username.clone(), phc.clone(), actor.clone());
         Box::pin(async move {
-            let actor = lock_admins_and_check(txn, actor_id).await?;
+            let actor = lock_admins_and_check(txn, &actor).await?;
             let now = Utc::now();
             let inserted = staff_user::Entity::insert(new_user(&username, phc, role, now))
                 .on_conflict(
@@ -205,17 +273,18 @@ pub async fn create_user(
 
 /// Changes a user's role. Admins only; refuses demoting the last enabled admin; audited as
 /// `staff.role_changed`.
-pub async fn set_role(
+pub async fn set_role<'a>(
     store: &Store,
-    actor: &Viewer,
+    actor: impl Into<Actor<'a>>,
     user_id: i64,
     role: Role,
 ) -> Result<StaffUser, UserAdminError> {
-    let actor_id = actor.user_id;
+    let actor = actor.into().key();
     run(store, move |txn| {
+        let actor = actor.clone();
         Box::pin(async move {
             let admins = lock_enabled_admins(txn).await?;
-            let actor = check_actor(&admins, actor_id)?;
+            let actor = check_actor(&admins, &actor)?;
             let user = find(txn, user_id).await?;
             if user.role == role.as_str() {
                 return view(user);
@@ -242,22 +311,23 @@ pub async fn set_role(
 /// Disables or re-enables a user. Admins only; refuses disabling oneself or the last
 /// enabled admin. Disabling ends all of the user's sessions. Audited as
 /// `staff.user_disabled` / `staff.user_enabled`.
-pub async fn set_disabled(
+pub async fn set_disabled<'a>(
     store: &Store,
-    actor: &Viewer,
+    actor: impl Into<Actor<'a>>,
     user_id: i64,
     disabled: bool,
 ) -> Result<StaffUser, UserAdminError> {
-    let actor_id = actor.user_id;
+    let actor = actor.into().key();
     run(store, move |txn| {
+        let actor = actor.clone();
         Box::pin(async move {
             let admins = lock_enabled_admins(txn).await?;
-            let actor = check_actor(&admins, actor_id)?;
+            let actor = check_actor(&admins, &actor)?;
             let user = find(txn, user_id).await?;
             if user.disabled == disabled {
                 return view(user);
             }
-            if disabled && user.id == actor.id {
+            if disabled && actor.user_id == Some(user.id) {
                 return Err(UserAdminError::SelfDisable);
             }
             if disabled && is_last_enabled_admin(&admins, &user) {
@@ -283,31 +353,99 @@ pub async fn set_disabled(
     .await
 }
 
-/// Sets a new password and ends all of the user's sessions. Admins only; audited as
-/// `staff.password_reset` (without the password).
-pub async fn reset_password(
+/// Sets a new password and ends all of the user's sessions; with `must_change` the user
+/// must choose their own password at the next sign-in. Admins only; audited as `staff.password_reset`
+/// (without the password).
+pub async fn reset_password<'a>(
     store: &Store,
-    actor: &Viewer,
+    actor: impl Into<Actor<'a>>,
     user_id: i64,
     password: String,
+    must_change: bool,
 ) -> Result<StaffUser, UserAdminError> {
     let password = Password::parse(password)?;
-    require_admin(store.reader(), actor.user_id).await?;
+    let actor = actor.into();
+    actor.require_admin(store.reader()).await?;
     let phc = password::hash(&password)
         .await
         .map_err(UserAdminError::Unavailable)?;
-    let actor_id = actor.user_id;
+    let actor = actor.key();
     run(store, move |txn| {
-        let phc = phc.clone();
+        let (phc, actor) = (phc.clone(), actor.clone());
         Box::pin(async move {
-            let actor = lock_admins_and_check(txn, actor_id).await?;
+            let actor = lock_admins_and_check(txn, &actor).await?;
             let user = find(txn, user_id).await?;
             let now = Utc::now();
-            let user = update(txn, user, |row| row.password_hash = Set(phc), now).await?;
+            let user = update(
+                txn,
+                user,
+                |row| {
+                    row.password_hash = Set(phc);
+                    row.must_change_password = Set(must_change);
+                },
+                now,
+            )
+            .await?;
             let sessions_ended = DbSessionStore::end_sessions_of(txn, user_id).await?;
             let details = json!({ "sessions_ended": sessions_ended });
             record(txn, &actor, "staff.password_reset", user_id, details, now).await?;
             view(user)
+        })
+    })
+    .await
+}
+
+/// A signed-in user chooses a new password: `current` must be right and `new` must meet
+/// the policy and differ from it. Clears the must-change mark and ends all of the user's
+/// sessions, this one too (a stolen session does not outlive the change; the user signs
+/// in again with the new password); audited as `staff.password_changed`.
+pub async fn change_own_password(
+    store: &Store,
+    viewer: &Viewer,
+    current: &str,
+    new: String,
+) -> Result<(), UserAdminError> {
+    let row = staff_user::Entity::find_by_id(viewer.user_id)
+        .filter(staff_user::Column::Disabled.eq(false))
+        .one(store.reader())
+        .await?
+        .ok_or(UserAdminError::Forbidden)?;
+    if !password::verify(current, &row.password_hash)
+        .await
+        .map_err(UserAdminError::Unavailable)?
+    {
+        return Err(UserAdminError::WrongPassword);
+    }
+    if current == new {
+        return Err(UserAdminError::SamePassword);
+    }
+    let phc = password::hash(&Password::parse(new)?)
+        .await
+        .map_err(UserAdminError::Unavailable)?;
+    let (user_id, username) = (viewer.user_id, viewer.username.clone());
+    run(store, move |txn| {
+        let (phc, username) = (phc.clone(), username.clone());
+        Box::pin(async move {
+            let user = find(txn, user_id).await?;
+            let now = Utc::now();
+            update(
+                txn,
+                user,
+                |row| {
+                    row.password_hash = Set(phc);
+                    row.must_change_password = Set(false);
+                },
+                now,
+            )
+            .await?;
+            let sessions_ended = DbSessionStore::end_sessions_of(txn, user_id).await?;
+            let actor = Checked {
+                name: username,
+                user_id: Some(user_id),
+            };
+            let details = json!({ "sessions_ended": sessions_ended });
+            record(txn, &actor, "staff.password_changed", user_id, details, now).await?;
+            Ok(())
         })
     })
     .await
@@ -463,23 +601,36 @@ async fn lock_enabled_admins(txn: &DatabaseTransaction) -> Result<Vec<staff_user
         .await
 }
 
-fn check_actor(
-    admins: &[staff_user::Model],
-    actor_id: i64,
-) -> Result<staff_user::Model, UserAdminError> {
-    admins
-        .iter()
-        .find(|admin| admin.id == actor_id)
-        .cloned()
-        .ok_or(UserAdminError::Forbidden)
+/// The actor as the audit log names it, after checking that an admin still is one.
+struct Checked {
+    name: String,
+    /// `None` for the command line.
+    user_id: Option<i64>,
+}
+
+fn check_actor(admins: &[staff_user::Model], actor: &ActorKey) -> Result<Checked, UserAdminError> {
+    match actor {
+        ActorKey::Admin(actor_id) => admins
+            .iter()
+            .find(|admin| admin.id == *actor_id)
+            .map(|admin| Checked {
+                name: admin.username.clone(),
+                user_id: Some(admin.id),
+            })
+            .ok_or(UserAdminError::Forbidden),
+        ActorKey::CommandLine(name) => Ok(Checked {
+            name: name.clone(),
+            user_id: None,
+        }),
+    }
 }
 
 async fn lock_admins_and_check(
     txn: &DatabaseTransaction,
-    actor_id: i64,
-) -> Result<staff_user::Model, UserAdminError> {
+    actor: &ActorKey,
+) -> Result<Checked, UserAdminError> {
     let admins = lock_enabled_admins(txn).await?;
-    check_actor(&admins, actor_id)
+    check_actor(&admins, actor)
 }
 
 fn is_last_enabled_admin(admins: &[staff_user::Model], user: &staff_user::Model) -> bool {
@@ -521,6 +672,7 @@ fn new_user(
         created_at: Set(now),
         updated_at: Set(now),
         last_login_at: Set(None),
+        must_change_password: Set(false),
         ..Default::default()
     }
 }
@@ -539,7 +691,7 @@ async fn update(
 
 async fn record(
     txn: &DatabaseTransaction,
-    actor: &staff_user::Model,
+    actor: &Checked,
     action: &str,
     user_id: i64,
     details: serde_json::Value,
@@ -547,7 +699,7 @@ async fn record(
 ) -> Result<(), DbErr> {
     audit::record(
         txn,
-        &actor.username,
+        &actor.name,
         action,
         SUBJECT,
         &user_id.to_string(),

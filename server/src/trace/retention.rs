@@ -6,7 +6,6 @@
 //! that pruning a backlog never holds the SQLite writer (or PostgreSQL locks) for long.
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
@@ -15,8 +14,7 @@ use crate::db::entities::{attempt, attempt_counter};
 use crate::db::Store;
 use crate::error::ServiceError;
 
-/// `WALLET_ATTEMPT_RETENTION_DAYS`: how long attempts and counters are kept.
-pub const RETENTION_DAYS_VAR: &str = "WALLET_ATTEMPT_RETENTION_DAYS";
+/// How long attempts and counters are kept unless `WALLET_ATTEMPT_RETENTION_DAYS` says.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
 /// Rows deleted per transaction at most (counters: a little more, a minute is not split).
 pub const PRUNE_BATCH_ROWS: u64 = 10_000;
@@ -27,23 +25,15 @@ pub struct Retention {
     pub days: u32,
 }
 
-impl Retention {
-    /// From `WALLET_ATTEMPT_RETENTION_DAYS`, 400 days when unset.
-    pub fn from_env() -> anyhow::Result<Retention> {
-        let days = match std::env::var(RETENTION_DAYS_VAR) {
-            Ok(value) if !value.trim().is_empty() => value
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|days| *days > 0)
-                .with_context(|| {
-                    format!("{RETENTION_DAYS_VAR} must be a whole number of days ≥ 1")
-                })?,
-            _ => DEFAULT_RETENTION_DAYS,
-        };
-        Ok(Retention { days })
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            days: DEFAULT_RETENTION_DAYS,
+        }
     }
+}
 
+impl Retention {
     /// Records received before this are pruned.
     pub fn cutoff(self, now: DateTime<Utc>) -> DateTime<Utc> {
         now - chrono::Duration::days(i64::from(self.days))

@@ -22,26 +22,20 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::error_response;
 use crate::http::request_id::RequestId;
 
-/// `WALLET_RATE_LIMIT_PER_KEY`: `RATE` or `RATE/BURST`, requests per second per key.
-pub const ENV_VAR: &str = "WALLET_RATE_LIMIT_PER_KEY";
-
-/// The limiter shared by every request of one server.
+/// The limiter shared by every request of one server (`WALLET_RATE_LIMIT_PER_KEY`).
 #[derive(Clone)]
 pub struct KeyRateLimit {
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
 }
 
-impl KeyRateLimit {
-    /// The configured limit, or `None` when unset, empty or `0` (off).
-    pub fn from_env() -> anyhow::Result<Option<KeyRateLimit>> {
-        match std::env::var(ENV_VAR) {
-            Ok(spec) => KeyRateLimit::parse(&spec)
-                .map_err(|error| anyhow::anyhow!("{ENV_VAR}={spec:?}: {error}")),
-            Err(_) => Ok(None),
-        }
+impl std::fmt::Debug for KeyRateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRateLimit")
     }
+}
 
+impl KeyRateLimit {
     /// `"500"`: 500 a second with a burst of 500; `"500/2000"`: bursts of 2000.
     pub fn parse(spec: &str) -> Result<Option<KeyRateLimit>, String> {
         let spec = spec.trim();

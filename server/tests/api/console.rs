@@ -941,7 +941,7 @@ async fn console_queries_answer_quickly_at_100k_transactions() {
     use server::reconcile::{run_with, RunOptions, TrailMode, TrailPass};
 
     // RUST_LOG=server::reconcile=info shows each check's time.
-    server::telemetry::init(false);
+    server::telemetry::init(false, None, server::telemetry::LogTarget::Server);
     let size = seed_size();
     let app = spawn_app().await;
     let provider = TestProvider::new(&app).await;

@@ -14,14 +14,14 @@ use server::config::TEST_ADMIN_PASSWORD;
 use crate::helpers::*;
 
 /// A signed-in staff member's HTTP client: the session cookie and a same-origin header.
-struct Staff {
+pub(crate) struct Staff {
     base_url: String,
     client: reqwest::Client,
     cookie: String,
 }
 
 impl Staff {
-    async fn sign_in(app: &TestApp, username: &str, password: &str) -> Staff {
+    pub(crate) async fn sign_in(app: &TestApp, username: &str, password: &str) -> Staff {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -47,12 +47,12 @@ impl Staff {
         }
     }
 
-    async fn admin(app: &TestApp) -> Staff {
+    pub(crate) async fn admin(app: &TestApp) -> Staff {
         Staff::sign_in(app, "admin", TEST_ADMIN_PASSWORD).await
     }
 
     /// Creates a user with `role` through the admin's server function; signs them in.
-    async fn with_role(app: &TestApp, admin: &Staff, role: &str) -> Staff {
+    pub(crate) async fn with_role(app: &TestApp, admin: &Staff, role: &str) -> Staff {
         let username = unique_id(role).to_lowercase();
         let password = format!("{username}-password");
         let (status, body) = admin
@@ -70,7 +70,7 @@ impl Staff {
     }
 
     /// A server function call, form-encoded as the browser sends it.
-    async fn call(&self, function: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, function: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
         let response = self
             .client
             .post(format!("{}/api/{function}", self.base_url))
@@ -88,7 +88,7 @@ impl Staff {
         )
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base_url))
             .header(COOKIE, &self.cookie)
@@ -98,7 +98,11 @@ impl Staff {
     }
 }
 
-async fn bet_of(player: &TestPlayer, provider: &TestProvider, amount_minor: i64) -> String {
+pub(crate) async fn bet_of(
+    player: &TestPlayer,
+    provider: &TestProvider,
+    amount_minor: i64,
+) -> String {
     let bet = player.bet(&player.new_round(), amount_minor);
     provider.bet(&bet).await.assert_ok();
     tx_id(&bet)

@@ -4,16 +4,19 @@
 
 mod helpers;
 
+mod accounts;
 mod auth;
 mod bad_input;
 mod balance;
 mod bench;
 mod bet;
+mod cli;
 mod concurrency;
 mod console;
 mod counters;
 mod crash;
 mod dashboard;
+mod exports;
 mod findings_api;
 mod hostile;
 mod lookups;

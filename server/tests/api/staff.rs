@@ -173,6 +173,7 @@ async fn viewer(app: &TestApp, username: &str, role: Role) -> Viewer {
         user_id: user_id(app, username).await,
         username: username.to_owned(),
         role,
+        must_change_password: false,
     }
 }
 
@@ -651,6 +652,7 @@ async fn user_admin_refuses_what_would_lock_everyone_out_and_audits_what_it_does
         user_id: sam.id,
         username: sam.username.clone(),
         role: Role::Support,
+        must_change_password: false,
     };
 
     // Refusals, none of which writes anything.
@@ -752,6 +754,7 @@ async fn user_admin_refuses_what_would_lock_everyone_out_and_audits_what_it_does
         &sam_admin,
         admin.user_id,
         "a-new-password-1".to_owned(),
+        true,
     )
     .await
     .expect("reset");

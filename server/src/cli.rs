@@ -1,0 +1,123 @@
+//! The command line: `server [SUBCOMMAND]`. Each subcommand's flags live beside the code
+//! that runs it; the server's own settings live in [`crate::config`].
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::bench::cli::BenchArgs;
+use crate::config::{Config, DatabaseSettings, Settings};
+use crate::reconcile::cli::ReconcileArgs;
+use crate::seed::cli::SeedArgs;
+use crate::simulate::cli::SimulateArgs;
+use crate::staff::cli::UsersArgs;
+use crate::startup::Application;
+use crate::telemetry::LogTarget;
+
+/// oncewallet: a casino wallet whose money operations count exactly once, however often
+/// a request is retried.
+///
+/// With no subcommand, `server` serves the wallet API, the operator API and the console
+/// (the same as `server serve`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "server",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Every setting is a flag or its environment variable (the flag wins); \
+                  RUST_LOG filters the log. See README.md, \"Configuration\"."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the wallet API, the operator API and the console (the default)
+    Serve(Settings),
+    /// Run the reconciliation once and print what it found
+    Reconcile(ReconcileArgs),
+    /// Walk every player's ledger hash chain and report the first broken link
+    VerifyTrail(DatabaseSettings),
+    /// Write realistic history into a database (for measuring at scale)
+    Seed(SeedArgs),
+    /// Play simulated providers against a wallet and check every answer
+    Simulate(SimulateArgs),
+    /// Measure a wallet's throughput against the engine's own floor
+    Bench(BenchArgs),
+    /// Manage console users: list, create, reset a password, disable, enable
+    Users(UsersArgs),
+}
+
+/// Parses the command line, exiting 2 with usage on a mistake and 0 after `--help`.
+///
+/// A setting's environment variable that is set but empty counts as unset, as it did
+/// before the command line had flags (`WALLET_OPERATOR_TOKEN=` still generates a token).
+/// Call it before any other thread starts: it removes those variables from the process.
+pub fn parse() -> Cli {
+    for name in setting_variables(&Cli::command()) {
+        if std::env::var_os(&name).is_some_and(|value| value.is_empty()) {
+            std::env::remove_var(&name);
+        }
+    }
+    Cli::parse()
+}
+
+/// The environment variables of every flag of every subcommand.
+fn setting_variables(command: &clap::Command) -> Vec<std::ffi::OsString> {
+    let mut names: Vec<_> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env().map(ToOwned::to_owned))
+        .collect();
+    for sub in command.get_subcommands() {
+        names.extend(setting_variables(sub));
+    }
+    names
+}
+
+/// Runs the parsed command; returns the process's exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    match &command {
+        Command::Serve(settings) => crate::telemetry::init(
+            settings.log.json(),
+            settings.log.log_filter.as_deref(),
+            LogTarget::Server,
+        ),
+        _ => crate::telemetry::init(
+            false,
+            std::env::var("RUST_LOG").ok().as_deref(),
+            LogTarget::Tool,
+        ),
+    }
+    match command {
+        Command::Serve(settings) => serve(&settings).await.map(|()| 0),
+        Command::Reconcile(args) => crate::reconcile::cli::run(&args).await,
+        Command::VerifyTrail(database) => crate::trail::run_cli(&database).await,
+        Command::Seed(args) => crate::seed::cli::run(&args).await,
+        Command::Simulate(args) => crate::simulate::cli::run(&args).await,
+        Command::Bench(args) => crate::bench::cli::run(&args).await,
+        Command::Users(args) => crate::staff::cli::run(&args).await,
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let config = Config::from_settings(settings)?;
+    let token_generated = config.operator_token_generated;
+    let token = config.operator_token.clone();
+    let database = crate::db::redact_url(&config.database_url);
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.addr(), %database, "oncewallet listening");
+    println!("{}", app.banner(token_generated.then_some(token.as_str())));
+    app.run_until_stopped().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,237 @@
+//! The command line as a person meets it: `--help` answers, a mistake exits 2 with usage
+//! and starts nothing (no server, no `data/` folder), every setting is listed with its
+//! environment variable.
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the binary in `workdir` with `args`, with no settings from the test's environment.
+fn server(workdir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(workdir)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("WALLET_OPERATOR_TOKEN")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .output()
+        .expect("the server binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn empty_dir() -> tempdir::Dir {
+    tempdir::Dir::new("oncewallet-cli")
+}
+
+/// A directory removed when the test ends.
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+
+    impl Dir {
+        pub fn new(prefix: &str) -> Dir {
+            let path =
+                std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&path).expect("create a temporary directory");
+            Dir(path)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn assert_nothing_created(dir: &Path) {
+    let entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert!(entries.is_empty(), "the command created {entries:?}");
+}
+
+#[test]
+fn help_lists_every_subcommand_and_every_setting_with_its_variable() {
+    let dir = empty_dir();
+    let output = server(&dir.0, &["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = text(&output.stdout);
+    for subcommand in [
+        "serve",
+        "reconcile",
+        "verify-trail",
+        "seed",
+        "simulate",
+        "bench",
+        "users",
+    ] {
+        assert!(
+            help.lines()
+                .any(|line| line.trim_start().starts_with(subcommand)),
+            "{subcommand} missing from:\n{help}"
+        );
+    }
+    // The README's configuration table lists the same variables (checked below); the
+    // failpoint is a test hook with no flag.
+    for variable in SETTINGS.iter().filter(|name| **name != "WALLET_FAILPOINT") {
+        assert!(
+            help.contains(&format!("[env: {variable}")),
+            "{variable} missing from --help"
+        );
+    }
+    assert_nothing_created(&dir.0);
+}
+
+/// Every setting the server reads, as the README's configuration table lists them.
+const SETTINGS: [&str; 21] = [
+    "DATABASE_URL",
+    "LEPTOS_SITE_ADDR",
+    "LEPTOS_SITE_ROOT",
+    "WALLET_OPERATOR_TOKEN",
+    "WALLET_ADMIN_PASSWORD",
+    "WALLET_COOKIE_SECURE",
+    "WALLET_SESSION_IDLE_MINUTES",
+    "WALLET_SESSION_MAX_HOURS",
+    "WALLET_TRUST_PROXY",
+    "WALLET_CURRENCY_SCALES",
+    "WALLET_ATTEMPT_RETENTION_DAYS",
+    "WALLET_RECONCILE_INTERVAL_SECS",
+    "WALLET_ORPHAN_AFTER_SECS",
+    "WALLET_STALE_ROUND_AFTER_SECS",
+    "WALLET_TRAIL_FULL_EVERY_RUNS",
+    "WALLET_PG_WRITE_LANES",
+    "WALLET_DEMO",
+    "WALLET_RATE_LIMIT_PER_KEY",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "WALLET_FAILPOINT",
+];
+
+#[test]
+fn the_readme_configuration_table_matches_the_settings() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("read README.md");
+    let table: Vec<&str> = readme
+        .split("## Configuration")
+        .nth(1)
+        .expect("a Configuration section")
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .filter_map(|line| line.split('`').nth(1))
+        .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    let mut expected = SETTINGS.to_vec();
+    let mut listed = table.clone();
+    expected.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(listed, expected, "README table rows: {table:?}");
+}
+
+#[test]
+fn help_of_a_subcommand_answers_and_starts_nothing() {
+    let dir = empty_dir();
+    for args in [
+        &["help", "seed"][..],
+        &["seed", "--help"],
+        &["reconcile", "--help"],
+        &["verify-trail", "--help"],
+        &["simulate", "--help"],
+        &["bench", "--help"],
+        &["bench", "console", "--help"],
+        &["users", "--help"],
+        &["users", "reset-password", "--help"],
+        &["serve", "--help"],
+    ] {
+        let output = server(&dir.0, args);
+        assert_eq!(output.status.code(), Some(0), "server {args:?}");
+        assert!(
+            text(&output.stdout).contains("Usage: server "),
+            "server {args:?} printed:\n{}",
+            text(&output.stdout)
+        );
+    }
+    let seed = text(&server(&dir.0, &["help", "seed"]).stdout);
+    assert!(seed.contains("--transactions <N>"), "{seed}");
+    let version = server(&dir.0, &["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(text(&version.stdout).starts_with("server "));
+    assert_nothing_created(&dir.0);
+}
+
+#[test]
+fn a_mistake_exits_2_with_usage_and_starts_nothing() {
+    let dir = empty_dir();
+    for (args, complaint) in [
+        (&["bogus"][..], "unrecognized subcommand 'bogus'"),
+        (&["--bogus"], "unexpected argument '--bogus'"),
+        (&["seed", "--bogus"], "unexpected argument '--bogus'"),
+        (&["seed", "--transactions", "0"], "--transactions"),
+        (&["verify-trail", "extra"], "unexpected argument 'extra'"),
+        (
+            &["reconcile", "--full", "--fast"],
+            "unexpected argument '--fast'",
+        ),
+        (&["users"], "Usage: server users"),
+        (
+            &["users", "create", "x", "--role", "king"],
+            "invalid value 'king'",
+        ),
+        (
+            &["simulate", "--drop", "2", "--operator-token", "t"],
+            "between 0 and 1",
+        ),
+        (
+            &["bench", "--clients", "0", "--operator-token", "t"],
+            "--clients",
+        ),
+        (&["--session-idle-minutes", "0"], "--session-idle-minutes"),
+        (&["--demo", "maybe"], "--demo"),
+    ] {
+        let output = server(&dir.0, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "server {args:?}: {stderr}");
+        assert!(
+            stderr.contains(complaint),
+            "server {args:?} said:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("Usage: server") || stderr.contains("--help"),
+            "server {args:?} gave no usage:\n{stderr}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "server {args:?} printed to stdout"
+        );
+    }
+    assert_nothing_created(&dir.0);
+}
+
+#[test]
+fn a_bad_setting_in_the_environment_is_named() {
+    let dir = empty_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(&dir.0)
+        .env("WALLET_ORPHAN_AFTER_SECS", "soon")
+        .args(["reconcile", "--help"])
+        .output()
+        .expect("runs");
+    // --help answers whatever the environment says.
+    assert_eq!(output.status.code(), Some(0));
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(&dir.0)
+        .env("WALLET_ORPHAN_AFTER_SECS", "soon")
+        .env("DATABASE_URL", "sqlite://nowhere/never.db")
+        .arg("reconcile")
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'soon'") && stderr.contains("--orphan-after-secs"),
+        "{stderr}"
+    );
+    assert_nothing_created(&dir.0);
+}
