@@ -52,6 +52,15 @@ else
     cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
+# --- brotli, for the precompressed console bundle --------------------------------
+if command -v brotli >/dev/null 2>&1; then
+    step "brotli present"
+else
+    step "installing Debian's brotli (precompresses the console bundle)"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends brotli
+fi
+
 if [ "$purpose" = run ]; then
     step "done (what running needs; scripts/setup.sh test adds the test tools)"
     exit 0

@@ -134,7 +134,7 @@ started_s=$SECONDS
 
 # Without these nothing else can run: they stop the script on failure.
 section "setup"
-scripts/setup.sh
+scripts/setup.sh test
 section "build the site (wasm + css)"
 scripts/build-site.sh
 

@@ -10,7 +10,7 @@ pub mod model;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet};
+use leptos_meta::{provide_meta_context, Meta, MetaTags};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
@@ -26,9 +26,12 @@ use pages::{
 
 /// The HTML document the server renders around the app.
 ///
-/// `HydrationScripts` loads `/pkg/<output_name>.js` and `.wasm`; when those files are
-/// missing the page still renders, it just never becomes interactive.
+/// `HydrationScripts` loads `/pkg/<output_name>.js` and `.wasm`, and the stylesheet is
+/// `/pkg/<output_name>.css`; the server sets `output_name` to the current bundle's
+/// content-hashed stem (`server/src/site.rs`). When those files are missing the page
+/// still renders, it just never becomes interactive.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -37,6 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 // No favicon yet; this stops the browser asking for /favicon.ico.
                 <link rel="icon" href="data:,"/>
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -61,7 +65,6 @@ pub fn App() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
-        <Stylesheet id="leptos" href="/pkg/oncewallet.css"/>
         <Meta name="description" content=DESCRIPTION/>
         <Router>
             <TopBar/>

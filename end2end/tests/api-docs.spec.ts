@@ -14,8 +14,8 @@ test('Swagger UI renders the API description from vendored assets only', async (
   await expect(page.locator('.swagger-ui .opblock').first()).toBeVisible();
 
   const paths = requested.map((url) => new URL(url).pathname);
-  expect(paths).toContain('/api-docs/assets/swagger-ui-bundle.js');
-  expect(paths).toContain('/api-docs/assets/swagger-ui.css');
+  expect(paths).toContain('/api-docs/assets/5.35.0/swagger-ui-bundle.js');
+  expect(paths).toContain('/api-docs/assets/5.35.0/swagger-ui.css');
   expect(paths).toContain('/api-docs/openapi.json');
   // data: URLs (Swagger UI's inline icons) never touch the network.
   const leaving = requested.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);

@@ -2,7 +2,9 @@
 //!
 //! The UI is vendored (swagger-ui-dist 5.35.0 from npm, under `server/assets/swagger-ui/`
 //! with its LICENSE and NOTICE) and compiled into the binary, so the page works
-//! offline and makes no request that leaves the server.
+//! offline and makes no request that leaves the server. Its assets are compressed as
+//! they are sent (`crate::http::compression`), once per browser since they are cached
+//! for a year.
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,9 +13,9 @@ use axum::Router;
 const BUNDLE_JS: &str = include_str!("../assets/swagger-ui/swagger-ui-bundle.js");
 const UI_CSS: &str = include_str!("../assets/swagger-ui/swagger-ui.css");
 
-/// The asset URLs are not versioned, so a day is the compromise between fewer
-/// downloads and picking up an upgraded Swagger UI.
-const ASSET_CACHE: &str = "public, max-age=86400";
+/// The asset URLs carry Swagger UI's version, and a vendored version never changes: kept
+/// for a year. Upgrading Swagger UI changes the version in the URLs.
+const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 
 /// Everything the page may load comes from this server. Swagger UI sets inline styles
 /// and data: images, and the start-up script below is inline.
@@ -29,11 +31,11 @@ const PAGE: &str = r##"<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>oncewallet API</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="/api-docs/assets/swagger-ui.css">
+<link rel="stylesheet" href="/api-docs/assets/5.35.0/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="/api-docs/assets/swagger-ui-bundle.js"></script>
+<script src="/api-docs/assets/5.35.0/swagger-ui-bundle.js"></script>
 <script>
 window.addEventListener("load", function () {
   window.ui = SwaggerUIBundle({
@@ -52,8 +54,9 @@ window.addEventListener("load", function () {
 pub fn router() -> Router {
     Router::new()
         .route("/api-docs", get(page))
-        .route("/api-docs/assets/swagger-ui-bundle.js", get(bundle_js))
-        .route("/api-docs/assets/swagger-ui.css", get(ui_css))
+        .route("/api-docs/assets/5.35.0/swagger-ui-bundle.js", get(bundle_js))
+        .route("/api-docs/assets/5.35.0/swagger-ui.css", get(ui_css))
+        .layer(crate::http::compression())
 }
 
 async fn page() -> Response {
@@ -112,8 +115,8 @@ mod tests {
 
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
-        assert!(html.contains(r#"src="/api-docs/assets/swagger-ui-bundle.js""#));
-        assert!(html.contains(r#"href="/api-docs/assets/swagger-ui.css""#));
+        assert!(html.contains(r#"src="/api-docs/assets/5.35.0/swagger-ui-bundle.js""#));
+        assert!(html.contains(r#"href="/api-docs/assets/5.35.0/swagger-ui.css""#));
         assert!(html.contains(r#"url: "/api-docs/openapi.json""#));
         assert!(
             !html.contains("http://") && !html.contains("https://"),
@@ -129,12 +132,12 @@ mod tests {
     async fn the_assets_are_served_with_their_types_and_cached() {
         for (uri, content_type, marker) in [
             (
-                "/api-docs/assets/swagger-ui-bundle.js",
+                "/api-docs/assets/5.35.0/swagger-ui-bundle.js",
                 "text/javascript; charset=utf-8",
                 "SwaggerUIBundle",
             ),
             (
-                "/api-docs/assets/swagger-ui.css",
+                "/api-docs/assets/5.35.0/swagger-ui.css",
                 "text/css; charset=utf-8",
                 ".swagger-ui",
             ),

@@ -49,8 +49,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 pub fn router() -> Router<AppState> {
     let doc = document();
-    Router::new().route(
-        "/api-docs/openapi.json",
-        get(move || async move { Json(doc) }),
-    )
+    Router::new()
+        .route(
+            "/api-docs/openapi.json",
+            get(move || async move { Json(doc) }),
+        )
+        .layer(crate::http::compression())
 }

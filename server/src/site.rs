@@ -1,8 +1,12 @@
 //! The web UI's server side: renders the Leptos app and serves its browser bundle.
 //!
-//! `scripts/build-site.sh` writes the bundle under `<site_root>/pkg`. Without it the
-//! pages still render (API-only deployments and tests need no assets); they just never
-//! hydrate.
+//! `scripts/build-site.sh` writes the bundle under `<site_root>/pkg`: the files are named
+//! after a hash of their content (`oncewallet-<hash>.js`, `.wasm`, `.css`, each also
+//! precompressed as `.br` and `.gz`), and `pkg/bundle` names the current stem. Hashed
+//! names never change content, so browsers keep them for a year without asking again;
+//! the pages themselves are always revalidated and point at the current names. Without
+//! a bundle the pages still render (API-only deployments and tests need no assets); they
+//! just never hydrate.
 use std::path::Path;
 
 use axum::http::{header, HeaderValue, Response};
@@ -14,16 +18,22 @@ use tower_http::services::ServeDir;
 
 /// Where `scripts/build-site.sh` puts the bundle unless `LEPTOS_SITE_ROOT` says otherwise.
 pub const DEFAULT_SITE_ROOT: &str = "target/site";
-/// The bundle's file names: `oncewallet.js`, `oncewallet.wasm`, `oncewallet.css`.
+/// The bundle's name without a hash: what a site built without `pkg/bundle` uses.
 pub const OUTPUT_NAME: &str = "oncewallet";
 /// The bundle's folder under the site root, and its URL path.
 const PKG_DIR: &str = "pkg";
+/// The file in `pkg/` that names the current bundle's stem, e.g. `oncewallet-1a2b3c4d5e`.
+const BUNDLE_FILE: &str = "bundle";
+/// For content-hashed files: never changes, so never ask again.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// The Leptos pages, their server functions and `/pkg/*`. `context` runs for every
 /// request and provides what the server functions need (the dashboard's console).
 pub fn router(site_root: &Path, context: impl Fn() + Clone + Send + Sync + 'static) -> Router {
-    let options = leptos_options(site_root);
+    let stem = bundle_stem(site_root);
+    let options = leptos_options(site_root, &stem);
     let routes = generate_route_list(app::App);
+    let hashed = stem != OUTPUT_NAME;
     Router::<LeptosOptions>::new()
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
@@ -32,27 +42,46 @@ pub fn router(site_root: &Path, context: impl Fn() + Clone + Send + Sync + 'stat
         .nest_service(
             &format!("/{PKG_DIR}"),
             ServiceExt::<axum::extract::Request>::map_response(
-                ServeDir::new(site_root.join(PKG_DIR)),
-                revalidate,
+                ServeDir::new(site_root.join(PKG_DIR))
+                    .precompressed_br()
+                    .precompressed_gzip(),
+                move |response| cache_control(response, hashed),
             ),
         )
         .with_state(options)
 }
 
-fn leptos_options(site_root: &Path) -> LeptosOptions {
+/// The current bundle's stem from `pkg/bundle`, or the plain name when there is none.
+fn bundle_stem(site_root: &Path) -> String {
+    let named = std::fs::read_to_string(site_root.join(PKG_DIR).join(BUNDLE_FILE))
+        .ok()
+        .map(|text| text.trim().to_owned())
+        .filter(|stem| {
+            stem.starts_with(OUTPUT_NAME)
+                && stem
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    named.unwrap_or_else(|| OUTPUT_NAME.to_owned())
+}
+
+fn leptos_options(site_root: &Path, stem: &str) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name(OUTPUT_NAME)
+        .output_name(stem)
         .site_root(site_root.to_string_lossy().as_ref())
         .site_pkg_dir(PKG_DIR)
         .build()
 }
 
-/// The bundle's file names carry no content hash, so browsers must revalidate every
-/// time, or a rebuilt server would meet a stale wasm that cannot hydrate its HTML.
-fn revalidate<B>(mut response: Response<B>) -> Response<B> {
+/// Hashed files are kept for a year; a bundle without hashes (an older build) must be
+/// revalidated every time, or a rebuilt server would meet a stale wasm that cannot
+/// hydrate its HTML.
+fn cache_control<B>(mut response: Response<B>, hashed: bool) -> Response<B> {
+    let ok = response.status().is_success();
+    let value = if hashed && ok { IMMUTABLE } else { "no-cache" };
     response
         .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     response
 }
 
@@ -110,6 +139,36 @@ mod tests {
         assert_eq!(css, "body{}");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "text/css");
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
+        std::fs::remove_dir_all(site_root).ok();
+    }
+
+    #[tokio::test]
+    async fn a_hashed_bundle_is_named_in_the_page_kept_for_a_year_and_served_compressed() {
+        let site_root = scratch_dir("hashed");
+        let pkg = site_root.join(PKG_DIR);
+        std::fs::create_dir_all(&pkg).expect("pkg dir");
+        std::fs::write(pkg.join("bundle"), "oncewallet-0123abcd\n").expect("manifest");
+        std::fs::write(pkg.join("oncewallet-0123abcd.css"), "body{}").expect("css");
+        std::fs::write(pkg.join("oncewallet-0123abcd.css.br"), "brotli").expect("br");
+
+        let (_, html) = get(router(&site_root, || {}), "/login").await;
+        assert!(html.contains("/pkg/oncewallet-0123abcd.js"), "{html}");
+        assert!(html.contains("/pkg/oncewallet-0123abcd.wasm"), "{html}");
+        assert!(html.contains("/pkg/oncewallet-0123abcd.css"), "{html}");
+
+        let request = axum::http::Request::get("/pkg/oncewallet-0123abcd.css")
+            .header(header::ACCEPT_ENCODING, "gzip, br")
+            .body(Body::empty())
+            .expect("request");
+        let response = router(&site_root, || {})
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(response.headers()[header::CACHE_CONTROL], IMMUTABLE);
+        let (_, plain) = get(router(&site_root, || {}), "/pkg/oncewallet-0123abcd.css").await;
+        assert_eq!(plain, "body{}", "no Accept-Encoding, no compression");
         std::fs::remove_dir_all(site_root).ok();
     }
 

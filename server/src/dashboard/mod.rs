@@ -49,5 +49,5 @@ pub fn router(state: AppState, staff: &Staff, site_root: &Path, demo: bool) -> R
         .merge(crate::staff::router(staff.clone()))
         .layer(axum::middleware::from_fn(gate::require_sign_in))
         .layer(axum::middleware::from_fn(bad_args::client_errors_are_400));
-    crate::staff::protect(routes, staff)
+    crate::staff::protect(routes, staff).layer(crate::http::compression())
 }

@@ -10,6 +10,17 @@ use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::idempotency::Answer;
 use crate::trace::{OperationNote, Outcome};
 
+/// gzip or brotli, as the browser asks, for what people read: console pages, server
+/// functions, downloads and the API documents. Not for the wallet and operator APIs,
+/// whose answers are a few hundred bytes, where compressing costs more than it saves.
+pub fn compression() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        // brotli's default (11) takes seconds on a large page; 4 is fast and close in size.
+        .quality(tower_http::CompressionLevel::Precise(4))
+}
+
 /// A JSON response with the given status.
 pub fn json_response(status: u16, body: &Value) -> Response {
     json_text_response(status, body.to_string())

@@ -113,21 +113,44 @@ const SETTINGS: [&str; 21] = [
 fn the_readme_configuration_table_matches_the_settings() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("read README.md");
-    let table: Vec<&str> = readme
+    // Rows: | `VARIABLE` | `--flag` | default | meaning |
+    let rows: Vec<(String, Option<String>)> = readme
         .split("## Configuration")
         .nth(1)
         .expect("a Configuration section")
         .lines()
         .skip_while(|line| !line.starts_with('|'))
         .take_while(|line| line.starts_with('|'))
-        .filter_map(|line| line.split('`').nth(1))
-        .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .skip(2)
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let variable = cells[1].trim_matches('`').to_owned();
+            let flag = cells[2]
+                .starts_with("`--")
+                .then(|| cells[2].trim_matches('`').to_owned());
+            (variable, flag)
+        })
         .collect();
+    let mut listed: Vec<&str> = rows.iter().map(|(variable, _)| variable.as_str()).collect();
     let mut expected = SETTINGS.to_vec();
-    let mut listed = table.clone();
     expected.sort_unstable();
     listed.sort_unstable();
-    assert_eq!(listed, expected, "README table rows: {table:?}");
+    assert_eq!(listed, expected);
+    let dir = empty_dir();
+    let help = text(&server(&dir.0, &["--help"]).stdout);
+    for (variable, flag) in &rows {
+        if let Some(flag) = flag {
+            let entry = help
+                .split(&format!("{flag} "))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{flag} is not in --help"));
+            let entry = entry.split("\n\n  ").next().unwrap_or_default();
+            assert!(
+                entry.contains(&format!("[env: {variable}")),
+                "{flag} is not the flag of {variable}: {entry}"
+            );
+        }
+    }
 }
 
 #[test]
