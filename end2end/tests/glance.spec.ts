@@ -141,6 +141,13 @@ test('the overview draws one bar per minute of the window, zeros included, with 
 
   await page.goto(`/?window=1h&provider=${player.provider.id}`);
   await expect(page.locator('figure.chart').first().locator('g.bar')).toHaveCount(60);
+  // A day in quarter hours: 96 bars, ticks on round hours.
+  await page.goto(`/?window=24h&provider=${player.provider.id}`);
+  const day = page.locator('figure.chart', { has: page.getByRole('img', { name: 'Requests per 15 minutes' }) });
+  await expect(day.locator('g.bar')).toHaveCount(96);
+  const dayTicks = await day.getByTestId('chart-ticks').locator('span').allTextContents();
+  expect(dayTicks.length).toBeGreaterThanOrEqual(3);
+  for (const tick of dayTicks) expect(tick).toMatch(/^\d\d:00$/);
 });
 
 test.describe('in a browser east of UTC', () => {

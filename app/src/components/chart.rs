@@ -50,7 +50,7 @@ pub fn BarChart(
     let count = bars.len().max(1);
     let slot = WIDTH / count as f64;
     let bar_width = (slot * 0.8).max(1.0);
-    let ticks = ticks(&bars, bucket_minutes, slot);
+    let ticks = ticks(&bars, bucket_minutes);
     let drawn = bars
         .into_iter()
         .enumerate()
@@ -131,18 +131,31 @@ pub fn BarChart(
     }
 }
 
-/// The bars to label, and where their middle sits in percent of the width: those whose
-/// time is a multiple of the smallest readable step that keeps at most [`MAX_TICKS`].
-fn ticks(bars: &[Bar], bucket_minutes: i64, slot: f64) -> Vec<(i64, f64)> {
-    let span_min = bars.len() as i64 * bucket_minutes.max(1);
-    let step_min = TICK_STEPS_MIN
-        .into_iter()
-        .find(|step| step % bucket_minutes.max(1) == 0 && span_min / step <= MAX_TICKS)
-        .unwrap_or(24 * 60);
-    bars.iter()
-        .enumerate()
-        .filter(|(_, bar)| bar.at_s.rem_euclid(step_min * 60) == 0)
-        .map(|(index, bar)| (bar.at_s, (index as f64 + 0.4) * slot / WIDTH * 100.0))
+/// The time ticks: every multiple of the smallest readable step that keeps at most
+/// [`MAX_TICKS`], each with where it falls in percent of the width (a bar's middle when
+/// bars are minutes). Bucket starts need not be round: the window ends at the current
+/// minute.
+fn ticks(bars: &[Bar], bucket_minutes: i64) -> Vec<(i64, f64)> {
+    let (Some(first), Some(last)) = (bars.first(), bars.last()) else {
+        return Vec::new();
+    };
+    let bucket_s = bucket_minutes.max(1) * 60;
+    let (start_s, end_s) = (first.at_s, last.at_s + bucket_s);
+    let span_s = (end_s - start_s).max(1);
+    let step_s = 60
+        * TICK_STEPS_MIN
+            .into_iter()
+            .find(|step| span_s / (step * 60) <= MAX_TICKS)
+            .unwrap_or(24 * 60);
+    let first_tick_s = start_s.div_euclid(step_s) * step_s
+        + if start_s.rem_euclid(step_s) == 0 { 0 } else { step_s };
+    (0..)
+        .map(|n| first_tick_s + n * step_s)
+        .take_while(|tick_s| *tick_s < end_s)
+        .map(|tick_s| {
+            let middle = tick_s - start_s + bucket_s * 2 / 5;
+            (tick_s, middle as f64 / span_s as f64 * 100.0)
+        })
         .collect()
 }
 
@@ -163,18 +176,21 @@ mod tests {
     }
 
     #[test]
-    fn ticks_fall_on_round_minutes_and_stay_few() {
+    fn ticks_fall_on_round_times_and_stay_few() {
         let bars = minutes(15, 1);
-        let ticks = ticks(&bars, 1, WIDTH / 15.0);
-        let labels: Vec<String> = ticks
+        let quarter = ticks(&bars, 1);
+        let labels: Vec<String> = quarter
             .iter()
             .map(|(at, _)| minute_text(*at, false))
             .collect();
         assert_eq!(labels, ["10:05", "10:10", "10:15"]);
         let hour = minutes(60, 1);
-        assert_eq!(ticks(&hour, 1, WIDTH / 60.0).len(), 6);
+        assert_eq!(ticks(&hour, 1).len(), 6);
         let day = minutes(96, 15);
-        let day_ticks = ticks(&day, 15, WIDTH / 96.0);
-        assert!((3..=6).contains(&day_ticks.len()), "{day_ticks:?}");
+        let day_ticks: Vec<String> = ticks(&day, 15)
+            .iter()
+            .map(|(at, _)| minute_text(*at, false))
+            .collect();
+        assert_eq!(day_ticks, ["12:00", "16:00", "20:00", "00:00", "04:00", "08:00"]);
     }
 }
