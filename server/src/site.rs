@@ -156,7 +156,7 @@ mod tests {
         assert!(html.contains("/pkg/oncewallet-0123abcd.wasm"), "{html}");
         assert!(html.contains("/pkg/oncewallet-0123abcd.css"), "{html}");
 
-        let request = axum::http::Request::get("/pkg/oncewallet-0123abcd.css")
+        let request = Request::get("/pkg/oncewallet-0123abcd.css")
             .header(header::ACCEPT_ENCODING, "gzip, br")
             .body(Body::empty())
             .expect("request");
