@@ -88,7 +88,7 @@ async fn audited(app: &TestApp, action: &str, actor_like: &str) -> i64 {
 
 async fn must_change(app: &TestApp, username: &str) -> bool {
     app.query_i64(&format!(
-        "SELECT CASE WHEN must_change_password THEN 1 ELSE 0 END AS n FROM staff_users \
+        "SELECT CAST(CASE WHEN must_change_password THEN 1 ELSE 0 END AS BIGINT) AS n FROM staff_users \
          WHERE username = {}",
         quote(username)
     ))
