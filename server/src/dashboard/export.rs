@@ -197,7 +197,11 @@ where
             (fetch, cursor),
         ))
     });
-    let body = stream::once(async move { Ok::<_, std::io::Error>(header_line) }).chain(rows);
+    // Fused: the compression layer (`http::compression`) polls the body once more after
+    // its end, which an unfused `unfold` answers with a panic and a cut-off download.
+    let body = stream::once(async move { Ok::<_, std::io::Error>(header_line) })
+        .chain(rows)
+        .fuse();
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

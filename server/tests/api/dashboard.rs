@@ -16,8 +16,8 @@ use crate::helpers::*;
 /// A signed-in staff member's HTTP client: the session cookie and a same-origin header.
 pub(crate) struct Staff {
     base_url: String,
-    client: reqwest::Client,
-    cookie: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) cookie: String,
 }
 
 impl Staff {

@@ -143,6 +143,39 @@ async fn the_exports_refuse_a_visitor_who_has_not_signed_in_and_serve_a_support_
 }
 
 #[tokio::test]
+async fn a_compressed_export_arrives_whole() {
+    let app = spawn_app().await;
+    let admin = Staff::admin(&app).await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    bet_of(&player, &provider, 100).await;
+    for path in [
+        format!("/console/export.csv?q={}", player.id),
+        "/console/findings.csv".to_owned(),
+        "/console/audit.csv".to_owned(),
+        "/console/pending.csv".to_owned(),
+    ] {
+        let plain = admin.get(&path).await.bytes().await.expect("plain body");
+        let response = admin
+            .client
+            .get(format!("{}{path}", app.base_url))
+            .header(reqwest::header::COOKIE, &admin.cookie)
+            .header(reqwest::header::ACCEPT_ENCODING, "gzip")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
+        let gzip = response.bytes().await.expect("the whole compressed body");
+        // A gzip member ends with the uncompressed length (RFC 1952, ISIZE): the stream
+        // was finished, not cut off.
+        assert_eq!(gzip[..2], [0x1f, 0x8b], "{path}");
+        let size = u32::from_le_bytes(gzip[gzip.len() - 4..].try_into().expect("4 bytes"));
+        assert_eq!(size as usize, plain.len(), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn findings_export_both_sides_amounts_in_decimal_and_minor_units() {
     let app = spawn_app().await;
     let admin = Staff::admin(&app).await;
