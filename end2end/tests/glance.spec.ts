@@ -309,6 +309,7 @@ test.describe('on a 390 px wide phone', () => {
       ['reconciliation', '/reconciliation'],
       ['audit', '/audit'],
       ['users', '/users'],
+      ['account', '/account'],
     ];
     for (const [name, path] of pages) {
       await page.goto(path);
