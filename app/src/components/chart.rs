@@ -147,8 +147,8 @@ fn ticks(bars: &[Bar], bucket_minutes: i64) -> Vec<(i64, f64)> {
             .into_iter()
             .find(|step| span_s / (step * 60) <= MAX_TICKS)
             .unwrap_or(24 * 60);
-    let first_tick_s = start_s.div_euclid(step_s) * step_s
-        + if start_s.rem_euclid(step_s) == 0 { 0 } else { step_s };
+    // The first multiple of the step at or after the start.
+    let first_tick_s = (start_s + step_s - 1).div_euclid(step_s) * step_s;
     (0..)
         .map(|n| first_tick_s + n * step_s)
         .take_while(|tick_s| *tick_s < end_s)
@@ -191,6 +191,9 @@ mod tests {
             .iter()
             .map(|(at, _)| minute_text(*at, false))
             .collect();
-        assert_eq!(day_ticks, ["12:00", "16:00", "20:00", "00:00", "04:00", "08:00"]);
+        assert_eq!(
+            day_ticks,
+            ["12:00", "16:00", "20:00", "00:00", "04:00", "08:00"]
+        );
     }
 }
