@@ -54,7 +54,10 @@ window.addEventListener("load", function () {
 pub fn router() -> Router {
     Router::new()
         .route("/api-docs", get(page))
-        .route("/api-docs/assets/5.35.0/swagger-ui-bundle.js", get(bundle_js))
+        .route(
+            "/api-docs/assets/5.35.0/swagger-ui-bundle.js",
+            get(bundle_js),
+        )
         .route("/api-docs/assets/5.35.0/swagger-ui.css", get(ui_css))
         .layer(crate::http::compression())
 }

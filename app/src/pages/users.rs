@@ -2,7 +2,8 @@
 use leptos::prelude::*;
 
 use crate::api::{list_users, CreateUser, ResetUserPassword, SetUserDisabled, SetUserRole};
-use crate::components::widgets::{error_text, time_text, Badge, ErrorBox, Loading};
+use crate::components::clock::{Time, ZoneName};
+use crate::components::widgets::{error_text, Badge, ErrorBox, Loading};
 use crate::model::{Role, UserRow};
 
 #[derive(Clone, Copy)]
@@ -111,8 +112,8 @@ fn UserTable(rows: Vec<UserRow>, actions: Actions) -> impl IntoView {
                         </ActionForm>
                     </td>
                     <td><Badge text=status/>" "{must_change}</td>
-                    <td class="mono">{time_text(&user.created_at)}</td>
-                    <td class="mono">{user.last_login_at.as_deref().map(time_text).unwrap_or_default()}</td>
+                    <td class="mono"><Time at=user.created_at.clone()/></td>
+                    <td class="mono">{user.last_login_at.clone().map(|at| view! { <Time at/> })}</td>
                     <td>
                         <ActionForm action=actions.disable attr:class="inline">
                             <input type="hidden" name="user_id" value=id/>
@@ -130,7 +131,7 @@ fn UserTable(rows: Vec<UserRow>, actions: Actions) -> impl IntoView {
         .collect_view();
     view! {
         <table class="grid" data-testid="users">
-            <thead><tr><th>"Username"</th><th>"Role"</th><th>"Status"</th><th>"Created (UTC)"</th><th>"Last login"</th><th></th></tr></thead>
+            <thead><tr><th>"Username"</th><th>"Role"</th><th>"Status"</th><th>"Created (" <ZoneName/> ")"</th><th>"Last sign-in"</th><th></th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
