@@ -6,6 +6,8 @@
 #   oncewallet-<hash>.css    style/main.css
 #   each also as .br and .gz (the server sends them to browsers that accept them)
 #   bundle                   the current stem, oncewallet-<hash>, read by the server
+#                            (the previous build's files stay too, for a server still
+#                            running on them)
 # <hash> is of the three files' content, so a name never changes content and browsers
 # keep the files for a year (server/src/site.rs). Plain cargo + wasm-bindgen-cli
 # (installed by scripts/setup.sh at the version in Cargo.lock); no cargo-leptos.
@@ -76,9 +78,14 @@ for file in "$pkg_dir/$stem.js" "$pkg_dir/$stem.wasm" "$pkg_dir/$stem.css"; do
     fi
 done
 
-# The server reads the stem at start-up; older bundles go, so pkg/ holds one.
-printf '%s\n' "$stem" > "$pkg_dir/bundle"
-find "$pkg_dir" -maxdepth 1 -type f -name "$output_name*" ! -name "$stem*" -delete
+# The server reads the stem at start-up. The previous bundle stays, so that a server
+# started before this build keeps serving the files its pages name; older ones go.
+# `bundle` is replaced in one rename, so a server starting now reads the old or the new.
+previous="$(cat "$pkg_dir/bundle" 2>/dev/null || true)"
+printf '%s\n' "$stem" > "$pkg_dir/bundle.tmp"
+mv -f "$pkg_dir/bundle.tmp" "$pkg_dir/bundle"
+find "$pkg_dir" -maxdepth 1 -type f -name "$output_name*" ! -name "$stem.*" \
+    ! -name "${previous:-$stem}.*" -delete
 
 size() { stat -c %s "$1"; }
 step "done: $stem; wasm $(size "$pkg_dir/$stem.wasm") bytes ($(size "$pkg_dir/$stem.wasm.gz") gzip$([ "$have_brotli" = 1 ] && echo ", $(size "$pkg_dir/$stem.wasm.br") brotli")), js $(size "$pkg_dir/$stem.js") bytes"

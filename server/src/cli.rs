@@ -3,8 +3,8 @@
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::bench::cli::BenchArgs;
-use crate::config::{Config, DatabaseSettings, Settings};
-use crate::reconcile::cli::ReconcileArgs;
+use crate::config::{Config, ScheduleSettings, Settings};
+use crate::db::DatabaseSettings;
 use crate::seed::cli::SeedArgs;
 use crate::simulate::cli::SimulateArgs;
 use crate::staff::cli::UsersArgs;
@@ -49,15 +49,35 @@ pub enum Command {
     Users(UsersArgs),
 }
 
+impl Command {
+    /// The database a tool reads or changes, which must exist already.
+    fn existing_database(&self) -> Option<&str> {
+        match self {
+            Command::Reconcile(args) => Some(&args.database.database_url),
+            Command::VerifyTrail(database) => Some(&database.database_url),
+            Command::Users(args) => Some(args.command.database_url()),
+            Command::Bench(args) => args.console_database(),
+            Command::Serve(_) | Command::Seed(_) | Command::Simulate(_) => None,
+        }
+    }
+}
+
 /// Parses the command line, exiting 2 with usage on a mistake and 0 after `--help`.
 ///
-/// A setting's environment variable that is set but empty counts as unset, as it did
-/// before the command line had flags (`WALLET_OPERATOR_TOKEN=` still generates a token).
-/// Call it before any other thread starts: it removes those variables from the process.
+/// A setting's environment variable that is set but blank counts as unset, and spaces
+/// around a value (a CRLF `.env` file) are dropped, as before the command line had flags
+/// (`WALLET_OPERATOR_TOKEN=` still generates a token). Call it before any other thread
+/// starts: it edits those variables in the process.
 pub fn parse() -> Cli {
     for name in setting_variables(&Cli::command()) {
-        if std::env::var_os(&name).is_some_and(|value| value.is_empty()) {
+        let Some(value) = std::env::var(&name).ok() else {
+            continue;
+        };
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
             std::env::remove_var(&name);
+        } else if trimmed.len() != value.len() {
+            std::env::set_var(&name, trimmed);
         }
     }
     Cli::parse()
@@ -75,6 +95,19 @@ fn setting_variables(command: &clap::Command) -> Vec<std::ffi::OsString> {
     names
 }
 
+/// The environment variables of the server's own settings (`server serve`), for the
+/// README's table and its test.
+pub fn serve_variables() -> Vec<String> {
+    let command = Cli::command();
+    let serve = command
+        .find_subcommand("serve")
+        .expect("the serve subcommand");
+    setting_variables(serve)
+        .into_iter()
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Runs the parsed command; returns the process's exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
@@ -90,15 +123,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             LogTarget::Tool,
         ),
     }
+    if let Some(url) = command.existing_database() {
+        crate::db::require_existing(url)?;
+    }
     match command {
         Command::Serve(settings) => serve(&settings).await.map(|()| 0),
-        Command::Reconcile(args) => crate::reconcile::cli::run(&args).await,
-        Command::VerifyTrail(database) => crate::trail::run_cli(&database).await,
+        Command::Reconcile(args) => {
+            let schedule = args.schedule.schedule();
+            crate::reconcile::cli::run(&args.database.database_url, schedule, args.full).await
+        }
+        Command::VerifyTrail(database) => crate::trail::run_cli(&database.database_url).await,
         Command::Seed(args) => crate::seed::cli::run(&args).await,
         Command::Simulate(args) => crate::simulate::cli::run(&args).await,
         Command::Bench(args) => crate::bench::cli::run(&args).await,
         Command::Users(args) => crate::staff::cli::run(&args).await,
     }
+}
+
+/// The flags of `server reconcile`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 no CRITICAL finding open, 1 CRITICAL findings are \
+                        open, 2 bad flags. See docs/CONSOLE.md."
+)]
+pub struct ReconcileArgs {
+    /// Re-walk every ledger hash chain from the start instead of from the checkpoints
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub schedule: ScheduleSettings,
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {

@@ -9,30 +9,15 @@ use anyhow::Context;
 use clap::builder::{BoolishValueParser, RangedU64ValueParser};
 use clap::Args;
 
-use crate::db::WriterConfig;
+use crate::db::{DatabaseSettings, WriterConfig};
 use crate::domain::CurrencyTable;
 use crate::reconcile::{Schedule, Thresholds};
 use crate::staff::StaffConfig;
 use crate::trace::retention::Retention;
 use crate::wallet::rate_limit::KeyRateLimit;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/oncewallet.db?mode=rwc";
 /// The first admin's password in [`Config::for_tests`].
 pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
-
-/// The database every command works on.
-#[derive(Debug, Clone, Args)]
-pub struct DatabaseSettings {
-    /// `sqlite://FILE?mode=rwc` (created if missing) or `postgres://user:pass@host:port/db`
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        value_name = "URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true
-    )]
-    pub database_url: String,
-}
 
 /// How the reconciliation job runs: on the server's schedule, from the console, from
 /// `server reconcile`.
@@ -153,7 +138,7 @@ pub struct Settings {
         long,
         env = "LEPTOS_SITE_ROOT",
         value_name = "DIR",
-        default_value = "target/site"
+        default_value = crate::site::DEFAULT_SITE_ROOT
     )]
     pub site_root: PathBuf,
     /// The operator API's bearer token [default: generated and printed at start]
@@ -225,7 +210,6 @@ pub struct Config {
     /// Run the provider simulator in-process against this server. Tests never run it.
     pub demo: bool,
     pub currencies: CurrencyTable,
-    pub log_json: bool,
     pub writer: WriterConfig,
     pub staff: StaffConfig,
     pub schedule: Schedule,
@@ -265,7 +249,6 @@ impl Config {
             operator_token_generated,
             demo: settings.demo,
             currencies,
-            log_json: settings.log.json(),
             writer: WriterConfig {
                 pg_write_lanes: settings.pg_write_lanes.into(),
                 ..WriterConfig::default()
@@ -284,12 +267,11 @@ impl Config {
         Config {
             database_url: database_url.into(),
             site_addr: "127.0.0.1:0".to_owned(),
-            site_root: "target/site".into(),
+            site_root: crate::site::DEFAULT_SITE_ROOT.into(),
             operator_token: "test-operator-token".to_owned(),
             operator_token_generated: false,
             demo: false,
             currencies: CurrencyTable::default(),
-            log_json: false,
             writer: WriterConfig::default(),
             staff: StaffConfig {
                 admin_password: Some(TEST_ADMIN_PASSWORD.to_owned()),

@@ -9,11 +9,10 @@
 //! just never hydrate.
 use std::path::Path;
 
-use axum::http::{header, HeaderValue, Response};
+use axum::http::{header, HeaderValue, Response, StatusCode};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 /// Where `scripts/build-site.sh` puts the bundle unless `LEPTOS_SITE_ROOT` says otherwise.
@@ -33,36 +32,52 @@ pub fn router(site_root: &Path, context: impl Fn() + Clone + Send + Sync + 'stat
     let stem = bundle_stem(site_root);
     let options = leptos_options(site_root, &stem);
     let routes = generate_route_list(app::App);
-    let hashed = stem != OUTPUT_NAME;
+    let files = Router::new()
+        .fallback_service(
+            ServeDir::new(site_root.join(PKG_DIR))
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(axum::middleware::from_fn(cache_headers));
     Router::<LeptosOptions>::new()
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();
             move || app::shell(options.clone())
         })
-        .nest_service(
-            &format!("/{PKG_DIR}"),
-            ServiceExt::<axum::extract::Request>::map_response(
-                ServeDir::new(site_root.join(PKG_DIR))
-                    .precompressed_br()
-                    .precompressed_gzip(),
-                move |response| cache_control(response, hashed),
-            ),
-        )
+        .nest_service(&format!("/{PKG_DIR}"), files)
         .with_state(options)
 }
 
-/// The current bundle's stem from `pkg/bundle`, or the plain name when there is none.
+/// The current bundle's stem from `pkg/bundle`, or the plain name when there is none. A
+/// stem whose files are missing is said in the log: the pages would never hydrate.
 fn bundle_stem(site_root: &Path) -> String {
-    let named = std::fs::read_to_string(site_root.join(PKG_DIR).join(BUNDLE_FILE))
+    let pkg = site_root.join(PKG_DIR);
+    let named = std::fs::read_to_string(pkg.join(BUNDLE_FILE))
         .ok()
         .map(|text| text.trim().to_owned())
-        .filter(|stem| {
-            stem.starts_with(OUTPUT_NAME)
-                && stem
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        });
-    named.unwrap_or_else(|| OUTPUT_NAME.to_owned())
+        .filter(|stem| is_hashed(stem));
+    let stem = named.unwrap_or_else(|| OUTPUT_NAME.to_owned());
+    let missing: Vec<String> = ["js", "wasm", "css"]
+        .iter()
+        .map(|ext| format!("{stem}.{ext}"))
+        .filter(|file| !pkg.join(file).is_file())
+        .collect();
+    if !missing.is_empty() {
+        tracing::warn!(
+            site_root = %site_root.display(),
+            ?missing,
+            "the console's browser bundle is missing: pages render but never become \
+             interactive; run scripts/build-site.sh"
+        );
+    }
+    stem
+}
+
+/// `oncewallet-<hex>`: a name `scripts/build-site.sh` gave after the content.
+fn is_hashed(name: &str) -> bool {
+    name.strip_prefix(OUTPUT_NAME)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hash| !hash.is_empty() && hash.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn leptos_options(site_root: &Path, stem: &str) -> LeptosOptions {
@@ -73,15 +88,29 @@ fn leptos_options(site_root: &Path, stem: &str) -> LeptosOptions {
         .build()
 }
 
-/// Hashed files are kept for a year; a bundle without hashes (an older build) must be
-/// revalidated every time, or a rebuilt server would meet a stale wasm that cannot
-/// hydrate its HTML.
-fn cache_control<B>(mut response: Response<B>, hashed: bool) -> Response<B> {
-    let ok = response.status().is_success();
-    let value = if hashed && ok { IMMUTABLE } else { "no-cache" };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+/// Files named after their content are kept for a year; anything else (`bundle`, a
+/// bundle built without hashes, an error) must be revalidated every time, or a rebuilt
+/// server would meet a stale wasm that cannot hydrate its HTML. Every answer varies with
+/// `Accept-Encoding`, since the same URL is sent as brotli, gzip or plain: a shared cache
+/// must not hand one client's encoding to another.
+async fn cache_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response<axum::body::Body> {
+    let file = request.uri().path().rsplit('/').next().unwrap_or_default();
+    let hashed = file
+        .split_once('.')
+        .is_some_and(|(stem, _)| is_hashed(stem));
+    let mut response = next.run(request).await;
+    let kept = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    let value = if hashed && kept {
+        IMMUTABLE
+    } else {
+        "no-cache"
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 
@@ -90,6 +119,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
 
     async fn get(router: Router, uri: &str) -> (Response<Body>, String) {
         let request = Request::get(uri).body(Body::empty()).expect("request");
@@ -167,6 +197,9 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[header::CONTENT_ENCODING], "br");
         assert_eq!(response.headers()[header::CACHE_CONTROL], IMMUTABLE);
+        assert_eq!(response.headers()[header::VARY], "accept-encoding");
+        let (manifest, _) = get(router(&site_root, || {}), "/pkg/bundle").await;
+        assert_eq!(manifest.headers()[header::CACHE_CONTROL], "no-cache");
         let (_, plain) = get(router(&site_root, || {}), "/pkg/oncewallet-0123abcd.css").await;
         assert_eq!(plain, "body{}", "no Accept-Encoding, no compression");
         std::fs::remove_dir_all(site_root).ok();

@@ -247,8 +247,8 @@ pub async fn snapshot(store: &crate::db::Store) -> Result<DatabaseTransaction, s
 
 /// `server verify-trail`: walks the whole trail, prints the report as JSON, and exits
 /// with 1 when a link does not verify.
-pub async fn run_cli(database: &crate::config::DatabaseSettings) -> anyhow::Result<i32> {
-    let store = crate::db::Store::connect(&database.database_url, Default::default()).await?;
+pub async fn run_cli(database_url: &str) -> anyhow::Result<i32> {
+    let store = crate::db::Store::connect(database_url, Default::default()).await?;
     let db = snapshot(&store).await?;
     let report = verify(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -84,6 +84,16 @@ pub enum ScenarioChoice {
     All,
 }
 
+impl BenchArgs {
+    /// `server bench console`'s database, which must exist already.
+    pub fn console_database(&self) -> Option<&str> {
+        match &self.command {
+            Some(BenchCommand::Console(console)) => Some(&console.database.database_url),
+            None => None,
+        }
+    }
+}
+
 impl LoadArgs {
     /// The run these flags describe; `Err` when the operator token is missing.
     pub fn config(&self) -> Result<BenchConfig, String> {

@@ -33,7 +33,7 @@ struct Sample {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConsoleArgs {
     #[command(flatten)]
-    pub database: crate::config::DatabaseSettings,
+    pub database: crate::db::DatabaseSettings,
     /// Calls of each server function
     #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(u16).range(1..=1000))]

@@ -398,6 +398,40 @@ pub fn numbered_parameters(backend: sea_orm::DbBackend, sql: String) -> String {
     }
 }
 
+/// The default database: a SQLite file under `data/` in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/oncewallet.db?mode=rwc";
+
+/// The database every command works on.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseSettings {
+    /// `sqlite://FILE?mode=rwc` (created if missing) or `postgres://user:pass@host:port/db`
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+/// For the tools that work on an existing database (`server reconcile`, `users`, …): a
+/// SQLite URL must name a file that is there, or a typo or the wrong folder would create
+/// and migrate an empty database and report on it.
+pub fn require_existing(database_url: &str) -> anyhow::Result<()> {
+    let Some(rest) = database_url.strip_prefix("sqlite:") else {
+        return Ok(());
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    anyhow::ensure!(
+        std::path::Path::new(path).is_file(),
+        "no SQLite database at {path:?}: name the server's database with --database-url or \
+         DATABASE_URL (the server creates it at its first start)"
+    );
+    Ok(())
+}
+
 /// A database URL without its password, for logs and progress lines.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

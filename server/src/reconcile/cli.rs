@@ -1,34 +1,17 @@
 //! `server reconcile`: one run against the database, a summary on standard output, and an
 //! exit code a cron job or a deploy check can act on.
-use clap::Args;
-
-use super::job::{run_with, RunOutcome, Trigger};
+use super::job::{run_with, RunOutcome, Schedule, Trigger};
 use super::trail_check::{TrailMode, TrailPass};
-use crate::config::{DatabaseSettings, ScheduleSettings};
 use crate::db::Store;
 
-/// The flags of `server reconcile`.
-#[derive(Debug, Clone, Args)]
-#[command(
-    after_help = "Exit status: 0 no CRITICAL finding open, 1 CRITICAL findings are \
-                        open, 2 bad flags. See docs/CONSOLE.md."
-)]
-pub struct ReconcileArgs {
-    /// Re-walk every ledger hash chain from the start instead of from the checkpoints
-    #[arg(long)]
-    pub full: bool,
-    #[command(flatten)]
-    pub database: DatabaseSettings,
-    #[command(flatten)]
-    pub schedule: ScheduleSettings,
-}
-
-pub async fn run(args: &ReconcileArgs) -> anyhow::Result<i32> {
-    let mut options = args.schedule.schedule().options();
-    if args.full {
+/// One run under `schedule`'s settings; `full` re-walks every hash chain from the start.
+/// Exit codes: 0 no CRITICAL finding open, 1 some are.
+pub async fn run(database_url: &str, schedule: Schedule, full: bool) -> anyhow::Result<i32> {
+    let mut options = schedule.options();
+    if full {
         options.trail = TrailMode::Force(TrailPass::Full);
     }
-    let store = Store::connect(&args.database.database_url, Default::default()).await?;
+    let store = Store::connect(database_url, Default::default()).await?;
     let outcome = run_with(&store, Trigger::Cli, options)
         .await
         .map_err(|e| anyhow::anyhow!("reconciliation failed: {e}"))?;

@@ -84,7 +84,7 @@ pub enum RunOutcome {
     Skipped,
 }
 
-/// The job's settings (`crate::config::ScheduleSettings` reads them).
+/// The job's settings (`config.rs` reads them from flags and the environment).
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
     /// `WALLET_RECONCILE_INTERVAL_SECS` (default 300); `None` (0) disables the schedule.

@@ -9,8 +9,9 @@ use super::SeedConfig;
 #[command(after_help = "Stop the server first: the seed assigns ids itself. \
                         Exit status: 0 seeded, 2 bad flags.")]
 pub struct SeedArgs {
-    /// The database to fill (migrated first if empty)
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    /// The database to fill (created and migrated if need be); never taken from
+    /// DATABASE_URL, so that history is not written into a real database by accident
+    #[arg(long, value_name = "URL")]
     pub database_url: String,
     /// Wallet transactions to write (deposits, bets, wins, rollbacks, closes, declines);
     /// `1_000_000` is accepted

@@ -140,20 +140,25 @@ impl SimulateArgs {
 
 impl FaultFlags {
     fn apply(&self, rates: &mut FaultRates) -> Result<(), String> {
+        // By the flag names `FaultRates::fields_mut` gives, so that an order changed on
+        // either side cannot send one flag's value to another fault.
         let given = [
-            self.drop,
-            self.storm,
-            self.conflict,
-            self.bad_signature,
-            self.stale,
-            self.bet_timeout,
-            self.early_rollback,
-            self.win_after_rollback,
-            self.abandon,
+            ("drop", self.drop),
+            ("storm", self.storm),
+            ("conflict", self.conflict),
+            ("bad-signature", self.bad_signature),
+            ("stale", self.stale),
+            ("bet-timeout", self.bet_timeout),
+            ("early-rollback", self.early_rollback),
+            ("win-after-rollback", self.win_after_rollback),
+            ("abandon", self.abandon),
         ];
-        for ((_, rate), value) in rates.fields_mut().into_iter().zip(given) {
-            if let Some(value) = value {
-                *rate = value;
+        for (name, rate) in rates.fields_mut() {
+            let flag = given.iter().find(|(flag, _)| *flag == name);
+            match flag {
+                Some((_, Some(value))) => *rate = *value,
+                Some((_, None)) => {}
+                None => return Err(format!("no flag for the fault {name:?}")),
             }
         }
         rates.validate()

@@ -1,15 +1,14 @@
 //! `server users`: console users from the command line, for whoever can reach the
 //! database (and so needs no admin): the way back in after a lost admin password.
 //! Every change is audited like the console's, with the actor `command line (<os user>)`.
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use app::model::Role;
 
 use super::users::{self, Actor, StaffUser, UserAdminError};
-use crate::config::DatabaseSettings;
-use crate::db::Store;
+use crate::db::{DatabaseSettings, Store};
 
 #[derive(Debug, Clone, Args)]
 #[command(
@@ -19,35 +18,61 @@ use crate::db::Store;
 pub struct UsersArgs {
     #[command(subcommand)]
     pub command: UsersCommand,
-    #[command(flatten)]
-    pub database: DatabaseSettings,
 }
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum UsersCommand {
     /// Every console user, with role, status and last sign-in
-    List,
+    List {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
     /// Create an enabled user; prints a generated password unless --password-stdin
     Create {
         username: String,
         #[arg(long, value_enum)]
         role: RoleArg,
-        /// Read the password from the first line of standard input
+        /// Read the password from the first line of standard input (not from a terminal)
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
     },
     /// Set a new password and end the user's sessions; a generated one is printed and must
     /// be changed at the next sign-in, one read with --password-stdin is kept
     ResetPassword {
         username: String,
-        /// Read the password from the first line of standard input
+        /// Read the password from the first line of standard input (not from a terminal)
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
     },
     /// Disable a user and end their sessions (never the last enabled admin)
-    Disable { username: String },
+    Disable {
+        username: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
     /// Enable a disabled user
-    Enable { username: String },
+    Enable {
+        username: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+impl UsersCommand {
+    /// Every subcommand takes `--database-url` after its name, where people type it.
+    pub fn database_url(&self) -> &str {
+        match self {
+            UsersCommand::List { database }
+            | UsersCommand::Create { database, .. }
+            | UsersCommand::ResetPassword { database, .. }
+            | UsersCommand::Disable { database, .. }
+            | UsersCommand::Enable { database, .. } => &database.database_url,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -68,7 +93,7 @@ impl From<RoleArg> for Role {
 }
 
 pub async fn run(args: &UsersArgs) -> anyhow::Result<i32> {
-    let store = Store::connect(&args.database.database_url, Default::default()).await?;
+    let store = Store::connect(args.command.database_url(), Default::default()).await?;
     let name = format!(
         "command line ({})",
         std::env::var("USER")
@@ -92,7 +117,7 @@ async fn execute(
     command: &UsersCommand,
 ) -> Result<(), UserAdminError> {
     match command {
-        UsersCommand::List => {
+        UsersCommand::List { .. } => {
             let list = users::list_users(store, actor).await?;
             print!("{}", render(&list));
         }
@@ -100,6 +125,7 @@ async fn execute(
             username,
             role,
             password_stdin,
+            ..
         } => {
             let (password, generated) = password(*password_stdin)?;
             let user = users::create_user(store, actor, username, password.clone(), (*role).into())
@@ -112,6 +138,7 @@ async fn execute(
         UsersCommand::ResetPassword {
             username,
             password_stdin,
+            ..
         } => {
             let id = users::user_id(store, username).await?;
             let (password, generated) = password(*password_stdin)?;
@@ -121,7 +148,7 @@ async fn execute(
                 println!("password: {password}  (to be changed at the next sign-in)");
             }
         }
-        UsersCommand::Disable { username } | UsersCommand::Enable { username } => {
+        UsersCommand::Disable { username, .. } | UsersCommand::Enable { username, .. } => {
             let disable = matches!(command, UsersCommand::Disable { .. });
             let id = users::user_id(store, username).await?;
             let user = users::set_disabled(store, actor, id, disable).await?;
@@ -136,6 +163,13 @@ async fn execute(
 fn password(from_stdin: bool) -> Result<(String, bool), UserAdminError> {
     if !from_stdin {
         return Ok((users::generate_password(), true));
+    }
+    if std::io::stdin().is_terminal() {
+        // Typed at a terminal the password would be echoed, and kept in its scrollback.
+        return Err(UserAdminError::Unavailable(anyhow::anyhow!(
+            "--password-stdin reads a pipe, not a terminal: \
+             printf '%s\\n' \"$PASSWORD\" | server users …"
+        )));
     }
     let mut line = String::new();
     std::io::stdin()

@@ -354,8 +354,8 @@ pub async fn set_disabled<'a>(
 }
 
 /// Sets a new password and ends all of the user's sessions; with `must_change` the user
-/// must choose their own password at the next sign-in. Admins only; audited as `staff.password_reset`
-/// (without the password).
+/// must choose their own password at the next sign-in. Admins and the command line only;
+/// audited as `staff.password_reset` (without the password).
 pub async fn reset_password<'a>(
     store: &Store,
     actor: impl Into<Actor<'a>>,
@@ -387,7 +387,10 @@ pub async fn reset_password<'a>(
             )
             .await?;
             let sessions_ended = DbSessionStore::end_sessions_of(txn, user_id).await?;
-            let details = json!({ "sessions_ended": sessions_ended });
+            let details = json!({
+                "sessions_ended": sessions_ended,
+                "must_change_password": must_change,
+            });
             record(txn, &actor, "staff.password_reset", user_id, details, now).await?;
             view(user)
         })
@@ -422,11 +425,24 @@ pub async fn change_own_password(
     let phc = password::hash(&Password::parse(new)?)
         .await
         .map_err(UserAdminError::Unavailable)?;
-    let (user_id, username) = (viewer.user_id, viewer.username.clone());
+    let (user_id, username, verified) =
+        (viewer.user_id, viewer.username.clone(), row.password_hash);
     run(store, move |txn| {
-        let (phc, username) = (phc.clone(), username.clone());
+        let (phc, username, verified) = (phc.clone(), username.clone(), verified.clone());
         Box::pin(async move {
-            let user = find(txn, user_id).await?;
+            // Locked, and checked again: a reset or a disable that landed since the check
+            // above wins, rather than being overwritten.
+            let user = staff_user::Entity::find_by_id(user_id)
+                .lock_exclusive()
+                .one(txn)
+                .await?
+                .ok_or(UserAdminError::Forbidden)?;
+            if user.disabled {
+                return Err(UserAdminError::Forbidden);
+            }
+            if user.password_hash != verified {
+                return Err(UserAdminError::WrongPassword);
+            }
             let now = Utc::now();
             update(
                 txn,

@@ -304,8 +304,17 @@ async fn an_admins_reset_shows_the_password_once_and_forces_a_change() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let password = body.as_str().expect("the generated password").to_owned();
     assert!(password.len() >= 12);
-    // The reset ended the operator's session.
-    assert_eq!(operator.get("/").await.status(), StatusCode::SEE_OTHER);
+    // The reset ended the operator's session: sent to sign in, not to the account page.
+    let after = operator.get("/").await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert!(
+        after.headers()[LOCATION]
+            .to_str()
+            .expect("ascii")
+            .starts_with("/login"),
+        "{:?}",
+        after.headers()[LOCATION]
+    );
     assert!(must_change(&app, &username).await);
     let (_, list) = admin.call("list_users", &[]).await;
     let row = list["rows"]

@@ -4,13 +4,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs the binary in `workdir` with `args`, with no settings from the test's environment.
+/// Runs the binary in `workdir` with `args` and no environment but `PATH`, so that no
+/// setting of the developer's shell changes the answer.
 fn server(workdir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_server"))
         .current_dir(workdir)
         .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("WALLET_OPERATOR_TOKEN")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .output()
         .expect("the server binary runs")
@@ -73,9 +74,8 @@ fn help_lists_every_subcommand_and_every_setting_with_its_variable() {
             "{subcommand} missing from:\n{help}"
         );
     }
-    // The README's configuration table lists the same variables (checked below); the
-    // failpoint is a test hook with no flag.
-    for variable in SETTINGS.iter().filter(|name| **name != "WALLET_FAILPOINT") {
+    // The README's configuration table lists the same variables (checked below).
+    for variable in server::cli::serve_variables() {
         assert!(
             help.contains(&format!("[env: {variable}")),
             "{variable} missing from --help"
@@ -84,30 +84,15 @@ fn help_lists_every_subcommand_and_every_setting_with_its_variable() {
     assert_nothing_created(&dir.0);
 }
 
-/// Every setting the server reads, as the README's configuration table lists them.
-const SETTINGS: [&str; 21] = [
-    "DATABASE_URL",
-    "LEPTOS_SITE_ADDR",
-    "LEPTOS_SITE_ROOT",
-    "WALLET_OPERATOR_TOKEN",
-    "WALLET_ADMIN_PASSWORD",
-    "WALLET_COOKIE_SECURE",
-    "WALLET_SESSION_IDLE_MINUTES",
-    "WALLET_SESSION_MAX_HOURS",
-    "WALLET_TRUST_PROXY",
-    "WALLET_CURRENCY_SCALES",
-    "WALLET_ATTEMPT_RETENTION_DAYS",
-    "WALLET_RECONCILE_INTERVAL_SECS",
-    "WALLET_ORPHAN_AFTER_SECS",
-    "WALLET_STALE_ROUND_AFTER_SECS",
-    "WALLET_TRAIL_FULL_EVERY_RUNS",
-    "WALLET_PG_WRITE_LANES",
-    "WALLET_DEMO",
-    "WALLET_RATE_LIMIT_PER_KEY",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "WALLET_FAILPOINT",
-];
+/// Every setting the server reads: those of `server serve`, as the command line declares
+/// them, and the failpoint, a test hook with no flag.
+fn settings() -> Vec<String> {
+    let mut names = server::cli::serve_variables();
+    names.push("WALLET_FAILPOINT".to_owned());
+    names.sort_unstable();
+    names.dedup();
+    names
+}
 
 #[test]
 fn the_readme_configuration_table_matches_the_settings() {
@@ -131,11 +116,14 @@ fn the_readme_configuration_table_matches_the_settings() {
             (variable, flag)
         })
         .collect();
-    let mut listed: Vec<&str> = rows.iter().map(|(variable, _)| variable.as_str()).collect();
-    let mut expected = SETTINGS.to_vec();
-    expected.sort_unstable();
+    let mut listed: Vec<String> = rows.iter().map(|(variable, _)| variable.clone()).collect();
     listed.sort_unstable();
-    assert_eq!(listed, expected);
+    assert_eq!(
+        listed,
+        settings(),
+        "the README's table against the command line"
+    );
+    assert!(listed.len() >= 20, "{listed:?}");
     let dir = empty_dir();
     let help = text(&server(&dir.0, &["--help"]).stdout);
     for (variable, flag) in &rows {
@@ -238,6 +226,7 @@ fn a_bad_setting_in_the_environment_is_named() {
     let output = Command::new(env!("CARGO_BIN_EXE_server"))
         .current_dir(&dir.0)
         .env("WALLET_ORPHAN_AFTER_SECS", "soon")
+        .env("WALLET_DEMO", " 0\r")
         .args(["reconcile", "--help"])
         .output()
         .expect("runs");
@@ -246,6 +235,7 @@ fn a_bad_setting_in_the_environment_is_named() {
     let output = Command::new(env!("CARGO_BIN_EXE_server"))
         .current_dir(&dir.0)
         .env("WALLET_ORPHAN_AFTER_SECS", "soon")
+        .env("WALLET_DEMO", " 0\r")
         .env("DATABASE_URL", "sqlite://nowhere/never.db")
         .arg("reconcile")
         .output()
@@ -256,5 +246,50 @@ fn a_bad_setting_in_the_environment_is_named() {
         stderr.contains("'soon'") && stderr.contains("--orphan-after-secs"),
         "{stderr}"
     );
+    assert_nothing_created(&dir.0);
+}
+
+#[test]
+fn spaces_around_a_setting_are_dropped() {
+    let dir = empty_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(&dir.0)
+        .env("WALLET_DEMO", " 0\r")
+        .env("WALLET_SESSION_IDLE_MINUTES", "30 ")
+        .env("DATABASE_URL", "sqlite://nowhere/never.db")
+        .arg("reconcile")
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    // The settings parse; only the missing database is refused.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no SQLite database at"), "{stderr}");
+    assert_nothing_created(&dir.0);
+}
+
+#[test]
+fn the_tools_refuse_a_database_that_is_not_there_and_create_nothing() {
+    let dir = empty_dir();
+    for args in [
+        &["users", "list"][..],
+        &[
+            "users",
+            "reset-password",
+            "admin",
+            "--database-url",
+            "sqlite://data/typo.db?mode=rwc",
+        ],
+        &["reconcile"],
+        &["verify-trail"],
+        &["bench", "console"],
+    ] {
+        let output = server(&dir.0, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "server {args:?}: {stderr}");
+        assert!(
+            stderr.contains("no SQLite database at"),
+            "server {args:?}: {stderr}"
+        );
+    }
     assert_nothing_created(&dir.0);
 }
