@@ -16,7 +16,7 @@ use crate::telemetry::LogTarget;
 ///
 /// With no subcommand, `server` serves the wallet API, the operator API and the console
 /// (the same as `server serve`).
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "server",
     version,
@@ -31,7 +31,7 @@ pub struct Cli {
     pub serve: Settings,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Serve the wallet API, the operator API and the console (the default)
     Serve(Settings),
@@ -141,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 /// The flags of `server reconcile`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 #[command(
     after_help = "Exit status: 0 no CRITICAL finding open, 1 CRITICAL findings are \
                         open, 2 bad flags. See docs/CONSOLE.md."

@@ -21,7 +21,7 @@ pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
 
 /// How the reconciliation job runs: on the server's schedule, from the console, from
 /// `server reconcile`.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(next_help_heading = "Reconciliation")]
 pub struct ScheduleSettings {
     /// How often the internal reconciliation runs; 0 turns the schedule off
@@ -75,11 +75,12 @@ impl ScheduleSettings {
 }
 
 /// The console's sign-in settings.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(next_help_heading = "Console sign-in")]
 pub struct StaffSettings {
     /// The first admin's (`admin`) password, at least 12 characters; used only while no admin
-    /// exists [default: generated and printed once]
+    /// exists; prefer the variable, since flags show in the process list [default: generated
+    /// and printed once]
     #[arg(
         long,
         env = "WALLET_ADMIN_PASSWORD",
@@ -121,7 +122,7 @@ impl StaffSettings {
 }
 
 /// Everything `server serve` reads.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct Settings {
     #[command(flatten)]
     pub database: DatabaseSettings,
@@ -141,7 +142,8 @@ pub struct Settings {
         default_value = crate::site::DEFAULT_SITE_ROOT
     )]
     pub site_root: PathBuf,
-    /// The operator API's bearer token [default: generated and printed at start]
+    /// The operator API's bearer token; prefer the variable, since flags show in the process
+    /// list [default: generated and printed at start]
     #[arg(
         long,
         env = "WALLET_OPERATOR_TOKEN",
@@ -181,7 +183,7 @@ pub struct Settings {
 }
 
 /// How the process logs.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct LogSettings {
     /// `text` or `json` (one JSON object per line)
     #[arg(long, env = "LOG_FORMAT", value_name = "FORMAT", default_value = "text",
@@ -199,7 +201,9 @@ impl LogSettings {
     }
 }
 
-#[derive(Debug, Clone)]
+/// No `Debug`: the operator token and the admin password are in it, and must never reach a
+/// log by way of a debug print.
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
     pub site_addr: String,

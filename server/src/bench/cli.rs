@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use super::config::{BenchConfig, Scenario, MAX_CLIENTS, MAX_PLAYERS};
 
 /// The flags of `server bench` (docs/PERFORMANCE.md).
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(
     args_conflicts_with_subcommands = true,
     after_help = "Exit status: 0 every answer checked out and the money reconciled, 1 it did \
@@ -22,14 +22,14 @@ pub struct BenchArgs {
     pub load: LoadArgs,
 }
 
-#[derive(Debug, Clone, Subcommand)]
+#[derive(Clone, Subcommand)]
 pub enum BenchCommand {
     /// Time the console's server functions on a database as it is (seed it first)
     Console(super::console::ConsoleArgs),
 }
 
 /// The load run's flags.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct LoadArgs {
     /// The wallet's base URL
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3000")]

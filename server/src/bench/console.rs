@@ -30,7 +30,7 @@ struct Sample {
 }
 
 /// The flags of `server bench console`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct ConsoleArgs {
     #[command(flatten)]
     pub database: crate::db::DatabaseSettings,
@@ -55,6 +55,7 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
             schedule: crate::reconcile::Schedule::default(),
         },
         demo: false,
+        limiter: Arc::new(crate::staff::LoginLimiter::new(Default::default())),
     };
     println!(
         "console server functions, {repeat} calls each (ms: fastest / median / slowest), target {} ms",

@@ -29,6 +29,9 @@ pub struct DbConsole {
     pub state: AppState,
     /// Demo traffic is playing (`WALLET_DEMO`).
     pub demo: bool,
+    /// Failed sign-ins; a wrong current password on the account page counts as one, so
+    /// that someone holding a session cannot guess the password there without limit.
+    pub limiter: std::sync::Arc<crate::staff::LoginLimiter>,
 }
 
 /// A database failure: logged here, shown to people as "try again".
@@ -363,8 +366,19 @@ impl Console for DbConsole {
         current: String,
         new: String,
     ) -> ConsoleResult<()> {
-        crate::staff::users::change_own_password(&self.state.store, actor, &current, new)
-            .await
-            .map_err(from_user_admin)
+        // Counted apart from sign-ins from any address: only this user's own count locks.
+        let place = format!("account page of {}", actor.username);
+        let now = std::time::Instant::now();
+        if self.limiter.is_locked(&actor.username, &place, now) {
+            return Err(ConsoleError::Invalid(
+                "too many wrong passwords: wait a few minutes and try again".to_owned(),
+            ));
+        }
+        let result =
+            crate::staff::users::change_own_password(&self.state.store, actor, &current, new).await;
+        if let Err(UserAdminError::WrongPassword) = &result {
+            self.limiter.record_failure(&actor.username, &place, now);
+        }
+        result.map_err(from_user_admin)
     }
 }

@@ -32,6 +32,7 @@ pub fn router(state: AppState, staff: &Staff, site_root: &Path, demo: bool) -> R
     let console: app::backend::SharedConsole = Arc::new(DbConsole {
         state: state.clone(),
         demo,
+        limiter: staff.limiter(),
     });
     let downloads = Router::new()
         .route("/console/export.csv", get(export::export_csv))

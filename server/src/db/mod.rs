@@ -402,7 +402,7 @@ pub fn numbered_parameters(backend: sea_orm::DbBackend, sql: String) -> String {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/oncewallet.db?mode=rwc";
 
 /// The database every command works on.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct DatabaseSettings {
     /// `sqlite://FILE?mode=rwc` (created if missing) or `postgres://user:pass@host:port/db`
     #[arg(

@@ -5,7 +5,7 @@ use clap::Args;
 use super::SeedConfig;
 
 /// The flags of `server seed`.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(after_help = "Stop the server first: the seed assigns ids itself. \
                         Exit status: 0 seeded, 2 bad flags.")]
 pub struct SeedArgs {

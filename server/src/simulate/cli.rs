@@ -10,7 +10,7 @@ use super::faults::FaultRates;
 use super::setup::MAX_PROVIDERS;
 
 /// The flags of `server simulate` (docs/SIMULATOR.md).
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(
     after_help = "Exit status: 0 the wallet agreed with the model, 1 it did not, \
                         2 bad flags. See docs/SIMULATOR.md."
@@ -65,7 +65,7 @@ pub struct SimulateArgs {
 }
 
 /// Each fault's probability per request or per round, 0 to 1 (defaults in docs/SIMULATOR.md).
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(next_help_heading = "Fault probabilities")]
 pub struct FaultFlags {
     /// An answer lost on the way back (the provider resends)

@@ -10,7 +10,7 @@ use app::model::Role;
 use super::users::{self, Actor, StaffUser, UserAdminError};
 use crate::db::{DatabaseSettings, Store};
 
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(
     after_help = "Exit status: 0 done, 1 refused (unknown user, weak password, last \
                         admin…), 2 bad flags."
@@ -20,7 +20,7 @@ pub struct UsersArgs {
     pub command: UsersCommand,
 }
 
-#[derive(Debug, Clone, Subcommand)]
+#[derive(Clone, Subcommand)]
 pub enum UsersCommand {
     /// Every console user, with role, status and last sign-in
     List {

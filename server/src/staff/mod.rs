@@ -67,6 +67,12 @@ impl Staff {
     pub fn config(&self) -> &StaffConfig {
         &self.config
     }
+
+    /// This process's failed-sign-in counts, which wrong current passwords on the account
+    /// page add to.
+    pub fn limiter(&self) -> Arc<LoginLimiter> {
+        self.limiter.clone()
+    }
 }
 
 /// `POST /auth/login`, `POST /auth/logout`, `GET /auth/session`, and a 404 for any

@@ -344,3 +344,35 @@ async fn an_admins_reset_shows_the_password_once_and_forces_a_change() {
     let operator = Staff::sign_in(&app, &username, new).await;
     assert_eq!(operator.get("/pending").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_on_the_account_page_is_throttled() {
+    let app = spawn_app().await;
+    let admin = Staff::admin(&app).await;
+    let support = Staff::with_role(&app, &admin, "support").await;
+    let (_, me) = support.call("current_viewer", &[]).await;
+    let username = me["username"].as_str().expect("username").to_owned();
+    let current = format!("{username}-password");
+    let new = "a-new-long-password";
+    for guess in 0..5 {
+        let wrong = format!("wrong-guess-number-{guess}");
+        let (status, body) = support
+            .call(
+                "change_password",
+                &[("current", &wrong), ("new", new), ("repeat", new)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.to_string().contains("current password"), "{body}");
+    }
+    // The sixth try is refused before the password is looked at, even the right one.
+    let (status, body) = support
+        .call(
+            "change_password",
+            &[("current", &current), ("new", new), ("repeat", new)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("too many"), "{body}");
+    assert!(!signs_in(&app, &username, new).await, "nothing changed");
+}
