@@ -8,6 +8,7 @@ pub mod backend;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod security;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Meta, MetaTags};
@@ -32,6 +33,7 @@ use pages::{
 /// still renders, it just never becomes interactive.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -20,7 +20,8 @@ const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 /// Everything the page may load comes from this server. Swagger UI sets inline styles
 /// and data: images, and the start-up script below is inline.
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
-     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'";
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     frame-ancestors 'none'";
 
 /// `validatorUrl: null` keeps Swagger UI from sending the spec to swagger.io's
 /// online validator.

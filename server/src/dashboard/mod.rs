@@ -7,6 +7,7 @@ mod csv_rows;
 mod export;
 mod findings;
 mod gate;
+mod headers;
 mod lists;
 mod overview;
 mod refund;
@@ -50,5 +51,10 @@ pub fn router(state: AppState, staff: &Staff, site_root: &Path, demo: bool) -> R
         .merge(crate::staff::router(staff.clone()))
         .layer(axum::middleware::from_fn(gate::require_sign_in))
         .layer(axum::middleware::from_fn(bad_args::client_errors_are_400));
-    crate::staff::protect(routes, staff).layer(crate::http::compression())
+    crate::staff::protect(routes, staff)
+        .layer(axum::middleware::from_fn_with_state(
+            staff.config().cookie_secure,
+            headers::security_headers,
+        ))
+        .layer(crate::http::compression())
 }

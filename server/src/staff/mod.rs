@@ -35,7 +35,7 @@ pub use config::{LoginLimits, StaffConfig};
 pub use login::{safe_next, LOGIN_PAGE};
 pub use password::{PasswordError, MIN_PASSWORD_CHARS};
 pub use rate_limit::LoginLimiter;
-pub use session::{session_layer, StaffSessionLayer, SESSION_COOKIE};
+pub use session::{session_layer, StaffSessionLayer, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 pub use session_store::{spawn_cleanup as spawn_session_cleanup, DbSessionStore};
 pub use users::{
     create_user, ensure_first_admin, list_users, reset_password, set_disabled, set_role, StaffUser,

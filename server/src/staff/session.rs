@@ -16,8 +16,12 @@ use super::config::StaffConfig;
 use super::session_store::DbSessionStore;
 use crate::db::Store;
 
-/// The session cookie's name.
+/// The session cookie's name over plain http (local use).
 pub const SESSION_COOKIE: &str = "oncewallet_session";
+/// Its name behind HTTPS: with the `__Host-` prefix the browser takes the cookie only if it
+/// is `Secure`, has `Path=/` and names no domain, so neither a sibling subdomain nor a
+/// plain-http page can plant or overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-oncewallet_session";
 /// The signed-in user's id (`i64`). The store also copies it into `staff_sessions.user_id`.
 pub const USER_ID_KEY: &str = "staff.user_id";
 /// When the user signed in, Unix seconds: the absolute limit counts from here.
@@ -31,12 +35,17 @@ const TOUCH_INTERVAL_SECS: i64 = 60;
 /// The layer that gives every request a [`Session`] stored in the database.
 pub type StaffSessionLayer = SessionManagerLayer<DbSessionStore>;
 
-/// Cookie `oncewallet_session`: `HttpOnly` (scripts cannot read it), `SameSite=Lax` (not
-/// sent on cross-site POSTs), `Secure` when configured, `Path=/`, and a `Max-Age` equal to
-/// the idle timeout.
+/// Cookie `oncewallet_session` (`__Host-oncewallet_session` when secure): `HttpOnly`
+/// (scripts cannot read it), `SameSite=Lax` (not sent on cross-site POSTs), `Secure` when
+/// configured, `Path=/`, and a `Max-Age` equal to the idle timeout.
 pub fn session_layer(store: Store, config: &StaffConfig) -> StaffSessionLayer {
+    let name = if config.cookie_secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    };
     SessionManagerLayer::new(DbSessionStore::new(store))
-        .with_name(SESSION_COOKIE)
+        .with_name(name)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.cookie_secure)

@@ -18,6 +18,7 @@ mod crash;
 mod dashboard;
 mod exports;
 mod findings_api;
+mod headers;
 mod hostile;
 mod lookups;
 mod model;
