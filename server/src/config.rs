@@ -151,6 +151,15 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub operator_token: Option<String>,
+    /// `/metrics` only for a scraper sending `Authorization: Bearer <token>`; prefer the
+    /// variable, since flags show in the process list [default: open, like the health checks]
+    #[arg(
+        long,
+        env = "WALLET_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
     /// Built-in demo traffic from three simulated providers; run it on one process at most,
     /// and never against real money
     #[arg(long, env = "WALLET_DEMO", value_name = "BOOL", default_value = "1",
@@ -209,6 +218,8 @@ pub struct Config {
     pub site_addr: String,
     pub site_root: PathBuf,
     pub operator_token: String,
+    /// `/metrics`'s bearer token; open when `None`.
+    pub metrics_token: Option<String>,
     /// Whether the operator token was generated (and so must be printed).
     pub operator_token_generated: bool,
     /// Run the provider simulator in-process against this server. Tests never run it.
@@ -250,6 +261,10 @@ impl Config {
             site_addr: settings.site_addr.clone(),
             site_root: settings.site_root.clone(),
             operator_token,
+            metrics_token: settings
+                .metrics_token
+                .clone()
+                .filter(|token| !token.trim().is_empty()),
             operator_token_generated,
             demo: settings.demo,
             currencies,
@@ -273,6 +288,7 @@ impl Config {
             site_addr: "127.0.0.1:0".to_owned(),
             site_root: crate::site::DEFAULT_SITE_ROOT.into(),
             operator_token: "test-operator-token".to_owned(),
+            metrics_token: None,
             operator_token_generated: false,
             demo: false,
             currencies: CurrencyTable::default(),

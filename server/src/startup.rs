@@ -19,7 +19,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::operator::router(state.clone()))
         .merge(crate::reconcile::router(state.clone()))
         .merge(crate::health::router())
-        .merge(crate::trace::metrics::router())
+        .merge(crate::trace::metrics::router(
+            config.metrics_token.as_deref(),
+        ))
         .merge(crate::openapi::router())
         .route("/wallet/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/operator/v1/{*rest}", axum::routing::any(unknown_endpoint))

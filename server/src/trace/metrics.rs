@@ -91,8 +91,40 @@ pub fn record_money_batch(operations: usize, duration: Duration) {
     metrics::histogram!(MONEY_BATCH_DURATION).record(duration.as_secs_f64());
 }
 
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/metrics", get(render))
+/// `GET /metrics`; with `token` (`WALLET_METRICS_TOKEN`) only for a scraper that sends
+/// `Authorization: Bearer <token>`, since the figures show traffic and money volumes.
+pub fn router<S: Clone + Send + Sync + 'static>(token: Option<&str>) -> Router<S> {
+    let route = Router::new().route("/metrics", get(render));
+    match token {
+        Some(token) => route.layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::<str>::from(token),
+            require_token,
+        )),
+        None => route,
+    }
+}
+
+async fn require_token(
+    axum::extract::State(token): axum::extract::State<std::sync::Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use subtle::ConstantTimeEq;
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+        return next.run(request).await;
+    }
+    (
+        axum::http::StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")],
+        "/metrics needs Authorization: Bearer <WALLET_METRICS_TOKEN>\n",
+    )
+        .into_response()
 }
 
 async fn render() -> impl IntoResponse {

@@ -145,3 +145,40 @@ async fn https_deployments_pin_the_browser_to_https() {
     );
     node.terminate().await;
 }
+
+/// `WALLET_METRICS_TOKEN`: `/metrics` answers only a scraper with the token; the health
+/// checks stay open.
+#[tokio::test]
+async fn metrics_refuse_a_scraper_without_the_token() {
+    let database = crate::node::TestDatabase::fresh().await;
+    let token = "a-scrapers-token-of-some-length";
+    let mut node =
+        crate::node::Node::start(&database.url, &[("WALLET_METRICS_TOKEN", token)]).await;
+    let client = reqwest::Client::new();
+    let metrics = format!("{}/metrics", node.base_url);
+    let bare = client.get(&metrics).send().await.expect("an answer");
+    assert_eq!(bare.status(), 401);
+    assert!(bare.headers().contains_key("www-authenticate"));
+    let wrong = client
+        .get(&metrics)
+        .bearer_auth("a-scrapers-token-of-some-lengtH")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(wrong.status(), 401);
+    let right = client
+        .get(&metrics)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.expect("text").contains("oncewallet_"));
+    let health = client
+        .get(format!("{}/healthz", node.base_url))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(health.status(), 200);
+    node.terminate().await;
+}
