@@ -29,7 +29,7 @@ pub struct ScheduleSettings {
         long,
         env = "WALLET_RECONCILE_INTERVAL_SECS",
         value_name = "SECS",
-        default_value_t = 300
+        default_value_t = crate::reconcile::DEFAULT_INTERVAL_SECS
     )]
     pub reconcile_interval_secs: u64,
     /// A committed bet in an open round older than this is a pending rollback (also the age
@@ -38,7 +38,7 @@ pub struct ScheduleSettings {
         long,
         env = "WALLET_ORPHAN_AFTER_SECS",
         value_name = "SECS",
-        default_value_t = 1_800
+        default_value_t = crate::reconcile::DEFAULT_ORPHAN_AFTER_SECS
     )]
     pub orphan_after_secs: u32,
     /// A round open longer than this is reported as stale
@@ -46,7 +46,7 @@ pub struct ScheduleSettings {
         long,
         env = "WALLET_STALE_ROUND_AFTER_SECS",
         value_name = "SECS",
-        default_value_t = 172_800
+        default_value_t = crate::reconcile::DEFAULT_STALE_ROUND_AFTER_SECS
     )]
     pub stale_round_after_secs: u32,
     /// Every this many runs the ledger hash chains are re-walked from the start; 0: only the
@@ -94,11 +94,11 @@ pub struct StaffSettings {
           value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "1")]
     pub cookie_secure: bool,
     /// A console session unused this long ends
-    #[arg(long, env = "WALLET_SESSION_IDLE_MINUTES", value_name = "MINUTES", default_value = "30",
+    #[arg(long, env = "WALLET_SESSION_IDLE_MINUTES", value_name = "MINUTES", default_value_t = crate::staff::DEFAULT_IDLE_MINUTES,
           value_parser = RangedU64ValueParser::<u64>::new().range(1..=24 * 60))]
     pub session_idle_minutes: u64,
     /// A console session ends this long after sign-in, however active
-    #[arg(long, env = "WALLET_SESSION_MAX_HOURS", value_name = "HOURS", default_value = "12",
+    #[arg(long, env = "WALLET_SESSION_MAX_HOURS", value_name = "HOURS", default_value_t = crate::staff::DEFAULT_MAX_SESSION_HOURS,
           value_parser = RangedU64ValueParser::<u64>::new().range(1..=7 * 24))]
     pub session_max_hours: u64,
     /// 1 when one reverse proxy stands in front: believe its X-Forwarded-For (sign-in rate

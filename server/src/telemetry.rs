@@ -1,5 +1,6 @@
 //! Logs through `tracing`: human-readable by default, JSON lines with `LOG_FORMAT=json`,
 //! filtered by `RUST_LOG`.
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// Who the log is for.
@@ -22,16 +23,17 @@ pub fn init(json: bool, filter: Option<&str>, target: LogTarget) {
     let filter = filter
         .and_then(|text| EnvFilter::try_new(text).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let writer = match target {
+        LogTarget::Server => BoxMakeWriter::new(std::io::stdout),
+        LogTarget::Tool => BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     // `try_init`: tests start many servers in one process; the first subscriber wins.
-    let _ = match (json, target) {
-        (true, LogTarget::Server) => builder.json().flatten_event(true).try_init(),
-        (false, LogTarget::Server) => builder.try_init(),
-        (true, LogTarget::Tool) => builder
-            .json()
-            .flatten_event(true)
-            .with_writer(std::io::stderr)
-            .try_init(),
-        (false, LogTarget::Tool) => builder.with_writer(std::io::stderr).try_init(),
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
     };
 }

@@ -40,11 +40,16 @@ pub struct Thresholds {
     pub stale_round_after: chrono::Duration,
 }
 
+/// Half an hour: a bet this old in an open round is a pending rollback.
+pub const DEFAULT_ORPHAN_AFTER_SECS: u32 = 30 * 60;
+/// Two days: a round open this long is stale.
+pub const DEFAULT_STALE_ROUND_AFTER_SECS: u32 = 48 * 3600;
+
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            orphan_after: chrono::Duration::minutes(30),
-            stale_round_after: chrono::Duration::hours(48),
+            orphan_after: chrono::Duration::seconds(DEFAULT_ORPHAN_AFTER_SECS.into()),
+            stale_round_after: chrono::Duration::seconds(DEFAULT_STALE_ROUND_AFTER_SECS.into()),
         }
     }
 }

@@ -97,10 +97,13 @@ pub struct Schedule {
     pub trail_full_every_runs: u32,
 }
 
+/// Five minutes between scheduled runs.
+pub const DEFAULT_INTERVAL_SECS: u64 = 300;
+
 impl Default for Schedule {
     fn default() -> Schedule {
         Schedule {
-            interval: Some(Duration::from_secs(300)),
+            interval: Some(Duration::from_secs(DEFAULT_INTERVAL_SECS)),
             thresholds: Thresholds::default(),
             trail_full_every_runs: trail_check::DEFAULT_FULL_EVERY_RUNS,
         }

@@ -22,13 +22,13 @@ use crate::state::AppState;
 
 pub use checks::{
     Thresholds, AMOUNT_HINT_MISMATCH, BALANCE_MISMATCH, BET_STATE_UNKNOWN, CLEARING_MISMATCH,
-    MAX_FINDINGS_PER_CHECK, PENDING_ROLLBACK, STALE_ROUND, UNBALANCED_TRANSACTION,
-    UNCLAIMED_TOMBSTONE,
+    DEFAULT_ORPHAN_AFTER_SECS, DEFAULT_STALE_ROUND_AFTER_SECS, MAX_FINDINGS_PER_CHECK,
+    PENDING_ROLLBACK, STALE_ROUND, UNBALANCED_TRANSACTION, UNCLAIMED_TOMBSTONE,
 };
 pub use findings::{flag_hint_mismatch, Finding, Severity, Subject, AUTO_RESOLVER};
 pub use job::{
     critical_open, run_once, run_with, spawn_schedule, RunOptions, RunOutcome, RunSummary,
-    Schedule, TrailSummary, Trigger,
+    Schedule, TrailSummary, Trigger, DEFAULT_INTERVAL_SECS,
 };
 pub use matching::{reconcile_statement, ReportResult, MAX_DISCREPANCIES};
 pub use runs::{recent_runs, run_now, run_now_with, RunError, MAX_RUNS};

@@ -58,12 +58,17 @@ impl std::fmt::Debug for StaffConfig {
     }
 }
 
+/// A console session unused this long ends.
+pub const DEFAULT_IDLE_MINUTES: u64 = 30;
+/// A console session ends this long after sign-in.
+pub const DEFAULT_MAX_SESSION_HOURS: u64 = 12;
+
 impl Default for StaffConfig {
     fn default() -> StaffConfig {
         StaffConfig {
             cookie_secure: false,
-            idle_timeout: Duration::from_secs(30 * 60),
-            max_session_age: Duration::from_secs(12 * 3600),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_MINUTES * 60),
+            max_session_age: Duration::from_secs(DEFAULT_MAX_SESSION_HOURS * 3600),
             trust_proxy: false,
             admin_password: None,
             login_limits: LoginLimits::default(),

@@ -31,7 +31,7 @@ use axum::Router;
 use crate::db::Store;
 
 pub use client::ClientAddr;
-pub use config::{LoginLimits, StaffConfig};
+pub use config::{LoginLimits, StaffConfig, DEFAULT_IDLE_MINUTES, DEFAULT_MAX_SESSION_HOURS};
 pub use login::{safe_next, LOGIN_PAGE};
 pub use password::{PasswordError, MIN_PASSWORD_CHARS};
 pub use rate_limit::LoginLimiter;
