@@ -141,13 +141,36 @@ test('the overview draws one bar per minute of the window, zeros included, with 
 
   await page.goto(`/?window=1h&provider=${player.provider.id}`);
   await expect(page.locator('figure.chart').first().locator('g.bar')).toHaveCount(60);
-  // A day in quarter hours: 96 bars, ticks on round hours.
+  // A day is 1,440 minutes too, drawn as one path per colour, with round-hour ticks.
   await page.goto(`/?window=24h&provider=${player.provider.id}`);
-  const day = page.locator('figure.chart', { has: page.getByRole('img', { name: 'Requests per 15 minutes' }) });
-  await expect(day.locator('g.bar')).toHaveCount(96);
+  await hydrated(page);
+  const day = page.locator('figure.chart', { has: page.getByRole('img', { name: 'Requests per minute' }) });
+  const daySvg = day.getByRole('img');
+  await expect(daySvg).toHaveAttribute('data-bars', '1440');
+  await expect(day.locator('g.bar')).toHaveCount(0);
   const dayTicks = await day.getByTestId('chart-ticks').locator('span').allTextContents();
   expect(dayTicks.length).toBeGreaterThanOrEqual(3);
   for (const tick of dayTicks) expect(tick).toMatch(/^\d\d:00$/);
+  // The provider's one request is one bar of the "first" colour, in one of the last minutes.
+  const firstPath = (await day.locator('path.s-first').getAttribute('d')) ?? '';
+  const starts = [...firstPath.matchAll(/M([\d.]+) /g)].map((m) => Number(m[1]));
+  expect(starts.length).toBe(1);
+  const index = Math.round(starts[0] / (720 / 1440));
+  expect(index).toBeGreaterThanOrEqual(1436);
+  // Pointing at the start of the day reads out a silent minute; pointing at the bar reads
+  // out its request: a minute is under half a pixel wide here, so the pointer shows the
+  // tallest bar under its pixel. Retried, since the chart may be redrawn once its data loads.
+  const readout = day.getByTestId('chart-readout');
+  const box = (await daySvg.boundingBox())!;
+  const y = box.height / 2;
+  await expect(async () => {
+    await daySvg.hover({ position: { x: 2, y } });
+    await expect(readout).toHaveText(/^\d\d:\d\d UTC · 0 requests:/, { timeout: 500 });
+  }).toPass();
+  const barX = Math.min(box.width - 0.5, ((index + 0.5) / 1440) * box.width);
+  await daySvg.hover({ position: { x: barX, y } });
+  await expect(readout).toHaveText(/^\d\d:\d\d UTC · 1 request: 1 first/);
+  await screenshot(page, 'overview-day-chart');
 });
 
 test.describe('in a browser east of UTC', () => {

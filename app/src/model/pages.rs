@@ -66,13 +66,11 @@ impl Totals {
     }
 }
 
-/// One bucket of the charts.
+/// One minute of the charts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinutePoint {
-    /// Seconds since the epoch, at the start of the bucket.
+    /// Seconds since the epoch, at the start of the minute.
     pub minute_s: i64,
-    /// `HH:MM` in UTC.
-    pub label: String,
     pub totals: Totals,
 }
 
@@ -96,9 +94,14 @@ pub struct Overview {
     pub codes: Vec<CodeCount>,
     /// What duplicate requests would have moved a second time, per currency, formatted.
     pub double_charges_prevented: Vec<String>,
-    /// One point per bucket of the window (a minute; a quarter hour for the day), zeros
-    /// included, oldest first.
+    /// The minutes of the window that had traffic, oldest first. The charts draw every
+    /// other minute as a zero: a day is 1,440 minutes, mostly empty on a quiet wallet,
+    /// and sending them all would put 300 KB of zeros into the page.
     pub series: Vec<MinutePoint>,
+    /// The window's first minute, in seconds since the epoch.
+    pub series_start_s: i64,
+    /// How many minutes the window spans, the current one included.
+    pub series_minutes: i64,
     pub open_pending_rollbacks: i64,
     pub open_discrepancies: i64,
 }

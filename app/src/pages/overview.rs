@@ -64,7 +64,11 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
             <Card label="Pending rollbacks" value=overview.open_pending_rollbacks.to_string() href="/pending"/>
             <Card label="Open discrepancies" value=overview.open_discrepancies.to_string() href="/reconciliation?status=OPEN"/>
         </section>
-        <Charts series=overview.series.clone()/>
+        <Charts
+            series=overview.series.clone()
+            start_s=overview.series_start_s
+            minutes=overview.series_minutes
+        />
         <Codes overview/>
     }
 }
@@ -138,17 +142,26 @@ fn latency(totals: &Totals) -> String {
     )
 }
 
+/// Every minute of the window, oldest first: the server's figures where it sent some,
+/// zeros elsewhere, so a stop in traffic shows.
+fn every_minute(series: &[MinutePoint], start_s: i64, minutes: i64) -> Vec<MinutePoint> {
+    let mut sent = series.iter().peekable();
+    (0..minutes.max(0))
+        .map(|index| {
+            let minute_s = start_s + index * 60;
+            while sent.next_if(|point| point.minute_s < minute_s).is_some() {}
+            let totals = sent
+                .next_if(|point| point.minute_s == minute_s)
+                .map(|point| point.totals.clone())
+                .unwrap_or_default();
+            MinutePoint { minute_s, totals }
+        })
+        .collect()
+}
+
 #[component]
-fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
-    let bucket_minutes = match series.as_slice() {
-        [first, second, ..] => ((second.minute_s - first.minute_s) / 60).max(1),
-        _ => 1,
-    };
-    let per = if bucket_minutes == 1 {
-        "minute".to_owned()
-    } else {
-        format!("{bucket_minutes} minutes")
-    };
+fn Charts(series: Vec<MinutePoint>, start_s: i64, minutes: i64) -> impl IntoView {
+    let series = every_minute(&series, start_s, minutes);
     let outcomes = series
         .iter()
         .map(|point| {
@@ -207,9 +220,8 @@ fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
     view! {
         <div class="charts">
             <BarChart
-                title=format!("Requests per {per}")
+                title="Requests per minute"
                 bars=outcomes
-                bucket_minutes
                 legend=vec![
                     ("first", "s-first"),
                     ("duplicate", "s-replay"),
@@ -218,9 +230,8 @@ fn Charts(series: Vec<MinutePoint>) -> impl IntoView {
                 ]
             />
             <BarChart
-                title=format!("Latency p99 per {per} (ms)")
+                title="Latency p99 per minute (ms)"
                 bars=latency
-                bucket_minutes
                 legend=vec![("p99", "s-latency")]
             />
         </div>
@@ -255,4 +266,33 @@ fn Codes(overview: Overview) -> impl IntoView {
         </table>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(minute_s: i64, attempts: i64) -> MinutePoint {
+        MinutePoint {
+            minute_s,
+            totals: Totals {
+                attempts,
+                ..Totals::default()
+            },
+        }
+    }
+
+    #[test]
+    fn every_minute_of_the_window_is_drawn_and_the_silent_ones_are_zero() {
+        // A point before the window (a clock step) and one inside it.
+        let sent = [point(0, 7), point(180, 2), point(300, 5)];
+
+        let drawn = every_minute(&sent, 120, 4);
+
+        let minutes: Vec<i64> = drawn.iter().map(|p| p.minute_s).collect();
+        assert_eq!(minutes, [120, 180, 240, 300]);
+        let attempts: Vec<i64> = drawn.iter().map(|p| p.totals.attempts).collect();
+        assert_eq!(attempts, [0, 2, 0, 5]);
+        assert_eq!(every_minute(&[], 0, 1440).len(), 1440);
+    }
 }

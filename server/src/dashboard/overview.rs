@@ -1,5 +1,5 @@
-//! The overview page's numbers: the attempt counters of a window, zero-filled into chart
-//! buckets, plus the open findings an operator should look at.
+//! The overview page's numbers: the attempt counters of a window, its minutes with
+//! traffic for the charts, plus the open findings an operator should look at.
 use app::model::{self as view, Window};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -54,7 +54,9 @@ pub async fn overview(
             .filter(|amount| amount.amount_minor != 0)
             .map(|amount| money_text(currencies, amount.amount_minor, &amount.currency))
             .collect(),
-        series: buckets(&data.series, data.since, window),
+        series: minutes_with_traffic(&data.series, data.since, window),
+        series_start_s: data.since.timestamp(),
+        series_minutes: window.minutes(),
         open_pending_rollbacks,
         open_discrepancies,
     })
@@ -79,38 +81,21 @@ fn counters_window(window: Window) -> counters::Window {
     }
 }
 
-/// Minutes per chart bar: a day in quarter hours keeps the chart at 96 bars.
-fn bucket_minutes(window: Window) -> i64 {
-    match window {
-        Window::FifteenMinutes | Window::OneHour => 1,
-        Window::OneDay => 15,
-    }
-}
-
-/// Every bucket of the window, oldest first, with zeros where nothing happened.
-fn buckets(series: &[MinutePoint], since: DateTime<Utc>, window: Window) -> Vec<view::MinutePoint> {
-    let width_s = bucket_minutes(window) * 60;
-    let count = (window.minutes() * 60 / width_s) as usize;
-    let start_s = since.timestamp();
-    let mut sums = vec![Totals::default(); count];
-    for point in series {
-        let index = ((point.minute.timestamp() - start_s) / width_s) as usize;
-        if let Some(sum) = sums.get_mut(index) {
-            sum.add(&point.totals);
-        }
-    }
-    sums.iter()
-        .enumerate()
-        .map(|(index, sum)| {
-            let minute_s = start_s + index as i64 * width_s;
-            let label = DateTime::from_timestamp(minute_s, 0)
-                .map(|t| t.format("%H:%M").to_string())
-                .unwrap_or_default();
-            view::MinutePoint {
-                minute_s,
-                label,
-                totals: totals(sum),
-            }
+/// The window's minutes that had any attempt, oldest first; the page fills the rest
+/// with zeros (`app/src/pages/overview.rs`).
+fn minutes_with_traffic(
+    series: &[MinutePoint],
+    since: DateTime<Utc>,
+    window: Window,
+) -> Vec<view::MinutePoint> {
+    let end_s = since.timestamp() + window.minutes() * 60;
+    series
+        .iter()
+        .filter(|point| (since.timestamp()..end_s).contains(&point.minute.timestamp()))
+        .filter(|point| point.totals.attempts > 0)
+        .map(|point| view::MinutePoint {
+            minute_s: point.minute.timestamp(),
+            totals: totals(&point.totals),
         })
         .collect()
 }
