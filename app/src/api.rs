@@ -61,6 +61,7 @@ mod guard {
                 ConsoleError::Invalid(_) => http::StatusCode::BAD_REQUEST,
                 ConsoleError::NotFound(_) => http::StatusCode::NOT_FOUND,
                 ConsoleError::Conflict(_) => http::StatusCode::CONFLICT,
+                ConsoleError::Forbidden(_) => http::StatusCode::FORBIDDEN,
                 ConsoleError::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
             };
             refuse(status, &error.to_string())
@@ -200,8 +201,9 @@ pub async fn create_user(
     answer(console.create_user(&viewer, username, password, role).await)
 }
 
+/// Files a role change; a second admin approves it on the approvals page.
 #[server(endpoint = "set_user_role")]
-pub async fn set_user_role(user_id: i64, role: String) -> Result<(), ServerFnError> {
+pub async fn set_user_role(user_id: i64, role: String) -> Result<String, ServerFnError> {
     let (console, viewer) = require(Role::Admin)?;
     let role = parse_role(&role)?;
     answer(console.set_user_role(&viewer, user_id, role).await)
@@ -223,6 +225,38 @@ pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), Ser
 pub async fn reset_user_password(user_id: i64) -> Result<String, ServerFnError> {
     let (console, viewer) = require(Role::Admin)?;
     answer(console.reset_user_password(&viewer, user_id).await)
+}
+
+#[server(endpoint = "list_approvals")]
+pub async fn list_approvals() -> Result<ApprovalQueue, ServerFnError> {
+    let (console, _) = require(Role::Operator)?;
+    answer(console.approvals().await)
+}
+
+/// Approves another person's request: the refund or role change is made now, once.
+#[server(endpoint = "approve_request")]
+pub async fn approve_request(request_id: i64) -> Result<String, ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.approve(&viewer, request_id).await)
+}
+
+#[server(endpoint = "reject_request")]
+pub async fn reject_request(request_id: i64, note: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.reject(&viewer, request_id, note).await)
+}
+
+#[server(endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<SessionList, ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(console.sessions(&viewer).await)
+}
+
+/// Ends another browser's session (or this one's) by its handle.
+#[server(endpoint = "end_session")]
+pub async fn end_session(handle: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(console.end_session(&viewer, handle).await)
 }
 
 /// The caller's own new password; signs them out everywhere, this browser too.

@@ -22,6 +22,11 @@ pub enum ConsoleError {
     /// resolved, the last admin).
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this to this thing (their own approval request, a role
+    /// change approved by a non-admin); the role check of the function itself is a 403
+    /// of its own.
+    #[error("{0}")]
+    Forbidden(String),
     /// The database or another dependency failed; details are in the server log.
     #[error("the server could not answer; try again")]
     Unavailable,
@@ -73,7 +78,13 @@ pub trait Console: Send + Sync + 'static {
         password: String,
         role: Role,
     ) -> ConsoleResult<()>;
-    async fn set_user_role(&self, actor: &Viewer, user_id: i64, role: Role) -> ConsoleResult<()>;
+    /// Files the role change for a second admin's approval; says what happened.
+    async fn set_user_role(
+        &self,
+        actor: &Viewer,
+        user_id: i64,
+        role: Role,
+    ) -> ConsoleResult<String>;
     async fn set_user_disabled(
         &self,
         actor: &Viewer,
@@ -83,6 +94,16 @@ pub trait Console: Send + Sync + 'static {
     /// Sets a generated password, returned to be shown once; the user must change it at
     /// the next sign-in.
     async fn reset_user_password(&self, actor: &Viewer, user_id: i64) -> ConsoleResult<String>;
+    /// The four-eyes queue (operators and admins).
+    async fn approvals(&self) -> ConsoleResult<ApprovalQueue>;
+    /// Approves someone else's request and makes the change; says what it did.
+    async fn approve(&self, actor: &Viewer, request_id: i64) -> ConsoleResult<String>;
+    /// Rejects someone else's pending request.
+    async fn reject(&self, actor: &Viewer, request_id: i64, note: String) -> ConsoleResult<()>;
+    /// Every signed-in session (admins).
+    async fn sessions(&self, actor: &Viewer) -> ConsoleResult<SessionList>;
+    /// Ends the session named by `handle`; its browser is signed out.
+    async fn end_session(&self, actor: &Viewer, handle: String) -> ConsoleResult<()>;
     /// The signed-in user's own new password; ends all of their sessions.
     async fn change_own_password(
         &self,

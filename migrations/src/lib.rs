@@ -11,6 +11,7 @@ mod m20261128_000007_staff;
 mod m20261128_000008_trail_checkpoints;
 mod m20261205_000009_lean_indexes;
 mod m20261205_000010_password_change;
+mod m20261205_000011_approval_requests;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_trail_checkpoints::Migration),
             Box::new(m20261205_000009_lean_indexes::Migration),
             Box::new(m20261205_000010_password_change::Migration),
+            Box::new(m20261205_000011_approval_requests::Migration),
         ]
     }
 }

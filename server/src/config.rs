@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::builder::{BoolishValueParser, RangedU64ValueParser};
 use clap::Args;
 
+use crate::approvals::RefundThresholds;
 use crate::db::{DatabaseSettings, WriterConfig};
 use crate::domain::CurrencyTable;
 use crate::reconcile::{Schedule, Thresholds};
@@ -106,6 +107,14 @@ pub struct StaffSettings {
     #[arg(long, env = "WALLET_TRUST_PROXY", value_name = "BOOL", default_value = "0",
           value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "1")]
     pub trust_proxy: bool,
+    /// Console refunds above this amount wait for a second operator's approval, per
+    /// currency in major units: `EUR=100.00,USD=100.00` [default: none wait]
+    #[arg(
+        long,
+        env = "WALLET_REFUND_APPROVAL_ABOVE",
+        value_name = "CODE=AMOUNT,…"
+    )]
+    pub refund_approval_above: Option<String>,
 }
 
 impl StaffSettings {
@@ -256,6 +265,18 @@ impl Config {
             })?,
             None => None,
         };
+        let staff = StaffConfig {
+            refund_approval_above: match &settings.staff.refund_approval_above {
+                Some(spec) => RefundThresholds::parse(spec, &currencies).map_err(|error| {
+                    anyhow::anyhow!(
+                        "WALLET_REFUND_APPROVAL_ABOVE (--refund-approval-above) {spec:?}: \
+                         {error}"
+                    )
+                })?,
+                None => RefundThresholds::default(),
+            },
+            ..settings.staff.staff_config()
+        };
         Ok(Config {
             database_url: settings.database.database_url.clone(),
             site_addr: settings.site_addr.clone(),
@@ -272,7 +293,7 @@ impl Config {
                 pg_write_lanes: settings.pg_write_lanes.into(),
                 ..WriterConfig::default()
             },
-            staff: settings.staff.staff_config(),
+            staff,
             schedule: settings.schedule.schedule(),
             retention: Retention {
                 days: settings.attempt_retention_days,

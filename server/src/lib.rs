@@ -1,4 +1,5 @@
 //! oncewallet: a casino wallet whose money operations count exactly once.
+pub mod approvals;
 pub mod audit;
 pub mod bench;
 pub mod cli;

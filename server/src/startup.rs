@@ -81,6 +81,7 @@ impl Application {
             tracing::warn!("created the first admin with a generated password (printed once)");
         }
         crate::staff::spawn_session_cleanup(store.clone());
+        crate::approvals::spawn_pending_gauge(store.clone());
         crate::reconcile::spawn_schedule(store.clone(), config.schedule);
         crate::trace::retention::spawn(store.clone(), config.retention);
         let state = AppState {

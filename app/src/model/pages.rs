@@ -2,7 +2,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{
-    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow, UserRow,
+    ApprovalRow, AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow,
+    SessionRow, TransactionRow, UserRow,
 };
 
 /// The overview's time windows.
@@ -273,4 +274,17 @@ pub struct AuditPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserList {
     pub rows: Vec<UserRow>,
+}
+
+/// The four-eyes queue: open requests oldest first, then the last decided ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalQueue {
+    pub open: Vec<ApprovalRow>,
+    pub decided: Vec<ApprovalRow>,
+}
+
+/// Every signed-in session, most recent request first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionList {
+    pub rows: Vec<SessionRow>,
 }

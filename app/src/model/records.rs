@@ -161,3 +161,36 @@ pub struct UserRow {
     #[serde(default)]
     pub must_change_password: bool,
 }
+
+/// A signed-in console session, as admins see it. `handle` names it (a hash of its id,
+/// never the id, which is the cookie's secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    pub handle: String,
+    pub username: String,
+    pub role: String,
+    pub address: String,
+    pub started_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    pub expires_at: String,
+}
+
+/// A change waiting for (or decided by) a second person: a refund above its currency's
+/// approval threshold, or a role change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRow {
+    pub id: i64,
+    /// `REFUND` or `ROLE_CHANGE`.
+    pub kind: String,
+    /// `PENDING`, `APPROVING`, `APPROVED`, `REJECTED` or `FAILED`.
+    pub status: String,
+    pub summary: String,
+    /// Why the requester asks (a refund's reason).
+    pub reason: Option<String>,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    /// What the approval did, or the rejection's note.
+    pub outcome: Option<String>,
+}

@@ -1,5 +1,6 @@
 //! One module per console page.
 pub mod account;
+pub mod approvals;
 pub mod audit;
 pub mod live;
 pub mod login;

@@ -1,10 +1,14 @@
-//! Staff users (admins only): create, change role, disable.
+//! Staff users (admins only): create, change role, disable, reset a password; and who is
+//! signed in, with a button that ends a session.
 use leptos::prelude::*;
 
-use crate::api::{list_users, CreateUser, ResetUserPassword, SetUserDisabled, SetUserRole};
+use crate::api::{
+    list_sessions, list_users, CreateUser, EndSession, ResetUserPassword, SetUserDisabled,
+    SetUserRole,
+};
 use crate::components::clock::{Time, ZoneName};
 use crate::components::widgets::{error_text, Badge, ErrorBox, Loading};
-use crate::model::{Role, UserRow};
+use crate::model::{Role, SessionRow, UserRow};
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -12,6 +16,7 @@ struct Actions {
     role: ServerAction<SetUserRole>,
     disable: ServerAction<SetUserDisabled>,
     reset: ServerAction<ResetUserPassword>,
+    end_session: ServerAction<EndSession>,
 }
 
 #[component]
@@ -21,6 +26,7 @@ pub fn UsersPage() -> impl IntoView {
         role: ServerAction::new(),
         disable: ServerAction::new(),
         reset: ServerAction::new(),
+        end_session: ServerAction::new(),
     };
     let users = Resource::new(
         move || {
@@ -33,12 +39,26 @@ pub fn UsersPage() -> impl IntoView {
         },
         |_| list_users(),
     );
+    // Every user action may end sessions (a role change or reset does), so the list
+    // reloads after any of them.
+    let sessions = Resource::new(
+        move || {
+            (
+                actions.role.version().get(),
+                actions.disable.version().get(),
+                actions.reset.version().get(),
+                actions.end_session.version().get(),
+            )
+        },
+        |_| list_sessions(),
+    );
     let feedback = move || {
         let errors = [
             actions.create.value().get(),
-            actions.role.value().get(),
+            actions.role.value().get().map(|result| result.map(drop)),
             actions.disable.value().get(),
             actions.reset.value().get().map(|result| result.map(drop)),
+            actions.end_session.value().get(),
         ];
         errors
             .into_iter()
@@ -57,10 +77,20 @@ pub fn UsersPage() -> impl IntoView {
         }),
         _ => None,
     };
+    // A role change waits for a second admin: say so, and where.
+    let role_filed = move || match actions.role.value().get() {
+        Some(Ok(message)) => Some(view! {
+            <p class="notice" role="status" data-testid="role-change">
+                {message} " " <a href="/approvals">"Approvals"</a>
+            </p>
+        }),
+        _ => None,
+    };
     view! {
         <h1>"Users"</h1>
         {feedback}
         {generated}
+        {role_filed}
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match users.await {
@@ -69,6 +99,18 @@ pub fn UsersPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <section class="panel">
+            <h2>"Signed-in sessions"</h2>
+            <p class="muted">"Ending a session signs that browser out at its next request. A role change, a disabled user or a password reset ends all of the user's sessions."</p>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) => view! { <SessionTable rows=list.rows actions/> }.into_any(),
+                        Err(error) => view! { <ErrorBox error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
         <section class="panel">
             <h2>"New user"</h2>
             <ActionForm action=actions.create attr:class="filters" attr:data-testid="create-user">
@@ -135,4 +177,40 @@ fn UserTable(rows: Vec<UserRow>, actions: Actions) -> impl IntoView {
             <tbody>{rows}</tbody>
         </table>
     }
+}
+
+#[component]
+fn SessionTable(rows: Vec<SessionRow>, actions: Actions) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="empty">"Nobody is signed in."</p> }.into_any();
+    }
+    let rows = rows
+        .into_iter()
+        .map(|session| {
+            let (handle, username) = (session.handle.clone(), session.username.clone());
+            view! {
+                <tr data-session=handle data-user=username>
+                    <td class="mono">{session.username}</td>
+                    <td><Badge text=session.role/></td>
+                    <td class="mono">{session.address}</td>
+                    <td class="mono">{session.started_at.map(|at| view! { <Time at/> })}</td>
+                    <td class="mono">{session.last_seen_at.map(|at| view! { <Time at/> })}</td>
+                    <td class="mono"><Time at=session.expires_at/></td>
+                    <td>
+                        <ActionForm action=actions.end_session attr:class="inline">
+                            <input type="hidden" name="handle" value=session.handle/>
+                            <button type="submit">"End session"</button>
+                        </ActionForm>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid" data-testid="sessions">
+            <thead><tr><th>"User"</th><th>"Role"</th><th>"Address"</th><th>"Signed in (" <ZoneName/> ")"</th><th>"Last request"</th><th>"Ends if idle"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }

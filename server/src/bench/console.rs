@@ -56,6 +56,7 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
         },
         demo: false,
         limiter: Arc::new(crate::staff::LoginLimiter::new(Default::default())),
+        refund_thresholds: Arc::default(),
     };
     println!(
         "console server functions, {repeat} calls each (ms: fastest / median / slowest), target {} ms",

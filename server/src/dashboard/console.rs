@@ -32,6 +32,8 @@ pub struct DbConsole {
     /// Failed sign-ins; a wrong current password on the account page counts as one, so
     /// that someone holding a session cannot guess the password there without limit.
     pub limiter: std::sync::Arc<crate::staff::LoginLimiter>,
+    /// `WALLET_REFUND_APPROVAL_ABOVE`: refunds above these wait for a second operator.
+    pub refund_thresholds: std::sync::Arc<crate::approvals::RefundThresholds>,
 }
 
 /// A database failure: logged here, shown to people as "try again".
@@ -65,11 +67,11 @@ fn from_discrepancy(error: DiscrepancyError) -> ConsoleError {
     }
 }
 
-fn from_user_admin(error: UserAdminError) -> ConsoleError {
+pub(super) fn from_user_admin(error: UserAdminError) -> ConsoleError {
     match error {
-        UserAdminError::NotFound(_) | UserAdminError::UnknownUsername(_) => {
-            ConsoleError::NotFound(error.to_string())
-        }
+        UserAdminError::NotFound(_)
+        | UserAdminError::UnknownUsername(_)
+        | UserAdminError::UnknownSession(_) => ConsoleError::NotFound(error.to_string()),
         UserAdminError::Unavailable(error) => unavailable(error),
         UserAdminError::LastAdmin
         | UserAdminError::SelfDisable
@@ -190,8 +192,14 @@ impl Console for DbConsole {
         finding_id: i64,
         reason: String,
     ) -> ConsoleResult<String> {
-        super::refund::refund_finding(&self.state, actor, finding_id, staff_action(actor, reason)?)
-            .await
+        super::refund::refund_or_file(
+            &self.state,
+            &self.refund_thresholds,
+            actor,
+            finding_id,
+            staff_action(actor, reason)?,
+        )
+        .await
     }
 
     async fn acknowledge(
@@ -327,17 +335,39 @@ impl Console for DbConsole {
         password: String,
         role: Role,
     ) -> ConsoleResult<()> {
+        // Four eyes: an admin made in one step would skip the second admin's approval.
+        if role == Role::Admin {
+            return Err(ConsoleError::Invalid(
+                "a new user starts as support or operator; then ask for the admin role, \
+                 which a second admin approves"
+                    .to_owned(),
+            ));
+        }
         crate::staff::create_user(&self.state.store, actor, &username, password, role)
             .await
             .map(drop)
             .map_err(from_user_admin)
     }
 
-    async fn set_user_role(&self, actor: &Viewer, user_id: i64, role: Role) -> ConsoleResult<()> {
-        crate::staff::set_role(&self.state.store, actor, user_id, role)
-            .await
-            .map(drop)
-            .map_err(from_user_admin)
+    async fn set_user_role(
+        &self,
+        actor: &Viewer,
+        user_id: i64,
+        role: Role,
+    ) -> ConsoleResult<String> {
+        super::approvals::file_role_change(&self.state, actor, user_id, role).await
+    }
+
+    async fn approvals(&self) -> ConsoleResult<ApprovalQueue> {
+        super::approvals::queue(&self.state).await
+    }
+
+    async fn approve(&self, actor: &Viewer, request_id: i64) -> ConsoleResult<String> {
+        super::approvals::approve(&self.state, actor, request_id).await
+    }
+
+    async fn reject(&self, actor: &Viewer, request_id: i64, note: String) -> ConsoleResult<()> {
+        super::approvals::reject(&self.state, actor, request_id, &note).await
     }
 
     async fn set_user_disabled(
@@ -358,6 +388,21 @@ impl Console for DbConsole {
             .await
             .map_err(from_user_admin)?;
         Ok(password)
+    }
+
+    async fn sessions(&self, actor: &Viewer) -> ConsoleResult<SessionList> {
+        let sessions = crate::staff::sessions::list_sessions(&self.state.store, actor)
+            .await
+            .map_err(from_user_admin)?;
+        Ok(SessionList {
+            rows: sessions.iter().map(rows::session_row).collect(),
+        })
+    }
+
+    async fn end_session(&self, actor: &Viewer, handle: String) -> ConsoleResult<()> {
+        crate::staff::sessions::end_session(&self.state.store, actor, &handle)
+            .await
+            .map_err(from_user_admin)
     }
 
     async fn change_own_password(

@@ -1,6 +1,7 @@
 //! The operator console's server side: the pages (rendered by the `app` crate), the
 //! [`Console`](app::backend::Console) their server functions call, the CSV export and
 //! statement upload, all behind staff sign-in.
+mod approvals;
 mod bad_args;
 mod console;
 mod csv_rows;
@@ -34,6 +35,7 @@ pub fn router(state: AppState, staff: &Staff, site_root: &Path, demo: bool) -> R
         state: state.clone(),
         demo,
         limiter: staff.limiter(),
+        refund_thresholds: Arc::new(staff.config().refund_approval_above.clone()),
     });
     let downloads = Router::new()
         .route("/console/export.csv", get(export::export_csv))

@@ -5,6 +5,8 @@ use app::backend::{ConsoleError, ConsoleResult};
 use app::model::Viewer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::rows::money_text;
+use crate::approvals::{self, Kind, NewRequest, RefundThresholds};
 use crate::db::entities::wallet_transaction as wtx;
 use crate::domain::ProviderId;
 use crate::operator::refund::{refund_bet, RefundOrder};
@@ -12,12 +14,51 @@ use crate::reconcile::{discrepancies, PENDING_ROLLBACK};
 use crate::state::AppState;
 use crate::wallet::operations::StaffAction;
 
-pub async fn refund_finding(
+/// The console's refund: done now, or filed for a second operator's approval when the
+/// bet is above its currency's `WALLET_REFUND_APPROVAL_ABOVE` (`crate::approvals`).
+pub async fn refund_or_file(
     state: &AppState,
+    thresholds: &RefundThresholds,
     actor: &Viewer,
     finding_id: i64,
     staff: StaffAction,
 ) -> ConsoleResult<String> {
+    let bet = orphan_bet(state, finding_id).await?;
+    let (amount, currency) = (bet.amount_minor.unwrap_or(0), bet.currency.clone());
+    let currency = currency.unwrap_or_default();
+    if !thresholds.needs_approval(&currency, amount) {
+        return refund_finding(state, &actor.username, finding_id, &bet, staff).await;
+    }
+    let money = money_text(&state.currencies, amount, &currency);
+    let request = NewRequest {
+        kind: Kind::Refund,
+        subject: finding_id.to_string(),
+        amount: Some((amount, currency)),
+        summary: format!(
+            "Refund bet {} of {} to player {}: {money} (finding {finding_id})",
+            bet.transaction_id, bet.scope, bet.player_id
+        ),
+        details: serde_json::json!({ "reason": staff.reason }),
+    };
+    let (filed, new) = approvals::file(&state.store, &actor.username, request)
+        .await
+        .map_err(super::console::from_service)?;
+    Ok(if new {
+        format!(
+            "The refund of bet {} ({money}) is above the approval threshold: it waits for a \
+             second operator's approval (request {}).",
+            bet.transaction_id, filed.id
+        )
+    } else {
+        format!(
+            "The refund of bet {} already waits for approval (request {}, asked by {}).",
+            bet.transaction_id, filed.id, filed.requested_by
+        )
+    })
+}
+
+/// The bet a PENDING_ROLLBACK finding names.
+pub async fn orphan_bet(state: &AppState, finding_id: i64) -> ConsoleResult<wtx::Model> {
     let db = state.store.reader();
     let finding = discrepancies::get(db, finding_id)
         .await
@@ -32,28 +73,41 @@ pub async fn refund_finding(
     let (provider, bet_id) = finding
         .subject_id
         .split_once('/')
-        .map(|(provider, id)| (provider.to_owned(), id.to_owned()))
         .ok_or_else(|| ConsoleError::Invalid("the finding names no provider".to_owned()))?;
-    let bet = wtx::Entity::find()
-        .filter(wtx::Column::Scope.eq(provider.as_str()))
-        .filter(wtx::Column::TransactionId.eq(bet_id.as_str()))
+    wtx::Entity::find()
+        .filter(wtx::Column::Scope.eq(provider))
+        .filter(wtx::Column::TransactionId.eq(bet_id))
         .filter(wtx::Column::Op.eq("BET"))
         .one(db)
         .await
         .map_err(super::console::unavailable)?
-        .ok_or_else(|| ConsoleError::NotFound(format!("no bet {bet_id} of {provider}")))?;
+        .ok_or_else(|| ConsoleError::NotFound(format!("no bet {bet_id} of {provider}")))
+}
+
+/// Rolls the finding's bet back through the operator refund path, keyed by the finding:
+/// whoever runs it again (a second click, a second approval) refunds nothing more.
+pub async fn refund_finding(
+    state: &AppState,
+    requested_by: &str,
+    finding_id: i64,
+    bet: &wtx::Model,
+    staff: StaffAction,
+) -> ConsoleResult<String> {
+    let provider = bet.scope.clone();
     let refund_id = format!("console-{finding_id}");
     let body = serde_json::json!({
         "refund_id": refund_id,
         "reason": staff.reason,
-        "requested_by": actor.username,
+        "requested_by": requested_by,
+        "done_by": staff.actor,
         "finding_id": finding_id,
     })
     .to_string();
     let provider_id =
         ProviderId::parse(provider).map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+    let staff_actor = staff.actor.clone();
     let order = RefundOrder {
-        bet: &bet,
+        bet,
         refund_id: &refund_id,
         staff,
         raw_body: body.as_bytes(),
@@ -79,7 +133,7 @@ pub async fn refund_finding(
             refunded.keyed.transaction_id
         );
         if let Err(error) =
-            discrepancies::resolve(&state.store, finding_id, &actor.username, &note).await
+            discrepancies::resolve(&state.store, finding_id, &staff_actor, &note).await
         {
             tracing::warn!(%error, finding_id, "refund done, finding left for the job to resolve");
         }

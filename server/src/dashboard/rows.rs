@@ -1,7 +1,8 @@
 //! Database rows turned into the console's display rows: times as RFC 3339, amounts
 //! formatted with their currency's scale, bodies pretty-printed.
 use app::model::{
-    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, TransactionRow, UserRow,
+    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, SessionRow,
+    TransactionRow, UserRow,
 };
 
 use super::findings::{details_text, facts_and_comparison};
@@ -173,6 +174,18 @@ pub fn user_row(user: &crate::staff::StaffUser) -> UserRow {
         created_at: format_time(user.created_at),
         last_login_at: user.last_login_at.map(format_time),
         must_change_password: user.must_change_password,
+    }
+}
+
+pub fn session_row(session: &crate::staff::sessions::ActiveSession) -> SessionRow {
+    SessionRow {
+        handle: session.handle.clone(),
+        username: session.username.clone(),
+        role: session.role.as_str().to_owned(),
+        address: session.address.clone(),
+        started_at: session.started_at.map(format_time),
+        last_seen_at: session.last_seen_at.map(format_time),
+        expires_at: format_time(session.expires_at),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The console's sign-in settings (`crate::config::StaffSettings` reads them).
 use std::time::Duration;
 
+use crate::approvals::RefundThresholds;
+
 /// How the console signs staff in and how long they stay signed in.
 #[derive(Clone)]
 pub struct StaffConfig {
@@ -20,6 +22,9 @@ pub struct StaffConfig {
     /// `WALLET_ADMIN_PASSWORD`: the first admin's password, used only when no admin exists.
     pub admin_password: Option<String>,
     pub login_limits: LoginLimits,
+    /// `WALLET_REFUND_APPROVAL_ABOVE`: console refunds above these amounts wait for a
+    /// second operator (four eyes).
+    pub refund_approval_above: RefundThresholds,
 }
 
 /// How many failed sign-ins are tolerated before further attempts are refused.
@@ -54,6 +59,7 @@ impl std::fmt::Debug for StaffConfig {
             .field("trust_proxy", &self.trust_proxy)
             .field("admin_password", &self.admin_password.as_ref().map(|_| "…"))
             .field("login_limits", &self.login_limits)
+            .field("refund_approval_above", &self.refund_approval_above)
             .finish()
     }
 }
@@ -72,6 +78,7 @@ impl Default for StaffConfig {
             trust_proxy: false,
             admin_password: None,
             login_limits: LoginLimits::default(),
+            refund_approval_above: RefundThresholds::default(),
         }
     }
 }

@@ -56,7 +56,7 @@ pub async fn login(
         Err(error) => return unavailable(error),
     };
     staff.limiter.record_success(&form.username);
-    if let Err(error) = session::begin(&session, &viewer).await {
+    if let Err(error) = session::begin(&session, &viewer, &client).await {
         return unavailable(error.into());
     }
     if let Err(error) = credentials::record_login(&staff.store, &viewer, &client).await {

@@ -4,7 +4,8 @@
 //! - [`protect`] wraps the console's routes (pages, `/auth/*`, `/api/*`) in the CSRF
 //!   check, the database-backed session and the [`viewer`] middleware, which puts an
 //!   [`app::model::Viewer`] into the request extensions of a signed-in request;
-//! - [`users`] holds the admin-only user functions and [`ensure_first_admin`].
+//! - [`users`] holds the admin-only user functions and [`ensure_first_admin`];
+//!   [`sessions`] the admins' list of signed-in sessions and ending one.
 //!
 //! The wallet and operator APIs have their own authentication and never pass through
 //! here.
@@ -18,6 +19,7 @@ pub mod password;
 mod rate_limit;
 pub mod session;
 mod session_store;
+pub mod sessions;
 pub mod users;
 pub mod viewer;
 

@@ -4,7 +4,7 @@
 //! seen. It ends after [`StaffConfig::idle_timeout`] without a request (the row's expiry,
 //! pushed forward at most once a minute) or [`StaffConfig::max_session_age`] after sign-in
 //! however busy it is, or when the user is disabled. The user row is read on every request,
-//! so a role change applies at once.
+//! so a disabled user is refused at once; a role change ends the user's sessions.
 use chrono::Utc;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::SameSite;
@@ -28,6 +28,8 @@ pub const USER_ID_KEY: &str = "staff.user_id";
 pub const LOGIN_AT_KEY: &str = "staff.login_at";
 /// When the session last served a request, Unix seconds (to the minute).
 pub const SEEN_AT_KEY: &str = "staff.seen_at";
+/// The client's address at sign-in, for the admins' list of sessions.
+pub const ADDRESS_KEY: &str = "staff.address";
 /// A request refreshes the idle expiry only if the last refresh is this old, so reading
 /// pages costs one session write a minute rather than one per request.
 const TOUCH_INTERVAL_SECS: i64 = 60;
@@ -57,11 +59,13 @@ fn idle(config: &StaffConfig) -> CookieDuration {
     CookieDuration::seconds(i64::try_from(config.idle_timeout.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Starts a signed-in session for `viewer`: a new session id (so an id planted before
-/// sign-in is worth nothing after it), no values from before, and the sign-in time.
+/// Starts a signed-in session for `viewer` from `address`: a new session id (so an id
+/// planted before sign-in is worth nothing after it), no values from before, and the
+/// sign-in time.
 pub async fn begin(
     session: &Session,
     viewer: &Viewer,
+    address: &str,
 ) -> Result<(), tower_sessions::session::Error> {
     // Loading first tells whether the cookie named a stored session worth replacing.
     session.get_value(USER_ID_KEY).await?;
@@ -73,6 +77,7 @@ pub async fn begin(
     session.insert(USER_ID_KEY, viewer.user_id).await?;
     session.insert(LOGIN_AT_KEY, now).await?;
     session.insert(SEEN_AT_KEY, now).await?;
+    session.insert(ADDRESS_KEY, address).await?;
     Ok(())
 }
 

@@ -64,13 +64,13 @@ impl<'a> From<&'a Viewer> for Actor<'a> {
 
 /// An [`Actor`] that units of work (which may run twice) can own.
 #[derive(Debug, Clone)]
-enum ActorKey {
+pub(super) enum ActorKey {
     Admin(i64),
     CommandLine(String),
 }
 
 impl Actor<'_> {
-    fn key(self) -> ActorKey {
+    pub(super) fn key(self) -> ActorKey {
         match self {
             Actor::Admin(viewer) => ActorKey::Admin(viewer.user_id),
             Actor::CommandLine(name) => ActorKey::CommandLine(name.to_owned()),
@@ -78,7 +78,10 @@ impl Actor<'_> {
     }
 
     /// Refuses an admin who is no longer one; the command line may always.
-    async fn require_admin(self, db: &impl ConnectionTrait) -> Result<(), UserAdminError> {
+    pub(super) async fn require_admin(
+        self,
+        db: &impl ConnectionTrait,
+    ) -> Result<(), UserAdminError> {
         match self {
             Actor::Admin(viewer) => require_admin(db, viewer.user_id).await,
             Actor::CommandLine(_) => Ok(()),
@@ -119,6 +122,9 @@ pub enum UserAdminError {
     /// The new password is the current one.
     #[error("the new password must differ from the current one")]
     SamePassword,
+    /// No signed-in session has this handle (it may have ended meanwhile).
+    #[error("no signed-in session is {0:?}; it may have ended already")]
+    UnknownSession(String),
     /// The database failed; nothing was changed.
     #[error("the database is unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
@@ -271,7 +277,8 @@ pub async fn create_user<'a>(
     .await
 }
 
-/// Changes a user's role. Admins only; refuses demoting the last enabled admin; audited as
+/// Changes a user's role. Admins only; refuses demoting the last enabled admin; ends the
+/// user's sessions, so the new role starts with a new sign-in; audited as
 /// `staff.role_changed`.
 pub async fn set_role<'a>(
     store: &Store,
@@ -293,7 +300,7 @@ pub async fn set_role<'a>(
                 return Err(UserAdminError::LastAdmin);
             }
             let now = Utc::now();
-            let details = json!({ "from": user.role, "to": role.as_str() });
+            let from = user.role.clone();
             let user = update(
                 txn,
                 user,
@@ -301,6 +308,13 @@ pub async fn set_role<'a>(
                 now,
             )
             .await?;
+            // Whoever holds the user's sessions signs in again under the new role.
+            let sessions_ended = DbSessionStore::end_sessions_of(txn, user_id).await?;
+            let details = json!({
+                "from": from,
+                "to": role.as_str(),
+                "sessions_ended": sessions_ended,
+            });
             record(txn, &actor, "staff.role_changed", user_id, details, now).await?;
             view(user)
         })
@@ -554,7 +568,7 @@ async fn create_first_admin(
 /// Runs a user-admin unit of work in one transaction. A refusal is returned as a value
 /// (committing nothing, since every check comes before the first write); a database error
 /// propagates so that PostgreSQL can retry the whole unit.
-async fn run<T, F>(store: &Store, work: F) -> Result<T, UserAdminError>
+pub(super) async fn run<T, F>(store: &Store, work: F) -> Result<T, UserAdminError>
 where
     T: Send + 'static,
     F: for<'c> Fn(
@@ -618,7 +632,7 @@ async fn lock_enabled_admins(txn: &DatabaseTransaction) -> Result<Vec<staff_user
 }
 
 /// The actor as the audit log names it, after checking that an admin still is one.
-struct Checked {
+pub(super) struct Checked {
     name: String,
     /// `None` for the command line.
     user_id: Option<i64>,
@@ -641,7 +655,7 @@ fn check_actor(admins: &[staff_user::Model], actor: &ActorKey) -> Result<Checked
     }
 }
 
-async fn lock_admins_and_check(
+pub(super) async fn lock_admins_and_check(
     txn: &DatabaseTransaction,
     actor: &ActorKey,
 ) -> Result<Checked, UserAdminError> {
@@ -705,7 +719,7 @@ async fn update(
     staff_user::Entity::update(row).exec(txn).await
 }
 
-async fn record(
+pub(super) async fn record(
     txn: &DatabaseTransaction,
     actor: &Checked,
     action: &str,

@@ -397,6 +397,11 @@ pub struct TestApp {
 /// Starts the real server on a fresh database: PostgreSQL when `ONCEWALLET_TEST_PG_URL`
 /// is set, a new SQLite file otherwise.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings of the test's own, e.g. an approval threshold.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let (database_url, sqlite_file) = match std::env::var(PG_URL_VAR) {
         Ok(admin_url) if !admin_url.is_empty() => (create_pg_database(&admin_url).await, None),
         _ => {
@@ -405,13 +410,14 @@ pub async fn spawn_app() -> TestApp {
             (format!("sqlite://{}?mode=rwc", path.display()), Some(path))
         }
     };
-    let mut app = start_server(&database_url).await;
+    let mut app = start_server(&database_url, configure).await;
     app.sqlite_file = sqlite_file;
     app
 }
 
-async fn start_server(database_url: &str) -> TestApp {
+async fn start_server(database_url: &str, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::for_tests(database_url.to_owned());
+    configure(&mut config);
     config.site_addr = "127.0.0.1:0".to_owned();
     if config.operator_token.is_empty() {
         config.operator_token = unique_id("operator-token");
@@ -488,7 +494,7 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.server.abort();
         let sqlite_file = self.sqlite_file.take();
-        let mut next = start_server(&self.database_url).await;
+        let mut next = start_server(&self.database_url, |_| {}).await;
         next.operator_token.clone_from(&self.operator_token);
         next.sqlite_file = sqlite_file;
         next

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod approvals;
 mod auth;
 mod bad_input;
 mod balance;
@@ -33,6 +34,7 @@ mod rollback;
 mod rounds;
 mod secrets;
 mod seed;
+mod sessions;
 mod simulate;
 mod staff;
 mod statements;

@@ -494,7 +494,7 @@ async fn a_disabled_users_sessions_stop_working() {
 }
 
 #[tokio::test]
-async fn a_role_change_applies_to_the_next_request() {
+async fn a_role_change_ends_the_users_sessions_and_the_next_sign_in_has_the_new_role() {
     let app = spawn_app().await;
     let store = store_of(&app).await;
     let password = create_staff(&app, &store, "olga", Role::Support).await;
@@ -507,8 +507,10 @@ async fn a_role_change_applies_to_the_next_request() {
         .await
         .expect("promote");
 
+    assert!(browser.whoami(&session).await.is_none(), "signed out");
+    let again = browser.signed_in("olga", &password).await;
     assert_eq!(
-        browser.whoami(&session).await.map(|v| v.role),
+        browser.whoami(&again).await.map(|v| v.role),
         Some(Role::Operator)
     );
 }

@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table of `migrations/`. Kept apart from the domain code: these
 //! are the rows as stored, the domain types are what the code reasons with.
+pub mod approval_request;
 pub mod attempt;
 pub mod attempt_counter;
 pub mod discrepancy;
