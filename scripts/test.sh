@@ -110,6 +110,7 @@ browser_tests() {
     WALLET_DEMO=0 \
     WALLET_RECONCILE_INTERVAL_SECS=0 \
     WALLET_ORPHAN_AFTER_SECS=1 \
+    WALLET_REFUND_APPROVAL_ABOVE="EUR=50.00" \
     RUST_LOG="${RUST_LOG:-info}" \
         "$server_bin" >"$server_dir/server.log" 2>&1 &
     server_pid=$!
