@@ -111,6 +111,7 @@ browser_tests() {
     WALLET_RECONCILE_INTERVAL_SECS=0 \
     WALLET_ORPHAN_AFTER_SECS=1 \
     WALLET_REFUND_APPROVAL_ABOVE="EUR=50.00" \
+    WALLET_MFA_REQUIRED=0 \
     RUST_LOG="${RUST_LOG:-info}" \
         "$server_bin" >"$server_dir/server.log" 2>&1 &
     server_pid=$!

@@ -34,6 +34,12 @@ mod guard {
                 "choose a new password first (Account page)",
             ));
         }
+        if viewer.must_enroll_mfa {
+            return Err(refuse(
+                http::StatusCode::FORBIDDEN,
+                "set up your second factor first (Account page)",
+            ));
+        }
         if !viewer.role.allows(needed) {
             let message = format!(
                 "the {} role may not do this; it needs {}",
@@ -244,6 +250,25 @@ pub async fn approve_request(request_id: i64) -> Result<String, ServerFnError> {
 pub async fn reject_request(request_id: i64, note: String) -> Result<(), ServerFnError> {
     let (console, viewer) = require(Role::Operator)?;
     answer(console.reject(&viewer, request_id, note).await)
+}
+
+#[server(endpoint = "get_mfa_status")]
+pub async fn get_mfa_status() -> Result<MfaStatus, ServerFnError> {
+    let (console, viewer) = require_signed_in()?;
+    answer(console.mfa_status(&viewer).await)
+}
+
+#[server(endpoint = "begin_mfa_setup")]
+pub async fn begin_mfa_setup() -> Result<MfaSetup, ServerFnError> {
+    let (console, viewer) = require_signed_in()?;
+    answer(console.begin_mfa_setup(&viewer).await)
+}
+
+/// The app's first code turns the second factor on; the answer is the recovery codes.
+#[server(endpoint = "confirm_mfa_setup")]
+pub async fn confirm_mfa_setup(code: String) -> Result<Vec<String>, ServerFnError> {
+    let (console, viewer) = require_signed_in()?;
+    answer(console.confirm_mfa_setup(&viewer, code).await)
 }
 
 #[server(endpoint = "list_sessions")]

@@ -100,6 +100,12 @@ pub trait Console: Send + Sync + 'static {
     async fn approve(&self, actor: &Viewer, request_id: i64) -> ConsoleResult<String>;
     /// Rejects someone else's pending request.
     async fn reject(&self, actor: &Viewer, request_id: i64, note: String) -> ConsoleResult<()>;
+    /// The caller's second factor.
+    async fn mfa_status(&self, actor: &Viewer) -> ConsoleResult<MfaStatus>;
+    /// Starts setting up a second factor: a new secret, not active until confirmed.
+    async fn begin_mfa_setup(&self, actor: &Viewer) -> ConsoleResult<MfaSetup>;
+    /// Confirms it with the app's first code; returns the ten recovery codes, shown once.
+    async fn confirm_mfa_setup(&self, actor: &Viewer, code: String) -> ConsoleResult<Vec<String>>;
     /// Every signed-in session (admins).
     async fn sessions(&self, actor: &Viewer) -> ConsoleResult<SessionList>;
     /// Ends the session named by `handle`; its browser is signed out.

@@ -12,6 +12,7 @@ mod m20261128_000008_trail_checkpoints;
 mod m20261205_000009_lean_indexes;
 mod m20261205_000010_password_change;
 mod m20261205_000011_approval_requests;
+mod m20261205_000012_second_factor;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_lean_indexes::Migration),
             Box::new(m20261205_000010_password_change::Migration),
             Box::new(m20261205_000011_approval_requests::Migration),
+            Box::new(m20261205_000012_second_factor::Migration),
         ]
     }
 }

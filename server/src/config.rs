@@ -115,6 +115,11 @@ pub struct StaffSettings {
         value_name = "CODE=AMOUNT,…"
     )]
     pub refund_approval_above: Option<String>,
+    /// Operators and admins must set up a second factor (an authenticator app) before
+    /// using the console; 0 makes it each user's choice
+    #[arg(long, env = "WALLET_MFA_REQUIRED", value_name = "BOOL", default_value = "1",
+          value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "1")]
+    pub mfa_required: bool,
 }
 
 impl StaffSettings {
@@ -125,6 +130,7 @@ impl StaffSettings {
             max_session_age: Duration::from_secs(self.session_max_hours * 3600),
             trust_proxy: self.trust_proxy,
             admin_password: self.admin_password.clone(),
+            mfa_required: self.mfa_required,
             ..StaffConfig::default()
         }
     }
@@ -316,6 +322,8 @@ impl Config {
             writer: WriterConfig::default(),
             staff: StaffConfig {
                 admin_password: Some(TEST_ADMIN_PASSWORD.to_owned()),
+                // Tests that need the second factor turn it on themselves.
+                mfa_required: false,
                 ..Default::default()
             },
             schedule: Schedule::default(),

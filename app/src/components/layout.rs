@@ -227,3 +227,42 @@ mod tests {
         assert_eq!(page_name("/somewhere", ""), "Console");
     }
 }
+
+/// On pages with sensitive actions (a refund, an approval, a role change, a user reset):
+/// a box for a fresh code from the authenticator app, for users with a second factor.
+/// The server asks for one when the last is more than ten minutes old. A plain form post
+/// to `/auth/confirm-code`, which comes back here with `?code=ok|wrong|locked`.
+#[component]
+pub fn CodeBox() -> impl IntoView {
+    let viewer = viewer_resource();
+    let location = use_location();
+    let query = use_query_map();
+    let outcome = move || {
+        match query.read().get("code").unwrap_or_default().as_str() {
+        "ok" => Some(view! { <span class="ok" role="status">"Code confirmed for ten minutes."</span> }.into_any()),
+        "wrong" => Some(view! { <span class="error" role="alert">"That code is not right, or was already used."</span> }.into_any()),
+        "locked" => Some(view! { <span class="error" role="alert">"Too many wrong codes. Wait a few minutes."</span> }.into_any()),
+        _ => None,
+    }
+    };
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let enrolled = viewer
+                    .get()
+                    .and_then(|v| v.ok().flatten())
+                    .is_some_and(|v| v.mfa_enrolled);
+                enrolled.then(|| view! {
+                    <form method="post" action="/auth/confirm-code" class="filters code-box" data-testid="code-box">
+                        <input type="hidden" name="next" value=move || location.pathname.get()/>
+                        <label>"Code for refunds, approvals and user changes "
+                            <input name="code" required autocomplete="one-time-code" size="10"/>
+                        </label>
+                        <button type="submit">"Confirm"</button>
+                        {outcome}
+                    </form>
+                })
+            }}
+        </Suspense>
+    }
+}

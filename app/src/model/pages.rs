@@ -283,6 +283,24 @@ pub struct ApprovalQueue {
     pub decided: Vec<ApprovalRow>,
 }
 
+/// The caller's second factor, for the account page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaStatus {
+    pub enrolled: bool,
+    pub recovery_codes_left: u32,
+    /// Whether the role needs one (`WALLET_MFA_REQUIRED`).
+    pub required: bool,
+}
+
+/// What setting up a second factor shows: the QR code (an inline `<svg>` drawn by the
+/// server) and the same secret as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaSetup {
+    pub secret: String,
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
 /// Every signed-in session, most recent request first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionList {

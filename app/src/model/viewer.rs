@@ -47,6 +47,17 @@ pub struct Viewer {
     /// shows them only the account page (`/account`).
     #[serde(default)]
     pub must_change_password: bool,
+    /// The user has a second factor (TOTP).
+    #[serde(default)]
+    pub mfa_enrolled: bool,
+    /// Their role needs a second factor (`WALLET_MFA_REQUIRED`) and they have none yet:
+    /// until they set one up, the console shows them only the account page.
+    #[serde(default)]
+    pub must_enroll_mfa: bool,
+    /// When this session last checked a code (Unix seconds): at sign-in, or confirmed since
+    /// for a refund, a role change or a user reset.
+    #[serde(default)]
+    pub mfa_at: Option<i64>,
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! The signed-in user's own account: choose a new password. A user whose password an
-//! admin (or `server users reset-password`) set lands here and sees nothing else until
-//! they have chosen their own.
+//! The signed-in user's own account: choose a new password, set up the second factor. A
+//! user whose password an admin (or `server users reset-password`) set, or whose role
+//! needs a second factor they do not have yet, lands here and sees nothing else until
+//! they have.
 use leptos::prelude::*;
 
-use crate::api::{current_viewer, ChangePassword};
+use crate::api::{current_viewer, get_mfa_status, BeginMfaSetup, ChangePassword, ConfirmMfaSetup};
 use crate::components::widgets::error_text;
 
 /// Where a successful change sends the browser: every session of the user has ended.
@@ -39,6 +40,7 @@ pub fn AccountPage() -> impl IntoView {
             </Show>
         </Suspense>
         {feedback}
+        <SecondFactor/>
         <section class="panel">
             <h2>"Change your password"</h2>
             <p class="muted">
@@ -57,6 +59,95 @@ pub fn AccountPage() -> impl IntoView {
                 </label>
                 <button type="submit">"Change password"</button>
             </ActionForm>
+        </section>
+    }
+}
+
+/// Setting up the second factor: the QR code for the authenticator app, the first code
+/// to confirm it, then the recovery codes, shown once.
+#[component]
+fn SecondFactor() -> impl IntoView {
+    let begin = ServerAction::<BeginMfaSetup>::new();
+    let confirm = ServerAction::<ConfirmMfaSetup>::new();
+    let status = Resource::new(move || confirm.version().get(), |_| get_mfa_status());
+    let error = move || {
+        let begun = begin.value().get().and_then(Result::err);
+        let confirmed = confirm.value().get().and_then(Result::err);
+        begun
+            .or(confirmed)
+            .map(|error| view! { <p class="error" role="alert">{error_text(&error)}</p> })
+    };
+    let recovery = move || {
+        confirm.value().get().and_then(Result::ok).map(|codes| {
+            let items = codes
+                .into_iter()
+                .map(|code| view! { <li><code class="mono">{code}</code></li> })
+                .collect_view();
+            view! {
+                <div class="notice" role="status">
+                    <p>"Two-factor sign-in is on. Keep these recovery codes somewhere safe: each \
+                        signs you in once without your device, and they are shown only now."</p>
+                    <ul class="codes" data-testid="recovery-codes">{items}</ul>
+                    <p><a href="/" rel="external">"Go on to the console"</a></p>
+                </div>
+            }
+        })
+    };
+    let setup = move || {
+        let confirmed = matches!(confirm.value().get(), Some(Ok(_)));
+        begin
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .filter(|_| !confirmed)
+            .map(|setup| {
+                view! {
+                    <div class="mfa-setup" data-testid="mfa-setup">
+                        <p>"Scan this with an authenticator app (any app that speaks TOTP), or type the key:"</p>
+                        <div class="qr" inner_html=setup.qr_svg></div>
+                        <p><code class="mono" data-testid="mfa-secret">{setup.secret}</code></p>
+                        <ActionForm action=confirm attr:class="filters" attr:data-testid="mfa-confirm">
+                            <label>"First code from the app " <input name="code" required autocomplete="one-time-code" size="10"/></label>
+                            <button type="submit">"Turn on"</button>
+                        </ActionForm>
+                    </div>
+                }
+            })
+    };
+    view! {
+        <section class="panel">
+            <h2>"Two-factor sign-in"</h2>
+            {error}
+            {recovery}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(status) if status.enrolled => view! {
+                            <p data-testid="mfa-on">
+                                {format!(
+                                    "On: signing in asks for a code from your authenticator app. {} recovery codes left.",
+                                    status.recovery_codes_left
+                                )}
+                            </p>
+                        }
+                        .into_any(),
+                        Ok(status) => view! {
+                            {status.required.then(|| view! {
+                                <p class="notice" role="status" data-testid="must-enroll">
+                                    "Your role needs a second factor: set one up to go on."
+                                </p>
+                            })}
+                            <p class="muted">"Off. With it on, signing in, refunds, approvals and user changes ask for a code from an app on your phone."</p>
+                            <ActionForm action=begin attr:class="inline">
+                                <button type="submit">"Set up"</button>
+                            </ActionForm>
+                            {setup}
+                        }
+                        .into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
         </section>
     }
 }

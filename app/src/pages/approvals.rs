@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::{list_approvals, ApproveRequest, RejectRequest};
 use crate::components::clock::{Time, ZoneName};
+use crate::components::layout::CodeBox;
 use crate::components::widgets::{error_text, Badge, Empty, ErrorBox, Loading};
 use crate::model::ApprovalRow;
 
@@ -54,6 +55,7 @@ pub fn ApprovalsPage() -> impl IntoView {
              makes the change once, however many times it is clicked."
         </p>
         {outcome}
+        <CodeBox/>
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match queue.await {

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::page_param;
 use crate::api::{get_pending, AcknowledgeFinding, RefundOrphan};
-use crate::components::layout::IfRole;
+use crate::components::layout::{CodeBox, IfRole};
 use crate::components::widgets::{
     age_text, error_text, Badge, Empty, ErrorBox, Loading, Pager, TxLink,
 };
@@ -48,6 +48,7 @@ pub fn PendingPage() -> impl IntoView {
              through the same exactly-once path as a provider's rollback."
         </p>
         {outcome}
+        <CodeBox/>
         <p class="toolbar">
             <a class="button" href="/console/pending.csv" rel="external" download data-testid="export-pending">"Export all (CSV)"</a>
             <span class="muted">" amounts in decimal and minor units"</span>

@@ -7,6 +7,7 @@ use crate::api::{
     SetUserRole,
 };
 use crate::components::clock::{Time, ZoneName};
+use crate::components::layout::CodeBox;
 use crate::components::widgets::{error_text, Badge, ErrorBox, Loading};
 use crate::model::{Role, SessionRow, UserRow};
 
@@ -88,6 +89,7 @@ pub fn UsersPage() -> impl IntoView {
     };
     view! {
         <h1>"Users"</h1>
+        <CodeBox/>
         {feedback}
         {generated}
         {role_filed}

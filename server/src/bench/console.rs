@@ -57,6 +57,8 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
         demo: false,
         limiter: Arc::new(crate::staff::LoginLimiter::new(Default::default())),
         refund_thresholds: Arc::default(),
+        code_fresh_for: crate::staff::MFA_FRESH_FOR,
+        mfa_required: false,
     };
     println!(
         "console server functions, {repeat} calls each (ms: fastest / median / slowest), target {} ms",

@@ -34,7 +34,37 @@ pub struct DbConsole {
     pub limiter: std::sync::Arc<crate::staff::LoginLimiter>,
     /// `WALLET_REFUND_APPROVAL_ABOVE`: refunds above these wait for a second operator.
     pub refund_thresholds: std::sync::Arc<crate::approvals::RefundThresholds>,
+    /// How recent a checked code must be for a refund, a role change or a user reset.
+    pub code_fresh_for: std::time::Duration,
+    /// `WALLET_MFA_REQUIRED`: operators and admins need a second factor.
+    pub mfa_required: bool,
 }
+
+impl DbConsole {
+    /// A user with a second factor confirms a fresh code before moving money or changing
+    /// who may do what (docs/SECURITY.md, "Second factor").
+    fn require_fresh_code(&self, actor: &Viewer) -> ConsoleResult<()> {
+        if !actor.mfa_enrolled {
+            return Ok(());
+        }
+        let limit = i64::try_from(self.code_fresh_for.as_secs()).unwrap_or(i64::MAX);
+        let fresh = actor
+            .mfa_at
+            .is_some_and(|at| (0..limit).contains(&(Utc::now().timestamp() - at)));
+        if fresh {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden(format!(
+                "{STEP_UP} enter a code from your authenticator app in the box on this page \
+                 (your last one is more than {} minutes old), then try again",
+                limit / 60
+            )))
+        }
+    }
+}
+
+/// How a refusal for want of a fresh code begins; the pages recognise it.
+pub const STEP_UP: &str = "Confirm it is you:";
 
 /// A database failure: logged here, shown to people as "try again".
 pub(super) fn unavailable(error: impl Display) -> ConsoleError {
@@ -64,6 +94,15 @@ fn from_discrepancy(error: DiscrepancyError) -> ConsoleError {
         DiscrepancyError::InvalidTransition { .. } => ConsoleError::Conflict(error.to_string()),
         DiscrepancyError::Invalid(message) => ConsoleError::Invalid(message),
         DiscrepancyError::Service(error) => from_service(error),
+    }
+}
+
+fn from_mfa(error: crate::staff::mfa::MfaError) -> ConsoleError {
+    use crate::staff::mfa::MfaError;
+    match error {
+        MfaError::Users(error) => from_user_admin(error),
+        MfaError::AlreadyEnrolled => ConsoleError::Conflict(error.to_string()),
+        other => ConsoleError::Invalid(other.to_string()),
     }
 }
 
@@ -192,6 +231,7 @@ impl Console for DbConsole {
         finding_id: i64,
         reason: String,
     ) -> ConsoleResult<String> {
+        self.require_fresh_code(actor)?;
         super::refund::refund_or_file(
             &self.state,
             &self.refund_thresholds,
@@ -355,6 +395,7 @@ impl Console for DbConsole {
         user_id: i64,
         role: Role,
     ) -> ConsoleResult<String> {
+        self.require_fresh_code(actor)?;
         super::approvals::file_role_change(&self.state, actor, user_id, role).await
     }
 
@@ -363,6 +404,7 @@ impl Console for DbConsole {
     }
 
     async fn approve(&self, actor: &Viewer, request_id: i64) -> ConsoleResult<String> {
+        self.require_fresh_code(actor)?;
         super::approvals::approve(&self.state, actor, request_id).await
     }
 
@@ -376,6 +418,7 @@ impl Console for DbConsole {
         user_id: i64,
         disabled: bool,
     ) -> ConsoleResult<()> {
+        self.require_fresh_code(actor)?;
         crate::staff::set_disabled(&self.state.store, actor, user_id, disabled)
             .await
             .map(drop)
@@ -383,11 +426,44 @@ impl Console for DbConsole {
     }
 
     async fn reset_user_password(&self, actor: &Viewer, user_id: i64) -> ConsoleResult<String> {
+        self.require_fresh_code(actor)?;
         let password = crate::staff::users::generate_password();
         crate::staff::reset_password(&self.state.store, actor, user_id, password.clone(), true)
             .await
             .map_err(from_user_admin)?;
         Ok(password)
+    }
+
+    async fn mfa_status(&self, actor: &Viewer) -> ConsoleResult<MfaStatus> {
+        use sea_orm::EntityTrait;
+        let user = crate::db::entities::staff_user::Entity::find_by_id(actor.user_id)
+            .one(self.state.store.reader())
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ConsoleError::NotFound("no such user".to_owned()))?;
+        Ok(MfaStatus {
+            enrolled: user.totp_secret.is_some(),
+            recovery_codes_left: u32::try_from(crate::staff::mfa::recovery_codes_left(&user))
+                .unwrap_or(0),
+            required: self.mfa_required && actor.role.allows(Role::Operator),
+        })
+    }
+
+    async fn begin_mfa_setup(&self, actor: &Viewer) -> ConsoleResult<MfaSetup> {
+        let setup = crate::staff::mfa::begin_enrolment(&self.state.store, actor.user_id)
+            .await
+            .map_err(from_mfa)?;
+        Ok(MfaSetup {
+            secret: setup.secret,
+            otpauth_url: setup.otpauth_url,
+            qr_svg: setup.qr_svg,
+        })
+    }
+
+    async fn confirm_mfa_setup(&self, actor: &Viewer, code: String) -> ConsoleResult<Vec<String>> {
+        crate::staff::mfa::confirm_enrolment(&self.state.store, actor.user_id, &code)
+            .await
+            .map_err(from_mfa)
     }
 
     async fn sessions(&self, actor: &Viewer) -> ConsoleResult<SessionList> {

@@ -1,7 +1,8 @@
 //! Pages need a signed-in user: a page request without one is sent to the sign-in form,
 //! which brings the user back afterwards. Server functions and downloads check roles
 //! themselves and answer 401/403 instead of redirecting. A user whose password someone
-//! else set sees only the account page until they choose their own.
+//! else set, or who must set up a second factor, sees only the account page until they
+//! have.
 use app::model::Viewer;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
@@ -23,18 +24,23 @@ pub async fn require_sign_in(request: Request, next: Next) -> Response {
         && path != LOGIN_PAGE
         && !OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix));
     let viewer = request.extensions().get::<Viewer>();
-    if viewer.is_some_and(|v| v.must_change_password) {
+    let owes = viewer.and_then(|v| {
+        if v.must_change_password {
+            Some("choose a new password first (/account)\n")
+        } else if v.must_enroll_mfa {
+            Some("set up your second factor first (/account)\n")
+        } else {
+            None
+        }
+    });
+    if let Some(message) = owes {
         // Server functions refuse such a user themselves (`app::api`); downloads and
         // uploads are refused here.
         if is_page && path != ACCOUNT_PAGE {
             return Redirect::to(ACCOUNT_PAGE).into_response();
         }
         if path.starts_with("/console/") {
-            return (
-                StatusCode::FORBIDDEN,
-                "choose a new password first (/account)\n",
-            )
-                .into_response();
+            return (StatusCode::FORBIDDEN, message).into_response();
         }
     }
     if is_page && viewer.is_none() {

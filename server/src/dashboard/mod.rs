@@ -36,6 +36,8 @@ pub fn router(state: AppState, staff: &Staff, site_root: &Path, demo: bool) -> R
         demo,
         limiter: staff.limiter(),
         refund_thresholds: Arc::new(staff.config().refund_approval_above.clone()),
+        code_fresh_for: staff.config().mfa_fresh_for,
+        mfa_required: staff.config().mfa_required,
     });
     let downloads = Router::new()
         .route("/console/export.csv", get(export::export_csv))

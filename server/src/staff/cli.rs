@@ -60,6 +60,13 @@ pub enum UsersCommand {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+    /// Remove a user's second factor (a lost device) and end their sessions; they set up a
+    /// new one at their next sign-in
+    ResetMfa {
+        username: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
 }
 
 impl UsersCommand {
@@ -70,7 +77,8 @@ impl UsersCommand {
             | UsersCommand::Create { database, .. }
             | UsersCommand::ResetPassword { database, .. }
             | UsersCommand::Disable { database, .. }
-            | UsersCommand::Enable { database, .. } => &database.database_url,
+            | UsersCommand::Enable { database, .. }
+            | UsersCommand::ResetMfa { database, .. } => &database.database_url,
         }
     }
 }
@@ -154,6 +162,14 @@ async fn execute(
             let user = users::set_disabled(store, actor, id, disable).await?;
             let state = if user.disabled { "disabled" } else { "enabled" };
             println!("{} is {state}", user.username);
+        }
+        UsersCommand::ResetMfa { username, .. } => {
+            let id = users::user_id(store, username).await?;
+            let ended = super::mfa::reset(store, actor, id).await?;
+            println!(
+                "second factor of {username} removed; {ended} session(s) ended; \
+                 they set up a new one at their next sign-in"
+            );
         }
     }
     Ok(())

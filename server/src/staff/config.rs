@@ -25,7 +25,15 @@ pub struct StaffConfig {
     /// `WALLET_REFUND_APPROVAL_ABOVE`: console refunds above these amounts wait for a
     /// second operator (four eyes).
     pub refund_approval_above: RefundThresholds,
+    /// `WALLET_MFA_REQUIRED` (default on): operators and admins must set up a second
+    /// factor before they can use the console.
+    pub mfa_required: bool,
+    /// A refund, a role change or a user reset needs a code checked this recently.
+    pub mfa_fresh_for: Duration,
 }
+
+/// How long a checked code covers sensitive actions.
+pub const MFA_FRESH_FOR: Duration = Duration::from_secs(10 * 60);
 
 /// How many failed sign-ins are tolerated before further attempts are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +68,8 @@ impl std::fmt::Debug for StaffConfig {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "…"))
             .field("login_limits", &self.login_limits)
             .field("refund_approval_above", &self.refund_approval_above)
+            .field("mfa_required", &self.mfa_required)
+            .field("mfa_fresh_for", &self.mfa_fresh_for)
             .finish()
     }
 }
@@ -79,6 +89,8 @@ impl Default for StaffConfig {
             admin_password: None,
             login_limits: LoginLimits::default(),
             refund_approval_above: RefundThresholds::default(),
+            mfa_required: true,
+            mfa_fresh_for: MFA_FRESH_FOR,
         }
     }
 }

@@ -46,6 +46,9 @@ pub async fn authenticate(
         username: user.username,
         role,
         must_change_password: user.must_change_password,
+        mfa_enrolled: user.totp_secret.is_some(),
+        must_enroll_mfa: false,
+        mfa_at: None,
     }))
 }
 

@@ -55,15 +55,120 @@ pub async fn login(
         }
         Err(error) => return unavailable(error),
     };
+    if viewer.mfa_enrolled {
+        // The password was right; the second factor decides (`/auth/code`).
+        if let Err(error) = session::await_code(&session, viewer.user_id).await {
+            return unavailable(error.into());
+        }
+        return see_other(&code_page("", next));
+    }
     staff.limiter.record_success(&form.username);
-    if let Err(error) = session::begin(&session, &viewer, &client).await {
+    complete(&staff, &session, &viewer, &client, next, false).await
+}
+
+/// Signs `viewer` in and sends them on to `next`.
+async fn complete(
+    staff: &Staff,
+    session: &Session,
+    viewer: &Viewer,
+    client: &str,
+    next: &str,
+    code_checked: bool,
+) -> Response {
+    if let Err(error) = session::begin(session, viewer, client).await {
         return unavailable(error.into());
     }
-    if let Err(error) = credentials::record_login(&staff.store, &viewer, &client).await {
+    if code_checked {
+        if let Err(error) = session::mark_code_checked(session).await {
+            return unavailable(error.into());
+        }
+    }
+    if let Err(error) = credentials::record_login(&staff.store, viewer, client).await {
         return unavailable(error.into());
     }
     tracing::info!(user = %viewer.username, role = viewer.role.as_str(), %client, "signed in");
     see_other(next)
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// The second step of signing in: a code from the authenticator app, or a recovery
+/// code. Wrong codes count as failed sign-ins of that user (the same limits); a form
+/// left longer than five minutes starts over.
+pub async fn code(
+    State(staff): State<Staff>,
+    ClientAddr(client): ClientAddr,
+    session: Session,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let next = safe_next(&form.next);
+    let user_id = match session::awaiting_code(&session).await {
+        Ok(Some(user_id)) => user_id,
+        Ok(None) => return see_other(&login_page("expired", next)),
+        Err(error) => return unavailable(error.into()),
+    };
+    let viewer = match super::users::load_viewer(&staff.store, user_id).await {
+        Ok(Some(viewer)) => viewer,
+        Ok(None) => return see_other(&login_page("1", next)),
+        Err(error) => return unavailable(error.into()),
+    };
+    let now = Instant::now();
+    if staff.limiter.is_locked(&viewer.username, &client, now) {
+        tracing::warn!(%client, "code refused: too many failures");
+        return see_other(&code_page("locked", next));
+    }
+    match super::mfa::verify(&staff.store, user_id, &form.code).await {
+        Ok(_) => {}
+        Err(super::mfa::MfaError::WrongCode | super::mfa::MfaError::NotEnrolling) => {
+            staff.limiter.record_failure(&viewer.username, &client, now);
+            tracing::info!(%client, "sign-in code wrong");
+            return see_other(&code_page("1", next));
+        }
+        Err(error) => return unavailable(error.into()),
+    }
+    staff.limiter.record_success(&viewer.username);
+    complete(&staff, &session, &viewer, &client, next, true).await
+}
+
+/// A code typed again before a refund, a role change or a user reset, when the last one
+/// is older than [`super::mfa::FRESH_FOR`]; back to `next` either way, with
+/// `?code=wrong` or `?code=locked` when refused.
+pub async fn confirm_code(
+    State(staff): State<Staff>,
+    ClientAddr(client): ClientAddr,
+    viewer: Option<Extension<Viewer>>,
+    session: Session,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let next = safe_next(&form.next);
+    let Some(Extension(viewer)) = viewer else {
+        return see_other(&format!("{LOGIN_PAGE}?next={}", encode_query_value(next)));
+    };
+    let back = |outcome: &str| {
+        let separator = if next.contains('?') { '&' } else { '?' };
+        see_other(&format!("{next}{separator}code={outcome}"))
+    };
+    let now = Instant::now();
+    if staff.limiter.is_locked(&viewer.username, &client, now) {
+        return back("locked");
+    }
+    match super::mfa::verify(&staff.store, viewer.user_id, &form.code).await {
+        Ok(_) => {}
+        Err(super::mfa::MfaError::WrongCode | super::mfa::MfaError::NotEnrolling) => {
+            staff.limiter.record_failure(&viewer.username, &client, now);
+            return back("wrong");
+        }
+        Err(error) => return unavailable(error.into()),
+    }
+    if let Err(error) = session::mark_code_checked(&session).await {
+        return unavailable(error.into());
+    }
+    back("ok")
 }
 
 /// Ends the session and redirects (303) to the sign-in page.
@@ -103,6 +208,19 @@ pub fn safe_next(next: &str) -> &str {
     } else {
         "/"
     }
+}
+
+/// The sign-in page's code step; `error` is empty, `1` or `locked`.
+fn code_page(error: &str, next: &str) -> String {
+    let error = if error.is_empty() {
+        String::new()
+    } else {
+        format!("&error={error}")
+    };
+    format!(
+        "{LOGIN_PAGE}?step=code{error}&next={}",
+        encode_query_value(next)
+    )
 }
 
 fn login_page(error: &str, next: &str) -> String {

@@ -1,6 +1,8 @@
 //! The console's staff: sign-in, sessions, roles and user administration (issue 4 item 1).
 //!
-//! - [`router`] serves `POST /auth/login`, `POST /auth/logout` and `GET /auth/session`;
+//! - [`router`] serves `POST /auth/login`, `POST /auth/code` (the second factor at
+//!   sign-in), `POST /auth/confirm-code` (a fresh code before a sensitive action),
+//!   `POST /auth/logout` and `GET /auth/session`;
 //! - [`protect`] wraps the console's routes (pages, `/auth/*`, `/api/*`) in the CSRF
 //!   check, the database-backed session and the [`viewer`] middleware, which puts an
 //!   [`app::model::Viewer`] into the request extensions of a signed-in request;
@@ -15,6 +17,7 @@ mod config;
 mod credentials;
 pub mod csrf;
 mod login;
+pub mod mfa;
 pub mod password;
 mod rate_limit;
 pub mod session;
@@ -33,7 +36,9 @@ use axum::Router;
 use crate::db::Store;
 
 pub use client::ClientAddr;
-pub use config::{LoginLimits, StaffConfig, DEFAULT_IDLE_MINUTES, DEFAULT_MAX_SESSION_HOURS};
+pub use config::{
+    LoginLimits, StaffConfig, DEFAULT_IDLE_MINUTES, DEFAULT_MAX_SESSION_HOURS, MFA_FRESH_FOR,
+};
 pub use login::{safe_next, LOGIN_PAGE};
 pub use password::{PasswordError, MIN_PASSWORD_CHARS};
 pub use rate_limit::LoginLimiter;
@@ -84,6 +89,8 @@ impl Staff {
 pub fn router(staff: Staff) -> Router {
     Router::new()
         .route("/auth/login", post(login::login))
+        .route("/auth/code", post(login::code))
+        .route("/auth/confirm-code", post(login::confirm_code))
         .route("/auth/logout", post(login::logout))
         .route("/auth/session", get(login::current))
         .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT_BYTES))

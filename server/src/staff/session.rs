@@ -30,6 +30,13 @@ pub const LOGIN_AT_KEY: &str = "staff.login_at";
 pub const SEEN_AT_KEY: &str = "staff.seen_at";
 /// The client's address at sign-in, for the admins' list of sessions.
 pub const ADDRESS_KEY: &str = "staff.address";
+/// When this session last checked a second-factor code, Unix seconds.
+pub const MFA_AT_KEY: &str = "staff.mfa_at";
+/// Between a right password and a right code: the user id, not yet signed in.
+const MFA_PENDING_USER_KEY: &str = "staff.mfa_pending_user";
+const MFA_PENDING_AT_KEY: &str = "staff.mfa_pending_at";
+/// How long the code form waits after the password.
+const MFA_PENDING_SECS: i64 = 5 * 60;
 /// A request refreshes the idle expiry only if the last refresh is this old, so reading
 /// pages costs one session write a minute rather than one per request.
 const TOUCH_INTERVAL_SECS: i64 = 60;
@@ -79,6 +86,46 @@ pub async fn begin(
     session.insert(SEEN_AT_KEY, now).await?;
     session.insert(ADDRESS_KEY, address).await?;
     Ok(())
+}
+
+/// Remembers that `user_id` gave the right password and now owes a code. Nothing else
+/// of a signed-in session is set: the viewer middleware sees no user yet.
+pub async fn await_code(
+    session: &Session,
+    user_id: i64,
+) -> Result<(), tower_sessions::session::Error> {
+    session.get_value(USER_ID_KEY).await?;
+    if session.id().is_some() {
+        session.cycle_id().await?;
+    }
+    session.clear().await;
+    session.insert(MFA_PENDING_USER_KEY, user_id).await?;
+    session
+        .insert(MFA_PENDING_AT_KEY, Utc::now().timestamp())
+        .await?;
+    Ok(())
+}
+
+/// The user who owes a code, if the password was given less than five minutes ago.
+pub async fn awaiting_code(
+    session: &Session,
+) -> Result<Option<i64>, tower_sessions::session::Error> {
+    let user = session.get::<i64>(MFA_PENDING_USER_KEY).await?;
+    let at = session.get::<i64>(MFA_PENDING_AT_KEY).await?.unwrap_or(0);
+    let fresh = (0..MFA_PENDING_SECS).contains(&(Utc::now().timestamp() - at));
+    Ok(user.filter(|_| fresh))
+}
+
+/// Records that a code was checked now (sign-in, or a step-up before a sensitive action).
+pub async fn mark_code_checked(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.insert(MFA_AT_KEY, Utc::now().timestamp()).await
+}
+
+/// When this session last checked a code.
+pub async fn code_checked_at(
+    session: &Session,
+) -> Result<Option<i64>, tower_sessions::session::Error> {
+    session.get::<i64>(MFA_AT_KEY).await
 }
 
 /// Deletes the session from the store; the response then clears the cookie.

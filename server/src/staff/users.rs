@@ -216,6 +216,9 @@ pub async fn load_viewer(store: &Store, user_id: i64) -> Result<Option<Viewer>, 
             user_id: row.id,
             username: row.username,
             must_change_password: row.must_change_password,
+            mfa_enrolled: row.totp_secret.is_some(),
+            must_enroll_mfa: false,
+            mfa_at: None,
         })
     }))
 }
@@ -633,9 +636,9 @@ async fn lock_enabled_admins(txn: &DatabaseTransaction) -> Result<Vec<staff_user
 
 /// The actor as the audit log names it, after checking that an admin still is one.
 pub(super) struct Checked {
-    name: String,
+    pub(super) name: String,
     /// `None` for the command line.
-    user_id: Option<i64>,
+    pub(super) user_id: Option<i64>,
 }
 
 fn check_actor(admins: &[staff_user::Model], actor: &ActorKey) -> Result<Checked, UserAdminError> {

@@ -45,7 +45,13 @@ async fn current_viewer(
         return Ok(None);
     };
     match users::load_viewer(&staff.store, user_id).await? {
-        Some(viewer) => Ok(Some(viewer)),
+        Some(mut viewer) => {
+            viewer.mfa_at = session::code_checked_at(session).await?;
+            viewer.must_enroll_mfa = !viewer.mfa_enrolled
+                && staff.config.mfa_required
+                && viewer.role.allows(app::model::Role::Operator);
+            Ok(Some(viewer))
+        }
         None => {
             session::end(session).await?;
             Ok(None)

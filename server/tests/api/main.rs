@@ -22,6 +22,7 @@ mod findings_api;
 mod headers;
 mod hostile;
 mod lookups;
+mod mfa;
 mod model;
 mod node;
 mod nodes;

@@ -174,6 +174,9 @@ async fn viewer(app: &TestApp, username: &str, role: Role) -> Viewer {
         username: username.to_owned(),
         role,
         must_change_password: false,
+        mfa_enrolled: false,
+        must_enroll_mfa: false,
+        mfa_at: None,
     }
 }
 
@@ -655,6 +658,9 @@ async fn user_admin_refuses_what_would_lock_everyone_out_and_audits_what_it_does
         username: sam.username.clone(),
         role: Role::Support,
         must_change_password: false,
+        mfa_enrolled: false,
+        must_enroll_mfa: false,
+        mfa_at: None,
     };
 
     // Refusals, none of which writes anything.
