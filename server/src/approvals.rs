@@ -415,7 +415,7 @@ async fn record(
     action: &str,
     row: &approval_request::Model,
     now: DateTime<Utc>,
-) -> Result<(), sea_orm::DbErr> {
+) -> Result<(), ServiceError> {
     let details = json!({
         "kind": row.kind,
         "subject": row.subject,
@@ -423,21 +423,8 @@ async fn record(
         "requested_by": row.requested_by,
         "outcome": row.outcome,
     });
-    audit::record(
-        txn,
-        actor,
-        action,
-        SUBJECT,
-        &row.id.to_string(),
-        "",
-        details,
-        now,
-    )
-    .await
-    .map_err(|error| match error {
-        ServiceError::Db(db) => db,
-        other => sea_orm::DbErr::Custom(other.to_string()),
-    })
+    let id = row.id.to_string();
+    audit::record(txn, actor, action, SUBJECT, &id, "", details, now).await
 }
 
 /// Sets [`PENDING_GAUGE`] from the database: after every change here, and on a timer

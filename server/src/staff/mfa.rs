@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use super::session_store::DbSessionStore;
-use super::users::{lock_admins_and_check, record, run, Actor, UserAdminError};
+use super::users::{find, lock_admins_and_check, record, run, Actor, UserAdminError};
 use crate::db::entities::staff_user;
 use crate::db::Store;
 
@@ -144,10 +144,7 @@ pub async fn begin_enrolment(store: &Store, user_id: i64) -> Result<Enrolment, M
         run(store, move |txn| {
             let secret = secret.clone();
             Box::pin(async move {
-                let user = staff_user::Entity::find_by_id(user_id)
-                    .one(txn)
-                    .await?
-                    .ok_or(UserAdminError::NotFound(user_id))?;
+                let user = find(txn, user_id).await?;
                 if user.totp_secret.is_some() {
                     return Ok(Err(MfaError::AlreadyEnrolled));
                 }
@@ -198,10 +195,7 @@ pub async fn confirm_enrolment(
     run(store, move |txn| {
         let (code, hashes) = (code.clone(), hashes.clone());
         Box::pin(async move {
-            let user = staff_user::Entity::find_by_id(user_id)
-                .one(txn)
-                .await?
-                .ok_or(UserAdminError::NotFound(user_id))?;
+            let user = find(txn, user_id).await?;
             if user.totp_secret.is_some() {
                 return Ok(Err(MfaError::AlreadyEnrolled));
             }
@@ -239,10 +233,7 @@ pub async fn verify(store: &Store, user_id: i64, code: &str) -> Result<Accepted,
     run(store, move |txn| {
         let code = code.clone();
         Box::pin(async move {
-            let user = staff_user::Entity::find_by_id(user_id)
-                .one(txn)
-                .await?
-                .ok_or(UserAdminError::NotFound(user_id))?;
+            let user = find(txn, user_id).await?;
             let Some(secret) = user.totp_secret.clone() else {
                 return Ok(Err(MfaError::NotEnrolling));
             };
@@ -316,10 +307,7 @@ pub async fn reset<'a>(
         let actor = actor.clone();
         Box::pin(async move {
             let actor = lock_admins_and_check(txn, &actor).await?;
-            let user = staff_user::Entity::find_by_id(user_id)
-                .one(txn)
-                .await?
-                .ok_or(UserAdminError::NotFound(user_id))?;
+            let user = find(txn, user_id).await?;
             let now = Utc::now();
             let mut row: staff_user::ActiveModel = user.into();
             row.totp_secret = Set(None);

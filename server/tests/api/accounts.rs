@@ -13,7 +13,7 @@ use crate::helpers::*;
 /// `server users ARGS` against the test's database, with `stdin` fed to it. Off the
 /// test's runtime: the command waits for the SQLite writer lock like any writer, and the
 /// test's server must keep serving meanwhile.
-async fn users_async(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) async fn users_async(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let database_url = app.database_url.clone();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let stdin = stdin.map(str::to_owned);

@@ -8,10 +8,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use server::approvals::RefundThresholds;
-use server::db::entities::wallet_transaction;
 use server::domain::CurrencyTable;
 
-use crate::dashboard::{bet_of, Staff};
+use crate::accounts::users_async;
+use crate::dashboard::{orphan_finding, Staff};
 use crate::helpers::*;
 
 /// A wallet where console refunds above EUR 5.00 wait for a second operator.
@@ -21,38 +21,6 @@ async fn app_with_threshold() -> TestApp {
             RefundThresholds::parse("EUR=5.00", &CurrencyTable::default()).expect("threshold");
     })
     .await
-}
-
-/// An orphan bet of `amount_minor` and its PENDING_ROLLBACK finding's id.
-async fn orphan_finding(
-    app: &TestApp,
-    operator: &Staff,
-    provider: &TestProvider,
-    player: &TestPlayer,
-    amount_minor: i64,
-) -> String {
-    let bet = bet_of(player, provider, amount_minor).await;
-    wallet_transaction::Entity::update_many()
-        .col_expr(
-            wallet_transaction::Column::CreatedAt,
-            Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
-        )
-        .filter(wallet_transaction::Column::TransactionId.eq(bet.as_str()))
-        .exec(&app.db)
-        .await
-        .expect("age the bet");
-    let (status, run) = operator.call("run_reconciliation_now", &[]).await;
-    assert_eq!(status, StatusCode::OK, "{run}");
-    let (status, pending) = operator.call("get_pending", &[("page", "0")]).await;
-    assert_eq!(status, StatusCode::OK, "{pending}");
-    pending["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|row| row["bet"]["transaction_id"] == bet.as_str())
-        .and_then(|row| row["finding"]["id"].as_i64())
-        .unwrap_or_else(|| panic!("the orphan bet is pending: {pending}"))
-        .to_string()
 }
 
 async fn refund(operator: &Staff, finding: &str) -> (StatusCode, Value) {
@@ -95,7 +63,7 @@ async fn a_refund_above_the_threshold_waits_for_a_second_operator_and_moves_mone
     let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
 
     // At the threshold: refunded at once.
-    let small = orphan_finding(&app, &alice, &provider, &player, 500).await;
+    let (_, small) = orphan_finding(&app, &alice, &provider, &player, 500).await;
     let (status, done) = refund(&alice, &small).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(
@@ -105,7 +73,7 @@ async fn a_refund_above_the_threshold_waits_for_a_second_operator_and_moves_mone
     assert_eq!(player.operator_balance(&app.operator()).await, 10_000);
 
     // Above it: filed, nothing moves.
-    let big = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
+    let (_, big) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
     let (status, filed) = refund(&alice, &big).await;
     assert_eq!(status, StatusCode::OK, "{filed}");
     assert!(
@@ -230,7 +198,7 @@ async fn a_rejected_refund_moves_nothing_and_cannot_be_approved_later() {
     let alice = Staff::with_role(&app, &admin, "operator").await;
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
-    let finding = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
+    let (_, finding) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
     refund(&alice, &finding).await;
     let request = open_requests(&admin).await[0]["id"]
         .as_i64()
@@ -348,48 +316,19 @@ async fn a_role_change_waits_for_a_second_admin() {
     );
 
     // A second admin, made from the command line's side of the house.
-    let second = {
-        let store_url = app.database_url.clone();
-        let name = unique_id("admin2").to_lowercase();
-        let output = tokio::task::spawn_blocking({
-            let name = name.clone();
-            move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-                    .args([
-                        "users",
-                        "create",
-                        &name,
-                        "--role",
-                        "admin",
-                        "--password-stdin",
-                    ])
-                    .env("DATABASE_URL", &store_url)
-                    .env("RUST_LOG", "warn")
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .and_then(|mut child| {
-                        use std::io::Write;
-                        child
-                            .stdin
-                            .take()
-                            .expect("stdin")
-                            .write_all(b"second-admin-password\n")?;
-                        child.wait_with_output()
-                    })
-                    .expect("server users create")
-            }
-        })
-        .await
-        .expect("thread");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Staff::sign_in(&app, &name, "second-admin-password").await
-    };
+    let name = unique_id("admin2").to_lowercase();
+    let created = users_async(
+        &app,
+        &["create", &name, "--role", "admin", "--password-stdin"],
+        Some("second-admin-password\n"),
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let second = Staff::sign_in(&app, &name, "second-admin-password").await;
     let (status, done) = second
         .call("approve_request", &[("request_id", &request)])
         .await;
@@ -411,7 +350,7 @@ async fn an_approval_that_died_half_way_is_finished_by_the_next_one() {
     let alice = Staff::with_role(&app, &admin, "operator").await;
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
-    let finding = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
+    let (_, finding) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
     refund(&alice, &finding).await;
     let request = open_requests(&admin).await[0]["id"].as_i64().expect("id");
     // What a crash between the claim and the refund leaves behind.

@@ -108,6 +108,40 @@ pub(crate) async fn bet_of(
     tx_id(&bet)
 }
 
+/// An orphan bet of `amount_minor` (an hour old, past the run's 30-minute threshold)
+/// and the id of the PENDING_ROLLBACK finding a reconciliation run opens for it.
+pub(crate) async fn orphan_finding(
+    app: &TestApp,
+    operator: &Staff,
+    provider: &TestProvider,
+    player: &TestPlayer,
+    amount_minor: i64,
+) -> (String, String) {
+    let bet = bet_of(player, provider, amount_minor).await;
+    wallet_transaction::Entity::update_many()
+        .col_expr(
+            wallet_transaction::Column::CreatedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
+        )
+        .filter(wallet_transaction::Column::TransactionId.eq(bet.as_str()))
+        .exec(&app.db)
+        .await
+        .expect("age the bet");
+    let (status, run) = operator.call("run_reconciliation_now", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    let (status, pending) = operator.call("get_pending", &[("page", "0")]).await;
+    assert_eq!(status, StatusCode::OK, "{pending}");
+    let finding = pending["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["bet"]["transaction_id"] == bet.as_str())
+        .and_then(|row| row["finding"]["id"].as_i64())
+        .unwrap_or_else(|| panic!("the orphan bet is pending: {pending}"))
+        .to_string();
+    (bet, finding)
+}
+
 #[tokio::test]
 async fn a_support_user_reads_everything_but_the_server_refuses_its_actions() {
     let app = spawn_app().await;
@@ -218,32 +252,7 @@ async fn an_orphan_debit_is_refunded_once_from_the_console_and_audited() {
     let operator = Staff::with_role(&app, &admin, "operator").await;
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 5_000).await;
-    let bet = bet_of(&player, &provider, 700).await;
-    // An hour old: past the 30-minute orphan threshold of the run.
-    wallet_transaction::Entity::update_many()
-        .col_expr(
-            wallet_transaction::Column::CreatedAt,
-            Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
-        )
-        .filter(wallet_transaction::Column::TransactionId.eq(bet.as_str()))
-        .exec(&app.db)
-        .await
-        .expect("age the bet");
-
-    let (status, run) = operator.call("run_reconciliation_now", &[]).await;
-    assert_eq!(status, StatusCode::OK, "{run}");
-    let (status, pending) = operator.call("get_pending", &[("page", "0")]).await;
-    assert_eq!(status, StatusCode::OK, "{pending}");
-    let row = pending["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|row| row["bet"]["transaction_id"] == bet.as_str())
-        .unwrap_or_else(|| panic!("the orphan bet is pending: {pending}"));
-    let finding = row["finding"]["id"]
-        .as_i64()
-        .expect("finding id")
-        .to_string();
+    let (bet, finding) = orphan_finding(&app, &operator, &provider, &player, 700).await;
 
     let (status, unconfirmed) = operator
         .call(

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use totp_rs::{Algorithm, Secret, TOTP};
 
+use crate::accounts::users_async;
 use crate::dashboard::Staff;
 use crate::helpers::*;
 
@@ -354,18 +355,7 @@ async fn a_lost_device_is_reset_from_the_command_line() {
     let operator = Staff::sign_in(&app, &name, &password).await;
     enrol(&operator).await;
 
-    let database_url = app.database_url.clone();
-    let args = ["users".to_owned(), "reset-mfa".to_owned(), name.clone()];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(&args)
-            .env("DATABASE_URL", &database_url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("server users reset-mfa")
-    })
-    .await
-    .expect("thread");
+    let output = users_async(&app, &["reset-mfa", &name], None).await;
     assert!(
         output.status.success(),
         "{}",
