@@ -10,7 +10,7 @@
 //! `APPROVING`; after [`STALE_CLAIM`] another approval may claim it again. The change
 //! itself is idempotent, which is what makes that safe: a refund runs through the
 //! exactly-once path keyed by its finding, a role change sets a role. A rejection only
-//! takes a `PENDING` request.
+//! takes a `PENDING` request (or one whose claim went stale).
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -317,24 +317,28 @@ pub async fn claim(
     claimed
 }
 
-/// Records how an approved change ended: `APPROVED` or `FAILED` with `outcome`. Only an
-/// `APPROVING` request changes, so of two approvals at once the first to finish writes.
+/// Records how an approved change ended: `APPROVED` or `FAILED` with `outcome`, if
+/// `approver` still holds the claim.
 pub async fn finish(
     store: &Store,
     id: i64,
+    approver: &str,
     status: Status,
     outcome: &str,
 ) -> Result<(), ServiceError> {
-    let outcome = outcome.to_owned();
+    let (approver, outcome) = (approver.to_owned(), outcome.to_owned());
     store
         .write(Box::new(move |txn| {
-            let outcome = outcome.clone();
+            let (approver, outcome) = (approver.clone(), outcome.clone());
             Box::pin(async move {
+                // Only the approval that holds the claim: after a stale claim was taken
+                // over, the earlier one must not write its outcome over the later one's.
                 Entity::update_many()
                     .col_expr(Column::Status, status.as_str().into())
                     .col_expr(Column::Outcome, Some(outcome).into())
                     .filter(Column::Id.eq(id))
                     .filter(Column::Status.eq(Status::Approving.as_str()))
+                    .filter(Column::DecidedBy.eq(approver))
                     .exec(txn)
                     .await?;
                 Ok(())
@@ -345,8 +349,8 @@ pub async fn finish(
     Ok(())
 }
 
-/// Rejects a `PENDING` request; refused to its own requester. Audited as
-/// `approval.rejected` with the note.
+/// Rejects a `PENDING` request, or one whose approval died more than [`STALE_CLAIM`]
+/// ago; refused to its own requester. Audited as `approval.rejected` with the note.
 pub async fn reject(
     store: &Store,
     id: i64,
@@ -364,8 +368,14 @@ pub async fn reject(
                 if row.requested_by == actor {
                     return Ok(Err(ApprovalError::OwnRequest));
                 }
+                let stale = row
+                    .decided_at
+                    .is_some_and(|at| Utc::now() - at >= STALE_CLAIM);
                 match Status::parse(&row.status) {
                     Some(Status::Pending) => {}
+                    // An approval that died half way may have made the change or not; a
+                    // rejection then only closes the request (the audit log says so).
+                    Some(Status::Approving) if stale => {}
                     Some(Status::Approving) => {
                         return Ok(Err(ApprovalError::BeingApproved {
                             id,

@@ -113,7 +113,7 @@ pub async fn approve(state: &AppState, actor: &Viewer, request_id: i64) -> Conso
         Err(ConsoleError::Unavailable) => return done,
         Err(refused) => (Status::Failed, refused.to_string()),
     };
-    approvals::finish(&state.store, request_id, status, &outcome)
+    approvals::finish(&state.store, request_id, &actor.username, status, &outcome)
         .await
         .map_err(from_service)?;
     done
@@ -174,6 +174,17 @@ pub async fn reject(
     request_id: i64,
     note: &str,
 ) -> ConsoleResult<()> {
+    use sea_orm::EntityTrait;
+    let request = approval_request::Entity::find_by_id(request_id)
+        .one(state.store.reader())
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| from_approval(ApprovalError::NotFound(request_id)))?;
+    if request.kind == Kind::RoleChange.as_str() && actor.role != Role::Admin {
+        return Err(ConsoleError::Forbidden(
+            "only an admin decides a role change".to_owned(),
+        ));
+    }
     approvals::reject(&state.store, request_id, &actor.username, note)
         .await
         .map(drop)

@@ -88,7 +88,7 @@ fn from_api(error: ApiError) -> ConsoleError {
     }
 }
 
-fn from_discrepancy(error: DiscrepancyError) -> ConsoleError {
+pub(super) fn from_discrepancy(error: DiscrepancyError) -> ConsoleError {
     match error {
         DiscrepancyError::NotFound(_) => ConsoleError::NotFound(error.to_string()),
         DiscrepancyError::InvalidTransition { .. } => ConsoleError::Conflict(error.to_string()),
@@ -375,6 +375,7 @@ impl Console for DbConsole {
         password: String,
         role: Role,
     ) -> ConsoleResult<()> {
+        self.require_fresh_code(actor)?;
         // Four eyes: an admin made in one step would skip the second admin's approval.
         if role == Role::Admin {
             return Err(ConsoleError::Invalid(

@@ -62,7 +62,7 @@ pub async fn orphan_bet(state: &AppState, finding_id: i64) -> ConsoleResult<wtx:
     let db = state.store.reader();
     let finding = discrepancies::get(db, finding_id)
         .await
-        .map_err(|e| ConsoleError::NotFound(e.to_string()))?;
+        .map_err(super::console::from_discrepancy)?;
     if finding.kind != PENDING_ROLLBACK {
         return Err(ConsoleError::Invalid(format!(
             "finding {finding_id} is {}; only orphan debits (PENDING_ROLLBACK) are refunded",
@@ -117,16 +117,21 @@ pub async fn refund_finding(
         .await
         .map_err(|e| ConsoleError::Invalid(e.message))?;
     let answer = refunded.answer.map_err(super::console::from_service)?;
-    let what = match (answer.is_ok(), answer.replayed) {
-        (_, true) => "was already refunded by this finding; nothing moved again",
-        (true, false) => "is refunded",
-        _ => "was not refunded",
+    if !answer.is_ok() {
+        // Declined (the bet rolled back meanwhile, …): an error, so that an approval that
+        // ran it ends FAILED rather than APPROVED.
+        let code = answer.error_code().unwrap_or_else(|| "DECLINED".to_owned());
+        return Err(ConsoleError::Conflict(format!(
+            "Bet {} was not refunded ({code}).",
+            bet.transaction_id
+        )));
+    }
+    let what = if answer.replayed {
+        "was already refunded by this finding; nothing moved again"
+    } else {
+        "is refunded"
     };
-    let code = answer
-        .error_code()
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default();
-    if answer.is_ok() && !answer.replayed {
+    if !answer.replayed {
         // The job would clear it on its next run; closing it now keeps the list honest.
         let note = format!(
             "refunded from the console ({})",
@@ -138,5 +143,5 @@ pub async fn refund_finding(
             tracing::warn!(%error, finding_id, "refund done, finding left for the job to resolve");
         }
     }
-    Ok(format!("Bet {} {what}{code}.", bet.transaction_id))
+    Ok(format!("Bet {} {what}.", bet.transaction_id))
 }

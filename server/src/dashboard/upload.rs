@@ -63,6 +63,7 @@ async fn check(state: &AppState, viewer: &Viewer, multipart: Multipart) -> Resul
         form.report_id.clone(),
         form.period_start,
         form.period_end,
+        &state.currencies,
     )
     .map_err(|e| e.message)?;
     let statement = Statement::parse(raw, &state.currencies).map_err(|e| e.message)?;

@@ -107,24 +107,26 @@ pub struct CurrencyTable {
     scales: HashMap<String, u32>,
 }
 
-#[rustfmt::skip]
-const DEFAULT_SCALES: &[(&str, u32)] = &[
-    ("AED", 2), ("ARS", 2), ("AUD", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2),
-    ("CHF", 2), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("EUR", 2),
-    ("GBP", 2), ("HKD", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("ISK", 0),
-    ("JOD", 3), ("JPY", 0), ("KRW", 0), ("KWD", 3), ("MXN", 2), ("MYR", 2), ("NOK", 2),
-    ("NZD", 2), ("OMR", 3), ("PEN", 2), ("PHP", 2), ("PLN", 2), ("RON", 2), ("RSD", 2),
-    ("SEK", 2), ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2),
-    ("USD", 2), ("VND", 0), ("ZAR", 2), ("BTC", 8), ("USDT", 6),
-];
+/// Codes outside ISO 4217 that the wallet knows out of the box.
+const EXTRA_SCALES: &[(&str, u32)] = &[("BTC", 8), ("USDT", 6)];
 
 impl Default for CurrencyTable {
+    /// Every ISO 4217 code that has a minor unit (the `iso_currency` crate's table; gold,
+    /// special drawing rights and the like have none and are left out), then
+    /// [`EXTRA_SCALES`].
     fn default() -> Self {
-        let scales = DEFAULT_SCALES
+        use iso_currency::IntoEnumIterator;
+        let iso = iso_currency::Currency::iter().filter_map(|currency| {
+            currency
+                .exponent()
+                .map(|exponent| (currency.code().to_owned(), u32::from(exponent)))
+        });
+        let extra = EXTRA_SCALES
             .iter()
-            .map(|(code, scale)| ((*code).to_owned(), *scale))
-            .collect();
-        CurrencyTable { scales }
+            .map(|(code, scale)| ((*code).to_owned(), *scale));
+        CurrencyTable {
+            scales: iso.chain(extra).collect(),
+        }
     }
 }
 
@@ -199,21 +201,103 @@ impl Money {
 }
 
 /// The money object as it travels: `{ "value": "1050", "currency": "EUR", "scale": 2 }`.
+///
+/// A field of the wrong JSON type (`"value": 1050`, `"scale": "2"`) is read as a value
+/// that [`CurrencyTable::money`] refuses, so the answer is `400 INVALID_AMOUNT`, which says
+/// what to fix, rather than a generic malformed request (docs/API.md, "Money").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WireMoney {
     /// Minor units as a base-10 string: digits only, no sign, no leading zeros, ≤ 18 digits.
     #[schema(example = "1050")]
+    #[serde(deserialize_with = "text_or_refused")]
     pub value: String,
     #[schema(example = "EUR")]
+    #[serde(deserialize_with = "text_or_refused")]
     pub currency: String,
     #[schema(example = 2)]
+    #[serde(deserialize_with = "scale_or_refused")]
     pub scale: u32,
+}
+
+/// A string as it is; any other JSON value as an empty string, which is neither a valid
+/// amount nor a currency.
+fn text_or_refused<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => text,
+        _ => String::new(),
+    })
+}
+
+/// A scale that fits `u32`; anything else as `u32::MAX`, which no currency has.
+fn scale_or_refused<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    Ok(serde_json::Value::deserialize(deserializer)?
+        .as_u64()
+        .and_then(|scale| u32::try_from(scale).ok())
+        .unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_amount_field_of_the_wrong_json_type_is_an_invalid_amount() {
+        let table = CurrencyTable::default();
+        for body in [
+            r#"{"value": 1050, "currency": "EUR", "scale": 2}"#,
+            r#"{"value": null, "currency": "EUR", "scale": 2}"#,
+            r#"{"value": "1050", "currency": 978, "scale": 2}"#,
+            r#"{"value": "1050", "currency": "EUR", "scale": "2"}"#,
+            r#"{"value": "1050", "currency": "EUR", "scale": -2}"#,
+        ] {
+            let wire: WireMoney = serde_json::from_str(body).expect(body);
+            assert!(table.money(&wire).is_err(), "{body}");
+        }
+        let good: WireMoney =
+            serde_json::from_str(r#"{"value": "1050", "currency": "EUR", "scale": 2}"#)
+                .expect("ok");
+        assert!(table.money(&good).is_ok());
+        // A missing field stays a malformed request.
+        assert!(serde_json::from_str::<WireMoney>(r#"{"currency": "EUR", "scale": 2}"#).is_err());
+    }
+
+    #[test]
+    fn every_iso_currency_with_a_minor_unit_is_known_and_the_old_scales_stand() {
+        let table = CurrencyTable::default();
+        for (code, scale) in [
+            ("NGN", 2),
+            ("KES", 2),
+            ("KZT", 2),
+            ("GEL", 2),
+            ("EGP", 2),
+            ("UGX", 0),
+        ] {
+            assert_eq!(table.currency(code).map(|c| c.scale()), Ok(scale), "{code}");
+        }
+        assert!(table.currency("XAU").is_err(), "gold has no minor unit");
+        assert_eq!(table.currency("BTC").map(|c| c.scale()), Ok(8));
+        // The 47 codes the wallet knew before keep their scales (stored amounts are minor
+        // units: a changed scale would change what they mean).
+        #[rustfmt::skip]
+        let before: &[(&str, u32)] = &[
+            ("AED", 2), ("ARS", 2), ("AUD", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2),
+            ("CHF", 2), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("EUR", 2),
+            ("GBP", 2), ("HKD", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("ISK", 0),
+            ("JOD", 3), ("JPY", 0), ("KRW", 0), ("KWD", 3), ("MXN", 2), ("MYR", 2), ("NOK", 2),
+            ("NZD", 2), ("OMR", 3), ("PEN", 2), ("PHP", 2), ("PLN", 2), ("RON", 2), ("RSD", 2),
+            ("SEK", 2), ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2),
+            ("USD", 2), ("VND", 0), ("ZAR", 2), ("BTC", 8), ("USDT", 6),
+        ];
+        for (code, scale) in before {
+            assert_eq!(
+                table.currency(code).map(|c| c.scale()),
+                Ok(*scale),
+                "{code}"
+            );
+        }
+    }
+
     use proptest::prelude::*;
 
     fn wire(value: &str, currency: &str, scale: u32) -> WireMoney {

@@ -19,6 +19,7 @@ use super::trail_check::TrailPass;
 use super::wire::{
     AcknowledgeRequest, DiscrepancyView, ResolveRequest, RunRequest, RunSummaryView, RunView,
 };
+use crate::domain::CurrencyTable;
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::http::request_id::RequestId;
 use crate::http::{error_response, json_response, parse_json};
@@ -45,7 +46,7 @@ pub async fn upload_report(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let raw = raw_statement(&headers, &query, &body)?;
+        let raw = raw_statement(&headers, &query, &body, &state.currencies)?;
         let statement = Statement::parse(raw, &state.currencies)?;
         tracing::info!(
             report_id = statement.report_id.as_str(),
@@ -79,6 +80,7 @@ fn raw_statement(
     headers: &HeaderMap,
     query: &Query,
     body: &[u8],
+    currencies: &CurrencyTable,
 ) -> Result<RawStatement, ApiError> {
     let is_csv = headers
         .get(header::CONTENT_TYPE)
@@ -99,6 +101,7 @@ fn raw_statement(
         param("report_id")?,
         param("period_start")?,
         param("period_end")?,
+        currencies,
     )
 }
 

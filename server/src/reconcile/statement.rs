@@ -11,7 +11,7 @@ use crate::error::{ApiError, ErrorCode};
 
 /// Rows per statement; a longer period is uploaded in several reports.
 pub const MAX_ROWS: usize = 100_000;
-/// The CSV header, in this order.
+/// The CSV columns, as the header names them (in any order).
 pub const CSV_COLUMNS: &str =
     "transaction_id,op,player_id,round_id,amount_value,currency,scale,state";
 
@@ -121,7 +121,7 @@ impl Statement {
         let mut transactions = Vec::with_capacity(raw.transactions.len());
         for (index, row) in raw.transactions.into_iter().enumerate() {
             let row = parse_row(row, currencies)
-                .map_err(|e| prefixed(e, &format!("transactions[{index}].")))?;
+                .map_err(|e| prefixed(e.error, &format!("transactions[{index}].")))?;
             if !seen.insert(row.transaction_id.clone()) {
                 return Err(ApiError::malformed(format!(
                     "transactions[{index}].transaction_id: {} is reported twice",
@@ -151,37 +151,50 @@ fn prefixed(mut error: ApiError, prefix: &str) -> ApiError {
     error
 }
 
-fn parse_row(row: RawRow, currencies: &CurrencyTable) -> Result<ReportedTransaction, ApiError> {
-    let id = |field: &str, e: crate::domain::IdError| ApiError::malformed(format!("{field}: {e}"));
-    let transaction_id =
-        TransactionId::parse(row.transaction_id).map_err(|e| id("transaction_id", e))?;
-    let op = ReportedOp::parse(&row.op).ok_or_else(|| {
-        ApiError::malformed(format!("op: {:?} is not BET, WIN or ROLLBACK", row.op))
-    })?;
-    let player_id = PlayerId::parse(row.player_id).map_err(|e| id("player_id", e))?;
+/// A row that cannot be used: which of its fields, and why (the message names the field
+/// too, as the JSON path reports it).
+struct RowError {
+    field: &'static str,
+    error: ApiError,
+}
+
+fn parse_row(row: RawRow, currencies: &CurrencyTable) -> Result<ReportedTransaction, RowError> {
+    let id = |field: &'static str| {
+        move |e: crate::domain::IdError| RowError {
+            field,
+            error: ApiError::malformed(format!("{field}: {e}")),
+        }
+    };
+    let malformed = |field: &'static str, message: String| RowError {
+        field,
+        error: ApiError::malformed(format!("{field}: {message}")),
+    };
+    let transaction_id = TransactionId::parse(row.transaction_id).map_err(id("transaction_id"))?;
+    let op = ReportedOp::parse(&row.op)
+        .ok_or_else(|| malformed("op", format!("{:?} is not BET, WIN or ROLLBACK", row.op)))?;
+    let player_id = PlayerId::parse(row.player_id).map_err(id("player_id"))?;
     let round_id = row
         .round_id
         .map(RoundId::parse)
         .transpose()
-        .map_err(|e| id("round_id", e))?;
+        .map_err(id("round_id"))?;
     let amount = row
         .amount
         .as_ref()
         .map(|wire| currencies.money(wire))
         .transpose()
-        .map_err(|e| ApiError::new(ErrorCode::InvalidAmount, format!("amount: {e}")))?;
+        .map_err(|e| RowError {
+            field: "amount",
+            error: ApiError::new(ErrorCode::InvalidAmount, format!("amount: {e}")),
+        })?;
     if amount.is_none() && op != ReportedOp::Rollback {
-        return Err(ApiError::malformed(format!(
-            "amount: required for {}",
-            op.as_str()
-        )));
+        return Err(malformed("amount", format!("required for {}", op.as_str())));
     }
     let state = STATES.iter().find(|s| **s == row.state).ok_or_else(|| {
-        ApiError::malformed(format!(
-            "state: {:?} is not one of {}",
-            row.state,
-            STATES.join(", ")
-        ))
+        malformed(
+            "state",
+            format!("{:?} is not one of {}", row.state, STATES.join(", ")),
+        )
     })?;
     Ok(ReportedTransaction {
         transaction_id,
@@ -193,40 +206,74 @@ fn parse_row(row: RawRow, currencies: &CurrencyTable) -> Result<ReportedTransact
     })
 }
 
-/// Parses a CSV statement: the header [`CSV_COLUMNS`] first, then one transaction per
-/// line. Ids, codes and amounts never contain commas or quotes, so fields are plain; a
-/// quote is refused rather than guessed at. Empty `round_id` means none; empty
-/// `amount_value`, `currency` and `scale` together mean no amount (rollbacks only).
+/// Rows of a refused CSV file listed in the answer.
+pub const MAX_REPORTED_ROWS: usize = 20;
+
+/// Parses a CSV statement as spreadsheets and scripts write them: a header naming the
+/// columns of [`CSV_COLUMNS`] in any order (case and surrounding spaces do not matter),
+/// quoted fields, CRLF or LF line ends, a leading byte-order mark. Empty `round_id` means
+/// none; empty `amount_value`, `currency` and `scale` together mean no amount (rollbacks
+/// only). Every row is checked here, so a refused file names its first
+/// [`MAX_REPORTED_ROWS`] bad rows (line, column, reason) in `details.rows`, and nothing of
+/// it is imported.
 pub fn parse_csv(
     body: &[u8],
     report_id: String,
     period_start: String,
     period_end: String,
+    currencies: &CurrencyTable,
 ) -> Result<RawStatement, ApiError> {
-    let text =
-        std::str::from_utf8(body).map_err(|_| ApiError::malformed("the CSV body must be UTF-8"))?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let header = lines
-        .next()
-        .map(|(_, l)| l.trim())
-        .ok_or_else(|| ApiError::malformed(format!("CSV: header row required: {CSV_COLUMNS}")))?;
-    if header != CSV_COLUMNS {
-        return Err(ApiError::malformed(format!(
-            "CSV: the header must be exactly {CSV_COLUMNS}"
-        )));
-    }
+    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(body);
+    let columns = Columns::of(reader.headers().map_err(|e| csv_error(&e))?)?;
+    let mut bad = BadRows::default();
+    let mut seen = HashSet::new();
     let mut transactions = Vec::new();
-    for (index, line) in lines {
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(&e))?;
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
         if transactions.len() == MAX_ROWS {
             return Err(ApiError::malformed(format!(
                 "CSV: at most {MAX_ROWS} rows per report; split the period"
             )));
         }
-        transactions.push(csv_row(index + 1, line.trim_end_matches('\r'))?);
+        let row = match columns.row(&record) {
+            Ok(row) => row,
+            Err((column, reason)) => {
+                bad.add(line, column, reason);
+                continue;
+            }
+        };
+        match parse_row(row.clone(), currencies) {
+            Ok(parsed) if !seen.insert(parsed.transaction_id.clone()) => bad.add(
+                line,
+                "transaction_id",
+                format!("{} is reported twice", parsed.transaction_id),
+            ),
+            Ok(_) => {}
+            Err(RowError { field, error }) => {
+                let column = if field == "amount" {
+                    "amount_value"
+                } else {
+                    field
+                };
+                let reason = error
+                    .message
+                    .strip_prefix(&format!("{field}: "))
+                    .unwrap_or(&error.message)
+                    .to_owned();
+                bad.add(line, column, reason);
+            }
+        }
+        transactions.push(row);
     }
+    bad.refuse()?;
     Ok(RawStatement {
         report_id,
         period_start,
@@ -235,35 +282,148 @@ pub fn parse_csv(
     })
 }
 
-fn csv_row(line_number: usize, line: &str) -> Result<RawRow, ApiError> {
-    let at = |message: String| ApiError::malformed(format!("CSV line {line_number}: {message}"));
-    if line.contains('"') {
-        return Err(at("quoted fields are not accepted".into()));
+fn csv_error(error: &csv::Error) -> ApiError {
+    let line = error.position().map_or(0, csv::Position::line);
+    ApiError::malformed(format!("CSV line {line}: {error}"))
+}
+
+/// Where each of the statement's columns is in the file.
+struct Columns {
+    index: [usize; 8],
+}
+
+impl Columns {
+    const NAMES: [&'static str; 8] = [
+        "transaction_id",
+        "op",
+        "player_id",
+        "round_id",
+        "amount_value",
+        "currency",
+        "scale",
+        "state",
+    ];
+
+    fn of(header: &csv::StringRecord) -> Result<Columns, ApiError> {
+        let names: Vec<String> = header
+            .iter()
+            .map(|name| name.to_ascii_lowercase())
+            .collect();
+        let unknown: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !Self::NAMES.contains(name))
+            .collect();
+        let missing: Vec<&str> = Self::NAMES
+            .into_iter()
+            .filter(|name| !names.iter().any(|n| n == name))
+            .collect();
+        if !unknown.is_empty() || !missing.is_empty() || names.len() != Self::NAMES.len() {
+            return Err(ApiError::malformed(format!(
+                "CSV: the header must name the columns {CSV_COLUMNS} once each, in any \
+                 order (missing: {}; unknown: {})",
+                list(&missing),
+                list(&unknown)
+            )));
+        }
+        let mut index = [0; 8];
+        for (slot, name) in index.iter_mut().zip(Self::NAMES) {
+            *slot = names.iter().position(|n| n == name).unwrap_or_default();
+        }
+        Ok(Columns { index })
     }
-    let fields: Vec<&str> = line.split(',').collect();
-    let [transaction_id, op, player_id, round_id, value, currency, scale, state] = fields[..]
-    else {
-        return Err(at(format!("8 fields expected, found {}", fields.len())));
-    };
-    let amount = match (value, currency, scale) {
-        ("", "", "") => None,
-        (value, currency, scale) => Some(WireMoney {
-            value: value.to_owned(),
-            currency: currency.to_owned(),
-            scale: scale.parse().map_err(|_| {
-                ApiError::new(
-                    ErrorCode::InvalidAmount,
-                    format!("CSV line {line_number}: scale: a small whole number"),
+
+    /// The row's fields by name; the column and reason when the row has too few or too
+    /// many fields, or a scale that is not a number.
+    fn row(&self, record: &csv::StringRecord) -> Result<RawRow, (&'static str, String)> {
+        if record.len() != Self::NAMES.len() {
+            return Err(("", format!("8 fields expected, found {}", record.len())));
+        }
+        let field = |column: usize| record.get(self.index[column]).unwrap_or_default();
+        let amount = match (field(4), field(5), field(6)) {
+            ("", "", "") => None,
+            (value, currency, scale) => Some(WireMoney {
+                value: value.to_owned(),
+                currency: currency.to_owned(),
+                scale: scale
+                    .parse()
+                    .map_err(|_| ("scale", format!("{scale:?} is not a small whole number")))?,
+            }),
+        };
+        Ok(RawRow {
+            transaction_id: field(0).to_owned(),
+            op: field(1).to_owned(),
+            player_id: field(2).to_owned(),
+            round_id: Some(field(3))
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
+            amount,
+            state: field(7).to_owned(),
+        })
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The rows a CSV file is refused for: how many, and the first [`MAX_REPORTED_ROWS`].
+#[derive(Default)]
+struct BadRows {
+    count: usize,
+    first: Vec<serde_json::Value>,
+}
+
+impl BadRows {
+    fn add(&mut self, line: u64, column: &str, reason: String) {
+        self.count += 1;
+        if self.first.len() < MAX_REPORTED_ROWS {
+            self.first.push(serde_json::json!({
+                "line": line,
+                "column": column,
+                "reason": reason,
+            }));
+        }
+    }
+
+    /// `Err` naming the rows when there are any.
+    fn refuse(self) -> Result<(), ApiError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let shown: Vec<String> = self
+            .first
+            .iter()
+            .take(5)
+            .map(|row| {
+                let column = row["column"].as_str().unwrap_or_default();
+                let at = if column.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {column}")
+                };
+                format!(
+                    "line {}{at}: {}",
+                    row["line"],
+                    row["reason"].as_str().unwrap_or_default()
                 )
-            })?,
-        }),
-    };
-    Ok(RawRow {
-        transaction_id: transaction_id.to_owned(),
-        op: op.to_owned(),
-        player_id: player_id.to_owned(),
-        round_id: (!round_id.is_empty()).then(|| round_id.to_owned()),
-        amount,
-        state: state.to_owned(),
-    })
+            })
+            .collect();
+        let more = if self.count > shown.len() {
+            format!("; and {} more", self.count - shown.len())
+        } else {
+            String::new()
+        };
+        let mut error = ApiError::malformed(format!(
+            "CSV: {} row(s) refused, nothing imported: {}{more}",
+            self.count,
+            shown.join("; ")
+        ));
+        error.details = serde_json::json!({ "refused_rows": self.count, "rows": self.first });
+        Err(error)
+    }
 }

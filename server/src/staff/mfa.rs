@@ -9,14 +9,14 @@
 //! of that step or an earlier one passes again.
 use chrono::Utc;
 use rand::Rng;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait, QuerySelect};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use super::session_store::DbSessionStore;
-use super::users::{find, lock_admins_and_check, record, run, Actor, UserAdminError};
+use super::users::{lock_admins_and_check, record, run, Actor, UserAdminError};
 use crate::db::entities::staff_user;
 use crate::db::Store;
 
@@ -127,6 +127,22 @@ fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
     (codes, hashes)
 }
 
+/// The user's row, locked until the transaction ends on PostgreSQL: two sign-ins with the
+/// same code at the same moment must not both read the old last step (SQLite's single
+/// writer already runs them one after the other).
+async fn locked_user(
+    txn: &DatabaseTransaction,
+    user_id: i64,
+) -> Result<staff_user::Model, UserAdminError> {
+    let mut find = staff_user::Entity::find_by_id(user_id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        find = find.lock_exclusive();
+    }
+    find.one(txn)
+        .await?
+        .ok_or(UserAdminError::NotFound(user_id))
+}
+
 fn now_secs() -> u64 {
     u64::try_from(Utc::now().timestamp()).unwrap_or(0)
 }
@@ -144,7 +160,7 @@ pub async fn begin_enrolment(store: &Store, user_id: i64) -> Result<Enrolment, M
         run(store, move |txn| {
             let secret = secret.clone();
             Box::pin(async move {
-                let user = find(txn, user_id).await?;
+                let user = locked_user(txn, user_id).await?;
                 if user.totp_secret.is_some() {
                     return Ok(Err(MfaError::AlreadyEnrolled));
                 }
@@ -195,7 +211,7 @@ pub async fn confirm_enrolment(
     run(store, move |txn| {
         let (code, hashes) = (code.clone(), hashes.clone());
         Box::pin(async move {
-            let user = find(txn, user_id).await?;
+            let user = locked_user(txn, user_id).await?;
             if user.totp_secret.is_some() {
                 return Ok(Err(MfaError::AlreadyEnrolled));
             }
@@ -233,7 +249,7 @@ pub async fn verify(store: &Store, user_id: i64, code: &str) -> Result<Accepted,
     run(store, move |txn| {
         let code = code.clone();
         Box::pin(async move {
-            let user = find(txn, user_id).await?;
+            let user = locked_user(txn, user_id).await?;
             let Some(secret) = user.totp_secret.clone() else {
                 return Ok(Err(MfaError::NotEnrolling));
             };
@@ -307,7 +323,7 @@ pub async fn reset<'a>(
         let actor = actor.clone();
         Box::pin(async move {
             let actor = lock_admins_and_check(txn, &actor).await?;
-            let user = find(txn, user_id).await?;
+            let user = locked_user(txn, user_id).await?;
             let now = Utc::now();
             let mut row: staff_user::ActiveModel = user.into();
             row.totp_secret = Set(None);

@@ -670,7 +670,7 @@ fn is_last_enabled_admin(admins: &[staff_user::Model], user: &staff_user::Model)
     admins.len() == 1 && admins[0].id == user.id
 }
 
-pub(super) async fn find(
+async fn find(
     txn: &DatabaseTransaction,
     user_id: i64,
 ) -> Result<staff_user::Model, UserAdminError> {

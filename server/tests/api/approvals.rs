@@ -397,3 +397,105 @@ async fn an_approval_that_died_half_way_is_finished_by_the_next_one() {
     );
     assert_invariants(&app).await;
 }
+
+#[tokio::test]
+async fn a_refund_the_wallet_declines_on_approval_ends_failed() {
+    let app = app_with_threshold().await;
+    let admin = Staff::admin(&app).await;
+    let alice = Staff::with_role(&app, &admin, "operator").await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    let (bet, finding) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
+    refund(&alice, &finding).await;
+    let request = open_requests(&admin).await[0]["id"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+    // Meanwhile the provider settles the round: the bet is no longer an orphan.
+    let round = app
+        .query(&format!(
+            "SELECT round_id FROM wallet_transactions WHERE transaction_id = {}",
+            quote(&bet)
+        ))
+        .await[0]
+        .try_get::<String>("", "round_id")
+        .expect("round");
+    provider
+        .win(&player.win_for(&round, 4_000, &bet))
+        .await
+        .assert_ok();
+
+    let (status, body) = admin
+        .call("approve_request", &[("request_id", &request)])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("was not refunded"), "{body}");
+    let (_, queue) = admin.call("list_approvals", &[]).await;
+    assert_eq!(queue["decided"][0]["status"], "FAILED", "{queue}");
+    assert_eq!(player.operator_balance(&app.operator()).await, 11_500);
+    assert_invariants(&app).await;
+}
+
+#[tokio::test]
+async fn only_admins_reject_a_role_change_and_a_stale_claim_can_be_rejected() {
+    use server::db::entities::approval_request;
+    let app = spawn_app().await;
+    let admin = Staff::admin(&app).await;
+    let operator = Staff::with_role(&app, &admin, "operator").await;
+    let support = Staff::with_role(&app, &admin, "support").await;
+    let who: Value = support
+        .get("/auth/session")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let support_id = app
+        .query_i64(&format!(
+            "SELECT id AS n FROM staff_users WHERE username = {}",
+            quote(who["username"].as_str().expect("name"))
+        ))
+        .await
+        .to_string();
+    admin
+        .call(
+            "set_user_role",
+            &[("user_id", &support_id), ("role", "operator")],
+        )
+        .await;
+    let request = open_requests(&admin).await[0]["id"].as_i64().expect("id");
+    let id = request.to_string();
+    let (status, body) = operator
+        .call("reject_request", &[("request_id", &id), ("note", "no")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // An approval that died two minutes ago: the request can be closed.
+    approval_request::Entity::update_many()
+        .col_expr(approval_request::Column::Status, Expr::value("APPROVING"))
+        .col_expr(approval_request::Column::DecidedBy, Expr::value("ghost"))
+        .col_expr(
+            approval_request::Column::DecidedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::minutes(2)),
+        )
+        .filter(approval_request::Column::Id.eq(request))
+        .exec(&app.db)
+        .await
+        .expect("stale claim");
+    let second = {
+        let name = unique_id("admin2").to_lowercase();
+        let created = users_async(
+            &app,
+            &["create", &name, "--role", "admin", "--password-stdin"],
+            Some("second-admin-password\n"),
+        )
+        .await;
+        assert!(created.status.success());
+        Staff::sign_in(&app, &name, "second-admin-password").await
+    };
+    let (status, body) = second
+        .call("reject_request", &[("request_id", &id), ("note", "stuck")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, queue) = admin.call("list_approvals", &[]).await;
+    assert_eq!(queue["decided"][0]["status"], "REJECTED", "{queue}");
+}

@@ -157,11 +157,19 @@ fn amount_cases(base: &Value, field: &str) -> Vec<Case> {
             INVALID_AMOUNT,
         ));
     }
-    cases.push(case(
-        &format!("{field}.value a number"),
-        &with(base, &format!("/{field}/value"), json!(100)),
-        EITHER,
-    ));
+    // A field of the money object of the wrong JSON type says what to fix.
+    for (what, path, value) in [
+        ("value a number", "value", json!(100)),
+        ("value null", "value", json!(null)),
+        ("currency a number", "currency", json!(978)),
+        ("scale a string", "scale", json!("2")),
+    ] {
+        cases.push(case(
+            &format!("{field}.{what}"),
+            &with(base, &format!("/{field}/{path}"), value),
+            INVALID_AMOUNT,
+        ));
+    }
     cases.push(case(
         &format!("{field} a string"),
         &with_field(base, field, json!("100")),
