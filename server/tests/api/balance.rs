@@ -138,3 +138,21 @@ async fn a_blocked_players_balance_can_still_be_read() {
 
     provider.assert_balance(&player, 1_000).await;
 }
+
+#[tokio::test]
+async fn players_in_currencies_beyond_the_old_list_bet_and_win() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    for currency in ["NGN", "KES", "KZT", "GEL", "EGP", "UGX"] {
+        let player = TestPlayer::with_balance(&provider, currency, 100_000).await;
+        let round = player.new_round();
+        let bet = player.bet(&round, 2_500);
+        provider.bet(&bet).await.assert_ok();
+        provider
+            .win(&player.win_for(&round, 4_000, &tx_id(&bet)))
+            .await
+            .assert_ok();
+        provider.assert_balance(&player, 101_500).await;
+    }
+    assert_invariants(&app).await;
+}

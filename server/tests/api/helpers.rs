@@ -50,8 +50,8 @@ pub fn session_cookie_pair(headers: &HeaderMap) -> Option<String> {
 /// The wallet's configured scale for a currency (ISO 4217 exponents, plus BTC and USDT).
 pub fn scale_of(currency: &str) -> u32 {
     match currency {
-        "EUR" | "USD" => 2,
-        "JPY" => 0,
+        "EUR" | "USD" | "NGN" | "KES" | "KZT" | "GEL" | "EGP" => 2,
+        "JPY" | "UGX" => 0,
         "KWD" => 3,
         "BTC" => 8,
         "USDT" => 6,

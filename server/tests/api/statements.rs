@@ -409,3 +409,65 @@ async fn the_statement_endpoint_is_in_the_openapi_document() {
         doc.body["paths"]
     );
 }
+
+#[tokio::test]
+async fn a_spreadsheet_export_imports_and_a_bad_file_names_its_rows() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let scenario = scenario(&provider).await;
+    // What a spreadsheet writes: a byte-order mark, CRLF, the columns in its own order
+    // with spaces and capitals in the header, every field quoted.
+    let mut csv = String::from(
+        "\u{feff}State , Scale,\"CURRENCY\",amount_value,round_id,player_id,op,transaction_id\r\n",
+    );
+    for l in &scenario.lines {
+        let (value, currency, scale) = match l.amount_minor {
+            Some(a) => (a.to_string(), CUR.to_owned(), scale_of(CUR).to_string()),
+            None => Default::default(),
+        };
+        csv.push_str(&format!(
+            "\"{}\",\"{scale}\",\"{currency}\",\"{value}\",\"{}\",\"{}\",\"{}\",\"{}\"\r\n",
+            l.state, l.round_id, l.player_id, l.op, l.transaction_id
+        ));
+    }
+
+    let response = upload_csv(&app, &provider, "spreadsheet", &csv).await;
+
+    response.assert_ok();
+    assert_eq!(
+        response.body["matched"], scenario.matched,
+        "{}",
+        response.body
+    );
+    assert_eq!(kinds(&response), expected(&scenario), "{}", response.body);
+
+    // Two bad rows among good ones: both named, nothing imported.
+    let player = &scenario.lines[0].player_id;
+    let bad = format!(
+        "transaction_id,op,player_id,round_id,amount_value,currency,scale,state\n\
+         ok-1,BET,{player},r-1,100,{CUR},2,COMMITTED\n\
+         bad-1,BET,{player},r-1,-5,{CUR},2,COMMITTED\n\
+         ok-2,BET,{player},r-1,100,{CUR},2,COMMITTED\n\
+         bad-2,PAYOUT,{player},r-1,100,{CUR},2,COMMITTED\n"
+    );
+    let refused = upload_csv(&app, &provider, "bad-rows", &bad).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let rows = &refused.body["error"]["details"]["rows"];
+    assert_eq!(refused.body["error"]["details"]["refused_rows"], 2);
+    assert_eq!(rows[0]["line"], 3);
+    assert_eq!(rows[0]["column"], "amount_value");
+    assert_eq!(rows[1]["line"], 5);
+    assert_eq!(rows[1]["column"], "op");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("line 3, amount_value"),
+        "{}",
+        refused.body
+    );
+    let reports = app
+        .query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM provider_reports WHERE report_id = 'bad-rows'")
+        .await;
+    assert_eq!(reports, 0, "nothing imported");
+}
