@@ -58,6 +58,57 @@ fn mac(secret: &str, canonical: &str) -> HmacSha256 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The worked examples in docs/API.md ("Test vectors"), made here from fixed inputs:
+    /// the test fails when the page and the code disagree, and
+    /// `ONCEWALLET_WRITE_DOCS=1 cargo test -p server --lib signing` rewrites the page.
+    #[test]
+    fn the_test_vectors_in_the_api_docs_are_what_the_code_computes() {
+        const BEGIN: &str = "<!-- signing vectors: made by server/src/wallet/signing.rs -->";
+        const END: &str = "<!-- end of signing vectors -->";
+        let secret = "s3cr3t-key-of-provider-acme";
+        let body = r#"{"transaction_id":"tx-1001","player_id":"p-42","round_id":"r-9","game_id":"slots-1","session_token":"tok-abc","amount":{"value":"1050","currency":"EUR","scale":2}}"#;
+        let request = request_canonical("POST", "/wallet/v1/bet", "1764950400000", body.as_bytes());
+        let answer = r#"{"status":"OK"}"#;
+        let response = response_canonical(200, "1764950400123", answer.as_bytes());
+        let block = format!(
+            "{BEGIN}\n\
+             A request, to check signing code against:\n\n\
+             | | |\n|---|---|\n\
+             | secret | `{secret}` |\n\
+             | method, path | `POST` `/wallet/v1/bet` |\n\
+             | `X-Wallet-Timestamp` | `1764950400000` |\n\
+             | body (exact bytes, no newline at the end) | `{body}` |\n\
+             | SHA-256 of the body | `{}` |\n\
+             | `X-Wallet-Signature` | `{}` |\n\n\
+             The canonical string (four newlines, none at the end):\n\n\
+             ```\n{request}\n```\n\n\
+             An answer to check a response signature against: status `200`, \
+             `X-Wallet-Timestamp: 1764950400123`, body `{answer}`, canonical string\n\n\
+             ```\n{response}\n```\n\n\
+             and `X-Wallet-Signature: {}`.\n\
+             {END}",
+            hex::encode(Sha256::digest(body.as_bytes())),
+            sign(secret, &request),
+            sign(secret, &response),
+        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/API.md");
+        let page = std::fs::read_to_string(path).expect("docs/API.md");
+        let (Some(start), Some(end)) = (page.find(BEGIN), page.find(END)) else {
+            panic!("docs/API.md has no signing vectors between {BEGIN} and {END}");
+        };
+        let current = &page[start..end + END.len()];
+        if std::env::var_os("ONCEWALLET_WRITE_DOCS").is_some() {
+            let updated = page.replace(current, &block);
+            std::fs::write(path, updated).expect("write docs/API.md");
+            return;
+        }
+        assert_eq!(
+            current, block,
+            "docs/API.md's signing vectors are stale; rerun with ONCEWALLET_WRITE_DOCS=1"
+        );
+        assert!(verify(secret, &request, &sign(secret, &request)));
+    }
     use proptest::prelude::*;
 
     #[test]
