@@ -16,9 +16,13 @@ use super::setup::MAX_PROVIDERS;
                         2 bad flags. See docs/SIMULATOR.md."
 )]
 pub struct SimulateArgs {
-    /// The wallet's base URL
+    /// The wallet's base URL, `http://` or `https://` (the platform's root certificates)
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3000")]
     pub target: String,
+    /// Also trust the certificate authorities in this PEM file (a staging wallet behind a
+    /// private CA)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The wallet's operator token (creates the providers and players)
     #[arg(
         long,
@@ -133,6 +137,7 @@ impl SimulateArgs {
         if self.no_discrepancies {
             config.faults.statement_discrepancies = false;
         }
+        config.ca_file.clone_from(&self.ca_file);
         self.faults.apply(&mut config.faults)?;
         Ok(config)
     }

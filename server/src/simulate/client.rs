@@ -18,10 +18,37 @@ const IDLE_CONNECTIONS_PER_HOST: usize = 256;
 
 /// One HTTP client for the whole run: connections are pooled across providers.
 pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    builder().build()
+}
+
+/// [`http_client`] that also trusts the certificate authority in the PEM file `ca_file`
+/// (a staging wallet behind a private CA), beside the platform's roots.
+pub fn http_client_trusting(ca_file: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = builder();
+    if let Some(path) = ca_file {
+        use anyhow::Context as _;
+        let pem =
+            std::fs::read(path).with_context(|| format!("reading --ca-file {}", path.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("--ca-file {}: not PEM certificates", path.display()))?;
+        anyhow::ensure!(
+            !certificates.is_empty(),
+            "--ca-file {}: no certificate in it",
+            path.display()
+        );
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder.build()?)
+}
+
+fn builder() -> reqwest::ClientBuilder {
+    // https with rustls and the platform's root certificates; plain http as before.
     reqwest::Client::builder()
+        .use_rustls_tls()
         .timeout(REQUEST_TIMEOUT)
         .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
-        .build()
 }
 
 /// An answer with its raw bytes (signatures cover the bytes) and its JSON.

@@ -36,6 +36,8 @@ pub struct SimConfig {
     /// Prefix of every id the run creates, so runs never share one.
     pub run_tag: String,
     pub output: Output,
+    /// A PEM file of certificate authorities to trust besides the platform's (`--ca-file`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl SimConfig {
@@ -60,6 +62,7 @@ impl SimConfig {
             report_every: Duration::from_secs(10),
             run_tag: fresh_run_tag("sim"),
             output: Output::Print,
+            ca_file: None,
         }
     }
 

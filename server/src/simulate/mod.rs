@@ -97,7 +97,7 @@ pub async fn run_until(
 }
 
 async fn provision(config: SimConfig) -> anyhow::Result<Run> {
-    let http = client::http_client()?;
+    let http = client::http_client_trusting(config.ca_file.as_deref())?;
     let operator = OperatorClient::new(http.clone(), &config.target, &config.operator_token);
     let tally = Tally::default();
     let providers = setup::providers(&operator, &http, &config, &tally).await?;

@@ -135,7 +135,8 @@ async fn the_binary_runs_from_its_environment_and_stops_gracefully_on_sigterm() 
     let _ = std::fs::remove_dir_all(&workdir);
 }
 
-/// Signs in with the password the banner printed; returns the session cookie.
+/// Signs in with the password the banner printed and, as the first sign-in asks, sets up
+/// the second factor (the default requires one of admins); returns the session cookie.
 async fn sign_in_as_admin(binary: &RunningBinary) -> String {
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -157,7 +158,39 @@ async fn sign_in_as_admin(binary: &RunningBinary) -> String {
         "/",
         "the printed admin password signs in to the console"
     );
-    crate::helpers::session_cookie_pair(sign_in.headers()).expect("a session cookie")
+    let cookie = crate::helpers::session_cookie_pair(sign_in.headers()).expect("a session cookie");
+    let call = |function: &str, form: &[(&str, &str)]| {
+        no_redirects
+            .post(format!("{}/api/{function}", binary.base_url))
+            .header("cookie", &cookie)
+            .header("origin", &binary.base_url)
+            .form(form)
+            .send()
+    };
+    let setup: serde_json::Value = call("begin_mfa_setup", &[])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .expect("the set-up answers JSON");
+    let secret = setup["secret"].as_str().expect("a secret");
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .expect("base32");
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        "admin".into(),
+    )
+    .expect("totp");
+    let code = totp.generate_current().expect("clock");
+    let confirmed = call("confirm_mfa_setup", &[("code", &code)]).await.unwrap();
+    assert_eq!(confirmed.status(), 200, "the second factor is set up");
+    cookie
 }
 
 /// Issue 5: started as the README's first command starts it (no `WALLET_DEMO`), the

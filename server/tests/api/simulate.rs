@@ -176,3 +176,76 @@ async fn assert_statement_findings(app: &TestApp, report: &Report) {
         .collect();
     assert_eq!(recorded, injected, "discrepancy records of the statements");
 }
+
+/// A TLS front for `app`: a self-signed certificate for `localhost`, and a proxy that
+/// forwards each connection to the app. The `https://localhost:…` URL, and the
+/// certificate as a PEM file to trust (in `dir`).
+async fn tls_front(app: &TestApp, dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .expect("a self-signed certificate");
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, certified.cert.pem()).expect("write the certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .expect("the server certificate");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let upstream = app.base_url.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                if let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    (format!("https://localhost:{port}"), pem)
+}
+
+#[tokio::test]
+async fn the_simulator_runs_against_a_wallet_behind_tls() {
+    let app = spawn_app().await;
+    let dir = std::env::temp_dir().join(format!("oncewallet-tls-{}", unique_id("t")));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (url, ca_file) = tls_front(&app, &dir).await;
+    let run = |ca_file: Option<std::path::PathBuf>| {
+        let mut config = SimConfig::new(&url, &app.operator_token, Some(Duration::from_secs(4)));
+        config.rounds_per_second = 10.0;
+        config.players = 4;
+        config.providers = 1;
+        config.faults = FaultRates::none();
+        config.first_statement_after = None;
+        config.statement_every = None;
+        config.output = Output::Silent;
+        config.ca_file = ca_file;
+        simulate::run(config)
+    };
+
+    // Not trusted: the platform's roots do not include a certificate made a moment ago.
+    assert!(
+        run(None).await.is_err(),
+        "an unknown certificate is refused"
+    );
+    let report = run(Some(ca_file)).await.expect("runs over https");
+
+    assert!(report.rounds > 0, "{}", report.render());
+    assert!(report.passed(), "{}", report.render());
+    std::fs::remove_dir_all(&dir).ok();
+}
