@@ -13,6 +13,7 @@ mod m20261205_000009_lean_indexes;
 mod m20261205_000010_password_change;
 mod m20261205_000011_approval_requests;
 mod m20261205_000012_second_factor;
+mod m20261205_000013_key_last_used;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_password_change::Migration),
             Box::new(m20261205_000011_approval_requests::Migration),
             Box::new(m20261205_000012_second_factor::Migration),
+            Box::new(m20261205_000013_key_last_used::Migration),
         ]
     }
 }

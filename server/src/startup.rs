@@ -93,6 +93,7 @@ impl Application {
             wallet_rate_limit: config.wallet_rate_limit.clone(),
             schedule: config.schedule,
         };
+        crate::wallet::keys::spawn_usage_writer(state.store.clone(), state.keys.clone());
         let router = router(state, &config);
         let listener = TcpListener::bind(&config.site_addr).await?;
         let addr = listener.local_addr()?;

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::adjustment::Adjustment;
 use super::service::{self, NewSession};
 use super::wire::{
-    AdjustmentRequest, PlayerRequest, PlayerView, ProviderRequest, ProviderView, SessionRequest,
-    SessionView,
+    AdjustmentRequest, PlayerRequest, PlayerView, ProviderListing, ProviderRequest, ProviderView,
+    SessionRequest, SessionView,
 };
 use crate::domain::{GameId, PlayerId, ProviderId};
 use crate::error::ApiError;
@@ -42,6 +42,23 @@ pub(crate) fn respond(
     body.extend(fields);
     body.insert("request_id".into(), json!(request_id));
     json_response(status, &serde_json::Value::Object(body))
+}
+
+#[utoipa::path(get, path = "/operator/v1/providers", tag = "operator",
+    responses((status = 200, description = "Every provider with its keys (ids, when added, when last used; never secrets)", body = Vec<ProviderListing>)),
+    security(("bearer" = [])))]
+pub async fn list_providers(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+) -> Response {
+    let result = service::list_providers(state.store.reader(), &state.keys)
+        .await
+        .map_err(|e| e.into_api());
+    respond(
+        result.map(|providers| json!({ "providers": providers })),
+        200,
+        &request_id,
+    )
 }
 
 #[utoipa::path(put, path = "/operator/v1/providers/{provider_id}", tag = "operator", request_body = ProviderRequest,

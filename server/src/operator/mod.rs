@@ -7,13 +7,14 @@ pub mod refund;
 pub(crate) mod service;
 pub mod wire;
 
-use axum::routing::{post, put};
+use axum::routing::{get, post, put};
 use axum::{middleware, Router};
 
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .route("/operator/v1/providers", get(handlers::list_providers))
         .route(
             "/operator/v1/providers/{provider_id}",
             put(handlers::put_provider),
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
+        handlers::list_providers,
         handlers::put_provider,
         handlers::put_player,
         handlers::get_player,

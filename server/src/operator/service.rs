@@ -10,7 +10,8 @@ use sea_orm::{
 };
 
 use super::wire::{
-    PlayerStatus, PlayerView, ProviderKeyRequest, ProviderRequest, ProviderView, SessionView,
+    KeyListing, PlayerStatus, PlayerView, ProviderKeyRequest, ProviderListing, ProviderRequest,
+    ProviderView, SessionView,
 };
 use crate::db::entities::{game_session, player, provider, provider_key};
 use crate::db::Store;
@@ -55,6 +56,44 @@ fn validate_keys(keys: Vec<ProviderKeyRequest>) -> Result<Vec<ValidKey>, ApiErro
             })
         })
         .collect()
+}
+
+/// Every provider with its keys, by id. `keys` adds the uses this process has not written
+/// yet, so a key that signed a moment ago shows it.
+pub async fn list_providers(
+    db: &impl sea_orm::ConnectionTrait,
+    keys: &crate::wallet::keys::KeyCache,
+) -> Result<Vec<ProviderListing>, ServiceError> {
+    use sea_orm::QueryOrder;
+    let providers = provider::Entity::find()
+        .order_by_asc(provider::Column::Id)
+        .all(db)
+        .await?;
+    let all_keys = provider_key::Entity::find()
+        .order_by_asc(provider_key::Column::CreatedAt)
+        .order_by_asc(provider_key::Column::KeyId)
+        .all(db)
+        .await?;
+    Ok(providers
+        .into_iter()
+        .map(|provider| ProviderListing {
+            keys: all_keys
+                .iter()
+                .filter(|key| key.provider_id == provider.id)
+                .map(|key| KeyListing {
+                    key_id: key.key_id.clone(),
+                    created_at: format_time(key.created_at),
+                    last_used_at: key
+                        .last_used_at
+                        .max(keys.pending_use(&key.key_id))
+                        .map(format_time),
+                })
+                .collect(),
+            provider_id: provider.id,
+            name: provider.name,
+            created_at: format_time(provider.created_at),
+        })
+        .collect())
 }
 
 pub async fn upsert_provider(
@@ -117,9 +156,11 @@ async fn write_provider(
     )
     .exec_without_returning(txn)
     .await?;
-    // Replacing the key set revokes every key not listed, at once.
+    // Replacing the key set revokes every key not listed, at once. Keys that stay keep
+    // their row (when they were added, when last used); a listed key's secret is updated.
     provider_key::Entity::delete_many()
         .filter(provider_key::Column::ProviderId.eq(id))
+        .filter(provider_key::Column::KeyId.is_not_in(key_ids))
         .exec(txn)
         .await?;
     if !keys.is_empty() {
@@ -128,7 +169,13 @@ async fn write_provider(
             provider_id: Set(id.to_owned()),
             secret: Set(key.secret.clone()),
             created_at: Set(now),
+            last_used_at: Set(None),
         }))
+        .on_conflict(
+            OnConflict::column(provider_key::Column::KeyId)
+                .update_column(provider_key::Column::Secret)
+                .to_owned(),
+        )
         .exec_without_returning(txn)
         .await?;
     }

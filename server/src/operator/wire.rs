@@ -97,6 +97,26 @@ pub struct SessionRequest {
     pub ttl_seconds: Option<i64>,
 }
 
+/// A provider as `GET /operator/v1/providers` lists it: its keys, never their secrets.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProviderListing {
+    pub provider_id: String,
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub keys: Vec<KeyListing>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeyListing {
+    pub key_id: String,
+    /// RFC 3339: when the key was added.
+    pub created_at: String,
+    /// RFC 3339: when it last signed a request that verified (to the second, written a few
+    /// seconds late on other servers); `null` if never.
+    pub last_used_at: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderView {
     pub provider_id: String,

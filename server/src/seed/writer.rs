@@ -120,6 +120,7 @@ pub async fn providers(
             provider_id: Set(seeded.id.as_str().to_owned()),
             secret: Set(hex::encode(secret)),
             created_at: Set(at),
+            ..Default::default()
         })
         .exec_without_returning(txn)
         .await?;

@@ -142,6 +142,7 @@ async fn verify(
             key: Some(key),
         });
     }
+    state.keys.record_use(&key.key_id);
     Ok(key)
 }
 

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::db::entities::provider_key;
 use crate::db::Engine;
@@ -24,11 +25,16 @@ use crate::db::Engine;
 pub const KEY_TTL: Duration = Duration::from_secs(1);
 /// Key ids held at most; past this the cache starts over.
 pub const MAX_KEYS: usize = 10_000;
+/// How often the keys' last uses are written.
+pub const USAGE_WRITE_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct KeyCache {
     /// `None`: every lookup reads the database (PostgreSQL).
     inner: Option<Arc<Mutex<Inner>>>,
+    /// When each key last signed a request that verified, not yet written to
+    /// `provider_keys.last_used_at` ([`spawn_usage_writer`]).
+    used: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
 }
 
 #[derive(Default)]
@@ -45,6 +51,7 @@ impl KeyCache {
     pub fn for_engine(engine: Engine) -> KeyCache {
         KeyCache {
             inner: (engine == Engine::Sqlite).then(Arc::default),
+            used: Arc::default(),
         }
     }
 
@@ -87,6 +94,75 @@ impl KeyCache {
             inner.generation += 1;
         }
     }
+}
+
+impl KeyCache {
+    /// Notes that `key_id` just signed a request that verified. A map insert under a
+    /// lock held for nanoseconds: the request path never waits for the database here.
+    pub fn record_use(&self, key_id: &str) {
+        let now = Utc::now();
+        let mut used = lock_any(&self.used);
+        if let Some(at) = used.get_mut(key_id) {
+            *at = now;
+        } else if used.len() < MAX_KEYS {
+            used.insert(key_id.to_owned(), now);
+        }
+    }
+
+    /// The uses not yet written, for a listing that must be current.
+    pub fn pending_use(&self, key_id: &str) -> Option<DateTime<Utc>> {
+        lock_any(&self.used).get(key_id).copied()
+    }
+
+    fn take_uses(&self) -> HashMap<String, DateTime<Utc>> {
+        std::mem::take(&mut *lock_any(&self.used))
+    }
+}
+
+/// Writes the keys' last uses to `provider_keys.last_used_at` every [`USAGE_WRITE_EVERY`],
+/// one short transaction for all of them; a later time never goes back (several
+/// processes may write the same key).
+pub fn spawn_usage_writer(store: crate::db::Store, keys: KeyCache) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(USAGE_WRITE_EVERY);
+        loop {
+            interval.tick().await;
+            let uses = keys.take_uses();
+            if uses.is_empty() {
+                continue;
+            }
+            let uses = Arc::new(uses);
+            let written = store
+                .write(Box::new(move |txn| {
+                    let uses = uses.clone();
+                    Box::pin(async move {
+                        for (key_id, at) in uses.iter() {
+                            provider_key::Entity::update_many()
+                                .col_expr(provider_key::Column::LastUsedAt, (*at).into())
+                                .filter(provider_key::Column::KeyId.eq(key_id.as_str()))
+                                .filter(
+                                    sea_orm::Condition::any()
+                                        .add(provider_key::Column::LastUsedAt.is_null())
+                                        .add(provider_key::Column::LastUsedAt.lt(*at)),
+                                )
+                                .exec(txn)
+                                .await?;
+                        }
+                        Ok::<_, crate::error::ServiceError>(())
+                    })
+                }))
+                .await;
+            if let Err(error) = written {
+                tracing::warn!(%error, "writing the keys' last use failed; the next write carries on");
+            }
+        }
+    });
+}
+
+fn lock_any<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn lock(cache: &Mutex<Inner>) -> MutexGuard<'_, Inner> {

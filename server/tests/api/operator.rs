@@ -763,3 +763,100 @@ async fn the_openapi_document_lists_the_wallet_and_operator_paths() {
         "no adjustments path in {paths:?}"
     );
 }
+
+/// The listing's key `key_id` of `provider_id`.
+async fn listed_key(app: &TestApp, provider_id: &str, key_id: &str) -> serde_json::Value {
+    let list = app
+        .operator()
+        .request(Method::GET, "/operator/v1/providers", None)
+        .await;
+    list.assert_ok();
+    let provider = list.body["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .find(|p| p["provider_id"] == provider_id)
+        .unwrap_or_else(|| panic!("{provider_id} is listed: {}", list.body))
+        .clone();
+    assert!(!provider.to_string().contains("secret"), "{provider}");
+    provider["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["key_id"] == key_id)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[tokio::test]
+async fn providers_are_listed_with_each_keys_last_use_and_a_kept_key_keeps_its_history() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let second = (unique_id("key"), fresh_secret());
+    app.operator()
+        .put_provider(
+            &provider.id,
+            &json!({ "name": "Acme", "keys": [
+                { "key_id": provider.key_id, "secret": provider.secret },
+                { "key_id": second.0, "secret": second.1 },
+            ] }),
+        )
+        .await
+        .assert_ok();
+    let before = listed_key(&app, &provider.id, &provider.key_id).await;
+    assert_eq!(before["last_used_at"], serde_json::Value::Null);
+
+    // A signed request: the key that signed it shows it at once, the other does not.
+    let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
+    provider
+        .bet(&player.bet(&player.new_round(), 100))
+        .await
+        .assert_ok();
+    let used = listed_key(&app, &provider.id, &provider.key_id).await;
+    assert!(used["last_used_at"].as_str().is_some(), "{used}");
+    assert_eq!(
+        listed_key(&app, &provider.id, &second.0).await["last_used_at"],
+        serde_json::Value::Null
+    );
+
+    // Rotating: listing the first key again keeps when it was added and last used; the
+    // key left out is gone.
+    let third = (unique_id("key"), fresh_secret());
+    app.operator()
+        .put_provider(
+            &provider.id,
+            &json!({ "name": "Acme", "keys": [
+                { "key_id": provider.key_id, "secret": provider.secret },
+                { "key_id": third.0, "secret": third.1 },
+            ] }),
+        )
+        .await
+        .assert_ok();
+    let kept = listed_key(&app, &provider.id, &provider.key_id).await;
+    assert_eq!(kept["created_at"], before["created_at"]);
+    assert!(kept["last_used_at"].as_str().is_some());
+    assert_eq!(
+        listed_key(&app, &provider.id, &second.0).await,
+        serde_json::Value::Null
+    );
+
+    // The use reaches the database within a few seconds, for the other servers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let written = app
+            .query_i64(&format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM provider_keys \
+                 WHERE key_id = {} AND last_used_at IS NOT NULL",
+                quote(&provider.key_id)
+            ))
+            .await;
+        if written == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "last_used_at never written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

@@ -8,6 +8,8 @@ pub struct Model {
     pub provider_id: String,
     pub secret: String,
     pub created_at: DateTimeUtc,
+    /// When the key last signed a request that verified; a few seconds late.
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 // Written by hand so that the secret never reaches a log line.
@@ -17,6 +19,7 @@ impl std::fmt::Debug for Model {
             .field("key_id", &self.key_id)
             .field("provider_id", &self.provider_id)
             .field("secret", &"[redacted]")
+            .field("last_used_at", &self.last_used_at)
             .finish()
     }
 }
