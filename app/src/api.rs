@@ -233,6 +233,30 @@ pub async fn reset_user_password(user_id: i64) -> Result<String, ServerFnError> 
     answer(console.reset_user_password(&viewer, user_id).await)
 }
 
+#[server(endpoint = "list_providers")]
+pub async fn list_providers() -> Result<ProviderList, ServerFnError> {
+    let (console, _) = require(Role::Operator)?;
+    answer(console.providers().await)
+}
+
+#[server(endpoint = "add_provider")]
+pub async fn add_provider(provider_id: String, name: String) -> Result<NewKey, ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.add_provider(&viewer, provider_id, name).await)
+}
+
+#[server(endpoint = "add_key")]
+pub async fn add_key(provider_id: String) -> Result<NewKey, ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.add_key(&viewer, provider_id).await)
+}
+
+#[server(endpoint = "retire_key")]
+pub async fn retire_key(provider_id: String, key_id: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Operator)?;
+    answer(console.retire_key(&viewer, provider_id, key_id).await)
+}
+
 #[server(endpoint = "list_approvals")]
 pub async fn list_approvals() -> Result<ApprovalQueue, ServerFnError> {
     let (console, _) = require(Role::Operator)?;

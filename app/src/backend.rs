@@ -94,6 +94,24 @@ pub trait Console: Send + Sync + 'static {
     /// Sets a generated password, returned to be shown once; the user must change it at
     /// the next sign-in.
     async fn reset_user_password(&self, actor: &Viewer, user_id: i64) -> ConsoleResult<String>;
+    /// Every provider with its keys and last 24 hours (operators and admins).
+    async fn providers(&self) -> ConsoleResult<ProviderList>;
+    /// A new provider with a first key; the secret is in the answer, once.
+    async fn add_provider(
+        &self,
+        actor: &Viewer,
+        provider_id: String,
+        name: String,
+    ) -> ConsoleResult<NewKey>;
+    /// Another key for a provider; the secret is in the answer, once.
+    async fn add_key(&self, actor: &Viewer, provider_id: String) -> ConsoleResult<NewKey>;
+    /// Removes a key (never the last one): it stops working at once.
+    async fn retire_key(
+        &self,
+        actor: &Viewer,
+        provider_id: String,
+        key_id: String,
+    ) -> ConsoleResult<()>;
     /// The four-eyes queue (operators and admins).
     async fn approvals(&self) -> ConsoleResult<ApprovalQueue>;
     /// Approves someone else's request and makes the change; says what it did.

@@ -22,8 +22,8 @@ use components::layout::{provide_viewer, TopBar};
 use pages::{
     account::AccountPage, approvals::ApprovalsPage, audit::AuditPage, live::LivePage,
     login::LoginPage, overview::OverviewPage, pending::PendingPage, players::PlayerPage,
-    players::PlayersPage, reconciliation::ReconciliationPage, search::SearchPage, trace::TracePage,
-    users::UsersPage,
+    players::PlayersPage, providers::ProvidersPage, reconciliation::ReconciliationPage,
+    search::SearchPage, trace::TracePage, users::UsersPage,
 };
 
 /// The HTML document the server renders around the app.
@@ -82,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reconciliation") view=ReconciliationPage/>
                     <Route path=path!("/players") view=PlayersPage/>
                     <Route path=path!("/players/:id") view=PlayerPage/>
+                    <Route path=path!("/providers") view=ProvidersPage/>
                     <Route path=path!("/approvals") view=ApprovalsPage/>
                     <Route path=path!("/audit") view=AuditPage/>
                     <Route path=path!("/users") view=UsersPage/>

@@ -106,6 +106,8 @@ test('every page has a title that names what it shows', async ({ page, browser }
     ['/reconciliation', 'Reconciliation'],
     ['/audit', 'Audit log'],
     ['/users', 'Users'],
+    ['/providers', 'Providers'],
+    ['/approvals', 'Approvals'],
   ];
   for (const [path, name] of titles) {
     await page.goto(path);
@@ -332,6 +334,8 @@ test.describe('on a 390 px wide phone', () => {
       ['reconciliation', '/reconciliation'],
       ['audit', '/audit'],
       ['users', '/users'],
+      ['providers', '/providers'],
+      ['approvals', '/approvals'],
       ['account', '/account'],
     ];
     for (const [name, path] of pages) {

@@ -22,13 +22,14 @@ fn viewer_resource() -> Resource<Result<Option<Viewer>, ServerFnError>> {
     expect_context::<ViewerResource>().0
 }
 
-const LINKS: [(&str, &str, Role); 9] = [
+const LINKS: [(&str, &str, Role); 10] = [
     ("/", "Overview", Role::Support),
     ("/live", "Live trace", Role::Support),
     ("/search", "Search", Role::Support),
     ("/pending", "Pending rollbacks", Role::Support),
     ("/reconciliation", "Reconciliation", Role::Support),
     ("/players", "Players", Role::Support),
+    ("/providers", "Providers", Role::Operator),
     ("/approvals", "Approvals", Role::Operator),
     ("/audit", "Audit log", Role::Support),
     ("/users", "Users", Role::Admin),

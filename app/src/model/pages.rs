@@ -2,8 +2,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{
-    ApprovalRow, AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow,
-    SessionRow, TransactionRow, UserRow,
+    ApprovalRow, AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, ProviderRow,
+    RunRow, SessionRow, TransactionRow, UserRow,
 };
 
 /// The overview's time windows.
@@ -299,6 +299,12 @@ pub struct MfaSetup {
     pub secret: String,
     pub otpauth_url: String,
     pub qr_svg: String,
+}
+
+/// Every provider, by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderList {
+    pub rows: Vec<ProviderRow>,
 }
 
 /// Every signed-in session, most recent request first.

@@ -194,3 +194,33 @@ pub struct ApprovalRow {
     /// What the approval did, or the rejection's note.
     pub outcome: Option<String>,
 }
+
+/// A provider on the providers page: its keys and its last 24 hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRow {
+    pub provider_id: String,
+    pub name: String,
+    pub created_at: String,
+    pub keys: Vec<KeyRow>,
+    /// Requests in the last 24 h, by outcome class.
+    pub first: i64,
+    pub replays: i64,
+    pub declined: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRow {
+    pub key_id: String,
+    pub created_at: String,
+    /// `None`: never used.
+    pub last_used_at: Option<String>,
+}
+
+/// A key just made: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewKey {
+    pub provider_id: String,
+    pub key_id: String,
+    pub secret: String,
+}

@@ -7,6 +7,7 @@ pub mod login;
 pub mod overview;
 pub mod pending;
 pub mod players;
+pub mod providers;
 pub mod reconciliation;
 pub mod search;
 pub mod trace;

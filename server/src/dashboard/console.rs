@@ -400,6 +400,44 @@ impl Console for DbConsole {
         super::approvals::file_role_change(&self.state, actor, user_id, role).await
     }
 
+    async fn providers(&self) -> ConsoleResult<ProviderList> {
+        super::providers::list(&self.state).await
+    }
+
+    async fn add_provider(
+        &self,
+        actor: &Viewer,
+        provider_id: String,
+        name: String,
+    ) -> ConsoleResult<NewKey> {
+        self.require_fresh_code(actor)?;
+        let change = crate::operator::service::KeyChange::CreateProvider { name };
+        super::providers::change(&self.state, actor, provider_id, change)
+            .await?
+            .ok_or(ConsoleError::Unavailable)
+    }
+
+    async fn add_key(&self, actor: &Viewer, provider_id: String) -> ConsoleResult<NewKey> {
+        self.require_fresh_code(actor)?;
+        let change = crate::operator::service::KeyChange::AddKey;
+        super::providers::change(&self.state, actor, provider_id, change)
+            .await?
+            .ok_or(ConsoleError::Unavailable)
+    }
+
+    async fn retire_key(
+        &self,
+        actor: &Viewer,
+        provider_id: String,
+        key_id: String,
+    ) -> ConsoleResult<()> {
+        self.require_fresh_code(actor)?;
+        let change = crate::operator::service::KeyChange::RetireKey { key_id };
+        super::providers::change(&self.state, actor, provider_id, change)
+            .await
+            .map(drop)
+    }
+
     async fn approvals(&self) -> ConsoleResult<ApprovalQueue> {
         super::approvals::queue(&self.state).await
     }

@@ -11,6 +11,7 @@ mod gate;
 mod headers;
 mod lists;
 mod overview;
+mod providers;
 mod refund;
 mod rows;
 mod trace_view;

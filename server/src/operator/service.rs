@@ -96,6 +96,152 @@ pub async fn list_providers(
         .collect())
 }
 
+/// A change to one provider's keys made from the console, audited with who made it.
+#[derive(Debug, Clone)]
+pub enum KeyChange {
+    /// A new provider with its first key; refused if the id is taken.
+    CreateProvider { name: String },
+    /// Another key beside the current ones (at most 16).
+    AddKey,
+    /// Removes a key; never the provider's last one.
+    RetireKey { key_id: String },
+}
+
+/// A key made by [`change_keys`]: its secret is shown once and never again.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub key_id: String,
+    pub secret: String,
+}
+
+/// Applies `change` to `provider_id`'s keys in one transaction with its `staff_audit` row
+/// (`provider.created`, `provider.key_added`, `provider.key_retired`, by `actor`). New
+/// keys get a generated id and a 256-bit secret, returned once. The caller clears the
+/// key cache afterwards, as after any key change.
+pub async fn change_keys(
+    store: &Store,
+    actor: &str,
+    provider_id: ProviderId,
+    change: KeyChange,
+) -> Result<Option<NewKey>, ServiceError> {
+    let new_key = match change {
+        KeyChange::RetireKey { .. } => None,
+        _ => Some(NewKey {
+            key_id: format!(
+                "{}-{}",
+                provider_id.as_str(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+            secret: hex::encode(rand::random::<[u8; 32]>()),
+        }),
+    };
+    if let Some(key) = &new_key {
+        KeyId::parse(key.key_id.clone())
+            .map_err(|e| ApiError::malformed(format!("provider_id too long for a key id: {e}")))?;
+    }
+    if let KeyChange::CreateProvider { name } = &change {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+            return Err(ApiError::malformed(format!("name: 1–{NAME_MAX_CHARS} characters")).into());
+        }
+    }
+    let (actor, provider_id) = (actor.to_owned(), Arc::new(provider_id));
+    let key = new_key.clone();
+    store
+        .write(Box::new(move |txn| {
+            let (actor, provider_id, change, key) = (
+                actor.clone(),
+                provider_id.clone(),
+                change.clone(),
+                key.clone(),
+            );
+            Box::pin(async move {
+                let id = provider_id.as_str();
+                let existing = provider::Entity::find_by_id(id).one(txn).await?;
+                let keys = provider_key::Entity::find()
+                    .filter(provider_key::Column::ProviderId.eq(id))
+                    .all(txn)
+                    .await?;
+                let now = Utc::now();
+                let (action, details) = match (&change, existing) {
+                    (KeyChange::CreateProvider { .. }, Some(_)) => {
+                        return Err(ApiError::new(
+                            ErrorCode::KeyInUse,
+                            format!("a provider {id} exists already"),
+                        )
+                        .into())
+                    }
+                    (KeyChange::CreateProvider { name }, None) => {
+                        provider::Entity::insert(provider::ActiveModel {
+                            id: Set(id.to_owned()),
+                            name: Set(name.trim().to_owned()),
+                            created_at: Set(now),
+                            updated_at: Set(now),
+                        })
+                        .exec_without_returning(txn)
+                        .await?;
+                        (
+                            "provider.created",
+                            serde_json::json!({ "name": name.trim() }),
+                        )
+                    }
+                    (_, None) => {
+                        return Err(ApiError::new(
+                            ErrorCode::ProviderNotFound,
+                            format!("no provider {id}"),
+                        )
+                        .into())
+                    }
+                    (KeyChange::AddKey, Some(_)) if keys.len() >= MAX_KEYS => {
+                        return Err(ApiError::malformed(format!(
+                            "a provider holds at most {MAX_KEYS} keys; retire one first"
+                        ))
+                        .into())
+                    }
+                    (KeyChange::AddKey, Some(_)) => ("provider.key_added", serde_json::json!({})),
+                    (KeyChange::RetireKey { key_id }, Some(_)) => {
+                        if !keys.iter().any(|key| &key.key_id == key_id) {
+                            return Err(ApiError::new(
+                                ErrorCode::ReferenceNotFound,
+                                format!("{id} has no key {key_id}"),
+                            )
+                            .into());
+                        }
+                        if keys.len() == 1 {
+                            return Err(ApiError::malformed(
+                                "this is the provider's last key; add its successor first",
+                            )
+                            .into());
+                        }
+                        provider_key::Entity::delete_by_id(key_id.clone())
+                            .exec(txn)
+                            .await?;
+                        (
+                            "provider.key_retired",
+                            serde_json::json!({ "key_id": key_id }),
+                        )
+                    }
+                };
+                let mut details = details;
+                if let Some(key) = &key {
+                    provider_key::Entity::insert(provider_key::ActiveModel {
+                        key_id: Set(key.key_id.clone()),
+                        provider_id: Set(id.to_owned()),
+                        secret: Set(key.secret.clone()),
+                        created_at: Set(now),
+                        last_used_at: Set(None),
+                    })
+                    .exec_without_returning(txn)
+                    .await?;
+                    details["key_id"] = serde_json::json!(key.key_id);
+                }
+                crate::audit::record(txn, &actor, action, "provider", id, "", details, now).await
+            })
+        }))
+        .await?;
+    Ok(new_key)
+}
+
 pub async fn upsert_provider(
     store: &Store,
     provider_id: ProviderId,
