@@ -527,3 +527,71 @@ async fn a_first_execution_is_stored_once_and_its_trace_shows_every_body() {
         .as_str()
         .is_some_and(|body| body.contains("\"replayed\": false")));
 }
+
+#[tokio::test]
+async fn providers_and_keys_are_managed_from_the_console_and_audited() {
+    let app = spawn_app().await;
+    let admin = Staff::admin(&app).await;
+    let operator = Staff::with_role(&app, &admin, "operator").await;
+    let support = Staff::with_role(&app, &admin, "support").await;
+    let id = unique_id("prov").to_lowercase();
+
+    let (status, _) = support
+        .call("add_provider", &[("provider_id", &id), ("name", "Nope")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, first) = operator
+        .call("add_provider", &[("provider_id", &id), ("name", "Studio")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, again) = operator
+        .call("add_provider", &[("provider_id", &id), ("name", "Studio")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    let first_key = first["key_id"].as_str().expect("key id").to_owned();
+    assert_eq!(first["secret"].as_str().map(str::len), Some(64));
+
+    let (status, second) = operator.call("add_key", &[("provider_id", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second_key = second["key_id"].as_str().expect("key id").to_owned();
+    let (status, _) = support.call("list_providers", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "operators and admins only");
+    let (status, listed) = operator.call("list_providers", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let row = listed["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["provider_id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(row["keys"].as_array().map(Vec::len), Some(2));
+    assert!(!listed
+        .to_string()
+        .contains(first["secret"].as_str().expect("secret")));
+
+    let retire = |key: &str| {
+        let form = [("provider_id", id.clone()), ("key_id", key.to_owned())];
+        let operator = &operator;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            operator.call("retire_key", &form).await
+        }
+    };
+    let (status, body) = retire(&first_key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = retire(&second_key).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the last key stays: {body}"
+    );
+    let audited = app
+        .query_i64(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM staff_audit WHERE subject_id = {} \
+             AND action IN ('provider.created', 'provider.key_added', 'provider.key_retired')",
+            quote(&id)
+        ))
+        .await;
+    assert_eq!(audited, 3);
+}
