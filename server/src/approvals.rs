@@ -407,16 +407,12 @@ pub async fn reject(
 }
 
 /// The request, locked for the rest of the transaction on PostgreSQL (SQLite has one
-/// writer).
+/// writer, and the clause is left out there).
 async fn locked(
     txn: &DatabaseTransaction,
     id: i64,
 ) -> Result<Option<approval_request::Model>, sea_orm::DbErr> {
-    let mut find = Entity::find_by_id(id);
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        find = find.lock_exclusive();
-    }
-    find.one(txn).await
+    Entity::find_by_id(id).lock_exclusive().one(txn).await
 }
 
 async fn record(

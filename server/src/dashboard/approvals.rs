@@ -88,19 +88,7 @@ fn row(request: &approval_request::Model) -> ApprovalRow {
 /// refused change ends the request `FAILED`; a database failure leaves it `APPROVING`, to
 /// be finished by approving it again.
 pub async fn approve(state: &AppState, actor: &Viewer, request_id: i64) -> ConsoleResult<String> {
-    use sea_orm::EntityTrait;
-    let request = approval_request::Entity::find_by_id(request_id)
-        .one(state.store.reader())
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| from_approval(ApprovalError::NotFound(request_id)))?;
-    let kind = Kind::parse(&request.kind)
-        .ok_or_else(|| unavailable(format!("request {request_id} has kind {}", request.kind)))?;
-    if kind == Kind::RoleChange && actor.role != Role::Admin {
-        return Err(ConsoleError::Forbidden(
-            "only an admin approves a role change".to_owned(),
-        ));
-    }
+    let kind = kind_actor_may_decide(state, actor, request_id).await?;
     let request = approvals::claim(&state.store, request_id, &actor.username)
         .await
         .map_err(from_approval)?;
@@ -174,21 +162,34 @@ pub async fn reject(
     request_id: i64,
     note: &str,
 ) -> ConsoleResult<()> {
+    kind_actor_may_decide(state, actor, request_id).await?;
+    approvals::reject(&state.store, request_id, &actor.username, note)
+        .await
+        .map(drop)
+        .map_err(from_approval)
+}
+
+/// The request's kind, if `actor` may decide requests of it: a role change needs an admin
+/// (whether to approve or reject), a refund an operator (the server function checked).
+async fn kind_actor_may_decide(
+    state: &AppState,
+    actor: &Viewer,
+    request_id: i64,
+) -> ConsoleResult<Kind> {
     use sea_orm::EntityTrait;
     let request = approval_request::Entity::find_by_id(request_id)
         .one(state.store.reader())
         .await
         .map_err(unavailable)?
         .ok_or_else(|| from_approval(ApprovalError::NotFound(request_id)))?;
-    if request.kind == Kind::RoleChange.as_str() && actor.role != Role::Admin {
+    let kind = Kind::parse(&request.kind)
+        .ok_or_else(|| unavailable(format!("request {request_id} has kind {}", request.kind)))?;
+    if kind == Kind::RoleChange && actor.role != Role::Admin {
         return Err(ConsoleError::Forbidden(
             "only an admin decides a role change".to_owned(),
         ));
     }
-    approvals::reject(&state.store, request_id, &actor.username, note)
-        .await
-        .map(drop)
-        .map_err(from_approval)
+    Ok(kind)
 }
 
 fn from_approval(error: ApprovalError) -> ConsoleError {

@@ -9,7 +9,7 @@ use axum::Extension;
 
 use crate::domain::ProviderId;
 use crate::reconcile::reconcile_statement;
-use crate::reconcile::statement::{parse_csv, Statement};
+use crate::reconcile::statement::parse_csv;
 use crate::state::AppState;
 
 /// The same cap as the provider API's statement endpoint.
@@ -58,7 +58,7 @@ async fn check(state: &AppState, viewer: &Viewer, multipart: Multipart) -> Resul
     let form = read_form(multipart).await?;
     let provider =
         ProviderId::parse(form.provider_id.clone()).map_err(|e| format!("provider: {e}"))?;
-    let raw = parse_csv(
+    let statement = parse_csv(
         &form.file,
         form.report_id.clone(),
         form.period_start,
@@ -66,7 +66,6 @@ async fn check(state: &AppState, viewer: &Viewer, multipart: Multipart) -> Resul
         &state.currencies,
     )
     .map_err(|e| e.message)?;
-    let statement = Statement::parse(raw, &state.currencies).map_err(|e| e.message)?;
     let rows = statement.transactions.len();
     let report = reconcile_statement(&state.store, &state.currencies, &provider, statement)
         .await

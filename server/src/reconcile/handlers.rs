@@ -46,8 +46,7 @@ pub async fn upload_report(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let raw = raw_statement(&headers, &query, &body, &state.currencies)?;
-        let statement = Statement::parse(raw, &state.currencies)?;
+        let statement = statement(&headers, &query, &body, &state.currencies)?;
         tracing::info!(
             report_id = statement.report_id.as_str(),
             rows = statement.transactions.len(),
@@ -76,18 +75,20 @@ pub async fn upload_report(
     }
 }
 
-fn raw_statement(
+/// The statement in the body: JSON, or CSV with its id and period in the query string.
+fn statement(
     headers: &HeaderMap,
     query: &Query,
     body: &[u8],
     currencies: &CurrencyTable,
-) -> Result<RawStatement, ApiError> {
+) -> Result<Statement, ApiError> {
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
     if !is_csv {
-        return parse_json(body);
+        let raw: RawStatement = parse_json(body)?;
+        return Statement::parse(raw, currencies);
     }
     let param = |name: &str| {
         query.get(name).cloned().ok_or_else(|| {

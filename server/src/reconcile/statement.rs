@@ -103,15 +103,6 @@ pub struct RawRow {
 
 impl Statement {
     pub fn parse(raw: RawStatement, currencies: &CurrencyTable) -> Result<Statement, ApiError> {
-        let report_id = TransactionId::parse(raw.report_id)
-            .map_err(|e| ApiError::malformed(format!("report_id: {e}")))?;
-        let period_start = time("period_start", &raw.period_start)?;
-        let period_end = time("period_end", &raw.period_end)?;
-        if period_end <= period_start {
-            return Err(ApiError::malformed(
-                "period_end: must be after period_start",
-            ));
-        }
         if raw.transactions.len() > MAX_ROWS {
             return Err(ApiError::malformed(format!(
                 "transactions: at most {MAX_ROWS} per report; split the period"
@@ -129,6 +120,30 @@ impl Statement {
                 )));
             }
             transactions.push(row);
+        }
+        Statement::of_rows(
+            raw.report_id,
+            &raw.period_start,
+            &raw.period_end,
+            transactions,
+        )
+    }
+
+    /// The statement of rows already checked, once its id and period are.
+    fn of_rows(
+        report_id: String,
+        period_start: &str,
+        period_end: &str,
+        transactions: Vec<ReportedTransaction>,
+    ) -> Result<Statement, ApiError> {
+        let report_id = TransactionId::parse(report_id)
+            .map_err(|e| ApiError::malformed(format!("report_id: {e}")))?;
+        let period_start = time("period_start", period_start)?;
+        let period_end = time("period_end", period_end)?;
+        if period_end <= period_start {
+            return Err(ApiError::malformed(
+                "period_end: must be after period_start",
+            ));
         }
         Ok(Statement {
             report_id,
@@ -213,7 +228,7 @@ pub const MAX_REPORTED_ROWS: usize = 20;
 /// columns of [`CSV_COLUMNS`] in any order (case and surrounding spaces do not matter),
 /// quoted fields, CRLF or LF line ends, a leading byte-order mark. Empty `round_id` means
 /// none; empty `amount_value`, `currency` and `scale` together mean no amount (rollbacks
-/// only). Every row is checked here, so a refused file names its first
+/// only). Every row is checked here, once, so a refused file names its first
 /// [`MAX_REPORTED_ROWS`] bad rows (line, column, reason) in `details.rows`, and nothing of
 /// it is imported.
 pub fn parse_csv(
@@ -222,7 +237,7 @@ pub fn parse_csv(
     period_start: String,
     period_end: String,
     currencies: &CurrencyTable,
-) -> Result<RawStatement, ApiError> {
+) -> Result<Statement, ApiError> {
     let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -232,17 +247,19 @@ pub fn parse_csv(
     let mut bad = BadRows::default();
     let mut seen = HashSet::new();
     let mut transactions = Vec::new();
+    let mut rows = 0;
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(&e))?;
         let line = record.position().map_or(0, csv::Position::line);
         if record.iter().all(str::is_empty) {
             continue;
         }
-        if transactions.len() == MAX_ROWS {
+        if rows == MAX_ROWS {
             return Err(ApiError::malformed(format!(
                 "CSV: at most {MAX_ROWS} rows per report; split the period"
             )));
         }
+        rows += 1;
         let row = match columns.row(&record) {
             Ok(row) => row,
             Err((column, reason)) => {
@@ -250,13 +267,13 @@ pub fn parse_csv(
                 continue;
             }
         };
-        match parse_row(row.clone(), currencies) {
+        match parse_row(row, currencies) {
             Ok(parsed) if !seen.insert(parsed.transaction_id.clone()) => bad.add(
                 line,
                 "transaction_id",
                 format!("{} is reported twice", parsed.transaction_id),
             ),
-            Ok(_) => {}
+            Ok(parsed) => transactions.push(parsed),
             Err(RowError { field, error }) => {
                 let column = if field == "amount" {
                     "amount_value"
@@ -271,15 +288,9 @@ pub fn parse_csv(
                 bad.add(line, column, reason);
             }
         }
-        transactions.push(row);
     }
     bad.refuse()?;
-    Ok(RawStatement {
-        report_id,
-        period_start,
-        period_end,
-        transactions,
-    })
+    Statement::of_rows(report_id, &period_start, &period_end, transactions)
 }
 
 fn csv_error(error: &csv::Error) -> ApiError {

@@ -117,27 +117,19 @@ pub async fn code(
         Ok(None) => return see_other(&login_page("1", next)),
         Err(error) => return unavailable(error.into()),
     };
-    let now = Instant::now();
-    if staff.limiter.is_locked(&viewer.username, &client, now) {
-        tracing::warn!(%client, "code refused: too many failures");
-        return see_other(&code_page("locked", next));
-    }
-    match super::mfa::verify(&staff.store, user_id, &form.code).await {
-        Ok(_) => {}
-        Err(super::mfa::MfaError::WrongCode | super::mfa::MfaError::NotEnrolling) => {
-            staff.limiter.record_failure(&viewer.username, &client, now);
-            tracing::info!(%client, "sign-in code wrong");
-            return see_other(&code_page("1", next));
-        }
-        Err(error) => return unavailable(error.into()),
+    match check_code(&staff, &viewer, &client, &form.code).await {
+        Ok(CodeCheck::Accepted) => {}
+        Ok(CodeCheck::Locked) => return see_other(&code_page("locked", next)),
+        Ok(CodeCheck::Wrong) => return see_other(&code_page("1", next)),
+        Err(error) => return unavailable(error),
     }
     staff.limiter.record_success(&viewer.username);
     complete(&staff, &session, &viewer, &client, next, true).await
 }
 
 /// A code typed again before a refund, a role change or a user reset, when the last one
-/// is older than [`super::mfa::FRESH_FOR`]; back to `next` either way, with
-/// `?code=wrong` or `?code=locked` when refused.
+/// is older than `StaffConfig::mfa_fresh_for`; back to `next` either way, with
+/// `?code=ok`, `?code=wrong` or `?code=locked`.
 pub async fn confirm_code(
     State(staff): State<Staff>,
     ClientAddr(client): ClientAddr,
@@ -153,22 +145,48 @@ pub async fn confirm_code(
         let separator = if next.contains('?') { '&' } else { '?' };
         see_other(&format!("{next}{separator}code={outcome}"))
     };
-    let now = Instant::now();
-    if staff.limiter.is_locked(&viewer.username, &client, now) {
-        return back("locked");
-    }
-    match super::mfa::verify(&staff.store, viewer.user_id, &form.code).await {
-        Ok(_) => {}
-        Err(super::mfa::MfaError::WrongCode | super::mfa::MfaError::NotEnrolling) => {
-            staff.limiter.record_failure(&viewer.username, &client, now);
-            return back("wrong");
-        }
-        Err(error) => return unavailable(error.into()),
+    match check_code(&staff, &viewer, &client, &form.code).await {
+        Ok(CodeCheck::Accepted) => {}
+        Ok(CodeCheck::Locked) => return back("locked"),
+        Ok(CodeCheck::Wrong) => return back("wrong"),
+        Err(error) => return unavailable(error),
     }
     if let Err(error) = session::mark_code_checked(&session).await {
         return unavailable(error.into());
     }
     back("ok")
+}
+
+/// How a typed code fared.
+enum CodeCheck {
+    Accepted,
+    Wrong,
+    /// Too many failures of this user or address: refused without looking at the code.
+    Locked,
+}
+
+/// Checks `viewer`'s code (or recovery code) under the same limits as passwords: a wrong
+/// one counts as a failed sign-in of that user and address.
+async fn check_code(
+    staff: &Staff,
+    viewer: &Viewer,
+    client: &str,
+    code: &str,
+) -> anyhow::Result<CodeCheck> {
+    let now = Instant::now();
+    if staff.limiter.is_locked(&viewer.username, client, now) {
+        tracing::warn!(%client, "code refused: too many failures");
+        return Ok(CodeCheck::Locked);
+    }
+    match super::mfa::verify(&staff.store, viewer.user_id, code).await {
+        Ok(_) => Ok(CodeCheck::Accepted),
+        Err(super::mfa::MfaError::WrongCode | super::mfa::MfaError::NotEnrolling) => {
+            staff.limiter.record_failure(&viewer.username, client, now);
+            tracing::info!(%client, "code wrong");
+            Ok(CodeCheck::Wrong)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Ends the session and redirects (303) to the sign-in page.

@@ -9,7 +9,7 @@
 //! of that step or an earlier one passes again.
 use chrono::Utc;
 use rand::Rng;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait, QuerySelect};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, QuerySelect};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -134,11 +134,9 @@ async fn locked_user(
     txn: &DatabaseTransaction,
     user_id: i64,
 ) -> Result<staff_user::Model, UserAdminError> {
-    let mut find = staff_user::Entity::find_by_id(user_id);
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        find = find.lock_exclusive();
-    }
-    find.one(txn)
+    staff_user::Entity::find_by_id(user_id)
+        .lock_exclusive()
+        .one(txn)
         .await?
         .ok_or(UserAdminError::NotFound(user_id))
 }

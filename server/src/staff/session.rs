@@ -74,17 +74,24 @@ pub async fn begin(
     viewer: &Viewer,
     address: &str,
 ) -> Result<(), tower_sessions::session::Error> {
+    start_afresh(session).await?;
+    let now = Utc::now().timestamp();
+    session.insert(USER_ID_KEY, viewer.user_id).await?;
+    session.insert(LOGIN_AT_KEY, now).await?;
+    session.insert(SEEN_AT_KEY, now).await?;
+    session.insert(ADDRESS_KEY, address).await?;
+    Ok(())
+}
+
+/// A new session id (so an id planted before sign-in is worth nothing after it) and no
+/// values from before.
+async fn start_afresh(session: &Session) -> Result<(), tower_sessions::session::Error> {
     // Loading first tells whether the cookie named a stored session worth replacing.
     session.get_value(USER_ID_KEY).await?;
     if session.id().is_some() {
         session.cycle_id().await?;
     }
     session.clear().await;
-    let now = Utc::now().timestamp();
-    session.insert(USER_ID_KEY, viewer.user_id).await?;
-    session.insert(LOGIN_AT_KEY, now).await?;
-    session.insert(SEEN_AT_KEY, now).await?;
-    session.insert(ADDRESS_KEY, address).await?;
     Ok(())
 }
 
@@ -94,11 +101,7 @@ pub async fn await_code(
     session: &Session,
     user_id: i64,
 ) -> Result<(), tower_sessions::session::Error> {
-    session.get_value(USER_ID_KEY).await?;
-    if session.id().is_some() {
-        session.cycle_id().await?;
-    }
-    session.clear().await;
+    start_afresh(session).await?;
     session.insert(MFA_PENDING_USER_KEY, user_id).await?;
     session
         .insert(MFA_PENDING_AT_KEY, Utc::now().timestamp())

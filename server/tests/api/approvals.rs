@@ -23,6 +23,57 @@ async fn app_with_threshold() -> TestApp {
     .await
 }
 
+/// A second admin, made from the command line's side of the house, signed in.
+async fn second_admin(app: &TestApp) -> Staff {
+    let name = unique_id("admin2").to_lowercase();
+    let created = users_async(
+        app,
+        &["create", &name, "--role", "admin", "--password-stdin"],
+        Some("second-admin-password\n"),
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    Staff::sign_in(app, &name, "second-admin-password").await
+}
+
+/// A wallet with the EUR 5.00 threshold, an admin, the operator alice, and a player with
+/// EUR 100.00 whose EUR 25.00 orphan bet alice asked to refund: the request waits.
+struct FiledRefund {
+    app: TestApp,
+    admin: Staff,
+    alice: Staff,
+    provider: TestProvider,
+    player: TestPlayer,
+    bet: String,
+    finding: String,
+    request: i64,
+}
+
+async fn filed_refund() -> FiledRefund {
+    let app = app_with_threshold().await;
+    let admin = Staff::admin(&app).await;
+    let alice = Staff::with_role(&app, &admin, "operator").await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    let (bet, finding) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
+    refund(&alice, &finding).await;
+    let request = open_requests(&admin).await[0]["id"].as_i64().expect("id");
+    FiledRefund {
+        app,
+        admin,
+        alice,
+        provider,
+        player,
+        bet,
+        finding,
+        request,
+    }
+}
+
 async fn refund(operator: &Staff, finding: &str) -> (StatusCode, Value) {
     operator
         .call(
@@ -193,17 +244,16 @@ async fn a_refund_above_the_threshold_waits_for_a_second_operator_and_moves_mone
 
 #[tokio::test]
 async fn a_rejected_refund_moves_nothing_and_cannot_be_approved_later() {
-    let app = app_with_threshold().await;
-    let admin = Staff::admin(&app).await;
-    let alice = Staff::with_role(&app, &admin, "operator").await;
-    let provider = TestProvider::new(&app).await;
-    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
-    let (_, finding) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
-    refund(&alice, &finding).await;
-    let request = open_requests(&admin).await[0]["id"]
-        .as_i64()
-        .expect("id")
-        .to_string();
+    let FiledRefund {
+        app,
+        admin,
+        alice,
+        player,
+        finding,
+        request,
+        ..
+    } = filed_refund().await;
+    let request = request.to_string();
 
     let (status, body) = admin
         .call(
@@ -315,20 +365,7 @@ async fn a_role_change_waits_for_a_second_admin() {
         "a role change needs an admin"
     );
 
-    // A second admin, made from the command line's side of the house.
-    let name = unique_id("admin2").to_lowercase();
-    let created = users_async(
-        &app,
-        &["create", &name, "--role", "admin", "--password-stdin"],
-        Some("second-admin-password\n"),
-    )
-    .await;
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let second = Staff::sign_in(&app, &name, "second-admin-password").await;
+    let second = second_admin(&app).await;
     let (status, done) = second
         .call("approve_request", &[("request_id", &request)])
         .await;
@@ -345,14 +382,13 @@ async fn a_role_change_waits_for_a_second_admin() {
 #[tokio::test]
 async fn an_approval_that_died_half_way_is_finished_by_the_next_one() {
     use server::db::entities::approval_request;
-    let app = app_with_threshold().await;
-    let admin = Staff::admin(&app).await;
-    let alice = Staff::with_role(&app, &admin, "operator").await;
-    let provider = TestProvider::new(&app).await;
-    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
-    let (_, finding) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
-    refund(&alice, &finding).await;
-    let request = open_requests(&admin).await[0]["id"].as_i64().expect("id");
+    let FiledRefund {
+        app,
+        admin,
+        player,
+        request,
+        ..
+    } = filed_refund().await;
     // What a crash between the claim and the refund leaves behind.
     let claim = |age: chrono::Duration| {
         approval_request::Entity::update_many()
@@ -400,17 +436,16 @@ async fn an_approval_that_died_half_way_is_finished_by_the_next_one() {
 
 #[tokio::test]
 async fn a_refund_the_wallet_declines_on_approval_ends_failed() {
-    let app = app_with_threshold().await;
-    let admin = Staff::admin(&app).await;
-    let alice = Staff::with_role(&app, &admin, "operator").await;
-    let provider = TestProvider::new(&app).await;
-    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
-    let (bet, finding) = orphan_finding(&app, &alice, &provider, &player, 2_500).await;
-    refund(&alice, &finding).await;
-    let request = open_requests(&admin).await[0]["id"]
-        .as_i64()
-        .expect("id")
-        .to_string();
+    let FiledRefund {
+        app,
+        admin,
+        provider,
+        player,
+        bet,
+        request,
+        ..
+    } = filed_refund().await;
+    let request = request.to_string();
     // Meanwhile the provider settles the round: the bet is no longer an orphan.
     let round = app
         .query(&format!(
@@ -481,17 +516,7 @@ async fn only_admins_reject_a_role_change_and_a_stale_claim_can_be_rejected() {
         .exec(&app.db)
         .await
         .expect("stale claim");
-    let second = {
-        let name = unique_id("admin2").to_lowercase();
-        let created = users_async(
-            &app,
-            &["create", &name, "--role", "admin", "--password-stdin"],
-            Some("second-admin-password\n"),
-        )
-        .await;
-        assert!(created.status.success());
-        Staff::sign_in(&app, &name, "second-admin-password").await
-    };
+    let second = second_admin(&app).await;
     let (status, body) = second
         .call("reject_request", &[("request_id", &id), ("note", "stuck")])
         .await;
