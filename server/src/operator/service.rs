@@ -247,8 +247,9 @@ pub async fn upsert_provider(
     provider_id: ProviderId,
     request: ProviderRequest,
 ) -> Result<ProviderView, ServiceError> {
+    // The length as sent (the OpenAPI document's maxLength), the name stored trimmed.
     let name = request.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+    if name.is_empty() || request.name.chars().count() > NAME_MAX_CHARS {
         return Err(ApiError::malformed(format!("name: 1–{NAME_MAX_CHARS} characters")).into());
     }
     let keys = Arc::new(validate_keys(request.keys)?);
@@ -380,8 +381,13 @@ async fn write_player(
         .one(txn)
         .await?;
     let Some(existing) = existing else {
-        let currency =
-            currency.ok_or_else(|| ApiError::malformed("currency: required to create a player"))?;
+        // Without a currency this can only be an update, of a player that does not exist.
+        let currency = currency.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::PlayerNotFound,
+                format!("player {player_id} does not exist; send its currency to create it"),
+            )
+        })?;
         let created = player::ActiveModel {
             id: Set(player_id.as_str().to_owned()),
             currency: Set(currency.to_owned()),

@@ -178,15 +178,17 @@ impl Action {
     }
 }
 
+/// Not blank and at most `max` bytes as sent (the OpenAPI document's `maxLength`, for
+/// ASCII), stored without the surrounding whitespace.
 fn checked(field: &str, value: &str, max: usize) -> Result<String, DiscrepancyError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(DiscrepancyError::Invalid(format!("{field}: required")));
-    }
     if value.len() > max {
         return Err(DiscrepancyError::Invalid(format!(
             "{field}: at most {max} bytes"
         )));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(DiscrepancyError::Invalid(format!("{field}: required")));
     }
     Ok(value.to_owned())
 }

@@ -187,12 +187,13 @@ impl FeedQuery {
                 .transpose()
                 .map_err(|_| ApiError::malformed(format!("{name}: an RFC 3339 timestamp")))
         };
+        // `c` and 1–18 digits, as `next_cursor` gives it (and the OpenAPI document says).
         let after_id = match cursor {
-            None | Some("") => 0,
+            None => 0,
             Some(cursor) => cursor
                 .strip_prefix("c")
+                .filter(|n| (1..=18).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse::<i64>().ok())
-                .filter(|n| *n >= 0)
                 .ok_or_else(|| {
                     ApiError::malformed("cursor: use the next_cursor of the previous page")
                 })?,

@@ -290,10 +290,12 @@ async fn a_malformed_player_is_refused() {
     let app = spawn_app().await;
     let operator = app.operator();
 
+    // Without a currency the PUT can only update, and there is no such player (a 404, not a
+    // 400: the body is well formed, as the OpenAPI document says).
     let no_currency = unique_id("player");
     assert_operator_error(
         &operator.put_player(&no_currency, &json!({})).await,
-        "MALFORMED_REQUEST",
+        "PLAYER_NOT_FOUND",
     );
     assert_operator_error(&operator.get_player(&no_currency).await, "PLAYER_NOT_FOUND");
 
@@ -762,6 +764,60 @@ async fn the_openapi_document_lists_the_wallet_and_operator_paths() {
             .any(|p| p.starts_with("/operator/v1/players/{") && p.ends_with("/adjustments")),
         "no adjustments path in {paths:?}"
     );
+}
+
+/// What Schemathesis checks in full in the test command (docs/API.md, "The OpenAPI
+/// document"), in brief: the shared answers, the signing headers, the list envelopes and
+/// the server's currencies.
+#[tokio::test]
+async fn the_openapi_document_states_answers_headers_and_currencies() {
+    let app = spawn_app().await;
+    let doc = app.get("/api-docs/openapi.json").await.body;
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = &operation["responses"];
+            for status in ["401", "500", "503"] {
+                assert!(
+                    responses[status].is_object(),
+                    "{method} {path} does not state {status}"
+                );
+            }
+            let headers: Vec<&str> = operation["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "header")
+                        .filter_map(|p| p["name"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let signed = [
+                "X-Wallet-Key-Id",
+                "X-Wallet-Timestamp",
+                "X-Wallet-Signature",
+            ];
+            if path.starts_with("/wallet/") {
+                assert_eq!(headers, signed, "{method} {path}");
+            } else {
+                assert!(headers.is_empty(), "{method} {path}: {headers:?}");
+            }
+        }
+    }
+    assert_eq!(
+        doc["components"]["responses"]["SignatureRefused"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/ErrorResponse"
+    );
+    let listed = &paths["/operator/v1/discrepancies"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"]["$ref"];
+    assert_eq!(listed, "#/components/schemas/DiscrepancyList");
+    let currencies = doc["components"]["schemas"]["CurrencyCode"]["enum"]
+        .as_array()
+        .expect("currency codes");
+    for code in ["EUR", "JPY", "NGN", "BTC"] {
+        assert!(currencies.contains(&json!(code)), "{code} missing");
+    }
 }
 
 /// The listing's key `key_id` of `provider_id`.
