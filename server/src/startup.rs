@@ -22,7 +22,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::trace::metrics::router(
             config.metrics_token.as_deref(),
         ))
-        .merge(crate::openapi::router())
+        .merge(crate::openapi::router(&state.currencies))
         .route("/wallet/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/operator/v1/{*rest}", axum::routing::any(unknown_endpoint))
         // Only the APIs': the console's routes come after and keep axum's own answer.

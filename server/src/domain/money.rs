@@ -154,6 +154,13 @@ impl CurrencyTable {
         Ok(self)
     }
 
+    /// Every code and its scale, in no particular order.
+    pub fn scales(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        self.scales
+            .iter()
+            .map(|(code, scale)| (code.as_str(), *scale))
+    }
+
     pub fn currency(&self, code: &str) -> Result<Currency, AmountError> {
         self.scales
             .get(code)

@@ -7,10 +7,7 @@ use serde_json::json;
 
 use super::adjustment::Adjustment;
 use super::service::{self, NewSession};
-use super::wire::{
-    AdjustmentRequest, PlayerRequest, PlayerView, ProviderListing, ProviderRequest, ProviderView,
-    SessionRequest, SessionView,
-};
+use super::wire::{AdjustmentRequest, PlayerRequest, ProviderRequest, SessionRequest};
 use crate::domain::{GameId, PlayerId, ProviderId};
 use crate::error::ApiError;
 use crate::http::request_id::RequestId;
@@ -45,7 +42,7 @@ pub(crate) fn respond(
 }
 
 #[utoipa::path(get, path = "/operator/v1/providers", tag = "operator",
-    responses((status = 200, description = "Every provider with its keys (ids, when added, when last used; never secrets)", body = Vec<ProviderListing>)),
+    responses((status = 200, description = "Every provider with its keys (ids, when added, when last used; never secrets)", body = super::wire::ProviderList)),
     security(("bearer" = [])))]
 pub async fn list_providers(
     State(state): State<AppState>,
@@ -62,9 +59,9 @@ pub async fn list_providers(
 }
 
 #[utoipa::path(put, path = "/operator/v1/providers/{provider_id}", tag = "operator", request_body = ProviderRequest,
-    params(("provider_id" = String, Path)),
-    responses((status = 200, description = "Created or updated; secrets are never returned", body = ProviderView),
-              (status = 409, description = "KEY_IN_USE: a key id belongs to another provider")),
+    params(("provider_id" = crate::openapi::Id, Path)),
+    responses((status = 200, description = "Created or updated; secrets are never returned", body = super::wire::ProviderAnswer),
+              (status = 409, description = "KEY_IN_USE: a key id belongs to another provider", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn put_provider(
     State(state): State<AppState>,
@@ -91,9 +88,10 @@ pub async fn put_provider(
 }
 
 #[utoipa::path(put, path = "/operator/v1/players/{player_id}", tag = "operator", request_body = PlayerRequest,
-    params(("player_id" = String, Path)),
-    responses((status = 200, description = "Created or updated", body = PlayerView),
-              (status = 409, description = "CURRENCY_IMMUTABLE")),
+    params(("player_id" = crate::openapi::Id, Path)),
+    responses((status = 200, description = "Created or updated", body = super::wire::PlayerAnswer),
+              (status = 404, description = "PLAYER_NOT_FOUND: no such player, and no currency to create it with", body = crate::wallet::wire::ErrorResponse),
+              (status = 409, description = "CURRENCY_IMMUTABLE", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn put_player(
     State(state): State<AppState>,
@@ -124,9 +122,9 @@ pub async fn put_player(
 }
 
 #[utoipa::path(get, path = "/operator/v1/players/{player_id}", tag = "operator",
-    params(("player_id" = String, Path)),
-    responses((status = 200, description = "Currency, status and balance", body = PlayerView),
-              (status = 404, description = "PLAYER_NOT_FOUND")),
+    params(("player_id" = crate::openapi::Id, Path)),
+    responses((status = 200, description = "Currency, status and balance", body = super::wire::PlayerAnswer),
+              (status = 404, description = "PLAYER_NOT_FOUND", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn get_player(
     State(state): State<AppState>,
@@ -149,9 +147,11 @@ pub async fn get_player(
 }
 
 #[utoipa::path(post, path = "/operator/v1/players/{player_id}/adjustments", tag = "operator", request_body = AdjustmentRequest,
-    params(("player_id" = String, Path)),
+    params(("player_id" = crate::openapi::Id, Path)),
     responses((status = 200, description = "Committed, or the replay of an earlier answer", body = crate::wallet::wire::OperationResponse),
-              (status = "4XX", description = "Declined (recorded) or refused", body = crate::wallet::wire::ErrorResponse)),
+              (status = 404, description = "Declined: PLAYER_NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
+              (status = 409, description = "IDEMPOTENCY_CONFLICT (not recorded)", body = crate::wallet::wire::ErrorResponse),
+              (status = 422, description = "Declined: INSUFFICIENT_FUNDS, CURRENCY_MISMATCH", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn post_adjustment(
     State(state): State<AppState>,
@@ -178,9 +178,9 @@ pub async fn post_adjustment(
 }
 
 #[utoipa::path(post, path = "/operator/v1/sessions", tag = "operator", request_body = SessionRequest,
-    responses((status = 201, description = "A new session; older ones for the same player, provider and game stop taking bets", body = SessionView),
-              (status = 404, description = "PLAYER_NOT_FOUND or PROVIDER_NOT_FOUND"),
-              (status = 403, description = "PLAYER_BLOCKED")),
+    responses((status = 201, description = "A new session; older ones for the same player, provider and game stop taking bets", body = super::wire::SessionAnswer),
+              (status = 404, description = "PLAYER_NOT_FOUND or PROVIDER_NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
+              (status = 403, description = "PLAYER_BLOCKED", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn post_session(
     State(state): State<AppState>,
@@ -205,9 +205,11 @@ pub async fn post_session(
 
 #[utoipa::path(post, path = "/operator/v1/providers/{provider_id}/transactions/{transaction_id}/refund", tag = "operator",
     request_body = super::wire::RefundRequest,
-    params(("provider_id" = String, Path), ("transaction_id" = String, Path, description = "The bet to refund")),
+    params(("provider_id" = crate::openapi::Id, Path), ("transaction_id" = crate::openapi::Id, Path, description = "The bet to refund")),
     responses((status = 200, description = "A rollback by the operator: REFUNDED, or ALREADY_ROLLED_BACK", body = crate::wallet::wire::OperationResponse),
-              (status = "4XX", description = "Unknown bet (404 REFERENCE_NOT_FOUND), settled bet (409 BET_ALREADY_SETTLED), …", body = crate::wallet::wire::ErrorResponse)),
+              (status = 404, description = "REFERENCE_NOT_FOUND: no such bet of the provider", body = crate::wallet::wire::ErrorResponse),
+              (status = 409, description = "BET_ALREADY_SETTLED; or IDEMPOTENCY_CONFLICT", body = crate::wallet::wire::ErrorResponse),
+              (status = 422, description = "NOT_REVERSIBLE", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn post_refund(
     State(state): State<AppState>,

@@ -30,13 +30,12 @@ use crate::wallet::auth::AuthenticatedProvider;
 type Query = axum::extract::Query<std::collections::HashMap<String, String>>;
 
 #[utoipa::path(post, path = "/wallet/v1/reconciliation/reports", tag = "wallet",
-    request_body(content = RawStatement, description = "The statement as JSON; or as text/csv with the columns transaction_id,op,player_id,round_id,amount_value,currency,scale,state and report_id, period_start, period_end in the query string"),
-    params(("report_id" = Option<String>, Query, description = "CSV uploads only"),
-           ("period_start" = Option<String>, Query, description = "CSV uploads only, RFC 3339"),
-           ("period_end" = Option<String>, Query, description = "CSV uploads only, RFC 3339")),
+    request_body(content = RawStatement, description = "The statement as JSON (at most 16 MiB and 100,000 transactions, each transaction id once, period_end after period_start); or as text/csv with the columns transaction_id,op,player_id,round_id,amount_value,currency,scale,state and report_id, period_start, period_end in the query string (docs/API.md)"),
+    params(("report_id" = Option<crate::openapi::Id>, Query, description = "CSV uploads only"),
+           ("period_start" = Option<String>, Query, format = DateTime, description = "CSV uploads only, RFC 3339"),
+           ("period_end" = Option<String>, Query, format = DateTime, description = "CSV uploads only, RFC 3339")),
     responses(
-        (status = 200, description = "matched count and discrepancies (MISSING_IN_WALLET, MISSING_AT_PROVIDER, AMOUNT_MISMATCH, STATE_MISMATCH); a re-upload of a report_id returns the stored result"),
-        (status = "4XX", description = "Malformed statement or invalid amount", body = crate::wallet::wire::ErrorResponse)))]
+        (status = 200, description = "matched count and discrepancies (MISSING_IN_WALLET, MISSING_AT_PROVIDER, AMOUNT_MISMATCH, STATE_MISMATCH); a re-upload of a report_id returns the stored result", body = super::wire::ReportAnswer)))]
 pub async fn upload_report(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -163,9 +162,10 @@ fn bounded(name: &str, value: Option<&String>, default: u64, max: u64) -> Result
 }
 
 fn list_filter(query: &Query) -> Result<Filter, ApiError> {
-    let kind = query.get("kind").filter(|k| !k.is_empty()).cloned();
+    // A parameter given empty is refused like any other bad value: leave it out instead.
+    let kind = query.get("kind").cloned();
     if let Some(kind) = &kind {
-        let well_formed = kind.len() <= MAX_KIND_BYTES
+        let well_formed = (1..=MAX_KIND_BYTES).contains(&kind.len())
             && kind.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
         if !well_formed {
             return Err(ApiError::malformed(
@@ -173,7 +173,7 @@ fn list_filter(query: &Query) -> Result<Filter, ApiError> {
             ));
         }
     }
-    let status = query.get("status").filter(|s| !s.is_empty()).cloned();
+    let status = query.get("status").cloned();
     if status
         .as_deref()
         .is_some_and(|s| !["OPEN", "ACKNOWLEDGED", "RESOLVED"].contains(&s))
@@ -184,7 +184,6 @@ fn list_filter(query: &Query) -> Result<Filter, ApiError> {
     }
     let before_id = query
         .get("before_id")
-        .filter(|b| !b.is_empty())
         .map(|b| {
             discrepancy_id(b).map_err(|_| ApiError::malformed("before_id: use next_before_id"))
         })
@@ -203,12 +202,11 @@ fn list_filter(query: &Query) -> Result<Filter, ApiError> {
 }
 
 #[utoipa::path(get, path = "/operator/v1/discrepancies", tag = "operator",
-    params(("kind" = Option<String>, Query, description = "e.g. BALANCE_MISMATCH, TRAIL_BROKEN, PENDING_ROLLBACK"),
-           ("status" = Option<String>, Query, description = "OPEN, ACKNOWLEDGED or RESOLVED"),
-           ("before_id" = Option<i64>, Query, description = "the next_before_id of the previous page"),
-           ("limit" = Option<u64>, Query, description = "1–500, default 50")),
-    responses((status = 200, description = "Findings, newest first, and next_before_id (null on the last page)", body = [DiscrepancyView]),
-              (status = 400, description = "MALFORMED_REQUEST: a bad filter")),
+    params(("kind" = Option<String>, Query, pattern = "^[A-Z_]{1,64}$", description = "e.g. BALANCE_MISMATCH, TRAIL_BROKEN, PENDING_ROLLBACK"),
+           ("status" = Option<super::wire::FindingStatus>, Query),
+           ("before_id" = Option<i64>, Query, minimum = 1, description = "the next_before_id of the previous page"),
+           ("limit" = Option<u64>, Query, minimum = 1, maximum = 500, description = "1–500, default 50")),
+    responses((status = 200, description = "Findings, newest first, and next_before_id (null on the last page)", body = super::wire::DiscrepancyList)),
     security(("bearer" = [])))]
 pub async fn list_discrepancies(
     State(state): State<AppState>,
@@ -228,9 +226,9 @@ pub async fn list_discrepancies(
 }
 
 #[utoipa::path(get, path = "/operator/v1/discrepancies/{id}", tag = "operator",
-    params(("id" = i64, Path)),
-    responses((status = 200, description = "The finding", body = DiscrepancyView),
-              (status = 404, description = "NOT_FOUND: no discrepancy with this id")),
+    params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, description = "The finding", body = super::wire::DiscrepancyAnswer),
+              (status = 404, description = "NOT_FOUND: no discrepancy with this id", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn get_discrepancy(
     State(state): State<AppState>,
@@ -249,11 +247,10 @@ pub async fn get_discrepancy(
 }
 
 #[utoipa::path(post, path = "/operator/v1/discrepancies/{id}/acknowledge", tag = "operator",
-    request_body = AcknowledgeRequest, params(("id" = i64, Path)),
-    responses((status = 200, description = "ACKNOWLEDGED, with a staff audit record", body = DiscrepancyView),
-              (status = 404, description = "NOT_FOUND"),
-              (status = 409, description = "INVALID_TRANSITION: only OPEN findings are acknowledged"),
-              (status = 400, description = "MALFORMED_REQUEST: actor missing, note too long")),
+    request_body = AcknowledgeRequest, params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, description = "ACKNOWLEDGED, with a staff audit record", body = super::wire::DiscrepancyAnswer),
+              (status = 404, description = "NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
+              (status = 409, description = "INVALID_TRANSITION: only OPEN findings are acknowledged", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn acknowledge(
     State(state): State<AppState>,
@@ -275,11 +272,10 @@ pub async fn acknowledge(
 }
 
 #[utoipa::path(post, path = "/operator/v1/discrepancies/{id}/resolve", tag = "operator",
-    request_body = ResolveRequest, params(("id" = i64, Path)),
-    responses((status = 200, description = "RESOLVED, with a staff audit record", body = DiscrepancyView),
-              (status = 404, description = "NOT_FOUND"),
-              (status = 409, description = "INVALID_TRANSITION: already RESOLVED"),
-              (status = 400, description = "MALFORMED_REQUEST: actor or note missing")),
+    request_body = ResolveRequest, params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, description = "RESOLVED, with a staff audit record", body = super::wire::DiscrepancyAnswer),
+              (status = 404, description = "NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
+              (status = 409, description = "INVALID_TRANSITION: already RESOLVED", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
@@ -301,8 +297,8 @@ pub async fn resolve(
 
 #[utoipa::path(post, path = "/operator/v1/reconciliation/runs", tag = "operator",
     request_body(content = Option<RunRequest>, description = "Optional; {\"full\": true} re-walks every ledger hash chain"),
-    responses((status = 200, description = "The run's summary", body = RunSummaryView),
-              (status = 409, description = "RUN_IN_PROGRESS: another run holds the job")),
+    responses((status = 200, description = "The run's summary", body = super::wire::RunAnswer),
+              (status = 409, description = "RUN_IN_PROGRESS: another run holds the job", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn start_run(
     State(state): State<AppState>,
@@ -326,8 +322,8 @@ pub async fn start_run(
 }
 
 #[utoipa::path(get, path = "/operator/v1/reconciliation/runs", tag = "operator",
-    params(("limit" = Option<u64>, Query, description = "1–100, default 20")),
-    responses((status = 200, description = "The most recent runs, newest first", body = [RunView])),
+    params(("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20")),
+    responses((status = 200, description = "The most recent runs, newest first", body = super::wire::RunList)),
     security(("bearer" = [])))]
 pub async fn list_runs(
     State(state): State<AppState>,

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         statement::RawStatement,
         statement::RawRow,
         wire::AcknowledgeRequest,
+        wire::FindingStatus,
         wire::ResolveRequest,
         wire::RunRequest,
         wire::DiscrepancyView,

@@ -76,29 +76,58 @@ pub struct Statement {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStatement {
-    #[schema(example = "2026-05-01")]
+    #[schema(value_type = crate::openapi::Id, example = "2026-05-01")]
     pub report_id: String,
     /// RFC 3339; the period is [period_start, period_end).
-    #[schema(example = "2026-05-01T00:00:00Z")]
+    #[schema(format = DateTime, example = "2026-05-01T00:00:00Z")]
     pub period_start: String,
-    #[schema(example = "2026-05-02T00:00:00Z")]
+    /// RFC 3339, after `period_start`.
+    #[schema(format = DateTime, example = "2026-05-02T00:00:00Z")]
     pub period_end: String,
+    /// At most 100,000, each transaction id once.
+    #[schema(max_items = 100_000)]
     pub transactions: Vec<RawRow>,
 }
 
+/// One reported transaction; `amount` may be left out only by a rollback.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRow {
+    #[schema(value_type = crate::openapi::Id)]
     pub transaction_id: String,
-    /// `BET`, `WIN` or `ROLLBACK`.
+    #[schema(value_type = ReportedOpName)]
     pub op: String,
+    #[schema(value_type = crate::openapi::Id)]
     pub player_id: String,
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::Id>)]
     pub round_id: Option<String>,
     #[serde(default)]
     pub amount: Option<WireMoney>,
-    /// `COMMITTED`, `SETTLED`, `ROLLED_BACK`, `DECLINED` or `VOIDED_BY_PRIOR_ROLLBACK`.
+    #[schema(value_type = ReportedState)]
     pub state: String,
+}
+
+/// A statement row's `op` (for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+enum ReportedOpName {
+    Bet,
+    Win,
+    Rollback,
+}
+
+/// A statement row's `state` (for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+enum ReportedState {
+    Committed,
+    Settled,
+    RolledBack,
+    Declined,
+    VoidedByPriorRollback,
 }
 
 impl Statement {

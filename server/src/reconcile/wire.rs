@@ -10,9 +10,12 @@ use crate::idempotency::format_time;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeRequest {
-    /// Who acknowledges (1–200 bytes), for the record and the staff audit log.
+    /// Who acknowledges (1–200 bytes of UTF-8, not blank), for the record and the staff
+    /// audit log.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub actor: String,
-    /// Optional, at most 4096 bytes.
+    /// Optional; when given, not blank and at most 4096 bytes of UTF-8.
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     pub note: Option<String>,
 }
 
@@ -20,8 +23,11 @@ pub struct AcknowledgeRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
+    /// Who resolves (1–200 bytes of UTF-8, not blank).
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub actor: String,
-    /// Why it is resolved (required, at most 4096 bytes).
+    /// Why it is resolved (required, not blank, at most 4096 bytes of UTF-8).
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     pub note: String,
 }
 
@@ -32,6 +38,88 @@ pub struct RunRequest {
     /// Re-walk every ledger hash chain from the start instead of from the checkpoints.
     #[serde(default)]
     pub full: bool,
+}
+
+/// A finding's status, as the list filters it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+/// `GET /operator/v1/discrepancies`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiscrepancyList {
+    #[schema(pattern = "^OK$")]
+    pub status: String,
+    /// Newest first.
+    pub discrepancies: Vec<DiscrepancyView>,
+    /// Pass as `before_id` for the next page; `null` on the last page.
+    pub next_before_id: Option<i64>,
+    pub request_id: String,
+}
+
+/// One finding, as read, acknowledged or resolved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiscrepancyAnswer {
+    #[schema(pattern = "^OK$")]
+    pub status: String,
+    pub discrepancy: DiscrepancyView,
+    pub request_id: String,
+}
+
+/// `POST /operator/v1/reconciliation/runs`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunAnswer {
+    #[schema(pattern = "^OK$")]
+    pub status: String,
+    pub run: RunSummaryView,
+    pub request_id: String,
+}
+
+/// `GET /operator/v1/reconciliation/runs`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    #[schema(pattern = "^OK$")]
+    pub status: String,
+    /// Newest first.
+    pub runs: Vec<RunView>,
+    pub request_id: String,
+}
+
+/// `POST /wallet/v1/reconciliation/reports`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportAnswer {
+    #[schema(pattern = "^OK$")]
+    pub status: String,
+    /// `true` when the report id was uploaded before: the stored result.
+    pub replayed: bool,
+    pub report_id: String,
+    /// Reported transactions whose amount and state agree with the wallet's.
+    pub matched: u64,
+    pub discrepancies: Vec<StatementDiscrepancy>,
+    /// More than 100,000 discrepancies: the first 100,000 are listed.
+    pub truncated: bool,
+    pub request_id: String,
+}
+
+/// A difference between a statement and the wallet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatementDiscrepancy {
+    /// `MISSING_IN_WALLET`, `MISSING_AT_PROVIDER`, `AMOUNT_MISMATCH` or `STATE_MISMATCH`.
+    pub kind: String,
+    pub transaction_id: String,
+    pub op: String,
+    /// What the statement says (`op`, `player_id`, `round_id`, `amount`, `state`); absent for
+    /// `MISSING_AT_PROVIDER`.
+    #[schema(value_type = Option<Object>)]
+    pub reported: Option<serde_json::Value>,
+    /// What the wallet recorded (`op`, `player_id`, `state`, `amount`); absent for
+    /// `MISSING_IN_WALLET`.
+    #[schema(value_type = Option<Object>)]
+    pub wallet: Option<serde_json::Value>,
 }
 
 /// One finding.

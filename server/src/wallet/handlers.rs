@@ -49,11 +49,13 @@ async fn money_operation<R: DeserializeOwned, O: Operation>(
 }
 
 #[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = wire::BetRequest,
-    params(("X-Wallet-Key-Id" = String, Header), ("X-Wallet-Timestamp" = String, Header), ("X-Wallet-Signature" = String, Header)),
     responses(
         (status = 200, description = "Committed, or the replay of an earlier answer", body = wire::OperationResponse),
-        (status = "4XX", description = "Declined (recorded, replayed on retry) or refused (not recorded)", body = wire::ErrorResponse),
-        (status = "5XX", description = "Nothing committed, or outcome unknown; retryable", body = wire::ErrorResponse)))]
+        (status = 401, description = "Declined: SESSION_INVALID or SESSION_EXPIRED (recorded); or not authenticated: INVALID_SIGNATURE, STALE_REQUEST (not signed)", body = wire::ErrorResponse),
+        (status = 403, description = "Declined: PLAYER_BLOCKED", body = wire::ErrorResponse),
+        (status = 404, description = "Declined: PLAYER_NOT_FOUND", body = wire::ErrorResponse),
+        (status = 409, description = "Declined: ROUND_CLOSED, TRANSACTION_VOIDED; or IDEMPOTENCY_CONFLICT (not recorded)", body = wire::ErrorResponse),
+        (status = 422, description = "Declined: CURRENCY_MISMATCH, INSUFFICIENT_FUNDS", body = wire::ErrorResponse)))]
 pub async fn bet(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -66,8 +68,9 @@ pub async fn bet(
 #[utoipa::path(post, path = "/wallet/v1/win", tag = "wallet", request_body = wire::WinRequest,
     responses(
         (status = 200, description = "Committed, or the replay of an earlier answer", body = wire::OperationResponse),
-        (status = "4XX", description = "Declined or refused", body = wire::ErrorResponse),
-        (status = "5XX", description = "Nothing committed, or outcome unknown; retryable", body = wire::ErrorResponse)))]
+        (status = 404, description = "Declined: PLAYER_NOT_FOUND, REFERENCE_NOT_FOUND", body = wire::ErrorResponse),
+        (status = 409, description = "Declined: TRANSACTION_ROLLED_BACK, ROUND_CLOSED; or IDEMPOTENCY_CONFLICT (not recorded)", body = wire::ErrorResponse),
+        (status = 422, description = "Declined: CURRENCY_MISMATCH", body = wire::ErrorResponse)))]
 pub async fn win(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -79,9 +82,10 @@ pub async fn win(
 
 #[utoipa::path(post, path = "/wallet/v1/rollback", tag = "wallet", request_body = wire::RollbackRequest,
     responses(
-        (status = 200, description = "Refunded, tombstoned or already rolled back", body = wire::OperationResponse),
-        (status = "4XX", description = "Declined or refused", body = wire::ErrorResponse),
-        (status = "5XX", description = "Nothing committed, or outcome unknown; retryable", body = wire::ErrorResponse)))]
+        (status = 200, description = "REFUNDED, TARGET_NOT_FOUND_TOMBSTONED or ALREADY_ROLLED_BACK", body = wire::OperationResponse),
+        (status = 404, description = "Declined: PLAYER_NOT_FOUND, REFERENCE_NOT_FOUND", body = wire::ErrorResponse),
+        (status = 409, description = "Declined: BET_ALREADY_SETTLED; or IDEMPOTENCY_CONFLICT (not recorded)", body = wire::ErrorResponse),
+        (status = 422, description = "Declined: NOT_REVERSIBLE", body = wire::ErrorResponse)))]
 pub async fn rollback(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -93,8 +97,9 @@ pub async fn rollback(
 
 #[utoipa::path(post, path = "/wallet/v1/rounds/close", tag = "wallet", request_body = wire::CloseRoundRequest,
     responses(
-        (status = 200, description = "Closed, or NOT_FOUND for an unknown round", body = wire::OperationResponse),
-        (status = "4XX", description = "Declined or refused", body = wire::ErrorResponse)))]
+        (status = 200, description = "CLOSED, or NOT_FOUND for a round that never had a bet", body = wire::OperationResponse),
+        (status = 404, description = "Declined: PLAYER_NOT_FOUND", body = wire::ErrorResponse),
+        (status = 409, description = "IDEMPOTENCY_CONFLICT (not recorded)", body = wire::ErrorResponse)))]
 pub async fn close_round(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -107,7 +112,8 @@ pub async fn close_round(
 #[utoipa::path(post, path = "/wallet/v1/balance", tag = "wallet", request_body = BalanceRequest,
     responses(
         (status = 200, description = "The player's balance", body = wire::BalanceResponse),
-        (status = "4XX", description = "Unknown player, unknown or other currency", body = wire::ErrorResponse)))]
+        (status = 404, description = "PLAYER_NOT_FOUND", body = wire::ErrorResponse),
+        (status = 422, description = "CURRENCY_MISMATCH: not the player's currency", body = wire::ErrorResponse)))]
 pub async fn balance(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -182,8 +188,8 @@ fn lookup_response(
 }
 
 #[utoipa::path(get, path = "/wallet/v1/transactions/{transaction_id}", tag = "wallet",
-    params(("transaction_id" = String, Path)),
-    responses((status = 200, description = "The transaction's state, attempt count and first answer; state NOT_FOUND when unknown")))]
+    params(("transaction_id" = crate::openapi::Id, Path)),
+    responses((status = 200, description = "The transaction's state, attempt count and first answer; state NOT_FOUND when unknown", body = wire::TransactionLookupResponse)))]
 pub async fn transaction_status(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -206,8 +212,8 @@ pub async fn transaction_status(
 }
 
 #[utoipa::path(get, path = "/wallet/v1/rounds/{round_id}", tag = "wallet",
-    params(("round_id" = String, Path), ("player_id" = String, Query)),
-    responses((status = 200, description = "The round's state (OPEN, CLOSED, NOT_FOUND), its transactions in order, and totals")))]
+    params(("round_id" = crate::openapi::Id, Path), ("player_id" = crate::openapi::Id, Query)),
+    responses((status = 200, description = "The round's state (OPEN, CLOSED, NOT_FOUND), its transactions in order, and totals", body = wire::RoundLookupResponse)))]
 pub async fn round(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -239,8 +245,11 @@ pub async fn round(
 }
 
 #[utoipa::path(get, path = "/wallet/v1/transactions", tag = "wallet",
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u64>, Query)),
-    responses((status = 200, description = "The provider's transactions, oldest first; next_cursor is null on the last page")))]
+    params(("from" = Option<String>, Query, format = DateTime, description = "RFC 3339, inclusive"),
+           ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339, exclusive"),
+           ("cursor" = Option<String>, Query, pattern = "^c(0|[1-9][0-9]{0,17})$", description = "The next_cursor of the previous page"),
+           ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "1–1000, default 100")),
+    responses((status = 200, description = "The provider's transactions, oldest first; next_cursor is null on the last page", body = wire::FeedResponse)))]
 pub async fn transaction_feed(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
