@@ -82,10 +82,11 @@ fi
 # --- Debian packages -------------------------------------------------------------
 # PostgreSQL 15 for the second test pass, Chromium for the browser tests, Node.js
 # for Playwright and (with Python 3) the example provider clients in docs/examples/, curl
-# to wait for the test server. `apt-get update` runs only when something is missing, so a
+# to wait for the test server, python3-venv for Schemathesis (test.sh installs it from PyPI
+# into a virtual environment). `apt-get update` runs only when something is missing, so a
 # machine that already has everything never touches the network here.
 missing=()
-for pkg in postgresql postgresql-contrib chromium curl python3; do
+for pkg in postgresql postgresql-contrib chromium curl python3 python3-venv; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
         missing+=("$pkg")
     fi
@@ -98,7 +99,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, python3, node)"
+    step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, python3, python3-venv, node)"
 fi
 
 # --- Playwright for the browser tests --------------------------------------------

@@ -3,6 +3,8 @@
 #   1. cargo test on SQLite (the default database)
 #   2. cargo test again against a throwaway PostgreSQL 15 cluster
 #   3. the browser tests: the real server binary, driven by Playwright in Chromium
+#   4. the OpenAPI document against the real server: Schemathesis, every check, over the
+#      operator API and the (signed) wallet API
 # PostgreSQL and the server are stopped on exit, whatever happens.
 set -euo pipefail
 
@@ -132,6 +134,103 @@ browser_tests() {
     return "$status"
 }
 
+# Schemathesis, pinned, in its own virtual environment under the cache directory (made
+# once; PyPI is the only network it needs).
+schemathesis_version=4.32.5
+schemathesis_venv="${XDG_CACHE_HOME:-$HOME/.cache}/oncewallet/schemathesis-$schemathesis_version"
+
+install_schemathesis() {
+    if "$schemathesis_venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$schemathesis_version"; then
+        echo "==> schemathesis $schemathesis_version present ($schemathesis_venv)"
+        return 0
+    fi
+    echo "==> installing schemathesis $schemathesis_version from PyPI into $schemathesis_venv"
+    rm -rf "$schemathesis_venv"
+    python3 -m venv "$schemathesis_venv" || return 1
+    "$schemathesis_venv/bin/pip" install --quiet --disable-pip-version-check \
+        "schemathesis==$schemathesis_version" || return 1
+}
+
+# One operator API call with the test server's token; prints the answer's body.
+operator_call() {
+    local method=$1 path=$2 body=$3
+    curl -fsS -X "$method" -H "Authorization: Bearer $operator_token" \
+        -H 'Content-Type: application/json' -d "$body" "$base_url$path"
+}
+
+# Runs Schemathesis with every check over the operations whose path matches $1; any
+# finding fails it. The examples per operation keep the suite to a few minutes on 2 cores.
+run_schemathesis() {
+    local paths=$1
+    shift
+    "$@" "$schemathesis_venv/bin/schemathesis" --config-file scripts/schemathesis.toml run \
+        "$base_url/api-docs/openapi.json" --url "$base_url" \
+        --checks all --include-path-regex "$paths" \
+        --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" --seed "${SCHEMATHESIS_SEED:-1}" \
+        -H "Authorization: Bearer $operator_token" --no-color
+}
+
+openapi_tests() {
+    install_schemathesis || return 1
+    if [ ! -x "$server_bin" ]; then
+        cargo build -p server --bin server || return 1
+    fi
+    local server_port server_dir="$tmp_root/openapi"
+    server_port="$(free_port)"
+    base_url="http://127.0.0.1:$server_port"
+    operator_token="openapi-operator-token"
+    mkdir -p "$server_dir"
+    echo "==> starting $server_bin on 127.0.0.1:$server_port (SQLite in $server_dir)"
+    DATABASE_URL="sqlite://$server_dir/wallet.db?mode=rwc" \
+    LEPTOS_SITE_ADDR="127.0.0.1:$server_port" \
+    LEPTOS_SITE_ROOT="$repo_root/target/site" \
+    WALLET_OPERATOR_TOKEN="$operator_token" \
+    WALLET_ADMIN_PASSWORD="openapi-admin-password" \
+    WALLET_DEMO=0 \
+    WALLET_RECONCILE_INTERVAL_SECS=0 \
+    WALLET_MFA_REQUIRED=0 \
+    RUST_LOG="${RUST_LOG:-warn}" \
+        "$server_bin" >"$server_dir/server.log" 2>&1 &
+    server_pid=$!
+    wait_for_http "$base_url/healthz" 60 || { cat "$server_dir/server.log"; return 1; }
+    local status=0 hooks="$repo_root/scripts/schemathesis_hooks.py"
+    echo "==> Schemathesis over the operator API"
+    run_schemathesis '^/operator/' env SCHEMATHESIS_HOOKS="$hooks" || status=$?
+    # The wallet API's provider, player and session are made after the operator run, which
+    # changes providers it finds. The hooks sign every request with the key and send the
+    # well-formed player fields as this player.
+    echo "==> a provider, a player with money and a session for the wallet API"
+    local secret session_token="" made=0
+    secret="openapi-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+    operator_call PUT /operator/v1/providers/openapi-provider \
+        "{\"name\":\"OpenAPI check\",\"keys\":[{\"key_id\":\"openapi-key\",\"secret\":\"$secret\"}]}" >/dev/null &&
+    operator_call PUT /operator/v1/players/openapi-player '{"currency":"EUR"}' >/dev/null &&
+    operator_call POST /operator/v1/players/openapi-player/adjustments \
+        '{"adjustment_id":"openapi-deposit","direction":"CREDIT","amount":{"value":"100000000","currency":"EUR","scale":2}}' >/dev/null &&
+    session_token="$(operator_call POST /operator/v1/sessions \
+        '{"player_id":"openapi-player","provider_id":"openapi-provider","game_id":"openapi-game","ttl_seconds":86400}' |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["session_token"])')" &&
+    made=1
+    if [ "$made" -eq 1 ]; then
+        echo "==> Schemathesis over the wallet API (signed by scripts/schemathesis_hooks.py)"
+        run_schemathesis '^/wallet/' env SCHEMATHESIS_HOOKS="$hooks" \
+            WALLET_KEY_ID=openapi-key WALLET_KEY_SECRET="$secret" WALLET_PLAYER_ID=openapi-player \
+            WALLET_GAME_ID=openapi-game WALLET_SESSION_TOKEN="$session_token" || status=$?
+    else
+        echo "could not make the wallet API's provider, player and session" >&2
+        status=1
+    fi
+    if [ "$status" -ne 0 ]; then
+        echo "==> server log (last 50 lines):"
+        tail -n 50 "$server_dir/server.log"
+    fi
+    echo "==> stopping the server"
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    return "$status"
+}
+
 started_s=$SECONDS
 
 # Without these nothing else can run: they stop the script on failure.
@@ -148,6 +247,9 @@ status=0; rust_tests_on_postgres || status=$?; record "cargo test on PostgreSQL"
 
 section "browser tests (Playwright + Chromium)"
 status=0; browser_tests || status=$?; record "browser tests" "$status"
+
+section "OpenAPI document (Schemathesis, both APIs)"
+status=0; openapi_tests || status=$?; record "OpenAPI document (Schemathesis)" "$status"
 
 section "summary"
 printf '  %s\n' "${results[@]}"
