@@ -163,11 +163,13 @@ operator_call() {
 run_schemathesis() {
     local paths=$1
     shift
-    "$@" "$schemathesis_venv/bin/schemathesis" --config-file scripts/schemathesis.toml run \
+    # From the temp dir: Schemathesis keeps its cache in the working directory.
+    (cd "$tmp_root" && "$@" "$schemathesis_venv/bin/schemathesis" \
+        --config-file "$repo_root/scripts/schemathesis.toml" run \
         "$base_url/api-docs/openapi.json" --url "$base_url" \
         --checks all --include-path-regex "$paths" \
         --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" --seed "${SCHEMATHESIS_SEED:-1}" \
-        -H "Authorization: Bearer $operator_token" --no-color
+        -H "Authorization: Bearer $operator_token" --no-color)
 }
 
 openapi_tests() {
