@@ -9,6 +9,7 @@
 pub mod entities;
 mod group_commit;
 mod inline_reads;
+mod pg_reads;
 pub mod sqlite_sync;
 
 use std::str::FromStr;
@@ -26,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::error::ServiceError;
 pub use group_commit::{Unit, WriterConfig, MAX_PG_WRITE_LANES, PG_WRITE_LANES};
 pub use inline_reads::InlineReads;
+pub use pg_reads::PgReads;
 
 /// How many times a PostgreSQL unit of work is retried after a serialization failure or a
 /// deadlock before the caller gets `503 TEMPORARY_UNAVAILABLE`.
@@ -65,6 +67,8 @@ pub struct Store {
     writer: Writer,
     /// SQLite on a file: reads made on the calling thread (see [`InlineReads`]).
     inline_reads: Option<InlineReads>,
+    /// PostgreSQL: the per-request reads' own connections (see [`PgReads`]).
+    pg_reads: Option<std::sync::Arc<PgReads>>,
     /// SQLite: held while any clone of the store lives; the background checkpoint stops
     /// when it is gone.
     _alive: Option<std::sync::Arc<()>>,
@@ -102,6 +106,11 @@ impl Store {
     /// SQLite on a file: reads on the calling thread, for the hottest single-row reads.
     pub fn inline_reads(&self) -> Option<&InlineReads> {
         self.inline_reads.as_ref()
+    }
+
+    /// PostgreSQL: connections for the reads on every wallet request's path.
+    pub fn pg_reads(&self) -> Option<&PgReads> {
+        self.pg_reads.as_deref()
     }
 
     /// Runs `work` in one database transaction and returns its result once committed.
@@ -232,6 +241,7 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     Ok(Store {
         engine: Engine::Sqlite,
         inline_reads,
+        pg_reads: None,
         reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool),
         writer: Writer::Sqlite(group_commit::spawn(
             writer_db,
@@ -275,7 +285,7 @@ async fn connect_postgres(
     let pool = PgPoolOptions::new()
         .max_connections(32)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await?;
     let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     migrate_postgres(&db).await?;
@@ -289,6 +299,7 @@ async fn connect_postgres(
         reader: db.clone(),
         writer: Writer::Postgres(db, lanes),
         inline_reads: None,
+        pg_reads: Some(std::sync::Arc::new(PgReads::new(&options))),
         _alive: None,
     })
 }

@@ -29,7 +29,7 @@ mod state;
 
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
 use crate::db::Store;
 use crate::domain::{CurrencyTable, MinorUnits, Money, TxState};
@@ -86,7 +86,7 @@ async fn replay(
     let row = match inline {
         Some(row) => row,
         // PostgreSQL, or an inline read that failed (the file busy past its short wait).
-        None => read_key(store.reader(), keyed).await?,
+        None => read_key(store, keyed).await?,
     };
     let Some(row) = row else {
         return Ok(None);
@@ -119,28 +119,30 @@ const REPLAY_READ: &str = "SELECT t.state, t.fingerprint, t.http_status, t.respo
     p.currency, p.balance_minor FROM wallet_transactions t LEFT JOIN players p \
     ON p.id = t.player_id WHERE t.scope = $1 AND t.transaction_id = $2";
 
-/// On PostgreSQL the read is not a prepared statement: it is planned for its values each
-/// time. A prepared one switches to a generic plan after five runs and keeps it, and one
-/// made while a new database's table was nearly empty is a sequential scan that stays
-/// until autovacuum's first `ANALYZE` (measured at 0.56 ms a read against 0.05 ms;
-/// docs/PERFORMANCE.md). Every other statement keeps its cached plan.
-async fn read_key(
-    db: &DatabaseConnection,
-    keyed: &KeyedRequest,
-) -> Result<Option<StoredKey>, ServiceError> {
-    let backend = db.get_database_backend();
-    if backend == sea_orm::DbBackend::Postgres {
+/// The read through the pool (SQLite when the inline read failed) or, on PostgreSQL,
+/// on the per-request reads' own connections, where it stays prepared (see
+/// `db::PgReads`).
+async fn read_key(store: &Store, keyed: &KeyedRequest) -> Result<Option<StoredKey>, ServiceError> {
+    if let Some(reads) = store.pg_reads() {
         use sqlx::Row;
         let db_error =
             |e| ServiceError::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)));
-        let Some(row) = sqlx::query(REPLAY_READ)
-            .persistent(false)
-            .bind(keyed.scope.as_str())
-            .bind(keyed.transaction_id.as_str())
-            .fetch_optional(db.get_postgres_connection_pool())
+        let row = reads
+            .read(&|connection| {
+                // Owned, so that the read's future borrows only its connection.
+                let scope = keyed.scope.clone();
+                let transaction_id = keyed.transaction_id.as_str().to_owned();
+                Box::pin(async move {
+                    sqlx::query(REPLAY_READ)
+                        .bind(scope)
+                        .bind(transaction_id)
+                        .fetch_optional(connection)
+                        .await
+                })
+            })
             .await
-            .map_err(db_error)?
-        else {
+            .map_err(db_error)?;
+        let Some(row) = row else {
             return Ok(None);
         };
         return Ok(Some(StoredKey {
@@ -152,6 +154,8 @@ async fn read_key(
             balance_minor: row.try_get("balance_minor").map_err(db_error)?,
         }));
     }
+    let db = store.reader();
+    let backend = db.get_database_backend();
     let sql = crate::db::numbered_parameters(backend, REPLAY_READ.to_owned());
     let values: [sea_orm::Value; 2] = [
         keyed.scope.as_str().into(),

@@ -115,7 +115,7 @@ async fn verify(
         .map_err(|_| invalid("X-Wallet-Timestamp must be Unix time in milliseconds"))?;
     let key = state
         .keys
-        .get(state.store.reader(), key_id)
+        .get(&state.store, key_id)
         .await
         .map_err(|error| crate::error::ServiceError::Db(error).into_api())?
         .ok_or_else(|| invalid("unknown key"))?;

@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::db::entities::provider_key;
-use crate::db::Engine;
+use crate::db::{Engine, Store};
 
 /// How long a cached key (or its absence) is believed.
 pub const KEY_TTL: Duration = Duration::from_secs(1);
@@ -58,11 +58,11 @@ impl KeyCache {
     /// The key, from the cache or the database.
     pub async fn get(
         &self,
-        db: &DatabaseConnection,
+        store: &Store,
         key_id: &str,
     ) -> Result<Option<provider_key::Model>, DbErr> {
         let Some(cache) = &self.inner else {
-            return provider_key::Entity::find_by_id(key_id).one(db).await;
+            return read_key(store, key_id).await;
         };
         let generation = {
             let inner = lock(cache);
@@ -73,7 +73,7 @@ impl KeyCache {
             }
             inner.generation
         };
-        let key = provider_key::Entity::find_by_id(key_id).one(db).await?;
+        let key = read_key(store, key_id).await?;
         let mut inner = lock(cache);
         if inner.generation == generation {
             if inner.keys.len() >= MAX_KEYS {
@@ -122,7 +122,7 @@ impl KeyCache {
 /// Writes the keys' last uses to `provider_keys.last_used_at` every [`USAGE_WRITE_EVERY`],
 /// one short transaction for all of them; a later time never goes back (several
 /// processes may write the same key).
-pub fn spawn_usage_writer(store: crate::db::Store, keys: KeyCache) {
+pub fn spawn_usage_writer(store: Store, keys: KeyCache) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(USAGE_WRITE_EVERY);
         loop {
@@ -157,6 +157,43 @@ pub fn spawn_usage_writer(store: crate::db::Store, keys: KeyCache) {
             }
         }
     });
+}
+
+/// One key from the database: on PostgreSQL on the per-request reads' own connections
+/// (`db::PgReads`), one round trip.
+async fn read_key(store: &Store, key_id: &str) -> Result<Option<provider_key::Model>, DbErr> {
+    let Some(reads) = store.pg_reads() else {
+        return provider_key::Entity::find_by_id(key_id)
+            .one(store.reader())
+            .await;
+    };
+    use sqlx::Row;
+    let db_error = |e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e));
+    let row = reads
+        .read(&|connection| {
+            let key_id = key_id.to_owned();
+            Box::pin(async move {
+                sqlx::query(
+                    "SELECT key_id, provider_id, secret, created_at, last_used_at \
+                     FROM provider_keys WHERE key_id = $1",
+                )
+                .bind(key_id)
+                .fetch_optional(connection)
+                .await
+            })
+        })
+        .await
+        .map_err(db_error)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(provider_key::Model {
+        key_id: row.try_get("key_id").map_err(db_error)?,
+        provider_id: row.try_get("provider_id").map_err(db_error)?,
+        secret: row.try_get("secret").map_err(db_error)?,
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        last_used_at: row.try_get("last_used_at").map_err(db_error)?,
+    }))
 }
 
 fn lock_any<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -1,0 +1,100 @@
+//! PostgreSQL reads on the path of every wallet request (the signing key, the replay
+//! read), on a few connections of their own instead of the shared pool.
+//!
+//! A query through sqlx's pool costs three round trips: the pool pings a connection
+//! before lending it and again when it comes back, around the query itself. For a read of
+//! a few microseconds the pings are most of the database's work; the replay profile in
+//! docs/PERFORMANCE.md showed PostgreSQL's backends mostly waking up for them. Here each
+//! connection is held by one request at a time and the read is its only round trip.
+//!
+//! These sessions plan every statement for its values (`plan_cache_mode =
+//! force_custom_plan`): a prepared statement otherwise switches to a generic plan after
+//! five runs and keeps it, and one made while a new database's tables were nearly empty
+//! stays a poor plan as they grow (measured: the replay read at 0.5 ms a call instead of
+//! 0.05 ms until the server restarted; docs/PERFORMANCE.md). The statement is still
+//! parsed once per connection, and the read is one round trip.
+//!
+//! A connection that fails is dropped and the read is tried once more on a new one, so a
+//! database restart costs the next read a reconnect, not an error.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::Connection;
+use tokio::sync::Mutex;
+
+/// Connections held at most. The reads are short; more in flight would only queue on the
+/// database's cores.
+const CONNECTIONS: usize = 24;
+/// How long opening a connection may take before the read fails (retryable).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct PgReads {
+    options: PgConnectOptions,
+    slots: Vec<Mutex<Option<PgConnection>>>,
+    next: AtomicUsize,
+}
+
+/// One read, given a connection; it may run twice (once more after a broken connection).
+pub type Read<'a, T> = dyn for<'c> Fn(&'c mut PgConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>
+    + Send
+    + Sync
+    + 'a;
+
+impl PgReads {
+    pub fn new(options: &PgConnectOptions) -> PgReads {
+        PgReads {
+            options: options
+                .clone()
+                .options([("plan_cache_mode", "force_custom_plan")]),
+            slots: (0..CONNECTIONS).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs `read` on a free connection (or waits for one), opening it if needed.
+    pub async fn read<T>(&self, read: &Read<'_, T>) -> Result<T, sqlx::Error> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let free = (0..CONNECTIONS)
+            .find_map(|offset| self.slots[(start + offset) % CONNECTIONS].try_lock().ok());
+        let mut slot = match free {
+            Some(slot) => slot,
+            None => self.slots[start % CONNECTIONS].lock().await,
+        };
+        let reused = slot.is_some();
+        let connection = match slot.as_mut() {
+            Some(connection) => connection,
+            None => slot.insert(self.connect().await?),
+        };
+        match read(connection).await {
+            Err(error) if reused && is_broken(&error) => {
+                // The database restarted or dropped the session since its last read.
+                *slot = None;
+                let connection = slot.insert(self.connect().await?);
+                read(connection).await
+            }
+            Err(error) => {
+                if is_broken(&error) {
+                    *slot = None;
+                }
+                Err(error)
+            }
+            ok => ok,
+        }
+    }
+
+    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
+        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options))
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+    }
+}
+
+/// Errors after which the connection cannot be used again.
+fn is_broken(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+    ) || matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|code| code.starts_with("57P")))
+}
