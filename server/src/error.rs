@@ -218,6 +218,10 @@ pub enum ServiceError {
     /// the same bug. Nothing was committed.
     #[error("bug: {0}")]
     Bug(String),
+    /// The request was verified with a cached signing key that has since been removed or
+    /// replaced (`money::SigningKey`): `401`, nothing done.
+    #[error("signing key withdrawn")]
+    KeyWithdrawn,
 }
 
 impl From<crate::domain::UnknownValue> for ServiceError {
@@ -265,6 +269,10 @@ impl ServiceError {
                     "the wallet refused an operation that would break its own invariants; nothing was committed",
                 )
             }
+            ServiceError::KeyWithdrawn => ApiError::new(
+                ErrorCode::InvalidSignature,
+                "unknown key: it was removed or replaced",
+            ),
         }
     }
 }

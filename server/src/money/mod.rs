@@ -49,13 +49,17 @@ pub trait Operation: Send + Sync + 'static {
 }
 
 /// Runs `operation` exactly once for its key and returns its answer, or the stored one.
+///
+/// `signed_by` is the provider's signing key when it was checked against a cached copy:
+/// the key's first read confirms that the key still stands (see [`SigningKey`]).
 pub async fn execute(
     store: &Store,
     currencies: &Arc<CurrencyTable>,
     operation: Arc<dyn Operation>,
+    signed_by: Option<&SigningKey>,
 ) -> Result<Answer, ServiceError> {
     // The fast path: a replay reads once and never waits for the writer.
-    if let Some(answer) = replay(store, currencies, operation.keyed()).await? {
+    if let Some(answer) = replay(store, currencies, operation.keyed(), signed_by).await? {
         return Ok(answer);
     }
     let player_id = operation.keyed().player_id.clone();
@@ -73,20 +77,47 @@ pub async fn execute(
     answer
 }
 
+/// A provider's signing key as a request was verified with, from the wallet's cache.
+///
+/// On PostgreSQL several processes share the keys, and one that replaces or removes a
+/// key cannot clear the others' caches at once. So a money operation verified with a
+/// cached key has the key confirmed by the same statement as its first read (the
+/// replay read), at no extra round trip: a key removed or replaced through any process
+/// stops working at once, as docs/API.md promises. Lookups read their key instead.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub key_id: String,
+    pub secret: String,
+}
+
+// Written by hand so that the secret never reaches a log line.
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The key's stored answer with the player's balance now, in one indexed read; `None`
 /// when the key is new.
 async fn replay(
     store: &Store,
     currencies: &CurrencyTable,
     keyed: &KeyedRequest,
+    signed_by: Option<&SigningKey>,
 ) -> Result<Option<Answer>, ServiceError> {
     let inline = store
         .inline_reads()
         .and_then(|reads| read_key_inline(reads, keyed).ok());
-    let row = match inline {
-        Some(row) => row,
-        // PostgreSQL, or an inline read that failed (the file busy past its short wait).
-        None => read_key(store, keyed).await?,
+    let row = match (inline, store.pg_reads(), signed_by) {
+        (Some(row), _, _) => row,
+        (None, Some(reads), Some(signing_key)) => {
+            read_key_confirming(reads, keyed, signing_key).await?
+        }
+        // PostgreSQL for an operator's operation, or an inline read that failed (the file
+        // busy past its short wait).
+        _ => read_key(store, keyed).await?,
     };
     let Some(row) = row else {
         return Ok(None);
@@ -163,6 +194,59 @@ async fn read_key(store: &Store, keyed: &KeyedRequest) -> Result<Option<StoredKe
     ];
     let statement = Statement::from_sql_and_values(backend, sql, values);
     Ok(StoredKey::find_by_statement(statement).one(db).await?)
+}
+
+/// The replay read with the signing key's confirmation, one statement on PostgreSQL's
+/// per-request connections (see [`SigningKey`]). Always one row: the key's verdict, and
+/// the transaction's columns, null when the key is new.
+const REPLAY_READ_CONFIRMING_KEY: &str = "SELECT EXISTS (SELECT 1 FROM provider_keys k \
+    WHERE k.key_id = $3 AND k.secret = $4) AS key_stands, t.state, t.fingerprint, \
+    t.http_status, t.response_body, p.currency, p.balance_minor FROM (SELECT 1) AS one \
+    LEFT JOIN wallet_transactions t ON t.scope = $1 AND t.transaction_id = $2 \
+    LEFT JOIN players p ON p.id = t.player_id";
+
+async fn read_key_confirming(
+    reads: &crate::db::PgReads,
+    keyed: &KeyedRequest,
+    signing_key: &SigningKey,
+) -> Result<Option<StoredKey>, ServiceError> {
+    use sqlx::Row;
+    let db_error = |e| ServiceError::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)));
+    let row = reads
+        .read(&|connection| {
+            // Owned, so that the read's future borrows only its connection.
+            let scope = keyed.scope.clone();
+            let transaction_id = keyed.transaction_id.as_str().to_owned();
+            let (key_id, secret) = (signing_key.key_id.clone(), signing_key.secret.clone());
+            Box::pin(async move {
+                sqlx::query(REPLAY_READ_CONFIRMING_KEY)
+                    .bind(scope)
+                    .bind(transaction_id)
+                    .bind(key_id)
+                    .bind(secret)
+                    .fetch_one(connection)
+                    .await
+            })
+        })
+        .await
+        .map_err(db_error)?;
+    if !row.try_get::<bool, _>("key_stands").map_err(db_error)? {
+        return Err(ServiceError::KeyWithdrawn);
+    }
+    let Some(state) = row
+        .try_get::<Option<String>, _>("state")
+        .map_err(db_error)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(StoredKey {
+        state,
+        fingerprint: row.try_get("fingerprint").map_err(db_error)?,
+        http_status: row.try_get("http_status").map_err(db_error)?,
+        response_body: row.try_get("response_body").map_err(db_error)?,
+        currency: row.try_get("currency").map_err(db_error)?,
+        balance_minor: row.try_get("balance_minor").map_err(db_error)?,
+    }))
 }
 
 /// SQLite: the same read on the calling thread, without a hand-off to a pool's

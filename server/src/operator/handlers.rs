@@ -173,7 +173,7 @@ pub async fn post_adjustment(
         Ok(operation) => std::sync::Arc::new(operation),
         Err(error) => return error_response(&error, &request_id),
     };
-    let result = money::execute(&state.store, &state.currencies, operation.clone()).await;
+    let result = money::execute(&state.store, &state.currencies, operation.clone(), None).await;
     operation_response(result, &request_id, operation.keyed())
 }
 

@@ -40,6 +40,6 @@ pub async fn refund_bet(
     let operation =
         Rollback::by_operator(order.bet, order.refund_id, order.staff, order.raw_body, ctx)?;
     let keyed = operation.keyed().clone();
-    let answer = money::execute(store, currencies, std::sync::Arc::new(operation)).await;
+    let answer = money::execute(store, currencies, std::sync::Arc::new(operation), None).await;
     Ok(Refunded { answer, keyed })
 }

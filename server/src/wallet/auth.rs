@@ -7,12 +7,14 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::keys::KeyUse;
 use super::signing;
 use crate::db::entities::provider_key;
 use crate::domain::ProviderId;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::error_response;
 use crate::http::request_id::RequestId;
+use crate::money::SigningKey;
 use crate::state::AppState;
 use crate::trace::SignatureNote;
 
@@ -21,9 +23,38 @@ use crate::trace::SignatureNote;
 pub struct AuthenticatedProvider {
     pub provider_id: ProviderId,
     pub key_id: String,
+    /// The key as it was verified from the cache, for the money operation's first read
+    /// to confirm (PostgreSQL; `money::SigningKey`).
+    pub signed_by: Option<SigningKey>,
 }
 
+/// Marks the answer of a money operation whose cached signing key its first read found
+/// withdrawn (`ServiceError::KeyWithdrawn`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyWithdrawn;
+
+/// Authenticates a lookup or a balance read: on PostgreSQL its key is read from the
+/// database, since nothing later in the request would notice a withdrawn key.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    authenticate_for(state, request, next, KeyUse::Final).await
+}
+
+/// Authenticates a money operation: its key may come from the cache, because the
+/// operation's first read confirms it (`money::SigningKey`).
+pub async fn authenticate_money(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    authenticate_for(state, request, next, KeyUse::ConfirmedLater).await
+}
+
+async fn authenticate_for(
+    state: AppState,
+    request: Request,
+    next: Next,
+    key_use: KeyUse,
+) -> Response {
     let request_id = request
         .extensions()
         .get::<RequestId>()
@@ -34,7 +65,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
         return error_response(&ApiError::malformed("unreadable request body"), &request_id);
     };
-    let key = match verify(&state, &parts, &body).await {
+    let key = match verify(&state, &parts, &body, key_use).await {
         Ok(key) => key,
         Err(failure) => {
             let mut response = error_response(&failure.error, &request_id);
@@ -61,13 +92,29 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         error_response(&ApiError::too_large(limit), &request_id)
     } else {
         let mut request = Request::from_parts(parts, Body::from(body));
+        let confirm = key_use == KeyUse::ConfirmedLater && state.keys.needs_confirmation();
         let authenticated = AuthenticatedProvider {
             provider_id,
             key_id: key.key_id.clone(),
+            signed_by: confirm.then(|| SigningKey {
+                key_id: key.key_id.clone(),
+                secret: key.secret.clone(),
+            }),
         };
         request.extensions_mut().insert(authenticated);
         next.run(request).await
     };
+    if response.extensions().get::<KeyWithdrawn>().is_some() {
+        // The money operation's read found the cached key removed or replaced since.
+        // Answered unsigned, like every refused signature.
+        state.keys.clear();
+        response.extensions_mut().insert(SignatureNote {
+            provider_id: Some(key.provider_id.clone()),
+            key_id: Some(key.key_id.clone()),
+            verdict: "INVALID",
+        });
+        return response;
+    }
     response.extensions_mut().insert(SignatureNote {
         provider_id: Some(key.provider_id.clone()),
         key_id: Some(key.key_id.clone()),
@@ -106,6 +153,7 @@ async fn verify(
     state: &AppState,
     parts: &Parts,
     body: &Bytes,
+    key_use: KeyUse,
 ) -> Result<provider_key::Model, AuthFailure> {
     let key_id = header(parts, "x-wallet-key-id")?;
     let timestamp = header(parts, "x-wallet-timestamp")?;
@@ -113,19 +161,30 @@ async fn verify(
     let timestamp_ms: i64 = timestamp
         .parse()
         .map_err(|_| invalid("X-Wallet-Timestamp must be Unix time in milliseconds"))?;
-    let key = state
-        .keys
-        .get(&state.store, key_id)
-        .await
-        .map_err(|error| crate::error::ServiceError::Db(error).into_api())?
-        .ok_or_else(|| invalid("unknown key"))?;
+    let read = |key_use| async move {
+        state
+            .keys
+            .get(&state.store, key_id, key_use)
+            .await
+            .map_err(|error| crate::error::ServiceError::Db(error).into_api())?
+            .ok_or_else(|| invalid("unknown key"))
+    };
+    let mut key = read(key_use).await?;
     let path_and_query = parts
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
     let canonical =
         signing::request_canonical(parts.method.as_str(), path_and_query, timestamp, body);
-    if !signing::verify(&key.secret, &canonical, signature) {
+    let mut verified = signing::verify(&key.secret, &canonical, signature);
+    if !verified && key_use == KeyUse::ConfirmedLater && state.keys.needs_confirmation() {
+        // The cached copy may predate a new secret given to the same key id through
+        // another process.
+        state.keys.clear();
+        key = read(KeyUse::Final).await?;
+        verified = signing::verify(&key.secret, &canonical, signature);
+    }
+    if !verified {
         return Err(AuthFailure {
             error: invalid("the signature does not match"),
             key: Some(key),

@@ -9,7 +9,7 @@ use sea_orm::EntityTrait;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::auth::AuthenticatedProvider;
+use super::auth::{AuthenticatedProvider, KeyWithdrawn};
 use super::operations::{Bet, CloseRound, RequestContext, Rollback, Win};
 use super::wire::{self, BalanceRequest};
 use crate::db::entities::player;
@@ -44,8 +44,19 @@ async fn money_operation<R: DeserializeOwned, O: Operation>(
         Err(error) => return error_response(&error, request_id),
     };
     tracing::Span::current().record("transaction_id", operation.keyed().transaction_id.as_str());
-    let result = money::execute(&state.store, &state.currencies, operation.clone()).await;
-    operation_response(result, request_id, operation.keyed())
+    let result = money::execute(
+        &state.store,
+        &state.currencies,
+        operation.clone(),
+        provider.signed_by.as_ref(),
+    )
+    .await;
+    let withdrawn = matches!(result, Err(ServiceError::KeyWithdrawn));
+    let mut response = operation_response(result, request_id, operation.keyed());
+    if withdrawn {
+        response.extensions_mut().insert(KeyWithdrawn);
+    }
+    response
 }
 
 #[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = wire::BetRequest,

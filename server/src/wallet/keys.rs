@@ -1,12 +1,14 @@
-//! The provider keys the signature check needs, cached in memory on SQLite. Every wallet
-//! request needs its key's secret before anything else; read from the database each time
-//! it is one more query per request (on a replay, half of its database work).
+//! The provider keys the signature check needs, cached in memory. Every wallet request
+//! needs its key's secret before anything else; read from the database each time it is
+//! one more query per request (on a replay, half of its database work).
 //!
-//! Only on SQLite: there one server process owns the file, every key change goes through
-//! its operator API, and that clears the cache when it commits, so a removed key stops
+//! On SQLite one server process owns the file, every key change goes through its
+//! operator API, and that clears the cache when it commits, so a removed key stops
 //! working at once as the contract says. On PostgreSQL several processes share the
-//! database and a key replaced through one of them must stop working on all of them at
-//! once, so every request reads its key (see docs/PERFORMANCE.md).
+//! database, and a key replaced through one of them must stop working on all of them at
+//! once: there a money operation uses the cached key and has it confirmed by its own
+//! first read (`money::SigningKey`), and every other request reads its key
+//! ([`KeyUse`]; docs/PERFORMANCE.md).
 //!
 //! A cached key is also re-read after [`KEY_TTL`] (a key table restored from a backup
 //! beside the running process). Unknown key ids are cached too (a flood of made-up ids
@@ -28,10 +30,22 @@ pub const MAX_KEYS: usize = 10_000;
 /// How often the keys' last uses are written.
 pub const USAGE_WRITE_EVERY: Duration = Duration::from_secs(10);
 
+/// How sure a lookup must be that the key still stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// Nothing later in the request looks at the key again.
+    Final,
+    /// The request's money operation confirms the key in its first read
+    /// (`money::SigningKey`): a cached copy will do.
+    ConfirmedLater,
+}
+
 #[derive(Clone)]
 pub struct KeyCache {
-    /// `None`: every lookup reads the database (PostgreSQL).
-    inner: Option<Arc<Mutex<Inner>>>,
+    inner: Arc<Mutex<Inner>>,
+    /// Other processes change keys too (PostgreSQL): only a lookup whose key is
+    /// confirmed later may use the cache.
+    shared: bool,
     /// When each key last signed a request that verified, not yet written to
     /// `provider_keys.last_used_at` ([`spawn_usage_writer`]).
     used: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
@@ -46,13 +60,20 @@ struct Inner {
 }
 
 impl KeyCache {
-    /// A cache for a database only this process writes keys to (SQLite), or a
-    /// pass-through.
+    /// A cache for the engine's database: PostgreSQL's keys are shared with other
+    /// processes.
     pub fn for_engine(engine: Engine) -> KeyCache {
         KeyCache {
-            inner: (engine == Engine::Sqlite).then(Arc::default),
+            inner: Arc::default(),
+            shared: engine == Engine::Postgres,
             used: Arc::default(),
         }
+    }
+
+    /// Whether a key from the cache must be confirmed by the request's own read
+    /// (PostgreSQL).
+    pub fn needs_confirmation(&self) -> bool {
+        self.shared
     }
 
     /// The key, from the cache or the database.
@@ -60,10 +81,12 @@ impl KeyCache {
         &self,
         store: &Store,
         key_id: &str,
+        key_use: KeyUse,
     ) -> Result<Option<provider_key::Model>, DbErr> {
-        let Some(cache) = &self.inner else {
+        if self.shared && key_use == KeyUse::Final {
             return read_key(store, key_id).await;
-        };
+        }
+        let cache = &self.inner;
         let generation = {
             let inner = lock(cache);
             if let Some((fetched, key)) = inner.keys.get(key_id) {
@@ -88,11 +111,9 @@ impl KeyCache {
 
     /// Forgets every key: call after the key set changed.
     pub fn clear(&self) {
-        if let Some(cache) = &self.inner {
-            let mut inner = lock(cache);
-            inner.keys.clear();
-            inner.generation += 1;
-        }
+        let mut inner = lock(&self.inner);
+        inner.keys.clear();
+        inner.generation += 1;
     }
 }
 

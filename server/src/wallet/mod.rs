@@ -16,12 +16,15 @@ use axum::{middleware, Router};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
-    let mut router = Router::new()
-        .route("/wallet/v1/balance", post(handlers::balance))
+    // Money operations confirm a cached signing key in their first read; every other
+    // request reads its key (`auth::authenticate_money`, `keys::KeyUse`).
+    let money = Router::new()
         .route("/wallet/v1/bet", post(handlers::bet))
         .route("/wallet/v1/win", post(handlers::win))
         .route("/wallet/v1/rollback", post(handlers::rollback))
-        .route("/wallet/v1/rounds/close", post(handlers::close_round))
+        .route("/wallet/v1/rounds/close", post(handlers::close_round));
+    let lookups = Router::new()
+        .route("/wallet/v1/balance", post(handlers::balance))
         .route("/wallet/v1/transactions", get(handlers::transaction_feed))
         .route(
             "/wallet/v1/transactions/{transaction_id}",
@@ -30,14 +33,23 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/wallet/v1/rounds/{round_id}", get(handlers::round));
     // Inside authentication: only signed requests count against a key, and the 429 is
     // signed like every answer to an authenticated request.
-    if let Some(limit) = state.wallet_rate_limit.clone() {
-        router = router.route_layer(middleware::from_fn_with_state(limit, rate_limit::enforce));
-    }
-    router
+    let rate_limited = |router: Router<AppState>| match state.wallet_rate_limit.clone() {
+        Some(limit) => {
+            router.route_layer(middleware::from_fn_with_state(limit, rate_limit::enforce))
+        }
+        None => router,
+    };
+    rate_limited(money)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::authenticate,
+            auth::authenticate_money,
         ))
+        .merge(
+            rate_limited(lookups).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::authenticate,
+            )),
+        )
         // Outermost, so that refused requests are recorded too.
         .route_layer(middleware::from_fn_with_state(state, crate::trace::capture))
 }

@@ -314,6 +314,15 @@ impl Provider {
         provider
     }
 
+    /// The same provider signing with another key.
+    pub fn with_key(&self, key_id: &str, secret: &str) -> Provider {
+        Provider {
+            key_id: key_id.to_owned(),
+            secret: secret.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// A player with `balance_minor` in EUR and a long session at this provider; its
     /// session token.
     pub async fn player(&self, base_url: &str, player_id: &str, balance_minor: i64) -> String {
