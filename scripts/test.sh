@@ -92,37 +92,36 @@ rust_tests_on_postgres() {
     return "$status"
 }
 
-browser_tests() {
-    # The binary the integration tests ran (CARGO_BIN_EXE_server): asking cargo test for
-    # it is a no-op after the runs above, where `cargo build` would relink the server
-    # crate with the dev rather than the test feature set.
-    "${cargo_test[@]}" --no-run || return 1
+# Starts the server binary on a fresh SQLite database in $tmp_root/$1 on a free port,
+# with operator token $2 and any further VAR=value settings; sets server_pid, server_dir
+# and server_url, and waits until it answers.
+start_test_server() {
+    local name=$1 token=$2 port
+    shift 2
     if [ ! -x "$server_bin" ]; then
         cargo build -p server --bin server || return 1
     fi
-    local server_port server_dir="$tmp_root/server"
-    server_port="$(free_port)"
+    port="$(free_port)"
+    server_dir="$tmp_root/$name"
+    server_url="http://127.0.0.1:$port"
     mkdir -p "$server_dir"
-    echo "==> starting $server_bin on 127.0.0.1:$server_port (SQLite in $server_dir)"
-    DATABASE_URL="sqlite://$server_dir/wallet.db?mode=rwc" \
-    LEPTOS_SITE_ADDR="127.0.0.1:$server_port" \
-    LEPTOS_SITE_ROOT="$repo_root/target/site" \
-    WALLET_OPERATOR_TOKEN="end2end-operator-token" \
-    WALLET_ADMIN_PASSWORD="end2end-admin-password" \
-    WALLET_DEMO=0 \
-    WALLET_RECONCILE_INTERVAL_SECS=0 \
-    WALLET_ORPHAN_AFTER_SECS=1 \
-    WALLET_REFUND_APPROVAL_ABOVE="EUR=50.00" \
-    WALLET_MFA_REQUIRED=0 \
-    RUST_LOG="${RUST_LOG:-info}" \
-        "$server_bin" >"$server_dir/server.log" 2>&1 &
+    echo "==> starting $server_bin on 127.0.0.1:$port (SQLite in $server_dir)"
+    env DATABASE_URL="sqlite://$server_dir/wallet.db?mode=rwc" \
+        LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+        LEPTOS_SITE_ROOT="$repo_root/target/site" \
+        WALLET_OPERATOR_TOKEN="$token" \
+        WALLET_DEMO=0 \
+        WALLET_RECONCILE_INTERVAL_SECS=0 \
+        WALLET_MFA_REQUIRED=0 \
+        "$@" "$server_bin" >"$server_dir/server.log" 2>&1 &
     server_pid=$!
-    wait_for_http "http://127.0.0.1:$server_port/healthz" 60 || { cat "$server_dir/server.log"; return 1; }
-    echo "==> server is up"
-    local status=0
-    (cd end2end && BASE_URL="http://127.0.0.1:$server_port" OPERATOR_TOKEN="end2end-operator-token" \
-        ADMIN_PASSWORD="end2end-admin-password" npx --no-install playwright test) || status=$?
-    echo "==> page screenshots: end2end/test-results/screenshots/"
+    wait_for_http "$server_url/healthz" 60 || { cat "$server_dir/server.log"; return 1; }
+}
+
+# Stops the server start_test_server started, showing its log's end if $1 (a suite's
+# status) is not 0; returns $1.
+stop_test_server() {
+    local status=$1
     if [ "$status" -ne 0 ]; then
         echo "==> server log (last 50 lines):"
         tail -n 50 "$server_dir/server.log"
@@ -132,6 +131,24 @@ browser_tests() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
     return "$status"
+}
+
+browser_tests() {
+    # The binary the integration tests ran (CARGO_BIN_EXE_server): asking cargo test for
+    # it is a no-op after the runs above, where `cargo build` would relink the server
+    # crate with the dev rather than the test feature set.
+    "${cargo_test[@]}" --no-run || return 1
+    start_test_server end2end end2end-operator-token \
+        WALLET_ADMIN_PASSWORD="end2end-admin-password" \
+        WALLET_ORPHAN_AFTER_SECS=1 \
+        WALLET_REFUND_APPROVAL_ABOVE="EUR=50.00" \
+        RUST_LOG="${RUST_LOG:-info}" || return 1
+    echo "==> server is up"
+    local status=0
+    (cd end2end && BASE_URL="$server_url" OPERATOR_TOKEN="end2end-operator-token" \
+        ADMIN_PASSWORD="end2end-admin-password" npx --no-install playwright test) || status=$?
+    echo "==> page screenshots: end2end/test-results/screenshots/"
+    stop_test_server "$status"
 }
 
 # Schemathesis, pinned, in its own virtual environment under the cache directory (made
@@ -174,27 +191,11 @@ run_schemathesis() {
 
 openapi_tests() {
     install_schemathesis || return 1
-    if [ ! -x "$server_bin" ]; then
-        cargo build -p server --bin server || return 1
-    fi
-    local server_port server_dir="$tmp_root/openapi"
-    server_port="$(free_port)"
-    base_url="http://127.0.0.1:$server_port"
     operator_token="openapi-operator-token"
-    mkdir -p "$server_dir"
-    echo "==> starting $server_bin on 127.0.0.1:$server_port (SQLite in $server_dir)"
-    DATABASE_URL="sqlite://$server_dir/wallet.db?mode=rwc" \
-    LEPTOS_SITE_ADDR="127.0.0.1:$server_port" \
-    LEPTOS_SITE_ROOT="$repo_root/target/site" \
-    WALLET_OPERATOR_TOKEN="$operator_token" \
-    WALLET_ADMIN_PASSWORD="openapi-admin-password" \
-    WALLET_DEMO=0 \
-    WALLET_RECONCILE_INTERVAL_SECS=0 \
-    WALLET_MFA_REQUIRED=0 \
-    RUST_LOG="${RUST_LOG:-warn}" \
-        "$server_bin" >"$server_dir/server.log" 2>&1 &
-    server_pid=$!
-    wait_for_http "$base_url/healthz" 60 || { cat "$server_dir/server.log"; return 1; }
+    start_test_server openapi "$operator_token" \
+        WALLET_ADMIN_PASSWORD="openapi-admin-password" \
+        RUST_LOG="${RUST_LOG:-warn}" || return 1
+    base_url=$server_url
     local status=0 hooks="$repo_root/scripts/schemathesis_hooks.py"
     echo "==> Schemathesis over the operator API"
     run_schemathesis '^/operator/' env SCHEMATHESIS_HOOKS="$hooks" || status=$?
@@ -222,15 +223,7 @@ openapi_tests() {
         echo "could not make the wallet API's provider, player and session" >&2
         status=1
     fi
-    if [ "$status" -ne 0 ]; then
-        echo "==> server log (last 50 lines):"
-        tail -n 50 "$server_dir/server.log"
-    fi
-    echo "==> stopping the server"
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-    return "$status"
+    stop_test_server "$status"
 }
 
 started_s=$SECONDS

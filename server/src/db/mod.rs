@@ -27,7 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::error::ServiceError;
 pub use group_commit::{Unit, WriterConfig, MAX_PG_WRITE_LANES, PG_WRITE_LANES};
 pub use inline_reads::InlineReads;
-pub use pg_reads::PgReads;
+pub use pg_reads::{query_error, PgReads};
 
 /// How many times a PostgreSQL unit of work is retried after a serialization failure or a
 /// deadlock before the caller gets `503 TEMPORARY_UNAVAILABLE`.

@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::DbErr;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::Connection;
 use tokio::sync::Mutex;
 
@@ -84,11 +85,37 @@ impl PgReads {
         }
     }
 
+    /// One row of `sql` with its text parameters bound in order, or none.
+    pub async fn fetch_optional(
+        &self,
+        sql: &'static str,
+        parameters: &[&str],
+    ) -> Result<Option<PgRow>, DbErr> {
+        self.read(&|connection| {
+            // Owned, so that the read's future borrows only its connection.
+            let parameters: Vec<String> = parameters.iter().map(|p| (*p).to_owned()).collect();
+            Box::pin(async move {
+                let mut query = sqlx::query(sql);
+                for parameter in parameters {
+                    query = query.bind(parameter);
+                }
+                query.fetch_optional(connection).await
+            })
+        })
+        .await
+        .map_err(query_error)
+    }
+
     async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
         tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options))
             .await
             .unwrap_or(Err(sqlx::Error::PoolTimedOut))
     }
+}
+
+/// A driver error as the rest of the code sees database errors.
+pub fn query_error(error: sqlx::Error) -> DbErr {
+    DbErr::Query(sea_orm::RuntimeErr::SqlxError(error))
 }
 
 /// Errors after which the connection cannot be used again.

@@ -155,35 +155,12 @@ const REPLAY_READ: &str = "SELECT t.state, t.fingerprint, t.http_status, t.respo
 /// `db::PgReads`).
 async fn read_key(store: &Store, keyed: &KeyedRequest) -> Result<Option<StoredKey>, ServiceError> {
     if let Some(reads) = store.pg_reads() {
-        use sqlx::Row;
-        let db_error =
-            |e| ServiceError::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)));
         let row = reads
-            .read(&|connection| {
-                // Owned, so that the read's future borrows only its connection.
-                let scope = keyed.scope.clone();
-                let transaction_id = keyed.transaction_id.as_str().to_owned();
-                Box::pin(async move {
-                    sqlx::query(REPLAY_READ)
-                        .bind(scope)
-                        .bind(transaction_id)
-                        .fetch_optional(connection)
-                        .await
-                })
-            })
-            .await
-            .map_err(db_error)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        return Ok(Some(StoredKey {
-            state: row.try_get("state").map_err(db_error)?,
-            fingerprint: row.try_get("fingerprint").map_err(db_error)?,
-            http_status: row.try_get("http_status").map_err(db_error)?,
-            response_body: row.try_get("response_body").map_err(db_error)?,
-            currency: row.try_get("currency").map_err(db_error)?,
-            balance_minor: row.try_get("balance_minor").map_err(db_error)?,
-        }));
+            .fetch_optional(REPLAY_READ, &[&keyed.scope, keyed.transaction_id.as_str()])
+            .await?;
+        return Ok(row
+            .map(|row| StoredKey::from_query_result(&row.into(), ""))
+            .transpose()?);
     }
     let db = store.reader();
     let backend = db.get_database_backend();
@@ -210,43 +187,24 @@ async fn read_key_confirming(
     keyed: &KeyedRequest,
     signing_key: &SigningKey,
 ) -> Result<Option<StoredKey>, ServiceError> {
-    use sqlx::Row;
-    let db_error = |e| ServiceError::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)));
-    let row = reads
-        .read(&|connection| {
-            // Owned, so that the read's future borrows only its connection.
-            let scope = keyed.scope.clone();
-            let transaction_id = keyed.transaction_id.as_str().to_owned();
-            let (key_id, secret) = (signing_key.key_id.clone(), signing_key.secret.clone());
-            Box::pin(async move {
-                sqlx::query(REPLAY_READ_CONFIRMING_KEY)
-                    .bind(scope)
-                    .bind(transaction_id)
-                    .bind(key_id)
-                    .bind(secret)
-                    .fetch_one(connection)
-                    .await
-            })
-        })
-        .await
-        .map_err(db_error)?;
-    if !row.try_get::<bool, _>("key_stands").map_err(db_error)? {
+    let parameters = [
+        keyed.scope.as_str(),
+        keyed.transaction_id.as_str(),
+        &signing_key.key_id,
+        &signing_key.secret,
+    ];
+    let row: sea_orm::QueryResult = reads
+        .fetch_optional(REPLAY_READ_CONFIRMING_KEY, &parameters)
+        .await?
+        .ok_or_else(|| ServiceError::Bug("the confirming read returned no row".into()))?
+        .into();
+    if !row.try_get::<bool>("", "key_stands")? {
         return Err(ServiceError::KeyWithdrawn);
     }
-    let Some(state) = row
-        .try_get::<Option<String>, _>("state")
-        .map_err(db_error)?
-    else {
+    if row.try_get::<Option<String>>("", "state")?.is_none() {
         return Ok(None);
-    };
-    Ok(Some(StoredKey {
-        state,
-        fingerprint: row.try_get("fingerprint").map_err(db_error)?,
-        http_status: row.try_get("http_status").map_err(db_error)?,
-        response_body: row.try_get("response_body").map_err(db_error)?,
-        currency: row.try_get("currency").map_err(db_error)?,
-        balance_minor: row.try_get("balance_minor").map_err(db_error)?,
-    }))
+    }
+    Ok(Some(StoredKey::from_query_result(&row, "")?))
 }
 
 /// SQLite: the same read on the calling thread, without a hand-off to a pool's

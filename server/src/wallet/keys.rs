@@ -189,31 +189,25 @@ async fn read_key(store: &Store, key_id: &str) -> Result<Option<provider_key::Mo
             .await;
     };
     use sqlx::Row;
-    let db_error = |e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e));
     let row = reads
-        .read(&|connection| {
-            let key_id = key_id.to_owned();
-            Box::pin(async move {
-                sqlx::query(
-                    "SELECT key_id, provider_id, secret, created_at, last_used_at \
-                     FROM provider_keys WHERE key_id = $1",
-                )
-                .bind(key_id)
-                .fetch_optional(connection)
-                .await
-            })
-        })
-        .await
-        .map_err(db_error)?;
+        .fetch_optional(
+            "SELECT key_id, provider_id, secret, created_at, last_used_at \
+             FROM provider_keys WHERE key_id = $1",
+            &[key_id],
+        )
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
+    let column = |name| row.try_get(name).map_err(crate::db::query_error);
     Ok(Some(provider_key::Model {
-        key_id: row.try_get("key_id").map_err(db_error)?,
-        provider_id: row.try_get("provider_id").map_err(db_error)?,
-        secret: row.try_get("secret").map_err(db_error)?,
-        created_at: row.try_get("created_at").map_err(db_error)?,
-        last_used_at: row.try_get("last_used_at").map_err(db_error)?,
+        key_id: column("key_id")?,
+        provider_id: column("provider_id")?,
+        secret: column("secret")?,
+        created_at: row.try_get("created_at").map_err(crate::db::query_error)?,
+        last_used_at: row
+            .try_get("last_used_at")
+            .map_err(crate::db::query_error)?,
     }))
 }
 
