@@ -439,15 +439,18 @@ async fn a_key_replaced_through_one_node_stops_money_operations_on_another_at_on
     }
 
     // A new secret for the same key id, through node a: node b's cached copy is stale.
+    // The provider's whole key set becomes `to`'s one key, through node a.
+    let replace_keys = |to: &Provider| {
+        let body = json!({ "name": "reliability", "keys": [ { "key_id": to.key_id, "secret": to.secret } ] });
+        let path = format!("/operator/v1/providers/{}", provider.id);
+        let a = a.clone();
+        async move {
+            let put = crate::node::operator(&a, Method::PUT, &path, &body).await;
+            assert_eq!(put.status, 200, "{}", put.body);
+        }
+    };
     let rotated = provider.with_key(&provider.key_id, &crate::helpers::fresh_secret());
-    let put = crate::node::operator(
-        &a,
-        Method::PUT,
-        &format!("/operator/v1/providers/{}", provider.id),
-        &json!({ "name": "reliability", "keys": [ { "key_id": provider.key_id, "secret": rotated.secret } ] }),
-    )
-    .await;
-    assert_eq!(put.status, 200, "{}", put.body);
+    replace_keys(&rotated).await;
     let replay = send(&rotated, &b, &first).await;
     assert_eq!(
         (replay.status, replay.body["replayed"].as_bool()),
@@ -466,14 +469,7 @@ async fn a_key_replaced_through_one_node_stops_money_operations_on_another_at_on
     // Node b caches the rotated key again, then the key is replaced by another id.
     assert_eq!(send(&rotated, &b, &first).await.status, 200);
     let replacement = provider.with_key(&unique_id("key"), &crate::helpers::fresh_secret());
-    let put = crate::node::operator(
-        &a,
-        Method::PUT,
-        &format!("/operator/v1/providers/{}", provider.id),
-        &json!({ "name": "reliability", "keys": [ { "key_id": replacement.key_id, "secret": replacement.secret } ] }),
-    )
-    .await;
-    assert_eq!(put.status, 200, "{}", put.body);
+    replace_keys(&replacement).await;
     let new_tx = unique_id("bet");
     for body in [first.clone(), bet(&new_tx)] {
         let refused = send(&rotated, &b, &body).await;
