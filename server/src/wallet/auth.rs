@@ -92,7 +92,7 @@ async fn authenticate_for(
         error_response(&ApiError::too_large(limit), &request_id)
     } else {
         let mut request = Request::from_parts(parts, Body::from(body));
-        let confirm = key_use == KeyUse::ConfirmedLater && state.keys.needs_confirmation();
+        let confirm = state.keys.needs_confirmation(key_use);
         let authenticated = AuthenticatedProvider {
             provider_id,
             key_id: key.key_id.clone(),
@@ -177,7 +177,7 @@ async fn verify(
     let canonical =
         signing::request_canonical(parts.method.as_str(), path_and_query, timestamp, body);
     let mut verified = signing::verify(&key.secret, &canonical, signature);
-    if !verified && key_use == KeyUse::ConfirmedLater && state.keys.needs_confirmation() {
+    if !verified && state.keys.needs_confirmation(key_use) {
         // The cached copy may predate a new secret given to the same key id through
         // another process.
         state.keys.clear();

@@ -70,10 +70,10 @@ impl KeyCache {
         }
     }
 
-    /// Whether a key from the cache must be confirmed by the request's own read
-    /// (PostgreSQL).
-    pub fn needs_confirmation(&self) -> bool {
-        self.shared
+    /// Whether a key got for `key_use` may come from the cache unconfirmed, so that the
+    /// request's own read must confirm it (a money operation on PostgreSQL).
+    pub fn needs_confirmation(&self, key_use: KeyUse) -> bool {
+        self.shared && key_use == KeyUse::ConfirmedLater
     }
 
     /// The key, from the cache or the database.
