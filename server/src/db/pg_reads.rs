@@ -7,12 +7,13 @@
 //! docs/PERFORMANCE.md showed PostgreSQL's backends mostly waking up for them. Here each
 //! connection is held by one request at a time and the read is its only round trip.
 //!
-//! These sessions plan every statement for its values (`plan_cache_mode =
-//! force_custom_plan`): a prepared statement otherwise switches to a generic plan after
-//! five runs and keeps it, and one made while a new database's tables were nearly empty
-//! stays a poor plan as they grow (measured: the replay read at 0.5 ms a call instead of
-//! 0.05 ms until the server restarted; docs/PERFORMANCE.md). The statement is still
-//! parsed once per connection, and the read is one round trip.
+//! Each statement is prepared and planned once per connection (a generic plan), since
+//! planning the replay read for every call was most of PostgreSQL's work on a replay. A
+//! generic plan is made without the tables' contents in view, and one made while a new
+//! database's tables were nearly empty was a sequential scan that stayed as they grew
+//! (0.5 ms a call instead of 0.05 ms; docs/PERFORMANCE.md). These sessions therefore
+//! leave the planner only index scans joined by nested loops, which is the right plan
+//! for these lookups by key whatever the tables hold.
 //!
 //! A connection that fails is dropped and the read is tried once more on a new one, so a
 //! database restart costs the next read a reconnect, not an error.
@@ -30,6 +31,13 @@ use tokio::sync::Mutex;
 const CONNECTIONS: usize = 24;
 /// How long opening a connection may take before the read fails (retryable).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The session settings that make one generic plan per statement safe (see above).
+const GENERIC_INDEX_PLANS: [(&str, &str); 4] = [
+    ("plan_cache_mode", "force_generic_plan"),
+    ("enable_seqscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+];
 
 pub struct PgReads {
     options: PgConnectOptions,
@@ -48,7 +56,7 @@ impl PgReads {
         PgReads {
             options: options
                 .clone()
-                .options([("plan_cache_mode", "force_custom_plan")]),
+                .options(GENERIC_INDEX_PLANS),
             slots: (0..CONNECTIONS).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
         }
