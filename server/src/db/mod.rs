@@ -10,6 +10,7 @@ pub mod entities;
 mod group_commit;
 mod inline_reads;
 mod pg_reads;
+pub mod sql;
 pub mod sqlite_sync;
 
 use std::str::FromStr;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::error::ServiceError;
 pub use group_commit::{Unit, WriterConfig, MAX_PG_WRITE_LANES, PG_WRITE_LANES};
 pub use inline_reads::InlineReads;
+use pg_reads::GENERIC_INDEX_PLANS;
 pub use pg_reads::{query_error, PgReads};
 
 /// How many times a PostgreSQL unit of work is retried after a serialization failure or a
@@ -289,10 +291,19 @@ async fn connect_postgres(
         .await?;
     let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     migrate_postgres(&db).await?;
-    let lanes = (0..writer_config
+    let lane_count = writer_config
         .pg_write_lanes
-        .min(usize::from(MAX_PG_WRITE_LANES)))
-        .map(|_| group_commit::spawn(db.clone(), writer_config, Engine::Postgres, None))
+        .min(usize::from(MAX_PG_WRITE_LANES));
+    // The lanes' statements are lookups and writes by key, the same text batch after
+    // batch: on connections of their own they are planned once, for index scans only
+    // (see `pg_reads::GENERIC_INDEX_PLANS`).
+    let lane_pool = PgPoolOptions::new()
+        .max_connections(lane_count.max(1) as u32)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options.clone().options(GENERIC_INDEX_PLANS));
+    let lane_db = SqlxPostgresConnector::from_sqlx_postgres_pool(lane_pool);
+    let lanes = (0..lane_count)
+        .map(|_| group_commit::spawn(lane_db.clone(), writer_config, Engine::Postgres, None))
         .collect();
     Ok(Store {
         engine: Engine::Postgres,

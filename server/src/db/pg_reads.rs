@@ -31,8 +31,9 @@ use tokio::sync::Mutex;
 const CONNECTIONS: usize = 24;
 /// How long opening a connection may take before the read fails (retryable).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The session settings that make one generic plan per statement safe (see above).
-const GENERIC_INDEX_PLANS: [(&str, &str); 4] = [
+/// The session settings that make one generic plan per statement safe (see above); the
+/// money path's write lanes use them too.
+pub(super) const GENERIC_INDEX_PLANS: [(&str, &str); 4] = [
     ("plan_cache_mode", "force_generic_plan"),
     ("enable_seqscan", "off"),
     ("enable_hashjoin", "off"),
@@ -54,9 +55,7 @@ pub type Read<'a, T> = dyn for<'c> Fn(&'c mut PgConnection) -> BoxFuture<'c, Res
 impl PgReads {
     pub fn new(options: &PgConnectOptions) -> PgReads {
         PgReads {
-            options: options
-                .clone()
-                .options(GENERIC_INDEX_PLANS),
+            options: options.clone().options(GENERIC_INDEX_PLANS),
             slots: (0..CONNECTIONS).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
         }

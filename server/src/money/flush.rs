@@ -6,9 +6,9 @@ use sea_orm::{
     Value,
 };
 
-use super::sql::{renumber, statements_of, Sql};
 use super::state::{BatchState, NewKey};
 use crate::db::entities::staff_audit;
+use crate::db::sql::{renumber, statements_of, Sql};
 use crate::db::sqlite_sync;
 use crate::domain::RoundState;
 use crate::error::ServiceError;

@@ -5,8 +5,8 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult};
 use serde::Deserialize;
 
 use super::model::{KeyRow, Player, Round, Session, Tombstone};
-use super::sql::{renumber, Sql};
 use super::state::{round_key, BatchState, Needs};
+use crate::db::sql::{renumber, Sql};
 use crate::db::sqlite_sync;
 use crate::domain::{OpType, PlayerStatus, RoundState, TxState};
 use crate::error::ServiceError;
@@ -189,24 +189,22 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
                 round.as_str().into(),
             ]
         });
+        // Every row of the rounds; the bets among them are picked in `into_state`. With
+        // `op = 'BET'` in the query, PostgreSQL's generic plan made while the table was
+        // empty walked the partial index of all bets (`idx_wtx_bets_by_state`) for every
+        // round, and kept doing so as the table grew (docs/PERFORMANCE.md).
         sql.push(&format!(
-            "SELECT {} FROM wallet_transactions WHERE op = 'BET' \
-             AND state <> 'DECLINED' AND (scope, player_id, round_id) IN ({values})",
+            "SELECT {} FROM wallet_transactions WHERE (scope, player_id, round_id) IN ({values})",
             select(KEY_COLUMNS)
         ));
         queries.push(("bet", sql));
     }
     if !needs.sessions.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let tokens: Vec<String> = needs
-            .sessions
-            .iter()
-            .map(|token| sql.param(token.as_str()))
-            .collect();
+        let tokens = sql.in_list(needs.sessions.iter().map(String::as_str));
         sql.push(&format!(
-            "SELECT {} FROM game_sessions WHERE token IN ({})",
+            "SELECT {} FROM game_sessions WHERE token {tokens}",
             select(SESSION_COLUMNS),
-            tokens.join(", ")
         ));
         queries.push(("session", sql));
     }
@@ -329,9 +327,12 @@ impl Records {
             let (key, row) = record.into_row()?;
             state.keys.insert(key, row);
         }
-        // A round's bets in the order they were made.
+        // A round's bets in the order they were made; its declined bets do not count.
         self.round_bets.sort_by_key(|record| record.id);
         for record in self.round_bets {
+            if record.op != OpType::Bet.as_str() || record.state == TxState::Declined.as_str() {
+                continue;
+            }
             let ((scope, transaction_id), row) = record.into_row()?;
             let round = round_key(
                 &scope,
@@ -400,15 +401,11 @@ impl KeyRecord {
 fn players_query(backend: DbBackend, needs: &Needs) -> Sql {
     let mut sql = Sql::new(
         backend,
-        "SELECT id, currency, status, balance_minor, ledger_head FROM players WHERE id IN (",
+        "SELECT id, currency, status, balance_minor, ledger_head FROM players WHERE id ",
     );
-    let ids: Vec<String> = needs
-        .players
-        .iter()
-        .map(|id| sql.param(id.as_str()))
-        .collect();
-    sql.push(&ids.join(", "));
-    sql.push(") ORDER BY id");
+    let ids = sql.in_list(needs.players.iter().map(String::as_str));
+    sql.push(&ids);
+    sql.push(" ORDER BY id");
     if backend == DbBackend::Postgres {
         sql.push(" FOR UPDATE");
     }

@@ -24,7 +24,6 @@ mod load;
 pub mod model;
 #[cfg(test)]
 mod rules_props;
-mod sql;
 mod state;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! dispute page shows the key's copy in their place (docs/PERFORMANCE.md, "Bytes per
 //! transaction").
 use sea_orm::ActiveValue::Set;
-use sea_orm::{DbBackend, EntityTrait, QueryTrait, Statement};
+use sea_orm::{DbBackend, Statement};
 
 use super::counters::Tally;
 use super::Outcome;
@@ -48,7 +48,9 @@ pub fn log_statements(
 ) -> Vec<Statement> {
     let tally = Tally::of(&records);
     records.iter_mut().for_each(drop_the_keys_copies);
-    let mut statements = vec![attempt::Entity::insert_many(records).build(backend)];
+    let mut statements: Vec<Statement> = crate::db::sql::insert_many(backend, records)
+        .into_iter()
+        .collect();
     statements.extend(tally.upsert_statement(backend));
     statements
 }

@@ -528,6 +528,65 @@ async fn a_first_execution_is_stored_once_and_its_trace_shows_every_body() {
         .is_some_and(|body| body.contains("\"replayed\": false")));
 }
 
+/// Text of any shape is stored as sent. On PostgreSQL the batches send their rows as
+/// arrays in PostgreSQL's array syntax (`db::sql`), where quotes, backslashes, braces,
+/// commas and the word NULL all mean something.
+#[tokio::test]
+async fn stored_bodies_keep_every_character_as_sent() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    let note =
+        "a \"quoted\" word, a back\\slash, {braces}, NULL, \\N, \u{e9}t\u{e9} \u{2713}\ttab\nline";
+    let mut bet = player.bet(&player.new_round(), 100);
+    bet["metadata"] = serde_json::json!({ "note": note, "NULL": null });
+    let first = provider.bet(&bet).await;
+    first.assert_ok().assert_fresh();
+    provider.bet(&bet).await.assert_replay_of(&first);
+    let mut conflicting = bet.clone();
+    conflicting["amount"] = player.money(101);
+    provider
+        .bet(&conflicting)
+        .await
+        .assert_conflict(&["amount.value"]);
+    let id = tx_id(&bet);
+
+    let stored = wallet_transaction::Entity::find()
+        .filter(wallet_transaction::Column::TransactionId.eq(id.as_str()))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the key's row");
+    assert_eq!(stored.response_body.as_bytes(), first.raw.as_slice());
+    let request: Value = serde_json::from_str(&stored.request_body).expect("stored request");
+    assert_eq!(request["metadata"]["note"], note, "{}", stored.request_body);
+
+    let sql = format!(
+        "SELECT request_body AS a, response_body AS b FROM attempts \
+         WHERE transaction_id = {} AND outcome IN ('REPLAY', 'CONFLICT')",
+        quote(&id)
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let rows = loop {
+        let rows = app.query(&sql).await;
+        if rows.len() == 2 {
+            break rows;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "attempts not written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    for row in rows {
+        let request: String = row.try_get("", "a").expect("request");
+        let request: Value = serde_json::from_str(&request).expect("an attempt's request");
+        assert_eq!(request["metadata"]["note"], note);
+        let response: String = row.try_get("", "b").expect("response");
+        serde_json::from_str::<Value>(&response).expect("an attempt's answer");
+    }
+}
+
 #[tokio::test]
 async fn providers_and_keys_are_managed_from_the_console_and_audited() {
     let app = spawn_app().await;
