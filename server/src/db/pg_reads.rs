@@ -15,16 +15,22 @@
 //! leave the planner only index scans joined by nested loops, which is the right plan
 //! for these lookups by key whatever the tables hold.
 //!
+//! The replay read, the hottest of them, is batched (`fetch_each`): the reads that arrive
+//! while a batch runs go together as one statement over arrays, one round trip and one
+//! execution for all of them, since per statement PostgreSQL's protocol, executor start
+//! and the wake-up of its backend cost more than the read itself (docs/PERFORMANCE.md).
+//!
 //! A connection that fails is dropped and the read is tried once more on a new one, so a
 //! database restart costs the next read a reconnect, not an error.
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sea_orm::DbErr;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
-use sqlx::Connection;
-use tokio::sync::Mutex;
+use sqlx::{Connection, Row};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Connections held at most. The reads are short; more in flight would only queue on the
 /// database's cores.
@@ -40,10 +46,24 @@ pub(super) const GENERIC_INDEX_PLANS: [(&str, &str); 4] = [
     ("enable_mergejoin", "off"),
 ];
 
+/// Tasks running batched reads, each on a connection of its own: while one waits for
+/// its batch's answer, the next takes the reads that arrived meanwhile.
+const BATCH_WORKERS: usize = 4;
+/// Reads in one batch at most.
+const MAX_BATCH: usize = 256;
+
 pub struct PgReads {
     options: PgConnectOptions,
     slots: Vec<Mutex<Option<PgConnection>>>,
     next: AtomicUsize,
+    batched: mpsc::Sender<Queued>,
+}
+
+/// A read waiting for the next batch of its statement.
+struct Queued {
+    sql: &'static str,
+    parameters: Vec<String>,
+    reply: oneshot::Sender<Result<PgRow, DbErr>>,
 }
 
 /// One read, given a connection; it may run twice (once more after a broken connection).
@@ -53,12 +73,41 @@ pub type Read<'a, T> = dyn for<'c> Fn(&'c mut PgConnection) -> BoxFuture<'c, Res
     + 'a;
 
 impl PgReads {
+    /// Must be called within the runtime: it starts the batch workers, which stop when
+    /// the last clone of the store is gone.
     pub fn new(options: &PgConnectOptions) -> PgReads {
+        let options = options.clone().options(GENERIC_INDEX_PLANS);
+        let (batched, queue) = mpsc::channel(MAX_BATCH * BATCH_WORKERS * 4);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..BATCH_WORKERS {
+            tokio::spawn(run_batches(options.clone(), Arc::clone(&queue)));
+        }
         PgReads {
-            options: options.clone().options(GENERIC_INDEX_PLANS),
+            options,
             slots: (0..CONNECTIONS).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
+            batched,
         }
+    }
+
+    /// One row of `sql` for `parameters`, read in a batch with the other reads of `sql`
+    /// that arrive meanwhile. `sql` takes one `text[]` per parameter, holding that
+    /// parameter of every read of the batch in order, and answers one row per read with
+    /// its position (from 1) in a column `i`, as `unnest(…) WITH ORDINALITY` gives it.
+    pub async fn fetch_each(
+        &self,
+        sql: &'static str,
+        parameters: Vec<String>,
+    ) -> Result<PgRow, DbErr> {
+        let (reply, answer) = oneshot::channel();
+        let queued = Queued {
+            sql,
+            parameters,
+            reply,
+        };
+        let gone = || DbErr::Custom("the batched reads have stopped".into());
+        self.batched.send(queued).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// Runs `read` on a free connection (or waits for one), opening it if needed.
@@ -114,10 +163,110 @@ impl PgReads {
     }
 
     async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
-        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options))
-            .await
-            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+        connect(&self.options).await
     }
+}
+
+/// One batch worker: takes every read queued when it is free, runs each statement's
+/// reads as one, and answers them.
+async fn run_batches(options: PgConnectOptions, queue: Arc<Mutex<mpsc::Receiver<Queued>>>) {
+    let mut connection: Option<PgConnection> = None;
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let received = queue.lock().await.recv_many(&mut queued, MAX_BATCH).await;
+        if received == 0 {
+            return;
+        }
+        while let Some(first) = queued.first() {
+            let sql = first.sql;
+            let (batch, rest): (Vec<Queued>, Vec<Queued>) = std::mem::take(&mut queued)
+                .into_iter()
+                .partition(|read| std::ptr::eq(read.sql, sql));
+            queued = rest;
+            run_batch(&options, &mut connection, sql, batch).await;
+        }
+    }
+}
+
+async fn run_batch(
+    options: &PgConnectOptions,
+    connection: &mut Option<PgConnection>,
+    sql: &'static str,
+    batch: Vec<Queued>,
+) {
+    let width = batch[0].parameters.len();
+    let mut arrays: Vec<Vec<String>> = (0..width)
+        .map(|_| Vec::with_capacity(batch.len()))
+        .collect();
+    let mut replies = Vec::with_capacity(batch.len());
+    for read in batch {
+        for (array, parameter) in arrays.iter_mut().zip(read.parameters) {
+            array.push(parameter);
+        }
+        replies.push(Some(read.reply));
+    }
+    match fetch_batch(options, connection, sql, &arrays).await {
+        Ok(rows) => {
+            for row in rows {
+                let position = row
+                    .try_get::<i64, _>("i")
+                    .ok()
+                    .and_then(|i| usize::try_from(i - 1).ok());
+                if let Some(reply) = position.and_then(|p| replies.get_mut(p)?.take()) {
+                    let _ = reply.send(Ok(row));
+                }
+            }
+            for reply in replies.into_iter().flatten() {
+                let _ = reply.send(Err(DbErr::Custom(
+                    "the batched read answered no row for this read".into(),
+                )));
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            for reply in replies.into_iter().flatten() {
+                let error = DbErr::Conn(sea_orm::RuntimeErr::Internal(message.clone()));
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+}
+
+/// The batch's rows; like [`PgReads::read`], once more on a new connection if the one
+/// it had was broken.
+async fn fetch_batch(
+    options: &PgConnectOptions,
+    connection: &mut Option<PgConnection>,
+    sql: &'static str,
+    arrays: &[Vec<String>],
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let query = || {
+        arrays.iter().fold(sqlx::query(sql), |query, array| {
+            query.bind(array.as_slice())
+        })
+    };
+    let reused = connection.is_some();
+    let open = match connection {
+        Some(open) => open,
+        None => connection.insert(connect(options).await?),
+    };
+    let result = match query().fetch_all(&mut *open).await {
+        Err(error) if reused && is_broken(&error) => {
+            let open = connection.insert(connect(options).await?);
+            query().fetch_all(open).await
+        }
+        result => result,
+    };
+    if result.as_ref().is_err_and(is_broken) {
+        *connection = None;
+    }
+    result
+}
+
+async fn connect(options: &PgConnectOptions) -> Result<PgConnection, sqlx::Error> {
+    tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options))
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
 /// A driver error as the rest of the code sees database errors.

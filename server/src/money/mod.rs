@@ -172,13 +172,16 @@ async fn read_key(store: &Store, keyed: &KeyedRequest) -> Result<Option<StoredKe
     Ok(StoredKey::find_by_statement(statement).one(db).await?)
 }
 
-/// The replay read with the signing key's confirmation, one statement on PostgreSQL's
-/// per-request connections (see [`SigningKey`]). Always one row: the key's verdict, and
-/// the transaction's columns, null when the key is new.
-const REPLAY_READ_CONFIRMING_KEY: &str = "SELECT EXISTS (SELECT 1 FROM provider_keys k \
-    WHERE k.key_id = $3 AND k.secret = $4) AS key_stands, t.state, t.fingerprint, \
-    t.http_status, t.response_body, p.currency, p.balance_minor FROM (SELECT 1) AS one \
-    LEFT JOIN wallet_transactions t ON t.scope = $1 AND t.transaction_id = $2 \
+/// The replay read with the signing key's confirmation, on PostgreSQL's per-request
+/// connections (see [`SigningKey`]), batched with the other requests' (see
+/// `db::PgReads::fetch_each`). One row per read: the key's verdict, and the transaction's
+/// columns, null when the key is new.
+const REPLAY_READS_CONFIRMING_KEYS: &str = "SELECT r.i, EXISTS (SELECT 1 FROM provider_keys k \
+    WHERE k.key_id = r.key_id AND k.secret = r.secret) AS key_stands, t.state, t.fingerprint, \
+    t.http_status, t.response_body, p.currency, p.balance_minor \
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+    AS r(scope, transaction_id, key_id, secret, i) \
+    LEFT JOIN wallet_transactions t ON t.scope = r.scope AND t.transaction_id = r.transaction_id \
     LEFT JOIN players p ON p.id = t.player_id";
 
 async fn read_key_confirming(
@@ -186,16 +189,15 @@ async fn read_key_confirming(
     keyed: &KeyedRequest,
     signing_key: &SigningKey,
 ) -> Result<Option<StoredKey>, ServiceError> {
-    let parameters = [
-        keyed.scope.as_str(),
-        keyed.transaction_id.as_str(),
-        &signing_key.key_id,
-        &signing_key.secret,
+    let parameters = vec![
+        keyed.scope.clone(),
+        keyed.transaction_id.as_str().to_owned(),
+        signing_key.key_id.clone(),
+        signing_key.secret.clone(),
     ];
     let row: sea_orm::QueryResult = reads
-        .fetch_optional(REPLAY_READ_CONFIRMING_KEY, &parameters)
+        .fetch_each(REPLAY_READS_CONFIRMING_KEYS, parameters)
         .await?
-        .ok_or_else(|| ServiceError::Bug("the confirming read returned no row".into()))?
         .into();
     if !row.try_get::<bool>("", "key_stands")? {
         return Err(ServiceError::KeyWithdrawn);
