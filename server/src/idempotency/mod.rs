@@ -6,7 +6,7 @@ mod fingerprint;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::domain::{Money, OpType, TransactionId, TxState, WireMoney};
 use crate::error::{ApiError, ErrorCode, ServiceError};
@@ -38,8 +38,7 @@ pub enum Decision {
     /// contract's `transaction` object; [`first_answer`] adds the common ones.
     Done {
         state: TxState,
-        outcome: Option<&'static str>,
-        fields: Map<String, Value>,
+        fields: OpFields,
         balance: Money,
     },
     /// A final decline, recorded so every retry gets the same answer.
@@ -48,6 +47,73 @@ pub enum Decision {
         state: TxState,
         balance: Option<Money>,
     },
+}
+
+/// An operation's own fields of the contract's `transaction` object (docs/API.md, the
+/// answer of each operation), sent after the common ones in this order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum OpFields {
+    /// A bet's answer has the common fields only.
+    Bet {},
+    Win {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reference_transaction_id: Option<String>,
+    },
+    Rollback {
+        target_transaction_id: String,
+        /// Also the key's stored `outcome`, which the console and reconciliation read.
+        outcome: &'static str,
+        refunded: WireMoney,
+        amount_hint_mismatch: bool,
+    },
+    CloseRound {
+        /// `CLOSED`, or `NOT_FOUND` for a round the wallet never saw.
+        round_state: &'static str,
+    },
+    Adjustment {
+        /// `null` when the adjustment gave none.
+        reason: Option<String>,
+    },
+}
+
+impl OpFields {
+    /// The outcome the key's row keeps: a rollback's.
+    pub fn outcome(&self) -> Option<&'static str> {
+        match self {
+            OpFields::Rollback { outcome, .. } => Some(outcome),
+            _ => None,
+        }
+    }
+}
+
+/// The contract's `transaction` object of an operation that took effect.
+#[derive(Serialize)]
+struct DoneTransaction<'a> {
+    transaction_id: &'a str,
+    wallet_tx_id: String,
+    op: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    player_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    round_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    game_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount: Option<WireMoney>,
+    #[serde(flatten)]
+    fields: &'a OpFields,
+    state: &'static str,
+    balance_after: WireMoney,
+    committed_at: String,
+}
+
+/// The `transaction` object of a recorded decline.
+#[derive(Serialize)]
+struct DeclinedTransaction<'a> {
+    transaction_id: &'a str,
+    state: &'static str,
 }
 
 /// The answer to one request.
@@ -145,71 +211,65 @@ pub fn first_answer(
     decision: Decision,
     now: DateTime<Utc>,
 ) -> Recorded {
-    let (http_status, status, error, transaction, state, outcome, error_code, balance) =
-        match decision {
-            Decision::Done {
+    let (http_status, error, transaction, state, outcome, error_code, balance) = match decision {
+        Decision::Done {
+            state,
+            fields,
+            balance,
+        } => {
+            let transaction = DoneTransaction {
+                transaction_id: keyed.transaction_id.as_str(),
+                wallet_tx_id: format_wallet_tx_id(wallet_tx_id),
+                op: keyed.op.as_str(),
+                kind: keyed.kind,
+                player_id: &keyed.player_id,
+                round_id: keyed.round_id.as_deref(),
+                game_id: keyed.game_id.as_deref(),
+                amount: keyed.amount.as_ref().map(Money::to_wire),
+                fields: &fields,
+                state: state.as_str(),
+                balance_after: balance.to_wire(),
+                committed_at: format_time(now),
+            };
+            let transaction = raw(&transaction);
+            (
+                200,
+                None,
+                transaction,
                 state,
-                outcome,
-                fields,
-                balance,
-            } => {
-                let mut transaction = common_fields(keyed, wallet_tx_id);
-                transaction.extend(fields);
-                transaction.insert("state".into(), json!(state.as_str()));
-                transaction.insert("balance_after".into(), json!(balance.to_wire()));
-                transaction.insert("committed_at".into(), json!(format_time(now)));
-                let transaction = Value::Object(transaction);
-                (
-                    200,
-                    "OK",
-                    None,
-                    transaction,
-                    state,
-                    outcome,
-                    None,
-                    Some(balance),
-                )
-            }
-            Decision::Declined {
-                error,
-                state,
-                balance,
-            } => {
-                let transaction = json!({
-                    "transaction_id": keyed.transaction_id.as_str(),
-                    "state": state.as_str(),
-                });
-                let code = Some(error.code.as_str());
-                let (http_status, error) = (error.status(), Some(error.to_json()));
-                (
-                    http_status,
-                    "ERROR",
-                    error,
-                    transaction,
-                    state,
-                    None,
-                    code,
-                    balance,
-                )
-            }
-        };
-    // The wire body in the contract's order, printed once: the same fields, in the same
-    // order, as `Answer::into_body` prints for every later answer.
-    let mut body = Map::new();
-    body.insert("status".into(), json!(status));
-    body.insert("replayed".into(), json!(false));
-    if let Some(error) = error {
-        body.insert("error".into(), error);
-    }
-    body.insert("transaction".into(), transaction);
-    if let Some(balance) = &balance {
-        body.insert("balance".into(), json!(balance.to_wire()));
-    }
-    body.insert("request_id".into(), json!(keyed.request_id));
+                fields.outcome(),
+                None,
+                Some(balance),
+            )
+        }
+        Decision::Declined {
+            error,
+            state,
+            balance,
+        } => {
+            let transaction = raw(&DeclinedTransaction {
+                transaction_id: keyed.transaction_id.as_str(),
+                state: state.as_str(),
+            });
+            let code = Some(error.code.as_str());
+            let (http_status, error) = (error.status(), Some(raw(&error.to_json())));
+            (http_status, error, transaction, state, None, code, balance)
+        }
+    };
+    // The wire body printed once, by the same [`Body`] as every later answer.
+    let status = raw(if http_status == 200 { "OK" } else { "ERROR" });
+    let body = Body {
+        status: &status,
+        replayed: false,
+        error: error.as_deref(),
+        transaction: Some(&transaction),
+        balance: balance.as_ref().map(Money::to_wire),
+        request_id: &keyed.request_id,
+    };
     Recorded {
         answer: Answer {
             http_status,
-            first_body: Value::Object(body).to_string(),
+            first_body: serde_json::to_string(&body).unwrap_or_default(),
             replayed: false,
             balance,
         },
@@ -219,31 +279,9 @@ pub fn first_answer(
     }
 }
 
-fn common_fields(keyed: &KeyedRequest, wallet_tx_id: i64) -> Map<String, Value> {
-    let mut fields = Map::new();
-    fields.insert(
-        "transaction_id".into(),
-        json!(keyed.transaction_id.as_str()),
-    );
-    fields.insert(
-        "wallet_tx_id".into(),
-        json!(format_wallet_tx_id(wallet_tx_id)),
-    );
-    fields.insert("op".into(), json!(keyed.op.as_str()));
-    if let Some(kind) = keyed.kind {
-        fields.insert("kind".into(), json!(kind));
-    }
-    fields.insert("player_id".into(), json!(keyed.player_id));
-    if let Some(round_id) = &keyed.round_id {
-        fields.insert("round_id".into(), json!(round_id));
-    }
-    if let Some(game_id) = &keyed.game_id {
-        fields.insert("game_id".into(), json!(game_id));
-    }
-    if let Some(amount) = &keyed.amount {
-        fields.insert("amount".into(), json!(amount.to_wire()));
-    }
-    fields
+/// A value printed as JSON once, to be placed in a body as it is.
+fn raw<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("answers serialise")
 }
 
 /// The wallet's own id of a transaction, as shown to providers.

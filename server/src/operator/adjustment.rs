@@ -3,12 +3,10 @@
 //! `@operator` scope, which no provider id can collide with.
 use std::sync::Arc;
 
-use serde_json::{json, Map};
-
 use super::wire::{AdjustmentRequest, Direction};
 use crate::domain::{CurrencyTable, Money, OpType, PlayerId, TransactionId, TxState};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, Fingerprint, KeyedRequest};
+use crate::idempotency::{Decision, Fingerprint, KeyedRequest, OpFields};
 use crate::ledger;
 use crate::money::{BatchState, Needs, Operation};
 use crate::wallet::operations::{balance_of, declined, player_not_found};
@@ -114,12 +112,11 @@ impl Adjustment {
             self.amount.minor,
             &cashier,
         )?;
-        let mut fields = Map::new();
-        fields.insert("reason".into(), json!(self.reason));
         Ok(Decision::Done {
             state: TxState::Committed,
-            outcome: None,
-            fields,
+            fields: OpFields::Adjustment {
+                reason: self.reason.clone(),
+            },
             balance: Money::new(after, balance.currency),
         })
     }

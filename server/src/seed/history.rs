@@ -5,12 +5,13 @@ use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::ActiveValue::Set;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::rows::{Batch, Op, Outcome, Rows, SeedPlayer, SeedProvider};
 use crate::db::entities::{round, tombstone};
 use crate::domain::{PlayerId, ProviderId, TxState};
 use crate::error::ErrorCode;
+use crate::idempotency::OpFields;
 use crate::money::Operation;
 use crate::wallet::operations::{Bet, CloseRound, Rollback, Win};
 
@@ -431,7 +432,7 @@ impl History {
             play.opened_at.get_or_insert(at);
             (
                 moves.then(|| (-amount, self.clearing(play))),
-                done(TxState::Committed, None, Map::new()),
+                done(OpFields::Bet {}),
             )
         };
         let op = Op {
@@ -462,11 +463,12 @@ impl History {
         let (_, mut body) = self.base_body(play, "w");
         body["amount"] = self.wire(play.player, amount);
         body["kind"] = json!(kind);
-        let mut fields = Map::new();
         if let Some((_, reference)) = reference {
             body["reference_transaction_id"] = json!(reference);
-            fields.insert("reference_transaction_id".into(), json!(reference));
         }
+        let fields = OpFields::Win {
+            reference_transaction_id: reference.map(|(_, reference)| reference.to_owned()),
+        };
         if round_closed {
             body["round_closed"] = json!(true);
         }
@@ -482,7 +484,7 @@ impl History {
             keyed,
             raw_body,
             posting: Some((amount, self.clearing(play))),
-            outcome: done(TxState::Committed, None, fields),
+            outcome: done(fields),
             at,
         };
         self.rows.store(batch, &mut self.players[play.player], op);
@@ -546,18 +548,22 @@ impl History {
             self.rows
                 .keyed(&self.providers[play.provider], &body, Rollback::parse);
         let mismatch = hint != amount;
-        let mut fields = Map::new();
-        fields.insert("target_transaction_id".into(), json!(bet.1));
-        fields.insert("outcome".into(), json!("REFUNDED"));
-        fields.insert("refunded".into(), self.wire(play.player, amount));
-        fields.insert("amount_hint_mismatch".into(), json!(mismatch));
+        let fields = OpFields::Rollback {
+            target_transaction_id: bet.1.clone(),
+            outcome: "REFUNDED",
+            refunded: self
+                .rows
+                .money(&self.players[play.player], amount)
+                .to_wire(),
+            amount_hint_mismatch: mismatch,
+        };
         let op = Op {
             provider: Some(&self.providers[play.provider]),
             endpoint: "/wallet/v1/rollback",
             keyed,
             raw_body,
             posting: Some((amount, self.clearing(play))),
-            outcome: done(TxState::Committed, Some("REFUNDED"), fields),
+            outcome: done(fields),
             at,
         };
         let (_, id) = self.rows.store(batch, &mut self.players[play.player], op);
@@ -586,22 +592,19 @@ impl History {
         let (keyed, raw_body) =
             self.rows
                 .keyed(&self.providers[play.provider], &body, Rollback::parse);
-        let mut fields = Map::new();
-        fields.insert("target_transaction_id".into(), json!(bet_id));
-        fields.insert("outcome".into(), json!("TARGET_NOT_FOUND_TOMBSTONED"));
-        fields.insert("refunded".into(), self.wire(play.player, 0));
-        fields.insert("amount_hint_mismatch".into(), json!(false));
+        let fields = OpFields::Rollback {
+            target_transaction_id: bet_id.clone(),
+            outcome: "TARGET_NOT_FOUND_TOMBSTONED",
+            refunded: self.rows.money(&self.players[play.player], 0).to_wire(),
+            amount_hint_mismatch: false,
+        };
         let op = Op {
             provider: Some(&self.providers[play.provider]),
             endpoint: "/wallet/v1/rollback",
             keyed,
             raw_body,
             posting: None,
-            outcome: done(
-                TxState::Committed,
-                Some("TARGET_NOT_FOUND_TOMBSTONED"),
-                fields,
-            ),
+            outcome: done(fields),
             at,
         };
         self.rows.store(batch, &mut self.players[play.player], op);
@@ -644,18 +647,16 @@ impl History {
             self.rows
                 .keyed(&self.providers[play.provider], &body, CloseRound::parse);
         let exists = play.opened_at.is_some();
-        let mut fields = Map::new();
-        fields.insert(
-            "round_state".into(),
-            json!(if exists { "CLOSED" } else { "NOT_FOUND" }),
-        );
+        let fields = OpFields::CloseRound {
+            round_state: if exists { "CLOSED" } else { "NOT_FOUND" },
+        };
         let op = Op {
             provider: Some(&self.providers[play.provider]),
             endpoint: "/wallet/v1/rounds/close",
             keyed,
             raw_body,
             posting: None,
-            outcome: done(TxState::Committed, None, fields),
+            outcome: done(fields),
             at,
         };
         self.rows.store(batch, &mut self.players[play.player], op);
@@ -699,8 +700,9 @@ impl History {
         } else {
             -amount
         };
-        let mut fields = Map::new();
-        fields.insert("reason".into(), json!(reason));
+        let fields = OpFields::Adjustment {
+            reason: Some(reason.to_owned()),
+        };
         let op = Op {
             provider: None,
             endpoint: ADJUSTMENTS,
@@ -710,17 +712,16 @@ impl History {
                 delta,
                 crate::ledger::cashier_account(self.players[player].currency.code()),
             )),
-            outcome: done(TxState::Committed, None, fields),
+            outcome: done(fields),
             at,
         };
         self.rows.store(batch, &mut self.players[player], op);
     }
 }
 
-fn done(state: TxState, outcome: Option<&'static str>, fields: Map<String, Value>) -> Outcome {
+fn done(fields: OpFields) -> Outcome {
     Outcome::Done {
-        state,
-        outcome,
+        state: TxState::Committed,
         fields,
     }
 }

@@ -8,12 +8,12 @@ use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::Rng;
 use sea_orm::ActiveValue::{NotSet, Set};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::db::entities::{attempt, ledger_entry, round, tombstone, wallet_transaction as wtx};
 use crate::domain::{CurrencyTable, MinorUnits, Money, ProviderId, TxState};
 use crate::error::{ApiError, ErrorCode};
-use crate::idempotency::{first_answer, Decision, KeyedRequest};
+use crate::idempotency::{first_answer, Decision, KeyedRequest, OpFields};
 use crate::money::Operation;
 use crate::wallet::operations::RequestContext;
 
@@ -63,8 +63,7 @@ pub struct SeedProvider {
 pub enum Outcome {
     Done {
         state: TxState,
-        outcome: Option<&'static str>,
-        fields: Map<String, Value>,
+        fields: OpFields,
     },
     Declined {
         code: ErrorCode,
@@ -154,18 +153,12 @@ impl Rows {
             &mut op.outcome,
             Outcome::Done {
                 state: TxState::Committed,
-                outcome: None,
-                fields: Map::new(),
+                fields: OpFields::Bet {},
             },
         );
         let decision = match outcome {
-            Outcome::Done {
+            Outcome::Done { state, fields } => Decision::Done {
                 state,
-                outcome,
-                fields,
-            } => Decision::Done {
-                state,
-                outcome,
                 fields,
                 balance,
             },

@@ -1,5 +1,4 @@
 //! `POST /wallet/v1/bet`: a debit, gated by the player's game session.
-use serde_json::Map;
 
 use super::{
     balance_of, check_metadata, declined, parse_id, player_not_found, KeyFields, RequestContext,
@@ -8,7 +7,7 @@ use crate::domain::{
     GameId, Money, OpType, PlayerId, PlayerStatus, RoundId, TransactionId, TxState,
 };
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest};
+use crate::idempotency::{Decision, KeyedRequest, OpFields};
 use crate::ledger::{self, Direction};
 use crate::money::model::Player;
 use crate::money::{BatchState, Needs, Operation};
@@ -119,8 +118,7 @@ impl Bet {
         }
         Ok(Decision::Done {
             state: TxState::Committed,
-            outcome: None,
-            fields: Map::new(),
+            fields: OpFields::Bet {},
             balance: Money::new(after, balance.currency),
         })
     }

@@ -1,10 +1,9 @@
 //! `POST /wallet/v1/rounds/close`: closes a round; an unknown round is not created.
-use serde_json::{json, Map};
 
 use super::{balance_of, check_metadata, parse_id, player_not_found, KeyFields, RequestContext};
 use crate::domain::{GameId, OpType, PlayerId, RoundId, TransactionId, TxState};
 use crate::error::{ApiError, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest};
+use crate::idempotency::{Decision, KeyedRequest, OpFields};
 use crate::money::{round_key, BatchState, Needs, Operation};
 use crate::wallet::wire::CloseRoundRequest;
 
@@ -58,15 +57,10 @@ impl CloseRound {
         };
         let balance = balance_of(&self.ctx.currencies, player)?;
         let existed = state.close_round(provider, player_id, self.round_id.as_str());
-        let mut fields = Map::new();
-        fields.insert(
-            "round_state".into(),
-            json!(if existed { "CLOSED" } else { "NOT_FOUND" }),
-        );
+        let round_state = if existed { "CLOSED" } else { "NOT_FOUND" };
         Ok(Decision::Done {
             state: TxState::Committed,
-            outcome: None,
-            fields,
+            fields: OpFields::CloseRound { round_state },
             balance,
         })
     }

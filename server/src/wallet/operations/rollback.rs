@@ -1,13 +1,13 @@
 //! `POST /wallet/v1/rollback`: cancels a bet and refunds its original amount, or leaves a
 //! tombstone when the bet has not arrived (yet).
-use serde_json::{json, Map};
+use serde_json::json;
 
 use super::{
     balance_of, check_metadata, declined, parse_id, player_not_found, KeyFields, RequestContext,
 };
 use crate::domain::{GameId, MinorUnits, Money, OpType, PlayerId, RoundId, TransactionId, TxState};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest};
+use crate::idempotency::{Decision, KeyedRequest, OpFields};
 use crate::ledger::{self, Direction};
 use crate::money::model::KeyRow;
 use crate::money::{round_key, AuditRecord, BatchState, Needs, Operation};
@@ -150,7 +150,7 @@ impl Rollback {
         let decision = self.run(state, wallet_tx_id)?;
         if let Some(staff) = &self.staff {
             let result = match &decision {
-                Decision::Done { outcome, .. } => json!({ "outcome": outcome }),
+                Decision::Done { fields, .. } => json!({ "outcome": fields.outcome() }),
                 Decision::Declined { error, .. } => json!({ "declined": error.code.as_str() }),
             };
             state.audit(AuditRecord {
@@ -218,15 +218,14 @@ impl Rollback {
             .minor
             .checked_add(refunded.minor)
             .map_err(ApiError::from)?;
-        let mut fields = Map::new();
-        fields.insert("target_transaction_id".into(), json!(self.target.as_str()));
-        fields.insert("outcome".into(), json!(outcome));
-        fields.insert("refunded".into(), json!(refunded.to_wire()));
-        fields.insert("amount_hint_mismatch".into(), json!(mismatch));
         Ok(Decision::Done {
             state: TxState::Committed,
-            outcome: Some(outcome),
-            fields,
+            fields: OpFields::Rollback {
+                target_transaction_id: self.target.as_str().to_owned(),
+                outcome,
+                refunded: refunded.to_wire(),
+                amount_hint_mismatch: mismatch,
+            },
             balance: Money::new(after, balance.currency),
         })
     }

@@ -1,12 +1,11 @@
 //! `POST /wallet/v1/win`: a credit that settles the bet(s) it pays for.
-use serde_json::{json, Map};
 
 use super::{
     balance_of, check_metadata, declined, parse_id, player_not_found, KeyFields, RequestContext,
 };
 use crate::domain::{GameId, Money, OpType, PlayerId, RoundId, TransactionId, TxState};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, KeyedRequest};
+use crate::idempotency::{Decision, KeyedRequest, OpFields};
 use crate::ledger::{self, Direction};
 use crate::money::{round_key, BatchState, Needs, Operation};
 use crate::wallet::wire::{WinKind, WinRequest};
@@ -125,14 +124,11 @@ impl Win {
         if let (true, Some(round_id)) = (self.round_closed, &self.round_id) {
             state.close_round(provider, player_id, round_id.as_str());
         }
-        let mut fields = Map::new();
-        if let Some(reference) = &self.reference {
-            fields.insert("reference_transaction_id".into(), json!(reference.as_str()));
-        }
         Ok(Decision::Done {
             state: TxState::Committed,
-            outcome: None,
-            fields,
+            fields: OpFields::Win {
+                reference_transaction_id: self.reference.as_ref().map(|r| r.as_str().to_owned()),
+            },
             balance: Money::new(after, balance.currency),
         })
     }
