@@ -451,6 +451,41 @@ async fn a_statement_uploaded_from_the_console_opens_its_findings() {
     assert_eq!(audited, 1);
 }
 
+/// Sends `bet` three times: its first execution (returned), a replay, and a conflicting
+/// reuse of its key; each attempt's answer is checked.
+async fn first_replay_and_conflict(
+    provider: &TestProvider,
+    player: &TestPlayer,
+    bet: &Value,
+) -> ApiResponse {
+    let first = provider.bet(bet).await;
+    first.assert_ok().assert_fresh();
+    provider.bet(bet).await.assert_replay_of(&first);
+    let mut conflicting = bet.clone();
+    conflicting["amount"] = player.money(101);
+    provider
+        .bet(&conflicting)
+        .await
+        .assert_conflict(&["amount.value"]);
+    first
+}
+
+/// The key's row of `id`, which must hold the first answer exactly as it was sent.
+async fn key_row_holding(
+    app: &TestApp,
+    id: &str,
+    first: &ApiResponse,
+) -> wallet_transaction::Model {
+    let stored = wallet_transaction::Entity::find()
+        .filter(wallet_transaction::Column::TransactionId.eq(id))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the key's row");
+    assert_eq!(stored.response_body.as_bytes(), first.raw.as_slice());
+    stored
+}
+
 /// A key's first request and answer are stored once, in its row; the attempt log keeps
 /// them only where they differ (a replay's answer, a conflict's fingerprint), and the
 /// dispute page still shows every attempt's bodies.
@@ -461,15 +496,7 @@ async fn a_first_execution_is_stored_once_and_its_trace_shows_every_body() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
     let bet = player.bet(&player.new_round(), 100);
-    let first = provider.bet(&bet).await;
-    first.assert_ok().assert_fresh();
-    provider.bet(&bet).await.assert_replay_of(&first);
-    let mut conflicting = bet.clone();
-    conflicting["amount"] = player.money(101);
-    provider
-        .bet(&conflicting)
-        .await
-        .assert_conflict(&["amount.value"]);
+    let first = first_replay_and_conflict(&provider, &player, &bet).await;
     let id = tx_id(&bet);
     let sql = format!(
         "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM attempts WHERE transaction_id = {}",
@@ -503,13 +530,7 @@ async fn a_first_execution_is_stored_once_and_its_trace_shows_every_body() {
     assert!(app.query_i64(&kept("CONFLICT")).await % 1000 > 0);
 
     // The key's row holds the first answer exactly as it was sent.
-    let stored = wallet_transaction::Entity::find()
-        .filter(wallet_transaction::Column::TransactionId.eq(id.as_str()))
-        .one(&app.db)
-        .await
-        .expect("read")
-        .expect("the key's row");
-    assert_eq!(stored.response_body.as_bytes(), first.raw.as_slice());
+    key_row_holding(&app, &id, &first).await;
 
     let (status, trace) = admin.call("get_trace", &[("query", &id)]).await;
     assert_eq!(status, StatusCode::OK, "{trace}");
@@ -540,24 +561,10 @@ async fn stored_bodies_keep_every_character_as_sent() {
         "a \"quoted\" word, a back\\slash, {braces}, NULL, \\N, \u{e9}t\u{e9} \u{2713}\ttab\nline";
     let mut bet = player.bet(&player.new_round(), 100);
     bet["metadata"] = serde_json::json!({ "note": note, "NULL": null });
-    let first = provider.bet(&bet).await;
-    first.assert_ok().assert_fresh();
-    provider.bet(&bet).await.assert_replay_of(&first);
-    let mut conflicting = bet.clone();
-    conflicting["amount"] = player.money(101);
-    provider
-        .bet(&conflicting)
-        .await
-        .assert_conflict(&["amount.value"]);
+    let first = first_replay_and_conflict(&provider, &player, &bet).await;
     let id = tx_id(&bet);
 
-    let stored = wallet_transaction::Entity::find()
-        .filter(wallet_transaction::Column::TransactionId.eq(id.as_str()))
-        .one(&app.db)
-        .await
-        .expect("read")
-        .expect("the key's row");
-    assert_eq!(stored.response_body.as_bytes(), first.raw.as_slice());
+    let stored = key_row_holding(&app, &id, &first).await;
     let request: Value = serde_json::from_str(&stored.request_body).expect("stored request");
     assert_eq!(request["metadata"]["note"], note, "{}", stored.request_body);
 
