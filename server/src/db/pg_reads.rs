@@ -119,26 +119,7 @@ impl PgReads {
             Some(slot) => slot,
             None => self.slots[start % CONNECTIONS].lock().await,
         };
-        let reused = slot.is_some();
-        let connection = match slot.as_mut() {
-            Some(connection) => connection,
-            None => slot.insert(self.connect().await?),
-        };
-        match read(connection).await {
-            Err(error) if reused && is_broken(&error) => {
-                // The database restarted or dropped the session since its last read.
-                *slot = None;
-                let connection = slot.insert(self.connect().await?);
-                read(connection).await
-            }
-            Err(error) => {
-                if is_broken(&error) {
-                    *slot = None;
-                }
-                Err(error)
-            }
-            ok => ok,
-        }
+        on_connection(&self.options, &mut slot, read).await
     }
 
     /// One row of `sql` with its text parameters bound in order, or none.
@@ -160,10 +141,6 @@ impl PgReads {
         })
         .await
         .map_err(query_error)
-    }
-
-    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
-        connect(&self.options).await
     }
 }
 
@@ -205,7 +182,7 @@ async fn run_batch(
         }
         replies.push(Some(read.reply));
     }
-    match fetch_batch(options, connection, sql, &arrays).await {
+    match fetch_batch(options, connection, sql, arrays).await {
         Ok(rows) => {
             for row in rows {
                 let position = row
@@ -232,28 +209,44 @@ async fn run_batch(
     }
 }
 
-/// The batch's rows; like [`PgReads::read`], once more on a new connection if the one
-/// it had was broken.
+/// The batch's rows, read as [`on_connection`] reads.
 async fn fetch_batch(
     options: &PgConnectOptions,
     connection: &mut Option<PgConnection>,
     sql: &'static str,
-    arrays: &[Vec<String>],
+    arrays: Vec<Vec<String>>,
 ) -> Result<Vec<PgRow>, sqlx::Error> {
-    let query = || {
-        arrays.iter().fold(sqlx::query(sql), |query, array| {
-            query.bind(array.as_slice())
+    // Shared, so that a second try binds the same arrays without copying them.
+    let arrays = Arc::new(arrays);
+    on_connection(options, connection, &|connection| {
+        let arrays = Arc::clone(&arrays);
+        Box::pin(async move {
+            let query = arrays.iter().fold(sqlx::query(sql), |query, array| {
+                query.bind(array.as_slice())
+            });
+            query.fetch_all(connection).await
         })
-    };
+    })
+    .await
+}
+
+/// Runs `read` on `connection`, opening it if needed. A connection that fails is dropped;
+/// one that had served earlier reads and is found broken (the database restarted or
+/// dropped the session) is replaced and `read` tried once more.
+async fn on_connection<T>(
+    options: &PgConnectOptions,
+    connection: &mut Option<PgConnection>,
+    read: &Read<'_, T>,
+) -> Result<T, sqlx::Error> {
     let reused = connection.is_some();
     let open = match connection {
         Some(open) => open,
         None => connection.insert(connect(options).await?),
     };
-    let result = match query().fetch_all(&mut *open).await {
+    let result = match read(open).await {
         Err(error) if reused && is_broken(&error) => {
             let open = connection.insert(connect(options).await?);
-            query().fetch_all(open).await
+            read(open).await
         }
         result => result,
     };
