@@ -14,6 +14,8 @@ mod m20261205_000010_password_change;
 mod m20261205_000011_approval_requests;
 mod m20261205_000012_second_factor;
 mod m20261205_000013_key_last_used;
+mod m20261206_000014_answers_from_columns;
+mod m20261206_000015_fewer_key_indexes;
 
 pub struct Migrator;
 
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_approval_requests::Migration),
             Box::new(m20261205_000012_second_factor::Migration),
             Box::new(m20261205_000013_key_last_used::Migration),
+            Box::new(m20261206_000014_answers_from_columns::Migration),
+            Box::new(m20261206_000015_fewer_key_indexes::Migration),
         ]
     }
 }

@@ -20,3 +20,23 @@ pub use search::{
     EXPORT_MAX_ROWS, SEARCH_MAX_PAGE_SIZE,
 };
 pub use trace::{trace, LedgerLine, RoundTrace, Trace, TransactionTrace};
+
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QuerySelect};
+
+use crate::db::entities::provider;
+use crate::operator::adjustment::OPERATOR_SCOPE;
+
+/// Every scope of idempotency keys: each provider's id, and the operator's. A search by
+/// transaction or round id across providers looks it up once per scope, through the
+/// indexes that lead with the scope, rather than through an index of its own that every
+/// bet would write (docs/PERFORMANCE.md, "Indexes, and the query each one serves").
+pub async fn key_scopes(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    let mut scopes: Vec<String> = provider::Entity::find()
+        .select_only()
+        .column(provider::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    scopes.push(OPERATOR_SCOPE.to_owned());
+    Ok(scopes)
+}

@@ -1,5 +1,6 @@
 //! One search box: a transaction id, request id, player id or round id, matched exactly
-//! against the wallet transactions, each through its own index.
+//! against the wallet transactions through indexes (transaction and round ids once per key
+//! scope, see `console::key_scopes`).
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -26,12 +27,19 @@ pub struct SearchPage {
     pub total: u64,
 }
 
-fn matching(query: &str) -> Condition {
+/// Transaction and round ids are looked up in every key scope, through the indexes that
+/// lead with the scope (see [`super::key_scopes`]).
+fn matching(query: &str, scopes: &[String]) -> Condition {
+    let in_scopes = |column: wtx::Column| {
+        Condition::all()
+            .add(wtx::Column::Scope.is_in(scopes.iter().map(String::as_str)))
+            .add(column.eq(query))
+    };
     Condition::any()
-        .add(wtx::Column::TransactionId.eq(query))
+        .add(in_scopes(wtx::Column::TransactionId))
         .add(wtx::Column::RequestId.eq(query))
         .add(wtx::Column::PlayerId.eq(query))
-        .add(wtx::Column::RoundId.eq(query))
+        .add(in_scopes(wtx::Column::RoundId))
 }
 
 /// Transactions whose transaction id, request id, player id or round id is `query`.
@@ -51,12 +59,13 @@ pub async fn search(
             total: 0,
         });
     }
+    let scopes = super::key_scopes(db).await?;
     let total = wtx::Entity::find()
-        .filter(matching(query))
+        .filter(matching(query, &scopes))
         .count(db)
         .await?;
     let items = wtx::Entity::find()
-        .filter(matching(query))
+        .filter(matching(query, &scopes))
         .order_by_desc(wtx::Column::Id)
         .offset(page.saturating_mul(page_size))
         .limit(page_size)
@@ -132,7 +141,8 @@ pub async fn export_chunk(
             next_before: None,
         });
     }
-    let mut select = wtx::Entity::find().filter(matching(query));
+    let scopes = super::key_scopes(db).await?;
+    let mut select = wtx::Entity::find().filter(matching(query, &scopes));
     if let Some(before) = before {
         select = select.filter(wtx::Column::Id.lt(before));
     }

@@ -89,6 +89,7 @@ async fn matches(
     query: &str,
 ) -> Result<(Vec<wtx::Model>, Vec<attempt::Model>), DbErr> {
     let by_id = wtx::Entity::find()
+        .filter(wtx::Column::Scope.is_in(super::key_scopes(db).await?))
         .filter(wtx::Column::TransactionId.eq(query))
         .order_by_asc(wtx::Column::Id)
         .limit(MAX_MATCHES)

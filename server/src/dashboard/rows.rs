@@ -1,5 +1,7 @@
 //! Database rows turned into the console's display rows: times as RFC 3339, amounts
 //! formatted with their currency's scale, bodies pretty-printed.
+use std::borrow::Cow;
+
 use app::model::{
     AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, SessionRow,
     TransactionRow, UserRow,
@@ -10,7 +12,7 @@ use crate::db::entities::{
     attempt, discrepancy, player, reconciliation_run, staff_audit, wallet_transaction as wtx,
 };
 use crate::domain::CurrencyTable;
-use crate::idempotency::format_time;
+use crate::idempotency::{first_body_of, format_time};
 
 /// `1250` EUR as `12.50 EUR`; an unknown currency shows its minor units.
 pub fn money_text(currencies: &CurrencyTable, amount_minor: i64, currency: &str) -> String {
@@ -61,20 +63,27 @@ pub fn attempt_row(model: &attempt::Model) -> AttemptRow {
 
 /// An attempt with its bodies; `key` is its key's row, which holds the bodies of the
 /// key's first execution (the attempt's own are empty then).
-pub fn attempt_detail(model: &attempt::Model, key: Option<&wtx::Model>) -> AttemptDetail {
+pub fn attempt_detail(
+    currencies: &CurrencyTable,
+    model: &attempt::Model,
+    key: Option<&wtx::Model>,
+) -> AttemptDetail {
     let (request, response) = match key {
         Some(key)
             if model.request_body.is_empty()
                 && crate::trace::bodies_are_the_keys(&model.outcome) =>
         {
-            (&key.request_body, &key.response_body)
+            (&key.request_body, first_body_of(key, currencies))
         }
-        _ => (&model.request_body, &model.response_body),
+        _ => (
+            &model.request_body,
+            Cow::Borrowed(model.response_body.as_str()),
+        ),
     };
     AttemptDetail {
         row: attempt_row(model),
         request_body: pretty(request),
-        response_body: pretty(response),
+        response_body: pretty(&response),
     }
 }
 

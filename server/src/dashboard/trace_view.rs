@@ -8,7 +8,7 @@ use crate::console::{Trace, TransactionTrace};
 use crate::db::entities::player;
 use crate::domain::CurrencyTable;
 use crate::error::ServiceError;
-use crate::idempotency::format_time;
+use crate::idempotency::{first_body_of, format_time};
 use crate::trail::{self, Anchor, Chain};
 
 pub async fn trace_view(
@@ -27,7 +27,7 @@ pub async fn trace_view(
         unmatched_attempts: trace
             .unmatched_attempts
             .iter()
-            .map(|attempt| attempt_detail(attempt, None))
+            .map(|attempt| attempt_detail(currencies, attempt, None))
             .collect(),
     })
 }
@@ -87,11 +87,11 @@ async fn transaction_view(
         history: history(currencies, &tx),
         transaction: transaction_row(currencies, &tx.transaction),
         first_request: pretty(&tx.transaction.request_body),
-        first_response: pretty(&tx.transaction.response_body),
+        first_response: pretty(&first_body_of(&tx.transaction, currencies)),
         attempts: tx
             .attempts
             .iter()
-            .map(|attempt| attempt_detail(attempt, Some(&tx.transaction)))
+            .map(|attempt| attempt_detail(currencies, attempt, Some(&tx.transaction)))
             .collect(),
         ledger,
         round,
@@ -124,7 +124,7 @@ fn history(currencies: &CurrencyTable, tx: &TransactionTrace) -> Vec<HistoryEven
             row.error_code
                 .as_deref()
                 .map(|code| format!(" {code}"))
-                .unwrap_or_else(|| format!(", state {}", first_state(row)))
+                .unwrap_or_else(|| format!(", state {}", first_state(currencies, row)))
         ),
     )];
     for related in &tx.related {
@@ -165,8 +165,11 @@ fn history(currencies: &CurrencyTable, tx: &TransactionTrace) -> Vec<HistoryEven
 }
 
 /// The state of the first answer, read from the stored response.
-fn first_state(row: &crate::db::entities::wallet_transaction::Model) -> String {
-    serde_json::from_str::<serde_json::Value>(&row.response_body)
+fn first_state(
+    currencies: &CurrencyTable,
+    row: &crate::db::entities::wallet_transaction::Model,
+) -> String {
+    serde_json::from_str::<serde_json::Value>(&first_body_of(row, currencies))
         .ok()
         .and_then(|body| {
             body.pointer("/transaction/state")

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::domain::{Money, OpType, TransactionId, TxState, WireMoney};
+use std::borrow::Cow;
+
+use crate::domain::{CurrencyTable, MinorUnits, Money, OpType, TransactionId, TxState, WireMoney};
 use crate::error::{ApiError, ErrorCode, ServiceError};
 pub use fingerprint::Fingerprint;
 
@@ -51,7 +53,7 @@ pub enum Decision {
 
 /// An operation's own fields of the contract's `transaction` object (docs/API.md, the
 /// answer of each operation), sent after the common ones in this order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum OpFields {
     /// A bet's answer has the common fields only.
@@ -92,9 +94,9 @@ impl OpFields {
 struct DoneTransaction<'a> {
     transaction_id: &'a str,
     wallet_tx_id: String,
-    op: &'static str,
+    op: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
+    kind: Option<&'a str>,
     player_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     round_id: Option<&'a str>,
@@ -201,6 +203,22 @@ pub struct Recorded {
     pub state: TxState,
     pub outcome: Option<&'static str>,
     pub error_code: Option<&'static str>,
+    /// The player's balance after an operation that took effect.
+    pub balance_after_minor: Option<i64>,
+    /// Whether the key's columns give the body back byte for byte ([`AnswerColumns`]),
+    /// so that the row need not keep it.
+    pub rebuilt_from_columns: bool,
+}
+
+impl Recorded {
+    /// The body the key's row keeps: empty when its columns give it back.
+    pub fn stored_body(&self) -> &str {
+        if self.rebuilt_from_columns {
+            ""
+        } else {
+            &self.answer.first_body
+        }
+    }
 }
 
 /// The permanent answer a decision makes, without touching the database (`server seed`
@@ -211,36 +229,40 @@ pub fn first_answer(
     decision: Decision,
     now: DateTime<Utc>,
 ) -> Recorded {
-    let (http_status, error, transaction, state, outcome, error_code, balance) = match decision {
+    match decision {
         Decision::Done {
             state,
             fields,
             balance,
         } => {
-            let transaction = DoneTransaction {
-                transaction_id: keyed.transaction_id.as_str(),
-                wallet_tx_id: format_wallet_tx_id(wallet_tx_id),
-                op: keyed.op.as_str(),
-                kind: keyed.kind,
-                player_id: &keyed.player_id,
-                round_id: keyed.round_id.as_deref(),
-                game_id: keyed.game_id.as_deref(),
-                amount: keyed.amount.as_ref().map(Money::to_wire),
-                fields: &fields,
-                state: state.as_str(),
-                balance_after: balance.to_wire(),
-                committed_at: format_time(now),
-            };
-            let transaction = raw(&transaction);
-            (
-                200,
-                None,
-                transaction,
+            let columns = AnswerColumns::of_first(keyed, wallet_tx_id, &balance, now);
+            let balance_after_minor = columns.balance_after_minor;
+            // Bets and wins are rebuilt from their columns by the very function that
+            // prints them here, so the stored columns give back the bytes sent.
+            let (first_body, rebuilt_from_columns) =
+                match (columns.op_fields(), columns.rebuild_with(&balance)) {
+                    (Some(own), Some(body)) if own == fields && state == TxState::Committed => {
+                        (body, true)
+                    }
+                    _ => {
+                        let amount = keyed.amount.as_ref().map(Money::to_wire);
+                        let body = done_body(&columns, amount, &fields, state, balance.to_wire());
+                        (body, false)
+                    }
+                };
+            Recorded {
+                answer: Answer {
+                    http_status: 200,
+                    first_body,
+                    replayed: false,
+                    balance: Some(balance),
+                },
                 state,
-                fields.outcome(),
-                None,
-                Some(balance),
-            )
+                outcome: fields.outcome(),
+                error_code: None,
+                balance_after_minor,
+                rebuilt_from_columns,
+            }
         }
         Decision::Declined {
             error,
@@ -251,31 +273,192 @@ pub fn first_answer(
                 transaction_id: keyed.transaction_id.as_str(),
                 state: state.as_str(),
             });
-            let code = Some(error.code.as_str());
-            let (http_status, error) = (error.status(), Some(raw(&error.to_json())));
-            (http_status, error, transaction, state, None, code, balance)
+            let http_status = error.status();
+            let body = Body {
+                status: &raw(if http_status == 200 { "OK" } else { "ERROR" }),
+                replayed: false,
+                error: Some(&raw(&error.to_json())),
+                transaction: Some(&transaction),
+                balance: balance.as_ref().map(Money::to_wire),
+                request_id: &keyed.request_id,
+            };
+            Recorded {
+                answer: Answer {
+                    http_status,
+                    first_body: serde_json::to_string(&body).unwrap_or_default(),
+                    replayed: false,
+                    balance,
+                },
+                state,
+                outcome: None,
+                error_code: Some(error.code.as_str()),
+                balance_after_minor: None,
+                rebuilt_from_columns: false,
+            }
         }
-    };
-    // The wire body printed once, by the same [`Body`] as every later answer.
-    let status = raw(if http_status == 200 { "OK" } else { "ERROR" });
+    }
+}
+
+/// The first answer of an operation that took effect, printed by the same [`Body`] as
+/// every later answer.
+fn done_body(
+    columns: &AnswerColumns,
+    amount: Option<WireMoney>,
+    fields: &OpFields,
+    state: TxState,
+    balance_after: WireMoney,
+) -> String {
+    let transaction = raw(&DoneTransaction {
+        transaction_id: &columns.transaction_id,
+        wallet_tx_id: format_wallet_tx_id(columns.id),
+        op: &columns.op,
+        kind: columns.kind.as_deref(),
+        player_id: &columns.player_id,
+        round_id: columns.round_id.as_deref(),
+        game_id: columns.game_id.as_deref(),
+        amount,
+        fields,
+        state: state.as_str(),
+        balance_after: balance_after.clone(),
+        committed_at: format_time(columns.created_at),
+    });
     let body = Body {
-        status: &status,
+        status: &raw("OK"),
         replayed: false,
-        error: error.as_deref(),
+        error: None,
         transaction: Some(&transaction),
-        balance: balance.as_ref().map(Money::to_wire),
-        request_id: &keyed.request_id,
+        balance: Some(balance_after),
+        request_id: &columns.request_id,
     };
-    Recorded {
-        answer: Answer {
-            http_status,
-            first_body: serde_json::to_string(&body).unwrap_or_default(),
-            replayed: false,
-            balance,
-        },
-        state,
-        outcome,
-        error_code,
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// The columns of a key's row that the first answer of a bet or win is rebuilt from, so
+/// that the row keeps no copy of it (docs/PERFORMANCE.md, bytes per transaction). Other
+/// answers (declines, rollbacks, closes, adjustments) are kept as sent.
+#[derive(Debug, Clone, Default)]
+pub struct AnswerColumns {
+    pub id: i64,
+    pub transaction_id: String,
+    pub op: String,
+    pub kind: Option<String>,
+    pub player_id: String,
+    pub round_id: Option<String>,
+    pub game_id: Option<String>,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    /// A win's reference (the column holds a rollback's target too).
+    pub target_transaction_id: Option<String>,
+    pub balance_after_minor: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub request_id: String,
+}
+
+impl AnswerColumns {
+    /// The columns the key's row gets for a first execution.
+    fn of_first(
+        keyed: &KeyedRequest,
+        id: i64,
+        balance: &Money,
+        now: DateTime<Utc>,
+    ) -> AnswerColumns {
+        AnswerColumns {
+            id,
+            transaction_id: keyed.transaction_id.as_str().to_owned(),
+            op: keyed.op.as_str().to_owned(),
+            kind: keyed.kind.map(str::to_owned),
+            player_id: keyed.player_id.clone(),
+            round_id: keyed.round_id.clone(),
+            game_id: keyed.game_id.clone(),
+            amount_minor: keyed.amount.as_ref().map(|m| m.minor.get()),
+            currency: keyed.amount.as_ref().map(|m| m.currency.code().to_owned()),
+            target_transaction_id: keyed.target_transaction_id.clone(),
+            balance_after_minor: Some(balance.minor.get()),
+            created_at: now,
+            request_id: keyed.request_id.clone(),
+        }
+    }
+
+    /// The operation's own fields, for a bet or a win.
+    fn op_fields(&self) -> Option<OpFields> {
+        match OpType::parse(&self.op).ok()? {
+            OpType::Bet => Some(OpFields::Bet {}),
+            OpType::Win => Some(OpFields::Win {
+                reference_transaction_id: self.target_transaction_id.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The first answer of a bet or win whose balance is in its amount's currency.
+    fn rebuild_with(&self, balance: &Money) -> Option<String> {
+        let fields = self.op_fields()?;
+        let currency = balance.currency.code();
+        if self.currency.as_deref() != Some(currency) {
+            return None;
+        }
+        let amount = Money::new(
+            MinorUnits::from_stored(self.amount_minor?).ok()?,
+            balance.currency.clone(),
+        );
+        let state = TxState::Committed;
+        Some(done_body(
+            self,
+            Some(amount.to_wire()),
+            &fields,
+            state,
+            balance.to_wire(),
+        ))
+    }
+
+    /// The key's first answer: `stored` as kept, or rebuilt from the columns when the row
+    /// keeps none. Empty only if a currency was dropped from the configuration since.
+    pub fn first_body<'a>(&self, stored: &'a str, currencies: &CurrencyTable) -> Cow<'a, str> {
+        if !stored.is_empty() {
+            return Cow::Borrowed(stored);
+        }
+        let rebuilt = (|| {
+            let currency = currencies.currency(self.currency.as_deref()?).ok()?;
+            let after = MinorUnits::from_stored(self.balance_after_minor?).ok()?;
+            self.rebuild_with(&Money::new(after, currency))
+        })();
+        Cow::Owned(rebuilt.unwrap_or_default())
+    }
+}
+
+/// A key row's first answer exactly as sent: the row's copy, or rebuilt from its columns.
+pub fn first_body_of<'a>(
+    row: &'a crate::db::entities::wallet_transaction::Model,
+    currencies: &CurrencyTable,
+) -> Cow<'a, str> {
+    if row.response_body.is_empty() {
+        Cow::Owned(
+            AnswerColumns::from(row)
+                .first_body("", currencies)
+                .into_owned(),
+        )
+    } else {
+        Cow::Borrowed(&row.response_body)
+    }
+}
+
+impl From<&crate::db::entities::wallet_transaction::Model> for AnswerColumns {
+    fn from(row: &crate::db::entities::wallet_transaction::Model) -> AnswerColumns {
+        AnswerColumns {
+            id: row.id,
+            transaction_id: row.transaction_id.clone(),
+            op: row.op.clone(),
+            kind: row.kind.clone(),
+            player_id: row.player_id.clone(),
+            round_id: row.round_id.clone(),
+            game_id: row.game_id.clone(),
+            amount_minor: row.amount_minor,
+            currency: row.currency.clone(),
+            target_transaction_id: row.target_transaction_id.clone(),
+            balance_after_minor: row.balance_after_minor,
+            created_at: row.created_at,
+            request_id: row.request_id.clone(),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use tokio::sync::oneshot;
@@ -174,11 +174,19 @@ fn fail(items: &mut [Item], error: &ServiceError) {
     }
 }
 
+/// The batch's time, in whole microseconds: PostgreSQL keeps no finer (and would round
+/// finer text it is sent), and a bet's answer is rebuilt from the stored time
+/// (`idempotency::AnswerColumns`), so what is stored must be what was answered.
+fn batch_time() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 /// PostgreSQL: loads, decides every item in arrival order, writes.
 async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), ServiceError> {
     let started = Instant::now();
     let needs = needs_of(items);
-    let (state, ids) = load::load(txn, &needs, Utc::now(), items.len()).await?;
+    let (state, ids) = load::load(txn, &needs, batch_time(), items.len()).await?;
     let state = decide_all(state, ids, items, started);
     let decided = Instant::now();
     flush::flush(txn, &state).await?;
@@ -190,7 +198,7 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
 fn run_sync(connection: &rusqlite::Connection, items: &mut [Item]) -> Result<(), ServiceError> {
     let started = Instant::now();
     let needs = needs_of(items);
-    let (state, ids) = load::load_sqlite(connection, &needs, Utc::now(), items.len())?;
+    let (state, ids) = load::load_sqlite(connection, &needs, batch_time(), items.len())?;
     let state = decide_all(state, ids, items, started);
     let decided = Instant::now();
     flush::flush_sqlite(connection, &state)?;
@@ -258,11 +266,12 @@ pub(super) fn decide(
         let balance = state
             .player(&row.player_id)
             .and_then(|player| money(currencies, &player.currency, player.balance_minor));
+        let first_body = row.first_body(currencies);
         let stored = StoredAnswer {
             state: row.state,
             fingerprint: &row.fingerprint,
             http_status: row.http_status,
-            first_body: &row.response_body,
+            first_body: &first_body,
         };
         return replay_answer(keyed, stored, balance);
     }

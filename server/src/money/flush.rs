@@ -173,7 +173,7 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
         "INSERT INTO wallet_transactions (id, scope, transaction_id, op, kind, player_id, \
          round_id, game_id, amount_minor, currency, target_transaction_id, fingerprint, state, \
          outcome, error_code, http_status, response_body, request_body, request_id, created_at, \
-         updated_at, amount_hint_mismatch) ",
+         updated_at, amount_hint_mismatch, balance_after_minor) ",
     );
     let now = state.now;
     sql.values(new_keys, |new| {
@@ -181,7 +181,7 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
         let current = state
             .key(&keyed.scope, keyed.transaction_id.as_str())
             .map_or(new.recorded.state, |row| row.state);
-        let values: [Value; 22] = [
+        let values: [Value; 23] = [
             new.id.into(),
             keyed.scope.as_str().into(),
             keyed.transaction_id.as_str().into(),
@@ -202,12 +202,13 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
             new.recorded.outcome.map(str::to_owned).into(),
             new.recorded.error_code.map(str::to_owned).into(),
             i32::from(new.recorded.answer.http_status).into(),
-            new.recorded.answer.first_body.as_str().into(),
+            new.recorded.stored_body().into(),
             keyed.request_body.as_str().into(),
             keyed.request_id.as_str().into(),
             now.into(),
             now.into(),
             new.amount_hint_mismatch.into(),
+            new.recorded.balance_after_minor.into(),
         ];
         values
     });

@@ -10,6 +10,7 @@ use crate::db::sql::{renumber, Sql};
 use crate::db::sqlite_sync;
 use crate::domain::{OpType, PlayerStatus, RoundState, TxState};
 use crate::error::ServiceError;
+use crate::idempotency::AnswerColumns;
 
 /// PostgreSQL: every row `needs` names, and `id_count` new transaction ids from the
 /// table's sequence. The players are locked first, in id order (so batches of several
@@ -118,6 +119,12 @@ struct KeyRecord {
     http_status: i32,
     fingerprint: String,
     response_body: String,
+    game_id: Option<String>,
+    currency: Option<String>,
+    target_transaction_id: Option<String>,
+    balance_after_minor: Option<i64>,
+    created_at: DateTime<Utc>,
+    request_id: String,
 }
 
 #[derive(Deserialize)]
@@ -154,7 +161,8 @@ struct TombstoneRecord {
 }
 
 const KEY_COLUMNS: &str = "id, scope, transaction_id, player_id, op, kind, round_id, \
-    amount_minor, state, http_status, fingerprint, response_body";
+    amount_minor, state, http_status, fingerprint, response_body, game_id, currency, \
+    target_transaction_id, balance_after_minor, created_at, request_id";
 const SESSION_COLUMNS: &str = "token, player_id, provider_id, game_id, superseded, expires_at";
 const ROUND_COLUMNS: &str =
     "provider_id, player_id, round_id, game_id, state, opened_at, closed_at";
@@ -381,6 +389,24 @@ impl Records {
 
 impl KeyRecord {
     fn into_row(self) -> Result<((String, String), KeyRow), ServiceError> {
+        // Only a row that keeps no body needs the columns its answer is rebuilt from.
+        let columns = self.response_body.is_empty().then(|| {
+            Box::new(AnswerColumns {
+                id: self.id,
+                transaction_id: self.transaction_id.clone(),
+                op: self.op.clone(),
+                kind: self.kind.clone(),
+                player_id: self.player_id.clone(),
+                round_id: self.round_id.clone(),
+                game_id: self.game_id,
+                amount_minor: self.amount_minor,
+                currency: self.currency,
+                target_transaction_id: self.target_transaction_id,
+                balance_after_minor: self.balance_after_minor,
+                created_at: self.created_at,
+                request_id: self.request_id,
+            })
+        });
         let row = KeyRow {
             id: self.id,
             player_id: self.player_id,
@@ -392,6 +418,7 @@ impl KeyRecord {
             http_status: self.http_status,
             fingerprint: self.fingerprint,
             response_body: self.response_body,
+            columns,
         };
         Ok(((self.scope, self.transaction_id), row))
     }

@@ -28,12 +28,15 @@ mod state;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
 use crate::db::Store;
 use crate::domain::{CurrencyTable, MinorUnits, Money, TxState};
 use crate::error::ServiceError;
-use crate::idempotency::{replay_answer, Answer, Decision, KeyedRequest, StoredAnswer};
+use crate::idempotency::{
+    replay_answer, Answer, AnswerColumns, Decision, KeyedRequest, StoredAnswer,
+};
 pub use state::{round_key, AuditRecord, BatchState, Needs};
 
 /// One money operation: its key, the rows its rules read, and the rules.
@@ -126,15 +129,20 @@ async fn replay(
         .as_deref()
         .zip(row.balance_minor)
         .and_then(|(currency, minor)| money(currencies, currency, minor));
+    let first_body = row
+        .answer_columns(keyed)
+        .first_body(&row.response_body, currencies);
     let stored = StoredAnswer {
         state: TxState::parse(&row.state)?,
         fingerprint: &row.fingerprint,
         http_status: row.http_status,
-        first_body: &row.response_body,
+        first_body: &first_body,
     };
     replay_answer(keyed, stored, balance).map(Some)
 }
 
+/// What a replay reads: the key's stored answer (or the columns it is rebuilt from) and
+/// the player's balance now.
 #[derive(FromQueryResult)]
 struct StoredKey {
     state: String,
@@ -143,11 +151,59 @@ struct StoredKey {
     response_body: String,
     currency: Option<String>,
     balance_minor: Option<i64>,
+    id: i64,
+    op: String,
+    kind: Option<String>,
+    player_id: String,
+    round_id: Option<String>,
+    game_id: Option<String>,
+    amount_minor: Option<i64>,
+    amount_currency: Option<String>,
+    target_transaction_id: Option<String>,
+    balance_after_minor: Option<i64>,
+    created_at: DateTime<Utc>,
+    request_id: String,
 }
 
-const REPLAY_READ: &str = "SELECT t.state, t.fingerprint, t.http_status, t.response_body, \
-    p.currency, p.balance_minor FROM wallet_transactions t LEFT JOIN players p \
-    ON p.id = t.player_id WHERE t.scope = $1 AND t.transaction_id = $2";
+impl StoredKey {
+    fn answer_columns(&self, keyed: &KeyedRequest) -> AnswerColumns {
+        if !self.response_body.is_empty() {
+            return AnswerColumns::default();
+        }
+        AnswerColumns {
+            id: self.id,
+            transaction_id: keyed.transaction_id.as_str().to_owned(),
+            op: self.op.clone(),
+            kind: self.kind.clone(),
+            player_id: self.player_id.clone(),
+            round_id: self.round_id.clone(),
+            game_id: self.game_id.clone(),
+            amount_minor: self.amount_minor,
+            currency: self.amount_currency.clone(),
+            target_transaction_id: self.target_transaction_id.clone(),
+            balance_after_minor: self.balance_after_minor,
+            created_at: self.created_at,
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// The columns of [`StoredKey`] after the first six, in its order.
+macro_rules! answer_columns {
+    () => {
+        "t.id, t.op, t.kind, t.player_id, t.round_id, t.game_id, t.amount_minor, \
+         t.currency AS amount_currency, t.target_transaction_id, t.balance_after_minor, \
+         t.created_at, t.request_id"
+    };
+}
+
+const REPLAY_READ: &str = concat!(
+    "SELECT t.state, t.fingerprint, t.http_status, t.response_body, p.currency, \
+     p.balance_minor, ",
+    answer_columns!(),
+    " FROM wallet_transactions t LEFT JOIN players p ON p.id = t.player_id \
+     WHERE t.scope = $1 AND t.transaction_id = $2"
+);
 
 /// The read through the pool (SQLite when the inline read failed) or, on PostgreSQL,
 /// on the per-request reads' own connections, where it stays prepared (see
@@ -176,13 +232,16 @@ async fn read_key(store: &Store, keyed: &KeyedRequest) -> Result<Option<StoredKe
 /// connections (see [`SigningKey`]), batched with the other requests' (see
 /// `db::PgReads::fetch_each`). One row per read: the key's verdict, and the transaction's
 /// columns, null when the key is new.
-const REPLAY_READS_CONFIRMING_KEYS: &str = "SELECT r.i, EXISTS (SELECT 1 FROM provider_keys k \
-    WHERE k.key_id = r.key_id AND k.secret = r.secret) AS key_stands, t.state, t.fingerprint, \
-    t.http_status, t.response_body, p.currency, p.balance_minor \
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
-    AS r(scope, transaction_id, key_id, secret, i) \
-    LEFT JOIN wallet_transactions t ON t.scope = r.scope AND t.transaction_id = r.transaction_id \
-    LEFT JOIN players p ON p.id = t.player_id";
+const REPLAY_READS_CONFIRMING_KEYS: &str = concat!(
+    "SELECT r.i, EXISTS (SELECT 1 FROM provider_keys k \
+     WHERE k.key_id = r.key_id AND k.secret = r.secret) AS key_stands, t.state, t.fingerprint, \
+     t.http_status, t.response_body, p.currency, p.balance_minor, ",
+    answer_columns!(),
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+     AS r(scope, transaction_id, key_id, secret, i) \
+     LEFT JOIN wallet_transactions t ON t.scope = r.scope AND t.transaction_id = r.transaction_id \
+     LEFT JOIN players p ON p.id = t.player_id"
+);
 
 async fn read_key_confirming(
     reads: &crate::db::PgReads,
@@ -223,6 +282,7 @@ fn read_key_inline(
                 .query_row(
                     [keyed.scope.as_str(), keyed.transaction_id.as_str()],
                     |row| {
+                        let created_at: String = row.get(16)?;
                         Ok(StoredKey {
                             state: row.get(0)?,
                             fingerprint: row.get(1)?,
@@ -230,6 +290,26 @@ fn read_key_inline(
                             response_body: row.get(3)?,
                             currency: row.get(4)?,
                             balance_minor: row.get(5)?,
+                            id: row.get(6)?,
+                            op: row.get(7)?,
+                            kind: row.get(8)?,
+                            player_id: row.get(9)?,
+                            round_id: row.get(10)?,
+                            game_id: row.get(11)?,
+                            amount_minor: row.get(12)?,
+                            amount_currency: row.get(13)?,
+                            target_transaction_id: row.get(14)?,
+                            balance_after_minor: row.get(15)?,
+                            created_at: DateTime::parse_from_rfc3339(&created_at)
+                                .map(|time| time.with_timezone(&Utc))
+                                .map_err(|error| {
+                                    rusqlite::Error::FromSqlConversionFailure(
+                                        16,
+                                        rusqlite::types::Type::Text,
+                                        Box::new(error),
+                                    )
+                                })?,
+                            request_id: row.get(17)?,
                         })
                     },
                 )

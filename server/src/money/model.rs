@@ -1,7 +1,10 @@
 //! The rows a batch decides over, as loaded from the database and parsed once.
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
-use crate::domain::{OpType, PlayerStatus, RoundState, TxState};
+use crate::domain::{CurrencyTable, OpType, PlayerStatus, RoundState, TxState};
+use crate::idempotency::AnswerColumns;
 
 /// A player as the batch holds it: loaded (and on PostgreSQL locked) once, then moved by
 /// every posting of the batch in arrival order.
@@ -33,8 +36,20 @@ pub struct KeyRow {
     pub http_status: i32,
     /// The fingerprint's JSON, compared field by field on a replay.
     pub fingerprint: String,
-    /// The first answer's body exactly as sent.
+    /// The first answer's body exactly as sent; empty when the row keeps none and
+    /// `columns` rebuild it.
     pub response_body: String,
+    pub columns: Option<Box<AnswerColumns>>,
+}
+
+impl KeyRow {
+    /// The key's first answer exactly as sent.
+    pub fn first_body(&self, currencies: &CurrencyTable) -> Cow<'_, str> {
+        match &self.columns {
+            Some(columns) => columns.first_body(&self.response_body, currencies),
+            None => Cow::Borrowed(&self.response_body),
+        }
+    }
 }
 
 /// A game session, as a bet checks it.

@@ -273,6 +273,7 @@ impl BatchState {
             http_status: i32::from(recorded.answer.http_status),
             fingerprint: keyed.fingerprint.as_stored().to_owned(),
             response_body: recorded.answer.first_body.clone(),
+            columns: None,
         };
         if keyed.op == OpType::Bet && state != TxState::Declined {
             if let Some(round_id) = &keyed.round_id {

@@ -89,7 +89,8 @@ impl History {
         first_ids: (i64, i64),
     ) -> History {
         let mut rng = StdRng::seed_from_u64(seed);
-        let now = Utc::now();
+        // Whole microseconds, as the wallet stores its own times (`money::batch`).
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         let providers = PROVIDERS
             .iter()
             .take(providers)

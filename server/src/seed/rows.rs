@@ -191,11 +191,12 @@ impl Rows {
             outcome: Set(recorded.outcome.map(str::to_owned)),
             error_code: Set(recorded.error_code.map(str::to_owned)),
             http_status: Set(i32::from(recorded.answer.http_status)),
-            response_body: Set(recorded.answer.first_body.clone()),
+            response_body: Set(recorded.stored_body().to_owned()),
             request_body: Set(keyed.request_body.clone()),
             request_id: Set(keyed.request_id.clone()),
             created_at: Set(op.at),
             updated_at: Set(op.at),
+            balance_after_minor: Set(recorded.balance_after_minor),
         });
         self.attempts(batch, &op, &recorded);
         (batch.transactions.len() - 1, id)

@@ -212,6 +212,7 @@ pub async fn transaction_status(
             .map_err(|e| ApiError::malformed(format!("transaction_id: {e}")))?;
         super::lookups::transaction_status(
             state.store.reader(),
+            &state.currencies,
             provider.provider_id.as_str(),
             &transaction_id,
         )

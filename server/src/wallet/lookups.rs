@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::db::entities::{attempt, round, tombstone, wallet_transaction as wtx};
 use crate::domain::{CurrencyTable, MinorUnits, Money, PlayerId, RoundId, TransactionId};
 use crate::error::{ApiError, ServiceError};
-use crate::idempotency::{format_time, format_wallet_tx_id};
+use crate::idempotency::{first_body_of, format_time, format_wallet_tx_id};
 
 /// The feed's page size when the caller gives none, and the most it may ask for.
 pub const FEED_DEFAULT_LIMIT: u64 = 100;
@@ -19,6 +19,7 @@ pub const FEED_MAX_LIMIT: u64 = 1000;
 /// §6.1: what became of a transaction, how often it was attempted, and its first answer.
 pub async fn transaction_status(
     db: &impl ConnectionTrait,
+    currencies: &CurrencyTable,
     provider_id: &str,
     transaction_id: &TransactionId,
 ) -> Result<Value, ServiceError> {
@@ -30,7 +31,8 @@ pub async fn transaction_status(
         .await?;
     let related = related(db, provider_id, id).await?;
     if let Some(row) = find(db, provider_id, id).await? {
-        let body: Value = serde_json::from_str(&row.response_body).unwrap_or(Value::Null);
+        let body: Value =
+            serde_json::from_str(&first_body_of(&row, currencies)).unwrap_or(Value::Null);
         return Ok(json!({
             "transaction_id": id,
             "state": row.state,

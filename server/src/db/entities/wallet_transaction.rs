@@ -29,7 +29,8 @@ pub struct Model {
     pub error_code: Option<String>,
     /// The first answer's HTTP status; replays return it again.
     pub http_status: i32,
-    /// The first answer's body exactly as sent.
+    /// The first answer's body exactly as sent; empty for a bet or win, whose answer is
+    /// rebuilt from the columns (`idempotency::AnswerColumns`).
     #[sea_orm(column_type = "Text")]
     pub response_body: String,
     /// The first request's body, secrets redacted.
@@ -38,6 +39,8 @@ pub struct Model {
     pub request_id: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The player's balance after an operation that took effect.
+    pub balance_after_minor: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
