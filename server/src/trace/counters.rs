@@ -65,6 +65,19 @@ impl Measures {
     }
 }
 
+impl Measures {
+    /// The measures of two spans together.
+    fn merge(&mut self, other: &Measures) {
+        self.count += other.count;
+        self.amount_minor_sum = self.amount_minor_sum.saturating_add(other.amount_minor_sum);
+        self.latency_ms_sum = self.latency_ms_sum.saturating_add(other.latency_ms_sum);
+        self.latency_ms_max = self.latency_ms_max.max(other.latency_ms_max);
+        for (sum, count) in self.buckets.iter_mut().zip(other.buckets) {
+            *sum += count;
+        }
+    }
+}
+
 /// The index of the bucket a latency falls into.
 pub fn bucket_of(latency_ms: i64) -> usize {
     LATENCY_BOUNDS_MS
@@ -91,6 +104,30 @@ impl Tally {
             }
         }
         tally
+    }
+
+    /// Stored rows folded into hours: each row's measures added to its key at the start
+    /// of its hour (`minute_unix_s` then names the hour; see `retention::fold_old_minutes`).
+    pub fn by_hour(rows: &[attempt_counter::Model]) -> Tally {
+        let mut tally = Tally::default();
+        for row in rows {
+            let key = CounterKey {
+                minute_unix_s: row.minute_unix_s.div_euclid(3600) * 3600,
+                provider_id: row.provider_id.clone(),
+                endpoint: row.endpoint.clone(),
+                outcome: row.outcome.clone(),
+                http_status: row.http_status,
+                error_code: row.error_code.clone(),
+                currency: row.currency.clone(),
+            };
+            tally.0.entry(key).or_default().merge(&measures_of(row));
+        }
+        tally
+    }
+
+    /// How many rows the tally writes.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -151,6 +188,30 @@ pub fn amount_of(fingerprint: &str) -> (String, i64) {
     match (currency, value) {
         (Some(currency), Some(value)) => (currency.to_owned(), value.max(0)),
         _ => (String::new(), 0),
+    }
+}
+
+fn measures_of(row: &attempt_counter::Model) -> Measures {
+    Measures {
+        count: row.count,
+        amount_minor_sum: row.amount_minor_sum,
+        latency_ms_sum: row.latency_ms_sum,
+        latency_ms_max: row.latency_ms_max,
+        buckets: [
+            row.latency_le1_ms,
+            row.latency_le2_ms,
+            row.latency_le5_ms,
+            row.latency_le10_ms,
+            row.latency_le20_ms,
+            row.latency_le50_ms,
+            row.latency_le100_ms,
+            row.latency_le200_ms,
+            row.latency_le500_ms,
+            row.latency_le1000_ms,
+            row.latency_le2000_ms,
+            row.latency_le5000_ms,
+            row.latency_over5000_ms,
+        ],
     }
 }
 

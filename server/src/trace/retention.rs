@@ -1,6 +1,8 @@
 //! Retention: the attempt log and its counters are pruned after a configurable number of
-//! days. Money data (transactions, ledger entries, tombstones) and discrepancy records are
-//! never pruned; nothing here touches them.
+//! days, and counters older than two days are folded from minutes into hours (the
+//! overview reads minutes of the last day at most). Money data (transactions, ledger
+//! entries, tombstones) and discrepancy records are never pruned; nothing here touches
+//! them.
 //!
 //! Deletes run in bounded batches, each its own unit of work through [`Store::write`], so
 //! that pruning a backlog never holds the SQLite writer (or PostgreSQL locks) for long.
@@ -53,6 +55,11 @@ pub fn spawn(store: Store, retention: Retention) {
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "attempt log pruning failed"),
+            }
+            match fold_old_minutes(&store, Utc::now() - MINUTE_COUNTERS_KEPT).await {
+                Ok(0) => {}
+                Ok(folded) => tracing::info!(folded, "old counter minutes folded into hours"),
+                Err(error) => tracing::warn!(%error, "folding counter minutes failed"),
             }
         }
     });
@@ -139,4 +146,107 @@ async fn delete_counters_batch(
         .exec(txn)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Counters keep minutes for this long, then hours: the overview's longest window is a
+/// day (`overview::Window`), and an hour row is about a fortieth of its minutes' rows at
+/// steady traffic (docs/PERFORMANCE.md, bytes per transaction).
+pub const MINUTE_COUNTERS_KEPT: chrono::Duration = chrono::Duration::days(2);
+
+/// Folds the counter minutes of every whole hour before `before` into one row per hour
+/// and key (its `minute_unix_s` the hour's start), a few hours per unit of work. Sums,
+/// maxima and buckets add up exactly; folding an hour again changes nothing. Returns the
+/// rows removed.
+pub async fn fold_old_minutes(store: &Store, before: DateTime<Utc>) -> Result<u64, ServiceError> {
+    let end = whole_hour(before);
+    let mut removed = 0;
+    let mut from = first_minute(store.reader(), i64::MIN, end).await?;
+    while let Some(start) = from {
+        let (start, until) = span_from(start, end);
+        removed += store
+            .write(Box::new(move |txn| {
+                Box::pin(async move { Ok(fold_span(txn, start, until).await?) })
+            }))
+            .await?;
+        from = first_minute(store.reader(), until, end).await?;
+    }
+    Ok(removed)
+}
+
+/// The same inside one transaction (`server seed`, which writes history in one).
+pub async fn fold_old_minutes_in(
+    txn: &sea_orm::DatabaseTransaction,
+    before: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    let end = whole_hour(before);
+    let mut removed = 0;
+    let mut from = first_minute(txn, i64::MIN, end).await?;
+    while let Some(start) = from {
+        let (start, until) = span_from(start, end);
+        removed += fold_span(txn, start, until).await?;
+        from = first_minute(txn, until, end).await?;
+    }
+    Ok(removed)
+}
+
+fn whole_hour(time: DateTime<Utc>) -> i64 {
+    time.timestamp().div_euclid(3600) * 3600
+}
+
+/// A few hours per unit of work, which bounds what one transaction reads at busy times.
+fn span_from(minute_unix_s: i64, end: i64) -> (i64, i64) {
+    const SPAN_S: i64 = 6 * 3600;
+    let start = minute_unix_s.div_euclid(3600) * 3600;
+    (start, (start + SPAN_S).min(end))
+}
+
+/// The first counter minute in `[from, end)`, from the key's leading column.
+async fn first_minute(
+    db: &impl sea_orm::ConnectionTrait,
+    from: i64,
+    end: i64,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    attempt_counter::Entity::find()
+        .select_only()
+        .column(attempt_counter::Column::MinuteUnixS)
+        .filter(attempt_counter::Column::MinuteUnixS.gte(from))
+        .filter(attempt_counter::Column::MinuteUnixS.lt(end))
+        .order_by_asc(attempt_counter::Column::MinuteUnixS)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+}
+
+/// One span of whole hours folded in one transaction: read, delete, write the hours back.
+/// On PostgreSQL an advisory lock makes nodes fold one at a time, so that a second node
+/// reads the first one's hours (a no-op) instead of adding the same minutes again.
+async fn fold_span(
+    txn: &sea_orm::DatabaseTransaction,
+    start: i64,
+    until: i64,
+) -> Result<u64, sea_orm::DbErr> {
+    use attempt_counter::Column;
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7305001)")
+            .await?;
+    }
+    let in_span = Expr::col(Column::MinuteUnixS)
+        .gte(start)
+        .and(Expr::col(Column::MinuteUnixS).lt(until));
+    let rows = attempt_counter::Entity::find()
+        .filter(in_span.clone())
+        .all(txn)
+        .await?;
+    let hours = super::counters::Tally::by_hour(&rows);
+    if hours.len() == rows.len() && rows.iter().all(|row| row.minute_unix_s % 3600 == 0) {
+        return Ok(0);
+    }
+    attempt_counter::Entity::delete_many()
+        .filter(in_span)
+        .exec(txn)
+        .await?;
+    hours.upsert(txn).await?;
+    Ok((rows.len() - hours.len()) as u64)
 }

@@ -13,7 +13,7 @@ use server::db::entities::{attempt, attempt_counter};
 use server::db::{Store, WriterConfig};
 use server::trace::counters::{Tally, LATENCY_BOUNDS_MS};
 use server::trace::overview::{overview, Window};
-use server::trace::retention::{prune, Pruned, Retention};
+use server::trace::retention::{fold_old_minutes, prune, Pruned, Retention, MINUTE_COUNTERS_KEPT};
 
 use crate::helpers::*;
 
@@ -623,4 +623,118 @@ async fn writers_in_several_processes_add_to_the_same_minute_without_losing_coun
 #[test]
 fn retention_defaults_to_400_days() {
     assert_eq!(Retention::default().days, 400);
+}
+
+/// A counter row of the fold test: one attempt of `latency_ms` in its bucket.
+fn fold_row(
+    provider_id: &str,
+    minute_unix_s: i64,
+    outcome: &str,
+    latency_ms: i64,
+) -> attempt_counter::ActiveModel {
+    let mut row = counter_row(DateTime::from_timestamp(minute_unix_s, 0).expect("a time"));
+    row.provider_id = Set(provider_id.to_owned());
+    row.outcome = Set(outcome.to_owned());
+    row.latency_ms_sum = Set(latency_ms);
+    row.latency_ms_max = Set(latency_ms);
+    row.latency_le5_ms = Set(i64::from(latency_ms <= 5));
+    row.latency_le100_ms = Set(i64::from(latency_ms > 5));
+    row
+}
+
+#[tokio::test]
+async fn counter_minutes_older_than_two_days_fold_into_hours_once_with_every_sum_kept() {
+    let app = spawn_app().await;
+    let provider_id = unique_id("fold");
+    let now = Utc::now();
+    let hour = |age_hours: i64| (now.timestamp().div_euclid(3600) - age_hours) * 3600;
+    let (old, older, recent) = (hour(72), hour(73), hour(1));
+    let rows = [
+        fold_row(&provider_id, old, "FIRST", 3),
+        fold_row(&provider_id, old + 60, "FIRST", 80),
+        fold_row(&provider_id, old + 59 * 60, "FIRST", 2),
+        fold_row(&provider_id, old + 60, "REPLAY", 1),
+        fold_row(&provider_id, older + 30 * 60, "FIRST", 4),
+        fold_row(&provider_id, older + 31 * 60, "FIRST", 5),
+        fold_row(&provider_id, recent + 60, "FIRST", 1),
+        fold_row(&provider_id, recent + 120, "FIRST", 1),
+    ];
+    attempt_counter::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("insert counters");
+    let of_provider = |select: &str| {
+        format!(
+            "SELECT {select} FROM attempt_counters WHERE provider_id = {}",
+            quote(&provider_id)
+        )
+    };
+    let sums = "CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(count) AS BIGINT) AS c, \
+                CAST(SUM(latency_ms_sum) AS BIGINT) AS l, CAST(SUM(latency_le5_ms) AS BIGINT) AS b5, \
+                CAST(SUM(latency_le100_ms) AS BIGINT) AS b100";
+    let totals = |rows: Vec<QueryResult>| {
+        let row = &rows[0];
+        ["n", "c", "l", "b5", "b100"].map(|name| row.try_get::<i64>("", name).expect(name))
+    };
+    assert_eq!(
+        totals(app.query(&of_provider(sums)).await),
+        [8, 8, 97, 7, 1]
+    );
+
+    // Two processes fold at once: the minutes are added into their hours once.
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        stores.push(
+            Store::connect(&app.database_url, WriterConfig::default())
+                .await
+                .expect("a store on the test database"),
+        );
+    }
+    let before = now - MINUTE_COUNTERS_KEPT;
+    let (a, b) = tokio::join!(
+        fold_old_minutes(&stores[0], before),
+        fold_old_minutes(&stores[1], before)
+    );
+    // The test server's own retention task may fold them too: three folders, one result.
+    a.expect("fold");
+    b.expect("fold");
+    assert_eq!(
+        totals(app.query(&of_provider(sums)).await),
+        [5, 8, 97, 7, 1]
+    );
+    let rows = app
+        .query(&of_provider(
+            "minute_unix_s AS m, outcome AS o, CAST(count AS BIGINT) AS c, \
+             CAST(latency_ms_max AS BIGINT) AS x",
+        ))
+        .await;
+    let mut found: Vec<(i64, String, i64, i64)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "m").expect("m"),
+                row.try_get("", "o").expect("o"),
+                row.try_get("", "c").expect("c"),
+                row.try_get("", "x").expect("x"),
+            )
+        })
+        .collect();
+    found.sort();
+    let first = || "FIRST".to_owned();
+    assert_eq!(
+        found,
+        vec![
+            (older, first(), 2, 5),
+            (old, first(), 3, 80),
+            (old, "REPLAY".to_owned(), 1, 1),
+            (recent + 60, first(), 1, 1),
+            (recent + 120, first(), 1, 1),
+        ]
+    );
+    // Folding again changes nothing.
+    assert_eq!(fold_old_minutes(&stores[0], before).await.expect("fold"), 0);
+    assert_eq!(
+        totals(app.query(&of_provider(sums)).await),
+        [5, 8, 97, 7, 1]
+    );
 }
