@@ -1,7 +1,14 @@
-//! `wallet_transactions.balance_after_minor`: the player's balance after the operation.
-//! With it, a bet's or win's first answer is rebuilt from the key's columns and its row
-//! keeps no copy of the body (`idempotency::AnswerColumns`; docs/PERFORMANCE.md, bytes
-//! per transaction). Rows written before keep their bodies and a null here.
+//! Answers rebuilt from columns instead of stored (docs/PERFORMANCE.md, bytes per
+//! transaction):
+//!
+//! - `wallet_transactions.balance_after_minor`, the player's balance after the operation:
+//!   with it a bet's or win's first answer is rebuilt from the key's columns and its row
+//!   keeps no copy of the body (`idempotency::AnswerColumns`);
+//! - `attempts.balance_minor` and `balance_currency`, the balance a replay answered: with
+//!   them and the key's first answer a replay's body is rebuilt, and its attempt row keeps
+//!   none (`trace::stored_once`).
+//!
+//! Rows written before keep their bodies and nulls here.
 // async_trait cannot take `SchemaManager<'_>` here, the lifetime must stay elided.
 #![allow(elided_lifetimes_in_paths)]
 use sea_orm_migration::prelude::*;
@@ -13,6 +20,13 @@ pub struct Migration;
 enum WalletTransactions {
     Table,
     BalanceAfterMinor,
+}
+
+#[derive(DeriveIden)]
+enum Attempts {
+    Table,
+    BalanceMinor,
+    BalanceCurrency,
 }
 
 #[async_trait::async_trait]
@@ -29,10 +43,37 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
+            .await?;
+        // One column per statement: SQLite's ALTER TABLE adds one at a time.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Attempts::Table)
+                    .add_column(ColumnDef::new(Attempts::BalanceMinor).big_integer().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Attempts::Table)
+                    .add_column(ColumnDef::new(Attempts::BalanceCurrency).string().null())
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [Attempts::BalanceMinor, Attempts::BalanceCurrency] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Attempts::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .alter_table(
                 Table::alter()

@@ -13,6 +13,7 @@ use crate::db::entities::{
 };
 use crate::domain::CurrencyTable;
 use crate::idempotency::{first_body_of, format_time};
+use crate::trace::replay_body;
 
 /// `1250` EUR as `12.50 EUR`; an unknown currency shows its minor units.
 pub fn money_text(currencies: &CurrencyTable, amount_minor: i64, currency: &str) -> String {
@@ -75,7 +76,15 @@ pub fn attempt_detail(
         {
             (&key.request_body, first_body_of(key, currencies))
         }
-        _ => (
+        Some(key) => {
+            let status = u16::try_from(key.http_status).unwrap_or(500);
+            let replay = replay_body(model, &first_body_of(key, currencies), status, currencies);
+            (
+                &model.request_body,
+                replay.map_or(Cow::Borrowed(model.response_body.as_str()), Cow::Owned),
+            )
+        }
+        None => (
             &model.request_body,
             Cow::Borrowed(model.response_body.as_str()),
         ),

@@ -107,6 +107,7 @@ pub fn operation_response(
     request_id: &str,
     keyed: &crate::idempotency::KeyedRequest,
 ) -> Response {
+    let mut balance = None;
     let (mut response, outcome) = match result {
         Ok(answer) => {
             let outcome = match (answer.replayed, answer.http_status) {
@@ -114,6 +115,12 @@ pub fn operation_response(
                 (false, 200) => Outcome::First,
                 (false, _) => Outcome::Declined,
             };
+            if answer.replayed {
+                balance = answer
+                    .balance
+                    .as_ref()
+                    .map(|money| (money.minor.get(), money.currency.code().to_owned()));
+            }
             let status = answer.http_status;
             (
                 json_text_response(status, answer.into_body(request_id)),
@@ -135,6 +142,7 @@ pub fn operation_response(
         fingerprint: keyed.fingerprint.to_json(),
         outcome,
         request_body: keyed.request_body.clone(),
+        balance,
     });
     response
 }

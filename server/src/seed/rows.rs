@@ -296,6 +296,8 @@ impl Rows {
             error_code: Set(recorded.error_code.map(str::to_owned)),
             request_body: Set(request_body),
             response_body: Set(recorded.answer.first_body.clone()),
+            balance_minor: Set(None),
+            balance_currency: Set(None),
         };
         batch.attempts.push(template.clone());
         if self.rng.gen_bool(REPLAY_SHARE) {
@@ -307,6 +309,11 @@ impl Rows {
             replay.received_at = Set(op.at + Duration::seconds(self.rng.gen_range(1..30)));
             replay.latency_ms = Set(self.rng.gen_range(0..3));
             replay.outcome = Set("REPLAY".to_owned());
+            replay.balance_minor = Set(answer.balance.as_ref().map(|m| m.minor.get()));
+            replay.balance_currency = Set(answer
+                .balance
+                .as_ref()
+                .map(|m| m.currency.code().to_owned()));
             replay.response_body = Set(answer.into_body(&request_id));
             batch.attempts.push(replay);
         }

@@ -216,6 +216,8 @@ fn operator_attempt(
         error_code: Set(None),
         request_body: Set(request.to_string()),
         response_body: Set(response.to_string()),
+        balance_minor: Set(None),
+        balance_currency: Set(None),
     }
 }
 

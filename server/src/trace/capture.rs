@@ -82,6 +82,9 @@ pub struct OperationNote {
     /// The request body as the handler parsed and redacted it, so that the log need not
     /// parse it again. The answer of a money operation holds no secrets.
     pub request_body: String,
+    /// The balance a replay's answer carried, `(minor units, currency)`; `None` for any
+    /// other outcome or a replay without a balance.
+    pub balance: Option<(i64, String)>,
 }
 
 /// The largest body the endpoint accepts.
@@ -166,6 +169,8 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
             Some(_) => cap(String::from_utf8_lossy(&response_body).into_owned()),
             None => redact_and_cap(&response_body),
         }),
+        balance_minor: Set(operation.and_then(|o| o.balance.as_ref().map(|b| b.0))),
+        balance_currency: Set(operation.and_then(|o| o.balance.as_ref().map(|b| b.1.clone()))),
     };
     state.attempts.record(record);
     Response::from_parts(parts, Body::from(response_body))

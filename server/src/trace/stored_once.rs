@@ -3,7 +3,9 @@
 //! `wallet_transactions`, which keeps them as long as the money data, and in the attempt
 //! log. The log keeps them only where they say something the key's row does not; the
 //! dispute page shows the key's copy in their place (docs/PERFORMANCE.md, "Bytes per
-//! transaction").
+//! transaction"). A replay keeps its request (it may be worded differently) but not its
+//! answer: that is the key's first answer with `replayed: true`, the attempt's request id
+//! and the balance its row keeps (`idempotency::Answer::into_body`).
 use sea_orm::ActiveValue::Set;
 use sea_orm::{DbBackend, Statement};
 
@@ -37,6 +39,39 @@ pub fn drop_the_keys_copies(record: &mut attempt::ActiveModel) {
         record.request_body = Set(String::new());
         record.response_body = Set(String::new());
     }
+    // A wallet replay's key is found again by (provider, transaction id); the operator's
+    // attempts carry no provider, so theirs keep their answers.
+    let of_provider = matches!(record.provider_id.try_as_ref(), Some(Some(_)));
+    if outcome == Outcome::Replay.as_str() && of_provider {
+        record.response_body = Set(String::new());
+    }
+}
+
+/// A replay's answer as it was sent, rebuilt from its key's first answer and the balance
+/// its row keeps; `None` for a replay whose row keeps its answer.
+pub fn replay_body(
+    attempt: &attempt::Model,
+    first_body: &str,
+    http_status: u16,
+    currencies: &crate::domain::CurrencyTable,
+) -> Option<String> {
+    if attempt.outcome != Outcome::Replay.as_str() || !attempt.response_body.is_empty() {
+        return None;
+    }
+    let balance = match (attempt.balance_minor, &attempt.balance_currency) {
+        (Some(minor), Some(currency)) => Some(crate::domain::Money::new(
+            crate::domain::MinorUnits::from_stored(minor).ok()?,
+            currencies.currency(currency).ok()?,
+        )),
+        _ => None,
+    };
+    let answer = crate::idempotency::Answer {
+        http_status,
+        first_body: first_body.to_owned(),
+        replayed: true,
+        balance,
+    };
+    Some(answer.into_body(&attempt.request_id))
 }
 
 /// The statements that write a batch of attempt records: the counters' upsert (from the

@@ -435,6 +435,8 @@ fn old_attempt(received_at: DateTime<Utc>) -> attempt::ActiveModel {
         error_code: Set(None),
         request_body: Set("{}".to_owned()),
         response_body: Set("{}".to_owned()),
+        balance_minor: Set(None),
+        balance_currency: Set(None),
         ..Default::default()
     }
 }

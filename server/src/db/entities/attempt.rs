@@ -27,8 +27,13 @@ pub struct Model {
     /// `wallet_transactions` holds its request and answer.
     #[sea_orm(column_type = "Text")]
     pub request_body: String,
+    /// Empty for a replay too: its answer is the key's first one with `replayed`, this
+    /// attempt's request id and the balance below (see `trace::stored_once`).
     #[sea_orm(column_type = "Text")]
     pub response_body: String,
+    /// The balance a replay answered, in minor units of `balance_currency`.
+    pub balance_minor: Option<i64>,
+    pub balance_currency: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
