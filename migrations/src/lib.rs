@@ -16,6 +16,7 @@ mod m20261205_000012_second_factor;
 mod m20261205_000013_key_last_used;
 mod m20261206_000014_answers_from_columns;
 mod m20261206_000015_fewer_key_indexes;
+mod m20261206_000016_packed_requests;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_key_last_used::Migration),
             Box::new(m20261206_000014_answers_from_columns::Migration),
             Box::new(m20261206_000015_fewer_key_indexes::Migration),
+            Box::new(m20261206_000016_packed_requests::Migration),
         ]
     }
 }

@@ -12,7 +12,7 @@ use crate::db::entities::{
     attempt, discrepancy, player, reconciliation_run, staff_audit, wallet_transaction as wtx,
 };
 use crate::domain::CurrencyTable;
-use crate::idempotency::{first_body_of, format_time};
+use crate::idempotency::{first_body_of, format_time, request_of};
 use crate::trace::replay_body;
 
 /// `1250` EUR as `12.50 EUR`; an unknown currency shows its minor units.
@@ -74,24 +74,24 @@ pub fn attempt_detail(
             if model.request_body.is_empty()
                 && crate::trace::bodies_are_the_keys(&model.outcome) =>
         {
-            (&key.request_body, first_body_of(key, currencies))
+            (request_of(key), first_body_of(key, currencies))
         }
         Some(key) => {
             let status = u16::try_from(key.http_status).unwrap_or(500);
             let replay = replay_body(model, &first_body_of(key, currencies), status, currencies);
             (
-                &model.request_body,
+                Cow::Borrowed(model.request_body.as_str()),
                 replay.map_or(Cow::Borrowed(model.response_body.as_str()), Cow::Owned),
             )
         }
         None => (
-            &model.request_body,
+            Cow::Borrowed(model.request_body.as_str()),
             Cow::Borrowed(model.response_body.as_str()),
         ),
     };
     AttemptDetail {
         row: attempt_row(model),
-        request_body: pretty(request),
+        request_body: pretty(&request),
         response_body: pretty(&response),
     }
 }

@@ -8,7 +8,7 @@ use crate::console::{Trace, TransactionTrace};
 use crate::db::entities::player;
 use crate::domain::CurrencyTable;
 use crate::error::ServiceError;
-use crate::idempotency::{first_body_of, format_time};
+use crate::idempotency::{first_body_of, format_time, request_of};
 use crate::trail::{self, Anchor, Chain};
 
 pub async fn trace_view(
@@ -86,7 +86,7 @@ async fn transaction_view(
     Ok(view::TransactionTrace {
         history: history(currencies, &tx),
         transaction: transaction_row(currencies, &tx.transaction),
-        first_request: pretty(&tx.transaction.request_body),
+        first_request: pretty(&request_of(&tx.transaction)),
         first_response: pretty(&first_body_of(&tx.transaction, currencies)),
         attempts: tx
             .attempts

@@ -181,6 +181,7 @@ fn pg_type(value: &Value) -> Option<&'static str> {
         Value::Int(_) => "int4",
         Value::Bool(_) => "bool",
         Value::ChronoDateTimeUtc(_) => "timestamptz",
+        Value::Bytes(_) => "bytea",
         _ => return None,
     })
 }
@@ -200,6 +201,12 @@ fn push_element(literal: &mut String, value: &Value) {
         Value::ChronoDateTimeUtc(Some(at)) => {
             literal.push('"');
             literal.push_str(&at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+            literal.push('"');
+        }
+        // bytea's hex input, `\x…`; the array syntax wants its backslash escaped.
+        Value::Bytes(Some(bytes)) => {
+            literal.push_str("\"\\\\x");
+            literal.push_str(&hex::encode(bytes.as_slice()));
             literal.push('"');
         }
         _ => literal.push_str("NULL"),

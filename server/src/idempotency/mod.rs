@@ -2,6 +2,7 @@
 //! records as its permanent answer, and the answer a replay gets (docs/API.md,
 //! idempotency). Running operations exactly once is the money path's job (`money`).
 mod fingerprint;
+pub mod packed_request;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -439,6 +440,18 @@ pub fn first_body_of<'a>(
         )
     } else {
         Cow::Borrowed(&row.response_body)
+    }
+}
+
+/// A key row's first request as it was received (secrets redacted): the row's text, or
+/// its packed copy unpacked ([`packed_request`]).
+pub fn request_of(row: &crate::db::entities::wallet_transaction::Model) -> Cow<'_, str> {
+    match &row.request_packed {
+        Some(packed) => Cow::Owned(
+            packed_request::unpack(packed)
+                .unwrap_or_else(|| "(a packed request this version cannot read)".to_owned()),
+        ),
+        None => Cow::Borrowed(&row.request_body),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::db::sql::{renumber, statements_of, Sql};
 use crate::db::sqlite_sync;
 use crate::domain::RoundState;
 use crate::error::ServiceError;
+use crate::idempotency::packed_request;
 
 /// One multi-row statement, and the rows it must change if the batch is to stand.
 struct Part {
@@ -173,7 +174,7 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
         "INSERT INTO wallet_transactions (id, scope, transaction_id, op, kind, player_id, \
          round_id, game_id, amount_minor, currency, target_transaction_id, fingerprint, state, \
          outcome, error_code, http_status, response_body, request_body, request_id, created_at, \
-         updated_at, amount_hint_mismatch, balance_after_minor) ",
+         updated_at, amount_hint_mismatch, balance_after_minor, request_packed) ",
     );
     let now = state.now;
     sql.values(new_keys, |new| {
@@ -181,7 +182,13 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
         let current = state
             .key(&keyed.scope, keyed.transaction_id.as_str())
             .map_or(new.recorded.state, |row| row.state);
-        let values: [Value; 23] = [
+        let packed = packed_request::pack(&keyed.request_body);
+        let request_text = if packed.is_some() {
+            ""
+        } else {
+            keyed.request_body.as_str()
+        };
+        let values: [Value; 24] = [
             new.id.into(),
             keyed.scope.as_str().into(),
             keyed.transaction_id.as_str().into(),
@@ -203,12 +210,13 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
             new.recorded.error_code.map(str::to_owned).into(),
             i32::from(new.recorded.answer.http_status).into(),
             new.recorded.stored_body().into(),
-            keyed.request_body.as_str().into(),
+            request_text.into(),
             keyed.request_id.as_str().into(),
             now.into(),
             now.into(),
             new.amount_hint_mismatch.into(),
             new.recorded.balance_after_minor.into(),
+            packed.into(),
         ];
         values
     });

@@ -174,6 +174,7 @@ impl Rows {
         };
         let recorded = first_answer(&op.keyed, id, decision, op.at);
         let keyed = &op.keyed;
+        let packed = crate::idempotency::packed_request::pack(&keyed.request_body);
         batch.transactions.push(wtx::ActiveModel {
             id: Set(id),
             scope: Set(keyed.scope.clone()),
@@ -192,11 +193,16 @@ impl Rows {
             error_code: Set(recorded.error_code.map(str::to_owned)),
             http_status: Set(i32::from(recorded.answer.http_status)),
             response_body: Set(recorded.stored_body().to_owned()),
-            request_body: Set(keyed.request_body.clone()),
+            request_body: Set(if packed.is_some() {
+                String::new()
+            } else {
+                keyed.request_body.clone()
+            }),
             request_id: Set(keyed.request_id.clone()),
             created_at: Set(op.at),
             updated_at: Set(op.at),
             balance_after_minor: Set(recorded.balance_after_minor),
+            request_packed: Set(packed),
         });
         self.attempts(batch, &op, &recorded);
         (batch.transactions.len() - 1, id)

@@ -588,8 +588,13 @@ async fn stored_bodies_keep_every_character_as_sent() {
     let id = tx_id(&bet);
 
     let stored = key_row_holding(&app, &id, &first).await;
-    let request: Value = serde_json::from_str(&stored.request_body).expect("stored request");
-    assert_eq!(request["metadata"]["note"], note, "{}", stored.request_body);
+    let stored_request = server::idempotency::request_of(&stored);
+    let request: Value = serde_json::from_str(&stored_request).expect("stored request");
+    assert_eq!(request["metadata"]["note"], note, "{stored_request}");
+    assert!(
+        stored.request_packed.is_some(),
+        "a bet's request is kept packed"
+    );
 
     let sql = format!(
         "SELECT request_body AS a, response_body AS b FROM attempts \

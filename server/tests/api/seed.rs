@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use server::db::entities::wallet_transaction;
 use server::domain::CurrencyTable;
-use server::idempotency::first_body_of;
+use server::idempotency::{first_body_of, request_of};
 use server::seed::{SeedConfig, SeedReport};
 
 use crate::helpers::{fresh_secret, quote, spawn_app, TestApp, TestProvider};
@@ -80,29 +80,28 @@ async fn a_seeded_bet_sent_again_is_a_replay_of_its_stored_answer() {
     let report = seed(&app, 1_000).await;
     let rows = app
         .query(&format!(
-            "SELECT scope, request_body, response_body FROM wallet_transactions \
+            "SELECT scope, transaction_id, request_body, response_body FROM wallet_transactions \
              WHERE op = 'BET' AND state = 'SETTLED' AND transaction_id LIKE {} LIMIT 1",
             quote(&format!("{}-%", report.run_tag))
         ))
         .await;
     let row = rows.first().expect("a settled seeded bet");
     let scope: String = row.try_get("", "scope").expect("scope");
-    let mut body: Value =
-        serde_json::from_str(&row.try_get::<String>("", "request_body").expect("body"))
-            .expect("a JSON request body");
-    // A bet's row keeps no copy of its answer: its columns give it back.
-    assert_eq!(
-        row.try_get::<String>("", "response_body").expect("answer"),
-        ""
-    );
-    let transaction_id = body["transaction_id"].as_str().expect("an id");
+    let transaction_id: String = row.try_get("", "transaction_id").expect("id");
+    // A bet's row keeps neither its answer (its columns give it back) nor its request as
+    // text (it is packed).
+    for text in ["request_body", "response_body"] {
+        assert_eq!(row.try_get::<String>("", text).expect(text), "", "{text}");
+    }
     let stored = wallet_transaction::Entity::find()
         .filter(wallet_transaction::Column::Scope.eq(&scope))
-        .filter(wallet_transaction::Column::TransactionId.eq(transaction_id))
+        .filter(wallet_transaction::Column::TransactionId.eq(&transaction_id))
         .one(&app.db)
         .await
         .expect("read")
         .expect("the key's row");
+    let mut body: Value = serde_json::from_str(&request_of(&stored)).expect("a JSON request body");
+    assert_eq!(body["transaction_id"], transaction_id.as_str());
     let first: Value = serde_json::from_str(&first_body_of(&stored, &CurrencyTable::default()))
         .expect("a JSON answer");
     // The seeded key's secret is unknown: give the seeded provider a key the test knows.

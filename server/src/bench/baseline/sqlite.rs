@@ -192,12 +192,20 @@ fn bet(txn: &rusqlite::Transaction<'_>, id: i64, player: &str, n: u64) -> anyhow
         },
     );
     let (fingerprint, request) = rows_text(&transaction_id, player, &round_id, amount_minor);
+    // Packed as the wallet keeps a request.
+    let packed = crate::idempotency::packed_request::pack(&request);
+    let request = if packed.is_some() {
+        String::new()
+    } else {
+        request
+    };
     txn.prepare_cached(
         "INSERT INTO wallet_transactions (id, scope, transaction_id, op, kind, player_id, \
          round_id, game_id, amount_minor, currency, target_transaction_id, fingerprint, state, \
          outcome, error_code, http_status, response_body, request_body, request_id, created_at, \
-         updated_at, amount_hint_mismatch, balance_after_minor) VALUES (?, ?, ?, 'BET', 'BET', \
-         ?, ?, ?, ?, 'EUR', NULL, ?, 'COMMITTED', NULL, NULL, 200, '', ?, ?, ?, ?, FALSE, ?)",
+         updated_at, amount_hint_mismatch, balance_after_minor, request_packed) VALUES (?, ?, ?, \
+         'BET', 'BET', ?, ?, ?, ?, 'EUR', NULL, ?, 'COMMITTED', NULL, NULL, 200, '', ?, ?, ?, ?, \
+         FALSE, ?, ?)",
     )?
     .execute(params![
         id,
@@ -212,7 +220,8 @@ fn bet(txn: &rusqlite::Transaction<'_>, id: i64, player: &str, n: u64) -> anyhow
         format!("req-{n}"),
         now,
         now,
-        after
+        after,
+        packed
     ])?;
     txn.prepare_cached(
         "INSERT INTO rounds (provider_id, player_id, round_id, game_id, state, opened_at, \

@@ -33,7 +33,8 @@ pub struct Model {
     /// rebuilt from the columns (`idempotency::AnswerColumns`).
     #[sea_orm(column_type = "Text")]
     pub response_body: String,
-    /// The first request's body, secrets redacted.
+    /// The first request's body, secrets redacted; empty when `request_packed` holds it
+    /// (`idempotency::request_of` reads either).
     #[sea_orm(column_type = "Text")]
     pub request_body: String,
     pub request_id: String,
@@ -41,6 +42,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The player's balance after an operation that took effect.
     pub balance_after_minor: Option<i64>,
+    /// The first request compressed (`idempotency::packed_request`).
+    pub request_packed: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
