@@ -178,12 +178,6 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
     )
     .await?;
     writer::finish(&txn).await?;
-    // History older than two days holds hourly counters, as a running wallet's does.
-    crate::trace::retention::fold_old_minutes_in(
-        &txn,
-        chrono::Utc::now() - crate::trace::retention::MINUTE_COUNTERS_KEPT,
-    )
-    .await?;
     txn.commit().await?;
     if rollback_journal {
         db.execute(Statement::from_string(

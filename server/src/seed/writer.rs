@@ -56,9 +56,14 @@ where
 /// Attempts and their counters. One counter row per minute and key can come from each
 /// attempt, so the counters are folded per chunk: an upsert of 24 columns stays under
 /// SQLite's bound parameters.
+/// Minutes older than retention keeps (two days) go straight into hours, as in the
+/// database of a wallet that has run that long.
 async fn attempts(txn: &DatabaseTransaction, rows: Vec<attempt::ActiveModel>) -> Result<(), DbErr> {
+    let hours_before = Utc::now() - crate::trace::retention::MINUTE_COUNTERS_KEPT;
+    let hours_before = Some(hours_before.timestamp().div_euclid(3600) * 3600);
+    let backend = txn.get_database_backend();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        for statement in crate::trace::log_statements(chunk.to_vec(), txn.get_database_backend()) {
+        for statement in crate::trace::log_statements(chunk.to_vec(), backend, hours_before) {
             txn.execute(statement).await?;
         }
     }

@@ -125,6 +125,19 @@ impl Tally {
         tally
     }
 
+    /// The tally with its minutes before `end` (seconds since the epoch, a whole hour)
+    /// added into their hours.
+    pub fn hours_before(self, end: i64) -> Tally {
+        let mut folded = Tally::default();
+        for (mut key, measures) in self.0 {
+            if key.minute_unix_s < end {
+                key.minute_unix_s = key.minute_unix_s.div_euclid(3600) * 3600;
+            }
+            folded.0.entry(key).or_default().merge(&measures);
+        }
+        folded
+    }
+
     /// How many rows the tally writes.
     pub fn len(&self) -> usize {
         self.0.len()

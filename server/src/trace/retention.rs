@@ -173,22 +173,6 @@ pub async fn fold_old_minutes(store: &Store, before: DateTime<Utc>) -> Result<u6
     Ok(removed)
 }
 
-/// The same inside one transaction (`server seed`, which writes history in one).
-pub async fn fold_old_minutes_in(
-    txn: &sea_orm::DatabaseTransaction,
-    before: DateTime<Utc>,
-) -> Result<u64, sea_orm::DbErr> {
-    let end = whole_hour(before);
-    let mut removed = 0;
-    let mut from = first_minute(txn, i64::MIN, end).await?;
-    while let Some(start) = from {
-        let (start, until) = span_from(start, end);
-        removed += fold_span(txn, start, until).await?;
-        from = first_minute(txn, until, end).await?;
-    }
-    Ok(removed)
-}
-
 fn whole_hour(time: DateTime<Utc>) -> i64 {
     time.timestamp().div_euclid(3600) * 3600
 }
