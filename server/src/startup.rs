@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::db::Store;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::request_id::RequestId;
-use crate::state::AppState;
+use crate::state::{AppState, AppStateInner};
 
 /// The whole HTTP surface: wallet API, operator API, health, API docs and the site.
 pub fn router(state: AppState, config: &Config) -> Router {
@@ -84,7 +84,7 @@ impl Application {
         crate::approvals::spawn_pending_gauge(store.clone());
         crate::reconcile::spawn_schedule(store.clone(), config.schedule);
         crate::trace::retention::spawn(store.clone(), config.retention);
-        let state = AppState {
+        let state = AppState::new(AppStateInner {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
             keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),
             store,
@@ -92,7 +92,7 @@ impl Application {
             operator_token: Arc::from(config.operator_token.as_str()),
             wallet_rate_limit: config.wallet_rate_limit.clone(),
             schedule: config.schedule,
-        };
+        });
         crate::wallet::keys::spawn_usage_writer(state.store.clone(), state.keys.clone());
         let router = router(state, &config);
         let listener = TcpListener::bind(&config.site_addr).await?;

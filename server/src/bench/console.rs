@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::dashboard::DbConsole;
 use crate::db::{Store, WriterConfig};
-use crate::state::AppState;
+use crate::state::{AppState, AppStateInner};
 
 /// The console's budget per server function.
 const TARGET: Duration = Duration::from_millis(100);
@@ -45,7 +45,7 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
     let store = Store::connect(&args.database.database_url, WriterConfig::default()).await?;
     let sample = sample(&store).await?;
     let console = DbConsole {
-        state: AppState {
+        state: AppState::new(AppStateInner {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
             keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),
             store,
@@ -53,7 +53,7 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
             operator_token: Arc::from(""),
             wallet_rate_limit: None,
             schedule: crate::reconcile::Schedule::default(),
-        },
+        }),
         demo: false,
         limiter: Arc::new(crate::staff::LoginLimiter::new(Default::default())),
         refund_thresholds: Arc::default(),

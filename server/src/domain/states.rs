@@ -126,6 +126,13 @@ pub enum PlayerStatus {
 }
 
 impl PlayerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlayerStatus::Active => "ACTIVE",
+            PlayerStatus::Blocked => "BLOCKED",
+        }
+    }
+
     pub fn parse(value: &str) -> Result<PlayerStatus, UnknownValue> {
         match value {
             "ACTIVE" => Ok(PlayerStatus::Active),

@@ -121,7 +121,7 @@ async fn replay(
         // busy past its short wait).
         _ => read_key(store, keyed).await?,
     };
-    let Some(row) = row else {
+    let Some(mut row) = row else {
         return Ok(None);
     };
     let balance = row
@@ -131,7 +131,8 @@ async fn replay(
         .and_then(|(currency, minor)| money(currencies, currency, minor));
     let first_body = row
         .answer_columns(keyed)
-        .first_body(&row.response_body, currencies);
+        .map(|columns| columns.first_body("", currencies).into_owned());
+    let first_body = first_body.as_deref().unwrap_or(&row.response_body);
     let stored = StoredAnswer {
         state: TxState::parse(&row.state)?,
         fingerprint: &row.fingerprint,
@@ -166,25 +167,27 @@ struct StoredKey {
 }
 
 impl StoredKey {
-    fn answer_columns(&self, keyed: &KeyedRequest) -> AnswerColumns {
+    /// The columns the first answer is rebuilt from, taken out of the row; `None` when the
+    /// row keeps the answer itself.
+    fn answer_columns(&mut self, keyed: &KeyedRequest) -> Option<AnswerColumns> {
         if !self.response_body.is_empty() {
-            return AnswerColumns::default();
+            return None;
         }
-        AnswerColumns {
+        Some(AnswerColumns {
             id: self.id,
             transaction_id: keyed.transaction_id.as_str().to_owned(),
-            op: self.op.clone(),
-            kind: self.kind.clone(),
-            player_id: self.player_id.clone(),
-            round_id: self.round_id.clone(),
-            game_id: self.game_id.clone(),
+            op: std::mem::take(&mut self.op),
+            kind: self.kind.take(),
+            player_id: std::mem::take(&mut self.player_id),
+            round_id: self.round_id.take(),
+            game_id: self.game_id.take(),
             amount_minor: self.amount_minor,
-            currency: self.amount_currency.clone(),
-            target_transaction_id: self.target_transaction_id.clone(),
+            currency: self.amount_currency.take(),
+            target_transaction_id: self.target_transaction_id.take(),
             balance_after_minor: self.balance_after_minor,
             created_at: self.created_at,
-            request_id: self.request_id.clone(),
-        }
+            request_id: std::mem::take(&mut self.request_id),
+        })
     }
 }
 

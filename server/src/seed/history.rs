@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::rows::{Batch, Op, Outcome, Rows, SeedPlayer, SeedProvider};
 use crate::db::entities::{round, tombstone};
-use crate::domain::{PlayerId, ProviderId, TxState};
+use crate::domain::{PlayerId, ProviderId, RoundState, TxState};
 use crate::error::ErrorCode;
 use crate::idempotency::OpFields;
 use crate::money::Operation;
@@ -369,10 +369,11 @@ impl History {
             round_id: Set(play.round_id),
             game_id: Set(provider.game_id.clone()),
             state: Set(if play.closed_at.is_some() {
-                "CLOSED"
+                RoundState::Closed
             } else {
-                "OPEN"
+                RoundState::Open
             }
+            .as_str()
             .to_owned()),
             opened_at: Set(opened_at),
             closed_at: Set(play.closed_at),
@@ -491,8 +492,8 @@ impl History {
         self.rows.store(batch, &mut self.players[play.player], op);
         for row in settles {
             let bet = &mut batch.transactions[*row];
-            if bet.state.as_ref() == "COMMITTED" {
-                bet.state = Set("SETTLED".to_owned());
+            if bet.state.as_ref() == TxState::Committed.as_str() {
+                bet.state = Set(TxState::Settled.as_str().to_owned());
                 bet.updated_at = Set(at);
             }
         }
@@ -569,7 +570,7 @@ impl History {
         };
         let (_, id) = self.rows.store(batch, &mut self.players[play.player], op);
         let target = &mut batch.transactions[bet.0];
-        target.state = Set("ROLLED_BACK".to_owned());
+        target.state = Set(TxState::RolledBack.as_str().to_owned());
         target.updated_at = Set(at);
         if mismatch {
             batch.hint_mismatches.push(id);

@@ -20,6 +20,8 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
 use serde::Serialize;
 
+use crate::trace::counters::Tally;
+
 pub use history::Planted;
 pub use writer::Written;
 
@@ -146,6 +148,7 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
     );
     let txn = db.begin().await?;
     let mut written = Written::default();
+    let mut counters = Tally::default();
     let mut batch = rows::Batch::default();
     writer::providers(&txn, &history.providers, history.start()).await?;
     history.first_deposits(&mut batch);
@@ -155,7 +158,7 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
         history.round(&mut batch, generated);
         if batch.len() >= BATCH_TRANSACTIONS {
             generated += batch.len() as u64;
-            writer::flush(&txn, &mut batch, &mut written).await?;
+            writer::flush(&txn, &mut batch, &mut written, &mut counters).await?;
             if config.print && generated >= next_report {
                 println!(
                     "  {generated} transactions written ({:.0} s)",
@@ -167,7 +170,7 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
         generated = written.transactions + batch.len() as u64;
     }
     history.plant(&mut batch);
-    writer::flush(&txn, &mut batch, &mut written).await?;
+    writer::flush(&txn, &mut batch, &mut written, &mut counters).await?;
     writer::players(
         &txn,
         &history.players,
@@ -175,8 +178,10 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
         history.start(),
         chrono::Utc::now(),
         &mut written,
+        &mut counters,
     )
     .await?;
+    writer::counters(&txn, counters).await?;
     writer::finish(&txn).await?;
     txn.commit().await?;
     if rollback_journal {

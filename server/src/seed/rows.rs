@@ -15,6 +15,7 @@ use crate::domain::{CurrencyTable, MinorUnits, Money, ProviderId, TxState};
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::{first_answer, Decision, KeyedRequest, OpFields};
 use crate::money::Operation;
+use crate::trace::Outcome as AttemptOutcome;
 use crate::wallet::operations::RequestContext;
 
 /// The share of operations with a replay, a conflicting reuse of the key, and a request
@@ -275,10 +276,11 @@ impl Rows {
     ) {
         let keyed = &op.keyed;
         let first_outcome = if recorded.answer.http_status >= 400 {
-            "DECLINED"
+            AttemptOutcome::Declined
         } else {
-            "FIRST"
-        };
+            AttemptOutcome::First
+        }
+        .as_str();
         let request_body = crate::trace::redact_and_cap(&op.raw_body);
         let template = attempt::ActiveModel {
             id: NotSet,
@@ -314,7 +316,7 @@ impl Rows {
             replay.request_id = Set(request_id.clone());
             replay.received_at = Set(op.at + Duration::seconds(self.rng.gen_range(1..30)));
             replay.latency_ms = Set(self.rng.gen_range(0..3));
-            replay.outcome = Set("REPLAY".to_owned());
+            replay.outcome = Set(AttemptOutcome::Replay.as_str().to_owned());
             replay.balance_minor = Set(answer.balance.as_ref().map(|m| m.minor.get()));
             replay.balance_currency = Set(answer
                 .balance
@@ -336,7 +338,7 @@ impl Rows {
             let mut conflict = template.clone();
             conflict.request_id = Set(request_id.clone());
             conflict.received_at = Set(op.at + Duration::seconds(self.rng.gen_range(30..600)));
-            conflict.outcome = Set("CONFLICT".to_owned());
+            conflict.outcome = Set(AttemptOutcome::Conflict.as_str().to_owned());
             conflict.http_status = Set(409);
             conflict.error_code = Set(Some("IDEMPOTENCY_CONFLICT".to_owned()));
             conflict.response_body = Set(error_body(&error, &request_id));
@@ -350,7 +352,7 @@ impl Rows {
             refused.transaction_id = Set(None);
             refused.fingerprint = Set(None);
             refused.signature = Set("INVALID".to_owned());
-            refused.outcome = Set("REJECTED".to_owned());
+            refused.outcome = Set(AttemptOutcome::Rejected.as_str().to_owned());
             refused.http_status = Set(401);
             refused.error_code = Set(Some("INVALID_SIGNATURE".to_owned()));
             refused.response_body = Set(error_body(&error, &request_id));

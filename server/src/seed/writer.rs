@@ -11,6 +11,7 @@ use crate::db::entities::{
     attempt, game_session, ledger_entry, player, provider, provider_key, round, tombstone,
     wallet_transaction as wtx,
 };
+use crate::trace::counters::Tally;
 
 /// Rows per INSERT, under SQLite's 32,766 bound parameters for the widest table (21
 /// columns of wallet_transactions).
@@ -53,19 +54,30 @@ where
     Ok(())
 }
 
-/// Attempts and their counters. One counter row per minute and key can come from each
-/// attempt, so the counters are folded per chunk: an upsert of 24 columns stays under
-/// SQLite's bound parameters.
-/// Minutes older than retention keeps (two days) go straight into hours, as in the
-/// database of a wallet that has run that long.
-async fn attempts(txn: &DatabaseTransaction, rows: Vec<attempt::ActiveModel>) -> Result<(), DbErr> {
-    let hours_before = Utc::now() - crate::trace::retention::MINUTE_COUNTERS_KEPT;
-    let hours_before = Some(hours_before.timestamp().div_euclid(3600) * 3600);
-    let backend = txn.get_database_backend();
+/// Attempts, in chunks; their counters are added up in `counters` and written once at the
+/// end ([`counters`]), so that no counter row is written again and again.
+async fn attempts(
+    txn: &DatabaseTransaction,
+    rows: Vec<attempt::ActiveModel>,
+    counters: &mut Tally,
+) -> Result<(), DbErr> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        for statement in crate::trace::log_statements(chunk.to_vec(), backend, hours_before) {
-            txn.execute(statement).await?;
+        counters.absorb(Tally::of(chunk));
+        if let Some(insert) = crate::trace::log_insert(chunk.to_vec(), txn.get_database_backend()) {
+            txn.execute(insert).await?;
         }
+    }
+    Ok(())
+}
+
+/// The history's counters, written once: minutes older than retention keeps them (two
+/// days) as hours, as in the database of a wallet that has run that long. An upsert of
+/// 24 columns a row stays under SQLite's bound parameters in chunks of this size.
+pub async fn counters(txn: &DatabaseTransaction, counters: Tally) -> Result<(), DbErr> {
+    let end = Utc::now() - crate::trace::retention::MINUTE_COUNTERS_KEPT;
+    let counters = counters.hours_before(end.timestamp().div_euclid(3600) * 3600);
+    for statement in counters.upsert_statements(txn.get_database_backend(), ROWS_PER_INSERT) {
+        txn.execute(statement).await?;
     }
     Ok(())
 }
@@ -75,6 +87,7 @@ pub async fn flush(
     txn: &DatabaseTransaction,
     batch: &mut Batch,
     written: &mut Written,
+    counters: &mut Tally,
 ) -> Result<(), DbErr> {
     written.add(batch);
     insert::<wtx::Entity>(
@@ -88,7 +101,7 @@ pub async fn flush(
     insert::<round::Entity>(txn, std::mem::take(&mut batch.rounds), 2 * ROWS_PER_INSERT).await?;
     insert::<tombstone::Entity>(txn, std::mem::take(&mut batch.tombstones), ROWS_PER_INSERT)
         .await?;
-    attempts(txn, std::mem::take(&mut batch.attempts)).await?;
+    attempts(txn, std::mem::take(&mut batch.attempts), counters).await?;
     for chunk in std::mem::take(&mut batch.hint_mismatches).chunks(ROWS_PER_INSERT) {
         let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
         txn.execute(Statement::from_string(
@@ -142,11 +155,12 @@ pub async fn players(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
     written: &mut Written,
+    counters: &mut Tally,
 ) -> Result<(), DbErr> {
     let rows = players.iter().map(|seeded| player::ActiveModel {
         id: Set(seeded.id.clone()),
         currency: Set(seeded.currency.code().to_owned()),
-        status: Set("ACTIVE".to_owned()),
+        status: Set(crate::domain::PlayerStatus::Active.as_str().to_owned()),
         balance_minor: Set(seeded.balance_minor),
         ledger_head: Set((seeded.head != crate::trail::GENESIS).then(|| seeded.head.clone())),
         created_at: Set(start),
@@ -190,7 +204,7 @@ pub async fn players(
     }
     insert::<game_session::Entity>(txn, sessions, 2 * ROWS_PER_INSERT).await?;
     written.attempts += attempts.len() as u64;
-    self::attempts(txn, attempts).await?;
+    self::attempts(txn, attempts, counters).await?;
     Ok(())
 }
 

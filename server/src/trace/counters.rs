@@ -138,6 +138,29 @@ impl Tally {
         folded
     }
 
+    /// Adds another tally's measures into this one.
+    pub fn absorb(&mut self, other: Tally) {
+        for (key, measures) in other.0 {
+            self.0.entry(key).or_default().merge(&measures);
+        }
+    }
+
+    /// The upserts of [`Tally::upsert_statement`], at most `rows` rows each (SQLite bounds
+    /// the parameters of one statement).
+    pub fn upsert_statements(&self, backend: DbBackend, rows: usize) -> Vec<Statement> {
+        let entries: Vec<_> = self.0.iter().collect();
+        entries
+            .chunks(rows.max(1))
+            .map(|chunk| {
+                attempt_counter::Entity::insert_many(
+                    chunk.iter().map(|(key, measures)| row(key, measures)),
+                )
+                .on_conflict(on_conflict())
+                .build(backend)
+            })
+            .collect()
+    }
+
     /// How many rows the tally writes.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -72,7 +72,7 @@ async fn run(
         let started = tokio::time::Instant::now();
         let count = batch.len() as u64;
         let backend = store.reader().get_database_backend();
-        let statements = super::log_statements(std::mem::take(&mut batch), backend, None);
+        let statements = super::log_statements(std::mem::take(&mut batch), backend);
         let written = store.write_statements(statements).await;
         match written {
             Ok(()) => metrics::record_log_batch(count, receiver.len()),

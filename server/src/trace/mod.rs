@@ -12,4 +12,6 @@ mod stored_once;
 pub use capture::{body_limit, capture, OperationNote, Outcome, SignatureNote, MAX_BODY_BYTES};
 pub use log_writer::AttemptLog;
 pub use redact::{cap, redact, redact_and_cap};
-pub use stored_once::{bodies_are_the_keys, drop_the_keys_copies, log_statements, replay_body};
+pub use stored_once::{
+    bodies_are_the_keys, drop_the_keys_copies, log_insert, log_statements, replay_body,
+};

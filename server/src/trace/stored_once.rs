@@ -76,21 +76,17 @@ pub fn replay_body(
 
 /// The statements that write a batch of attempt records: the counters' upsert (from the
 /// records as captured) and the records' insert (without the key's copies), for one
-/// transaction. Counters of minutes before `hours_before` (seconds since the epoch) go
-/// straight into their hours, as retention would fold them (`server seed`'s history).
-pub fn log_statements(
-    mut records: Vec<attempt::ActiveModel>,
-    backend: DbBackend,
-    hours_before: Option<i64>,
-) -> Vec<Statement> {
-    let mut tally = Tally::of(&records);
-    if let Some(end) = hours_before {
-        tally = tally.hours_before(end);
-    }
-    records.iter_mut().for_each(drop_the_keys_copies);
-    let mut statements: Vec<Statement> = crate::db::sql::insert_many(backend, records)
-        .into_iter()
-        .collect();
+/// transaction.
+pub fn log_statements(records: Vec<attempt::ActiveModel>, backend: DbBackend) -> Vec<Statement> {
+    let tally = Tally::of(&records);
+    let mut statements: Vec<Statement> = log_insert(records, backend).into_iter().collect();
     statements.extend(tally.upsert_statement(backend));
     statements
+}
+
+/// The records' insert alone, without the key's copies; their counters are the caller's
+/// to write (`server seed` adds up a whole history's before writing them once).
+pub fn log_insert(mut records: Vec<attempt::ActiveModel>, backend: DbBackend) -> Option<Statement> {
+    records.iter_mut().for_each(drop_the_keys_copies);
+    crate::db::sql::insert_many(backend, records)
 }

@@ -8,7 +8,9 @@ use sea_orm::{
 use serde_json::{json, Value};
 
 use crate::db::entities::{attempt, round, tombstone, wallet_transaction as wtx};
-use crate::domain::{CurrencyTable, MinorUnits, Money, PlayerId, RoundId, TransactionId};
+use crate::domain::{
+    CurrencyTable, MinorUnits, Money, OpType, PlayerId, RoundId, TransactionId, TxState,
+};
 use crate::error::{ApiError, ServiceError};
 use crate::idempotency::{first_body_of, format_time, format_wallet_tx_id};
 
@@ -146,9 +148,12 @@ pub async fn round(
     let (mut bets, mut wins) = (0i64, 0i64);
     for row in &rows {
         let amount = row.amount_minor.unwrap_or(0);
-        match (row.op.as_str(), row.state.as_str(), row.kind.as_deref()) {
-            ("BET", "COMMITTED" | "SETTLED", Some("BET")) => bets += amount,
-            ("WIN", "COMMITTED", _) => wins += amount,
+        let state = TxState::parse(&row.state);
+        match (OpType::parse(&row.op), state, row.kind.as_deref()) {
+            (Ok(OpType::Bet), Ok(TxState::Committed | TxState::Settled), Some("BET")) => {
+                bets += amount
+            }
+            (Ok(OpType::Win), Ok(TxState::Committed), _) => wins += amount,
             _ => {}
         }
     }
