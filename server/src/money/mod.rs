@@ -137,7 +137,7 @@ async fn replay(
         state: TxState::parse(&row.state)?,
         fingerprint: &row.fingerprint,
         http_status: row.http_status,
-        first_body: &first_body,
+        first_body,
     };
     replay_answer(keyed, stored, balance).map(Some)
 }
