@@ -32,6 +32,19 @@ pub struct KeyedRequest {
     /// The request body as received, secrets redacted, for the trace.
     pub request_body: String,
     pub request_id: String,
+    /// `request_body` packed as the key's row keeps it ([`KeyedRequest::packed_request`]).
+    pub packed: std::sync::OnceLock<Option<Vec<u8>>>,
+}
+
+impl KeyedRequest {
+    /// The request as the key's row keeps it ([`packed_request`]), packed on first use:
+    /// `money::execute` asks once a key turns out to be new, on the request's own thread,
+    /// so that SQLite's single writer only copies the bytes.
+    pub fn packed_request(&self) -> Option<&[u8]> {
+        self.packed
+            .get_or_init(|| packed_request::pack(&self.request_body))
+            .as_deref()
+    }
 }
 
 /// What the operation decided, to be stored as the key's permanent answer.

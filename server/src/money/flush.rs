@@ -12,7 +12,6 @@ use crate::db::sql::{renumber, statements_of, Sql};
 use crate::db::sqlite_sync;
 use crate::domain::RoundState;
 use crate::error::ServiceError;
-use crate::idempotency::packed_request;
 
 /// One multi-row statement, and the rows it must change if the batch is to stand.
 struct Part {
@@ -182,7 +181,7 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
         let current = state
             .key(&keyed.scope, keyed.transaction_id.as_str())
             .map_or(new.recorded.state, |row| row.state);
-        let packed = packed_request::pack(&keyed.request_body);
+        let packed = keyed.packed_request();
         let request_text = if packed.is_some() {
             ""
         } else {
@@ -216,7 +215,7 @@ fn insert_keys(backend: DbBackend, state: &BatchState, new_keys: Vec<&NewKey>) -
             now.into(),
             new.amount_hint_mismatch.into(),
             new.recorded.balance_after_minor.into(),
-            packed.into(),
+            packed.map(<[u8]>::to_vec).into(),
         ];
         values
     });

@@ -65,6 +65,7 @@ pub async fn execute(
         return Ok(answer);
     }
     let player_id = operation.keyed().player_id.clone();
+    operation.keyed().packed_request();
     let (unit, answer) = batch::unit(operation, Arc::clone(currencies));
     store.enqueue_for(&player_id, unit)?;
     // A dropped reply means the batch never ran (BEGIN failed): nothing was committed.

@@ -68,6 +68,7 @@ impl Adjustment {
             fingerprint,
             request_body: String::from_utf8_lossy(raw_body).into_owned(),
             request_id: request_id.to_owned(),
+            packed: Default::default(),
         };
         Ok(Adjustment {
             keyed,

@@ -175,7 +175,7 @@ impl Rows {
         };
         let recorded = first_answer(&op.keyed, id, decision, op.at);
         let keyed = &op.keyed;
-        let packed = crate::idempotency::packed_request::pack(&keyed.request_body);
+        let packed = keyed.packed_request().map(<[u8]>::to_vec);
         batch.transactions.push(wtx::ActiveModel {
             id: Set(id),
             scope: Set(keyed.scope.clone()),

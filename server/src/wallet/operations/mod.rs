@@ -105,6 +105,7 @@ impl KeyFields<'_> {
             fingerprint: self.fingerprint(),
             request_body,
             request_id: ctx.request_id.clone(),
+            packed: Default::default(),
         }
     }
 
