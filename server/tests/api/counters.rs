@@ -561,11 +561,8 @@ async fn retention_prunes_only_attempts_and_counters_older_than_the_cutoff() {
     );
 }
 
-#[tokio::test]
-async fn writers_in_several_processes_add_to_the_same_minute_without_losing_counts() {
-    let app = spawn_app().await;
-    let minute = Utc::now() - chrono::Duration::hours(1);
-    // Two stores stand for two server processes sharing the database.
+/// Two stores on the test database: they stand for two server processes sharing it.
+async fn two_stores(app: &TestApp) -> Vec<Store> {
     let mut stores = Vec::new();
     for _ in 0..2 {
         stores.push(
@@ -574,6 +571,15 @@ async fn writers_in_several_processes_add_to_the_same_minute_without_losing_coun
                 .expect("a store on the test database"),
         );
     }
+    stores
+}
+
+#[tokio::test]
+async fn writers_in_several_processes_add_to_the_same_minute_without_losing_counts() {
+    let app = spawn_app().await;
+    let minute = Utc::now() - chrono::Duration::hours(1);
+    // Two stores stand for two server processes sharing the database.
+    let stores = two_stores(&app).await;
     let batches = 20;
     let mut writes = Vec::new();
     for index in 0..batches {
@@ -684,14 +690,7 @@ async fn counter_minutes_older_than_two_days_fold_into_hours_once_with_every_sum
     );
 
     // Two processes fold at once: the minutes are added into their hours once.
-    let mut stores = Vec::new();
-    for _ in 0..2 {
-        stores.push(
-            Store::connect(&app.database_url, WriterConfig::default())
-                .await
-                .expect("a store on the test database"),
-        );
-    }
+    let stores = two_stores(&app).await;
     let before = now - MINUTE_COUNTERS_KEPT;
     let (a, b) = tokio::join!(
         fold_old_minutes(&stores[0], before),
