@@ -78,7 +78,7 @@ pub fn attempt_detail(
         }
         Some(key) => {
             let status = u16::try_from(key.http_status).unwrap_or(500);
-            let replay = replay_body(model, &first_body_of(key, currencies), status, currencies);
+            let replay = replay_body(model, || first_body_of(key, currencies), status, currencies);
             (
                 Cow::Borrowed(model.request_body.as_str()),
                 replay.map_or(Cow::Borrowed(model.response_body.as_str()), Cow::Owned),

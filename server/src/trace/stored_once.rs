@@ -48,10 +48,11 @@ pub fn drop_the_keys_copies(record: &mut attempt::ActiveModel) {
 }
 
 /// A replay's answer as it was sent, rebuilt from its key's first answer and the balance
-/// its row keeps; `None` for a replay whose row keeps its answer.
-pub fn replay_body(
+/// its row keeps; `None` for any other attempt, or a replay whose row keeps its answer.
+/// `first_body` is asked only for a replay to rebuild.
+pub fn replay_body<'a>(
     attempt: &attempt::Model,
-    first_body: &str,
+    first_body: impl FnOnce() -> std::borrow::Cow<'a, str>,
     http_status: u16,
     currencies: &crate::domain::CurrencyTable,
 ) -> Option<String> {
@@ -67,7 +68,7 @@ pub fn replay_body(
     };
     let answer = crate::idempotency::Answer {
         http_status,
-        first_body: first_body.to_owned(),
+        first_body: first_body().into_owned(),
         replayed: true,
         balance,
     };
