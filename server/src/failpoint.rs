@@ -11,11 +11,14 @@
 //! Each item is a point's name and when it fires: `:P` with a probability per passage
 //! (0 < P ≤ 1, default 1), or `:#N` on the N-th passage. Firing calls
 //! [`std::process::abort`]: no destructor, no flush, no reply, the closest a process can
-//! come to losing its power. The points:
+//! come to losing its power. `:pause=MS` instead holds every passage for MS
+//! milliseconds, to widen a window a test looks into. The points:
 //!
 //! - `after_claim`: the key's row is inserted, nothing else; the transaction is open.
 //! - `after_money`: the balance and ledger moved, the answer is not stored yet.
 //! - `after_commit_before_reply`: the transaction committed, the caller has no answer.
+//! - `before_wal_sync`: SQLite: a batch committed, visible to readers, not yet fsynced
+//!   (`db::wal_sync`), on the fsync thread.
 //!
 //! Unset (production), a passage costs one initialised `OnceLock` read.
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +28,12 @@ use std::sync::OnceLock;
 pub const ENV_VAR: &str = "WALLET_FAILPOINT";
 
 /// The points the money path passes, in order.
-pub const POINTS: [&str; 3] = ["after_claim", "after_money", "after_commit_before_reply"];
+pub const POINTS: [&str; 4] = [
+    "after_claim",
+    "after_money",
+    "after_commit_before_reply",
+    "before_wal_sync",
+];
 
 #[derive(Debug)]
 enum Trigger {
@@ -33,6 +41,8 @@ enum Trigger {
     Probability(f64),
     /// Fires on the N-th passage (1-based).
     Countdown(u64),
+    /// Holds every passage this long; never aborts.
+    Pause(std::time::Duration),
 }
 
 #[derive(Debug)]
@@ -53,7 +63,9 @@ pub fn hit(name: &'static str) {
         return;
     }
     if let Some(point) = armed.iter().find(|point| point.name == name) {
-        if point.fires() {
+        if let Trigger::Pause(pause) = point.trigger {
+            std::thread::sleep(pause);
+        } else if point.fires() {
             eprintln!("failpoint {name}: aborting the process on purpose ({ENV_VAR})");
             std::process::abort();
         }
@@ -66,6 +78,7 @@ impl Armed {
         match self.trigger {
             Trigger::Probability(p) => rand::random::<f64>() < p,
             Trigger::Countdown(n) => passage == n,
+            Trigger::Pause(_) => false,
         }
     }
 }
@@ -94,6 +107,13 @@ fn parse(spec: &str) -> Result<Vec<Armed>, String> {
             return Err(format!("unknown failpoint {name:?}; known: {POINTS:?}"));
         }
         let trigger = match trigger.strip_prefix('#') {
+            None if trigger.starts_with("pause=") => {
+                Trigger::Pause(std::time::Duration::from_millis(
+                    trigger["pause=".len()..]
+                        .parse()
+                        .map_err(|_| format!("{item:?}: pause=MS needs whole milliseconds"))?,
+                ))
+            }
             Some(n) => Trigger::Countdown(
                 n.parse()
                     .ok()
@@ -131,6 +151,9 @@ mod tests {
         assert!(!countdown.fires() && !countdown.fires());
         assert!(countdown.fires(), "the third passage fires");
         assert!(!countdown.fires(), "and only the third");
+        let pause = parse("before_wal_sync:pause=250").unwrap();
+        assert!(matches!(pause[0].trigger, Trigger::Pause(d) if d.as_millis() == 250));
+        assert!(!pause[0].fires(), "a pause never aborts");
     }
 
     #[test]
@@ -140,6 +163,7 @@ mod tests {
             "after_claim:0",
             "after_claim:1.5",
             "after_money:#0",
+            "before_wal_sync:pause=soon",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

@@ -15,6 +15,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::wal_sync::WalSync;
 use super::{sqlite_sync, Engine, Work};
 use crate::error::ServiceError;
 
@@ -77,6 +78,12 @@ pub trait Unit: Send + 'static {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
     /// SQLite: whether the unit runs on the writer's synchronous connection
     /// (`db::sqlite_sync`) with [`Unit::run_sync`] instead of [`Unit::run`].
+    /// Whether the unit writes what replays, balances and lookups answer from (money),
+    /// so that readers wait for its commit to be durable (`wal_sync`).
+    fn moves_money(&self) -> bool {
+        false
+    }
+
     fn runs_sync(&self) -> bool {
         false
     }
@@ -226,17 +233,28 @@ pub struct Handle {
     queue: mpsc::Sender<Job>,
 }
 
-/// Starts a writer. `sync`: SQLite's synchronous connection, for the units that run on
-/// it ([`Unit::runs_sync`]).
-pub fn spawn(
+/// Starts a PostgreSQL writer (a lane of the money path) as a task.
+pub fn spawn(db: DatabaseConnection, config: WriterConfig) -> Handle {
+    let (queue, jobs) = mpsc::channel(config.queue_capacity);
+    tokio::spawn(run(db, jobs, config.max_batch, Engine::Postgres));
+    Handle { queue }
+}
+
+/// Starts SQLite's writer on a thread of its own (see [`run_sqlite`]): `connection` is
+/// its synchronous connection, for the units that run on it ([`Unit::runs_sync`]), `db`
+/// the async one for the others.
+pub fn spawn_sqlite(
     db: DatabaseConnection,
     config: WriterConfig,
-    engine: Engine,
-    sync: Option<rusqlite::Connection>,
-) -> Handle {
+    connection: rusqlite::Connection,
+    wal: WalSync,
+) -> std::io::Result<Handle> {
     let (queue, jobs) = mpsc::channel(config.queue_capacity);
-    tokio::spawn(run(db, jobs, config.max_batch, engine, sync));
-    Handle { queue }
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || run_sqlite(&db, jobs, config.max_batch, &connection, wal, &runtime))?;
+    Ok(Handle { queue })
 }
 
 impl Handle {
@@ -326,7 +344,6 @@ async fn run(
     mut jobs: mpsc::Receiver<Job>,
     max_batch: usize,
     engine: Engine,
-    mut sync: Option<rusqlite::Connection>,
 ) {
     let mut retry: Vec<Job> = Vec::new();
     loop {
@@ -337,49 +354,72 @@ async fn run(
             }
         } else {
             tokio::time::sleep(RETRY_PAUSE).await;
-            while batch.len() < max_batch {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
+            top_up(&mut batch, &mut jobs, max_batch);
         }
         merge(&mut batch);
-        let (sync_units, mut batch): (Vec<Job>, Vec<Job>) = match sync {
-            Some(_) => batch.into_iter().partition(|job| job.runs_sync()),
-            None => (Vec::new(), batch),
-        };
-        if !batch.is_empty() {
-            run_async_batch(&db, &mut batch, engine, &mut retry).await;
-        }
-        if !sync_units.is_empty() {
-            let Some(connection) = sync.take() else {
-                break;
-            };
-            let done = tokio::task::spawn_blocking(move || {
-                let mut units = sync_units;
-                let commit = run_sync_batch_guarded(&connection, &mut units);
-                (connection, units, commit)
-            })
-            .await;
-            let Ok((connection, units, commit)) = done else {
-                tracing::error!("the synchronous SQLite writer panicked; the writer stops");
-                break;
-            };
-            sync = Some(connection);
-            if let Err(error) = &commit {
-                tracing::error!(%error, "group commit failed");
-            }
-            for unit in units {
-                let commit = commit
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|e| DbErr::Custom(e.to_string()));
-                unit.answer(commit);
-            }
-        }
+        run_async_batch(&db, &mut batch, engine, &mut retry).await;
     }
     tracing::info!("group commit writer stopped");
+}
+
+/// SQLite's writer, on a thread of its own: the units that run on the synchronous
+/// connection need no runtime, and as a task the writer waited for a worker thread
+/// between batches, behind the requests' own tasks. Its commits are made durable, and
+/// their units answered, by `wal_sync`'s thread while the next batch runs. The other
+/// units run on the async connection, through `runtime`.
+fn run_sqlite(
+    db: &DatabaseConnection,
+    mut jobs: mpsc::Receiver<Job>,
+    max_batch: usize,
+    connection: &rusqlite::Connection,
+    mut wal: WalSync,
+    runtime: &tokio::runtime::Handle,
+) {
+    let mut retry: Vec<Job> = Vec::new();
+    loop {
+        let mut batch = std::mem::take(&mut retry);
+        if batch.is_empty() {
+            let Some(job) = jobs.blocking_recv() else {
+                break;
+            };
+            batch.push(job);
+        } else {
+            std::thread::sleep(RETRY_PAUSE);
+        }
+        top_up(&mut batch, &mut jobs, max_batch);
+        merge(&mut batch);
+        let (mut sync_units, mut batch): (Vec<Job>, Vec<Job>) =
+            batch.into_iter().partition(|job| job.runs_sync());
+        if !batch.is_empty() {
+            runtime.block_on(run_async_batch(db, &mut batch, Engine::Sqlite, &mut retry));
+        }
+        if sync_units.is_empty() {
+            continue;
+        }
+        let number = wal.next_number();
+        let moves_money = sync_units.iter().any(|unit| unit.moves_money());
+        let commit = run_sync_batch_guarded(connection, &mut sync_units, || {
+            if moves_money {
+                wal.committing(number);
+            }
+        });
+        if let Err(error) = &commit {
+            tracing::error!(%error, "group commit failed");
+        }
+        // Answered once the commit is on disk, while the next batch runs.
+        wal.hand_over(number, sync_units, commit);
+    }
+    tracing::info!("SQLite writer stopped");
+}
+
+/// Adds queued units to `batch`, up to `max_batch`, without waiting.
+fn top_up(batch: &mut Vec<Job>, jobs: &mut mpsc::Receiver<Job>, max_batch: usize) {
+    while batch.len() < max_batch {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Runs a batch of units on the async connection, commits, and answers them; units that
@@ -425,7 +465,11 @@ async fn run_async_batch(
 /// The synchronous counterpart of [`run_batch`], on a blocking thread: every unit in one
 /// `BEGIN IMMEDIATE` transaction, again with a savepoint each if one failed, then the
 /// commit. Returns the commit's result (or the error that kept the batch from running).
-fn run_sync_batch(connection: &rusqlite::Connection, units: &mut [Job]) -> Result<(), DbErr> {
+fn run_sync_batch(
+    connection: &rusqlite::Connection,
+    units: &mut [Job],
+    before_commit: &dyn Fn(),
+) -> Result<(), DbErr> {
     let lost = || DbErr::Custom("sqlite: the write transaction was rolled back".into());
     for savepoints in [false, true] {
         if sqlite_sync::in_transaction(connection) {
@@ -450,6 +494,7 @@ fn run_sync_batch(connection: &rusqlite::Connection, units: &mut [Job]) -> Resul
             }
             continue;
         }
+        before_commit();
         let started = std::time::Instant::now();
         let commit = sqlite_sync::run(connection, "COMMIT");
         crate::trace::metrics::record_write_phase("commit", started.elapsed());
@@ -466,8 +511,9 @@ fn run_sync_batch(connection: &rusqlite::Connection, units: &mut [Job]) -> Resul
 fn run_sync_batch_guarded(
     connection: &rusqlite::Connection,
     units: &mut [Job],
+    before_commit: impl Fn(),
 ) -> Result<(), DbErr> {
-    let run = std::panic::AssertUnwindSafe(|| run_sync_batch(connection, units));
+    let run = std::panic::AssertUnwindSafe(|| run_sync_batch(connection, units, &before_commit));
     std::panic::catch_unwind(run).unwrap_or_else(|_| {
         tracing::error!("a write batch panicked; it is rolled back");
         if sqlite_sync::in_transaction(connection) {

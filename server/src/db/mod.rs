@@ -12,6 +12,7 @@ mod inline_reads;
 mod pg_reads;
 pub mod sql;
 pub mod sqlite_sync;
+mod wal_sync;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -71,6 +72,8 @@ pub struct Store {
     inline_reads: Option<InlineReads>,
     /// PostgreSQL: the per-request reads' own connections (see [`PgReads`]).
     pg_reads: Option<std::sync::Arc<PgReads>>,
+    /// SQLite: how far the writer's commits are on disk (see `wal_sync`).
+    durable: Option<wal_sync::Durable>,
     /// SQLite: held while any clone of the store lives; the background checkpoint stops
     /// when it is gone.
     _alive: Option<std::sync::Arc<()>>,
@@ -113,6 +116,17 @@ impl Store {
     /// PostgreSQL: connections for the reads on every wallet request's path.
     pub fn pg_reads(&self) -> Option<&PgReads> {
         self.pg_reads.as_deref()
+    }
+
+    /// Waits until every money operation committed before the call is on disk, so that
+    /// what a read just saw cannot be undone by a power cut. Call it between a read and
+    /// an answer built from it (replays, balances, lookups). Only SQLite's writer
+    /// answers before its commits are durable (see `wal_sync`); elsewhere it returns at
+    /// once.
+    pub async fn settled(&self) {
+        if let Some(durable) = &self.durable {
+            durable.settled().await;
+        }
     }
 
     /// Runs `work` in one database transaction and returns its result once committed.
@@ -220,6 +234,8 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     if InlineReads::for_file(&path).is_none() {
         anyhow::bail!("DATABASE_URL: give the SQLite database's file path");
     }
+    let wal = wal_sync::WalSync::start(path.clone())?;
+    let durable = wal.durable();
     let sync_writer = tokio::task::spawn_blocking(move || {
         sqlite_sync::open_writer(&path, WRITER_AUTOCHECKPOINT_PAGES)
     })
@@ -245,12 +261,13 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         inline_reads,
         pg_reads: None,
         reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool),
-        writer: Writer::Sqlite(group_commit::spawn(
+        writer: Writer::Sqlite(group_commit::spawn_sqlite(
             writer_db,
             writer_config,
-            Engine::Sqlite,
-            Some(sync_writer),
-        )),
+            sync_writer,
+            wal,
+        )?),
+        durable: Some(durable),
         _alive: Some(alive),
     })
 }
@@ -303,7 +320,7 @@ async fn connect_postgres(
         .connect_lazy_with(options.clone().options(GENERIC_INDEX_PLANS));
     let lane_db = SqlxPostgresConnector::from_sqlx_postgres_pool(lane_pool);
     let lanes = (0..lane_count)
-        .map(|_| group_commit::spawn(lane_db.clone(), writer_config, Engine::Postgres, None))
+        .map(|_| group_commit::spawn(lane_db.clone(), writer_config))
         .collect();
     Ok(Store {
         engine: Engine::Postgres,
@@ -311,6 +328,7 @@ async fn connect_postgres(
         writer: Writer::Postgres(db, lanes),
         inline_reads: None,
         pg_reads: Some(std::sync::Arc::new(PgReads::new(&options))),
+        durable: None,
         _alive: None,
     })
 }

@@ -123,6 +123,10 @@ impl Unit for MoneyBatch {
         true
     }
 
+    fn moves_money(&self) -> bool {
+        true
+    }
+
     fn run_sync(&mut self, connection: &rusqlite::Connection, savepoint: bool) -> bool {
         if !savepoint {
             return match run_sync(connection, &mut self.items) {

@@ -125,6 +125,9 @@ async fn replay(
     let Some(mut row) = row else {
         return Ok(None);
     };
+    // The key may be a batch committed but not yet on disk (the first execution's caller
+    // still waits for it): answered only once it is durable.
+    store.settled().await;
     let balance = row
         .currency
         .as_deref()

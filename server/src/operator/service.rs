@@ -479,16 +479,18 @@ pub async fn find_player(
     store: &Store,
     player_id: &PlayerId,
 ) -> Result<player::Model, ServiceError> {
-    player::Entity::find_by_id(player_id.as_str())
+    let player = player::Entity::find_by_id(player_id.as_str())
         .one(store.reader())
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::PlayerNotFound,
-                format!("player {player_id} does not exist"),
-            )
-            .into()
-        })
+        .await?;
+    // Its balance only once durable (see `Store::settled`).
+    store.settled().await;
+    player.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::PlayerNotFound,
+            format!("player {player_id} does not exist"),
+        )
+        .into()
+    })
 }
 
 pub struct NewSession {

@@ -269,3 +269,22 @@ pub async fn finish(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     }
     Ok(())
 }
+
+/// PostgreSQL: every index of the tables the seed loads, built again from the rows.
+pub async fn rebuild_indexes(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    for table in [
+        "wallet_transactions",
+        "ledger_entries",
+        "attempts",
+        "rounds",
+        "attempt_counters",
+        "players",
+    ] {
+        db.execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!("REINDEX TABLE {table}"),
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -150,13 +150,15 @@ async fn read_balance(
     let player = player::Entity::find_by_id(player_id.as_str())
         .one(state.store.reader())
         .await
-        .map_err(|e| ServiceError::Db(e).into_api())?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::PlayerNotFound,
-                format!("player {player_id} does not exist"),
-            )
-        })?;
+        .map_err(|e| ServiceError::Db(e).into_api())?;
+    // As a lookup's (see `lookup_response`).
+    state.store.settled().await;
+    let player = player.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::PlayerNotFound,
+            format!("player {player_id} does not exist"),
+        )
+    })?;
     if player.currency != currency.code() {
         return Err(ApiError::new(
             ErrorCode::CurrencyMismatch,
@@ -175,11 +177,15 @@ async fn read_balance(
 /// A signed GET's query string, as a map.
 type Query = axum::extract::Query<std::collections::HashMap<String, String>>;
 
-fn lookup_response(
+/// A lookup's answer, once what it read is durable: nothing is answered that a power cut
+/// could still undo (see `Store::settled`).
+async fn lookup_response(
+    state: &AppState,
     result: Result<serde_json::Value, ApiError>,
     request_id: &str,
     wrap: Option<&str>,
 ) -> Response {
+    state.store.settled().await;
     match result {
         Ok(found) => {
             let mut body = serde_json::Map::new();
@@ -220,7 +226,7 @@ pub async fn transaction_status(
         .map_err(ServiceError::into_api)
     }
     .await;
-    lookup_response(result, &request_id, Some("lookup"))
+    lookup_response(&state, result, &request_id, Some("lookup")).await
 }
 
 #[utoipa::path(get, path = "/wallet/v1/rounds/{round_id}", tag = "wallet",
@@ -253,7 +259,7 @@ pub async fn round(
         .map_err(ServiceError::into_api)
     }
     .await;
-    lookup_response(result, &request_id, Some("round"))
+    lookup_response(&state, result, &request_id, Some("round")).await
 }
 
 #[utoipa::path(get, path = "/wallet/v1/transactions", tag = "wallet",
@@ -282,5 +288,5 @@ pub async fn transaction_feed(
         .map_err(ServiceError::into_api)
     }
     .await;
-    lookup_response(result, &request_id, None)
+    lookup_response(&state, result, &request_id, None).await
 }

@@ -17,6 +17,7 @@ mod console;
 mod counters;
 mod crash;
 mod dashboard;
+mod durability;
 mod examples;
 mod exports;
 mod findings_api;

@@ -1,0 +1,174 @@
+//! SQLite: the writer's commits reach the disk on a thread of their own.
+//!
+//! With `synchronous = FULL` every commit waited for its fsync (3 ms of a 7 ms batch on
+//! the project's machine) while the next batch's operations queued behind it: nothing
+//! else can use SQLite's one write connection meanwhile. The writer's connection now
+//! commits with `synchronous = NORMAL`, which in WAL mode writes the batch's frames to
+//! the WAL file without an fsync, and hands the batch to this module's thread. The
+//! thread makes the WAL file durable (one `fdatasync` covers every frame written before
+//! it, so one serves every batch committed meanwhile) and only then answers the batch's
+//! callers, while the writer already runs the next batch. What is acknowledged is
+//! durable, as before: the answer waits for the fsync that covers its commit
+//! (docs/PERFORMANCE.md, "The fsync off the writer").
+//!
+//! A committed batch is visible to readers before its fsync. So that no answer is built
+//! on something a power cut could still undo, reads whose answer a caller may rely on
+//! (replays, balances, lookups) wait after their read until every money batch committed
+//! before it is durable ([`Durable::settled`]); that wait is at most one fsync, and none
+//! when no money batch is in flight.
+//!
+//! A failed fsync leaves the WAL's state on disk unknown (Linux may have dropped the
+//! unwritten pages), so, as PostgreSQL does, the process stops and SQLite's recovery on
+//! the next start decides; no caller of the batches it covered was answered.
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use sea_orm::DbErr;
+use tokio::sync::Notify;
+
+use super::group_commit::Job;
+
+/// The writer's view: numbers commits and hands them to the fsync thread.
+pub struct WalSync {
+    durable: Durable,
+    next: u64,
+    sender: mpsc::Sender<Committed>,
+}
+
+/// Readers' view: how far the committed money batches are on disk.
+#[derive(Clone)]
+pub struct Durable(Arc<Marks>);
+
+struct Marks {
+    /// The number of the last commit of a money batch, set before its `COMMIT`.
+    money_committed: AtomicU64,
+    /// Every commit up to this number is on disk.
+    durable: AtomicU64,
+    advanced: Notify,
+}
+
+/// A commit waiting for its fsync, with the units to answer once it is durable.
+struct Committed {
+    number: u64,
+    units: Vec<Job>,
+    commit: Result<(), DbErr>,
+}
+
+impl WalSync {
+    /// Starts the fsync thread for the database at `database`.
+    pub fn start(database: PathBuf) -> std::io::Result<WalSync> {
+        let durable = Durable(Arc::new(Marks {
+            money_committed: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            advanced: Notify::new(),
+        }));
+        let (sender, receiver) = mpsc::channel();
+        let mut wal = database.into_os_string();
+        wal.push("-wal");
+        let marks = Arc::clone(&durable.0);
+        std::thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || run(PathBuf::from(wal), &receiver, &marks))?;
+        Ok(WalSync {
+            durable,
+            next: 0,
+            sender,
+        })
+    }
+
+    pub fn durable(&self) -> Durable {
+        self.durable.clone()
+    }
+
+    /// The number of the writer's next commit. For a batch of money operations, call
+    /// [`WalSync::committing`] with it just before its `COMMIT`.
+    pub fn next_number(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+
+    /// Marks commit `number` as one that readers must see durable before they answer.
+    pub fn committing(&self, number: u64) {
+        self.durable
+            .0
+            .money_committed
+            .fetch_max(number, Ordering::SeqCst);
+    }
+
+    /// Hands a finished commit (or a failed one: its number must still be passed) to the
+    /// fsync thread, which answers its units once it is durable.
+    pub fn hand_over(&self, number: u64, units: Vec<Job>, commit: Result<(), DbErr>) {
+        let committed = Committed {
+            number,
+            units,
+            commit,
+        };
+        if let Err(mpsc::SendError(committed)) = self.sender.send(committed) {
+            // The thread is gone only if it could not sync, and then it stops the process.
+            let stopped = Err(DbErr::Custom("the WAL's fsync thread stopped".into()));
+            answer(committed.units, &stopped);
+        }
+    }
+}
+
+impl Durable {
+    /// Waits until every money batch committed before this call is on disk. Call it
+    /// after a read and before answering from it.
+    pub async fn settled(&self) {
+        let needed = self.0.money_committed.load(Ordering::SeqCst);
+        loop {
+            let advanced = self.0.advanced.notified();
+            tokio::pin!(advanced);
+            advanced.as_mut().enable();
+            if self.0.durable.load(Ordering::SeqCst) >= needed {
+                return;
+            }
+            advanced.await;
+        }
+    }
+}
+
+fn run(wal: PathBuf, receiver: &mpsc::Receiver<Committed>, marks: &Marks) {
+    let mut file: Option<File> = None;
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        batch.extend(receiver.try_iter());
+        crate::failpoint::hit("before_wal_sync");
+        let started = Instant::now();
+        let synced = match &file {
+            Some(file) => file.sync_data(),
+            None => File::open(&wal).and_then(|opened| {
+                let synced = opened.sync_data();
+                file = Some(opened);
+                synced
+            }),
+        };
+        if let Err(error) = synced {
+            tracing::error!(%error, path = %wal.display(), "fsync of the WAL failed: stopping");
+            eprintln!("fsync of {} failed ({error}): stopping", wal.display());
+            std::process::abort();
+        }
+        crate::trace::metrics::record_write_phase("sync", started.elapsed());
+        let last = batch.iter().map(|committed| committed.number).max();
+        marks
+            .durable
+            .fetch_max(last.unwrap_or_default(), Ordering::SeqCst);
+        marks.advanced.notify_waiters();
+        for committed in batch {
+            answer(committed.units, &committed.commit);
+        }
+    }
+}
+
+fn answer(units: Vec<Job>, commit: &Result<(), DbErr>) {
+    for unit in units {
+        let commit = commit
+            .as_ref()
+            .map(|_| ())
+            .map_err(|error| DbErr::Custom(error.to_string()));
+        unit.answer(commit);
+    }
+}
