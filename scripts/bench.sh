@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures the wallet as docs/PERFORMANCE.md reports it: a release build of the server on a
 # fresh SQLite file and on a throwaway PostgreSQL cluster (durable settings: SQLite WAL with
-# synchronous=FULL, PostgreSQL's defaults with fsync on), each loaded by `server bench`
+# every commit fsynced before it is answered, PostgreSQL's defaults with fsync on), each loaded by `server bench`
 # with every scenario and the database's own baseline in the same run.
 #
 #   scripts/bench.sh [CLIENTS] [SECONDS] [sqlite|postgres|both]     (SKIP_BUILD=1: no cargo build)

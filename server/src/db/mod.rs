@@ -17,6 +17,7 @@ mod wal_sync;
 use std::str::FromStr;
 use std::time::Duration;
 
+use anyhow::Context;
 use futures::future::BoxFuture;
 use migrations::MigratorTrait;
 use sea_orm::{
@@ -234,12 +235,12 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     if InlineReads::for_file(&path).is_none() {
         anyhow::bail!("DATABASE_URL: give the SQLite database's file path");
     }
-    let wal = wal_sync::WalSync::start(path.clone())?;
-    let durable = wal.durable();
-    let sync_writer = tokio::task::spawn_blocking(move || {
-        sqlite_sync::open_writer(&path, WRITER_AUTOCHECKPOINT_PAGES)
+    let (sync_writer, path) = tokio::task::spawn_blocking(move || {
+        sqlite_sync::open_writer(&path, WRITER_AUTOCHECKPOINT_PAGES).map(|writer| (writer, path))
     })
     .await??;
+    let wal = wal_sync::WalSync::start(&path).context("open the SQLite database's WAL file")?;
+    let durable = wal.durable();
     let checkpoint_pool = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -21,7 +21,7 @@
 //! unwritten pages), so, as PostgreSQL does, the process stops and SQLite's recovery on
 //! the next start decides; no caller of the batches it covered was answered.
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
@@ -58,20 +58,25 @@ struct Committed {
 }
 
 impl WalSync {
-    /// Starts the fsync thread for the database at `database`.
-    pub fn start(database: PathBuf) -> std::io::Result<WalSync> {
+    /// Starts the fsync thread for the WAL of the database at `database`. The WAL is
+    /// opened here, while the writer's connection keeps it (SQLite removes it only when
+    /// the last connection closes), so the thread syncs that very file even if the
+    /// database's files are removed while the process runs.
+    pub fn start(database: &Path) -> std::io::Result<WalSync> {
+        let mut path = database.as_os_str().to_owned();
+        path.push("-wal");
+        let wal = File::open(&path)?;
         let durable = Durable(Arc::new(Marks {
             money_committed: AtomicU64::new(0),
             durable: AtomicU64::new(0),
             advanced: Notify::new(),
         }));
         let (sender, receiver) = mpsc::channel();
-        let mut wal = database.into_os_string();
-        wal.push("-wal");
         let marks = Arc::clone(&durable.0);
+        let path = PathBuf::from(path);
         std::thread::Builder::new()
             .name("wal-sync".into())
-            .spawn(move || run(PathBuf::from(wal), &receiver, &marks))?;
+            .spawn(move || run(&wal, &path, &receiver, &marks))?;
         Ok(WalSync {
             durable,
             next: 0,
@@ -131,24 +136,15 @@ impl Durable {
     }
 }
 
-fn run(wal: PathBuf, receiver: &mpsc::Receiver<Committed>, marks: &Marks) {
-    let mut file: Option<File> = None;
+fn run(wal: &File, path: &Path, receiver: &mpsc::Receiver<Committed>, marks: &Marks) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         batch.extend(receiver.try_iter());
         crate::failpoint::hit("before_wal_sync");
         let started = Instant::now();
-        let synced = match &file {
-            Some(file) => file.sync_data(),
-            None => File::open(&wal).and_then(|opened| {
-                let synced = opened.sync_data();
-                file = Some(opened);
-                synced
-            }),
-        };
-        if let Err(error) = synced {
-            tracing::error!(%error, path = %wal.display(), "fsync of the WAL failed: stopping");
-            eprintln!("fsync of {} failed ({error}): stopping", wal.display());
+        if let Err(error) = wal.sync_data() {
+            tracing::error!(%error, path = %path.display(), "fsync of the WAL failed: stopping");
+            eprintln!("fsync of {} failed ({error}): stopping", path.display());
             std::process::abort();
         }
         crate::trace::metrics::record_write_phase("sync", started.elapsed());
