@@ -77,11 +77,20 @@ pub fn replay_body<'a>(
 
 /// The statements that write a batch of attempt records: the counters' upsert (from the
 /// records as captured) and the records' insert (without the key's copies), for one
-/// transaction.
+/// transaction. On SQLite one row per statement, like the money batches' writes
+/// (`db::sql::statements_of`): the text of a multi-row statement changes with the
+/// batch's size, so each was parsed again, and pushed the money path's prepared
+/// statements out of the writer's cache.
 pub fn log_statements(records: Vec<attempt::ActiveModel>, backend: DbBackend) -> Vec<Statement> {
     let tally = Tally::of(&records);
-    let mut statements: Vec<Statement> = log_insert(records, backend).into_iter().collect();
-    statements.extend(tally.upsert_statement(backend));
+    let mut statements: Vec<Statement> = crate::db::sql::statements_of(backend, records)
+        .into_iter()
+        .filter_map(|rows| log_insert(rows, backend))
+        .collect();
+    match backend {
+        DbBackend::Postgres => statements.extend(tally.upsert_statement(backend)),
+        _ => statements.extend(tally.upsert_statements(backend, 1)),
+    }
     statements
 }
 
