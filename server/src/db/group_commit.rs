@@ -1,8 +1,10 @@
-//! Group commit: a task takes every queued unit of work, runs them all inside one
+//! Group commit: a writer takes every queued unit of work, runs them all inside one
 //! transaction (each in its own savepoint if one of them fails), commits once (one flush
 //! for the batch) and only then answers every caller.
 //!
-//! On SQLite one such task owns the only write connection. On PostgreSQL the money path
+//! On SQLite one such writer, a thread, owns the only write connection, and its commits'
+//! flush and answers are `wal_sync`'s, so that it runs the next batch meanwhile. On
+//! PostgreSQL the money path
 //! runs in several lanes, each a task like it, chosen by player: operations on one player
 //! queue in one lane and share a transaction instead of each waiting for the previous
 //! one's commit while its row lock is held (see `Store::enqueue_for`).
@@ -462,7 +464,7 @@ async fn run_async_batch(
     }
 }
 
-/// The synchronous counterpart of [`run_batch`], on a blocking thread: every unit in one
+/// The synchronous counterpart of [`run_batch`], on the writer's thread: every unit in one
 /// `BEGIN IMMEDIATE` transaction, again with a savepoint each if one failed, then the
 /// commit. Returns the commit's result (or the error that kept the batch from running).
 fn run_sync_batch(

@@ -1,10 +1,10 @@
 //! The SQLite writer's synchronous connection: the money batches and the attempt log's
-//! inserts run their statements on it, on a blocking thread, one batch at a time.
+//! inserts run their statements on it, on the writer's own thread, one batch at a time.
 //!
 //! Through sqlx every statement is a hand-off to the connection's own thread and back;
 //! a money batch makes a dozen or more, and the attempt log more, each paying two thread
 //! switches in the one writer's critical path (docs/PERFORMANCE.md, "The synchronous
-//! writer"). Here a whole batch (begin, reads, writes, commit) is one hand-off.
+//! writer"). Here a whole batch (begin, reads, writes, commit) runs on one thread.
 //!
 //! Statements are the same `sea_orm::Statement`s the PostgreSQL path runs (built by the
 //! query builders or `money::load::Sql`), bound here as sqlx would bind them on SQLite,

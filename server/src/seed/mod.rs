@@ -104,9 +104,13 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
     // One connection: the pragmas below are per connection.
     let mut options = sea_orm::ConnectOptions::new(config.database_url.as_str());
     options.max_connections(1).sqlx_logging(false);
-    let db = Database::connect(options)
-        .await
-        .context("connect to the database")?;
+    let db = Database::connect(options).await.with_context(|| {
+        if config.database_url.starts_with("sqlite:") && !config.database_url.contains("mode=rwc") {
+            "connect to the database (to create a new SQLite file, end the URL with ?mode=rwc)"
+        } else {
+            "connect to the database"
+        }
+    })?;
     crate::db::migrate(&db).await?;
     let sqlite = db.get_database_backend() == DbBackend::Sqlite;
     let mut rollback_journal = false;
