@@ -27,7 +27,8 @@ use std::sync::OnceLock;
 /// The environment variable that arms the points.
 pub const ENV_VAR: &str = "WALLET_FAILPOINT";
 
-/// The points the money path passes, in order.
+/// The points the money path passes (`before_wal_sync` on SQLite's fsync thread, between
+/// the commit and the reply).
 pub const POINTS: [&str; 4] = [
     "after_claim",
     "after_money",

@@ -78,14 +78,13 @@ pub trait Unit: Send + 'static {
         let _ = other;
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
-    /// SQLite: whether the unit runs on the writer's synchronous connection
-    /// (`db::sqlite_sync`) with [`Unit::run_sync`] instead of [`Unit::run`].
     /// Whether the unit writes what replays, balances and lookups answer from (money),
     /// so that readers wait for its commit to be durable (`wal_sync`).
     fn moves_money(&self) -> bool {
         false
     }
-
+    /// SQLite: whether the unit runs on the writer's synchronous connection
+    /// (`db::sqlite_sync`) with [`Unit::run_sync`] instead of [`Unit::run`].
     fn runs_sync(&self) -> bool {
         false
     }

@@ -1,9 +1,9 @@
 //! The database: connecting, migrating, and the one way the money path writes.
 //!
 //! Every write goes through [`Store::write`] or, for the money path, [`Store::enqueue_for`],
-//! which run a unit of work in one database transaction. On SQLite a single writer task
-//! batches concurrent units into one transaction (group commit), and answers only after
-//! the commit is durable. On PostgreSQL the money path does the same in a few lanes
+//! which run a unit of work in one database transaction. On SQLite a single writer thread
+//! batches concurrent units into one transaction (group commit), and they are answered
+//! only once the commit is durable (`wal_sync`). On PostgreSQL the money path does the same in a few lanes
 //! chosen by player, and every other unit is its own transaction, retried as a whole on
 //! serialization failures and deadlocks.
 pub mod entities;
@@ -134,7 +134,13 @@ impl Store {
     /// An `Err` from `work` rolls back everything it wrote.
     pub async fn write<T: Send + 'static>(&self, work: Box<Work<T>>) -> Result<T, ServiceError> {
         match &self.writer {
-            Writer::Sqlite(handle) => handle.submit(work).await,
+            Writer::Sqlite(handle) => {
+                let done = handle.submit(work).await;
+                // Work that wrote nothing committed without an fsync, yet may answer with
+                // money data it read (an unchanged player's balance): only once durable.
+                self.settled().await;
+                done
+            }
             Writer::Postgres(db, _) => write_postgres(db, work.as_ref()).await,
         }
     }
@@ -220,7 +226,7 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         }
     }
     // One connection writes; SQLite allows one writer at a time anyway, and owning it in one
-    // task is what makes batching possible.
+    // thread is what makes batching possible.
     let write_pool = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -14,8 +14,8 @@
 //! A committed batch is visible to readers before its fsync. So that no answer is built
 //! on something a power cut could still undo, reads whose answer a caller may rely on
 //! (replays, balances, lookups) wait after their read until every money batch committed
-//! before it is durable ([`Durable::settled`]); that wait is at most one fsync, and none
-//! when no money batch is in flight.
+//! before it is durable ([`Durable::settled`]); that wait is at most two fsyncs (the one
+//! running and the next), and none when no money batch is in flight.
 //!
 //! A failed fsync leaves the WAL's state on disk unknown (Linux may have dropped the
 //! unwritten pages), so, as PostgreSQL does, the process stops and SQLite's recovery on
@@ -76,7 +76,15 @@ impl WalSync {
         let path = PathBuf::from(path);
         std::thread::Builder::new()
             .name("wal-sync".into())
-            .spawn(move || run(&wal, &path, &receiver, &marks))?;
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| run(&wal, &path, &receiver, &marks));
+                if std::panic::catch_unwind(run).is_err() {
+                    // Without this thread nothing becomes durable and every read that
+                    // waits for it would wait for ever: stop, as for a failed fsync.
+                    eprintln!("the WAL's fsync thread panicked: stopping");
+                    std::process::abort();
+                }
+            })?;
         Ok(WalSync {
             durable,
             next: 0,
@@ -112,7 +120,8 @@ impl WalSync {
             commit,
         };
         if let Err(mpsc::SendError(committed)) = self.sender.send(committed) {
-            // The thread is gone only if it could not sync, and then it stops the process.
+            // The thread is gone only if it could not sync or panicked, and then it stops
+            // the process.
             let stopped = Err(DbErr::Custom("the WAL's fsync thread stopped".into()));
             answer(committed.units, &stopped);
         }
