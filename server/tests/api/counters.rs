@@ -684,9 +684,12 @@ async fn counter_minutes_older_than_two_days_fold_into_hours_once_with_every_sum
         let row = &rows[0];
         ["n", "c", "l", "b5", "b100"].map(|name| row.try_get::<i64>("", name).expect(name))
     };
-    assert_eq!(
-        totals(app.query(&of_provider(sums)).await),
-        [8, 8, 97, 7, 1]
+    // Eight rows as inserted, or five if the test server's own retention task (it runs
+    // once at start) folded them already; the sums are the same either way.
+    let inserted = totals(app.query(&of_provider(sums)).await);
+    assert!(
+        inserted == [8, 8, 97, 7, 1] || inserted == [5, 8, 97, 7, 1],
+        "{inserted:?}"
     );
 
     // Two processes fold at once: the minutes are added into their hours once.
