@@ -9,6 +9,8 @@
 //! queue in one lane and share a transaction instead of each waiting for the previous
 //! one's commit while its row lock is held (see `Store::enqueue_for`).
 use std::any::{Any, TypeId};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -249,12 +251,18 @@ pub fn spawn_sqlite(
     config: WriterConfig,
     connection: rusqlite::Connection,
     wal: WalSync,
+    restart_wal: Arc<AtomicBool>,
 ) -> std::io::Result<Handle> {
     let (queue, jobs) = mpsc::channel(config.queue_capacity);
     let runtime = tokio::runtime::Handle::current();
+    let writer = SqliteWriter {
+        connection,
+        wal,
+        restart_wal,
+    };
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || run_sqlite(&db, jobs, config.max_batch, &connection, wal, &runtime))?;
+        .spawn(move || run_sqlite(&db, jobs, config.max_batch, writer, &runtime))?;
     Ok(Handle { queue })
 }
 
@@ -372,12 +380,22 @@ fn run_sqlite(
     db: &DatabaseConnection,
     mut jobs: mpsc::Receiver<Job>,
     max_batch: usize,
-    connection: &rusqlite::Connection,
-    mut wal: WalSync,
+    writer: SqliteWriter,
     runtime: &tokio::runtime::Handle,
 ) {
+    let SqliteWriter {
+        connection,
+        mut wal,
+        restart_wal,
+    } = writer;
+    let connection = &connection;
     let mut retry: Vec<Job> = Vec::new();
     loop {
+        // Between two batches, nobody writes: the one moment a checkpoint can restart the
+        // WAL (see `db::WAL_RESTART_PAGES`).
+        if restart_wal.swap(false, Ordering::Relaxed) {
+            sqlite_sync::restart_wal(connection);
+        }
         let mut batch = std::mem::take(&mut retry);
         if batch.is_empty() {
             let Some(job) = jobs.blocking_recv() else {
@@ -411,6 +429,14 @@ fn run_sqlite(
         wal.hand_over(number, sync_units, commit);
     }
     tracing::info!("SQLite writer stopped");
+}
+
+/// What SQLite's writer thread owns: its connection, the fsync thread's handle, and the
+/// background checkpoint's request for a WAL restart.
+struct SqliteWriter {
+    connection: rusqlite::Connection,
+    wal: WalSync,
+    restart_wal: Arc<AtomicBool>,
 }
 
 /// Adds queued units to `batch`, up to `max_batch`, without waiting.

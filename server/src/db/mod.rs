@@ -43,14 +43,19 @@ const PG_LOCK_TIMEOUT: &str = "5s";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `/readyz` waits for the database before it answers 503.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
-/// SQLite's writer checkpoints the WAL itself only past this many pages (40 MiB; SQLite's
-/// default is 1,000). Below it a background connection does it every
-/// [`CHECKPOINT_EVERY`]: a checkpoint in the writer's commit copies pages and fsyncs the
-/// database file while every money operation of the next batch waits (measured at up to
-/// 15 ms a commit; docs/PERFORMANCE.md). The cap keeps the WAL bounded if the background
-/// one cannot keep up.
-const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// SQLite's WAL is copied into the database file by a background connection every
+/// [`CHECKPOINT_EVERY`] (a passive checkpoint: it never waits and never holds the
+/// writer). Only a checkpoint that starts while nobody writes can restart the WAL from its
+/// beginning, so once the background one sees more than [`WAL_RESTART_PAGES`] in it, the
+/// writer runs one between two batches (`sqlite_sync::restart_wal`), with little left to
+/// copy. Left to SQLite, the writer checkpointed inside every commit past its threshold,
+/// with two fsyncs each time, until a restart succeeded: 9 % of its time
+/// (docs/PERFORMANCE.md, "Checkpoints between batches"). Past
+/// [`WRITER_AUTOCHECKPOINT_PAGES`] (if the background connection stopped) the writer's
+/// commits checkpoint as SQLite's do, so the WAL stays bounded.
+const WAL_RESTART_PAGES: i64 = 10_000;
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 50_000;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -253,9 +258,11 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         .connect_with(options.clone())
         .await?;
     let alive = std::sync::Arc::new(());
+    let restart_wal = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(checkpoint(
         checkpoint_pool,
         std::sync::Arc::downgrade(&alive),
+        std::sync::Arc::clone(&restart_wal),
     ));
     let inline_reads = InlineReads::for_file(options.get_filename());
     let read_pool = SqlitePoolOptions::new()
@@ -273,16 +280,21 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
             writer_config,
             sync_writer,
             wal,
+            restart_wal,
         )?),
         durable: Some(durable),
         _alive: Some(alive),
     })
 }
 
-/// Copies the WAL into the database file in the background, so that the writer's commits
-/// rarely do it (see [`WRITER_AUTOCHECKPOINT_PAGES`]). Stops with the last clone of its
-/// store. A passive checkpoint never waits for readers or the writer.
-async fn checkpoint(pool: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
+/// Copies the WAL into the database file in the background, and asks the writer for a
+/// restart when the WAL has grown past [`WAL_RESTART_PAGES`]. Stops with the last clone
+/// of its store. A passive checkpoint never waits for readers or the writer.
+async fn checkpoint(
+    pool: sqlx::SqlitePool,
+    alive: std::sync::Weak<()>,
+    restart_wal: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -290,11 +302,16 @@ async fn checkpoint(pool: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
         if alive.upgrade().is_none() {
             break;
         }
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
+        // One row: (busy, pages in the WAL, pages copied into the database).
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
             .await
         {
-            tracing::debug!(%error, "background WAL checkpoint");
+            Ok((_, pages, _)) if pages >= WAL_RESTART_PAGES => {
+                restart_wal.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "background WAL checkpoint"),
         }
     }
     pool.close().await;

@@ -22,17 +22,50 @@ use sea_orm::{DbErr, Statement, Value};
 /// not wait for the disk; `wal_sync` makes each durable before anyone is answered.
 pub fn open_writer(path: &Path, autocheckpoint: u32) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
-    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA wal_autocheckpoint = {autocheckpoint};"
     ))?;
-    // The writes' one-row statements are a dozen texts; the reads' text changes with the
-    // batch's size. A prepared read for a large batch holds tens of kilobytes, so the
-    // cache is kept small (256 measured 10 MB more peak RSS, no faster).
-    connection.set_prepared_statement_cache_capacity(32);
+    // The writes' one-row statements are a dozen texts, the attempt log's a few more; the
+    // reads take one text per power of two of the batch's size (`money::load::padded`),
+    // five reads of about eight sizes. A prepared read for a large batch holds tens of
+    // kilobytes, so the cache is not made larger (256 measured 10 MB more peak RSS).
+    connection.set_prepared_statement_cache_capacity(64);
     Ok(connection)
 }
+
+/// Copies what is left of the WAL into the database file and starts the WAL again from
+/// its beginning, on the writer's connection between two batches (see
+/// `db::WAL_RESTART_PAGES`). Waits a few milliseconds at most for readers still on the
+/// WAL: a long read (a report, reconciliation) must not hold the money path; the next
+/// request for a restart tries again.
+pub fn restart_wal(connection: &Connection) -> bool {
+    let restarted = connection.busy_timeout(RESTART_WAIT).and_then(|()| {
+        connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+            row.get::<_, i64>(0)
+        })
+    });
+    if let Err(error) = connection.busy_timeout(BUSY_TIMEOUT) {
+        tracing::warn!(%error, "writer's busy timeout not restored");
+    }
+    match restarted {
+        Ok(0) => true,
+        Ok(_) => {
+            tracing::debug!("WAL restart deferred: readers still on it");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "WAL restart");
+            false
+        }
+    }
+}
+
+/// How long the writer waits for the write lock (held by a checkpoint now and then).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a WAL restart waits for readers still reading from the WAL.
+const RESTART_WAIT: Duration = Duration::from_millis(5);
 
 /// Runs `statement` and returns the number of rows it changed.
 pub fn execute(connection: &Connection, statement: &Statement) -> Result<u64, DbErr> {
@@ -147,4 +180,85 @@ pub fn in_savepoint<T, E: From<DbErr>>(
 /// not go on, or each later statement would commit on its own.
 pub fn in_transaction(connection: &Connection) -> bool {
     !connection.is_autocommit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("oncewallet-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("wallet.db")
+    }
+
+    /// Pages in the WAL since it last started, as a passive checkpoint reports them.
+    fn wal_pages(reader: &Connection) -> i64 {
+        reader
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+            .unwrap()
+    }
+
+    fn write_rows(writer: &Connection, rows: usize) {
+        for _ in 0..rows {
+            writer
+                .execute("INSERT INTO t (body) VALUES (randomblob(3000))", [])
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_restart_between_batches_starts_the_wal_again() {
+        let path = scratch("wal-restart");
+        let writer = open_writer(&path, WAL_CAP).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        write_rows(&writer, 200);
+        let before = wal_pages(&other);
+        assert!(before > 150, "the WAL holds the rows' pages ({before})");
+        assert!(restart_wal(&writer));
+        write_rows(&writer, 1);
+        let after = wal_pages(&other);
+        assert!(
+            after < 10,
+            "the WAL started again from its beginning ({after} pages)"
+        );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// A long read must not hold the writer: the restart gives up after `RESTART_WAIT`,
+    /// not the writer's five-second busy timeout, and the writer goes on.
+    #[test]
+    fn a_reader_on_the_wal_defers_the_restart_without_holding_the_writer() {
+        let path = scratch("wal-restart-reader");
+        let writer = open_writer(&path, WAL_CAP).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+            .unwrap();
+        write_rows(&writer, 50);
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(seen, 50);
+        write_rows(&writer, 50);
+        let started = std::time::Instant::now();
+        assert!(!restart_wal(&writer), "a reader still needs the WAL");
+        assert!(
+            started.elapsed() < BUSY_TIMEOUT / 5,
+            "the restart waited {:?}",
+            started.elapsed()
+        );
+        write_rows(&writer, 1);
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(restart_wal(&writer), "once the reader is gone");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// The writer's own checkpoints stay out of the way in these tests.
+    const WAL_CAP: u32 = 1_000_000;
 }

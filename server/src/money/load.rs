@@ -1,5 +1,7 @@
 //! The batch's reads, whatever the batch's size: on SQLite one statement per kind of row,
 //! on PostgreSQL two round trips (the players' lock, then everything else at once).
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult};
 use serde::Deserialize;
@@ -179,7 +181,7 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
     let mut queries = Vec::new();
     if !needs.keys.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let values = sql.values_text(&needs.keys, |(scope, id)| {
+        let values = sql.values_text(padded(backend, &needs.keys), |(scope, id)| {
             [scope.as_str().into(), id.as_str().into()]
         });
         sql.push(&format!(
@@ -190,13 +192,16 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
     }
     if !needs.round_bets.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let values = sql.values_text(&needs.round_bets, |(scope, player, round)| {
-            [
-                scope.as_str().into(),
-                player.as_str().into(),
-                round.as_str().into(),
-            ]
-        });
+        let values = sql.values_text(
+            padded(backend, &needs.round_bets),
+            |(scope, player, round)| {
+                [
+                    scope.as_str().into(),
+                    player.as_str().into(),
+                    round.as_str().into(),
+                ]
+            },
+        );
         // Every row of the rounds; the bets among them are picked in `into_state`. With
         // `op = 'BET'` in the query, PostgreSQL's generic plan made while the table was
         // empty walked the partial index of all bets (`idx_wtx_bets_by_state`) for every
@@ -209,7 +214,7 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
     }
     if !needs.sessions.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let tokens = sql.in_list(needs.sessions.iter().map(String::as_str));
+        let tokens = sql.in_list(padded(backend, &needs.sessions).map(String::as_str));
         sql.push(&format!(
             "SELECT {} FROM game_sessions WHERE token {tokens}",
             select(SESSION_COLUMNS),
@@ -218,13 +223,16 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
     }
     if !needs.rounds.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let values = sql.values_text(&needs.rounds, |(provider, player, round)| {
-            [
-                provider.as_str().into(),
-                player.as_str().into(),
-                round.as_str().into(),
-            ]
-        });
+        let values = sql.values_text(
+            padded(backend, &needs.rounds),
+            |(provider, player, round)| {
+                [
+                    provider.as_str().into(),
+                    player.as_str().into(),
+                    round.as_str().into(),
+                ]
+            },
+        );
         sql.push(&format!(
             "SELECT {} FROM rounds WHERE (provider_id, player_id, round_id) IN ({values})",
             select(ROUND_COLUMNS)
@@ -233,7 +241,7 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
     }
     if !needs.tombstones.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let values = sql.values_text(&needs.tombstones, |(provider, id)| {
+        let values = sql.values_text(padded(backend, &needs.tombstones), |(provider, id)| {
             [provider.as_str().into(), id.as_str().into()]
         });
         sql.push(&format!(
@@ -243,6 +251,23 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
         queries.push(("tombstone", sql));
     }
     queries
+}
+
+/// SQLite: `items`, then the last one again up to the next power of two. A read's text
+/// then takes one of a few sizes and stays prepared in the writer's statement cache;
+/// with one text per batch size every batch parsed its reads again (docs/PERFORMANCE.md,
+/// "Reads prepared once"). A repeat changes nothing in an `IN` list. PostgreSQL sends one
+/// array whatever the number (see `Sql::unnest`), so its items are not padded.
+fn padded<T: Ord>(backend: DbBackend, items: &BTreeSet<T>) -> impl Iterator<Item = &T> {
+    let repeats = match backend {
+        DbBackend::Sqlite => items.len().next_power_of_two() - items.len(),
+        _ => 0,
+    };
+    let padding = items
+        .last()
+        .into_iter()
+        .flat_map(move |last| std::iter::repeat_n(last, repeats));
+    items.iter().chain(padding)
 }
 
 fn bool_or_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
@@ -430,7 +455,7 @@ fn players_query(backend: DbBackend, needs: &Needs) -> Sql {
         backend,
         "SELECT id, currency, status, balance_minor, ledger_head FROM players WHERE id ",
     );
-    let ids = sql.in_list(needs.players.iter().map(String::as_str));
+    let ids = sql.in_list(padded(backend, &needs.players).map(String::as_str));
     sql.push(&ids);
     sql.push(" ORDER BY id");
     if backend == DbBackend::Postgres {
