@@ -134,6 +134,12 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         "first / engine floor",
         baseline.as_ref().and_then(|b| b.ratio),
     );
+    show(
+        "first / engine floor with the clients' keys",
+        baseline
+            .as_ref()
+            .and_then(BaselineFigures::client_keys_ratio),
+    );
     show("replay / healthz", replay_vs_healthz);
     show("hot / first", hot_vs_first);
     show("mixed / first", mixed_vs_first);

@@ -190,6 +190,15 @@ async fn the_baseline_measures_the_floors_and_reports_the_ratios() {
     assert_eq!(floor.engine, "sqlite");
     assert!(floor.transactions_per_s > 0.0, "{floor:?}");
     assert!(floor.ratio.is_some_and(|r| r > 0.0), "{floor:?}");
+    // The second floor, with the clients' key pattern, ran and has its ratio.
+    assert!(
+        floor.client_keys_per_s.is_some_and(|r| r > 0.0),
+        "{floor:?}"
+    );
+    assert!(
+        floor.client_keys_ratio().is_some_and(|r| r > 0.0),
+        "{floor:?}"
+    );
     assert!(report.healthz_per_s.is_some_and(|r| r > 0.0), "{report:?}");
     assert!(report.replay_vs_healthz.is_some_and(|r| r > 0.0));
 }

@@ -25,6 +25,21 @@ pub struct BaselineFigures {
     pub ratio: Option<f64>,
     /// Latency and anything else the baseline reported.
     pub detail: String,
+    /// SQLite: the same floor with keys and rounds named as the bench's clients name
+    /// them, one sequence per client (see `sqlite::Keys`).
+    pub client_keys_per_s: Option<f64>,
+}
+
+impl BaselineFigures {
+    /// The wallet's `first` against the floor with the clients' keys.
+    pub fn client_keys_ratio(&self) -> Option<f64> {
+        match (self.wallet_first_per_s, self.client_keys_per_s) {
+            (Some(first), Some(floor)) if floor > 0.0 => {
+                Some((first / floor * 100.0).round() / 100.0)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl BaselineFigures {
@@ -35,8 +50,11 @@ impl BaselineFigures {
             }
             _ => String::new(),
         };
+        let client_keys = self.client_keys_per_s.map_or_else(String::new, |rate| {
+            format!("; with one key sequence per client as the bench sends them: {rate:.0}/s")
+        });
         format!(
-            "baseline ({}) {}: {:.0} transactions/s with {} clients over {:.0} s ({}){ratio}",
+            "baseline ({}) {}: {:.0} transactions/s with {} clients over {:.0} s ({}){ratio}{client_keys}",
             self.engine,
             self.name,
             self.transactions_per_s,

@@ -62,6 +62,7 @@ async fn measure(binary: &str, url: &str, config: &BenchConfig) -> anyhow::Resul
         wallet_first_per_s: None,
         ratio: None,
         detail: format!("latency average {latency} ms"),
+        client_keys_per_s: None,
     })
 }
 

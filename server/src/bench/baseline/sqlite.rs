@@ -8,6 +8,9 @@
 //! read the key, the player, the session, the round and the tombstone; insert the key's
 //! row with its fingerprint and answer, the round and both ledger entries with the hash
 //! link; write the player's balance back. No HTTP, JSON, signatures or attempt log.
+//!
+//! Measured twice: with one ascending sequence of keys (the floor of the ratio), and
+//! with one sequence per client as the bench's clients send them (see [`Keys`]).
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,8 +33,47 @@ const DEPOSIT_MINOR: i64 = 1_000_000_000;
 const BATCH: usize = 64;
 
 pub async fn run(database_url: &str, config: &BenchConfig) -> anyhow::Result<BaselineFigures> {
+    let one_sequence = measure_on_fresh_file(database_url, config, Keys::OneSequence).await?;
+    let mut figures = batch_ms_summary(one_sequence, config);
+    let by_client = Keys::OneSequencePerClient(config.clients.max(1));
+    let (bets, elapsed, _) = measure_on_fresh_file(database_url, config, by_client).await?;
+    figures.client_keys_per_s = Some(bets as f64 / elapsed.as_secs_f64());
+    Ok(figures)
+}
+
+/// How the floor names its keys and rounds.
+#[derive(Debug, Clone, Copy)]
+enum Keys {
+    /// One ascending sequence: every batch's keys land on the last pages of their
+    /// indexes. The floor the ratio is taken against.
+    OneSequence,
+    /// One sequence per client, as the bench's clients send them (`{client}-{n}`): each
+    /// bet of a batch inserts its key, round and ledger entry at a page of its own, as the
+    /// wallet's batches do. Shows what the engine alone does with the wallet's key pattern
+    /// (docs/PERFORMANCE.md).
+    OneSequencePerClient(usize),
+}
+
+impl Keys {
+    /// The key of the `n`th bet (from 0).
+    fn key(self, n: u64) -> String {
+        match self {
+            Keys::OneSequence => format!("{n}"),
+            Keys::OneSequencePerClient(clients) => {
+                let clients = clients as u64;
+                format!("c{}-{}", n % clients, n / clients)
+            }
+        }
+    }
+}
+
+async fn measure_on_fresh_file(
+    database_url: &str,
+    config: &BenchConfig,
+    keys: Keys,
+) -> anyhow::Result<(u64, Duration, Vec<f64>)> {
     let path = fresh_path(database_url, &config.run_tag);
-    let outcome = measure(&path, config).await;
+    let outcome = measure(&path, config, keys).await;
     for suffix in ["", "-wal", "-shm"] {
         let mut file = path.clone().into_os_string();
         file.push(suffix);
@@ -52,7 +94,11 @@ fn fresh_path(database_url: &str, run_tag: &str) -> PathBuf {
     dir.join(format!("oncewallet-baseline-{run_tag}.db"))
 }
 
-async fn measure(path: &Path, config: &BenchConfig) -> anyhow::Result<BaselineFigures> {
+async fn measure(
+    path: &Path,
+    config: &BenchConfig,
+    keys: Keys,
+) -> anyhow::Result<(u64, Duration, Vec<f64>)> {
     // The wallet's own schema, indexes included.
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let pool = SqlitePoolOptions::new()
@@ -71,23 +117,19 @@ async fn measure(path: &Path, config: &BenchConfig) -> anyhow::Result<BaselineFi
         config.players.clamp(BATCH, MAX_PLAYERS),
         config.duration,
     );
-    let (bets, elapsed, batch_ms) =
-        tokio::task::spawn_blocking(move || floor(&path, players, duration)).await??;
-    batch_ms_summary(bets, elapsed, batch_ms, config)
+    tokio::task::spawn_blocking(move || floor(&path, players, duration, keys)).await?
 }
 
 fn batch_ms_summary(
-    bets: u64,
-    elapsed: Duration,
-    mut batch_ms: Vec<f64>,
+    (bets, elapsed, mut batch_ms): (u64, Duration, Vec<f64>),
     config: &BenchConfig,
-) -> anyhow::Result<BaselineFigures> {
+) -> BaselineFigures {
     batch_ms.sort_by(f64::total_cmp);
     let p99 = batch_ms
         .get((batch_ms.len() * 99 / 100).min(batch_ms.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default();
-    Ok(BaselineFigures {
+    BaselineFigures {
         engine: "sqlite".to_owned(),
         name: format!(
             "the wallet's rows for each bet, batches of {BATCH}, one synchronous connection"
@@ -102,7 +144,8 @@ fn batch_ms_summary(
             batch_ms.len(),
             config.clients
         ),
-    })
+        client_keys_per_s: None,
+    }
 }
 
 /// Runs batches for `duration`: bets, time, and each batch's milliseconds.
@@ -110,6 +153,7 @@ fn floor(
     path: &Path,
     players: usize,
     duration: Duration,
+    keys: Keys,
 ) -> anyhow::Result<(u64, Duration, Vec<f64>)> {
     let mut conn = Connection::open(path)?;
     conn.execute_batch(
@@ -132,7 +176,7 @@ fn floor(
         for id in first_id..first_id + BATCH as i64 {
             let player = format!("baseline-p{}", next_player % players);
             next_player += 1;
-            bet(&txn, id, &player, bets)?;
+            bet(&txn, id, &player, bets, &keys.key(bets))?;
             bets += 1;
         }
         txn.commit()?;
@@ -142,10 +186,16 @@ fn floor(
 }
 
 /// One bet's reads and writes, as the wallet's batch makes them.
-fn bet(txn: &rusqlite::Transaction<'_>, id: i64, player: &str, n: u64) -> anyhow::Result<()> {
+fn bet(
+    txn: &rusqlite::Transaction<'_>,
+    id: i64,
+    player: &str,
+    n: u64,
+    key: &str,
+) -> anyhow::Result<()> {
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-    let transaction_id = format!("baseline-tx-{n}");
-    let round_id = format!("baseline-round-{n}");
+    let transaction_id = format!("baseline-tx-{key}");
+    let round_id = format!("baseline-round-{key}");
     let amount_minor = 100 + (n % 900) as i64;
     let claimed: Option<i64> = txn
         .prepare_cached(
