@@ -186,11 +186,17 @@ pub fn in_transaction(connection: &Connection) -> bool {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> std::path::PathBuf {
+    /// A writer on a new file in a scratch directory, with one table.
+    fn writer_on_scratch(name: &str) -> (std::path::PathBuf, Connection) {
         let dir = std::env::temp_dir().join(format!("oncewallet-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join("wallet.db")
+        let path = dir.join("wallet.db");
+        let writer = open_writer(&path, WAL_CAP).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+            .unwrap();
+        (path, writer)
     }
 
     /// Pages in the WAL since it last started, as a passive checkpoint reports them.
@@ -210,11 +216,7 @@ mod tests {
 
     #[test]
     fn a_restart_between_batches_starts_the_wal_again() {
-        let path = scratch("wal-restart");
-        let writer = open_writer(&path, WAL_CAP).unwrap();
-        writer
-            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
-            .unwrap();
+        let (path, writer) = writer_on_scratch("wal-restart");
         let other = Connection::open(&path).unwrap();
         write_rows(&writer, 200);
         let before = wal_pages(&other);
@@ -233,11 +235,7 @@ mod tests {
     /// not the writer's five-second busy timeout, and the writer goes on.
     #[test]
     fn a_reader_on_the_wal_defers_the_restart_without_holding_the_writer() {
-        let path = scratch("wal-restart-reader");
-        let writer = open_writer(&path, WAL_CAP).unwrap();
-        writer
-            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
-            .unwrap();
+        let (path, writer) = writer_on_scratch("wal-restart-reader");
         write_rows(&writer, 50);
         let reader = Connection::open(&path).unwrap();
         reader.execute_batch("BEGIN").unwrap();
