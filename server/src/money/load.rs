@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult};
 use serde::Deserialize;
 
 use super::model::{KeyRow, Player, Round, Session, Tombstone};
-use super::state::{round_key, BatchState, Needs};
+use super::state::{round_key, BatchState, Needs, RoundKey};
 use crate::db::sql::{renumber, Sql};
 use crate::db::sqlite_sync;
 use crate::domain::{OpType, PlayerStatus, RoundState, TxState};
@@ -192,16 +192,7 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
     }
     if !needs.round_bets.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let values = sql.values_text(
-            padded(backend, &needs.round_bets),
-            |(scope, player, round)| {
-                [
-                    scope.as_str().into(),
-                    player.as_str().into(),
-                    round.as_str().into(),
-                ]
-            },
-        );
+        let values = sql.values_text(padded(backend, &needs.round_bets), round_key_values);
         // Every row of the rounds; the bets among them are picked in `into_state`. With
         // `op = 'BET'` in the query, PostgreSQL's generic plan made while the table was
         // empty walked the partial index of all bets (`idx_wtx_bets_by_state`) for every
@@ -223,16 +214,7 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
     }
     if !needs.rounds.is_empty() {
         let mut sql = Sql::new(backend, "");
-        let values = sql.values_text(
-            padded(backend, &needs.rounds),
-            |(provider, player, round)| {
-                [
-                    provider.as_str().into(),
-                    player.as_str().into(),
-                    round.as_str().into(),
-                ]
-            },
-        );
+        let values = sql.values_text(padded(backend, &needs.rounds), round_key_values);
         sql.push(&format!(
             "SELECT {} FROM rounds WHERE (provider_id, player_id, round_id) IN ({values})",
             select(ROUND_COLUMNS)
@@ -251,6 +233,15 @@ fn queries(backend: DbBackend, needs: &Needs) -> Vec<(&'static str, Sql)> {
         queries.push(("tombstone", sql));
     }
     queries
+}
+
+/// A round's key, `(key scope or provider, player, round)`, as a row of values.
+fn round_key_values((scope, player, round): &RoundKey) -> [sea_orm::Value; 3] {
+    [
+        scope.as_str().into(),
+        player.as_str().into(),
+        round.as_str().into(),
+    ]
 }
 
 /// SQLite: `items`, then the last one again up to the next power of two. A read's text
