@@ -17,6 +17,7 @@ mod m20261205_000013_key_last_used;
 mod m20261206_000014_answers_from_columns;
 mod m20261206_000015_fewer_key_indexes;
 mod m20261206_000016_packed_requests;
+mod m20261206_000017_trail_seals;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_answers_from_columns::Migration),
             Box::new(m20261206_000015_fewer_key_indexes::Migration),
             Box::new(m20261206_000016_packed_requests::Migration),
+            Box::new(m20261206_000017_trail_seals::Migration),
         ]
     }
 }

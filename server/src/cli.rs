@@ -37,8 +37,11 @@ pub enum Command {
     Serve(Settings),
     /// Run the reconciliation once and print what it found
     Reconcile(ReconcileArgs),
-    /// Walk every player's ledger hash chain and report the first broken link
-    VerifyTrail(DatabaseSettings),
+    /// Walk every player's ledger hash chain and report the first broken link; with
+    /// --seals, also prove that nothing sealed was altered
+    VerifyTrail(VerifyTrailArgs),
+    /// Make the Ed25519 key that signs the trail's seals
+    SealKey(crate::seal::cli::SealKeyArgs),
     /// Write realistic history into a database (for measuring at scale)
     Seed(SeedArgs),
     /// Play simulated providers against a wallet and check every answer
@@ -54,10 +57,12 @@ impl Command {
     fn existing_database(&self) -> Option<&str> {
         match self {
             Command::Reconcile(args) => Some(&args.database.database_url),
-            Command::VerifyTrail(database) => Some(&database.database_url),
+            Command::VerifyTrail(args) => Some(&args.database.database_url),
             Command::Users(args) => Some(args.command.database_url()),
             Command::Bench(args) => args.console_database(),
-            Command::Serve(_) | Command::Seed(_) | Command::Simulate(_) => None,
+            Command::Serve(_) | Command::Seed(_) | Command::Simulate(_) | Command::SealKey(_) => {
+                None
+            }
         }
     }
 }
@@ -132,7 +137,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let schedule = args.schedule.schedule();
             crate::reconcile::cli::run(&args.database.database_url, schedule, args.full).await
         }
-        Command::VerifyTrail(database) => crate::trail::run_cli(&database.database_url).await,
+        Command::VerifyTrail(args) => {
+            let url = &args.database.database_url;
+            let plain = crate::trail::run_cli(url).await?;
+            let sealed = match (&args.seals, &args.public_key) {
+                (Some(seals), Some(key)) => crate::seal::cli::verify(url, seals, key).await?,
+                _ => 0,
+            };
+            Ok(plain.max(sealed))
+        }
+        Command::SealKey(args) => crate::seal::cli::run(&args),
         Command::Seed(args) => crate::seed::cli::run(&args).await,
         Command::Simulate(args) => crate::simulate::cli::run(&args).await,
         Command::Bench(args) => crate::bench::cli::run(&args).await,
@@ -154,6 +168,24 @@ pub struct ReconcileArgs {
     pub database: DatabaseSettings,
     #[command(flatten)]
     pub schedule: ScheduleSettings,
+}
+
+/// The flags of `server verify-trail`.
+#[derive(Clone, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 every chain (and every seal) verifies, 1 one does \
+                        not, 2 bad flags. See docs/TRAIL.md."
+)]
+pub struct VerifyTrailArgs {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// A seal file (WALLET_SEAL_FILE of the server that sealed): every seal in it must
+    /// verify with --public-key and still match the database
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    pub seals: Option<std::path::PathBuf>,
+    /// The seal key's public half (`PATH.pub` from `server seal-key generate`)
+    #[arg(long, value_name = "KEY", requires = "seals")]
+    pub public_key: Option<std::path::PathBuf>,
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {

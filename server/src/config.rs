@@ -204,6 +204,48 @@ pub struct Settings {
     pub staff: StaffSettings,
     #[command(flatten)]
     pub schedule: ScheduleSettings,
+    #[command(flatten)]
+    pub seal: SealSettings,
+}
+
+/// Sealing the trail (docs/TRAIL.md).
+#[derive(Clone, Args)]
+pub struct SealSettings {
+    /// The trail's Ed25519 seal key, made by `server seal-key generate`; keep it outside the
+    /// database's backups [default: no seals]
+    #[arg(long, env = "WALLET_SEAL_KEY", value_name = "PATH")]
+    pub seal_key: Option<PathBuf>,
+    /// The file each seal is appended to [default: `oncewallet-seals.jsonl` beside the key]
+    #[arg(
+        long,
+        env = "WALLET_SEAL_FILE",
+        value_name = "PATH",
+        requires = "seal_key"
+    )]
+    pub seal_file: Option<PathBuf>,
+    /// How often the trail is sealed; 0: only on demand (`POST /operator/v1/trail/seals`)
+    #[arg(long, env = "WALLET_SEAL_INTERVAL_SECS", value_name = "SECS",
+          default_value_t = crate::seal::DEFAULT_INTERVAL_SECS)]
+    pub seal_interval_secs: u64,
+}
+
+impl SealSettings {
+    /// The sealing configuration, with the key loaded; `None` without a key.
+    pub fn sealing(&self) -> anyhow::Result<Option<crate::seal::Sealing>> {
+        let Some(key_path) = &self.seal_key else {
+            return Ok(None);
+        };
+        let key = crate::seal::SealKey::load(key_path).context("WALLET_SEAL_KEY (--seal-key)")?;
+        let file = self.seal_file.clone().unwrap_or_else(|| {
+            key_path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join("oncewallet-seals.jsonl")
+        });
+        let interval =
+            (self.seal_interval_secs > 0).then(|| Duration::from_secs(self.seal_interval_secs));
+        Ok(Some(crate::seal::Sealing::new(key, file, interval)))
+    }
 }
 
 /// How the process logs.
@@ -246,6 +288,8 @@ pub struct Config {
     pub retention: Retention,
     /// The wallet API's per-key rate limit, off when `None`.
     pub wallet_rate_limit: Option<KeyRateLimit>,
+    /// Sealing the trail; off when `None`.
+    pub sealing: Option<crate::seal::Sealing>,
 }
 
 impl Config {
@@ -305,6 +349,7 @@ impl Config {
                 days: settings.attempt_retention_days,
             },
             wallet_rate_limit,
+            sealing: settings.seal.sealing()?,
         })
     }
 
@@ -329,6 +374,7 @@ impl Config {
             schedule: Schedule::default(),
             retention: Retention::default(),
             wallet_rate_limit: None,
+            sealing: None,
         }
     }
 }

@@ -64,6 +64,8 @@ pub enum ErrorCode {
     RunInProgress,
     /// 404: no such endpoint, or no record with the id in the path.
     NotFound,
+    /// 409 (operator API): a seal was asked of a server without a seal key.
+    SealingOff,
 }
 
 impl ErrorCode {
@@ -82,7 +84,8 @@ impl ErrorCode {
             | CurrencyImmutable
             | KeyInUse
             | InvalidTransition
-            | RunInProgress => 409,
+            | RunInProgress
+            | SealingOff => 409,
             CurrencyMismatch | InsufficientFunds | NotReversible => 422,
             RateLimited => 429,
             InternalError => 500,
@@ -133,6 +136,7 @@ impl ErrorCode {
             InvalidTransition => "INVALID_TRANSITION",
             RunInProgress => "RUN_IN_PROGRESS",
             NotFound => "NOT_FOUND",
+            SealingOff => "SEALING_OFF",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod money;
 pub mod openapi;
 pub mod operator;
 pub mod reconcile;
+pub mod seal;
 pub mod seed;
 pub mod simulate;
 pub mod site;

@@ -63,7 +63,7 @@ impl utoipa::ToSchema for CurrencyCode {}
     ),
     components(schemas(Id, CurrencyCode, crate::wallet::wire::ErrorResponse)),
     tags((name = "wallet", description = "Provider API: balance, bet, win, rollback, round close, lookups, statements"),
-         (name = "operator", description = "Operator API: providers, players, adjustments, sessions, refunds, findings and runs"))
+         (name = "operator", description = "Operator API: providers, players, adjustments, sessions, refunds, findings and runs, trail seals"))
 )]
 struct Root;
 
@@ -75,6 +75,7 @@ pub fn document(currencies: &CurrencyTable) -> Value {
     doc.merge(crate::wallet::ApiDoc::openapi());
     doc.merge(crate::operator::ApiDoc::openapi());
     doc.merge(crate::reconcile::ApiDoc::openapi());
+    doc.merge(crate::seal::ApiDoc::openapi());
     let mut doc = serde_json::to_value(doc).expect("the document serialises");
     let components = &mut doc["components"];
     components["securitySchemes"]["bearer"] = json!({ "type": "http", "scheme": "bearer" });

@@ -18,6 +18,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::wallet::router(state.clone()))
         .merge(crate::operator::router(state.clone()))
         .merge(crate::reconcile::router(state.clone()))
+        .merge(crate::seal::router(state.clone()))
         .merge(crate::health::router())
         .merge(crate::trace::metrics::router(
             config.metrics_token.as_deref(),
@@ -83,6 +84,9 @@ impl Application {
         crate::staff::spawn_session_cleanup(store.clone());
         crate::approvals::spawn_pending_gauge(store.clone());
         crate::reconcile::spawn_schedule(store.clone(), config.schedule);
+        if let Some(sealing) = &config.sealing {
+            crate::seal::spawn_schedule(store.clone(), sealing.clone());
+        }
         crate::trace::retention::spawn(store.clone(), config.retention);
         let state = AppState::new(AppStateInner {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
@@ -92,6 +96,7 @@ impl Application {
             operator_token: Arc::from(config.operator_token.as_str()),
             wallet_rate_limit: config.wallet_rate_limit.clone(),
             schedule: config.schedule,
+            sealing: config.sealing.clone(),
         });
         crate::wallet::keys::spawn_usage_writer(state.store.clone(), state.keys.clone());
         let router = router(state, &config);

@@ -37,4 +37,6 @@ pub struct AppStateInner {
     pub wallet_rate_limit: Option<crate::wallet::rate_limit::KeyRateLimit>,
     /// The reconciliation job's settings, for runs started by a person.
     pub schedule: crate::reconcile::Schedule,
+    /// The trail's seal key and file; `None` without `WALLET_SEAL_KEY`.
+    pub sealing: Option<crate::seal::Sealing>,
 }

@@ -155,60 +155,31 @@ pub async fn verify_player(
             ));
         }
     }
+    let mut chain = ChainReader::new(&account, from);
     let mut previous = from.clone();
-    let mut more = true;
-    while more {
-        let entries = ledger_entry::Entity::find()
-            .filter(ledger_entry::Column::Account.eq(account.as_str()))
-            .filter(ledger_entry::Column::Id.gt(previous.entry_id))
-            .order_by_asc(ledger_entry::Column::Id)
-            .limit(PAGE)
-            .all(db)
-            .await?;
-        if entries.is_empty() {
+    loop {
+        let steps = chain.next_page(db).await?;
+        if steps.is_empty() {
             break;
         }
-        // A short page is the last one: no query for the empty page after it.
-        more = entries.len() as u64 == PAGE;
-        let tx_ids: Vec<i64> = entries.iter().map(|e| e.wallet_transaction_id).collect();
-        let counters = ledger_entry::Entity::find()
-            .filter(ledger_entry::Column::WalletTransactionId.is_in(tx_ids))
-            .filter(ledger_entry::Column::Account.ne(account.as_str()))
-            .all(db)
-            .await?;
-        for entry in &entries {
+        for step in steps {
             postings += 1;
-            let mut counter = counters
-                .iter()
-                .filter(|c| c.wallet_transaction_id == entry.wallet_transaction_id);
-            let (Some(counter), None) = (counter.next(), counter.next()) else {
+            let Some(expected) = step.link else {
                 return Ok(broken(
-                    Some(entry.id),
+                    Some(step.entry.id),
                     "the posting does not have exactly one counter entry",
                     postings,
                 ));
             };
-            let expected = link(
-                &previous.link,
-                &Posting {
-                    wallet_tx_id: entry.wallet_transaction_id,
-                    player_account: &entry.account,
-                    player_delta: entry.amount_minor,
-                    balance_after: entry.balance_after_minor.unwrap_or_default(),
-                    counter_account: &counter.account,
-                    counter_delta: counter.amount_minor,
-                    currency: &entry.currency,
-                },
-            );
-            if entry.chain_hash.as_deref() != Some(expected.as_str()) {
+            if step.entry.chain_hash.as_deref() != Some(expected.as_str()) {
                 return Ok(broken(
-                    Some(entry.id),
+                    Some(step.entry.id),
                     "the entry's link does not match its content and predecessor",
                     postings,
                 ));
             }
             previous = Anchor {
-                entry_id: entry.id,
+                entry_id: step.entry.id,
                 link: expected,
             };
         }
@@ -225,6 +196,94 @@ pub async fn verify_player(
         end: previous,
         postings,
     })
+}
+
+/// One posting of a chain as read back: the player's entry and the link that its content
+/// and the computed link before it give (`None` when the posting does not have exactly one
+/// counter entry, where the walk stops).
+pub struct Step {
+    pub entry: ledger_entry::Model,
+    pub link: Option<String>,
+}
+
+/// Reads a player's chain page by page from an anchor, computing each link from the
+/// postings' content, never from the links stored beside them: what the stored links say
+/// is for the caller to compare.
+pub struct ChainReader {
+    account: String,
+    previous: Anchor,
+    more: bool,
+}
+
+impl ChainReader {
+    pub fn new(account: &str, from: &Anchor) -> ChainReader {
+        ChainReader {
+            account: account.to_owned(),
+            previous: from.clone(),
+            more: true,
+        }
+    }
+
+    /// The next postings in commit order; empty once the chain ends (or stopped at a
+    /// posting without exactly one counter entry).
+    pub async fn next_page(
+        &mut self,
+        db: &impl ConnectionTrait,
+    ) -> Result<Vec<Step>, ServiceError> {
+        if !self.more {
+            return Ok(Vec::new());
+        }
+        let entries = ledger_entry::Entity::find()
+            .filter(ledger_entry::Column::Account.eq(self.account.as_str()))
+            .filter(ledger_entry::Column::Id.gt(self.previous.entry_id))
+            .order_by_asc(ledger_entry::Column::Id)
+            .limit(PAGE)
+            .all(db)
+            .await?;
+        // A short page is the last one: no query for the empty page after it.
+        self.more = entries.len() as u64 == PAGE;
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx_ids: Vec<i64> = entries.iter().map(|e| e.wallet_transaction_id).collect();
+        let counters = ledger_entry::Entity::find()
+            .filter(ledger_entry::Column::WalletTransactionId.is_in(tx_ids))
+            .filter(ledger_entry::Column::Account.ne(self.account.as_str()))
+            .all(db)
+            .await?;
+        let mut steps = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let mut counter = counters
+                .iter()
+                .filter(|c| c.wallet_transaction_id == entry.wallet_transaction_id);
+            let (Some(counter), None) = (counter.next(), counter.next()) else {
+                self.more = false;
+                steps.push(Step { entry, link: None });
+                return Ok(steps);
+            };
+            let expected = link(
+                &self.previous.link,
+                &Posting {
+                    wallet_tx_id: entry.wallet_transaction_id,
+                    player_account: &entry.account,
+                    player_delta: entry.amount_minor,
+                    balance_after: entry.balance_after_minor.unwrap_or_default(),
+                    counter_account: &counter.account,
+                    counter_delta: counter.amount_minor,
+                    currency: &entry.currency,
+                },
+            );
+            self.previous = Anchor {
+                entry_id: entry.id,
+                link: expected.clone(),
+            };
+            steps.push(Step {
+                entry,
+                link: Some(expected),
+            });
+        }
+        Ok(steps)
+    }
 }
 
 /// A read-only transaction that sees one state of the database for all its reads, so a

@@ -53,6 +53,7 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
             operator_token: Arc::from(""),
             wallet_rate_limit: None,
             schedule: crate::reconcile::Schedule::default(),
+            sealing: None,
         }),
         demo: false,
         limiter: Arc::new(crate::staff::LoginLimiter::new(Default::default())),

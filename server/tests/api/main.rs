@@ -35,6 +35,7 @@ mod reconcile;
 mod refunds;
 mod rollback;
 mod rounds;
+mod seals;
 mod secrets;
 mod seed;
 mod sessions;

@@ -17,4 +17,6 @@ pub mod staff_session;
 pub mod staff_user;
 pub mod tombstone;
 pub mod trail_checkpoint;
+pub mod trail_seal;
+pub mod trail_seal_leaf;
 pub mod wallet_transaction;

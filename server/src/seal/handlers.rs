@@ -1,0 +1,81 @@
+//! `POST /operator/v1/trail/seals`: a seal now. `GET`: the newest seals.
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::Extension;
+use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+use serde_json::{json, Value};
+
+use super::{SealError, SealRecord};
+use crate::db::entities::trail_seal;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::request_id::RequestId;
+use crate::operator::handlers::respond;
+use crate::state::AppState;
+
+#[utoipa::path(post, path = "/operator/v1/trail/seals", tag = "operator",
+    responses((status = 201, description = "The new seal, as appended to the seal file"),
+              (status = 409, description = "SEALING_OFF: the server has no seal key; RUN_IN_PROGRESS: another process made the same seal at that moment", body = crate::wallet::wire::ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn post_seal(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+) -> Response {
+    let result = async {
+        let sealing = state.sealing.as_ref().ok_or_else(sealing_off)?;
+        let seal = super::seal_now(&state.store, sealing)
+            .await
+            .map_err(|error| match error {
+                SealError::Service(error) => error.into_api(),
+                SealError::Raced(_) => ApiError::new(ErrorCode::RunInProgress, error.to_string()),
+                SealError::File { .. } => {
+                    tracing::error!(%error, "seal file");
+                    ApiError::new(ErrorCode::InternalError, error.to_string())
+                }
+            })?;
+        Ok(json!({ "seal": seal }))
+    }
+    .await;
+    respond(result, 201, &request_id)
+}
+
+#[utoipa::path(get, path = "/operator/v1/trail/seals", tag = "operator",
+    params(("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20")),
+    responses((status = 200, description = "The newest seals, newest first")),
+    security(("bearer" = [])))]
+pub async fn list_seals(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let limit = match query.get("limit") {
+            None => 20,
+            Some(value) => value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| ApiError::malformed("limit: 1–100"))?,
+        };
+        let seals = trail_seal::Entity::find()
+            .order_by_desc(trail_seal::Column::Id)
+            .limit(limit)
+            .all(state.store.reader())
+            .await
+            .map_err(|error| crate::error::ServiceError::from(error).into_api())?;
+        let seals: Vec<Value> = seals
+            .iter()
+            .filter_map(|seal| serde_json::from_str::<SealRecord>(&seal.record).ok())
+            .map(|record| json!(record))
+            .collect();
+        Ok(json!({ "sealing": state.sealing.is_some(), "seals": seals }))
+    }
+    .await;
+    respond(result, 200, &request_id)
+}
+
+fn sealing_off() -> ApiError {
+    ApiError::new(
+        ErrorCode::SealingOff,
+        "this server has no seal key (WALLET_SEAL_KEY); see docs/TRAIL.md",
+    )
+}
