@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, as CI does (a clean clone, as root, on 2 cores):
 #   1. cargo test on SQLite (the default database)
-#   2. cargo test again against a throwaway PostgreSQL 15 cluster
+#   2. cargo test again against a throwaway PostgreSQL 15 cluster, then the PostgreSQL
+#      backup-and-restore drill (scripts/pg-backup-drill.sh)
 #   3. the browser tests: the real server binary, driven by Playwright in Chromium
 #   4. the OpenAPI document against the real server: Schemathesis, every check, over the
 #      operator API and the (signed) wallet API
@@ -239,6 +240,9 @@ status=0; rust_tests_on_sqlite || status=$?; record "cargo test on SQLite" "$sta
 
 section "cargo test on PostgreSQL"
 status=0; rust_tests_on_postgres || status=$?; record "cargo test on PostgreSQL" "$status"
+
+section "PostgreSQL backup and restore drill (docs/OPERATIONS.md)"
+status=0; scripts/pg-backup-drill.sh "$server_bin" || status=$?; record "PostgreSQL backup drill" "$status"
 
 section "browser tests (Playwright + Chromium)"
 status=0; browser_tests || status=$?; record "browser tests" "$status"

@@ -40,6 +40,8 @@ pub enum Command {
     /// Walk every player's ledger hash chain and report the first broken link; with
     /// --seals, also prove that nothing sealed was altered
     VerifyTrail(VerifyTrailArgs),
+    /// Copy a SQLite database while the wallet serves, and check the copy
+    Backup(crate::backup::BackupArgs),
     /// Make the Ed25519 key that signs the trail's seals
     SealKey(crate::seal::cli::SealKeyArgs),
     /// Write realistic history into a database (for measuring at scale)
@@ -58,6 +60,7 @@ impl Command {
         match self {
             Command::Reconcile(args) => Some(&args.database.database_url),
             Command::VerifyTrail(args) => Some(&args.database.database_url),
+            Command::Backup(args) => Some(&args.database.database_url),
             Command::Users(args) => Some(args.command.database_url()),
             Command::Bench(args) => args.console_database(),
             Command::Serve(_) | Command::Seed(_) | Command::Simulate(_) | Command::SealKey(_) => {
@@ -147,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(plain.max(sealed))
         }
         Command::SealKey(args) => crate::seal::cli::run(&args),
+        Command::Backup(args) => crate::backup::run(&args).await,
         Command::Seed(args) => crate::seed::cli::run(&args).await,
         Command::Simulate(args) => crate::simulate::cli::run(&args).await,
         Command::Bench(args) => crate::bench::cli::run(&args).await,

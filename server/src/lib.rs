@@ -1,6 +1,7 @@
 //! oncewallet: a casino wallet whose money operations count exactly once.
 pub mod approvals;
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;

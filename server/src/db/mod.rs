@@ -483,17 +483,21 @@ pub struct DatabaseSettings {
 /// SQLite URL must name a file that is there, or a typo or the wrong folder would create
 /// and migrate an empty database and report on it.
 pub fn require_existing(database_url: &str) -> anyhow::Result<()> {
-    let Some(rest) = database_url.strip_prefix("sqlite:") else {
+    let Some(path) = sqlite_path(database_url) else {
         return Ok(());
     };
-    let path = rest.trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
     anyhow::ensure!(
         std::path::Path::new(path).is_file(),
         "no SQLite database at {path:?}: name the server's database with --database-url or \
          DATABASE_URL (the server creates it at its first start)"
     );
     Ok(())
+}
+
+/// The file a `sqlite:` URL names; `None` for PostgreSQL.
+pub fn sqlite_path(database_url: &str) -> Option<&str> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    rest.trim_start_matches("//").split('?').next()
 }
 
 /// A database URL without its password, for logs and progress lines.

@@ -95,6 +95,12 @@ pub async fn run(
     })
 }
 
+/// The checks that money data must pass whatever the traffic: a balance is the sum of its
+/// entries, a transaction's entries sum to zero, a clearing account matches its history.
+/// (The others are operational: a pending rollback is work, not corruption.)
+pub const MONEY_INVARIANTS: [&str; 3] =
+    [BALANCE_MISMATCH, UNBALANCED_TRANSACTION, CLEARING_MISMATCH];
+
 /// Every check, in the order a run performs them.
 pub const ALL: [&str; 8] = [
     BALANCE_MISMATCH,

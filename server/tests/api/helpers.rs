@@ -488,6 +488,14 @@ impl Drop for TestApp {
     }
 }
 
+/// Starts the real server on an existing SQLite file (a restored backup), which the
+/// returned app deletes when dropped.
+pub async fn spawn_app_on_sqlite_file(path: PathBuf) -> TestApp {
+    let mut app = start_server(&format!("sqlite://{}?mode=rwc", path.display()), |_| {}).await;
+    app.sqlite_file = Some(path);
+    app
+}
+
 impl TestApp {
     /// Stops this server and starts a second `Application` on the same database: what a
     /// deploy or a crash-and-restart looks like to a provider.

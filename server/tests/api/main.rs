@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod approvals;
 mod auth;
+mod backup;
 mod bad_input;
 mod balance;
 mod bench;
