@@ -83,6 +83,17 @@ pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
     Ok(guard::viewer())
 }
 
+/// Asked by every page's frame, signed in or not, so it never refuses (a refusal would
+/// set the page's own status): anyone but signed-in staff is told nothing.
+#[server(endpoint = "get_database_full")]
+pub async fn get_database_full() -> Result<Option<DatabaseFull>, ServerFnError> {
+    let console = guard::viewer().and(use_context::<crate::backend::SharedConsole>());
+    let Some(console) = console else {
+        return Ok(None);
+    };
+    Ok(console.database_full().await.ok().flatten())
+}
+
 #[server(endpoint = "get_overview")]
 pub async fn get_overview(
     window: Window,

@@ -45,6 +45,8 @@ pub trait Console: Send + Sync + 'static {
         provider_id: Option<String>,
     ) -> ConsoleResult<Overview>;
     async fn feed(&self, after: Option<i64>, filter: FeedFilter) -> ConsoleResult<FeedPage>;
+    /// `Some` while the database cannot grow and money operations are refused.
+    async fn database_full(&self) -> ConsoleResult<Option<DatabaseFull>>;
     async fn trace(&self, query: String) -> ConsoleResult<Option<Trace>>;
     async fn search(&self, query: String, page: u64) -> ConsoleResult<SearchResults>;
     async fn pending(&self, page: u64) -> ConsoleResult<PendingPage>;

@@ -24,9 +24,11 @@ const PAUSE: Duration = Duration::from_millis(2);
 
 /// The flags of `server backup`.
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 the copy is written and checked, 1 it could not be \
+#[command(
+    after_help = "Exit status: 0 the copy is written and checked, 1 it could not be \
                         made or failed a check (nothing is left at PATH), 2 bad flags or a \
-                        PostgreSQL database (see docs/OPERATIONS.md).")]
+                        PostgreSQL database (see docs/OPERATIONS.md)."
+)]
 pub struct BackupArgs {
     /// Where to write the copy (a new file; its folder must exist). A restore is starting
     /// a server with DATABASE_URL=sqlite://PATH
@@ -81,7 +83,10 @@ pub async fn run(args: &BackupArgs) -> anyhow::Result<i32> {
         Ok(summary) => summary,
         Err(error) => {
             let _ = std::fs::remove_file(&partial);
-            eprintln!("backup FAILED, nothing written to {}: {error:#}", args.to.display());
+            eprintln!(
+                "backup FAILED, nothing written to {}: {error:#}",
+                args.to.display()
+            );
             return Ok(1);
         }
     };
@@ -123,8 +128,8 @@ fn copy(source: &Path, into: &Path) -> anyhow::Result<i32> {
     // stay in the WAL, out of this copy, and the backup never restarts.
     source.execute_batch("BEGIN")?;
     source.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |_| Ok(()))?;
-    let mut copy = Connection::open(into)
-        .with_context(|| format!("cannot create {}", into.display()))?;
+    let mut copy =
+        Connection::open(into).with_context(|| format!("cannot create {}", into.display()))?;
     let mut last_report = Instant::now();
     let pages = {
         let backup = Backup::new(&source, &mut copy)?;
@@ -144,7 +149,9 @@ fn copy(source: &Path, into: &Path) -> anyhow::Result<i32> {
                     }
                     std::thread::sleep(PAUSE);
                 }
-                StepResult::Busy | StepResult::Locked => std::thread::sleep(Duration::from_millis(20)),
+                StepResult::Busy | StepResult::Locked => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 _ => std::thread::sleep(Duration::from_millis(20)),
             }
         }
@@ -182,8 +189,7 @@ async fn check(copy: &Path) -> anyhow::Result<Summary> {
     }
     let now = chrono::Utc::now();
     for kind in crate::reconcile::MONEY_INVARIANTS {
-        let result =
-            crate::reconcile::run_check(&db, kind, &Default::default(), now).await?;
+        let result = crate::reconcile::run_check(&db, kind, &Default::default(), now).await?;
         anyhow::ensure!(
             result.findings.is_empty(),
             "the copy fails the {kind} check: {} findings",

@@ -198,6 +198,16 @@ pub struct Settings {
           default_value_t = crate::db::PG_WRITE_LANES,
           value_parser = clap::value_parser!(u16).range(0..=crate::db::MAX_PG_WRITE_LANES as i64))]
     pub pg_write_lanes: u16,
+    /// SQLite only: money operations answer 503 once the database file would grow past
+    /// this many MB, leaving the rest of the disk for the WAL, backups and logs [default: no
+    /// cap, until the disk is full]
+    #[arg(
+        long,
+        env = "WALLET_SQLITE_MAX_SIZE_MB",
+        value_name = "MB",
+        default_value_t = 0
+    )]
+    pub sqlite_max_size_mb: u32,
     #[command(flatten)]
     pub log: LogSettings,
     #[command(flatten)]
@@ -341,6 +351,7 @@ impl Config {
             currencies,
             writer: WriterConfig {
                 pg_write_lanes: settings.pg_write_lanes.into(),
+                sqlite_max_size_mb: settings.sqlite_max_size_mb,
                 ..WriterConfig::default()
             },
             staff,

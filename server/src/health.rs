@@ -1,4 +1,4 @@
-//! `/healthz`: the process is up. `/readyz`: the database answers.
+//! `/healthz`: the process is up. `/readyz`: the database answers and can grow.
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -18,6 +18,20 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if let Some(full) = state.store.space().full() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "UNAVAILABLE",
+                "database": "full",
+                "full_since": full.since,
+                "detail": "the database cannot grow (disk full or WALLET_SQLITE_MAX_SIZE_MB): \
+                           money operations answer 503 TEMPORARY_UNAVAILABLE; replays and \
+                           lookups still answer. It clears by itself once writes succeed again.",
+                "error": full.error,
+            })),
+        );
+    }
     if state.store.is_ready().await {
         (
             StatusCode::OK,

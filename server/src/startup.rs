@@ -70,6 +70,7 @@ pub struct Application {
     /// time it can be shown.
     generated_admin_password: Option<String>,
     demo: bool,
+    store: Store,
 }
 
 impl Application {
@@ -91,7 +92,7 @@ impl Application {
         let state = AppState::new(AppStateInner {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
             keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),
-            store,
+            store: store.clone(),
             currencies: Arc::new(config.currencies.clone()),
             operator_token: Arc::from(config.operator_token.as_str()),
             wallet_rate_limit: config.wallet_rate_limit.clone(),
@@ -112,7 +113,13 @@ impl Application {
             addr,
             generated_admin_password,
             demo: config.demo,
+            store,
         })
+    }
+
+    /// The application's database handle (tests lower SQLite's size cap through it).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn addr(&self) -> SocketAddr {

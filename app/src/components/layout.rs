@@ -7,7 +7,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use super::clock::ClockSwitch;
-use crate::api::current_viewer;
+use crate::api::{current_viewer, get_database_full};
 use crate::model::{Role, Viewer};
 
 /// The signed-in user, loaded once per page load and shared through the context.
@@ -55,6 +55,32 @@ pub fn TopBar() -> impl IntoView {
                 })}
             </Suspense>
         </header>
+        <DatabaseFullBanner/>
+    }
+}
+
+/// While the database cannot grow, every page says so first: money operations are being
+/// refused, which is what an operator must know before anything else on the page.
+#[component]
+fn DatabaseFullBanner() -> impl IntoView {
+    let viewer = viewer_resource();
+    let full = Resource::new(|| (), |_| get_database_full());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                viewer.await.ok().flatten()?;
+                let full = full.await.ok().flatten()?;
+                Some(view! {
+                    <div class="banner banner-critical" role="alert" data-testid="database-full">
+                        <strong>"The database is full."</strong>
+                        " Since " <time datetime=full.since.clone()>{full.since.clone()}</time>
+                        ", money operations are refused with 503 TEMPORARY_UNAVAILABLE (providers retry them); replays, balances and lookups still answer. Free disk space or raise WALLET_SQLITE_MAX_SIZE_MB: the wallet recovers by itself. ("
+                        {full.error}
+                        ")"
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }
 

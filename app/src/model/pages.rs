@@ -276,6 +276,15 @@ pub struct UserList {
     pub rows: Vec<UserRow>,
 }
 
+/// Why money operations are refused right now, when they are: shown on every page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseFull {
+    /// RFC 3339, when the first write was refused for lack of space.
+    pub since: String,
+    /// The database's own words.
+    pub error: String,
+}
+
 /// The four-eyes queue: open requests oldest first, then the last decided ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalQueue {

@@ -400,6 +400,13 @@ impl Console for DbConsole {
         super::approvals::file_role_change(&self.state, actor, user_id, role).await
     }
 
+    async fn database_full(&self) -> ConsoleResult<Option<DatabaseFull>> {
+        Ok(self.state.store.space().full().map(|full| DatabaseFull {
+            since: full.since.to_rfc3339(),
+            error: full.error,
+        }))
+    }
+
     async fn providers(&self) -> ConsoleResult<ProviderList> {
         super::providers::list(&self.state).await
     }

@@ -39,6 +39,10 @@ pub const PG_WRITE_LANES: u16 = 4;
 /// Lanes at most: each may hold a connection of the pool of 32.
 pub const MAX_PG_WRITE_LANES: u16 = 16;
 
+/// The error of a batch whose transaction SQLite rolled back on its own (after
+/// `SQLITE_FULL`, say): nothing of it was committed.
+pub(crate) const ROLLED_BACK: &str = "sqlite: the write transaction was rolled back";
+
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
     /// Units of work waiting for the writer; past this the wallet sheds load with a 503.
@@ -47,6 +51,8 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// PostgreSQL: money operations' group-commit lanes (`WALLET_PG_WRITE_LANES`).
     pub pg_write_lanes: usize,
+    /// SQLite: the database's size cap in MB (`WALLET_SQLITE_MAX_SIZE_MB`); 0: none.
+    pub sqlite_max_size_mb: u32,
 }
 
 impl Default for WriterConfig {
@@ -55,6 +61,7 @@ impl Default for WriterConfig {
             queue_capacity: 4096,
             max_batch: 256,
             pg_write_lanes: usize::from(PG_WRITE_LANES),
+            sqlite_max_size_mb: 0,
         }
     }
 }
@@ -160,7 +167,7 @@ impl<T: Send + 'static> Unit for Pending<T> {
 /// Statements built beforehand, run in order as one unit (the attempt log's inserts): on
 /// SQLite on the writer's synchronous connection.
 struct Statements {
-    statements: Vec<Statement>,
+    statements: Arc<Vec<Statement>>,
     result: Option<Result<(), ServiceError>>,
     reply: oneshot::Sender<Result<(), ServiceError>>,
 }
@@ -174,7 +181,7 @@ impl Unit for Statements {
                 } else {
                     None
                 };
-                for statement in &self.statements {
+                for statement in self.statements.iter() {
                     match &savepoint {
                         Some(savepoint) => savepoint.execute(statement.clone()).await?,
                         None => txn.execute(statement.clone()).await?,
@@ -199,7 +206,7 @@ impl Unit for Statements {
 
     fn run_sync(&mut self, connection: &rusqlite::Connection, savepoint: bool) -> bool {
         let result = sqlite_sync::in_savepoint(connection, savepoint, |connection| {
-            for statement in &self.statements {
+            for statement in self.statements.iter() {
                 sqlite_sync::execute(connection, statement)?;
             }
             Ok(())
@@ -252,6 +259,7 @@ pub fn spawn_sqlite(
     connection: rusqlite::Connection,
     wal: WalSync,
     restart_wal: Arc<AtomicBool>,
+    space: Arc<super::space::Space>,
 ) -> std::io::Result<Handle> {
     let (queue, jobs) = mpsc::channel(config.queue_capacity);
     let runtime = tokio::runtime::Handle::current();
@@ -259,6 +267,7 @@ pub fn spawn_sqlite(
         connection,
         wal,
         restart_wal,
+        space,
     };
     std::thread::Builder::new()
         .name("sqlite-writer".into())
@@ -278,7 +287,10 @@ impl Handle {
     }
 
     /// Runs prebuilt statements in order in the writer's next batch.
-    pub async fn submit_statements(&self, statements: Vec<Statement>) -> Result<(), ServiceError> {
+    pub async fn submit_statements(
+        &self,
+        statements: Arc<Vec<Statement>>,
+    ) -> Result<(), ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.enqueue(Box::new(Statements {
             statements,
@@ -387,6 +399,7 @@ fn run_sqlite(
         connection,
         mut wal,
         restart_wal,
+        space,
     } = writer;
     let connection = &connection;
     let mut retry: Vec<Job> = Vec::new();
@@ -395,6 +408,9 @@ fn run_sqlite(
         // WAL (see `db::WAL_RESTART_PAGES`).
         if restart_wal.swap(false, Ordering::Relaxed) {
             sqlite_sync::restart_wal(connection);
+        }
+        if let Some(pages) = space.take_max_pages_change() {
+            sqlite_sync::cap_pages(connection, pages);
         }
         let mut batch = std::mem::take(&mut retry);
         if batch.is_empty() {
@@ -431,12 +447,13 @@ fn run_sqlite(
     tracing::info!("SQLite writer stopped");
 }
 
-/// What SQLite's writer thread owns: its connection, the fsync thread's handle, and the
-/// background checkpoint's request for a WAL restart.
+/// What SQLite's writer thread owns: its connection, the fsync thread's handle, the
+/// background checkpoint's request for a WAL restart, and the size cap.
 struct SqliteWriter {
     connection: rusqlite::Connection,
     wal: WalSync,
     restart_wal: Arc<AtomicBool>,
+    space: Arc<super::space::Space>,
 }
 
 /// Adds queued units to `batch`, up to `max_batch`, without waiting.
@@ -497,7 +514,7 @@ fn run_sync_batch(
     units: &mut [Job],
     before_commit: &dyn Fn(),
 ) -> Result<(), DbErr> {
-    let lost = || DbErr::Custom("sqlite: the write transaction was rolled back".into());
+    let lost = || DbErr::Custom(ROLLED_BACK.into());
     for savepoints in [false, true] {
         if sqlite_sync::in_transaction(connection) {
             // Left open by a failed ROLLBACK or a panic: it must not hold the lock.

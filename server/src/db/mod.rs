@@ -10,6 +10,7 @@ pub mod entities;
 mod group_commit;
 mod inline_reads;
 mod pg_reads;
+pub mod space;
 pub mod sql;
 pub mod sqlite_sync;
 mod wal_sync;
@@ -83,6 +84,8 @@ pub struct Store {
     /// SQLite: held while any clone of the store lives; the background checkpoint stops
     /// when it is gone.
     _alive: Option<std::sync::Arc<()>>,
+    /// Whether writes are refused for lack of space, and SQLite's size cap.
+    space: std::sync::Arc<space::Space>,
 }
 
 #[derive(Clone)]
@@ -135,9 +138,23 @@ impl Store {
         }
     }
 
+    /// Whether writes are refused for lack of space, and SQLite's size cap.
+    pub fn space(&self) -> &space::Space {
+        &self.space
+    }
+
     /// Runs `work` in one database transaction and returns its result once committed.
     /// An `Err` from `work` rolls back everything it wrote.
     pub async fn write<T: Send + 'static>(&self, work: Box<Work<T>>) -> Result<T, ServiceError> {
+        let result = self.write_unnoted(work).await;
+        self.space.note(&result);
+        result
+    }
+
+    async fn write_unnoted<T: Send + 'static>(
+        &self,
+        work: Box<Work<T>>,
+    ) -> Result<T, ServiceError> {
         match &self.writer {
             Writer::Sqlite(handle) => {
                 let done = handle.submit(work).await;
@@ -152,11 +169,14 @@ impl Store {
 
     /// Runs prebuilt statements in order in one transaction (the attempt log's inserts):
     /// on SQLite in the writer's next batch, on its synchronous connection.
-    pub async fn write_statements(&self, statements: Vec<Statement>) -> Result<(), ServiceError> {
+    /// Shared, so that a caller can try the same statements again.
+    pub async fn write_statements(
+        &self,
+        statements: std::sync::Arc<Vec<Statement>>,
+    ) -> Result<(), ServiceError> {
         match &self.writer {
             Writer::Sqlite(handle) => handle.submit_statements(statements).await,
             Writer::Postgres(db, _) => {
-                let statements = std::sync::Arc::new(statements);
                 write_postgres(db, &move |txn| {
                     let statements = std::sync::Arc::clone(&statements);
                     Box::pin(async move {
@@ -264,6 +284,9 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         std::sync::Arc::downgrade(&alive),
         std::sync::Arc::clone(&restart_wal),
     ));
+    let space = std::sync::Arc::new(space::Space::with_max_size_mb(
+        writer_config.sqlite_max_size_mb,
+    ));
     let inline_reads = InlineReads::for_file(options.get_filename());
     let read_pool = SqlitePoolOptions::new()
         .max_connections(8)
@@ -281,9 +304,11 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
             sync_writer,
             wal,
             restart_wal,
+            std::sync::Arc::clone(&space),
         )?),
         durable: Some(durable),
         _alive: Some(alive),
+        space,
     })
 }
 
@@ -354,6 +379,7 @@ async fn connect_postgres(
         pg_reads: Some(std::sync::Arc::new(PgReads::new(&options))),
         durable: None,
         _alive: None,
+        space: std::sync::Arc::default(),
     })
 }
 

@@ -35,6 +35,19 @@ pub fn open_writer(path: &Path, autocheckpoint: u32) -> rusqlite::Result<Connect
     Ok(connection)
 }
 
+/// Caps the database at `pages` pages (0: SQLite's own limit): past it, a write that needs
+/// a new page fails with `SQLITE_FULL` and nothing of its transaction is committed
+/// (`db::space`).
+pub fn cap_pages(connection: &Connection, pages: u32) {
+    let pages = if pages == 0 { u32::MAX - 1 } else { pages };
+    match connection.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+        row.get::<_, i64>(0)
+    }) {
+        Ok(cap) => tracing::info!(cap, "SQLite page cap"),
+        Err(error) => tracing::warn!(%error, "setting SQLite's page cap"),
+    }
+}
+
 /// Copies what is left of the WAL into the database file and starts the WAL again from
 /// its beginning, on the writer's connection between two batches (see
 /// `db::WAL_RESTART_PAGES`). Waits a few milliseconds at most for readers still on the

@@ -93,9 +93,13 @@ impl Unit for MoneyBatch {
                 (Err(_), Some(Err(error))) => Err(error),
                 // A failed commit of a decision that was written: the caller cannot be
                 // told it did not happen.
-                (Err(error), Some(Ok(_))) if item.wrote => Err(ServiceError::OutcomeUnknown(
-                    DbErr::Custom(error.to_string()),
-                )),
+                (Err(error), Some(Ok(_)))
+                    if item.wrote && !crate::db::space::never_committed(error) =>
+                {
+                    Err(ServiceError::OutcomeUnknown(DbErr::Custom(
+                        error.to_string(),
+                    )))
+                }
                 (Err(error), Some(Ok(_))) => {
                     Err(ServiceError::Db(DbErr::Custom(error.to_string())))
                 }

@@ -74,6 +74,7 @@ pub async fn execute(
             "write batch not started".into(),
         )))
     });
+    store.space().note(&answer);
     if answer.is_ok() {
         crate::failpoint::hit("after_commit_before_reply");
     }

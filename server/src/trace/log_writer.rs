@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::metrics;
 use crate::db::entities::attempt;
 use crate::db::Store;
+use crate::error::ServiceError;
 
 /// Records waiting to be written at most.
 const CHANNEL_CAPACITY: usize = 16_384;
@@ -25,6 +26,8 @@ const BATCH_SIZE: usize = 512;
 /// fsync) unless it rides along with a money batch; waiting a little makes the log's
 /// batches fewer and larger, and its records are never on a caller's path.
 const MIN_INTERVAL: Duration = Duration::from_millis(20);
+/// How often a batch refused for lack of space is tried again.
+const FULL_RETRY: Duration = Duration::from_millis(500);
 /// How often the metrics recorder folds its histogram samples.
 const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -72,8 +75,18 @@ async fn run(
         let started = tokio::time::Instant::now();
         let count = batch.len() as u64;
         let backend = store.reader().get_database_backend();
-        let statements = super::log_statements(std::mem::take(&mut batch), backend);
-        let written = store.write_statements(statements).await;
+        let statements = Arc::new(super::log_statements(std::mem::take(&mut batch), backend));
+        let mut written = store.write_statements(Arc::clone(&statements)).await;
+        // A full database keeps the batch and tries again while the queue holds the next
+        // records (past its capacity they are dropped and counted, as under overload).
+        while let Err(ServiceError::Db(error)) = &written {
+            if !crate::db::space::is_disk_full(error) {
+                break;
+            }
+            store.space().note(&written);
+            tokio::time::sleep(FULL_RETRY).await;
+            written = store.write_statements(Arc::clone(&statements)).await;
+        }
         match written {
             Ok(()) => metrics::record_log_batch(count, receiver.len()),
             Err(error) => {

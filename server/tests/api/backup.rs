@@ -89,9 +89,12 @@ async fn a_backup_under_load_restores_whole_and_bets_barely_notice() {
     assert!(output.status.success(), "{stderr}");
     let summary: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("the summary is JSON");
-    assert!(summary["transactions"].as_i64() >= Some(20_000), "{summary}");
+    assert!(
+        summary["transactions"].as_i64() >= Some(20_000),
+        "{summary}"
+    );
 
-    let sent = sent.lock().unwrap();
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
     let mut before: Vec<Duration> = sent
         .iter()
         .filter(|s| s.answered < began)
@@ -102,7 +105,10 @@ async fn a_backup_under_load_restores_whole_and_bets_barely_notice() {
         .filter(|s| s.started >= began && s.started < ended)
         .map(|s| s.answered - s.started)
         .collect();
-    assert!(!before.is_empty() && !during.is_empty(), "bets before and during the backup");
+    assert!(
+        !before.is_empty() && !during.is_empty(),
+        "bets before and during the backup"
+    );
     let (before_p99, during_p99) = (p99(&mut before), p99(&mut during));
     eprintln!(
         "backup took {:?}; bets p99 {before_p99:?} before ({} bets), {during_p99:?} during ({} bets)",
@@ -120,7 +126,11 @@ async fn a_backup_under_load_restores_whole_and_bets_barely_notice() {
     let held = restored
         .query_i64(&format!(
             "SELECT COUNT(*) AS n FROM wallet_transactions WHERE transaction_id IN ({})",
-            acknowledged_before.iter().map(|id| quote(id)).collect::<Vec<_>>().join(",")
+            acknowledged_before
+                .iter()
+                .map(|id| quote(id))
+                .collect::<Vec<_>>()
+                .join(",")
         ))
         .await;
     assert_eq!(
@@ -130,7 +140,11 @@ async fn a_backup_under_load_restores_whole_and_bets_barely_notice() {
     );
     assert_invariants(&restored).await;
     let verified = run_subcommand("verify-trail", &restored.database_url).await;
-    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["backup", "--to"])
         .arg(&copy)
@@ -138,5 +152,9 @@ async fn a_backup_under_load_restores_whole_and_bets_barely_notice() {
         .output()
         .await
         .expect("the server binary runs");
-    assert_eq!(refused.status.code(), Some(1), "an existing file is never overwritten");
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "an existing file is never overwritten"
+    );
 }

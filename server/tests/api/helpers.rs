@@ -390,6 +390,8 @@ pub struct TestApp {
     pub database_url: String,
     /// A separate connection for invariant checks and state inspection.
     pub db: DatabaseConnection,
+    /// The server's own database handle (a test lowers SQLite's size cap through it).
+    pub store: server::db::Store,
     server: tokio::task::AbortHandle,
     sqlite_file: Option<PathBuf>,
 }
@@ -427,6 +429,7 @@ async fn start_server(database_url: &str, configure: impl FnOnce(&mut Config)) -
         .await
         .expect("build the application");
     let addr = application.addr();
+    let store = application.store().clone();
     let server = tokio::spawn(application.run_until_stopped()).abort_handle();
 
     let mut options = ConnectOptions::new(database_url.to_owned());
@@ -447,6 +450,7 @@ async fn start_server(database_url: &str, configure: impl FnOnce(&mut Config)) -
         operator_token,
         database_url: database_url.to_owned(),
         db,
+        store,
         server,
         sqlite_file: None,
     }
@@ -454,6 +458,11 @@ async fn start_server(database_url: &str, configure: impl FnOnce(&mut Config)) -
 
 /// A new, empty database on the PostgreSQL server of `admin_url`; its URL.
 pub async fn create_pg_database(admin_url: &str) -> String {
+    create_pg_database_in(admin_url, None).await
+}
+
+/// [`create_pg_database`] in a tablespace of the test's own.
+pub async fn create_pg_database_in(admin_url: &str, tablespace: Option<&str>) -> String {
     let name = format!("t_{}", Uuid::new_v4().simple());
     let mut options = ConnectOptions::new(admin_url.to_owned());
     options.max_connections(1).sqlx_logging(false);
@@ -461,7 +470,10 @@ pub async fn create_pg_database(admin_url: &str) -> String {
         .await
         .expect("connect to the PostgreSQL admin URL");
     admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .execute_unprepared(&match tablespace {
+            Some(tablespace) => format!("CREATE DATABASE \"{name}\" TABLESPACE \"{tablespace}\""),
+            None => format!("CREATE DATABASE \"{name}\""),
+        })
         .await
         .expect("create the test database");
     admin.close().await.expect("close the admin connection");
@@ -486,6 +498,11 @@ impl Drop for TestApp {
             }
         }
     }
+}
+
+/// Starts the real server on a database of the test's own making.
+pub async fn spawn_app_on(database_url: &str) -> TestApp {
+    start_server(database_url, |_| {}).await
 }
 
 /// Starts the real server on an existing SQLite file (a restored backup), which the
@@ -846,6 +863,7 @@ impl TestProvider {
             timestamp: Some(now_ms().to_string()),
             signature: SignatureMode::Valid,
             request_id: None,
+            unavailable_expected: false,
         }
     }
 
@@ -929,9 +947,16 @@ pub struct WalletCall {
     timestamp: Option<String>,
     signature: SignatureMode,
     request_id: Option<String>,
+    /// A `503` is an answer the test expects (the database is down or full), not a failure.
+    unavailable_expected: bool,
 }
 
 impl WalletCall {
+    pub fn unavailable_expected(mut self) -> Self {
+        self.unavailable_expected = true;
+        self
+    }
+
     pub fn timestamp_ms(mut self, timestamp_ms: i64) -> Self {
         self.timestamp = Some(timestamp_ms.to_string());
         self
@@ -1011,7 +1036,7 @@ impl WalletCall {
         let response =
             ApiResponse::read(request.send().await.expect("send the wallet request")).await;
         assert!(
-            response.status < 500,
+            response.status < 500 || (self.unavailable_expected && response.status == 503),
             "the wallet answered {}: {}",
             response.status,
             response.body

@@ -22,6 +22,7 @@ mod durability;
 mod examples;
 mod exports;
 mod findings_api;
+mod full_disk;
 mod headers;
 mod hostile;
 mod lookups;
