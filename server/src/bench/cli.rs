@@ -69,6 +69,13 @@ pub struct LoadArgs {
     /// pgbench's scale factor [default: the client count]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub pgbench_scale: Option<u16>,
+    /// Operations a second across all clients, at most: a steady load (`scripts/soak.sh`
+    /// runs at half the measured capacity) [default: as fast as the wallet answers]
+    #[arg(long, value_name = "OPS", value_parser = positive_rate)]
+    pub rate: Option<f64>,
+    /// Print each window of this many seconds' throughput and latency while it runs
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
+    pub report_every: Option<Duration>,
     /// Prefix of every id the run creates [default: bench-<random>]
     #[arg(long, value_name = "TAG")]
     pub run_tag: Option<String>,
@@ -117,11 +124,20 @@ impl LoadArgs {
         config.database_url.clone_from(&self.database_url);
         config.baseline = self.baseline;
         config.pgbench_scale = self.pgbench_scale.map(usize::from);
+        config.rate = self.rate;
+        config.report_every = self.report_every;
         if let Some(tag) = &self.run_tag {
             config.run_tag.clone_from(tag);
         }
         Ok(config)
     }
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| "operations a second, more than 0".to_owned())
 }
 
 fn positive_seconds(text: &str) -> Result<Duration, String> {

@@ -60,6 +60,10 @@ pub struct BenchConfig {
     pub run_tag: String,
     /// Print progress and the report (off in tests).
     pub print: bool,
+    /// Operations a second across all clients, at most (`None`: as fast as answered).
+    pub rate: Option<f64>,
+    /// Print the latencies of each window this long while a scenario runs.
+    pub report_every: Option<Duration>,
 }
 
 /// Bounds that keep a typo from provisioning a million players.
@@ -82,6 +86,8 @@ impl BenchConfig {
             pgbench_scale: None,
             run_tag: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]),
             print: true,
+            rate: None,
+            report_every: None,
         }
     }
 }

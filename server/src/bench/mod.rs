@@ -19,7 +19,7 @@ pub mod stats;
 mod verify;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::task::JoinHandle;
@@ -193,6 +193,10 @@ impl<'a> Run<'a> {
             wallet: provisioned.wallet.clone(),
             run_tag: config.run_tag.clone(),
             game_id: provisioned.game_id.clone(),
+            pace: config
+                .rate
+                .map(|rate| Duration::from_secs_f64(config.clients as f64 / rate)),
+            window: config.report_every.map(|_| Arc::default()),
         });
         Run {
             config,
@@ -240,8 +244,31 @@ impl<'a> Run<'a> {
             Scenario::Hot => self.spawn_hot(until),
             Scenario::Replay => self.spawn_replay(until),
         };
+        let reporter = self.spawn_reporter(started);
         let recorder = self.join(tasks, scenario).await;
+        if let Some(reporter) = reporter {
+            reporter.abort();
+        }
         recorder.figures(scenario.as_str(), self.config.clients, started.elapsed())
+    }
+
+    /// `--report-every`: prints each window's throughput and latency while clients run.
+    fn spawn_reporter(&self, started: Instant) -> Option<JoinHandle<()>> {
+        let (every, window) = (self.config.report_every?, self.shared.window.clone()?);
+        let print = self.config.print;
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let latencies = std::mem::take(&mut *window.lock().expect("window lock"));
+                if print {
+                    println!(
+                        "{}",
+                        Recorder::window_line(started.elapsed(), every, latencies)
+                    );
+                }
+            }
+        }))
     }
 
     /// One client per share of the players; each owns its share until it returns it.

@@ -2,7 +2,7 @@
 //! in `first` and `mixed` it owns a share of the players, so it knows every balance the
 //! wallet must answer, and in `hot` all clients share one player.
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -29,6 +29,10 @@ pub struct Shared {
     pub wallet: WalletClient,
     pub run_tag: String,
     pub game_id: String,
+    /// `--rate`: each client starts an operation at most this often.
+    pub pace: Option<Duration>,
+    /// `--report-every`: the window every latency is also written to.
+    pub window: Option<super::stats::Window>,
 }
 
 /// A request that executed, to be sent again in `replay`.
@@ -72,11 +76,15 @@ pub struct Client {
     keep_executed: usize,
     /// The share of requests sent a second time at once.
     duplicate_share: f64,
+    /// `--rate`: when the next operation may start.
+    next_start: Option<Instant>,
     out: ClientOutcome,
 }
 
 impl Client {
     pub fn new(shared: Arc<Shared>, epoch: u32, index: usize, clients: usize, seed: u64) -> Client {
+        let mut out = ClientOutcome::default();
+        out.recorder.window.clone_from(&shared.window);
         Client {
             shared,
             epoch,
@@ -85,8 +93,26 @@ impl Client {
             rng: StdRng::seed_from_u64(seed ^ (index as u64).wrapping_mul(0x9E37_79B9)),
             keep_executed: REPLAY_POOL / clients.max(1),
             duplicate_share: 0.0,
-            out: ClientOutcome::default(),
+            next_start: None,
+            out,
         }
+    }
+
+    /// `--rate`: waits for this client's next slot. Slots follow each other at the pace
+    /// whatever the answers' latency, so the load stays open-ended; a client that fell
+    /// behind starts at once rather than bursting to catch up.
+    async fn pace(&mut self) {
+        let Some(pace) = self.shared.pace else {
+            return;
+        };
+        let now = Instant::now();
+        let start = self
+            .next_start
+            .unwrap_or_else(|| now + pace.mul_f64(self.rng.gen::<f64>()));
+        if start > now {
+            tokio::time::sleep_until(start.into()).await;
+        }
+        self.next_start = Some(start.max(now) + pace);
     }
 
     fn next_id(&mut self, kind: &str) -> String {
@@ -349,6 +375,7 @@ impl Client {
         delta: i64,
         outcome: Option<&str>,
     ) -> bool {
+        self.pace().await;
         let Some(definitive) = send(&self.shared.wallet, path, &body, &mut self.out.recorder).await
         else {
             player.uncertain = true;

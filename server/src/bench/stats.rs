@@ -20,14 +20,22 @@ pub struct Recorder {
     pub unresolved: u64,
     wrong: u64,
     wrong_samples: Vec<String>,
+    /// `--report-every`: every latency also goes here, emptied by the reporter each window.
+    pub window: Option<Window>,
 }
+
+/// The latencies of the window in progress, shared by every client and the reporter.
+pub type Window = std::sync::Arc<std::sync::Mutex<Vec<u32>>>;
 
 impl Recorder {
     /// A request and how it was answered: `"200"`, `"503 TEMPORARY_UNAVAILABLE"`, or
     /// `"transport error"`.
     pub fn request(&mut self, latency: Duration, outcome: String) {
-        self.latencies_us
-            .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
+        let micros = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+        self.latencies_us.push(micros);
+        if let Some(window) = &self.window {
+            window.lock().expect("window lock").push(micros);
+        }
         *self.statuses.entry(outcome).or_default() += 1;
     }
 
@@ -52,6 +60,20 @@ impl Recorder {
                 self.wrong_samples.push(sample);
             }
         }
+    }
+
+    /// A line for one `--report-every` window: what was answered in it, and how fast.
+    pub fn window_line(at: Duration, length: Duration, mut latencies_us: Vec<u32>) -> String {
+        latencies_us.sort_unstable();
+        let at_q = |q: f64| percentile_ms(&latencies_us, q);
+        format!(
+            "window {:.0} s: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            at.as_secs_f64(),
+            latencies_us.len() as f64 / length.as_secs_f64().max(1e-9),
+            at_q(0.50),
+            at_q(0.99),
+            at_q(1.0)
+        )
     }
 
     /// The scenario's figures over `elapsed`.

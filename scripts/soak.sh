@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The soak (docs/RELIABILITY.md, "The soak"): the release server under steady mixed
+# traffic (bets, wins, rollbacks, closes, 5 % sent twice) at half the capacity measured
+# just before, for an hour by default, on a fresh SQLite file and a throwaway PostgreSQL
+# cluster. Every minute it samples the server's RSS, open files and database size beside
+# the minute's throughput and p99, and it ends with the bench's full verification
+# (balances against the model, reconciliation, the ledger's invariants).
+#
+#   scripts/soak.sh [sqlite|postgres|both] [MINUTES]      (SKIP_BUILD=1: no cargo build)
+#
+# Verdict: the mean RSS and the mean p99 of the last ten minutes within 10 % of the first
+# ten after a minute of warm-up (runs under 25 minutes compare the first and last third).
+# Tables and the verdict go to target/soak/<engine>.txt. Not part of scripts/test.sh.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+engines=${1:-both}
+minutes=${2:-60}
+clients=64
+players=2000
+bin=target/release/server
+token=soak-operator-token
+out=target/soak
+tmp_root="$(mktemp -d -t oncewallet-soak.XXXXXX)"
+server_pid=""
+bench_pid=""
+pg_dir=""
+
+cleanup() {
+    local status=$?
+    for pid in "$bench_pid" "$server_pid"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    [ -z "$pg_dir" ] || stop_pg_cluster "$pg_dir"
+    rm -rf "$tmp_root"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+case "$minutes" in '' | *[!0-9]*) echo "MINUTES: a whole number" >&2; exit 2 ;; esac
+[ "$minutes" -ge 3 ] || { echo "MINUTES: at least 3" >&2; exit 2; }
+
+start_server() {
+    local url=$1 port
+    port="$(free_port)"
+    target="http://127.0.0.1:$port"
+    DATABASE_URL="$url" LEPTOS_SITE_ADDR="127.0.0.1:$port" WALLET_OPERATOR_TOKEN="$token" \
+        WALLET_ADMIN_PASSWORD="soak-admin-password" WALLET_DEMO=0 RUST_LOG=warn \
+        "$bin" >"$tmp_root/server.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 60); do
+        curl -fsS -o /dev/null "$target/healthz" 2>/dev/null && return 0
+        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp_root/server.log"; return 1; }
+        sleep 1
+    done
+    echo "the server did not answer" >&2
+    return 1
+}
+
+stop_server() {
+    kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
+# The database's size in bytes: SQLite's file and WAL, or PostgreSQL's database.
+database_bytes() {
+    local url=$1
+    if [ "${url#sqlite:}" != "$url" ]; then
+        local file=${url#sqlite://}
+        file=${file%%\?*}
+        echo $(( $(stat -c %s "$file") + $(stat -c %s "$file-wal" 2>/dev/null || echo 0) ))
+    else
+        as_pg_owner "$(newest_pg_bin)/psql" -X -At -h 127.0.0.1 -p "$pg_port" -U postgres -d wallet \
+            -c "SELECT pg_database_size('wallet')"
+    fi
+}
+
+soak() {
+    local engine=$1 url=$2 capacity rate status=0
+    local log="$tmp_root/$engine-bench.log" samples="$tmp_root/$engine-samples.txt"
+    echo "======== $engine: capacity, then $minutes min at half of it ========"
+    start_server "$url"
+    capacity="$("$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \
+        --players "$players" --scenario mixed --duration 20 |
+        sed -n 's/^mixed .*(\([0-9]*\) operations\/s).*/\1/p')"
+    [ -n "$capacity" ] || { echo "could not measure the capacity" >&2; return 1; }
+    rate=$((capacity / 2))
+    echo "capacity (mixed, $clients clients): $capacity operations/s; the soak runs at $rate"
+    "$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \
+        --players "$players" --scenario mixed --duration "$((minutes * 60))" --rate "$rate" \
+        --report-every 60 --database-url "$url" >"$log" 2>&1 &
+    bench_pid=$!
+    : >"$samples"
+    for minute in $(seq 1 "$minutes"); do
+        sleep 60
+        kill -0 "$bench_pid" 2>/dev/null || break
+        printf '%s %s %s %s\n' "$minute" \
+            "$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")" \
+            "$(find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)" \
+            "$(database_bytes "$url")" >>"$samples"
+        echo "minute $minute: $(grep '^window' "$log" | tail -n 1)"
+    done
+    wait "$bench_pid" || status=$?
+    bench_pid=""
+    stop_server
+    summarise "$engine" "$log" "$samples" "$capacity" "$rate" | tee "$out/$engine.txt"
+    sed -n '/^verification/,$p' "$log" | tee -a "$out/$engine.txt"
+    [ "$status" -eq 0 ] && grep -q "^verdict: steady" "$out/$engine.txt"
+}
+
+# The minute-by-minute table and the verdict.
+summarise() {
+    local engine=$1 log=$2 samples=$3 capacity=$4 rate=$5
+    sed -n 's/^window [0-9]* s: \([0-9]*\) requests\/s, p50 [0-9.]* ms, p99 \([0-9.]*\) ms.*/\1 \2/p' "$log" |
+        awk '{print NR, $1, $2}' >"$tmp_root/windows.txt"
+    echo "soak on $engine: $minutes min of mixed traffic at $rate operations/s (capacity $capacity), $clients clients, $players players, release build $(git rev-parse --short HEAD)"
+    join "$tmp_root/windows.txt" "$samples" | awk -v minutes="$minutes" '
+        BEGIN { print "minute | requests/s | p99 ms | RSS MB | open files | database MB" }
+        { n++; m[n]=$1; rps[n]=$2; p99[n]=$3; rss[n]=$4/1024; fds[n]=$5; db[n]=$6/1e6
+          printf "%d | %.0f | %.1f | %.1f | %d | %.1f\n", $1, $2, $3, rss[n], $5, db[n] }
+        END {
+            span = (n >= 25) ? 10 : int((n - 1) / 3)
+            if (span < 1) { print "verdict: too short to judge"; exit }
+            for (i = 2; i < 2 + span; i++) { rss_a += rss[i]; p99_a += p99[i] }
+            for (i = n - span + 1; i <= n; i++) { rss_b += rss[i]; p99_b += p99[i] }
+            rss_a /= span; rss_b /= span; p99_a /= span; p99_b /= span
+            drift_rss = (rss_b - rss_a) / rss_a * 100; drift_p99 = (p99_b - p99_a) / p99_a * 100
+            printf "first %d min after warm-up: RSS %.1f MB, p99 %.1f ms; last %d min: RSS %.1f MB (%+.1f %%), p99 %.1f ms (%+.1f %%)\n", span, rss_a, p99_a, span, rss_b, drift_rss, p99_b, drift_p99
+            steady = (drift_rss <= 10 && drift_rss >= -10 && drift_p99 <= 10 && drift_p99 >= -10)
+            print (steady ? "verdict: steady (both within 10 %)" : "verdict: DRIFTED (over 10 %)")
+        }'
+}
+
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p server
+mkdir -p "$out"
+status=0
+if [ "$engines" != postgres ]; then
+    soak sqlite "sqlite://$tmp_root/wallet.db?mode=rwc" || status=1
+fi
+if [ "$engines" != sqlite ]; then
+    pg_dir="$tmp_root/postgres"
+    pg_port="$(free_port)"
+    start_pg_cluster "$pg_dir" "$pg_port" 300
+    as_pg_owner "$(newest_pg_bin)/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE wallet"
+    soak postgres "postgres://postgres@127.0.0.1:$pg_port/wallet" || status=1
+fi
+exit "$status"
