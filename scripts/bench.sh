@@ -42,28 +42,14 @@ trap 'exit 143' TERM
 
 # Starts the release server on $1 (DATABASE_URL) and waits for /healthz.
 start_server() {
-    local url=$1 port
-    port="$(free_port)"
-    DATABASE_URL="$url" LEPTOS_SITE_ADDR="127.0.0.1:$port" WALLET_OPERATOR_TOKEN="$token" \
-    WALLET_ADMIN_PASSWORD="bench-admin-password" WALLET_DEMO=0 \
-    WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn \
-        "$bin" >"$tmp_root/server-$port.log" 2>&1 &
-    server_pid=$!
-    target="http://127.0.0.1:$port"
-    for _ in $(seq 1 60); do
-        curl -fsS -o /dev/null "$target/healthz" 2>/dev/null && return 0
-        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp_root/server-$port.log"; return 1; }
-        sleep 1
-    done
-    echo "the server did not answer" >&2
-    return 1
+    start_wallet "$bin" "$1" "$tmp_root/server.log" "$token" \
+        WALLET_ADMIN_PASSWORD="bench-admin-password" WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn
+    target=$server_url
 }
 
 stop_server() {
     echo "server peak RSS: $(grep VmHWM "/proc/$server_pid/status" | awk '{print $2, $3}')"
-    kill "$server_pid"
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+    stop_wallet
 }
 
 # Runs "$@" and prints how long it took under the label $1.

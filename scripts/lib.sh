@@ -19,6 +19,33 @@ free_port() {
     return 1
 }
 
+# Starts the server binary $1 on database URL $2 at a free port, logging to $3, with
+# operator token $4, no demo traffic and any further VAR=value settings; sets server_pid
+# and server_url and waits up to a minute for /healthz.
+start_wallet() {
+    local bin=$1 url=$2 log=$3 token=$4 port
+    shift 4
+    port="$(free_port)"
+    server_url="http://127.0.0.1:$port"
+    env DATABASE_URL="$url" LEPTOS_SITE_ADDR="127.0.0.1:$port" WALLET_OPERATOR_TOKEN="$token" \
+        WALLET_DEMO=0 "$@" "$bin" >>"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 60); do
+        curl -fsS -o /dev/null "$server_url/healthz" 2>/dev/null && return 0
+        kill -0 "$server_pid" 2>/dev/null || { cat "$log"; return 1; }
+        sleep 1
+    done
+    echo "the server did not answer at $server_url" >&2
+    return 1
+}
+
+# Stops the server start_wallet started.
+stop_wallet() {
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
 # The newest PostgreSQL server binaries installed (Debian's postgresql package).
 newest_pg_bin() {
     printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1

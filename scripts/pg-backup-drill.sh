@@ -49,25 +49,8 @@ psql_at() { as_pg_owner "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 
 
 # Starts the server on database URL $1; sets server_pid and server_url.
 start_server() {
-    local port
-    port="$(free_port)"
-    server_url="http://127.0.0.1:$port"
-    DATABASE_URL="$1" LEPTOS_SITE_ADDR="127.0.0.1:$port" WALLET_OPERATOR_TOKEN="$token" \
-        WALLET_DEMO=0 WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn \
-        "$server_bin" >>"$tmp_root/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 60); do
-        curl -fsS -o /dev/null "$server_url/healthz" 2>/dev/null && return 0
-        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp_root/server.log"; return 1; }
-        sleep 1
-    done
-    echo "the server did not answer" >&2
-    return 1
-}
-
-stop_server() {
-    kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+    start_wallet "$server_bin" "$1" "$tmp_root/server.log" "$token" \
+        WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn
 }
 
 # Every transaction's key, sorted, from the cluster on port $1.
@@ -84,7 +67,7 @@ archive="$live/archive"
 as_pg_owner mkdir -p "$archive"
 psql_at "$port" postgres -c "ALTER SYSTEM SET archive_mode = on" \
     -c "ALTER SYSTEM SET archive_command = 'test ! -f $archive/%f && cp %p $archive/%f'"
-as_pg_owner "$pg_bin/pg_ctl" -D "$live/data" -w restart -m fast >/dev/null
+as_pg_owner "$pg_bin/pg_ctl" -D "$live/data" -l "$live/server.log" -w restart -m fast >/dev/null
 psql_at "$port" postgres -c "CREATE DATABASE wallet"
 start_server "postgres://postgres@127.0.0.1:$port/wallet"
 echo "==> simulated providers play for 12 s"
@@ -101,16 +84,21 @@ as_pg_owner "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres \
 echo "    $(wc -l <"$tmp_root/before.txt") transactions committed before the backup began"
 wait "$sim_pid" || { echo "the simulator found a difference:"; tail -n 30 "$tmp_root/simulate.log"; exit 1; }
 sim_pid=""
-stop_server
+stop_wallet
 psql_at "$port" postgres -c "SELECT pg_switch_wal()" >/dev/null
 # The last segment reaches the archive within a few seconds.
 segment="$(psql_at "$port" postgres -At -c "SELECT pg_walfile_name(pg_current_wal_lsn())")"
+archived=0
 for _ in $(seq 1 30); do
     last_archived="$(psql_at "$port" postgres -At -c "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")"
-    [[ "$last_archived" > "$segment" || "$last_archived" == "$segment" ]] && break
+    if [[ "$last_archived" > "$segment" || "$last_archived" == "$segment" ]]; then
+        archived=1
+        break
+    fi
     psql_at "$port" postgres -c "SELECT pg_switch_wal()" >/dev/null
     sleep 1
 done
+[ "$archived" -eq 1 ] || { echo "the WAL archive did not catch up within 30 s" >&2; exit 1; }
 keys "$port" >"$tmp_root/after.txt"
 echo "    $(wc -l <"$tmp_root/after.txt") transactions when the cluster was lost"
 stop_pg_cluster "$live" immediate
@@ -125,10 +113,10 @@ as_pg_owner sh -c "echo \"restore_command = 'cp $archive/%f %p'\" >> '$restored/
 as_pg_owner sh -c "echo \"archive_mode = off\" >> '$restored/data/postgresql.auto.conf'"
 as_pg_owner touch "$restored/data/recovery.signal"
 rport="$(free_port)"
+clusters+=("$restored")
 as_pg_owner "$pg_bin/pg_ctl" -D "$restored/data" -l "$restored/server.log" -w -t 120 start \
     -o "-c listen_addresses=127.0.0.1 -p $rport -k $restored" >/dev/null ||
     { cat "$restored/server.log"; exit 1; }
-clusters+=("$restored")
 for _ in $(seq 1 60); do
     [ "$(psql_at "$rport" postgres -At -c "SELECT pg_is_in_recovery()")" = "f" ] && break
     sleep 1

@@ -46,27 +46,6 @@ trap 'exit 143' TERM
 case "$minutes" in '' | *[!0-9]*) echo "MINUTES: a whole number" >&2; exit 2 ;; esac
 [ "$minutes" -ge 3 ] || { echo "MINUTES: at least 3" >&2; exit 2; }
 
-start_server() {
-    local url=$1 port
-    port="$(free_port)"
-    target="http://127.0.0.1:$port"
-    DATABASE_URL="$url" LEPTOS_SITE_ADDR="127.0.0.1:$port" WALLET_OPERATOR_TOKEN="$token" \
-        WALLET_ADMIN_PASSWORD="soak-admin-password" WALLET_DEMO=0 RUST_LOG=warn \
-        "$bin" >"$tmp_root/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 60); do
-        curl -fsS -o /dev/null "$target/healthz" 2>/dev/null && return 0
-        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp_root/server.log"; return 1; }
-        sleep 1
-    done
-    echo "the server did not answer" >&2
-    return 1
-}
-
-stop_server() {
-    kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-}
 
 # The database's size in bytes: SQLite's file and WAL, or PostgreSQL's database.
 database_bytes() {
@@ -85,11 +64,17 @@ soak() {
     local engine=$1 url=$2 capacity rate status=0
     local log="$tmp_root/$engine-bench.log" samples="$tmp_root/$engine-samples.txt"
     echo "======== $engine: capacity, then $minutes min at half of it ========"
-    start_server "$url"
+    start_wallet "$bin" "$url" "$tmp_root/server.log" "$token" \
+        WALLET_ADMIN_PASSWORD="soak-admin-password" RUST_LOG=warn
+    target=$server_url
     capacity="$("$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \
         --players "$players" --scenario mixed --duration 20 |
-        sed -n 's/^mixed .*(\([0-9]*\) operations\/s).*/\1/p')"
-    [ -n "$capacity" ] || { echo "could not measure the capacity" >&2; return 1; }
+        sed -n 's/^mixed .*(\([0-9]*\) operations\/s).*/\1/p')" || true
+    if [ -z "$capacity" ]; then
+        echo "could not measure the capacity" >&2
+        stop_wallet
+        return 1
+    fi
     rate=$((capacity / 2))
     echo "capacity (mixed, $clients clients): $capacity operations/s; the soak runs at $rate"
     "$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \
@@ -97,6 +82,11 @@ soak() {
         --report-every 60 --database-url "$url" >"$log" 2>&1 &
     bench_pid=$!
     : >"$samples"
+    # Minutes are counted from the end of provisioning, as the bench's windows are.
+    until grep -q '^provisioned' "$log" 2>/dev/null; do
+        kill -0 "$bench_pid" 2>/dev/null || break
+        sleep 1
+    done
     for minute in $(seq 1 "$minutes"); do
         sleep 60
         kill -0 "$bench_pid" 2>/dev/null || break
@@ -104,11 +94,11 @@ soak() {
             "$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")" \
             "$(find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)" \
             "$(database_bytes "$url")" >>"$samples"
-        echo "minute $minute: $(grep '^window' "$log" | tail -n 1)"
+        echo "minute $minute: $(grep '^window' "$log" | tail -n 1) RSS $(tail -n 1 "$samples" | awk '{printf "%.0f MB", $2 / 1024}')"
     done
     wait "$bench_pid" || status=$?
     bench_pid=""
-    stop_server
+    stop_wallet
     summarise "$engine" "$log" "$samples" "$capacity" "$rate" | tee "$out/$engine.txt"
     sed -n '/^verification/,$p' "$log" | tee -a "$out/$engine.txt"
     [ "$status" -eq 0 ] && grep -q "^verdict: steady" "$out/$engine.txt"
@@ -118,12 +108,13 @@ soak() {
 summarise() {
     local engine=$1 log=$2 samples=$3 capacity=$4 rate=$5
     sed -n 's/^window [0-9]* s: \([0-9]*\) requests\/s, p50 [0-9.]* ms, p99 \([0-9.]*\) ms.*/\1 \2/p' "$log" |
-        awk '{print NR, $1, $2}' >"$tmp_root/windows.txt"
+        awk '{print $1, $2}' >"$tmp_root/windows.txt"
     echo "soak on $engine: $minutes min of mixed traffic at $rate operations/s (capacity $capacity), $clients clients, $players players, release build $(git rev-parse --short HEAD)"
-    join "$tmp_root/windows.txt" "$samples" | awk -v minutes="$minutes" '
+    # Row by row: window n and sample n cover the same minute.
+    paste -d ' ' "$tmp_root/windows.txt" "$samples" | awk 'NF == 6' | awk '
         BEGIN { print "minute | requests/s | p99 ms | RSS MB | open files | database MB" }
-        { n++; m[n]=$1; rps[n]=$2; p99[n]=$3; rss[n]=$4/1024; fds[n]=$5; db[n]=$6/1e6
-          printf "%d | %.0f | %.1f | %.1f | %d | %.1f\n", $1, $2, $3, rss[n], $5, db[n] }
+        { n++; rps[n]=$1; p99[n]=$2; rss[n]=$4/1024; db[n]=$6/1e6
+          printf "%d | %.0f | %.1f | %.1f | %d | %.1f\n", $3, $1, $2, rss[n], $5, db[n] }
         END {
             span = (n >= 25) ? 10 : int((n - 1) / 3)
             if (span < 1) { print "verdict: too short to judge"; exit }

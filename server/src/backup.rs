@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::db::DatabaseSettings;
 
 /// Pages copied per step (4 KiB each), and the pause after each step.
 const PAGES_PER_STEP: i32 = 256;
 const PAUSE: Duration = Duration::from_millis(2);
+/// How long a step may keep answering "busy" before the backup gives up.
+const BUSY_LIMIT: Duration = Duration::from_secs(60);
 
 /// The flags of `server backup`.
 #[derive(clap::Args)]
@@ -90,8 +92,11 @@ pub async fn run(args: &BackupArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    std::fs::rename(&partial, &args.to)
-        .with_context(|| format!("cannot rename the checked copy to {}", args.to.display()))?;
+    // A link, not a rename: it fails rather than replace a file made at PATH meanwhile.
+    let placed = std::fs::hard_link(&partial, &args.to)
+        .with_context(|| format!("cannot put the checked copy at {}", args.to.display()));
+    let _ = std::fs::remove_file(&partial);
+    placed?;
     sync_folder(&args.to)?;
     summary.path = args.to.display().to_string();
     summary.bytes = std::fs::metadata(&args.to)?.len();
@@ -131,12 +136,14 @@ fn copy(source: &Path, into: &Path) -> anyhow::Result<i32> {
     let mut copy =
         Connection::open(into).with_context(|| format!("cannot create {}", into.display()))?;
     let mut last_report = Instant::now();
+    let mut busy_since: Option<Instant> = None;
     let pages = {
         let backup = Backup::new(&source, &mut copy)?;
         loop {
             match backup.step(PAGES_PER_STEP)? {
                 StepResult::Done => break backup.progress().pagecount,
                 StepResult::More => {
+                    busy_since = None;
                     if last_report.elapsed() >= Duration::from_secs(1) {
                         let progress = backup.progress();
                         let total = progress.pagecount.max(1);
@@ -149,10 +156,16 @@ fn copy(source: &Path, into: &Path) -> anyhow::Result<i32> {
                     }
                     std::thread::sleep(PAUSE);
                 }
-                StepResult::Busy | StepResult::Locked => {
-                    std::thread::sleep(Duration::from_millis(20))
+                // The copy's own file is busy (someone opened it): wait, within reason.
+                _ => {
+                    let since = *busy_since.get_or_insert_with(Instant::now);
+                    anyhow::ensure!(
+                        since.elapsed() < BUSY_LIMIT,
+                        "the copy stayed busy for {} s",
+                        BUSY_LIMIT.as_secs()
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-                _ => std::thread::sleep(Duration::from_millis(20)),
             }
         }
     };
@@ -175,7 +188,13 @@ fn copy(source: &Path, into: &Path) -> anyhow::Result<i32> {
 
 /// Every ledger hash chain and the money invariants, on the copy.
 async fn check(copy: &Path) -> anyhow::Result<Summary> {
-    let db = Database::connect(format!("sqlite://{}?mode=rw", copy.display())).await?;
+    // Options, not a URL: a path with `?`, `#` or spaces stays one path.
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(copy);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    let db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
     let trail = crate::trail::verify(&db)
         .await
         .map_err(|error| anyhow::anyhow!("verifying the copy's trail: {error}"))?;

@@ -39,10 +39,6 @@ pub const PG_WRITE_LANES: u16 = 4;
 /// Lanes at most: each may hold a connection of the pool of 32.
 pub const MAX_PG_WRITE_LANES: u16 = 16;
 
-/// The error of a batch whose transaction SQLite rolled back on its own (after
-/// `SQLITE_FULL`, say): nothing of it was committed.
-pub(crate) const ROLLED_BACK: &str = "sqlite: the write transaction was rolled back";
-
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
     /// Units of work waiting for the writer; past this the wallet sheds load with a 503.
@@ -409,9 +405,6 @@ fn run_sqlite(
         if restart_wal.swap(false, Ordering::Relaxed) {
             sqlite_sync::restart_wal(connection);
         }
-        if let Some(pages) = space.take_max_pages_change() {
-            sqlite_sync::cap_pages(connection, pages);
-        }
         let mut batch = std::mem::take(&mut retry);
         if batch.is_empty() {
             let Some(job) = jobs.blocking_recv() else {
@@ -423,6 +416,14 @@ fn run_sqlite(
         }
         top_up(&mut batch, &mut jobs, max_batch);
         merge(&mut batch);
+        if let Some(pages) = space.take_max_pages_change() {
+            // Both write connections: money on the synchronous one, the rest on `db`.
+            sqlite_sync::cap_pages(connection, pages);
+            let cap = runtime.block_on(db.execute_unprepared(&sqlite_sync::page_cap_sql(pages)));
+            if let Err(error) = cap {
+                tracing::warn!(%error, "setting SQLite's page cap on the async writer");
+            }
+        }
         let (mut sync_units, mut batch): (Vec<Job>, Vec<Job>) =
             batch.into_iter().partition(|job| job.runs_sync());
         if !batch.is_empty() {
@@ -514,7 +515,7 @@ fn run_sync_batch(
     units: &mut [Job],
     before_commit: &dyn Fn(),
 ) -> Result<(), DbErr> {
-    let lost = || DbErr::Custom(ROLLED_BACK.into());
+    let lost = || DbErr::Custom(super::space::ROLLED_BACK.into());
     for savepoints in [false, true] {
         if sqlite_sync::in_transaction(connection) {
             // Left open by a failed ROLLBACK or a panic: it must not hold the lock.

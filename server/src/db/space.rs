@@ -13,6 +13,10 @@ use sea_orm::DbErr;
 
 use crate::error::ServiceError;
 
+/// The error of a SQLite batch whose transaction SQLite rolled back on its own (after
+/// `SQLITE_FULL`, say): nothing of it was committed.
+pub const ROLLED_BACK: &str = "sqlite: the write transaction was rolled back";
+
 /// How long after the last refused write the database still counts as full.
 pub const FULL_FOR: Duration = Duration::from_secs(5);
 /// SQLite's page size, which the size cap is counted in.
@@ -117,11 +121,15 @@ pub fn is_disk_full(error: &DbErr) -> bool {
         || text.contains("could not extend file")
 }
 
-/// A write that failed without committing anything: the database could not grow, or
-/// SQLite rolled the whole transaction back on its own. Its callers are answered "not
-/// done, retry", never "outcome unknown".
+/// A SQLite batch that failed without committing anything: the file could not grow
+/// (`SQLITE_FULL` fails the statement or the commit's WAL write, and either way no commit
+/// record is written), or SQLite rolled the whole transaction back on its own. Its callers
+/// are answered "not done, retry", never "outcome unknown". Only SQLite's writer's errors
+/// (`sqlite: …`, however often wrapped) qualify: PostgreSQL may have written its commit
+/// record before an error, so its commit errors stay "outcome unknown".
 pub fn never_committed(error: &DbErr) -> bool {
-    is_disk_full(error) || error.to_string() == super::group_commit::ROLLED_BACK
+    let text = error.to_string();
+    text.contains("sqlite: database or disk is full") || text.contains(ROLLED_BACK)
 }
 
 #[cfg(test)]
@@ -141,12 +149,19 @@ mod tests {
         ))));
         let full = space.full().expect("full");
         assert!(full.error.contains("disk is full"));
-        assert!(never_committed(&DbErr::Custom(
-            "sqlite: database or disk is full".into()
+        // As the money path passes them on: wrapped, and printed by sea-orm.
+        let wrapped = |text: &str| DbErr::Custom(DbErr::Custom(text.into()).to_string());
+        assert!(never_committed(&wrapped(
+            "sqlite: database or disk is full"
         )));
-        assert!(!never_committed(&DbErr::Custom(
-            "sqlite: disk I/O error".into()
-        )));
+        assert!(never_committed(&wrapped(ROLLED_BACK)));
+        assert!(!never_committed(&wrapped("sqlite: disk I/O error")));
+        assert!(
+            !never_committed(&wrapped(
+                "could not extend file \"base/1/2\": No space left on device"
+            )),
+            "PostgreSQL's commit errors stay outcome unknown"
+        );
     }
 
     #[test]

@@ -39,13 +39,16 @@ pub fn open_writer(path: &Path, autocheckpoint: u32) -> rusqlite::Result<Connect
 /// a new page fails with `SQLITE_FULL` and nothing of its transaction is committed
 /// (`db::space`).
 pub fn cap_pages(connection: &Connection, pages: u32) {
-    let pages = if pages == 0 { u32::MAX - 1 } else { pages };
-    match connection.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
-        row.get::<_, i64>(0)
-    }) {
+    match connection.query_row(&page_cap_sql(pages), [], |row| row.get::<_, i64>(0)) {
         Ok(cap) => tracing::info!(cap, "SQLite page cap"),
         Err(error) => tracing::warn!(%error, "setting SQLite's page cap"),
     }
+}
+
+/// The statement that caps the database at `pages` pages (0: SQLite's own limit).
+pub fn page_cap_sql(pages: u32) -> String {
+    let pages = if pages == 0 { u32::MAX - 1 } else { pages };
+    format!("PRAGMA max_page_count = {pages}")
 }
 
 /// Copies what is left of the WAL into the database file and starts the WAL again from

@@ -2,7 +2,7 @@
 //! the seal before, sign the new root, store the seal and its changed leaves in one short
 //! write, then append the seal to the file.
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +24,10 @@ const CHUNK: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
+    /// The database refused a read or the seal's write; nothing was stored.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// Another process with the key took this seal's number first; nothing was stored.
     #[error("another process made seal {0} at the same moment; the next seal follows it")]
     Raced(i64),
     /// The seal is stored, but the file could not take it; the next seal appends it too.
@@ -46,7 +48,8 @@ type Leaves = BTreeMap<String, (i64, String)>;
 /// the seal file.
 pub async fn seal_now(store: &Store, sealing: &Sealing) -> Result<SealRecord, SealError> {
     let _one_at_a_time = sealing.running.lock().await;
-    let in_file = last_in_file(&sealing.file)?;
+    let mut file = SealFile::lock(&sealing.file).await?;
+    let in_file = file.last_seal()?;
     let snapshot = crate::trail::snapshot(store).await?;
     let latest = trail_seal::Entity::find()
         .order_by_desc(trail_seal::Column::Id)
@@ -92,7 +95,7 @@ pub async fn seal_now(store: &Store, sealing: &Sealing) -> Result<SealRecord, Se
     };
     record.signature = sealing.key.sign(&record.message());
     store_seal(store, &record, sealed_at, changed).await?;
-    append_missing(store, &sealing.file, in_file).await?;
+    file.append_missing(store, in_file).await?;
     tracing::info!(
         seal = record.seal,
         players = record.players,
@@ -234,54 +237,90 @@ async fn store_seal(
     }
 }
 
-/// The number of the last seal in the file; 0 when it does not exist yet.
-pub fn last_in_file(path: &Path) -> Result<i64, SealError> {
-    let file_error = |error: String| SealError::File {
-        path: path.display().to_string(),
-        error,
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(error) => return Err(file_error(error.to_string())),
-    };
-    let mut last = None;
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(|error| file_error(error.to_string()))?;
-        if !line.trim().is_empty() {
-            last = Some(line);
+/// The seal file, locked (`flock`) for as long as one seal is being made: several
+/// processes given the same file append in turn, each after the other's seals.
+struct SealFile {
+    file: std::fs::File,
+    path: String,
+}
+
+impl SealFile {
+    async fn lock(path: &Path) -> Result<SealFile, SealError> {
+        let shown = path.display().to_string();
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path);
+        let file = opened.map_err(|error| file_error(&shown, error))?;
+        // Waits while another process makes its seal, off the async threads.
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|error| file_error(&shown, error))?
+            .map_err(|error| file_error(&shown, error))?;
+        Ok(SealFile { file, path: shown })
+    }
+
+    /// The number of the last seal in the file (0: none yet). A last line without its
+    /// newline is an append cut short (a crash, a full disk): it is cut off, since the
+    /// seal it was writing is in the database and is appended again after this.
+    fn last_seal(&mut self) -> Result<i64, SealError> {
+        let mut text = String::new();
+        (&self.file)
+            .read_to_string(&mut text)
+            .map_err(|error| file_error(&self.path, error))?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            let keep = text.rfind('\n').map_or(0, |at| at + 1);
+            tracing::warn!(path = %self.path, "cutting off an unfinished last line of the seal file");
+            self.file
+                .set_len(keep as u64)
+                .map_err(|error| file_error(&self.path, error))?;
+            text.truncate(keep);
+        }
+        match text.lines().rev().find(|line| !line.trim().is_empty()) {
+            None => Ok(0),
+            Some(line) => serde_json::from_str::<SealRecord>(line)
+                .map(|record| record.seal)
+                .map_err(|error| SealError::File {
+                    path: self.path.clone(),
+                    error: format!("its last line is not a seal: {error}"),
+                }),
         }
     }
-    match last {
-        None => Ok(0),
-        Some(line) => serde_json::from_str::<SealRecord>(&line)
-            .map(|record| record.seal)
-            .map_err(|error| file_error(format!("its last line is not a seal: {error}"))),
+
+    /// Appends every stored seal after `in_file` (the new one, and any an earlier append
+    /// missed) in one write, then syncs; a failed write is cut back off.
+    async fn append_missing(&mut self, store: &Store, in_file: i64) -> Result<(), SealError> {
+        let missing = trail_seal::Entity::find()
+            .filter(trail_seal::Column::Id.gt(in_file))
+            .order_by_asc(trail_seal::Column::Id)
+            .all(store.reader())
+            .await?;
+        let text: String = missing
+            .iter()
+            .map(|seal| format!("{}\n", seal.record))
+            .collect();
+        let before = self
+            .file
+            .metadata()
+            .map_err(|error| file_error(&self.path, error))?
+            .len();
+        let written = (&self.file)
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.sync_all());
+        if let Err(error) = written {
+            let _ = self.file.set_len(before);
+            return Err(file_error(&self.path, error));
+        }
+        Ok(())
     }
 }
 
-/// Appends every stored seal after `in_file` (the new one, and any an earlier append
-/// missed), then syncs the file.
-async fn append_missing(store: &Store, path: &Path, in_file: i64) -> Result<(), SealError> {
-    let missing = trail_seal::Entity::find()
-        .filter(trail_seal::Column::Id.gt(in_file))
-        .order_by_asc(trail_seal::Column::Id)
-        .all(store.reader())
-        .await?;
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        for seal in &missing {
-            writeln!(file, "{}", seal.record)?;
-        }
-        file.sync_all()
-    };
-    write().map_err(|error| SealError::File {
-        path: path.display().to_string(),
+fn file_error(path: &str, error: impl std::fmt::Display) -> SealError {
+    SealError::File {
+        path: path.to_owned(),
         error: error.to_string(),
-    })
+    }
 }
 
 /// Seals whenever the newest seal is older than the interval, checked every minute (or
@@ -305,8 +344,12 @@ pub fn spawn_schedule(store: Store, sealing: Sealing) {
                     continue;
                 }
             }
-            if let Err(error) = seal_now(&store, &sealing).await {
-                tracing::error!(%error, "sealing the trail failed");
+            match seal_now(&store, &sealing).await {
+                Ok(_) => {}
+                Err(SealError::Raced(seal)) => {
+                    tracing::info!(seal, "another process sealed the trail first");
+                }
+                Err(error) => tracing::error!(%error, "sealing the trail failed"),
             }
         }
     });

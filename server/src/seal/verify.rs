@@ -32,9 +32,15 @@ pub struct Report {
     pub first_unmatched: Option<Unmatched>,
 }
 
-/// Reads a seal file: one JSON seal per line, blank lines ignored.
+/// Reads a seal file: one JSON seal per line, blank lines ignored, and a last line
+/// without its newline (an append cut short, see `make::SealFile`) left out.
 pub fn read_file(text: &str) -> Result<Vec<SealRecord>, String> {
-    text.lines()
+    let finished = match text.rfind('\n') {
+        Some(at) => &text[..=at],
+        None => "",
+    };
+    finished
+        .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {

@@ -332,3 +332,49 @@ async fn the_schedule_seals_by_itself_and_a_server_without_a_key_refuses() {
         response.body
     );
 }
+
+/// Two processes given the same key and seal file (two `Sealing`s on one database here:
+/// each has its own in-process lock, as two processes would) seal in turn: the file lock
+/// keeps every seal once and in order, and the file verifies.
+#[tokio::test]
+async fn two_sealers_sharing_one_file_append_in_turn() {
+    let dir = new_dir();
+    let (app, key) = sealed_app(&dir.0, None).await;
+    let file = dir.0.join("seals.jsonl");
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    rounds(&provider, &player, &[100]).await;
+    let sealers: Vec<Sealing> = (0..2)
+        .map(|_| Sealing::new(SealKey::load(&key).expect("the key"), file.clone(), None))
+        .collect();
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            let (store, sealing) = (app.store.clone(), sealers[i % 2].clone());
+            tokio::spawn(async move { server::seal::seal_now(&store, &sealing).await })
+        })
+        .collect();
+    let mut made = 0;
+    for run in runs {
+        match run.await.expect("a sealer") {
+            Ok(_) => made += 1,
+            Err(server::seal::SealError::Raced(_)) => {}
+            Err(error) => panic!("{error}"),
+        }
+    }
+    let text = std::fs::read_to_string(&file).expect("the seal file");
+    let numbers: Vec<i64> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).expect("a seal")["seal"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=made).collect::<Vec<i64>>(),
+        "each seal once, in order"
+    );
+    let (code, stdout) = verify_trail(&app, Some((&file, &dir.0.join("seal.key.pub")))).await;
+    assert_eq!(code, Some(0), "{stdout}");
+}
