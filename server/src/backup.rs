@@ -208,7 +208,14 @@ async fn check(copy: &Path) -> anyhow::Result<Summary> {
     }
     let now = chrono::Utc::now();
     for kind in crate::reconcile::MONEY_INVARIANTS {
-        let result = crate::reconcile::run_check(&db, kind, &Default::default(), now).await?;
+        let result = crate::reconcile::run_check(
+            &db,
+            kind,
+            crate::reconcile::TrailPass::Full,
+            &Default::default(),
+            now,
+        )
+        .await?;
         anyhow::ensure!(
             result.findings.is_empty(),
             "the copy fails the {kind} check: {} findings",

@@ -165,7 +165,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                         open, 2 bad flags. See docs/CONSOLE.md."
 )]
 pub struct ReconcileArgs {
-    /// Re-walk every ledger hash chain from the start instead of from the checkpoints
+    /// A full pass: every ledger hash chain from the start, and the money checks over the whole ledger instead of on the postings walked since the checkpoints
     #[arg(long)]
     pub full: bool,
     #[command(flatten)]

@@ -77,6 +77,20 @@ impl Anchor {
     }
 }
 
+/// The money on the postings a walk read, so that the reconciliation job checks the
+/// ledger's sums on the postings it walks anyway instead of aggregating the whole ledger on
+/// every run (docs/RECONCILIATION.md, "Incremental runs").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// The player's balance after the last posting read: the start point's `balance_after`
+    /// plus every amount walked (from the genesis: the sum of the player's entries).
+    pub balance: i64,
+    /// The first player entry whose `balance_after` is not that running sum.
+    pub first_wrong_balance: Option<i64>,
+    /// Postings whose two entries do not sum to zero: (wallet transaction id, their sum).
+    pub unbalanced: Vec<(i64, i64)>,
+}
+
 /// The outcome of verifying one player's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Chain {
@@ -84,6 +98,7 @@ pub enum Chain {
     Verified {
         end: Anchor,
         postings: u64,
+        money: Tally,
     },
     Broken {
         found: Break,
@@ -140,20 +155,23 @@ pub async fn verify_player(
         },
         postings,
     };
+    let mut money = Tally::default();
     if from.entry_id > 0 {
         let anchor = ledger_entry::Entity::find_by_id(from.entry_id)
             .one(db)
-            .await?;
-        let intact = anchor.is_some_and(|entry| {
-            entry.account == account && entry.chain_hash.as_deref() == Some(from.link.as_str())
-        });
-        if !intact {
+            .await?
+            .filter(|entry| {
+                entry.account == account && entry.chain_hash.as_deref() == Some(from.link.as_str())
+            });
+        let Some(anchor) = anchor else {
             return Ok(broken(
                 Some(from.entry_id),
                 "the last verified entry was changed or removed",
                 0,
             ));
-        }
+        };
+        // Verified when the walk moved past it, so it is the sum of the entries up to it.
+        money.balance = anchor.balance_after_minor.unwrap_or_default();
     }
     let mut chain = ChainReader::new(&account, from);
     let mut previous = from.clone();
@@ -178,6 +196,16 @@ pub async fn verify_player(
                     postings,
                 ));
             }
+            money.balance += step.entry.amount_minor;
+            if step.entry.balance_after_minor != Some(money.balance) {
+                money.first_wrong_balance.get_or_insert(step.entry.id);
+            }
+            let sum = step.entry.amount_minor + step.counter_delta;
+            if sum != 0 {
+                money
+                    .unbalanced
+                    .push((step.entry.wallet_transaction_id, sum));
+            }
             previous = Anchor {
                 entry_id: step.entry.id,
                 link: expected,
@@ -195,14 +223,17 @@ pub async fn verify_player(
     Ok(Chain::Verified {
         end: previous,
         postings,
+        money,
     })
 }
 
-/// One posting of a chain as read back: the player's entry and the link that its content
-/// and the computed link before it give (`None` when the posting does not have exactly one
-/// counter entry, where the walk stops).
+/// One posting of a chain as read back: the player's entry, its counter entry's amount,
+/// and the link that their content and the computed link before it give (`None` when the
+/// posting does not have exactly one counter entry, where the walk stops; the amount is 0
+/// then).
 pub struct Step {
     pub entry: ledger_entry::Model,
+    pub counter_delta: i64,
     pub link: Option<String>,
 }
 
@@ -258,7 +289,11 @@ impl ChainReader {
                 .filter(|c| c.wallet_transaction_id == entry.wallet_transaction_id);
             let (Some(counter), None) = (counter.next(), counter.next()) else {
                 self.more = false;
-                steps.push(Step { entry, link: None });
+                steps.push(Step {
+                    entry,
+                    counter_delta: 0,
+                    link: None,
+                });
                 return Ok(steps);
             };
             let expected = link(
@@ -279,6 +314,7 @@ impl ChainReader {
             };
             steps.push(Step {
                 entry,
+                counter_delta: counter.amount_minor,
                 link: Some(expected),
             });
         }

@@ -2,7 +2,7 @@
 //! not pass. Three independent looks:
 //!
 //! 1. every player's balance through the operator API equals the model's;
-//! 2. a reconciliation run through the operator API (the same checks as
+//! 2. a full reconciliation run through the operator API (the same checks as
 //!    `server reconcile`: balance = sum of entries, every transaction's entries sum to zero,
 //!    clearing accounts, hash chains) leaves no open CRITICAL finding about this run's
 //!    players or provider;
@@ -26,6 +26,8 @@ use crate::simulate::client::{minor_units, OperatorClient};
 const READ_CONCURRENCY: usize = 32;
 /// Differences kept word for word.
 const SAMPLES: usize = 10;
+/// How long the verification waits for its full reconciliation run.
+const FULL_RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// A reconciliation run already in progress is waited for this many times, a second each.
 const RUN_ATTEMPTS: u32 = 120;
 const CRITICAL_KINDS: [&str; 4] = [
@@ -228,11 +230,14 @@ async fn reconciliation(verification: &mut Verification, totals: &ModelTotals<'_
 
 async fn run_reconciliation(operator: &OperatorClient) -> Result<Value, String> {
     for _ in 0..RUN_ATTEMPTS {
+        // A full pass: the verification is about all the money, not what changed since the
+        // server's last scheduled run; at millions of transactions it takes minutes.
         let answer = operator
-            .request(
+            .request_within(
                 Method::POST,
                 "/operator/v1/reconciliation/runs",
-                Some(&json!({})),
+                Some(&json!({ "full": true })),
+                FULL_RUN_TIMEOUT,
             )
             .await
             .map_err(|e| e.to_string())?;

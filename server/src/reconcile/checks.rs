@@ -1,12 +1,19 @@
-//! The internal checks of §8 and issue 3. Each is one set-based query that the database
-//! answers with an aggregate or an index range, never a loop over rows in Rust, so a run
-//! stays cheap at millions of transactions. Each returns at most [`MAX_FINDINGS_PER_CHECK`]
-//! findings and says whether it was cut short.
+//! The internal checks (docs/RECONCILIATION.md). Each is one set-based query that the
+//! database answers with an aggregate or an index range, never a loop over rows in Rust.
+//! Each returns at most [`MAX_FINDINGS_PER_CHECK`] findings and says whether it was cut
+//! short.
+//!
+//! The money invariants aggregate the whole ledger, so they run as aggregates on a full
+//! pass only; an incremental pass checks the money on the postings its hash-chain walk
+//! reads (`trail_check`), and here only compares every balance with its player's newest
+//! entry, which catches a balance edited without a posting. Its lists of unbalanced
+//! transactions and clearing accounts are partial, so they resolve nothing.
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 use serde_json::json;
 
 use super::findings::{Finding, Severity, Subject};
+use super::pass::TrailPass;
 use super::sql;
 
 /// More findings of one kind than this is an incident, not a list; the rest wait for the
@@ -59,19 +66,32 @@ pub struct CheckResult {
     pub kind: &'static str,
     pub findings: Vec<Finding>,
     pub truncated: bool,
+    /// Looked at what changed only (an incremental pass): says nothing about what cleared.
+    pub partial: bool,
     pub elapsed_ms: u128,
 }
 
-/// Runs one check and turns its rows into findings.
+impl CheckResult {
+    /// Every instance of the kind is in the list, so what is not in it has cleared.
+    pub fn complete(&self) -> bool {
+        !self.truncated && !self.partial
+    }
+}
+
+/// Runs one check over what the pass covers and turns its rows into findings.
 pub async fn run(
     db: &sea_orm::DatabaseConnection,
     kind: &'static str,
+    pass: TrailPass,
     thresholds: &Thresholds,
     now: DateTime<Utc>,
 ) -> Result<CheckResult, DbErr> {
     let started = std::time::Instant::now();
+    let incremental = pass == TrailPass::Incremental;
     let rows = match kind {
+        BALANCE_MISMATCH if incremental => newest_balances(db).await?,
         BALANCE_MISMATCH => balances(db).await?,
+        UNBALANCED_TRANSACTION | CLEARING_MISMATCH if incremental => Vec::new(),
         UNBALANCED_TRANSACTION => unbalanced(db).await?,
         CLEARING_MISMATCH => clearing(db).await?,
         BET_STATE_UNKNOWN => bet_states(db).await?,
@@ -91,6 +111,7 @@ pub async fn run(
         kind,
         findings,
         truncated,
+        partial: incremental && matches!(kind, UNBALANCED_TRANSACTION | CLEARING_MISMATCH),
         elapsed_ms: started.elapsed().as_millis(),
     })
 }
@@ -201,6 +222,27 @@ async fn balances(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> 
                     WHERE account LIKE 'player:%' GROUP BY account) s \
                 ON s.account = 'player:' || p.id \
          WHERE p.balance_minor <> COALESCE(s.total, 0) \
+         ORDER BY p.id LIMIT ?",
+        limit(),
+    )
+    .await
+}
+
+/// Each player's balance against the `balance_after` of the player's newest entry (0
+/// without one): one index step per player, whatever the ledger's size. With the walk's
+/// check that each entry's `balance_after` follows from the one before, this keeps every
+/// balance equal to its entries between full passes.
+async fn newest_balances(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> {
+    sql::query(
+        db,
+        "SELECT p.id AS player_id, p.balance_minor AS balance_minor, \
+                CAST(COALESCE((SELECT e.balance_after_minor FROM ledger_entries e \
+                               WHERE e.account = 'player:' || p.id \
+                               ORDER BY e.id DESC LIMIT 1), 0) AS BIGINT) AS ledger_sum_minor \
+         FROM players p \
+         WHERE p.balance_minor <> COALESCE((SELECT e.balance_after_minor FROM ledger_entries e \
+                                            WHERE e.account = 'player:' || p.id \
+                                            ORDER BY e.id DESC LIMIT 1), 0) \
          ORDER BY p.id LIMIT ?",
         limit(),
     )

@@ -1,10 +1,11 @@
 //! `server reconcile`: one run against the database, a summary on standard output, and an
 //! exit code a cron job or a deploy check can act on.
 use super::job::{run_with, RunOutcome, Schedule, Trigger};
-use super::trail_check::{TrailMode, TrailPass};
+use super::pass::{TrailMode, TrailPass};
 use crate::db::Store;
 
-/// One run under `schedule`'s settings; `full` re-walks every hash chain from the start.
+/// One run under `schedule`'s settings; `full` makes a full pass (every hash chain from the
+/// start, the money checks over the whole ledger).
 /// Exit codes: 0 no CRITICAL finding open, 1 some are.
 pub async fn run(database_url: &str, schedule: Schedule, full: bool) -> anyhow::Result<i32> {
     let mut options = schedule.options();

@@ -183,10 +183,12 @@ async fn count_new(txn: &DatabaseTransaction, chunk: &[Finding]) -> Result<u64, 
 }
 
 /// Resolves the open and acknowledged findings of `kind` that this run did not see
-/// (their `last_seen_at` is older than the run). Returns how many.
+/// (their `last_seen_at` is older than the run), but for the subjects in `keep`, which the
+/// run could not look at. Returns how many.
 pub async fn resolve_cleared(
     txn: &DatabaseTransaction,
     kind: &str,
+    keep: &[String],
     run_at: DateTime<Utc>,
     run_id: i64,
 ) -> Result<u64, DbErr> {
@@ -204,6 +206,7 @@ pub async fn resolve_cleared(
         .filter(discrepancy::Column::Kind.eq(kind))
         .filter(discrepancy::Column::Status.is_in(["OPEN", "ACKNOWLEDGED"]))
         .filter(discrepancy::Column::LastSeenAt.lt(run_at))
+        .filter(discrepancy::Column::SubjectId.is_not_in(keep.iter().map(String::as_str)))
         .exec(txn)
         .await?;
     Ok(result.rows_affected)

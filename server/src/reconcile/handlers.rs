@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 use super::discrepancies::{self, DiscrepancyError, Filter};
 use super::matching::reconcile_statement;
+use super::pass::TrailPass;
 use super::runs::{recent_runs, run_now_with, RunError, MAX_RUNS};
 use super::statement::{parse_csv, RawStatement, Statement};
-use super::trail_check::TrailPass;
 use super::wire::{
     AcknowledgeRequest, DiscrepancyView, ResolveRequest, RunRequest, RunSummaryView, RunView,
 };
@@ -296,7 +296,7 @@ pub async fn resolve(
 }
 
 #[utoipa::path(post, path = "/operator/v1/reconciliation/runs", tag = "operator",
-    request_body(content = Option<RunRequest>, description = "Optional; {\"full\": true} re-walks every ledger hash chain"),
+    request_body(content = Option<RunRequest>, description = "Optional; {\"full\": true} makes a full pass: every ledger hash chain from the start and the money checks over the whole ledger"),
     responses((status = 200, description = "The run's summary", body = super::wire::RunAnswer),
               (status = 409, description = "RUN_IN_PROGRESS: another run holds the job", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]

@@ -16,8 +16,9 @@ use sea_orm::{
 };
 
 use super::checks::{self, CheckResult, Thresholds};
-use super::findings::{self, Finding};
-use super::trail_check::{self, TrailMode, TrailOutcome, TrailPass};
+use super::findings::{self, Finding, Subject};
+use super::pass::{self, TrailMode, TrailPass};
+use super::trail_check::{self, TrailOutcome};
 use crate::db::entities::{discrepancy, reconciliation_run as run};
 use crate::db::{Engine, Store};
 use crate::error::ServiceError;
@@ -105,7 +106,7 @@ impl Default for Schedule {
         Schedule {
             interval: Some(Duration::from_secs(DEFAULT_INTERVAL_SECS)),
             thresholds: Thresholds::default(),
-            trail_full_every_runs: trail_check::DEFAULT_FULL_EVERY_RUNS,
+            trail_full_every_runs: pass::DEFAULT_FULL_EVERY_RUNS,
         }
     }
 }
@@ -207,25 +208,51 @@ async fn check_and_store(
     now: DateTime<Utc>,
     started: Instant,
 ) -> Result<RunSummary, ServiceError> {
+    let (pass, watermark) = pass::choose(store.reader(), options.trail).await?;
     // The hash-chain pass reads in a snapshot of its own, so it runs beside the other
     // checks instead of after them: a full pass is most of a run (8 of 10 s at a million
     // transactions on SQLite), and the database works on both at once.
-    let (results, trail) = tokio::try_join!(
-        run_checks(store, run_id, &options.thresholds, now),
-        check_trail(store, run_id, options.trail, now),
+    let (mut results, mut trail) = tokio::try_join!(
+        run_checks(store, run_id, pass, &options.thresholds, now),
+        check_trail(store, run_id, pass, watermark, now),
     )?;
+    add_walk_money(&mut results, &mut trail);
     finish_run(store, run_id, results, trail, now, started).await
+}
+
+/// Adds the money findings of the hash-chain walk to the checks of their kinds, once per
+/// subject (a full pass's aggregate may have found the same player or transaction).
+fn add_walk_money(results: &mut [CheckResult], trail: &mut TrailOutcome) {
+    for found in std::mem::take(&mut trail.money) {
+        let Some(check) = results.iter_mut().find(|r| r.kind == found.kind) else {
+            continue;
+        };
+        if !check.findings.iter().any(|f| f.subject == found.subject) {
+            check.findings.push(found);
+        }
+    }
+    if trail.money_truncated {
+        for check in results.iter_mut() {
+            if matches!(
+                check.kind,
+                checks::BALANCE_MISMATCH | checks::UNBALANCED_TRANSACTION
+            ) {
+                check.truncated = true;
+            }
+        }
+    }
 }
 
 async fn run_checks(
     store: &Store,
     run_id: i64,
+    pass: TrailPass,
     thresholds: &Thresholds,
     now: DateTime<Utc>,
 ) -> Result<Vec<CheckResult>, ServiceError> {
     let mut results = Vec::with_capacity(checks::ALL.len() + 1);
     for kind in checks::ALL {
-        let result = checks::run(store.reader(), kind, thresholds, now).await?;
+        let result = checks::run(store.reader(), kind, pass, thresholds, now).await?;
         // Progress, so a long run is visibly alive and slow checks stand out.
         tracing::info!(
             run_id,
@@ -243,10 +270,10 @@ async fn run_checks(
 async fn check_trail(
     store: &Store,
     run_id: i64,
-    mode: TrailMode,
+    pass: TrailPass,
+    watermark: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<TrailOutcome, ServiceError> {
-    let (pass, watermark) = trail_check::choose(store.reader(), mode).await?;
     let trail = trail_check::verify(store, pass, watermark, now).await?;
     tracing::info!(
         run_id,
@@ -357,17 +384,26 @@ async fn finish_run(
         i64::try_from(trail.postings_checked).unwrap_or(i64::MAX),
         trail.last_entry_id,
     );
+    let broken_players: Vec<Subject> = trail
+        .check
+        .findings
+        .iter()
+        .map(|f| f.subject.clone())
+        .collect();
     results.push(trail.check);
     let checks: Vec<(&'static str, usize, bool)> = results
         .iter()
         .map(|r| (r.kind, r.findings.len(), r.truncated))
         .collect();
-    // Complete lists only: a cut-short list says nothing about what cleared.
+    // Complete lists only: a cut-short or partial list says nothing about what cleared.
     let complete: Vec<&'static str> = results
         .iter()
-        .filter(|r| !r.truncated)
+        .filter(|r| r.complete())
         .map(|r| r.kind)
         .collect();
+    // A broken chain stops the walk before the money past the break: a balance finding about
+    // such a player stays open until the chain verifies again.
+    let unwalked: Arc<Vec<String>> = Arc::new(broken_players.iter().map(Subject::id).collect());
     let all: Arc<Vec<Finding>> = Arc::new(results.into_iter().flat_map(|r| r.findings).collect());
     let complete = Arc::new(complete);
     let findings_count = all.len() as u64;
@@ -375,13 +411,19 @@ async fn finish_run(
         .write(Box::new(move |txn| {
             let all = Arc::clone(&all);
             let complete = Arc::clone(&complete);
+            let unwalked = Arc::clone(&unwalked);
             let checkpoints = Arc::clone(&checkpoints);
             Box::pin(async move {
                 trail_check::save_checkpoints(txn, &checkpoints).await?;
                 let opened = findings::upsert(txn, &all, now).await?;
                 let mut resolved = 0;
                 for kind in complete.iter() {
-                    resolved += findings::resolve_cleared(txn, kind, now, run_id).await?;
+                    let keep: &[String] = if *kind == checks::BALANCE_MISMATCH {
+                        &unwalked
+                    } else {
+                        &[]
+                    };
+                    resolved += findings::resolve_cleared(txn, kind, keep, now, run_id).await?;
                 }
                 let critical_open = critical_open(txn).await?;
                 let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);

@@ -9,6 +9,7 @@ mod findings;
 mod handlers;
 mod job;
 mod matching;
+mod pass;
 mod runs;
 mod sql;
 pub mod statement;
@@ -32,8 +33,9 @@ pub use job::{
     Schedule, TrailSummary, Trigger, DEFAULT_INTERVAL_SECS,
 };
 pub use matching::{reconcile_statement, ReportResult, MAX_DISCREPANCIES};
+pub use pass::{TrailMode, TrailPass, DEFAULT_FULL_EVERY_RUNS};
 pub use runs::{recent_runs, run_now, run_now_with, RunError, MAX_RUNS};
-pub use trail_check::{TrailMode, TrailPass, DEFAULT_FULL_EVERY_RUNS, TRAIL_BROKEN};
+pub use trail_check::TRAIL_BROKEN;
 
 /// The provider API's reconciliation endpoint, behind the same capture and authentication
 /// layers as the rest of `/wallet/v1` (the capture layer allows its larger body); and the

@@ -2,7 +2,7 @@
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder, QuerySelect};
 
 use super::job::{run_with, RunOutcome, RunSummary, Schedule, Trigger};
-use super::trail_check::{TrailMode, TrailPass};
+use super::pass::{TrailMode, TrailPass};
 use crate::db::entities::reconciliation_run as run;
 use crate::db::Store;
 use crate::error::ServiceError;

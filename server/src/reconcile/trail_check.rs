@@ -19,6 +19,14 @@
 //! highest entry id, so postings committed meanwhile cannot make a head look wrong, and a
 //! worker that sees more entries than the watermark only moves a checkpoint further (the
 //! next incremental pass walks that player again from there).
+//!
+//! The walk also checks the money on every posting it reads (docs/RECONCILIATION.md,
+//! "Incremental runs"): the posting's two entries sum to zero, each player entry's
+//! `balance_after` is the one before it plus its amount, and the player's balance is the
+//! last of them. That is how an incremental run checks balances and transactions without
+//! aggregating the whole ledger. A player whose money does not add up is kept under watch
+//! like a broken chain (walked from the start on every run, so the sums are the ledger's
+//! own), and is reported as `BALANCE_MISMATCH` or `UNBALANCED_TRANSACTION`, not as a break.
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
@@ -30,60 +38,25 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::checks::{CheckResult, MAX_FINDINGS_PER_CHECK};
+use super::checks::{
+    CheckResult, BALANCE_MISMATCH, MAX_FINDINGS_PER_CHECK, UNBALANCED_TRANSACTION,
+};
 use super::findings::{Finding, Severity, Subject};
+use super::pass::TrailPass;
 use super::sql;
-use crate::db::entities::{player, reconciliation_run as run, trail_checkpoint as checkpoint};
+use crate::db::entities::{player, trail_checkpoint as checkpoint, wallet_transaction};
 use crate::db::Store;
 use crate::error::ServiceError;
-use crate::trail::{self, Anchor, Chain};
+use crate::trail::{self, Anchor, Chain, Tally};
 
 /// A player's hash chain does not verify: a ledger entry or the head was edited, deleted
 /// or inserted behind the wallet's back.
 pub const TRAIL_BROKEN: &str = "TRAIL_BROKEN";
-/// A full pass every this many runs, unless `WALLET_TRAIL_FULL_EVERY_RUNS` says otherwise.
-pub const DEFAULT_FULL_EVERY_RUNS: u32 = 288;
 /// Players loaded per query; also checkpoint rows per upsert (six parameters each).
 const CHUNK: usize = 500;
 /// Chains walked at once, each on a read connection of its own: a full pass is most of
 /// a run, and one connection leaves the second core idle while it waits on the database.
 const WORKERS: usize = 2;
-
-/// How a run verifies the chains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrailPass {
-    /// Every chain from its first posting.
-    Full,
-    /// Only what changed since each player's checkpoint.
-    Incremental,
-}
-
-impl TrailPass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrailPass::Full => "FULL",
-            TrailPass::Incremental => "INCREMENTAL",
-        }
-    }
-}
-
-/// How a run chooses its pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrailMode {
-    /// Full on the first run and when the last full pass is `full_every_runs` runs old
-    /// (0: only the first), incremental otherwise.
-    Auto { full_every_runs: u32 },
-    /// This pass, whatever the history.
-    Force(TrailPass),
-}
-
-impl Default for TrailMode {
-    fn default() -> Self {
-        TrailMode::Auto {
-            full_every_runs: DEFAULT_FULL_EVERY_RUNS,
-        }
-    }
-}
 
 /// What a pass found, and where the checkpoints move (written with the findings).
 pub struct TrailOutcome {
@@ -94,6 +67,10 @@ pub struct TrailOutcome {
     pub postings_checked: u64,
     /// The highest ledger entry id in the snapshot (0 for an empty ledger).
     pub last_entry_id: i64,
+    /// `BALANCE_MISMATCH` and `UNBALANCED_TRANSACTION` findings on the postings walked.
+    pub money: Vec<Finding>,
+    /// More money findings than [`MAX_FINDINGS_PER_CHECK`]: the rest wait for the next run.
+    pub money_truncated: bool,
 }
 
 impl TrailOutcome {
@@ -104,61 +81,17 @@ impl TrailOutcome {
                 kind: TRAIL_BROKEN,
                 findings: Vec::new(),
                 truncated: false,
+                partial: false,
                 elapsed_ms: 0,
             },
             checkpoints: Vec::new(),
             players_checked: 0,
             postings_checked: 0,
             last_entry_id,
+            money: Vec::new(),
+            money_truncated: false,
         }
     }
-}
-
-/// The pass this run makes, and the previous run's highest entry id (the watermark an
-/// incremental pass starts its look for inserted entries from).
-pub async fn choose(
-    db: &impl ConnectionTrait,
-    mode: TrailMode,
-) -> Result<(TrailPass, Option<i64>), DbErr> {
-    let previous = run::Entity::find()
-        .filter(run::Column::TrailPass.is_not_null())
-        .order_by_desc(run::Column::Id)
-        .one(db)
-        .await?;
-    let watermark = previous.as_ref().and_then(|r| r.trail_last_entry_id);
-    let pass = match mode {
-        TrailMode::Force(pass) => pass,
-        TrailMode::Auto { full_every_runs } => {
-            let last_full = run::Entity::find()
-                .filter(run::Column::TrailPass.eq(TrailPass::Full.as_str()))
-                .order_by_desc(run::Column::Id)
-                .one(db)
-                .await?;
-            match last_full {
-                None => TrailPass::Full,
-                Some(_) if full_every_runs == 0 => TrailPass::Incremental,
-                Some(full) => {
-                    let since = runs_since(db, full.id).await?;
-                    if since + 1 >= u64::from(full_every_runs) {
-                        TrailPass::Full
-                    } else {
-                        TrailPass::Incremental
-                    }
-                }
-            }
-        }
-    };
-    Ok((pass, watermark))
-}
-
-/// Completed trail passes after run `id`.
-async fn runs_since(db: &impl ConnectionTrait, id: i64) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    run::Entity::find()
-        .filter(run::Column::TrailPass.is_not_null())
-        .filter(run::Column::Id.gt(id))
-        .count(db)
-        .await
 }
 
 /// Verifies the chains the pass covers: [`WORKERS`] walks at once, each in a snapshot of its
@@ -201,10 +134,16 @@ pub async fn verify(
         outcome.checkpoints.extend(part.checkpoints);
         outcome.check.truncated |= part.check.truncated;
         outcome.check.findings.extend(part.check.findings);
+        outcome.money_truncated |= part.money_truncated;
+        outcome.money.extend(part.money);
     }
     if outcome.check.findings.len() > MAX_FINDINGS_PER_CHECK {
         outcome.check.findings.truncate(MAX_FINDINGS_PER_CHECK);
         outcome.check.truncated = true;
+    }
+    if outcome.money.len() > MAX_FINDINGS_PER_CHECK {
+        outcome.money.truncate(MAX_FINDINGS_PER_CHECK);
+        outcome.money_truncated = true;
     }
     outcome.check.elapsed_ms = started.elapsed().as_millis();
     Ok(outcome)
@@ -256,9 +195,31 @@ async fn verify_chunk(
         };
         outcome.players_checked += 1;
         let next = match trail::verify_player(db, player, &from).await? {
-            Chain::Verified { end, postings } => {
+            Chain::Verified {
+                end,
+                postings,
+                money,
+            } => {
                 outcome.postings_checked += postings;
-                checkpoint_row(&player.id, &end, None, now)
+                let found = money_findings(db, player, &money).await?;
+                if found.is_empty() {
+                    checkpoint_row(&player.id, &end, None, now)
+                } else {
+                    // Under watch: walked from the start on every run until the money adds up.
+                    let watch = trail::Break {
+                        player_id: player.id.clone(),
+                        entry_id: money
+                            .first_wrong_balance
+                            .or(money.unbalanced.first().map(|&(id, _)| id)),
+                        reason: MONEY_WATCH.to_owned(),
+                    };
+                    if outcome.money.len() < MAX_FINDINGS_PER_CHECK {
+                        outcome.money.extend(found);
+                    } else {
+                        outcome.money_truncated = true;
+                    }
+                    checkpoint_row(&player.id, &Anchor::genesis(), Some(&watch), now)
+                }
             }
             Chain::Broken { found, postings } => {
                 outcome.postings_checked += postings;
@@ -276,6 +237,57 @@ async fn verify_chunk(
         }
     }
     Ok(())
+}
+
+/// The checkpoint's reason for a player whose chain verifies but whose money does not.
+const MONEY_WATCH: &str = "the chain verifies but the money does not add up";
+
+/// What the money on a walked stretch of a player's chain says: the balance against the
+/// running sum of the entries (and the first entry whose `balance_after` strays from it),
+/// and every posting whose two entries do not sum to zero.
+async fn money_findings(
+    db: &impl ConnectionTrait,
+    player: &player::Model,
+    money: &Tally,
+) -> Result<Vec<Finding>, DbErr> {
+    let mut found = Vec::new();
+    if money.first_wrong_balance.is_some() || player.balance_minor != money.balance {
+        found.push(Finding {
+            kind: BALANCE_MISMATCH,
+            severity: Severity::Critical,
+            subject: Subject::Player(player.id.clone()),
+            provider_id: None,
+            details: json!({
+                "balance_minor": player.balance_minor,
+                "ledger_sum_minor": money.balance,
+                "first_wrong_balance_entry_id": money.first_wrong_balance,
+            }),
+        });
+    }
+    if money.unbalanced.is_empty() {
+        return Ok(found);
+    }
+    let ids = money.unbalanced.iter().map(|&(id, _)| id);
+    let transactions: HashMap<i64, wallet_transaction::Model> = wallet_transaction::Entity::find()
+        .filter(wallet_transaction::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    for &(id, sum) in &money.unbalanced {
+        let Some(t) = transactions.get(&id) else {
+            continue;
+        };
+        found.push(Finding {
+            kind: UNBALANCED_TRANSACTION,
+            severity: Severity::Critical,
+            subject: Subject::Transaction(t.scope.clone(), t.transaction_id.clone()),
+            provider_id: Some(t.scope.clone()).filter(|s| !s.starts_with('@')),
+            details: json!({ "wallet_transaction_id": id, "entries_sum_minor": sum, "entries": 2 }),
+        });
+    }
+    Ok(found)
 }
 
 fn checkpoint_row(

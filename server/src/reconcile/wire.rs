@@ -35,7 +35,8 @@ pub struct ResolveRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
-    /// Re-walk every ledger hash chain from the start instead of from the checkpoints.
+    /// A full pass: every ledger hash chain from the start and the money checks over the
+    /// whole ledger, instead of what changed since the checkpoints.
     #[serde(default)]
     pub full: bool,
 }

@@ -320,9 +320,23 @@ impl OperatorClient {
         path: &str,
         body: Option<&Value>,
     ) -> reqwest::Result<WireAnswer> {
+        self.request_within(method, path, body, REQUEST_TIMEOUT)
+            .await
+    }
+
+    /// A request that may take longer than [`REQUEST_TIMEOUT`] (a full reconciliation of
+    /// a large database).
+    pub async fn request_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> reqwest::Result<WireAnswer> {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base_url))
+            .timeout(timeout)
             .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);

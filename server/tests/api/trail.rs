@@ -481,3 +481,134 @@ async fn reconcile_command(app: &TestApp, args: &[&str]) -> std::process::Output
         .expect("`server reconcile` finishes within 120 s")
         .expect("the server binary runs")
 }
+
+/// What a wallet bug would write into the player's newest posting: the amount and the
+/// balance after it moved by `amount_by` and `after_by`, the player's balance following
+/// the latter, and the link and head recomputed, so the chain itself still verifies and
+/// only the money can tell.
+async fn write_like_a_bug(
+    app: &TestApp,
+    player: &TestPlayer,
+    amount_by: i64,
+    after_by: i64,
+) -> i64 {
+    let newest = *player_entries(app, player).await.last().unwrap();
+    execute(
+        app,
+        &format!(
+            "UPDATE ledger_entries SET amount_minor = amount_minor + {amount_by}, \
+             balance_after_minor = balance_after_minor + {after_by} WHERE id = {newest}"
+        ),
+    )
+    .await;
+    execute(
+        app,
+        &format!(
+            "UPDATE players SET balance_minor = balance_minor + {after_by} WHERE id = {}",
+            quote(&player.id)
+        ),
+    )
+    .await;
+    restore_link(app, player, newest).await;
+    execute(
+        app,
+        &format!(
+            "UPDATE players SET ledger_head = (SELECT chain_hash FROM ledger_entries WHERE id = {newest}) \
+             WHERE id = {}",
+            quote(&player.id)
+        ),
+    )
+    .await;
+    newest
+}
+
+async fn the_money_finding(app: &TestApp, kind: &str) -> discrepancy::Model {
+    let found = discrepancy::Entity::find()
+        .filter(discrepancy::Column::Kind.eq(kind))
+        .all(&app.db)
+        .await
+        .expect("read discrepancies");
+    assert_eq!(found.len(), 1, "one {kind} finding: {found:?}");
+    found.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn an_unbalanced_posting_is_found_by_the_next_incremental_run_and_stays_found() {
+    let app = spawn_app().await;
+    let (provider, player) = traffic(&app).await;
+    let store = store_of(&app).await;
+    assert_eq!(reconcile(&store, AUTO).await.findings, 0);
+    play(&provider, &player, 60).await;
+    // The win credits the player one more than it takes from the provider, and the balance
+    // follows: every balance equals its entries, but the posting does not sum to zero.
+    write_like_a_bug(&app, &player, 1, 1).await;
+
+    let first = reconcile(&store, AUTO).await;
+    assert_eq!(first.trail.pass, TrailPass::Incremental);
+    assert_eq!(first.trail.broken, 0, "the chain itself verifies");
+    let seen = the_money_finding(&app, "UNBALANCED_TRANSACTION").await;
+    assert_eq!(
+        (seen.severity.as_str(), seen.status.as_str()),
+        ("CRITICAL", "OPEN")
+    );
+    let details: serde_json::Value = serde_json::from_str(&seen.details).unwrap();
+    assert_eq!(details["entries_sum_minor"], 1);
+
+    // The next incremental run walks the player from the start again: still found, not
+    // resolved because nothing new was posted.
+    reconcile(&store, AUTO).await;
+    let again = the_money_finding(&app, "UNBALANCED_TRANSACTION").await;
+    assert_eq!((again.id, again.status.as_str()), (seen.id, "OPEN"));
+    assert!(again.last_seen_at > seen.last_seen_at);
+    let full = reconcile(&store, FULL).await;
+    assert_eq!(
+        the_money_finding(&app, "UNBALANCED_TRANSACTION")
+            .await
+            .status,
+        "OPEN"
+    );
+    assert!(full.critical_open >= 1);
+}
+
+#[tokio::test]
+async fn a_balance_that_strays_from_its_entries_is_found_incrementally_until_repaired() {
+    let app = spawn_app().await;
+    let (provider, player) = traffic(&app).await;
+    let store = store_of(&app).await;
+    assert_eq!(reconcile(&store, AUTO).await.findings, 0);
+    let round = player.new_round();
+    provider.bet(&player.bet(&round, 60)).await.assert_ok();
+    // The bet's debit applied twice to the balance (and to the entry's balance after), once
+    // to the entry: the newest entry still agrees with the player row, only the sum does not.
+    let bet = write_like_a_bug(&app, &player, 0, -60).await;
+
+    let first = reconcile(&store, AUTO).await;
+    assert_eq!(first.trail.pass, TrailPass::Incremental);
+    let seen = the_money_finding(&app, "BALANCE_MISMATCH").await;
+    assert_eq!(
+        (seen.subject_id.as_str(), seen.status.as_str()),
+        (player.id.as_str(), "OPEN")
+    );
+    let details: serde_json::Value = serde_json::from_str(&seen.details).unwrap();
+    assert_eq!(details["first_wrong_balance_entry_id"], bet);
+    assert_eq!(
+        details["balance_minor"].as_i64().unwrap() + 60,
+        details["ledger_sum_minor"].as_i64().unwrap()
+    );
+    let again = reconcile(&store, AUTO).await;
+    assert_eq!(again.auto_resolved, 0);
+    assert_eq!(
+        the_money_finding(&app, "BALANCE_MISMATCH").await.status,
+        "OPEN"
+    );
+
+    // Repaired: the next incremental run walks the player from the start and clears it.
+    write_like_a_bug(&app, &player, 0, 60).await;
+    let repaired = reconcile(&store, AUTO).await;
+    assert_eq!(repaired.trail.pass, TrailPass::Incremental);
+    assert_eq!(repaired.auto_resolved, 1);
+    assert_eq!(
+        the_money_finding(&app, "BALANCE_MISMATCH").await.status,
+        "RESOLVED"
+    );
+}
