@@ -18,6 +18,7 @@ mod m20261206_000014_answers_from_columns;
 mod m20261206_000015_fewer_key_indexes;
 mod m20261206_000016_packed_requests;
 mod m20261206_000017_trail_seals;
+mod m20261206_000018_checkpoint_balances;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_fewer_key_indexes::Migration),
             Box::new(m20261206_000016_packed_requests::Migration),
             Box::new(m20261206_000017_trail_seals::Migration),
+            Box::new(m20261206_000018_checkpoint_balances::Migration),
         ]
     }
 }

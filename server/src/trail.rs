@@ -79,16 +79,25 @@ impl Anchor {
 
 /// The money on the postings a walk read, so that the reconciliation job checks the
 /// ledger's sums on the postings it walks anyway instead of aggregating the whole ledger on
-/// every run (docs/RECONCILIATION.md, "Incremental runs").
+/// every run (docs/API.md, "Incremental runs").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
-    /// The player's balance after the last posting read: the start point's `balance_after`
-    /// plus every amount walked (from the genesis: the sum of the player's entries).
+    /// The sum of the player's entries up to the last posting read: the sum at the start
+    /// point plus every amount walked.
     pub balance: i64,
-    /// The first player entry whose `balance_after` is not that running sum.
+    /// The first player entry whose `balance_after` is not that running sum (the start
+    /// point's own entry included).
     pub first_wrong_balance: Option<i64>,
-    /// Postings whose two entries do not sum to zero: (wallet transaction id, their sum).
-    pub unbalanced: Vec<(i64, i64)>,
+    /// Postings whose two entries do not sum to zero.
+    pub unbalanced: Vec<Unbalanced>,
+}
+
+/// A posting whose player entry and counter entry do not sum to zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unbalanced {
+    pub entry_id: i64,
+    pub wallet_transaction_id: i64,
+    pub sum: i64,
 }
 
 /// The outcome of verifying one player's chain.
@@ -125,7 +134,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Report, ServiceError> {
         after = last.id.clone();
         for player in &players {
             report.players_checked += 1;
-            match verify_player(db, player, &Anchor::genesis()).await? {
+            match verify_player(db, player, &Anchor::genesis(), 0).await? {
                 Chain::Verified { postings, .. } => report.postings_checked += postings,
                 Chain::Broken { found, postings } => {
                     report.postings_checked += postings;
@@ -138,12 +147,15 @@ pub async fn verify(db: &impl ConnectionTrait) -> Result<Report, ServiceError> {
 }
 
 /// Verifies one player's chain from `from` (the genesis, or a checkpoint verified before)
-/// to the head on the player row. From a checkpoint, the checkpointed entry must still
-/// carry its link; entries before it are not read again.
+/// to the head on the player row, and adds up the money on the way from `balance_at_from`,
+/// the sum of the player's entries up to `from` (0 at the genesis). From a checkpoint, the
+/// checkpointed entry must still carry its link and that balance after it; entries before
+/// it are not read again.
 pub async fn verify_player(
     db: &impl ConnectionTrait,
     player: &player::Model,
     from: &Anchor,
+    balance_at_from: i64,
 ) -> Result<Chain, ServiceError> {
     let account = crate::ledger::player_account(&player.id);
     let mut postings = 0;
@@ -155,7 +167,10 @@ pub async fn verify_player(
         },
         postings,
     };
-    let mut money = Tally::default();
+    let mut money = Tally {
+        balance: balance_at_from,
+        ..Tally::default()
+    };
     if from.entry_id > 0 {
         let anchor = ledger_entry::Entity::find_by_id(from.entry_id)
             .one(db)
@@ -170,8 +185,9 @@ pub async fn verify_player(
                 0,
             ));
         };
-        // Verified when the walk moved past it, so it is the sum of the entries up to it.
-        money.balance = anchor.balance_after_minor.unwrap_or_default();
+        if anchor.balance_after_minor != Some(balance_at_from) {
+            money.first_wrong_balance = Some(anchor.id);
+        }
     }
     let mut chain = ChainReader::new(&account, from);
     let mut previous = from.clone();
@@ -202,9 +218,11 @@ pub async fn verify_player(
             }
             let sum = step.entry.amount_minor + step.counter_delta;
             if sum != 0 {
-                money
-                    .unbalanced
-                    .push((step.entry.wallet_transaction_id, sum));
+                money.unbalanced.push(Unbalanced {
+                    entry_id: step.entry.id,
+                    wallet_transaction_id: step.entry.wallet_transaction_id,
+                    sum,
+                });
             }
             previous = Anchor {
                 entry_id: step.entry.id,

@@ -194,7 +194,7 @@ async fn chain_verdict(
         return Ok(ChainVerdict::NotApplicable);
     };
     Ok(
-        match trail::verify_player(db, &owner, &Anchor::genesis()).await? {
+        match trail::verify_player(db, &owner, &Anchor::genesis(), 0).await? {
             Chain::Verified { postings, .. } => ChainVerdict::Verified { entries: postings },
             Chain::Broken { found, .. } => ChainVerdict::Broken {
                 entry_id: found.entry_id.unwrap_or(0),

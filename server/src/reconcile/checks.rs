@@ -1,13 +1,14 @@
-//! The internal checks (docs/RECONCILIATION.md). Each is one set-based query that the
+//! The internal checks (docs/API.md, "Internal checks"). Each is one set-based query that the
 //! database answers with an aggregate or an index range, never a loop over rows in Rust.
 //! Each returns at most [`MAX_FINDINGS_PER_CHECK`] findings and says whether it was cut
 //! short.
 //!
-//! The money invariants aggregate the whole ledger, so they run as aggregates on a full
-//! pass only; an incremental pass checks the money on the postings its hash-chain walk
-//! reads (`trail_check`), and here only compares every balance with its player's newest
-//! entry, which catches a balance edited without a posting. Its lists of unbalanced
-//! transactions and clearing accounts are partial, so they resolve nothing.
+//! The money invariants aggregate the whole ledger, so they run here on a full pass only.
+//! An incremental pass leaves them to the hash-chain walk (`trail_check`), which checks
+//! every balance (each walked player's against the sum of the postings walked, every other
+//! player's against the sum kept in the checkpoint) and each posting walked: the balance
+//! list is complete, the lists of unbalanced transactions and clearing accounts are
+//! partial and resolve nothing (docs/API.md, "Incremental runs").
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 use serde_json::json;
@@ -89,9 +90,8 @@ pub async fn run(
     let started = std::time::Instant::now();
     let incremental = pass == TrailPass::Incremental;
     let rows = match kind {
-        BALANCE_MISMATCH if incremental => newest_balances(db).await?,
+        BALANCE_MISMATCH | UNBALANCED_TRANSACTION | CLEARING_MISMATCH if incremental => Vec::new(),
         BALANCE_MISMATCH => balances(db).await?,
-        UNBALANCED_TRANSACTION | CLEARING_MISMATCH if incremental => Vec::new(),
         UNBALANCED_TRANSACTION => unbalanced(db).await?,
         CLEARING_MISMATCH => clearing(db).await?,
         BET_STATE_UNKNOWN => bet_states(db).await?,
@@ -222,27 +222,6 @@ async fn balances(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> 
                     WHERE account LIKE 'player:%' GROUP BY account) s \
                 ON s.account = 'player:' || p.id \
          WHERE p.balance_minor <> COALESCE(s.total, 0) \
-         ORDER BY p.id LIMIT ?",
-        limit(),
-    )
-    .await
-}
-
-/// Each player's balance against the `balance_after` of the player's newest entry (0
-/// without one): one index step per player, whatever the ledger's size. With the walk's
-/// check that each entry's `balance_after` follows from the one before, this keeps every
-/// balance equal to its entries between full passes.
-async fn newest_balances(db: &impl ConnectionTrait) -> Result<Vec<QueryResult>, DbErr> {
-    sql::query(
-        db,
-        "SELECT p.id AS player_id, p.balance_minor AS balance_minor, \
-                CAST(COALESCE((SELECT e.balance_after_minor FROM ledger_entries e \
-                               WHERE e.account = 'player:' || p.id \
-                               ORDER BY e.id DESC LIMIT 1), 0) AS BIGINT) AS ledger_sum_minor \
-         FROM players p \
-         WHERE p.balance_minor <> COALESCE((SELECT e.balance_after_minor FROM ledger_entries e \
-                                            WHERE e.account = 'player:' || p.id \
-                                            ORDER BY e.id DESC LIMIT 1), 0) \
          ORDER BY p.id LIMIT ?",
         limit(),
     )

@@ -221,7 +221,9 @@ async fn check_and_store(
 }
 
 /// Adds the money findings of the hash-chain walk to the checks of their kinds, once per
-/// subject (a full pass's aggregate may have found the same player or transaction).
+/// subject (a full pass's aggregate may have found the same player or transaction). The
+/// balance list is only as complete as the walk: with more broken chains than it lists,
+/// some players' money went unread, so nothing of that kind is resolved.
 fn add_walk_money(results: &mut [CheckResult], trail: &mut TrailOutcome) {
     for found in std::mem::take(&mut trail.money) {
         let Some(check) = results.iter_mut().find(|r| r.kind == found.kind) else {
@@ -231,14 +233,13 @@ fn add_walk_money(results: &mut [CheckResult], trail: &mut TrailOutcome) {
             check.findings.push(found);
         }
     }
-    if trail.money_truncated {
-        for check in results.iter_mut() {
-            if matches!(
-                check.kind,
-                checks::BALANCE_MISMATCH | checks::UNBALANCED_TRANSACTION
-            ) {
-                check.truncated = true;
+    for check in results.iter_mut() {
+        match check.kind {
+            checks::BALANCE_MISMATCH => {
+                check.truncated |= trail.money_truncated || trail.check.truncated;
             }
+            checks::UNBALANCED_TRANSACTION => check.truncated |= trail.money_truncated,
+            _ => {}
         }
     }
 }

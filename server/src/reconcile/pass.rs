@@ -1,7 +1,7 @@
 //! How a reconciliation run reads the ledger: a full pass re-reads everything (every
 //! hash chain from its first posting, the money invariants as aggregates over the whole
 //! ledger), an incremental pass only what changed since each player's checkpoint (the
-//! chains and the money on the postings walked; docs/RECONCILIATION.md, "Incremental
+//! chains and the money on the postings walked; docs/API.md, "Incremental
 //! runs"). Full on the first run, every `WALLET_TRAIL_FULL_EVERY_RUNS` runs and on demand.
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 

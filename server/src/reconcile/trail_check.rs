@@ -20,10 +20,13 @@
 //! worker that sees more entries than the watermark only moves a checkpoint further (the
 //! next incremental pass walks that player again from there).
 //!
-//! The walk also checks the money on every posting it reads (docs/RECONCILIATION.md,
-//! "Incremental runs"): the posting's two entries sum to zero, each player entry's
-//! `balance_after` is the one before it plus its amount, and the player's balance is the
-//! last of them. That is how an incremental run checks balances and transactions without
+//! The walk also checks the money on every posting it reads (docs/API.md, "Incremental
+//! runs"): the posting's two entries sum to zero, each player entry's `balance_after` is
+//! the sum of the player's entries so far (the checkpoint keeps the sum up to it), and the
+//! player's balance is the sum at the end. A player who did not post since the checkpoint
+//! is not walked; an incremental pass compares that player's balance with the
+//! checkpoint's sum instead, in the snapshot that chose whom to walk. That is how an
+//! incremental run checks every balance, and the transactions posted since, without
 //! aggregating the whole ledger. A player whose money does not add up is kept under watch
 //! like a broken chain (walked from the start on every run, so the sums are the ledger's
 //! own), and is reported as `BALANCE_MISMATCH` or `UNBALANCED_TRANSACTION`, not as a break.
@@ -52,7 +55,7 @@ use crate::trail::{self, Anchor, Chain, Tally};
 /// A player's hash chain does not verify: a ledger entry or the head was edited, deleted
 /// or inserted behind the wallet's back.
 pub const TRAIL_BROKEN: &str = "TRAIL_BROKEN";
-/// Players loaded per query; also checkpoint rows per upsert (six parameters each).
+/// Players loaded per query; also checkpoint rows per upsert (seven parameters each).
 const CHUNK: usize = 500;
 /// Chains walked at once, each on a read connection of its own: a full pass is most of
 /// a run, and one connection leaves the second core idle while it waits on the database.
@@ -105,9 +108,12 @@ pub async fn verify(
     let started = Instant::now();
     let db = trail::snapshot(store).await?;
     let last_entry_id = max_entry_id(&db).await?;
-    let players = match pass {
-        TrailPass::Full => all_players(&db).await?,
-        TrailPass::Incremental => changed_players(&db, watermark).await?,
+    let (players, resting) = match pass {
+        TrailPass::Full => (all_players(&db).await?, Vec::new()),
+        TrailPass::Incremental => (
+            changed_players(&db, watermark).await?,
+            resting_balances(&db).await?,
+        ),
     };
     let shares: Vec<&[String]> = players
         .chunks(players.len().div_ceil(WORKERS).max(1))
@@ -128,6 +134,8 @@ pub async fn verify(
         .zip(shares)
         .map(|(db, mine)| walk(db, pass, mine, now));
     let mut outcome = TrailOutcome::empty(pass, last_entry_id);
+    outcome.money_truncated = resting.len() > MAX_FINDINGS_PER_CHECK;
+    outcome.money = resting;
     for part in futures::future::try_join_all(walks).await? {
         outcome.players_checked += part.players_checked;
         outcome.postings_checked += part.postings_checked;
@@ -186,15 +194,27 @@ async fn verify_chunk(
         .collect();
     for player in &players {
         let known = known.remove(&player.id);
-        let from = match (&known, pass) {
-            (Some(c), TrailPass::Incremental) if c.broken_reason.is_none() => Anchor {
-                entry_id: c.entry_id,
-                link: c.chain_hash.clone(),
-            },
-            _ => Anchor::genesis(),
+        let (from, balance) = match (&known, pass) {
+            (
+                Some(checkpoint::Model {
+                    entry_id,
+                    chain_hash,
+                    broken_reason: None,
+                    balance_minor: Some(balance),
+                    ..
+                }),
+                TrailPass::Incremental,
+            ) => (
+                Anchor {
+                    entry_id: *entry_id,
+                    link: chain_hash.clone(),
+                },
+                *balance,
+            ),
+            _ => (Anchor::genesis(), 0),
         };
         outcome.players_checked += 1;
-        let next = match trail::verify_player(db, player, &from).await? {
+        let next = match trail::verify_player(db, player, &from, balance).await? {
             Chain::Verified {
                 end,
                 postings,
@@ -203,14 +223,14 @@ async fn verify_chunk(
                 outcome.postings_checked += postings;
                 let found = money_findings(db, player, &money).await?;
                 if found.is_empty() {
-                    checkpoint_row(&player.id, &end, None, now)
+                    checkpoint_row(&player.id, &end, None, Some(money.balance), now)
                 } else {
                     // Under watch: walked from the start on every run until the money adds up.
                     let watch = trail::Break {
                         player_id: player.id.clone(),
                         entry_id: money
                             .first_wrong_balance
-                            .or(money.unbalanced.first().map(|&(id, _)| id)),
+                            .or(money.unbalanced.first().map(|u| u.entry_id)),
                         reason: MONEY_WATCH.to_owned(),
                     };
                     if outcome.money.len() < MAX_FINDINGS_PER_CHECK {
@@ -218,12 +238,12 @@ async fn verify_chunk(
                     } else {
                         outcome.money_truncated = true;
                     }
-                    checkpoint_row(&player.id, &Anchor::genesis(), Some(&watch), now)
+                    checkpoint_row(&player.id, &Anchor::genesis(), Some(&watch), None, now)
                 }
             }
             Chain::Broken { found, postings } => {
                 outcome.postings_checked += postings;
-                let row = checkpoint_row(&player.id, &Anchor::genesis(), Some(&found), now);
+                let row = checkpoint_row(&player.id, &Anchor::genesis(), Some(&found), None, now);
                 if outcome.check.findings.len() < MAX_FINDINGS_PER_CHECK {
                     outcome.check.findings.push(finding(found));
                 } else {
@@ -267,7 +287,7 @@ async fn money_findings(
     if money.unbalanced.is_empty() {
         return Ok(found);
     }
-    let ids = money.unbalanced.iter().map(|&(id, _)| id);
+    let ids = money.unbalanced.iter().map(|u| u.wallet_transaction_id);
     let transactions: HashMap<i64, wallet_transaction::Model> = wallet_transaction::Entity::find()
         .filter(wallet_transaction::Column::Id.is_in(ids))
         .all(db)
@@ -275,25 +295,69 @@ async fn money_findings(
         .into_iter()
         .map(|t| (t.id, t))
         .collect();
-    for &(id, sum) in &money.unbalanced {
-        let Some(t) = transactions.get(&id) else {
-            continue;
-        };
+    for posting in &money.unbalanced {
+        let id = posting.wallet_transaction_id;
+        // The foreign key keeps the row; without it the finding still names the posting.
+        let (scope, transaction_id) = transactions.get(&id).map_or_else(
+            || (NO_SCOPE.to_owned(), id.to_string()),
+            |t| (t.scope.clone(), t.transaction_id.clone()),
+        );
         found.push(Finding {
             kind: UNBALANCED_TRANSACTION,
             severity: Severity::Critical,
-            subject: Subject::Transaction(t.scope.clone(), t.transaction_id.clone()),
-            provider_id: Some(t.scope.clone()).filter(|s| !s.starts_with('@')),
-            details: json!({ "wallet_transaction_id": id, "entries_sum_minor": sum, "entries": 2 }),
+            provider_id: Some(scope.clone()).filter(|s| !s.starts_with('@')),
+            subject: Subject::Transaction(scope, transaction_id),
+            details: json!({ "wallet_transaction_id": id, "entries_sum_minor": posting.sum,
+                             "entries": 2, "player_entry_id": posting.entry_id }),
         });
     }
     Ok(found)
+}
+
+/// The scope of an unbalanced posting whose wallet transaction row is gone.
+const NO_SCOPE: &str = "@missing";
+
+/// Players who did not post since their checkpoint, whose balance is not the sum the
+/// checkpoint keeps: a balance changed without a posting. One pass over the players
+/// joined to their checkpoints by primary key.
+async fn resting_balances(db: &impl ConnectionTrait) -> Result<Vec<Finding>, DbErr> {
+    let rows = sql::query(
+        db,
+        "SELECT p.id AS player_id, p.balance_minor AS balance_minor, \
+                c.balance_minor AS ledger_sum_minor \
+         FROM players p JOIN trail_checkpoints c ON c.player_id = p.id \
+         WHERE c.broken_reason IS NULL AND c.balance_minor IS NOT NULL \
+           AND c.chain_hash = COALESCE(p.ledger_head, ?) \
+           AND p.balance_minor <> c.balance_minor \
+         ORDER BY p.id LIMIT ?",
+        vec![
+            trail::GENESIS.into(),
+            i64::try_from(MAX_FINDINGS_PER_CHECK + 1)
+                .unwrap_or(i64::MAX)
+                .into(),
+        ],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let balance = row.try_get::<i64>("", "balance_minor")?;
+            let sum = row.try_get::<i64>("", "ledger_sum_minor")?;
+            Ok(Finding {
+                kind: BALANCE_MISMATCH,
+                severity: Severity::Critical,
+                subject: Subject::Player(row.try_get::<String>("", "player_id")?),
+                provider_id: None,
+                details: json!({ "balance_minor": balance, "ledger_sum_minor": sum }),
+            })
+        })
+        .collect()
 }
 
 fn checkpoint_row(
     player_id: &str,
     at: &Anchor,
     broken: Option<&trail::Break>,
+    balance: Option<i64>,
     now: DateTime<Utc>,
 ) -> checkpoint::Model {
     checkpoint::Model {
@@ -302,6 +366,7 @@ fn checkpoint_row(
         chain_hash: at.link.clone(),
         broken_entry_id: broken.and_then(|b| b.entry_id),
         broken_reason: broken.map(|b| b.reason.clone()),
+        balance_minor: balance,
         updated_at: now,
     }
 }
@@ -313,11 +378,13 @@ fn same_position(a: &checkpoint::Model, b: &checkpoint::Model) -> bool {
         &a.chain_hash,
         a.broken_entry_id,
         &a.broken_reason,
+        a.balance_minor,
     ) == (
         b.entry_id,
         &b.chain_hash,
         b.broken_entry_id,
         &b.broken_reason,
+        b.balance_minor,
     )
 }
 
@@ -351,7 +418,8 @@ async fn all_players(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
         .collect()
 }
 
-/// Players an incremental pass walks: no checkpoint yet, a recorded break, a head that is
+/// Players an incremental pass walks: no checkpoint yet, a recorded break (or money under
+/// watch), a checkpoint without its sum (written before the money was checked), a head that is
 /// not the checkpoint's link (new postings, or an edited head), a checkpointed entry that
 /// is gone or carries another link, or a player entry above the previous run's highest id
 /// (an entry inserted without moving the head). One pass over the players joined to their
@@ -365,7 +433,7 @@ async fn changed_players(
         "SELECT p.id AS id FROM players p \
          LEFT JOIN trail_checkpoints c ON c.player_id = p.id \
          LEFT JOIN ledger_entries e ON e.id = c.entry_id \
-         WHERE c.player_id IS NULL OR c.broken_reason IS NOT NULL \
+         WHERE c.player_id IS NULL OR c.broken_reason IS NOT NULL OR c.balance_minor IS NULL \
             OR c.chain_hash <> COALESCE(p.ledger_head, ?) \
             OR (c.entry_id > 0 AND (e.id IS NULL OR e.chain_hash IS NULL \
                                     OR e.chain_hash <> c.chain_hash))",
@@ -406,6 +474,7 @@ pub async fn save_checkpoints(
             chain_hash: Set(row.chain_hash.clone()),
             broken_entry_id: Set(row.broken_entry_id),
             broken_reason: Set(row.broken_reason.clone()),
+            balance_minor: Set(row.balance_minor),
             updated_at: Set(row.updated_at),
         });
         checkpoint::Entity::insert_many(models)
@@ -416,6 +485,7 @@ pub async fn save_checkpoints(
                         checkpoint::Column::ChainHash,
                         checkpoint::Column::BrokenEntryId,
                         checkpoint::Column::BrokenReason,
+                        checkpoint::Column::BalanceMinor,
                         checkpoint::Column::UpdatedAt,
                     ])
                     .to_owned(),

@@ -612,3 +612,65 @@ async fn a_balance_that_strays_from_its_entries_is_found_incrementally_until_rep
         "RESOLVED"
     );
 }
+
+#[tokio::test]
+async fn a_balance_edited_with_its_newest_entry_is_found_by_the_next_incremental_run() {
+    let app = spawn_app().await;
+    let (_provider, player) = traffic(&app).await;
+    let store = store_of(&app).await;
+    assert_eq!(reconcile(&store, AUTO).await.findings, 0);
+    // Both moved by the same amount, the link left alone: the player's newest entry still
+    // agrees with the player row, and the head did not move, so nobody walks the player.
+    let newest = *player_entries(&app, &player).await.last().unwrap();
+    execute(
+        &app,
+        &format!("UPDATE ledger_entries SET balance_after_minor = balance_after_minor + 500 WHERE id = {newest}"),
+    )
+    .await;
+    execute(
+        &app,
+        &format!(
+            "UPDATE players SET balance_minor = balance_minor + 500 WHERE id = {}",
+            quote(&player.id)
+        ),
+    )
+    .await;
+
+    let summary = reconcile(&store, AUTO).await;
+
+    assert_eq!(summary.trail.pass, TrailPass::Incremental);
+    assert_eq!(summary.trail.players_checked, 0, "the head did not move");
+    let finding = the_money_finding(&app, "BALANCE_MISMATCH").await;
+    let details: serde_json::Value = serde_json::from_str(&finding.details).unwrap();
+    assert_eq!(
+        details["balance_minor"].as_i64().unwrap() - 500,
+        details["ledger_sum_minor"].as_i64().unwrap(),
+        "compared with the sum the checkpoint keeps: {details}"
+    );
+}
+
+#[tokio::test]
+async fn checkpoints_without_a_sum_are_walked_from_the_first_posting() {
+    let app = spawn_app().await;
+    let (provider, player) = traffic(&app).await;
+    let store = store_of(&app).await;
+    let first = reconcile(&store, AUTO).await;
+    play(&provider, &player, 30).await;
+    // As a database upgraded from a version whose checkpoints kept no sum.
+    execute(&app, "UPDATE trail_checkpoints SET balance_minor = NULL").await;
+
+    let upgraded = reconcile(&store, AUTO).await;
+
+    assert_eq!(upgraded.trail.pass, TrailPass::Incremental);
+    assert_eq!(
+        upgraded.trail.postings_checked,
+        first.trail.postings_checked + 2,
+        "every posting again, and the new bet and win"
+    );
+    assert_eq!(upgraded.findings, first.findings);
+    let next = reconcile(&store, AUTO).await;
+    assert_eq!(
+        (next.trail.players_checked, next.trail.postings_checked),
+        (0, 0)
+    );
+}

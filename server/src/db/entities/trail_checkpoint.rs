@@ -15,6 +15,10 @@ pub struct Model {
     /// Why the chain does not verify; `None` while it does.
     #[sea_orm(column_type = "Text", nullable)]
     pub broken_reason: Option<String>,
+    /// The sum of the player's entries up to `entry_id`, as the walk that verified them
+    /// added it up; `None` when the money was not verified that far (the next run walks
+    /// the player from the start).
+    pub balance_minor: Option<i64>,
     pub updated_at: DateTimeUtc,
 }
 
