@@ -8,9 +8,14 @@
 # the minute's throughput and p99, and it ends with the bench's full verification
 # (balances against the model, reconciliation, the ledger's invariants).
 #
-#   scripts/soak.sh [sqlite|postgres|both] [MINUTES]      (SKIP_BUILD=1: no cargo build;
+#   scripts/soak.sh [sqlite|postgres|both|together] [MINUTES]
+#                                                         (SKIP_BUILD=1: no cargo build;
 #                                                         SOAK_HISTORY=N: N transactions of
 #                                                         history first, 0 for none)
+#
+# `both` soaks one engine after the other; `together` soaks both at once, each measuring
+# its capacity beside the other and running at half of it (together about half of the
+# machine), in half the time.
 #
 # Verdict: the mean RSS and the mean p99 of the last ten minutes within 10 % of the first
 # ten after a minute of warm-up (runs under 25 minutes compare the first and last third).
@@ -34,7 +39,7 @@ pg_dir=""
 
 cleanup() {
     local status=$?
-    for pid in "$bench_pid" "$server_pid"; do
+    for pid in "$bench_pid" "$server_pid" "${sqlite_soak:-}" "${postgres_soak:-}" "${follow:-}"; do
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -79,7 +84,13 @@ soak() {
         "$bin" reconcile --database-url "$url" >"$tmp_root/$engine-reconcile.log" 2>&1 ||
             { cat "$tmp_root/$engine-reconcile.log" >&2; return 1; }
     fi
-    start_wallet "$bin" "$url" "$tmp_root/server.log" "$token" \
+    # With `together`, each engine waits here for the other, so that both measure their
+    # capacity, and soak, beside each other.
+    touch "$tmp_root/ready-$engine"
+    if [ "$engines" = together ]; then
+        until [ -e "$tmp_root/ready-sqlite" ] && [ -e "$tmp_root/ready-postgres" ]; do sleep 1; done
+    fi
+    start_wallet "$bin" "$url" "$tmp_root/$engine-server.log" "$token" \
         WALLET_ADMIN_PASSWORD="soak-admin-password" RUST_LOG=warn
     target=$server_url
     capacity="$("$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \
@@ -114,8 +125,9 @@ soak() {
     wait "$bench_pid" || status=$?
     bench_pid=""
     stop_wallet
-    summarise "$engine" "$log" "$samples" "$capacity" "$rate" | tee "$out/$engine.txt"
-    sed -n '/^verification/,$p' "$log" | tee -a "$out/$engine.txt"
+    summarise "$engine" "$log" "$samples" "$capacity" "$rate" >"$out/$engine.txt"
+    sed -n '/^verification/,$p' "$log" >>"$out/$engine.txt"
+    cat "$out/$engine.txt"
     [ "$status" -eq 0 ] && grep -q "^verdict: steady" "$out/$engine.txt"
 }
 
@@ -123,10 +135,10 @@ soak() {
 summarise() {
     local engine=$1 log=$2 samples=$3 capacity=$4 rate=$5
     sed -n 's/^window [0-9]* s: \([0-9]*\) requests\/s, p50 [0-9.]* ms, p99 \([0-9.]*\) ms.*/\1 \2/p' "$log" |
-        awk '{print $1, $2}' >"$tmp_root/windows.txt"
+        awk '{print $1, $2}' >"$tmp_root/$engine-windows.txt"
     echo "soak on $engine: $minutes min of mixed traffic at $rate operations/s (capacity $capacity), $clients clients, $players players, $history transactions of history first, release build $(git rev-parse --short HEAD)"
     # Row by row: window n and sample n cover the same minute.
-    paste -d ' ' "$tmp_root/windows.txt" "$samples" | awk 'NF == 6' | awk '
+    paste -d ' ' "$tmp_root/$engine-windows.txt" "$samples" | awk 'NF == 6' | awk '
         BEGIN { print "minute | requests/s | p99 ms | RSS MB | open files | database MB" }
         { n++; rps[n]=$1; p99[n]=$2; rss[n]=$4/1024; db[n]=$6/1e6
           printf "%d | %.0f | %.1f | %.1f | %d | %.1f\n", $3, $1, $2, rss[n], $5, db[n] }
@@ -146,14 +158,44 @@ summarise() {
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p server
 mkdir -p "$out"
 status=0
-if [ "$engines" != postgres ]; then
-    soak sqlite "sqlite://$tmp_root/wallet.db?mode=rwc" || status=1
-fi
-if [ "$engines" != sqlite ]; then
+# One engine's soak in a subshell of its own (for `together`), which stops its own server
+# and load if it ends early.
+soak_apart() {
+    (
+        trap 'for pid in "$bench_pid" "$server_pid"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done' EXIT
+        soak "$@" || exit 1
+    )
+}
+
+start_postgres() {
     pg_dir="$tmp_root/postgres"
     pg_port="$(free_port)"
     start_pg_cluster "$pg_dir" "$pg_port" 300
     as_pg_owner "$(newest_pg_bin)/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE wallet"
+}
+
+case "$engines" in
+sqlite | postgres | both | together) ;;
+*) echo "engine: sqlite, postgres, both or together" >&2; exit 2 ;;
+esac
+if [ "$engines" = together ]; then
+    start_postgres
+    soak_apart sqlite "sqlite://$tmp_root/wallet.db?mode=rwc" >"$tmp_root/sqlite.out" 2>&1 &
+    sqlite_soak=$!
+    soak_apart postgres "postgres://postgres@127.0.0.1:$pg_port/wallet" >"$tmp_root/postgres.out" 2>&1 &
+    postgres_soak=$!
+    tail -n +1 -f "$tmp_root/sqlite.out" "$tmp_root/postgres.out" &
+    follow=$!
+    wait "$sqlite_soak" || status=1
+    wait "$postgres_soak" || status=1
+    kill "$follow" 2>/dev/null || true
+    exit "$status"
+fi
+if [ "$engines" != postgres ]; then
+    soak sqlite "sqlite://$tmp_root/wallet.db?mode=rwc" || status=1
+fi
+if [ "$engines" != sqlite ]; then
+    start_postgres
     soak postgres "postgres://postgres@127.0.0.1:$pg_port/wallet" || status=1
 fi
 exit "$status"
