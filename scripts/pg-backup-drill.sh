@@ -132,5 +132,5 @@ echo "    restored $(wc -l <"$tmp_root/restored.txt") transactions; missing from
 [ "$missing_before" -eq 0 ] && [ "$missing_after" -eq 0 ] || exit 1
 url="postgres://postgres@127.0.0.1:$rport/wallet"
 "$server_bin" verify-trail --database-url "$url" >/dev/null
-"$server_bin" reconcile --database-url "$url" >/dev/null
+"$server_bin" reconcile --full --database-url "$url" >/dev/null
 echo "pg-backup-drill: the restored cluster holds everything and verifies"

@@ -66,6 +66,9 @@ pub enum ErrorCode {
     NotFound,
     /// 409 (operator API): a seal was asked of a server without a seal key.
     SealingOff,
+    /// 409 (operator API): the seal file holds seals this database did not make (another
+    /// database's file, or a database restored from before them); nothing was sealed.
+    SealFileMismatch,
 }
 
 impl ErrorCode {
@@ -85,7 +88,8 @@ impl ErrorCode {
             | KeyInUse
             | InvalidTransition
             | RunInProgress
-            | SealingOff => 409,
+            | SealingOff
+            | SealFileMismatch => 409,
             CurrencyMismatch | InsufficientFunds | NotReversible => 422,
             RateLimited => 429,
             InternalError => 500,
@@ -137,6 +141,7 @@ impl ErrorCode {
             RunInProgress => "RUN_IN_PROGRESS",
             NotFound => "NOT_FOUND",
             SealingOff => "SEALING_OFF",
+            SealFileMismatch => "SEAL_FILE_MISMATCH",
         }
     }
 }

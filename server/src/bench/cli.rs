@@ -63,7 +63,10 @@ pub struct LoadArgs {
     /// the ledger at the end
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
-    /// Run the database's own floor too (needs --database-url)
+    /// Run the database's own floor too (needs --database-url): pgbench TPC-B on
+    /// PostgreSQL; on SQLite the wallet's own writes without HTTP, once with keys in one
+    /// sequence and once with one key sequence per client as the bench sends them (about
+    /// 20 s more)
     #[arg(long, requires = "database_url")]
     pub baseline: bool,
     /// pgbench's scale factor [default: the client count]

@@ -237,6 +237,9 @@ pub fn sqlite_options(database_url: &str) -> anyhow::Result<SqliteConnectOptions
         .foreign_keys(true))
 }
 
+/// Prepared statements kept per read connection on SQLite (see `connect_sqlite`).
+const READ_STATEMENT_CACHE: usize = 24;
+
 async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
     if database_url.contains(":memory:") || database_url.contains("mode=memory") {
         anyhow::bail!(
@@ -288,10 +291,18 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         writer_config.sqlite_max_size_mb,
     ));
     let inline_reads = InlineReads::for_file(options.get_filename());
+    // SQLite keeps a prepared statement in this process, and an `IN (…)` list of each
+    // length is a statement of its own (the hash-chain walk's counter entries, the
+    // console's filters): with sqlx's default of 100 per connection, eight connections
+    // grew by tens of megabytes over an hour's soak (docs/RELIABILITY.md, "The soak").
     let read_pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options.read_only(true))
+        .connect_with(
+            options
+                .read_only(true)
+                .statement_cache_capacity(READ_STATEMENT_CACHE),
+        )
         .await?;
     Ok(Store {
         engine: Engine::Sqlite,

@@ -57,8 +57,11 @@ use crate::trail::{self, Anchor, Chain, Tally};
 pub const TRAIL_BROKEN: &str = "TRAIL_BROKEN";
 /// Players loaded per query; also checkpoint rows per upsert (seven parameters each).
 const CHUNK: usize = 500;
-/// Chains walked at once, each on a read connection of its own: a full pass is most of
-/// a run, and one connection leaves the second core idle while it waits on the database.
+/// Chains walked at once on a full pass, each on a read connection of its own: a full pass
+/// is most of a run, and one connection leaves the second core idle while it waits on the
+/// database. An incremental pass walks with one: it reads only minutes of postings, and
+/// two walkers took both cores from the money path for seconds every run (p99 spikes in
+/// the soak, docs/RELIABILITY.md).
 const WORKERS: usize = 2;
 
 /// What a pass found, and where the checkpoints move (written with the findings).
@@ -115,8 +118,12 @@ pub async fn verify(
             resting_balances(&db).await?,
         ),
     };
+    let workers = match pass {
+        TrailPass::Full => WORKERS,
+        TrailPass::Incremental => 1,
+    };
     let shares: Vec<&[String]> = players
-        .chunks(players.len().div_ceil(WORKERS).max(1))
+        .chunks(players.len().div_ceil(workers).max(1))
         .collect();
     let mut snapshots = vec![db];
     while snapshots.len() < shares.len() {

@@ -14,7 +14,7 @@ use crate::state::AppState;
 
 #[utoipa::path(post, path = "/operator/v1/trail/seals", tag = "operator",
     responses((status = 201, description = "The new seal, as appended to the seal file"),
-              (status = 409, description = "SEALING_OFF: the server has no seal key; RUN_IN_PROGRESS: another process made the same seal at that moment", body = crate::wallet::wire::ErrorResponse)),
+              (status = 409, description = "SEALING_OFF: the server has no seal key; RUN_IN_PROGRESS: another process made the same seal at that moment; SEAL_FILE_MISMATCH: the seal file holds seals this database did not make", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn post_seal(
     State(state): State<AppState>,
@@ -27,6 +27,10 @@ pub async fn post_seal(
             .map_err(|error| match error {
                 SealError::Service(error) => error.into_api(),
                 SealError::Raced(_) => ApiError::new(ErrorCode::RunInProgress, error.to_string()),
+                SealError::ForeignFile { .. } => {
+                    tracing::error!(%error, "seal file");
+                    ApiError::new(ErrorCode::SealFileMismatch, error.to_string())
+                }
                 SealError::File { .. } => {
                     tracing::error!(%error, "seal file");
                     ApiError::new(ErrorCode::InternalError, error.to_string())

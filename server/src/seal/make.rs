@@ -33,6 +33,18 @@ pub enum SealError {
     /// The seal is stored, but the file could not take it; the next seal appends it too.
     #[error("seal file {path}: {error}")]
     File { path: String, error: String },
+    /// The file already holds the seal this database would make next: it belongs to
+    /// another database, or the database was restored from before those seals. Nothing
+    /// was stored; a person decides which file goes with which database.
+    #[error(
+        "seal file {path} already holds seal {in_file} but the database's next seal is \
+         {next}: a seal file from another database, or a database restored from before it"
+    )]
+    ForeignFile {
+        path: String,
+        in_file: i64,
+        next: i64,
+    },
 }
 
 impl From<sea_orm::DbErr> for SealError {
@@ -57,12 +69,10 @@ pub async fn seal_now(store: &Store, sealing: &Sealing) -> Result<SealRecord, Se
         .await?;
     let number = latest.as_ref().map_or(0, |seal| seal.id) + 1;
     if in_file >= number {
-        return Err(SealError::File {
+        return Err(SealError::ForeignFile {
             path: sealing.file.display().to_string(),
-            error: format!(
-                "it already holds seal {in_file} but the database's next seal is {number}: \
-                 a seal file from another database, or a database restored from before it"
-            ),
+            in_file,
+            next: number,
         });
     }
     let previous = match &latest {
@@ -78,17 +88,17 @@ pub async fn seal_now(store: &Store, sealing: &Sealing) -> Result<SealRecord, Se
         leaves.insert(player_id.clone(), leaf.clone());
     }
     let sealed_at = Utc::now();
+    let summary = merkle::summarise(
+        leaves
+            .iter()
+            .map(|(id, (postings, head))| (id.as_str(), *postings, head.as_str())),
+    );
     let mut record = SealRecord {
         seal: number,
         sealed_at: sealed_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        players: leaves.len() as i64,
-        postings: leaves.values().map(|(postings, _)| postings).sum(),
-        root: merkle::root(
-            leaves
-                .iter()
-                .map(|(id, (postings, head))| merkle::leaf(id, *postings, head))
-                .collect(),
-        ),
+        players: summary.players,
+        postings: summary.postings,
+        root: summary.root,
         previous,
         public_key: sealing.key.public_hex(),
         signature: String::new(),

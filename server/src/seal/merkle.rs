@@ -18,6 +18,31 @@ pub fn leaf(player_id: &str, postings: i64, head: &str) -> Hash {
     hasher.finalize().into()
 }
 
+/// What a seal signs about its leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The Merkle root, hex.
+    pub root: String,
+    pub players: i64,
+    /// The postings of every player, summed.
+    pub postings: i64,
+}
+
+/// The summary of `(player id, postings, head)` leaves given in ascending player id.
+pub fn summarise<'a>(leaves: impl Iterator<Item = (&'a str, i64, &'a str)>) -> Summary {
+    let mut hashes = Vec::new();
+    let mut postings = 0;
+    for (player_id, count, head) in leaves {
+        postings += count;
+        hashes.push(leaf(player_id, count, head));
+    }
+    Summary {
+        players: hashes.len() as i64,
+        postings,
+        root: root(hashes),
+    }
+}
+
 /// The root over `leaves` in the order given, hex.
 pub fn root(mut level: Vec<Hash>) -> String {
     if level.is_empty() {

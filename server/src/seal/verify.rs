@@ -129,14 +129,14 @@ fn check_roots(seals: &[SealRecord], rows: &[trail_seal_leaf::Model]) -> Option<
         while let Some(row) = rows.next_if(|row| row.seal_id <= seal.seal) {
             leaves.insert(&row.player_id, (row.postings, &row.head));
         }
-        let root = merkle::root(
+        let found = merkle::summarise(
             leaves
                 .iter()
-                .map(|(id, (postings, head))| merkle::leaf(id, *postings, head))
-                .collect(),
+                .map(|(id, (postings, head))| (*id, *postings, *head)),
         );
-        let postings: i64 = leaves.values().map(|(postings, _)| postings).sum();
-        if root != seal.root || leaves.len() as i64 != seal.players || postings != seal.postings {
+        if (found.root.as_str(), found.players, found.postings)
+            != (seal.root.as_str(), seal.players, seal.postings)
+        {
             return Some(Unmatched {
                 seal: seal.seal,
                 player_id: None,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Statement};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use server::seal::{SealKey, Sealing};
 use server::trail::{link, Posting, GENESIS};
@@ -377,4 +377,41 @@ async fn two_sealers_sharing_one_file_append_in_turn() {
     );
     let (code, stdout) = verify_trail(&app, Some((&file, &dir.0.join("seal.key.pub")))).await;
     assert_eq!(code, Some(0), "{stdout}");
+}
+
+/// A seal file that already holds the seal the database would make next belongs to
+/// another database (or the database was restored from before it): refused with its own
+/// code, nothing stored, the file untouched.
+#[tokio::test]
+async fn a_seal_file_of_another_database_is_refused_and_nothing_is_sealed() {
+    let dir = new_dir();
+    let (app, _key) = sealed_app(&dir.0, None).await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    rounds(&provider, &player, &[100]).await;
+    seal(&app).await;
+    let file = dir.0.join("seals.jsonl");
+    // The other database's file, one seal further.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut record: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    record["seal"] = json!(2);
+    std::fs::write(&file, format!("{text}{record}\n")).unwrap();
+
+    let response = app
+        .operator()
+        .request(Method::POST, "/operator/v1/trail/seals", None)
+        .await;
+
+    assert_eq!(
+        (response.status, response.code()),
+        (409, Some("SEAL_FILE_MISMATCH")),
+        "{}",
+        response.body
+    );
+    let listed = app
+        .operator()
+        .request(Method::GET, "/operator/v1/trail/seals", None)
+        .await;
+    assert_eq!(listed.body["seals"].as_array().map(Vec::len), Some(1));
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 2);
 }
