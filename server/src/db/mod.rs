@@ -239,6 +239,8 @@ pub fn sqlite_options(database_url: &str) -> anyhow::Result<SqliteConnectOptions
 
 /// Prepared statements kept per read connection on SQLite (see `connect_sqlite`).
 const READ_STATEMENT_CACHE: usize = 24;
+/// SQLite's page cache per read connection, in KiB (SQLite's default is 2,000).
+const READ_PAGE_CACHE_KIB: u32 = 512;
 
 async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyhow::Result<Store> {
     if database_url.contains(":memory:") || database_url.contains("mode=memory") {
@@ -291,17 +293,20 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         writer_config.sqlite_max_size_mb,
     ));
     let inline_reads = InlineReads::for_file(options.get_filename());
-    // SQLite keeps a prepared statement in this process, and an `IN (…)` list of each
-    // length is a statement of its own (the hash-chain walk's counter entries, the
-    // console's filters): with sqlx's default of 100 per connection, eight connections
-    // grew by tens of megabytes over an hour's soak (docs/RELIABILITY.md, "The soak").
+    // The read pool serves reconciliation, the console and the operator API, not the
+    // money path (`inline_reads`). Its connections take turns, and each kept SQLite's
+    // default 2 MB page cache and sqlx's 100 prepared statements (an `IN (…)` list of each
+    // length is a statement of its own): over an hour's soak the server grew by about
+    // 20 MB as one reconciliation run after another filled another connection's cache
+    // (docs/RELIABILITY.md, "The soak"). The pages stay in the operating system's cache.
     let read_pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(
             options
                 .read_only(true)
-                .statement_cache_capacity(READ_STATEMENT_CACHE),
+                .statement_cache_capacity(READ_STATEMENT_CACHE)
+                .pragma("cache_size", format!("-{READ_PAGE_CACHE_KIB}")),
         )
         .await?;
     Ok(Store {
