@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::checks::{self, CheckResult, Thresholds};
-use super::findings::{self, Finding, Subject};
+use super::findings::{self, Finding};
 use super::pass::{self, TrailMode, TrailPass};
 use super::trail_check::{self, TrailOutcome};
 use crate::db::entities::{discrepancy, reconciliation_run as run};
@@ -385,12 +385,16 @@ async fn finish_run(
         i64::try_from(trail.postings_checked).unwrap_or(i64::MAX),
         trail.last_entry_id,
     );
-    let broken_players: Vec<Subject> = trail
-        .check
-        .findings
-        .iter()
-        .map(|f| f.subject.clone())
-        .collect();
+    // A broken chain stops the walk before the money past the break: a balance finding about
+    // such a player stays open until the chain verifies again.
+    let unwalked: Arc<Vec<String>> = Arc::new(
+        trail
+            .check
+            .findings
+            .iter()
+            .map(|f| f.subject.id())
+            .collect(),
+    );
     results.push(trail.check);
     let checks: Vec<(&'static str, usize, bool)> = results
         .iter()
@@ -402,9 +406,6 @@ async fn finish_run(
         .filter(|r| r.complete())
         .map(|r| r.kind)
         .collect();
-    // A broken chain stops the walk before the money past the break: a balance finding about
-    // such a player stays open until the chain verifies again.
-    let unwalked: Arc<Vec<String>> = Arc::new(broken_players.iter().map(Subject::id).collect());
     let all: Arc<Vec<Finding>> = Arc::new(results.into_iter().flat_map(|r| r.findings).collect());
     let complete = Arc::new(complete);
     let findings_count = all.len() as u64;
