@@ -32,6 +32,7 @@ mod node;
 mod nodes;
 mod operator;
 mod outage;
+mod pg_cluster;
 mod process;
 mod reconcile;
 mod refunds;
