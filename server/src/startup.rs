@@ -20,7 +20,12 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::reconcile::router(state.clone()))
         .merge(crate::seal::router(state.clone()))
         .merge(crate::health::router())
-        .merge(crate::trace::metrics::router(
+        .merge(crate::health::metrics::router(
+            crate::health::Gauges::new(
+                state.store.clone(),
+                state.schedule.interval,
+                state.schedule.thresholds.orphan_after,
+            ),
             config.metrics_token.as_deref(),
         ))
         .merge(crate::openapi::router(&state.currencies))

@@ -272,6 +272,11 @@ pub fn spawn_sqlite(
 }
 
 impl Handle {
+    /// Units waiting for the writer to take them.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// Queues a unit that answers its caller itself; never waits.
     pub fn enqueue(&self, unit: Job) -> Result<(), ServiceError> {
         self.queue.try_send(unit).map_err(|error| match error {
@@ -542,7 +547,7 @@ fn run_sync_batch(
         before_commit();
         let started = std::time::Instant::now();
         let commit = sqlite_sync::run(connection, "COMMIT");
-        crate::trace::metrics::record_write_phase("commit", started.elapsed());
+        crate::telemetry::metrics::record_write_phase("commit", started.elapsed());
         if commit.is_err() && sqlite_sync::in_transaction(connection) {
             let _ = sqlite_sync::run(connection, "ROLLBACK");
         }
@@ -630,6 +635,6 @@ async fn run_batch(
     }
     let started = std::time::Instant::now();
     let commit = txn.commit().await;
-    crate::trace::metrics::record_write_phase("commit", started.elapsed());
+    crate::telemetry::metrics::record_write_phase("commit", started.elapsed());
     Ok(Some(commit))
 }

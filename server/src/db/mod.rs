@@ -88,6 +88,33 @@ pub struct Store {
     space: std::sync::Arc<space::Space>,
 }
 
+/// How busy one connection pool is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUse {
+    pub name: &'static str,
+    /// Connections open, busy or idle.
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUse {
+    fn of(name: &'static str, db: &DatabaseConnection) -> PoolUse {
+        fn use_of<D: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<D>) -> PoolUse {
+            PoolUse {
+                name,
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => use_of(name, db.get_postgres_connection_pool()),
+            _ => use_of(name, db.get_sqlite_connection_pool()),
+        }
+    }
+}
+
 #[derive(Clone)]
 enum Writer {
     /// Every unit in a transaction of its own; the money path in these lanes, if any.
@@ -212,6 +239,25 @@ impl Store {
                 Ok(())
             }
         }
+    }
+
+    /// Units waiting for the writer (for `/metrics`): on PostgreSQL, in every lane.
+    pub fn write_queue_depth(&self) -> usize {
+        match &self.writer {
+            Writer::Sqlite(handle) => handle.queued(),
+            Writer::Postgres(_, lanes) => lanes.iter().map(group_commit::Handle::queued).sum(),
+        }
+    }
+
+    /// The connection pools' use (for `/metrics`): the read pool (reconciliation, the
+    /// console, the operator API) and, on PostgreSQL, the pool of the writes outside the
+    /// money path's lanes.
+    pub fn pools(&self) -> Vec<PoolUse> {
+        let mut pools = vec![PoolUse::of("read", &self.reader)];
+        if let Writer::Postgres(db, _) = &self.writer {
+            pools.push(PoolUse::of("write", db));
+        }
+        pools
     }
 
     /// `true` when the database answers a trivial query.

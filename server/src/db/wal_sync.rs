@@ -156,7 +156,7 @@ fn run(wal: &File, path: &Path, receiver: &mpsc::Receiver<Committed>, marks: &Ma
             eprintln!("fsync of {} failed ({error}): stopping", path.display());
             std::process::abort();
         }
-        crate::trace::metrics::record_write_phase("sync", started.elapsed());
+        crate::telemetry::metrics::record_write_phase("sync", started.elapsed());
         let last = batch.iter().map(|committed| committed.number).max();
         marks
             .durable

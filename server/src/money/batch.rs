@@ -16,7 +16,7 @@ use crate::db::{sqlite_sync, Unit};
 use crate::domain::CurrencyTable;
 use crate::error::ServiceError;
 use crate::idempotency::{first_answer, replay_answer, Answer, StoredAnswer};
-use crate::trace::metrics;
+use crate::telemetry::metrics;
 
 type Reply = oneshot::Sender<Result<Answer, ServiceError>>;
 

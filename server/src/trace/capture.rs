@@ -137,7 +137,7 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
     let operation = parts.extensions.get::<OperationNote>();
     let outcome = operation.map_or_else(|| Outcome::from_status(status), |o| o.outcome);
     let latency = started.elapsed();
-    super::metrics::record_request(
+    crate::telemetry::metrics::record_request(
         &endpoint,
         signature
             .and_then(|s| s.provider_id.as_deref())

@@ -10,12 +10,12 @@ use sea_orm::{
     Statement,
 };
 
+use super::Outcome;
 use crate::db::entities::{attempt, attempt_counter};
+use crate::telemetry::metrics::LATENCY_BOUNDS_MS;
 
 use attempt_counter::Column;
 
-/// Upper bounds of the latency buckets in milliseconds; a last bucket takes the rest.
-pub const LATENCY_BOUNDS_MS: [i64; 12] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 /// The bucket columns, in the order of [`LATENCY_BOUNDS_MS`] and then the open bucket.
 pub const BUCKET_COLUMNS: [Column; 13] = [
     Column::LatencyLe1Ms,
@@ -104,6 +104,18 @@ impl Tally {
             }
         }
         tally
+    }
+
+    /// What the batch's replays would have moved a second time, by currency (minor units).
+    pub fn replayed_amounts(&self) -> BTreeMap<String, i64> {
+        let mut amounts = BTreeMap::new();
+        for (key, measures) in &self.0 {
+            if key.outcome == Outcome::Replay.as_str() && !key.currency.is_empty() {
+                let sum: &mut i64 = amounts.entry(key.currency.clone()).or_default();
+                *sum = sum.saturating_add(measures.amount_minor_sum);
+            }
+        }
+        amounts
     }
 
     /// Stored rows folded into hours: each row's measures added to its key at the start

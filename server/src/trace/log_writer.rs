@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use sea_orm::ConnectionTrait;
 use tokio::sync::mpsc;
 
-use super::metrics;
 use crate::db::entities::attempt;
 use crate::db::Store;
 use crate::error::ServiceError;
+use crate::telemetry::metrics;
 
 /// Records waiting to be written at most.
 const CHANNEL_CAPACITY: usize = 16_384;
@@ -75,7 +75,15 @@ async fn run(
         let started = tokio::time::Instant::now();
         let count = batch.len() as u64;
         let backend = store.reader().get_database_backend();
-        let statements = Arc::new(super::log_statements(std::mem::take(&mut batch), backend));
+        let log_batch = super::log_statements(std::mem::take(&mut batch), backend);
+        // Counted whether or not their records are written: the replays were answered.
+        metrics::record_replayed(
+            log_batch
+                .replayed
+                .iter()
+                .map(|(currency, amount)| (currency.as_str(), *amount)),
+        );
+        let statements = Arc::new(log_batch.statements);
         let mut written = store.write_statements(Arc::clone(&statements)).await;
         // A full database keeps the batch and tries again while the queue holds the next
         // records (past its capacity they are dropped and counted, as under overload).

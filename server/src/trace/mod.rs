@@ -3,7 +3,6 @@
 mod capture;
 pub mod counters;
 mod log_writer;
-pub mod metrics;
 pub mod overview;
 mod redact;
 pub mod retention;
@@ -13,5 +12,5 @@ pub use capture::{body_limit, capture, OperationNote, Outcome, SignatureNote, MA
 pub use log_writer::AttemptLog;
 pub use redact::{cap, redact, redact_and_cap};
 pub use stored_once::{
-    bodies_are_the_keys, drop_the_keys_copies, log_insert, log_statements, replay_body,
+    bodies_are_the_keys, drop_the_keys_copies, log_insert, log_statements, replay_body, LogBatch,
 };

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Func, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult};
 
-use super::counters::{BUCKET_COLUMNS, LATENCY_BOUNDS_MS};
+use super::counters::BUCKET_COLUMNS;
 use super::Outcome;
 use crate::db::entities::attempt_counter::{Column, Entity};
+use crate::telemetry::metrics::LATENCY_BOUNDS_MS;
 
 /// The windows the dashboard offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

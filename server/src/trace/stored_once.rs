@@ -81,7 +81,7 @@ pub fn replay_body<'a>(
 /// (`db::sql::statements_of`): the text of a multi-row statement changes with the
 /// batch's size, so each was parsed again, and pushed the money path's prepared
 /// statements out of the writer's cache.
-pub fn log_statements(records: Vec<attempt::ActiveModel>, backend: DbBackend) -> Vec<Statement> {
+pub fn log_statements(records: Vec<attempt::ActiveModel>, backend: DbBackend) -> LogBatch {
     let tally = Tally::of(&records);
     let mut statements: Vec<Statement> = crate::db::sql::statements_of(backend, records)
         .into_iter()
@@ -91,7 +91,17 @@ pub fn log_statements(records: Vec<attempt::ActiveModel>, backend: DbBackend) ->
         DbBackend::Postgres => statements.extend(tally.upsert_statement(backend)),
         _ => statements.extend(tally.upsert_statements(backend, 1)),
     }
-    statements
+    LogBatch {
+        statements,
+        replayed: tally.replayed_amounts(),
+    }
+}
+
+/// A batch of attempt records ready to write, and what its replays add to `/metrics`.
+pub struct LogBatch {
+    pub statements: Vec<Statement>,
+    /// What the batch's replays would have moved a second time, by currency (minor units).
+    pub replayed: std::collections::BTreeMap<String, i64>,
 }
 
 /// The records' insert alone, without the key's copies; their counters are the caller's

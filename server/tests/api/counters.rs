@@ -11,7 +11,8 @@ use sea_orm::{
 
 use server::db::entities::{attempt, attempt_counter};
 use server::db::{Store, WriterConfig};
-use server::trace::counters::{Tally, LATENCY_BOUNDS_MS};
+use server::telemetry::metrics::LATENCY_BOUNDS_MS;
+use server::trace::counters::Tally;
 use server::trace::overview::{overview, Window};
 use server::trace::retention::{fold_old_minutes, prune, Pruned, Retention, MINUTE_COUNTERS_KEPT};
 

@@ -26,6 +26,7 @@ mod full_disk;
 mod headers;
 mod hostile;
 mod lookups;
+mod metrics;
 mod mfa;
 mod model;
 mod node;

@@ -1,4 +1,10 @@
-//! `/healthz`: the process is up. `/readyz`: the database answers and can grow.
+//! How the running wallet is doing. `/healthz`: the process is up. `/readyz`: the
+//! database answers and can grow. `/metrics`: counters and gauges for Prometheus.
+mod gauges;
+pub mod metrics;
+
+pub use gauges::Gauges;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;

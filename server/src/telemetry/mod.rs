@@ -1,5 +1,8 @@
-//! Logs through `tracing`: human-readable by default, JSON lines with `LOG_FORMAT=json`,
-//! filtered by `RUST_LOG`.
+//! What the wallet tells its operators about itself: logs through `tracing`
+//! (human-readable by default, JSON lines with `LOG_FORMAT=json`, filtered by
+//! `RUST_LOG`), and the process's metrics ([`metrics`]).
+pub mod metrics;
+
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
 

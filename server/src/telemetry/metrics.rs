@@ -1,16 +1,16 @@
-//! `/metrics` in the Prometheus text format, for operators who already run Prometheus.
-//! These are this process's counts since it started (Prometheus scrapes each process and
-//! sums); the dashboard's durable, cross-process numbers are the attempt counters.
+//! The process's own counts since it started, in the Prometheus text format: requests,
+//! latencies, the attempt log's and the writer's work, and the process itself (RSS, CPU,
+//! open files). Prometheus scrapes each process and sums; the dashboard's durable,
+//! cross-process numbers are the attempt counters. `/metrics` (`health::metrics`) serves
+//! these beside the gauges it reads from the database when scraped.
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use super::counters::LATENCY_BOUNDS_MS;
+/// Upper bounds of the latency buckets in milliseconds; a last bucket takes the rest. The
+/// request-duration histogram and the attempt counters (`trace::counters`) share them.
+pub const LATENCY_BOUNDS_MS: [i64; 12] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
 const REQUESTS: &str = "oncewallet_requests_total";
 const REQUEST_DURATION: &str = "oncewallet_request_duration_seconds";
@@ -20,8 +20,10 @@ const LOG_QUEUE_DEPTH: &str = "oncewallet_attempt_log_queue_depth";
 const MONEY_BATCH_OPERATIONS: &str = "oncewallet_money_batch_operations";
 const MONEY_BATCH_DURATION: &str = "oncewallet_money_batch_duration_seconds";
 const WRITE_PHASE_DURATION: &str = "oncewallet_write_phase_duration_seconds";
+const REPLAYED_AMOUNT: &str = "oncewallet_replayed_amount_minor_units_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
 
 /// The process's recorder, installed on first use. A process holds one global recorder,
 /// and tests start many servers in one process: they all share this one.
@@ -40,8 +42,24 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder is installed: /metrics stays empty");
         }
         describe();
+        // Exported from the start, so that an alert on their increase has a series.
+        metrics::counter!(LOG_DROPPED).increment(0);
+        metrics::counter!(LOG_WRITTEN).increment(0);
+        metrics::gauge!(LOG_QUEUE_DEPTH).set(0.0);
+        PROCESS
+            .get_or_init(metrics_process::Collector::default)
+            .describe();
         handle
     })
+}
+
+/// Everything recorded so far, with the process's figures read now.
+pub fn render() -> String {
+    let handle = handle();
+    if let Some(process) = PROCESS.get() {
+        process.collect();
+    }
+    handle.render()
 }
 
 fn describe() {
@@ -72,6 +90,11 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time a money batch takes to load, decide and write (before its commit)."
     );
+    metrics::describe_counter!(
+        REPLAYED_AMOUNT,
+        "Money that duplicate requests would have moved a second time, had they not been \
+         answered from the stored result: the replays' amounts in the currency's minor units."
+    );
     metrics::describe_histogram!(
         WRITE_PHASE_DURATION,
         metrics::Unit::Seconds,
@@ -91,52 +114,6 @@ pub fn record_money_batch(operations: usize, duration: Duration) {
     metrics::histogram!(MONEY_BATCH_DURATION).record(duration.as_secs_f64());
 }
 
-/// `GET /metrics`; with `token` (`WALLET_METRICS_TOKEN`) only for a scraper that sends
-/// `Authorization: Bearer <token>`, since the figures show traffic and money volumes.
-pub fn router<S: Clone + Send + Sync + 'static>(token: Option<&str>) -> Router<S> {
-    let route = Router::new().route("/metrics", get(render));
-    match token {
-        Some(token) => route.layer(axum::middleware::from_fn_with_state(
-            std::sync::Arc::<str>::from(token),
-            require_token,
-        )),
-        None => route,
-    }
-}
-
-async fn require_token(
-    axum::extract::State(token): axum::extract::State<std::sync::Arc<str>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use subtle::ConstantTimeEq;
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-        return next.run(request).await;
-    }
-    (
-        axum::http::StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")],
-        "/metrics needs Authorization: Bearer <WALLET_METRICS_TOKEN>\n",
-    )
-        .into_response()
-}
-
-async fn render() -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        handle().render(),
-    )
-}
-
 /// One answered request.
 pub fn record_request(
     endpoint: &str,
@@ -154,6 +131,15 @@ pub fn record_request(
     metrics::counter!(REQUESTS, &labels).increment(1);
     metrics::histogram!(REQUEST_DURATION, "endpoint" => endpoint.to_owned())
         .record(latency.as_secs_f64());
+}
+
+/// Replays' amounts, by currency (minor units).
+pub fn record_replayed<'a>(amounts: impl IntoIterator<Item = (&'a str, i64)>) {
+    for (currency, amount_minor) in amounts {
+        if let Ok(amount) = u64::try_from(amount_minor) {
+            metrics::counter!(REPLAYED_AMOUNT, "currency" => currency.to_owned()).increment(amount);
+        }
+    }
 }
 
 pub fn record_log_dropped(count: u64) {
