@@ -2,8 +2,8 @@
 # Installs what the build needs, and with `test` also what the tests need, skipping what
 # is already there:
 #   scripts/setup.sh run    the wasm target and wasm-bindgen-cli (scripts/run.sh)
-#   scripts/setup.sh test   also PostgreSQL, Chromium, Node.js + Playwright, curl and
-#                           wasm-opt (scripts/test.sh)
+#   scripts/setup.sh test   also PostgreSQL, Chromium, Node.js + Playwright, curl,
+#                           promtool and wasm-opt (scripts/test.sh)
 # Works as root on a fresh Debian 12 machine that reaches only the package registries
 # (Debian, crates.io, npm): nothing here downloads a binary from anywhere else.
 set -euo pipefail
@@ -100,6 +100,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
     step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, python3, python3-venv, node)"
+fi
+
+# --- promtool, for the alert rules and the dashboard in ops/ ----------------------
+# Only the tool from Debian's `prometheus` package, unpacked: installing the package
+# would also start a Prometheus server.
+if command -v promtool >/dev/null 2>&1; then
+    step "promtool present"
+else
+    step "installing promtool from Debian's prometheus package (the tool only)"
+    unpack="$(mktemp -d)"
+    if ! (cd "$unpack" && apt-get download -q prometheus); then
+        as_root apt-get update -q
+        (cd "$unpack" && apt-get download -q prometheus)
+    fi
+    dpkg-deb -x "$unpack"/prometheus_*.deb "$unpack/root"
+    as_root install -m 0755 "$unpack/root/usr/bin/promtool" /usr/local/bin/promtool
+    rm -rf "$unpack"
 fi
 
 # --- Playwright for the browser tests --------------------------------------------

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test, as CI does (a clean clone, as root, on 2 cores):
+#   0. cargo fmt --check and cargo clippy -D warnings; promtool over ops/
 #   1. cargo test on SQLite (the default database)
 #   2. cargo test again against a throwaway PostgreSQL 15 cluster, then the PostgreSQL
 #      backup-and-restore drill (scripts/pg-backup-drill.sh)
@@ -234,6 +235,14 @@ section "setup"
 scripts/setup.sh test
 section "build the site (wasm + css)"
 scripts/build-site.sh
+
+section "formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
+status=0
+{ cargo fmt --all -- --check && cargo clippy --all-targets -- -D warnings; } || status=$?
+record "cargo fmt and clippy" "$status"
+
+section "ops/: alert rules, scrape job and dashboard queries (promtool)"
+status=0; scripts/check-ops.sh || status=$?; record "ops files (promtool)" "$status"
 
 section "cargo test on SQLite"
 status=0; rust_tests_on_sqlite || status=$?; record "cargo test on SQLite" "$status"
