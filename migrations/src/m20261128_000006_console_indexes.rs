@@ -1,4 +1,4 @@
-//! Indexes for the operator console's queries (issue 3 item 8), so each answers from an
+//! Indexes for the operator console's queries, so each answers from an
 //! index range at a million transactions instead of scanning.
 //!
 //! - search matches one box against transaction id (any provider), request id, player id

@@ -1,4 +1,4 @@
-//! What the operator console reads (issue 3 item 8): the live feed of attempts, the trace
+//! What the operator console reads: the live feed of attempts, the trace
 //! of one transaction, search with CSV export, and the pending rollbacks. Plain query
 //! functions over the database, so they answer the same in every server process; the
 //! dashboard's server functions call them and render the result. Provider-supplied text

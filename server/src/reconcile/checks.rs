@@ -1,7 +1,7 @@
-//! The internal checks (docs/API.md, "Internal checks"). Each is one set-based query that the
-//! database answers with an aggregate or an index range, never a loop over rows in Rust.
-//! Each returns at most [`MAX_FINDINGS_PER_CHECK`] findings and says whether it was cut
-//! short.
+//! The internal checks (docs/API.md, "Internal checks"). Each is one set-based query that
+//! the database answers with an aggregate or an index range, never a loop over rows in
+//! Rust. Each returns at most [`MAX_FINDINGS_PER_CHECK`] findings and says whether it was
+//! cut short.
 //!
 //! The money invariants aggregate the whole ledger, so they run here on a full pass only.
 //! An incremental pass leaves them to the hash-chain walk (`trail_check`), which checks
@@ -34,7 +34,7 @@ pub const STALE_ROUND: &str = "STALE_ROUND";
 pub const UNCLAIMED_TOMBSTONE: &str = "UNCLAIMED_TOMBSTONE";
 pub const AMOUNT_HINT_MISMATCH: &str = "AMOUNT_HINT_MISMATCH";
 
-/// The states a bet may end in (§8); anything else is a finding.
+/// The states a bet may end in (docs/API.md, "Ledger"); anything else is a finding.
 const BET_STATES: &str =
     "'COMMITTED', 'SETTLED', 'ROLLED_BACK', 'VOIDED_BY_PRIOR_ROLLBACK', 'DECLINED'";
 

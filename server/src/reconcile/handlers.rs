@@ -1,6 +1,7 @@
-//! `POST /wallet/v1/reconciliation/reports` (§6.4): a provider's statement as JSON, or as
-//! CSV (`Content-Type: text/csv`) with `report_id`, `period_start` and `period_end` in the
-//! query string. Signed like every provider request; the body may be up to 16 MiB.
+//! `POST /wallet/v1/reconciliation/reports` (docs/API.md, "Statements from providers"): a
+//! provider's statement as JSON, or as CSV (`Content-Type: text/csv`) with `report_id`,
+//! `period_start` and `period_end` in the query string. Signed like every provider request;
+//! the body may be up to 16 MiB.
 //!
 //! And the operator API's findings and runs: list, read, acknowledge and resolve findings,
 //! start a run now and list the recent ones.

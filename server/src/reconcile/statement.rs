@@ -1,6 +1,7 @@
-//! A provider's statement (§6.4), parsed: from the JSON body or from CSV with the period in
-//! the query string. Both arrive as [`RawStatement`] and go through the same validation, so
-//! once a [`Statement`] exists every id, amount, op and state in it is valid.
+//! A provider's statement (docs/API.md, "Statements from providers"), parsed: from the JSON
+//! body or from CSV with the period in the query string. Both arrive as [`RawStatement`]
+//! and go through the same validation, so once a [`Statement`] exists every id, amount, op
+//! and state in it is valid.
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -42,7 +43,8 @@ impl ReportedOp {
     }
 }
 
-/// The states of §6.1 a transaction can be in at the end of a period.
+/// The states of a lookup (docs/API.md, "Lookups") a transaction can be in at the end of a
+/// period.
 const STATES: [&str; 5] = [
     "COMMITTED",
     "SETTLED",

@@ -1,7 +1,7 @@
-//! Signed HTTP clients for the two APIs, as a provider and an operator platform would
-//! write them: the wallet client signs every request (§2) and checks every signed answer;
-//! the operator client sends the bearer token (§7). Nothing here knows about the
-//! simulator, so a load generator can use the same clients.
+//! Signed HTTP clients for the two APIs, as a provider and an operator platform would write
+//! them: the wallet client signs every request (docs/API.md, "Signing") and checks every
+//! signed answer; the operator client sends the bearer token (docs/API.md, "Operator API").
+//! Nothing here knows about the simulator, so a load generator can use the same clients.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,7 +76,8 @@ impl WireAnswer {
         minor_units(&self.body["balance"])
     }
 
-    /// 5xx: nothing was committed (503) or the outcome is unknown (500); both may be retried.
+    /// 5xx: nothing was committed (503) or the outcome is unknown (500); both may be
+    /// retried.
     pub fn is_retryable_failure(&self) -> bool {
         self.status >= 500
     }
@@ -291,7 +292,8 @@ impl OperatorClient {
         self.request(Method::GET, &path, None).await
     }
 
-    /// A cashier adjustment; `body` carries `adjustment_id`, `direction`, `amount`, `reason`.
+    /// A cashier adjustment; `body` carries `adjustment_id`, `direction`, `amount`,
+    /// `reason`.
     pub async fn adjust(&self, player_id: &str, body: &Value) -> reqwest::Result<WireAnswer> {
         let path = format!("/operator/v1/players/{player_id}/adjustments");
         self.request(Method::POST, &path, Some(body)).await

@@ -1,7 +1,7 @@
-//! What the simulator believes about one player: the balance, the rounds in play, the
-//! bets in them and the ids a rollback named before their bet arrived. It follows the
-//! contract's rules (§4) on its own, without asking the wallet, so every answer can be
-//! checked against it: a correct wallet never differs.
+//! What the simulator believes about one player: the balance, the rounds in play, the bets
+//! in them and the ids a rollback named before their bet arrived. It follows the contract's
+//! rules (docs/API.md, "Operations and their checks") on its own, without asking the
+//! wallet, so every answer can be checked against it: a correct wallet never differs.
 use std::collections::HashMap;
 
 use super::scenario::{Action, BetKind, Op, WinKind};
@@ -141,8 +141,8 @@ impl PlayerModel {
         op.round_id.as_deref().unwrap_or_default()
     }
 
-    /// §4.2, checks in the contract's order (player, session and currency are always
-    /// right in a simulation).
+    /// docs/API.md "Bet": checks in the contract's order (player, session and currency are
+    /// always right in a simulation).
     fn bet(&mut self, op: &Op, kind: BetKind, amount_minor: i64) -> Expected {
         let round_id = Self::round_of(op).to_owned();
         let record = |state| BetRecord {
@@ -182,8 +182,8 @@ impl PlayerModel {
         Expected::committed(self.balance_minor)
     }
 
-    /// §4.3: a WIN or FREE_WIN settles the referenced bet or the round's bets; promo and
-    /// jackpot wins need none.
+    /// docs/API.md "Win": a WIN or FREE_WIN settles the referenced bet or the round's bets;
+    /// promo and jackpot wins need none.
     fn win(
         &mut self,
         op: &Op,
@@ -244,7 +244,7 @@ impl PlayerModel {
         ids
     }
 
-    /// §4.4.
+    /// docs/API.md "Rollback".
     fn rollback(&mut self, op: &Op, target: &str) -> Expected {
         let Some(bet) = self.bets.get_mut(target) else {
             let outcome = if self.tombstones.contains_key(target) {
@@ -291,7 +291,7 @@ impl PlayerModel {
         }
     }
 
-    /// §4.5: an unknown round is not created.
+    /// docs/API.md "Round close": an unknown round is not created.
     fn close(&mut self, op: &Op) -> Expected {
         let existed = self.close_round(Self::round_of(op));
         Expected {

@@ -1,6 +1,7 @@
-//! Provisioning through the operator API (§7): the providers with their keys, the
-//! players with their deposits and a session at every provider. Ids carry the run tag,
-//! so runs against the same wallet never share a provider, player or transaction.
+//! Provisioning through the operator API (docs/API.md, "Operator API"): the providers with
+//! their keys, the players with their deposits and a session at every provider. Ids carry
+//! the run tag, so runs against the same wallet never share a provider, player or
+//! transaction.
 use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{bail, Context};
@@ -170,7 +171,7 @@ fn expect_status(answer: &WireAnswer, status: u16, what: &str) -> anyhow::Result
     Ok(())
 }
 
-/// A cashier credit body (§7).
+/// A cashier credit body (docs/API.md, "Operator API").
 pub fn credit(
     adjustment_id: &str,
     amount_minor: i64,

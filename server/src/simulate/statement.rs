@@ -1,7 +1,8 @@
-//! The provider's periodic statement (§6.4). Each provider keeps a book of the bets, wins
-//! and rollbacks the wallet committed for it, with their current state; a statement
-//! reports the book's period with one deliberate discrepancy of each kind, so the
-//! simulator knows exactly which findings the wallet must report.
+//! The provider's periodic statement (docs/API.md, "Statements from providers"). Each
+//! provider keeps a book of the bets, wins and rollbacks the wallet committed for it, with
+//! their current state; a statement reports the book's period with one deliberate
+//! discrepancy of each kind, so the simulator knows exactly which findings the wallet must
+//! report.
 use std::collections::HashMap;
 use std::time::Duration;
 

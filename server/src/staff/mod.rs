@@ -1,4 +1,4 @@
-//! The console's staff: sign-in, sessions, roles and user administration (issue 4 item 1).
+//! The console's staff: sign-in, sessions, roles and user administration.
 //!
 //! - [`router`] serves `POST /auth/login`, `POST /auth/code` (the second factor at
 //!   sign-in), `POST /auth/confirm-code` (a fresh code before a sensitive action),

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// The contract's body limit; checked after authentication, so the 413 is signed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Provider statements (§6.4) may be larger.
+/// Provider statements (docs/API.md, "Statements from providers") may be larger.
 pub const MAX_REPORT_BYTES: usize = 16 * 1024 * 1024;
 /// Bodies past this are refused before anything reads them, unsigned: memory is not
 /// spent on verifying what would be refused anyway.

@@ -1,5 +1,6 @@
-//! Authenticates every provider request (§2) and signs every answer to an authenticated
-//! one, errors included. Handlers behind it see only an [`AuthenticatedProvider`].
+//! Authenticates every provider request (docs/API.md, "Signing") and signs every answer to
+//! an authenticated one, errors included. Handlers behind it see only an
+//! [`AuthenticatedProvider`].
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -86,7 +87,7 @@ async fn authenticate_for(
         Ok(id) => id,
         Err(_) => return error_response(&invalid("the key's provider is invalid"), &request_id),
     };
-    // Authenticate, then check the size (§4's order), so that this 413 is signed.
+    // Authenticate, then check the size, so that this 413 is signed (docs/API.md, "Errors").
     let limit = crate::trace::body_limit(parts.uri.path());
     let mut response = if body.len() > limit {
         error_response(&ApiError::too_large(limit), &request_id)

@@ -1,6 +1,6 @@
-//! Lookups for providers (§6.1–6.3): a transaction's status for a caller whose request
-//! timed out, a round, and the provider's own transaction feed. All scoped to the
-//! authenticated provider: another provider's ids are simply not found.
+//! Lookups for providers (docs/API.md, "Lookups"): a transaction's status for a caller
+//! whose request timed out, a round, and the provider's own transaction feed. All scoped to
+//! the authenticated provider: another provider's ids are simply not found.
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -18,7 +18,7 @@ use crate::idempotency::{first_body_of, format_time, format_wallet_tx_id};
 pub const FEED_DEFAULT_LIMIT: u64 = 100;
 pub const FEED_MAX_LIMIT: u64 = 1000;
 
-/// §6.1: what became of a transaction, how often it was attempted, and its first answer.
+/// What became of a transaction, how often it was attempted, and its first answer.
 pub async fn transaction_status(
     db: &impl ConnectionTrait,
     currencies: &CurrencyTable,
@@ -119,7 +119,7 @@ fn money(currencies: &CurrencyTable, minor: Option<i64>, currency: Option<&str>)
     Some(Money::new(MinorUnits::from_stored(minor?).ok()?, currency))
 }
 
-/// §6.2: the round's state, its transactions in order, and totals.
+/// The round's state, its transactions in order, and totals.
 pub async fn round(
     db: &impl ConnectionTrait,
     currencies: &CurrencyTable,
@@ -222,7 +222,7 @@ impl FeedQuery {
     }
 }
 
-/// §6.3: the provider's own transactions with their current state, oldest first.
+/// The provider's own transactions with their current state, oldest first.
 pub async fn feed(
     db: &impl ConnectionTrait,
     currencies: &CurrencyTable,

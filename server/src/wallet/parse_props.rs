@@ -1,4 +1,4 @@
-//! Property tests of the request parsers (issue 7 item 4): whatever bytes or JSON a
+//! Property tests of the request parsers: whatever bytes or JSON a
 //! provider sends, parsing a money operation never panics, refuses only with the two
 //! contract codes for bad input, and what it accepts holds valid ids and amounts.
 use std::sync::Arc;

@@ -1,5 +1,6 @@
-//! Request and response signatures (§2): HMAC-SHA256 over a canonical string that hashes
-//! the raw body bytes, so nothing is ever re-serialised before verifying.
+//! Request and response signatures (docs/API.md, "Signing"): HMAC-SHA256 over a canonical
+//! string that hashes the raw body bytes, so nothing is ever re-serialised before
+//! verifying.
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 

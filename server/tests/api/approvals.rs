@@ -1,4 +1,4 @@
-//! Issue 17, item 3: four eyes. A console refund above its currency's threshold and a
+//! Four eyes. A console refund above its currency's threshold and a
 //! role change wait as requests; the requester cannot approve their own; a second person
 //! approves and the change is made once, even when two approvals arrive at the same
 //! moment.

@@ -1,4 +1,4 @@
-//! Issue 3 item 8: the console's query functions, read straight from the database after
+//! The console's query functions, read straight from the database after
 //! real traffic through the server: the live feed, traces, search and export, pending
 //! rollbacks.
 

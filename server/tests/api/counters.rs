@@ -1,4 +1,4 @@
-//! Issue 3, items 2 and 7: the attempt counters equal the attempt log, the overview reads
+//! The attempt counters equal the attempt log, the overview reads
 //! them right, `/metrics` exports them, and retention prunes only what is old.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Issue 7 item 1, the crash test: the real binary under load from clients that retry
+//! The crash test: the real binary under load from clients that retry
 //! every request with the same transaction id until the answer is definitive, killed
 //! again and again, and restarted on the same database. Half of the lives end with a
 //! SIGKILL at a random moment, the other half at a failpoint inside the money path

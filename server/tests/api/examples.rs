@@ -1,4 +1,4 @@
-//! The example provider clients in `docs/examples/` (issue 14, item 2) run against the
+//! The example provider clients in `docs/examples/` run against the
 //! real server: they sign, retry a bet with the same transaction id and use the status
 //! lookup, and must see the bet counted once. Python 3 and Node.js come with the test
 //! command (`scripts/setup.sh test`).

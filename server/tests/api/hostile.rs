@@ -1,4 +1,4 @@
-//! Issue 7 item 4, hostile input over HTTP: thousands of generated requests to every
+//! Hostile input over HTTP: thousands of generated requests to every
 //! endpoint of the wallet and operator APIs, each wrong in at least one way: malformed
 //! or truncated JSON, wrong types, missing and unknown fields, injection payloads in ids
 //! and paths, oversized bodies, wrong methods, and perfectly valid money operations that

@@ -1,5 +1,6 @@
-//! §6.1–6.3: the status lookup for a caller whose request timed out, the round lookup and
-//! the provider's transaction feed, all signed GETs scoped to the calling provider.
+//! Lookups (docs/API.md, "Lookups"): the status lookup for a caller whose request timed
+//! out, the round lookup and the provider's transaction feed, all signed GETs scoped to the
+//! calling provider.
 use std::time::{Duration, Instant};
 
 use reqwest::Method;

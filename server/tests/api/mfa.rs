@@ -1,4 +1,4 @@
-//! Issue 17, item 2: the second factor. Enrolment with a QR code and recovery codes,
+//! The second factor. Enrolment with a QR code and recovery codes,
 //! signing in with a code or a recovery code, wrong codes refused and throttled, roles
 //! that require it, a fresh code before sensitive actions, and `server users reset-mfa`.
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

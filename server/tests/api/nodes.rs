@@ -1,4 +1,4 @@
-//! Issue 7 item 3, several nodes: three server processes on one PostgreSQL database,
+//! Several nodes: three server processes on one PostgreSQL database,
 //! started at the same moment (their migrations queue on the advisory lock). Clients
 //! send every bet to all three at once and race a rollback of it, itself sent twice to
 //! two nodes; wins are sprayed the same way. Exactly one copy executes, all copies get

@@ -1,4 +1,4 @@
-//! Issue 7 item 2, a database outage: PostgreSQL is stopped in the middle of load (an
+//! A database outage: PostgreSQL is stopped in the middle of load (an
 //! immediate shutdown, as a crash of the database would be) and started again a few
 //! seconds later. The server process keeps running throughout. While the database is
 //! gone, the wallet answers only retryable errors (`503 TEMPORARY_UNAVAILABLE`, `500

@@ -193,7 +193,7 @@ async fn sign_in_as_admin(binary: &RunningBinary) -> String {
     cookie
 }
 
-/// Issue 5: started as the README's first command starts it (no `WALLET_DEMO`), the
+/// Started as the README's first command starts it (no `WALLET_DEMO`), the
 /// server plays demo traffic against itself, and within a minute the console's overview
 /// counts first executions and duplicates and the reconciliation page lists the planted
 /// statement findings, with the notice that they are planted.

@@ -1,4 +1,4 @@
-//! Issue 7 item 5, secrets stay secret: provider secrets, the operator token, staff
+//! Secrets stay secret: provider secrets, the operator token, staff
 //! passwords, console session ids and game session tokens never appear in the server's
 //! log (at `debug`, the most talkative level an operator would turn on), in any answer
 //! that is not the one handing the secret out, or in the stored trace (the attempt log,

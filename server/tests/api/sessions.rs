@@ -1,4 +1,4 @@
-//! Issue 17, item 5: admins see who is signed in and end a session; a session ended on
+//! Admins see who is signed in and end a session; a session ended on
 //! the server signs its browser out at the next request. (A role change ending the user's
 //! sessions is in `approvals.rs`, since a role change waits for a second admin.)
 use reqwest::StatusCode;

@@ -1,4 +1,4 @@
-//! Issue 4 item 1: console sign-in, sessions, CSRF, the first admin and user admin, over
+//! Console sign-in, sessions, CSRF, the first admin and user admin, over
 //! HTTP against the real server (and through the service functions for user admin).
 
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, ORIGIN, SET_COOKIE};

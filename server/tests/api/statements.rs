@@ -1,6 +1,6 @@
-//! Provider statements (§6.4): each discrepancy kind found from an uploaded statement,
-//! as JSON and as CSV; a re-upload gets the stored answer; bad statements are refused
-//! with the field that is wrong.
+//! Provider statements (docs/API.md, "Statements from providers"): each discrepancy kind
+//! found from an uploaded statement, as JSON and as CSV; a re-upload gets the stored
+//! answer; bad statements are refused with the field that is wrong.
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};

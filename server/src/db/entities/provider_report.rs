@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A provider's statement (§6.4) and the answer it got; a re-upload returns `result`.
+/// A provider's statement (docs/API.md, "Statements from providers") and the answer it got;
+/// a re-upload returns `result`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "provider_reports")]
 pub struct Model {
