@@ -25,6 +25,18 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# --- Rust: rustfmt and clippy (test.sh checks formatting and lints) -------------
+if [ "$purpose" = test ]; then
+    for component in rustfmt clippy; do
+        if rustup component list --installed | grep -q "^$component"; then
+            step "rust component $component present"
+        else
+            step "adding rust component $component"
+            rustup component add "$component"
+        fi
+    done
+fi
+
 # --- Rust: the wasm target -------------------------------------------------------
 if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     step "rust target wasm32-unknown-unknown present"

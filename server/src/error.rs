@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 pub enum ErrorCode {
     /// 401: missing or unknown key, or a signature that does not verify.
     InvalidSignature,
-    /// 401: the timestamp is more than 300 s off; a re-signed retry is welcome.
+    /// 401: the timestamp is further off than `wallet::signing::MAX_CLOCK_SKEW_MS`; a
+    /// re-signed retry is welcome.
     StaleRequest,
     /// 400/413: bad JSON, missing or unknown field, bad id, body too large.
     MalformedRequest,

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::sync::Mutex;
 
@@ -19,12 +18,16 @@ use crate::db::entities::{discrepancy, reconciliation_run as run, wallet_transac
 use crate::db::Store;
 use crate::reconcile::PENDING_ROLLBACK;
 
+/// The statuses of a finding nobody has resolved (an index on `(status, kind)` serves them).
+const UNRESOLVED: [&str; 2] = ["OPEN", "ACKNOWLEDGED"];
+
 /// Scrapes within this long of the last read get its figures again: a scraper (or several)
 /// cannot turn `/metrics` into a load on the database.
 const READ_EVERY: Duration = Duration::from_secs(5);
-/// The oldest pending rollbacks (by when reconciliation found them) whose bets are read
-/// for the oldest one's age.
-const OLDEST_PENDING_READ: u64 = 32;
+/// How long a scrape waits for the database's figures. Well inside Prometheus's usual
+/// 10 s scrape timeout: during an outage the scrape still answers, with the process's
+/// counters (its 5xx among them) and `oncewallet_state_read_success 0`.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The database gauges of one server.
 pub struct Gauges {
@@ -72,7 +75,11 @@ impl Gauges {
     /// The database's figures; on a failed read, only `oncewallet_state_read_success 0`.
     async fn read(&self, now: DateTime<Utc>) -> String {
         let mut out = Text::default();
-        match State::read(self.store.reader(), now).await {
+        let read = tokio::time::timeout(READ_TIMEOUT, DbFigures::read(self.store.reader(), now));
+        match read
+            .await
+            .unwrap_or_else(|_| Err(DbErr::Custom("timed out".into())))
+        {
             Ok(state) => {
                 self.render_state(&state, &mut out);
                 out.gauge(
@@ -93,7 +100,7 @@ impl Gauges {
         out.0
     }
 
-    fn render_state(&self, state: &State, out: &mut Text) {
+    fn render_state(&self, state: &DbFigures, out: &mut Text) {
         let findings: Vec<Sample> = state
             .findings
             .iter()
@@ -144,20 +151,25 @@ impl Gauges {
                 self.reconcile_interval.map_or(0.0, |i| i.as_secs_f64()),
             )],
         );
+        out.gauge(
+            "oncewallet_reconciliation_last_run_failed",
+            "1 when the newest finished reconciliation run failed (the server's log says why).",
+            &[(vec![], if state.last_failed { 1.0 } else { 0.0 })],
+        );
         if let Some(last) = &state.last_run {
             out.gauge(
                 "oncewallet_reconciliation_last_finished_timestamp_seconds",
-                "When the last finished reconciliation run ended (Unix time).",
+                "When the last reconciliation run that succeeded ended (Unix time).",
                 &[(vec![], last.finished_at.timestamp_millis() as f64 / 1000.0)],
             );
             out.gauge(
                 "oncewallet_reconciliation_last_duration_seconds",
-                "How long the last finished reconciliation run took.",
+                "How long the last reconciliation run that succeeded took.",
                 &[(vec![], last.duration_ms as f64 / 1000.0)],
             );
             out.gauge(
                 "oncewallet_reconciliation_last_critical_findings",
-                "CRITICAL findings open when the last finished reconciliation run ended.",
+                "CRITICAL findings open when the last reconciliation run that succeeded ended.",
                 &[(vec![], last.critical_open as f64)],
             );
         }
@@ -202,12 +214,15 @@ impl Gauges {
 
 /// The database's side of the gauges, read in one go.
 #[derive(Debug, Default)]
-struct State {
+struct DbFigures {
     /// `(kind, severity, count)` of the findings not resolved.
     findings: Vec<(String, String, i64)>,
     pending_rollbacks: u64,
     oldest_pending_age: chrono::Duration,
+    /// The last finished run, one that succeeded.
     last_run: Option<LastRun>,
+    /// Whether the newest finished run failed.
+    last_failed: bool,
 }
 
 #[derive(Debug)]
@@ -217,14 +232,14 @@ struct LastRun {
     critical_open: i64,
 }
 
-impl State {
-    async fn read(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<State, DbErr> {
+impl DbFigures {
+    async fn read(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<DbFigures, DbErr> {
         let findings = discrepancy::Entity::find()
             .select_only()
             .column(discrepancy::Column::Kind)
             .column(discrepancy::Column::Severity)
             .column_as(Expr::col(discrepancy::Column::Id).count(), "count")
-            .filter(discrepancy::Column::Status.ne("RESOLVED"))
+            .filter(discrepancy::Column::Status.is_in(UNRESOLVED))
             .group_by(discrepancy::Column::Kind)
             .group_by(discrepancy::Column::Severity)
             .order_by_asc(discrepancy::Column::Kind)
@@ -232,18 +247,26 @@ impl State {
             .into_tuple::<(String, String, i64)>()
             .all(db)
             .await?;
-        let pending = discrepancy::Entity::find()
+        let pending: Vec<String> = discrepancy::Entity::find()
+            .select_only()
+            .column(discrepancy::Column::Details)
+            .filter(discrepancy::Column::Status.is_in(UNRESOLVED))
             .filter(discrepancy::Column::Kind.eq(PENDING_ROLLBACK))
-            .filter(discrepancy::Column::Status.ne("RESOLVED"));
-        let pending_rollbacks = pending.clone().count(db).await?;
-        let oldest = pending
-            .order_by_asc(discrepancy::Column::FirstSeenAt)
-            .limit(OLDEST_PENDING_READ)
+            .into_tuple()
             .all(db)
             .await?;
-        let last_run = run::Entity::find()
+        let finished = run::Entity::find()
             .filter(run::Column::FinishedAt.is_not_null())
-            .order_by_desc(run::Column::Id)
+            .order_by_desc(run::Column::Id);
+        let last_failed = finished
+            .clone()
+            .one(db)
+            .await?
+            .is_some_and(|run| run.trail_pass.is_none());
+        // A run that failed is closed with its finish time and nothing else; only a run
+        // that got to the end wrote its pass.
+        let last_run = finished
+            .filter(run::Column::TrailPass.is_not_null())
             .one(db)
             .await?
             .and_then(|run| {
@@ -253,47 +276,42 @@ impl State {
                     critical_open: run.critical_open,
                 })
             });
-        Ok(State {
+        Ok(DbFigures {
             findings,
-            pending_rollbacks,
-            oldest_pending_age: oldest_bet(db, &oldest)
+            pending_rollbacks: pending.len() as u64,
+            oldest_pending_age: oldest_bet(db, &pending)
                 .await?
                 .map_or(chrono::Duration::zero(), |since| now - since),
             last_run,
+            last_failed,
         })
     }
 }
 
-/// When the oldest bet of these pending-rollback findings was placed; when none of their
-/// bets is found, when the oldest finding was. Their subject is `<scope>/<transaction id>`.
+/// When the oldest bet of these pending-rollback findings (their `details`) was placed.
+/// Transactions are numbered as they are written (SQLite: after the largest id, under
+/// the write lock; PostgreSQL: from a sequence), so the smallest id is the oldest bet: one
+/// lookup by primary key, however many are pending.
 async fn oldest_bet(
     db: &impl ConnectionTrait,
-    findings: &[discrepancy::Model],
+    details: &[String],
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
-    if findings.is_empty() {
+    let oldest = details
+        .iter()
+        .filter_map(|details| {
+            serde_json::from_str::<serde_json::Value>(details).ok()?["wallet_transaction_id"]
+                .as_i64()
+        })
+        .min();
+    let Some(id) = oldest else {
         return Ok(None);
-    }
-    let mut keys = Condition::any();
-    for finding in findings {
-        if let Some((scope, id)) = finding.subject_id.split_once('/') {
-            keys = keys.add(
-                Condition::all()
-                    .add(wtx::Column::Scope.eq(scope))
-                    .add(wtx::Column::TransactionId.eq(id)),
-            );
-        }
-    }
-    let bets: Vec<DateTime<Utc>> = wtx::Entity::find()
+    };
+    wtx::Entity::find_by_id(id)
         .select_only()
         .column(wtx::Column::CreatedAt)
-        .filter(keys)
         .into_tuple()
-        .all(db)
-        .await?;
-    Ok(bets
-        .into_iter()
-        .min()
-        .or_else(|| findings.iter().map(|finding| finding.first_seen_at).min()))
+        .one(db)
+        .await
 }
 
 fn seconds(duration: chrono::Duration) -> f64 {

@@ -464,7 +464,7 @@ async fn finish_run(
 pub async fn critical_open(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
     discrepancy::Entity::find()
         .filter(discrepancy::Column::Severity.eq("CRITICAL"))
-        .filter(discrepancy::Column::Status.ne("RESOLVED"))
+        .filter(discrepancy::Column::Status.is_in(["OPEN", "ACKNOWLEDGED"]))
         .count(db)
         .await
 }

@@ -134,10 +134,10 @@ pub fn record_request(
 }
 
 /// Replays' amounts, by currency (minor units).
-pub fn record_replayed<'a>(amounts: impl IntoIterator<Item = (&'a str, i64)>) {
+pub fn record_replayed(amounts: &std::collections::BTreeMap<String, i64>) {
     for (currency, amount_minor) in amounts {
-        if let Ok(amount) = u64::try_from(amount_minor) {
-            metrics::counter!(REPLAYED_AMOUNT, "currency" => currency.to_owned()).increment(amount);
+        if let Ok(amount) = u64::try_from(*amount_minor) {
+            metrics::counter!(REPLAYED_AMOUNT, "currency" => currency.clone()).increment(amount);
         }
     }
 }

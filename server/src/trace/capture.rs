@@ -69,7 +69,8 @@ impl Outcome {
 pub struct SignatureNote {
     pub provider_id: Option<String>,
     pub key_id: Option<String>,
-    /// `VALID`, `INVALID` or `STALE`.
+    /// `VALID`, `INVALID` (also a missing header or an unknown key), `STALE`, or
+    /// `UNVERIFIED` (the key could not be read: the database did not answer).
     pub verdict: &'static str,
 }
 

@@ -32,6 +32,7 @@ pub const BUCKET_COLUMNS: [Column; 13] = [
     Column::LatencyLe5000Ms,
     Column::LatencyOver5000Ms,
 ];
+const _: () = assert!(BUCKET_COLUMNS.len() == LATENCY_BOUNDS_MS.len() + 1);
 
 /// Which counter row an attempt adds to; `''` stands for "none".
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -49,7 +49,11 @@ impl AttemptLog {
 
     /// Queues a record; never waits.
     pub fn record(&self, record: attempt::ActiveModel) {
-        if self.sender.try_send(record).is_err() {
+        if let Err(error) = self.sender.try_send(record) {
+            // A replay's money is counted with its batch (`run`), which a record dropped
+            // here never reaches; and duplicate storms are when the queue overflows.
+            let lost = [error.into_inner()];
+            metrics::record_replayed(&super::counters::Tally::of(&lost).replayed_amounts());
             metrics::record_log_dropped(1);
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
@@ -76,13 +80,8 @@ async fn run(
         let count = batch.len() as u64;
         let backend = store.reader().get_database_backend();
         let log_batch = super::log_statements(std::mem::take(&mut batch), backend);
-        // Counted whether or not their records are written: the replays were answered.
-        metrics::record_replayed(
-            log_batch
-                .replayed
-                .iter()
-                .map(|(currency, amount)| (currency.as_str(), *amount)),
-        );
+        // Counted whether or not the batch is written: the replays were answered.
+        metrics::record_replayed(&log_batch.replayed);
         let statements = Arc::new(log_batch.statements);
         let mut written = store.write_statements(Arc::clone(&statements)).await;
         // A full database keeps the batch and tries again while the queue holds the next

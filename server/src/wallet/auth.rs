@@ -195,7 +195,10 @@ async fn verify(
     if skew_ms > signing::MAX_CLOCK_SKEW_MS {
         let error = ApiError::new(
             ErrorCode::StaleRequest,
-            "the request timestamp is more than 300 s from the server's clock; sign it again",
+            format!(
+                "the request timestamp is more than {} s from the server's clock; sign it again",
+                signing::MAX_CLOCK_SKEW_MS / 1000
+            ),
         );
         return Err(AuthFailure {
             error,

@@ -50,7 +50,7 @@ pub fn session_cookie_pair(headers: &HeaderMap) -> Option<String> {
 /// The wallet's configured scale for a currency (ISO 4217 exponents, plus BTC and USDT).
 pub fn scale_of(currency: &str) -> u32 {
     match currency {
-        "EUR" | "USD" | "NGN" | "KES" | "KZT" | "GEL" | "EGP" => 2,
+        "EUR" | "USD" | "CHF" | "NGN" | "KES" | "KZT" | "GEL" | "EGP" => 2,
         "JPY" | "UGX" => 0,
         "KWD" => 3,
         "BTC" => 8,

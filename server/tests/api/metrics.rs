@@ -12,8 +12,6 @@ use server::db::entities::wallet_transaction;
 
 use crate::helpers::*;
 
-const CUR: &str = "EUR";
-
 /// The metrics text of `app`.
 async fn scrape(app: &TestApp) -> String {
     let response = app
@@ -96,11 +94,12 @@ async fn scrape_until(app: &TestApp, what: &str, done: impl Fn(&str) -> bool) ->
     }
 }
 
-/// A bet sent twice (one replay), a bet left in its open round past the pending threshold,
-/// and a balance edited by hand (a CRITICAL finding), then one reconciliation run.
-async fn traffic_and_findings(app: &TestApp) -> TestPlayer {
+/// A bet of 2.50 in `currency` sent twice (one replay), left in its open round past the
+/// pending threshold, and a balance edited by hand (a CRITICAL finding), then one
+/// reconciliation run.
+async fn traffic_and_findings(app: &TestApp, currency: &str) -> TestPlayer {
     let provider = TestProvider::new(app).await;
-    let player = TestPlayer::with_balance(&provider, CUR, 5_000).await;
+    let player = TestPlayer::with_balance(&provider, currency, 5_000).await;
     let round = player.new_round();
     let bet = player.bet(&round, 250);
     provider.bet(&bet).await.assert_ok();
@@ -149,7 +148,7 @@ async fn findings_pending_rollbacks_and_the_last_run_show_on_metrics() {
     assert_eq!(sample(&before, "oncewallet_state_read_success"), Some(1.0));
 
     let started = chrono::Utc::now().timestamp() as f64;
-    traffic_and_findings(&app).await;
+    traffic_and_findings(&app, "EUR").await;
     let after = scrape_until(&app, "the CRITICAL finding", |text| {
         sample(text, "oncewallet_findings_critical_open") == Some(1.0)
     })
@@ -180,6 +179,10 @@ async fn findings_pending_rollbacks_and_the_last_run_show_on_metrics() {
         Some(1.0)
     );
     assert_eq!(
+        sample(&after, "oncewallet_reconciliation_last_run_failed"),
+        Some(0.0)
+    );
+    assert_eq!(
         sample(&after, "oncewallet_db_pool_max_connections{pool=\"read\"}").map(|n| n > 0.0),
         Some(true),
         "{after}"
@@ -189,7 +192,9 @@ async fn findings_pending_rollbacks_and_the_last_run_show_on_metrics() {
 #[tokio::test]
 async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exported() {
     let app = spawn_app().await;
-    traffic_and_findings(&app).await;
+    // The process's recorder is shared by every test server in this process: a currency
+    // no other test uses makes the replayed amount this test's own.
+    traffic_and_findings(&app, "CHF").await;
     let mut used = used_in(&ops_file("prometheus/alerts.yml"));
     used.extend(used_in(&ops_file("grafana/oncewallet.json")));
     assert!(
@@ -197,15 +202,15 @@ async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exported() {
         "the rules and the dashboard name the wallet's metrics: {used:?}"
     );
     // The replay's counters arrive with the attempt log's next batch.
+    let replayed = "oncewallet_replayed_amount_minor_units_total{currency=\"CHF\"}";
     let text = scrape_until(&app, "every metric the ops files use", |text| {
         let exported = exported(text);
-        used.iter().all(|name| exported.contains(name))
+        used.iter().all(|name| exported.contains(name)) && sample(text, replayed).is_some()
     })
     .await;
-    let replayed = sample(
-        &text,
-        "oncewallet_replayed_amount_minor_units_total{currency=\"EUR\"}",
-    )
-    .unwrap_or_default();
-    assert!(replayed >= 250.0, "the replayed bet's amount: {replayed}");
+    assert_eq!(
+        sample(&text, replayed),
+        Some(250.0),
+        "the replayed bet's amount"
+    );
 }
