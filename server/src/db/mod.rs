@@ -55,6 +55,11 @@ const READY_TIMEOUT: Duration = Duration::from_secs(1);
 /// [`WRITER_AUTOCHECKPOINT_PAGES`] (if the background connection stopped) the writer's
 /// commits checkpoint as SQLite's do, so the WAL stays bounded.
 const WAL_RESTART_PAGES: i64 = 10_000;
+/// The WAL file is cut back to this size whenever it starts again from its beginning. A
+/// long read (a report, a backup) can hold the WAL from restarting while the writer
+/// appends; without a limit the file keeps the size it reached (2.4 GB once in the soak,
+/// docs/RELIABILITY.md), and with it the shared-memory index every connection maps.
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 const WRITER_AUTOCHECKPOINT_PAGES: u32 = 50_000;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
@@ -280,7 +285,8 @@ pub fn sqlite_options(database_url: &str) -> anyhow::Result<SqliteConnectOptions
         // Acknowledged means durable: every commit is fsynced before anyone is answered.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true))
+        .foreign_keys(true)
+        .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string()))
 }
 
 /// Prepared statements kept per read connection on SQLite (see `connect_sqlite`).

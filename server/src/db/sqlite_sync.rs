@@ -25,7 +25,9 @@ pub fn open_writer(path: &Path, autocheckpoint: u32) -> rusqlite::Result<Connect
     connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA wal_autocheckpoint = {autocheckpoint};"
+         PRAGMA wal_autocheckpoint = {autocheckpoint}; \
+         PRAGMA journal_size_limit = {};",
+        super::WAL_SIZE_LIMIT_BYTES
     ))?;
     // The writes' one-row statements are a dozen texts, the attempt log's a few more; the
     // reads take one text per power of two of the batch's size (`money::load::padded`),

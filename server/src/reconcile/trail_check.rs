@@ -15,8 +15,9 @@
 //! A player whose chain broke keeps the break in its checkpoint and is re-walked from the
 //! start on every run, so the finding stays open until the data is repaired, then resolves
 //! itself like every other finding. The players are walked by [`WORKERS`] tasks at once,
-//! each in a snapshot of its own taken after the one that read the player list and the
-//! highest entry id, so postings committed meanwhile cannot make a head look wrong, and a
+//! each in snapshots of its own ([`PLAYERS_PER_SNAPSHOT`] players each) taken after the one
+//! that read the player list and the highest entry id, so postings committed meanwhile
+//! cannot make a head look wrong, and a
 //! worker that sees more entries than the watermark only moves a checkpoint further (the
 //! next incremental pass walks that player again from there).
 //!
@@ -55,8 +56,14 @@ use crate::trail::{self, Anchor, Chain, Tally};
 /// A player's hash chain does not verify: a ledger entry or the head was edited, deleted
 /// or inserted behind the wallet's back.
 pub const TRAIL_BROKEN: &str = "TRAIL_BROKEN";
-/// Players loaded per query; also checkpoint rows per upsert (seven parameters each).
+/// Checkpoint rows per upsert (seven parameters each).
 const CHUNK: usize = 500;
+/// Players walked in one snapshot; the next ones get a fresh snapshot. A snapshot held for
+/// a whole run (minutes at a soak's rates) kept SQLite from restarting its WAL, which grew
+/// to 2.4 GB and stayed, and on PostgreSQL holds back what VACUUM may clean up
+/// (docs/RELIABILITY.md, "The soak"). Each player is still read in one snapshot: its row,
+/// checkpoint and entries agree.
+const PLAYERS_PER_SNAPSHOT: usize = 50;
 /// Chains walked at once on a full pass, each on a read connection of its own: a full pass
 /// is most of a run, and one connection leaves the second core idle while it waits on the
 /// database. An incremental pass walks with one: it reads only minutes of postings, and
@@ -100,7 +107,7 @@ impl TrailOutcome {
     }
 }
 
-/// Verifies the chains the pass covers: [`WORKERS`] walks at once, each in a snapshot of its
+/// Verifies the chains the pass covers: [`WORKERS`] walks at once, each in snapshots of its
 /// own taken after the one that read the player list and the watermark (see the module doc).
 pub async fn verify(
     store: &Store,
@@ -139,7 +146,7 @@ pub async fn verify(
     let walks = snapshots
         .into_iter()
         .zip(shares)
-        .map(|(db, mine)| walk(db, pass, mine, now));
+        .map(|(db, mine)| walk(store, db, pass, mine, now));
     let mut outcome = TrailOutcome::empty(pass, last_entry_id);
     outcome.money_truncated = resting.len() > MAX_FINDINGS_PER_CHECK;
     outcome.money = resting;
@@ -164,19 +171,29 @@ pub async fn verify(
     Ok(outcome)
 }
 
-/// One worker's share of the players, in its own snapshot.
+/// One worker's share of the players: the first [`PLAYERS_PER_SNAPSHOT`] in `first`, a
+/// snapshot taken after the one that chose them, each further group in a fresh one.
 async fn walk(
-    db: DatabaseTransaction,
+    store: &Store,
+    first: DatabaseTransaction,
     pass: TrailPass,
     players: &[String],
     now: DateTime<Utc>,
 ) -> Result<TrailOutcome, ServiceError> {
     let mut outcome = TrailOutcome::empty(pass, 0);
-    for chunk in players.chunks(CHUNK) {
-        verify_chunk(&db, pass, chunk, now, &mut outcome).await?;
+    let mut first = Some(first);
+    for group in players.chunks(PLAYERS_PER_SNAPSHOT) {
+        let db = match first.take() {
+            Some(db) => db,
+            None => trail::snapshot(store).await?,
+        };
+        verify_chunk(&db, pass, group, now, &mut outcome).await?;
+        // Read-only: nothing to keep.
+        db.rollback().await?;
     }
-    // Read-only: nothing to keep.
-    db.rollback().await?;
+    if let Some(unused) = first {
+        unused.rollback().await?;
+    }
     Ok(outcome)
 }
 

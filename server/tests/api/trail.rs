@@ -231,6 +231,46 @@ async fn the_job_verifies_clean_chains_fully_once_then_only_what_is_new() {
     assert_ne!(quiet.id, player.id);
 }
 
+/// More players than one snapshot walks (50, `trail_check::PLAYERS_PER_SNAPSHOT`): every
+/// one is checked on a full and on an incremental pass, and a break in a later group of
+/// players (walked in a later snapshot) is found.
+#[tokio::test]
+async fn a_walk_over_more_players_than_one_snapshot_checks_them_all() {
+    let app = spawn_app().await;
+    let provider = TestProvider::new(&app).await;
+    let mut players = Vec::new();
+    for _ in 0..120 {
+        players.push(TestPlayer::with_balance(&provider, "EUR", 1_000).await);
+    }
+    let store = store_of(&app).await;
+    let first = reconcile(&store, FULL).await;
+    assert_eq!(
+        (first.trail.players_checked, first.trail.postings_checked),
+        (120, 120)
+    );
+    for player in &players {
+        play(&provider, player, 10).await;
+    }
+    // Walked in id order: the largest id is in the last group.
+    let last = players.iter().max_by_key(|p| p.id.clone()).unwrap();
+    let newest = *player_entries(&app, last).await.last().unwrap();
+    execute(
+        &app,
+        &format!("UPDATE ledger_entries SET balance_after_minor = balance_after_minor + 1 WHERE id = {newest}"),
+    )
+    .await;
+
+    let second = reconcile(&store, INCREMENTAL).await;
+
+    assert_eq!(
+        (second.trail.players_checked, second.trail.postings_checked),
+        (120, 240),
+        "each player's bet and win"
+    );
+    assert_eq!(second.trail.broken, 1);
+    assert_broken(&app, last).await;
+}
+
 #[tokio::test]
 async fn an_entry_edited_after_the_checkpoint_is_found_by_the_next_incremental_run() {
     let app = spawn_app().await;
