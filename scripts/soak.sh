@@ -25,6 +25,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 engines=${1:-both}
+# The commit the soak started from (the binary's, unless SKIP_BUILD kept an older one);
+# read now, since commits made during a two-hour run would otherwise name the table.
+build="$(git rev-parse --short HEAD)${SKIP_BUILD:+ (SKIP_BUILD: target/release/server as last built)}"
 minutes=${2:-60}
 clients=64
 players=2000
@@ -136,7 +139,7 @@ summarise() {
     local engine=$1 log=$2 samples=$3 capacity=$4 rate=$5
     sed -n 's/^window [0-9]* s: \([0-9]*\) requests\/s, p50 [0-9.]* ms, p99 \([0-9.]*\) ms.*/\1 \2/p' "$log" |
         awk '{print $1, $2}' >"$tmp_root/$engine-windows.txt"
-    echo "soak on $engine: $minutes min of mixed traffic at $rate operations/s (capacity $capacity), $clients clients, $players players, $history transactions of history first, release build $(git rev-parse --short HEAD)"
+    echo "soak on $engine: $minutes min of mixed traffic at $rate operations/s (capacity $capacity), $clients clients, $players players, $history transactions of history first, release build $build"
     # Row by row: window n and sample n cover the same minute.
     paste -d ' ' "$tmp_root/$engine-windows.txt" "$samples" | awk 'NF == 6' | awk '
         BEGIN { print "minute | requests/s | p99 ms | RSS MB | open files | database MB" }
@@ -193,6 +196,8 @@ if [ "$engines" = together ]; then
 fi
 if [ "$engines" != postgres ]; then
     soak sqlite "sqlite://$tmp_root/wallet.db?mode=rwc" || status=1
+    # An hour at these rates leaves a file of about 20 GB; PostgreSQL's hour needs the disk.
+    rm -f "$tmp_root"/wallet.db "$tmp_root"/wallet.db-wal "$tmp_root"/wallet.db-shm
 fi
 if [ "$engines" != sqlite ]; then
     start_postgres
