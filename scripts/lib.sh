@@ -5,11 +5,16 @@ as_pg_owner() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on (bash's /dev/tcp connects or fails).
+# A TCP port on 127.0.0.1 that nothing listens on (bash's /dev/tcp connects or fails),
+# below the kernel's range for outgoing connections' local ports: a port there may be
+# the local end of a connection, which nothing listens on and yet a server cannot bind
+# (a PostgreSQL restore in the backup drill failed so once).
 free_port() {
-    local port attempt
+    local port attempt low=20000 high
+    high="$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)"
+    [ "$high" -gt "$((low + 1000))" ] || { low=10000; high=19999; }
     for attempt in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((low + RANDOM % (high - low + 1)))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0
