@@ -144,6 +144,7 @@ browser_tests() {
         WALLET_ADMIN_PASSWORD="end2end-admin-password" \
         WALLET_ORPHAN_AFTER_SECS=1 \
         WALLET_REFUND_APPROVAL_ABOVE="EUR=50.00" \
+        WALLET_WEBHOOK_DEAD_AFTER_SECS=3 \
         RUST_LOG="${RUST_LOG:-info}" || return 1
     echo "==> server is up"
     local status=0

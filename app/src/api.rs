@@ -244,6 +244,49 @@ pub async fn reset_user_password(user_id: i64) -> Result<String, ServerFnError> 
     answer(console.reset_user_password(&viewer, user_id).await)
 }
 
+#[server(endpoint = "list_webhooks")]
+pub async fn list_webhooks() -> Result<WebhookList, ServerFnError> {
+    let (console, _) = require(Role::Admin)?;
+    answer(console.webhooks().await)
+}
+
+#[server(endpoint = "save_webhook")]
+pub async fn save_webhook(
+    webhook_id: String,
+    url: String,
+    secret: String,
+    types: String,
+) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(
+        console
+            .save_webhook(&viewer, webhook_id, url, secret, types)
+            .await,
+    )
+}
+
+#[server(endpoint = "pause_webhook")]
+pub async fn pause_webhook(webhook_id: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(
+        console
+            .set_webhook_enabled(&viewer, webhook_id, false)
+            .await,
+    )
+}
+
+#[server(endpoint = "resume_webhook")]
+pub async fn resume_webhook(webhook_id: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(console.set_webhook_enabled(&viewer, webhook_id, true).await)
+}
+
+#[server(endpoint = "redeliver_event")]
+pub async fn redeliver_event(webhook_id: String, event_id: String) -> Result<(), ServerFnError> {
+    let (console, viewer) = require(Role::Admin)?;
+    answer(console.redeliver_event(&viewer, webhook_id, event_id).await)
+}
+
 #[server(endpoint = "list_providers")]
 pub async fn list_providers() -> Result<ProviderList, ServerFnError> {
     let (console, _) = require(Role::Operator)?;

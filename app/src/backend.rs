@@ -114,6 +114,31 @@ pub trait Console: Send + Sync + 'static {
         provider_id: String,
         key_id: String,
     ) -> ConsoleResult<()>;
+    /// Every webhook subscription with its delivery stats and dead events (admins).
+    async fn webhooks(&self) -> ConsoleResult<WebhookList>;
+    /// Creates or replaces a subscription; `types` as typed, separated by commas or spaces.
+    async fn save_webhook(
+        &self,
+        actor: &Viewer,
+        webhook_id: String,
+        url: String,
+        secret: String,
+        types: String,
+    ) -> ConsoleResult<()>;
+    /// Pauses or resumes a subscription's deliveries; it keeps its place.
+    async fn set_webhook_enabled(
+        &self,
+        actor: &Viewer,
+        webhook_id: String,
+        enabled: bool,
+    ) -> ConsoleResult<()>;
+    /// Tries a dead event again now.
+    async fn redeliver_event(
+        &self,
+        actor: &Viewer,
+        webhook_id: String,
+        event_id: String,
+    ) -> ConsoleResult<()>;
     /// The four-eyes queue (operators and admins).
     async fn approvals(&self) -> ConsoleResult<ApprovalQueue>;
     /// Approves someone else's request and makes the change; says what it did.

@@ -23,7 +23,7 @@ use pages::{
     account::AccountPage, approvals::ApprovalsPage, audit::AuditPage, live::LivePage,
     login::LoginPage, overview::OverviewPage, pending::PendingPage, players::PlayerPage,
     players::PlayersPage, providers::ProvidersPage, reconciliation::ReconciliationPage,
-    search::SearchPage, trace::TracePage, users::UsersPage,
+    search::SearchPage, trace::TracePage, users::UsersPage, webhooks::WebhooksPage,
 };
 
 /// The HTML document the server renders around the app.
@@ -86,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/approvals") view=ApprovalsPage/>
                     <Route path=path!("/audit") view=AuditPage/>
                     <Route path=path!("/users") view=UsersPage/>
+                    <Route path=path!("/webhooks") view=WebhooksPage/>
                     <Route path=path!("/account") view=AccountPage/>
                 </Routes>
             </main>

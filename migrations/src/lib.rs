@@ -19,6 +19,7 @@ mod m20261206_000015_fewer_key_indexes;
 mod m20261206_000016_packed_requests;
 mod m20261206_000017_trail_seals;
 mod m20261206_000018_checkpoint_balances;
+mod m20261207_000019_outbox;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_packed_requests::Migration),
             Box::new(m20261206_000017_trail_seals::Migration),
             Box::new(m20261206_000018_checkpoint_balances::Migration),
+            Box::new(m20261207_000019_outbox::Migration),
         ]
     }
 }

@@ -208,6 +208,12 @@ pub struct Settings {
         default_value_t = 0
     )]
     pub sqlite_max_size_mb: u32,
+    /// How long an event a webhook receiver refuses is retried before it is dead (shown in
+    /// the console, redeliverable) [default: 72 hours]
+    #[arg(long, env = "WALLET_WEBHOOK_DEAD_AFTER_SECS", value_name = "SECS",
+          default_value_t = crate::events::delivery::DEFAULT_DEAD_AFTER.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_dead_after_secs: u64,
     #[command(flatten)]
     pub log: LogSettings,
     #[command(flatten)]
@@ -300,6 +306,8 @@ pub struct Config {
     pub wallet_rate_limit: Option<KeyRateLimit>,
     /// Sealing the trail; off when `None`.
     pub sealing: Option<crate::seal::Sealing>,
+    /// Webhook deliveries.
+    pub delivery: crate::events::DeliveryConfig,
 }
 
 impl Config {
@@ -361,6 +369,9 @@ impl Config {
             },
             wallet_rate_limit,
             sealing: settings.seal.sealing()?,
+            delivery: crate::events::DeliveryConfig {
+                dead_after: Duration::from_secs(settings.webhook_dead_after_secs),
+            },
         })
     }
 
@@ -386,6 +397,7 @@ impl Config {
             retention: Retention::default(),
             wallet_rate_limit: None,
             sealing: None,
+            delivery: crate::events::DeliveryConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod docs_ui;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod failpoint;
 pub mod health;
 pub mod http;

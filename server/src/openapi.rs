@@ -76,6 +76,7 @@ pub fn document(currencies: &CurrencyTable) -> Value {
     doc.merge(crate::operator::ApiDoc::openapi());
     doc.merge(crate::reconcile::ApiDoc::openapi());
     doc.merge(crate::seal::ApiDoc::openapi());
+    doc.merge(crate::events::handlers::ApiDoc::openapi());
     let mut doc = serde_json::to_value(doc).expect("the document serialises");
     let components = &mut doc["components"];
     components["securitySchemes"]["bearer"] = json!({ "type": "http", "scheme": "bearer" });

@@ -19,6 +19,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(crate::operator::router(state.clone()))
         .merge(crate::reconcile::router(state.clone()))
         .merge(crate::seal::router(state.clone()))
+        .merge(crate::events::handlers::router(state.clone()))
         .merge(crate::health::router())
         .merge(crate::health::metrics::router(
             crate::health::Gauges::new(
@@ -94,6 +95,11 @@ impl Application {
             crate::seal::spawn_schedule(store.clone(), sealing.clone());
         }
         crate::trace::retention::spawn(store.clone(), config.retention);
+        crate::events::spawn(
+            store.clone(),
+            Arc::new(config.currencies.clone()),
+            config.delivery,
+        );
         let state = AppState::new(AppStateInner {
             attempts: crate::trace::AttemptLog::spawn(store.clone()),
             keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),

@@ -22,7 +22,7 @@ fn viewer_resource() -> Resource<Result<Option<Viewer>, ServerFnError>> {
     expect_context::<ViewerResource>().0
 }
 
-const LINKS: [(&str, &str, Role); 10] = [
+const LINKS: [(&str, &str, Role); 11] = [
     ("/", "Overview", Role::Support),
     ("/live", "Live trace", Role::Support),
     ("/search", "Search", Role::Support),
@@ -33,6 +33,7 @@ const LINKS: [(&str, &str, Role); 10] = [
     ("/approvals", "Approvals", Role::Operator),
     ("/audit", "Audit log", Role::Support),
     ("/users", "Users", Role::Admin),
+    ("/webhooks", "Webhooks", Role::Admin),
 ];
 
 /// The id of the quick search box, which `/` focuses.

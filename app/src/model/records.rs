@@ -224,3 +224,34 @@ pub struct NewKey {
     pub key_id: String,
     pub secret: String,
 }
+
+/// The Webhooks page (admins): every subscription with its delivery stats and its dead
+/// events (docs/EVENTS.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookList {
+    pub rows: Vec<WebhookRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookRow {
+    pub webhook_id: String,
+    pub url: String,
+    pub types: Vec<String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub delivered: i64,
+    pub pending: i64,
+    pub oldest_pending_age_seconds: f64,
+    pub dead: i64,
+    /// The oldest dead events (at most 200), each redeliverable.
+    pub dead_events: Vec<DeadEventRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadEventRow {
+    pub event_id: String,
+    pub event_type: String,
+    pub player_id: Option<String>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}

@@ -12,6 +12,7 @@ pub mod reconciliation;
 pub mod search;
 pub mod trace;
 pub mod users;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;

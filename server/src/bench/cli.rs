@@ -91,6 +91,7 @@ pub enum ScenarioChoice {
     Replay,
     Hot,
     Mixed,
+    Subscribed,
     All,
 }
 
@@ -120,6 +121,7 @@ impl LoadArgs {
             ScenarioChoice::Replay => vec![Scenario::Replay],
             ScenarioChoice::Hot => vec![Scenario::Hot],
             ScenarioChoice::Mixed => vec![Scenario::Mixed],
+            ScenarioChoice::Subscribed => vec![Scenario::First, Scenario::Subscribed],
             ScenarioChoice::All => Scenario::ALL.to_vec(),
         };
         config.players = self.players as usize;

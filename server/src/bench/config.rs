@@ -14,11 +14,14 @@ pub enum Scenario {
     Hot,
     /// Bets, wins, rollbacks and round closes, 5 % of them sent twice.
     Mixed,
+    /// `first` with one webhook subscriber attached, receiving every movement.
+    Subscribed,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::First,
+        Scenario::Subscribed,
         Scenario::Replay,
         Scenario::Hot,
         Scenario::Mixed,
@@ -30,6 +33,7 @@ impl Scenario {
             Scenario::Replay => "replay",
             Scenario::Hot => "hot",
             Scenario::Mixed => "mixed",
+            Scenario::Subscribed => "subscribed",
         }
     }
 }

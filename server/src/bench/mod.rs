@@ -16,6 +16,7 @@ mod healthz;
 mod provision;
 mod scenario;
 pub mod stats;
+mod subscriber;
 mod verify;
 
 use std::sync::Arc;
@@ -48,6 +49,10 @@ pub struct BenchReport {
     pub hot_vs_first: Option<f64>,
     /// `mixed / first`, in operations per second.
     pub mixed_vs_first: Option<f64>,
+    /// `subscribed / first`: what one webhook subscriber costs first executions.
+    pub subscribed_vs_first: Option<f64>,
+    /// The subscriber's deliveries, when `subscribed` ran.
+    pub delivered: Option<subscriber::Delivered>,
     /// `GET /healthz` answered per second by the same server, same clients, same run.
     pub healthz_per_s: Option<f64>,
     /// `replay / healthz`.
@@ -88,10 +93,28 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     ));
     let mut run = Run::new(&config, provisioned);
     let mut scenarios = Vec::new();
+    let mut delivered = None;
     for scenario in &config.scenarios {
+        let subscriber = match scenario {
+            Scenario::Subscribed => Some(subscriber::Subscriber::attach(&config).await?),
+            _ => None,
+        };
         let figures = run.scenario(*scenario).await;
         say(figures.summary_line());
         scenarios.push(figures);
+        if let Some(subscriber) = subscriber {
+            let outcome = subscriber.detach().await?;
+            say(format!(
+                "subscriber: {} deliveries received; caught up {}",
+                outcome.received,
+                outcome
+                    .drained_s
+                    .map_or("not within 120 s".to_owned(), |s| format!(
+                        "{s} s after the scenario"
+                    ))
+            ));
+            delivered = Some(outcome);
+        }
     }
     let rate = |name: Scenario| {
         scenarios
@@ -105,6 +128,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     };
     let (replay_vs_first, hot_vs_first) = (ratio(Scenario::Replay), ratio(Scenario::Hot));
     let mixed_vs_first = ratio(Scenario::Mixed);
+    let subscribed_vs_first = ratio(Scenario::Subscribed);
     let (baseline, healthz_per_s) = match (&config.database_url, config.baseline) {
         (Some(url), true) => {
             say("baseline: running the database's own benchmark…".to_owned());
@@ -143,6 +167,10 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     show("replay / healthz", replay_vs_healthz);
     show("hot / first", hot_vs_first);
     show("mixed / first", mixed_vs_first);
+    show(
+        "first with a webhook subscriber / first",
+        subscribed_vs_first,
+    );
     say("verifying…".to_owned());
     let verification = run.verify(config.database_url.as_deref()).await;
     say(verification.render());
@@ -157,6 +185,8 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         replay_vs_first,
         hot_vs_first,
         mixed_vs_first,
+        subscribed_vs_first,
+        delivered,
         healthz_per_s,
         replay_vs_healthz,
         baseline,
@@ -237,7 +267,9 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         let until = Until::Deadline(started + self.config.duration);
         let tasks = match scenario {
-            Scenario::First => self.spawn_owning(move |client, share| client.first(share, until)),
+            Scenario::First | Scenario::Subscribed => {
+                self.spawn_owning(move |client, share| client.first(share, until))
+            }
             Scenario::Mixed => {
                 self.spawn_owning(move |client, share| client.with_duplicates().mixed(share, until))
             }

@@ -445,6 +445,40 @@ impl Console for DbConsole {
             .map(drop)
     }
 
+    async fn webhooks(&self) -> ConsoleResult<WebhookList> {
+        super::webhooks::list(&self.state).await
+    }
+
+    async fn save_webhook(
+        &self,
+        actor: &Viewer,
+        webhook_id: String,
+        url: String,
+        secret: String,
+        types: String,
+    ) -> ConsoleResult<()> {
+        self.require_fresh_code(actor)?;
+        super::webhooks::save(&self.state, actor, webhook_id, url, secret, types).await
+    }
+
+    async fn set_webhook_enabled(
+        &self,
+        actor: &Viewer,
+        webhook_id: String,
+        enabled: bool,
+    ) -> ConsoleResult<()> {
+        super::webhooks::set_enabled(&self.state, actor, webhook_id, enabled).await
+    }
+
+    async fn redeliver_event(
+        &self,
+        actor: &Viewer,
+        webhook_id: String,
+        event_id: String,
+    ) -> ConsoleResult<()> {
+        super::webhooks::redeliver(&self.state, actor, webhook_id, event_id).await
+    }
+
     async fn approvals(&self) -> ConsoleResult<ApprovalQueue> {
         super::approvals::queue(&self.state).await
     }

@@ -16,6 +16,7 @@ mod refund;
 mod rows;
 mod trace_view;
 mod upload;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -55,6 +55,11 @@ macro_rules! identifier {
 }
 
 identifier!(
+    /// A webhook subscription's id, chosen by the operator (docs/EVENTS.md).
+    WebhookId
+);
+
+identifier!(
     /// A provider's id for one money operation; with the provider it is the idempotency key.
     TransactionId
 );

@@ -3,6 +3,6 @@ mod ids;
 mod money;
 mod states;
 
-pub use ids::{GameId, IdError, KeyId, PlayerId, ProviderId, RoundId, TransactionId};
+pub use ids::{GameId, IdError, KeyId, PlayerId, ProviderId, RoundId, TransactionId, WebhookId};
 pub use money::{AmountError, Currency, CurrencyTable, MinorUnits, Money, WireMoney, MAX_MINOR};
 pub use states::{OpType, PlayerStatus, RoundState, TxState, UnknownValue};

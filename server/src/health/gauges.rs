@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use tokio::sync::Mutex;
 
@@ -156,6 +157,7 @@ impl Gauges {
             "1 when the newest finished reconciliation run failed (the server's log says why).",
             &[(vec![], if state.last_failed { 1.0 } else { 0.0 })],
         );
+        Self::render_webhooks(state, out);
         if let Some(last) = &state.last_run {
             out.gauge(
                 "oncewallet_reconciliation_last_finished_timestamp_seconds",
@@ -173,6 +175,39 @@ impl Gauges {
                 &[(vec![], last.critical_open as f64)],
             );
         }
+    }
+
+    fn render_webhooks(state: &DbFigures, out: &mut Text) {
+        let sample = |id: &str, value: f64| (vec![("webhook", id.to_owned())], value);
+        let enabled = state.webhooks.iter().filter(|(_, enabled, _)| *enabled);
+        let lag: Vec<Sample> = enabled
+            .clone()
+            .map(|(id, _, stats)| sample(id, stats.oldest_pending_age_seconds))
+            .collect();
+        out.gauge(
+            "oncewallet_outbox_lag_seconds",
+            "Per enabled webhook: age of the oldest event not yet acknowledged (0 when none).",
+            &lag,
+        );
+        let pending: Vec<Sample> = enabled
+            .map(|(id, _, stats)| sample(id, stats.pending as f64))
+            .collect();
+        out.gauge(
+            "oncewallet_webhook_pending_events",
+            "Per enabled webhook: events not acknowledged yet and not dead.",
+            &pending,
+        );
+        let dead: Vec<Sample> = state
+            .webhooks
+            .iter()
+            .map(|(id, _, stats)| sample(id, stats.dead as f64))
+            .collect();
+        out.gauge(
+            "oncewallet_webhook_dead_events",
+            "Per webhook: events given up on after the retry period, waiting for a person to \
+             redeliver them.",
+            &dead,
+        );
     }
 
     /// What this process holds in memory: the writer's queue and the connection pools.
@@ -223,6 +258,8 @@ struct DbFigures {
     last_run: Option<LastRun>,
     /// Whether the newest finished run failed.
     last_failed: bool,
+    /// Every webhook subscription: id, enabled, delivery stats.
+    webhooks: Vec<(String, bool, crate::events::webhooks::DeliveryStats)>,
 }
 
 #[derive(Debug)]
@@ -233,7 +270,7 @@ struct LastRun {
 }
 
 impl DbFigures {
-    async fn read(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<DbFigures, DbErr> {
+    async fn read(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<DbFigures, DbErr> {
         let findings = discrepancy::Entity::find()
             .select_only()
             .column(discrepancy::Column::Kind)
@@ -284,6 +321,12 @@ impl DbFigures {
                 .map_or(chrono::Duration::zero(), |since| now - since),
             last_run,
             last_failed,
+            webhooks: crate::events::webhooks::list(db)
+                .await
+                .map_err(|e| DbErr::Custom(e.to_string()))?
+                .into_iter()
+                .map(|view| (view.webhook_id, view.enabled, view.stats))
+                .collect(),
         })
     }
 }

@@ -287,6 +287,7 @@ pub(super) fn decide(
         .pop_front()
         .ok_or_else(|| ServiceError::Bug("no transaction id left for the batch".into()))?;
     let decision = operation.decide(state, id)?;
+    state.name_movements(id, operation.movement_op());
     let recorded = first_answer(keyed, id, decision, state.now);
     let answer = recorded.answer.clone();
     state.claim(keyed, id, recorded);

@@ -63,6 +63,7 @@ fn parts(backend: DbBackend, state: &BatchState) -> Vec<Part> {
         update_states(backend, state),
         insert_tombstones(backend, state),
         mark_late_bets(backend, state),
+        insert_events(backend, state),
     ]
     .into_iter()
     .flatten()
@@ -284,17 +285,19 @@ fn update_players(backend: DbBackend, state: &BatchState) -> Vec<Part> {
     per_statement(backend, posted, |posted| {
         let mut sql = Sql::new(
             backend,
-            "UPDATE players SET balance_minor = v.column2, ledger_head = v.column3, updated_at = ",
+            "UPDATE players SET balance_minor = v.column2, ledger_head = v.column3, \
+             event_sequence = v.column5, updated_at = ",
         );
         let at = sql.param(state.now);
         sql.push(&at);
         sql.push(" FROM (");
         sql.values(&posted, |player| {
-            let values: [Value; 4] = [
+            let values: [Value; 5] = [
                 player.id.as_str().into(),
                 player.balance_minor.into(),
                 player.ledger_head.clone().into(),
                 player.loaded_balance_minor.into(),
+                player.event_sequence.into(),
             ];
             values
         });
@@ -394,6 +397,31 @@ fn mark_late_bets(backend: DbBackend, state: &BatchState) -> Vec<Part> {
             [provider.as_str().into(), id.as_str().into()]
         });
         sql.push(")");
+        Part::new(sql)
+    })
+}
+
+/// The batch's `money.moved` events, in the order the money moved (docs/EVENTS.md): the
+/// outbox row commits with the movement or not at all.
+fn insert_events(backend: DbBackend, state: &BatchState) -> Vec<Part> {
+    let events: Vec<_> = state.writes.events.iter().collect();
+    per_statement(backend, events, |events| {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO outbox_events (event_type, player_id, sequence, wallet_transaction_id, \
+             op, occurred_at) ",
+        );
+        sql.values(events, |event| {
+            let values: [Value; 6] = [
+                crate::events::MONEY_MOVED.into(),
+                event.player_id.as_str().into(),
+                event.sequence.into(),
+                event.wallet_tx_id.into(),
+                event.op.into(),
+                state.now.into(),
+            ];
+            values
+        });
         Part::new(sql)
     })
 }

@@ -34,6 +34,7 @@ pub async fn load(
             balance_minor: row.try_get("", "balance_minor")?,
             ledger_head: row.try_get("", "ledger_head")?,
             loaded_balance_minor: row.try_get("", "balance_minor")?,
+            event_sequence: row.try_get("", "event_sequence")?,
             posted: false,
         };
         state.players.insert(player.id.clone(), player);
@@ -66,9 +67,10 @@ pub fn load_sqlite(
                 row.get::<_, String>(2)?,
                 row.get::<_, i64>(3)?,
                 row.get::<_, Option<String>>(4)?,
+                row.get::<_, i64>(5)?,
             ))
         })?;
-        for (id, currency, status, balance_minor, ledger_head) in players {
+        for (id, currency, status, balance_minor, ledger_head, event_sequence) in players {
             let player = Player {
                 id,
                 currency,
@@ -76,6 +78,7 @@ pub fn load_sqlite(
                 balance_minor,
                 ledger_head,
                 loaded_balance_minor: balance_minor,
+                event_sequence,
                 posted: false,
             };
             state.players.insert(player.id.clone(), player);
@@ -444,7 +447,8 @@ impl KeyRecord {
 fn players_query(backend: DbBackend, needs: &Needs) -> Sql {
     let mut sql = Sql::new(
         backend,
-        "SELECT id, currency, status, balance_minor, ledger_head FROM players WHERE id ",
+        "SELECT id, currency, status, balance_minor, ledger_head, event_sequence FROM players \
+         WHERE id ",
     );
     let ids = sql.in_list(padded(backend, &needs.players).map(String::as_str));
     sql.push(&ids);

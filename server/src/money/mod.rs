@@ -48,6 +48,11 @@ pub trait Operation: Send + Sync + 'static {
     /// there, through `state`'s methods. A pure function of `state`: nothing here waits
     /// or touches the database. An `Err` changes nothing and is not recorded.
     fn decide(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError>;
+    /// What the operation's money movement is called in its `money.moved` event
+    /// (docs/EVENTS.md): the operation's own name unless it says otherwise.
+    fn movement_op(&self) -> &'static str {
+        self.keyed().op.as_str()
+    }
 }
 
 /// Runs `operation` exactly once for its key and returns its answer, or the stored one.

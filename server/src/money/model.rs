@@ -18,6 +18,8 @@ pub struct Player {
     pub ledger_head: Option<String>,
     /// The balance as loaded: the write is a compare-and-set on it.
     pub loaded_balance_minor: i64,
+    /// How many `money.moved` events the player has had (the last one's `sequence`).
+    pub event_sequence: i64,
     /// Whether the batch posted to the player (its row is written back).
     pub posted: bool,
 }

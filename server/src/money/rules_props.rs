@@ -170,6 +170,7 @@ fn state() -> BatchState {
                 balance_minor: DEPOSIT_MINOR,
                 ledger_head: None,
                 loaded_balance_minor: DEPOSIT_MINOR,
+                event_sequence: 0,
                 posted: false,
             },
         );

@@ -64,6 +64,19 @@ pub struct Writes {
     /// Tombstones that existed and whose late bet arrived now.
     pub late_bets: Vec<TxKey>,
     pub audits: Vec<AuditRecord>,
+    /// One `money.moved` event per posting, for the outbox (docs/EVENTS.md).
+    pub events: Vec<MoneyEvent>,
+}
+
+/// A movement of a player's money, as the outbox records it.
+#[derive(Debug, Clone)]
+pub struct MoneyEvent {
+    pub player_id: String,
+    /// The player's event number, from 1, without gaps.
+    pub sequence: i64,
+    pub wallet_tx_id: i64,
+    /// `BET`, `WIN`, `ROLLBACK`, `ADJUSTMENT` or `REFUND` ([`super::Operation::movement_op`]).
+    pub op: &'static str,
 }
 
 #[derive(Debug)]
@@ -115,6 +128,15 @@ impl BatchState {
             .get_mut(player_id)
             .ok_or_else(|| ServiceError::Bug(format!("player {player_id} was not loaded")))?;
         let entries = ledger::post(player, wallet_tx_id, direction, amount, counter_account)?;
+        if !entries.is_empty() {
+            player.event_sequence += 1;
+            self.writes.events.push(MoneyEvent {
+                player_id: player.id.clone(),
+                sequence: player.event_sequence,
+                wallet_tx_id,
+                op: "",
+            });
+        }
         self.writes.entries.extend(entries);
         MinorUnits::from_stored(player.balance_minor)
             .map_err(|_| ServiceError::Bug("balance out of range after posting".into()))
@@ -251,6 +273,16 @@ impl BatchState {
     /// Marks the key being decided as a rollback whose amount hint differed from its bet.
     pub fn flag_hint_mismatch(&mut self, wallet_tx_id: i64) {
         self.hint_mismatches.insert(wallet_tx_id);
+    }
+
+    /// Names the movements the operation decided under `wallet_tx_id` (their events' `op`).
+    pub fn name_movements(&mut self, wallet_tx_id: i64, op: &'static str) {
+        for event in self.writes.events.iter_mut().rev() {
+            if event.wallet_tx_id != wallet_tx_id {
+                break;
+            }
+            event.op = op;
+        }
     }
 
     pub fn audit(&mut self, record: AuditRecord) {

@@ -230,6 +230,13 @@ async fn transition(
                 let mut active: discrepancy::ActiveModel = row.into();
                 action.apply(&mut active, now);
                 let updated = discrepancy::Entity::update(active).exec(txn).await?;
+                if updated.status == "RESOLVED" {
+                    let event = crate::events::outbox::finding_event(
+                        crate::events::FINDING_RESOLVED,
+                        &updated,
+                    );
+                    crate::events::outbox::record_findings(txn, vec![event], now).await?;
+                }
                 crate::audit::record(
                     txn,
                     &action.actor,

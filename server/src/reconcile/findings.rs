@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 use serde_json::Value;
 
 use crate::db::entities::discrepancy;
+use crate::events::outbox;
 
 /// Who resolves findings whose condition cleared by itself.
 pub const AUTO_RESOLVER: &str = "reconciliation";
@@ -81,6 +82,7 @@ pub struct Finding {
 
 /// Inserts new findings as OPEN and refreshes `last_seen_at` and `details` of known ones,
 /// keeping their status — except that a finding the job itself had resolved opens again.
+/// Each new or reopened finding is a `finding.opened` event, in the same transaction.
 /// Returns how many rows were new or reopened.
 pub async fn upsert(
     txn: &DatabaseTransaction,
@@ -89,7 +91,12 @@ pub async fn upsert(
 ) -> Result<u64, DbErr> {
     let mut opened = 0;
     for chunk in findings.chunks(UPSERT_CHUNK) {
-        opened += count_new(txn, chunk).await?;
+        let known = known_open(txn, chunk).await?;
+        let new: Vec<&Finding> = chunk
+            .iter()
+            .filter(|finding| !known.contains(&key_of(finding)))
+            .collect();
+        opened += new.len() as u64;
         let mut insert = Query::insert();
         insert.into_table(discrepancy::Entity).columns([
             discrepancy::Column::Kind,
@@ -118,8 +125,60 @@ pub async fn upsert(
         insert.on_conflict(on_conflict());
         txn.execute(txn.get_database_backend().build(&insert))
             .await?;
+        let events = rows_of(txn, &new)
+            .await?
+            .iter()
+            .map(|row| outbox::finding_event(crate::events::FINDING_OPENED, row))
+            .collect();
+        outbox::record_findings(txn, events, now).await?;
     }
     Ok(opened)
+}
+
+/// `(kind, subject type, subject id)`: what makes a finding unique.
+type FindingKey = (String, &'static str, String);
+
+fn key_of(finding: &Finding) -> FindingKey {
+    (
+        finding.kind.to_owned(),
+        finding.subject.type_str(),
+        finding.subject.id(),
+    )
+}
+
+/// Groups findings by kind and subject type, so each query is one IN list on the unique
+/// index.
+fn grouped<'a>(
+    findings: impl IntoIterator<Item = &'a Finding>,
+) -> std::collections::BTreeMap<(&'static str, &'static str), Vec<String>> {
+    let mut groups: std::collections::BTreeMap<(&str, &str), Vec<String>> = Default::default();
+    for finding in findings {
+        groups
+            .entry((finding.kind, finding.subject.type_str()))
+            .or_default()
+            .push(finding.subject.id());
+    }
+    groups
+}
+
+/// The rows of these findings as they are now.
+async fn rows_of(
+    txn: &DatabaseTransaction,
+    findings: &[&Finding],
+) -> Result<Vec<discrepancy::Model>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut rows = Vec::new();
+    for ((kind, subject_type), ids) in grouped(findings.iter().copied()) {
+        rows.extend(
+            discrepancy::Entity::find()
+                .filter(discrepancy::Column::Kind.eq(kind))
+                .filter(discrepancy::Column::SubjectType.eq(subject_type))
+                .filter(discrepancy::Column::SubjectId.is_in(ids))
+                .all(txn)
+                .await?,
+        );
+    }
+    Ok(rows)
 }
 
 /// Known findings keep their status, unless the job had resolved them: then the
@@ -158,33 +217,36 @@ fn on_conflict() -> OnConflict {
     .to_owned()
 }
 
-/// How many of these findings are not open or acknowledged already (new, or reopened).
-async fn count_new(txn: &DatabaseTransaction, chunk: &[Finding]) -> Result<u64, DbErr> {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    let mut known = 0;
-    // Grouped by kind and type so each query is one IN list on the unique index.
-    let mut groups: std::collections::BTreeMap<(&str, &str), Vec<String>> = Default::default();
-    for finding in chunk {
-        groups
-            .entry((finding.kind, finding.subject.type_str()))
-            .or_default()
-            .push(finding.subject.id());
-    }
-    for ((kind, subject_type), ids) in groups {
-        known += discrepancy::Entity::find()
+/// Which of these findings are open or acknowledged already (the others are new, or
+/// open again).
+async fn known_open(
+    txn: &DatabaseTransaction,
+    chunk: &[Finding],
+) -> Result<std::collections::HashSet<FindingKey>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let mut known = std::collections::HashSet::new();
+    for ((kind, subject_type), ids) in grouped(chunk) {
+        let open: Vec<String> = discrepancy::Entity::find()
+            .select_only()
+            .column(discrepancy::Column::SubjectId)
             .filter(discrepancy::Column::Kind.eq(kind))
             .filter(discrepancy::Column::SubjectType.eq(subject_type))
             .filter(discrepancy::Column::SubjectId.is_in(ids))
             .filter(discrepancy::Column::Status.ne("RESOLVED"))
-            .count(txn)
+            .into_tuple()
+            .all(txn)
             .await?;
+        known.extend(
+            open.into_iter()
+                .map(|id| (kind.to_owned(), subject_type, id)),
+        );
     }
-    Ok(chunk.len() as u64 - known)
+    Ok(known)
 }
 
 /// Resolves the open and acknowledged findings of `kind` that this run did not see
 /// (their `last_seen_at` is older than the run), but for the subjects in `keep`, which the
-/// run could not look at. Returns how many.
+/// run could not look at. Each is a `finding.resolved` event. Returns how many.
 pub async fn resolve_cleared(
     txn: &DatabaseTransaction,
     kind: &str,
@@ -192,24 +254,47 @@ pub async fn resolve_cleared(
     run_at: DateTime<Utc>,
     run_id: i64,
 ) -> Result<u64, DbErr> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let result = discrepancy::Entity::update_many()
-        .col_expr(discrepancy::Column::Status, Expr::value("RESOLVED"))
-        .col_expr(discrepancy::Column::ResolvedBy, Expr::value(AUTO_RESOLVER))
-        .col_expr(discrepancy::Column::ResolvedAt, Expr::value(run_at))
-        .col_expr(
-            discrepancy::Column::ResolutionNote,
-            Expr::value(format!(
-                "the condition cleared: reconciliation run {run_id} no longer found it"
-            )),
-        )
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    // Locked first, so a person resolving one of them at the same moment waits, and each
+    // is resolved (and announced) once.
+    let cleared: Vec<i64> = discrepancy::Entity::find()
+        .select_only()
+        .column(discrepancy::Column::Id)
         .filter(discrepancy::Column::Kind.eq(kind))
         .filter(discrepancy::Column::Status.is_in(["OPEN", "ACKNOWLEDGED"]))
         .filter(discrepancy::Column::LastSeenAt.lt(run_at))
         .filter(discrepancy::Column::SubjectId.is_not_in(keep.iter().map(String::as_str)))
-        .exec(txn)
+        .lock_exclusive()
+        .into_tuple()
+        .all(txn)
         .await?;
-    Ok(result.rows_affected)
+    let mut resolved_count = 0;
+    for chunk in cleared.chunks(UPSERT_CHUNK) {
+        let result = discrepancy::Entity::update_many()
+            .col_expr(discrepancy::Column::Status, Expr::value("RESOLVED"))
+            .col_expr(discrepancy::Column::ResolvedBy, Expr::value(AUTO_RESOLVER))
+            .col_expr(discrepancy::Column::ResolvedAt, Expr::value(run_at))
+            .col_expr(
+                discrepancy::Column::ResolutionNote,
+                Expr::value(format!(
+                    "the condition cleared: reconciliation run {run_id} no longer found it"
+                )),
+            )
+            .filter(discrepancy::Column::Id.is_in(chunk.iter().copied()))
+            .filter(discrepancy::Column::Status.is_in(["OPEN", "ACKNOWLEDGED"]))
+            .exec(txn)
+            .await?;
+        resolved_count += result.rows_affected;
+        let events = discrepancy::Entity::find()
+            .filter(discrepancy::Column::Id.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?
+            .iter()
+            .map(|row| outbox::finding_event(crate::events::FINDING_RESOLVED, row))
+            .collect();
+        outbox::record_findings(txn, events, run_at).await?;
+    }
+    Ok(resolved_count)
 }
 
 /// Marks a rollback whose `amount_hint` differed from the bet, in the rollback's own

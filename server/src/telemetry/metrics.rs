@@ -21,6 +21,7 @@ const MONEY_BATCH_OPERATIONS: &str = "oncewallet_money_batch_operations";
 const MONEY_BATCH_DURATION: &str = "oncewallet_money_batch_duration_seconds";
 const WRITE_PHASE_DURATION: &str = "oncewallet_write_phase_duration_seconds";
 const REPLAYED_AMOUNT: &str = "oncewallet_replayed_amount_minor_units_total";
+const WEBHOOK_DELIVERIES: &str = "oncewallet_webhook_deliveries_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
@@ -95,6 +96,11 @@ fn describe() {
         "Money that duplicate requests would have moved a second time, had they not been \
          answered from the stored result: the replays' amounts in the currency's minor units."
     );
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook deliveries by result: delivered (acknowledged with a 2xx), failed (another \
+         answer or none; tried again later), dead (given up on after the retry period)."
+    );
     metrics::describe_histogram!(
         WRITE_PHASE_DURATION,
         metrics::Unit::Seconds,
@@ -140,6 +146,11 @@ pub fn record_replayed(amounts: &std::collections::BTreeMap<String, i64>) {
             metrics::counter!(REPLAYED_AMOUNT, "currency" => currency.clone()).increment(amount);
         }
     }
+}
+
+/// One webhook delivery's result: `delivered`, `failed` or `dead`.
+pub fn record_webhook_delivery(result: &'static str) {
+    metrics::counter!(WEBHOOK_DELIVERIES, "result" => result).increment(1);
 }
 
 pub fn record_log_dropped(count: u64) {

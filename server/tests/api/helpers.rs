@@ -168,6 +168,7 @@ pub fn expected_status_and_retryable(code: &str) -> (u16, bool) {
         | "BET_ALREADY_SETTLED"
         | "IDEMPOTENCY_CONFLICT"
         | "KEY_IN_USE"
+        | "INVALID_TRANSITION"
         | "CURRENCY_IMMUTABLE" => (409, false),
         "TRANSACTION_IN_PROGRESS" | "TEMPORARY_UNAVAILABLE" => (503, true),
         "INTERNAL_ERROR" => (500, true),

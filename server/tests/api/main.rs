@@ -19,6 +19,7 @@ mod counters;
 mod crash;
 mod dashboard;
 mod durability;
+mod events;
 mod examples;
 mod exports;
 mod findings_api;

@@ -192,6 +192,16 @@ async fn findings_pending_rollbacks_and_the_last_run_show_on_metrics() {
 #[tokio::test]
 async fn every_metric_the_alert_rules_and_the_dashboard_use_is_exported() {
     let app = spawn_app().await;
+    // A subscriber, so that the outbox's gauges and the deliveries' counter have samples.
+    let receiver = crate::events::Receiver::start().await;
+    crate::events::subscribe(
+        &app.base_url,
+        &app.operator_token,
+        "ops",
+        &receiver.url,
+        serde_json::json!(["*"]),
+    )
+    .await;
     // The process's recorder is shared by every test server in this process: a currency
     // no other test uses makes the replayed amount this test's own.
     traffic_and_findings(&app, "CHF").await;

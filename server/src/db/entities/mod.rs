@@ -20,3 +20,5 @@ pub mod trail_checkpoint;
 pub mod trail_seal;
 pub mod trail_seal_leaf;
 pub mod wallet_transaction;
+pub mod webhook;
+pub mod webhook_delivery;

@@ -324,4 +324,13 @@ impl Operation for Rollback {
     fn decide(&self, state: &mut BatchState, wallet_tx_id: i64) -> Result<Decision, ServiceError> {
         self.audited(state, wallet_tx_id)
     }
+
+    /// A rollback that staff made is a refund to the receivers of events.
+    fn movement_op(&self) -> &'static str {
+        if self.staff.is_some() {
+            "REFUND"
+        } else {
+            "ROLLBACK"
+        }
+    }
 }

@@ -1,0 +1,107 @@
+//! The `subscribed` scenario's webhook subscriber (docs/PERFORMANCE.md, "Events"): a
+//! receiver in the bench's process that acknowledges every delivery, subscribed to
+//! `money.moved` for the scenario only, so that `subscribed / first` in one run is what
+//! delivering events to one subscriber costs the money path.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::config::BenchConfig;
+
+/// How long the subscription may take to catch up after the scenario.
+const DRAIN_LIMIT: Duration = Duration::from_secs(120);
+
+pub struct Subscriber {
+    id: String,
+    received: Arc<AtomicU64>,
+    server: tokio::task::JoinHandle<()>,
+    client: reqwest::Client,
+    target: String,
+    token: String,
+}
+
+/// What the subscription did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Delivered {
+    /// Deliveries the receiver got (a redelivery counts again).
+    pub received: u64,
+    /// From the scenario's end until the subscription had nothing pending.
+    pub drained_s: Option<f64>,
+}
+
+impl Subscriber {
+    /// Starts the receiver and subscribes it.
+    pub async fn attach(config: &BenchConfig) -> anyhow::Result<Subscriber> {
+        let received = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&received);
+        let app = axum::Router::new().route(
+            "/events",
+            axum::routing::post(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                async { axum::http::StatusCode::NO_CONTENT }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/events", listener.local_addr()?);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let subscriber = Subscriber {
+            id: format!("{}-subscriber", config.run_tag),
+            received,
+            server,
+            client: reqwest::Client::new(),
+            target: config.target.trim_end_matches('/').to_owned(),
+            token: config.operator_token.clone(),
+        };
+        let secret = format!("{}-{}", config.run_tag, uuid::Uuid::new_v4().simple());
+        let body = json!({ "url": url, "secret": secret, "types": ["money.moved"] });
+        subscriber
+            .operator(reqwest::Method::PUT, Some(body))
+            .await?
+            .error_for_status()?;
+        Ok(subscriber)
+    }
+
+    async fn operator(
+        &self,
+        method: reqwest::Method,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}/operator/v1/webhooks/{}", self.target, self.id);
+        let mut request = self.client.request(method, url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Ok(request.send().await?)
+    }
+
+    /// Waits until nothing is pending, then unsubscribes and stops the receiver.
+    pub async fn detach(self) -> anyhow::Result<Delivered> {
+        let started = Instant::now();
+        let mut drained_s = None;
+        while started.elapsed() < DRAIN_LIMIT {
+            let answer: serde_json::Value = self
+                .operator(reqwest::Method::GET, None)
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            if answer["webhook"]["stats"]["pending"].as_i64() == Some(0) {
+                drained_s = Some((started.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.operator(reqwest::Method::DELETE, None)
+            .await?
+            .error_for_status()?;
+        self.server.abort();
+        Ok(Delivered {
+            received: self.received.load(Ordering::Relaxed),
+            drained_s,
+        })
+    }
+}
