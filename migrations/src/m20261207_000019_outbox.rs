@@ -118,12 +118,6 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .default(0),
                     )
-                    .col(
-                        ColumnDef::new(Webhooks::FailingSinceMs)
-                            .big_integer()
-                            .null(),
-                    )
-                    .col(ColumnDef::new(Webhooks::PausedUntilMs).big_integer().null())
                     .col(ColumnDef::new(Webhooks::LeaseOwner).string().null())
                     .col(ColumnDef::new(Webhooks::LeaseUntilMs).big_integer().null())
                     .to_owned(),
@@ -240,8 +234,6 @@ enum Webhooks {
     UpdatedAt,
     DispatchedTo,
     Delivered,
-    FailingSinceMs,
-    PausedUntilMs,
     LeaseOwner,
     LeaseUntilMs,
 }

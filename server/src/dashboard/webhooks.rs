@@ -14,6 +14,7 @@ fn console_error(error: WebhookError) -> ConsoleError {
         WebhookError::NotFound(id) => ConsoleError::NotFound(format!("no webhook {id}")),
         WebhookError::Invalid(message) => ConsoleError::Invalid(message),
         error @ WebhookError::NotDead(_) => ConsoleError::Conflict(error.to_string()),
+        error @ WebhookError::NoSuchEvent(_) => ConsoleError::NotFound(error.to_string()),
         WebhookError::Service(error) => unavailable(error),
     }
 }

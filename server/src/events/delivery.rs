@@ -12,9 +12,9 @@
 //!   SQLite the one process always holds it.
 //! - **At least once.** A process killed after the receiver acknowledged but before its
 //!   round was written sends those events again: same `event_id`, same bytes.
-//! - **A receiver that is down** (nothing acknowledged in a round) is paused with a
-//!   growing delay and the cursor stays where it is, rather than copying every new event
-//!   into `webhook_deliveries`.
+//! - **A receiver that is down** gets each player's first event retried with its
+//!   backoff, the player's later ones held behind it; once `ROUND_HELD` deliveries are
+//!   held, new events stay after the cursor instead of being copied there one by one.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,9 +145,6 @@ impl Deliverer {
 
     async fn subscription_round(&self, hook: webhook::Model) -> Result<bool, ServiceError> {
         let now = Utc::now().timestamp_millis();
-        if hook.paused_until_ms.is_some_and(|until| until > now) {
-            return Ok(false);
-        }
         if !self.hold_lease(&hook, now).await? {
             return Ok(false);
         }
@@ -318,18 +315,6 @@ impl Deliverer {
             .iter()
             .filter(|(_, outcome)| matches!(outcome, Outcome::Delivered))
             .count() as i64;
-        // Only new events tell whether the receiver is down: a held event that keeps
-        // failing is that event's problem, and its own backoff handles it.
-        let failed = results
-            .iter()
-            .any(|(job, outcome)| job.held.is_none() && matches!(outcome, Outcome::Failed(_)));
-        // Nothing acknowledged and something refused: the receiver is down. New events
-        // stay after the cursor (not copied one by one) and the subscription pauses,
-        // until it has failed for as long as events are retried: then they are dead.
-        let failing_since = hook.failing_since_ms.unwrap_or(now);
-        let down = delivered == 0 && failed;
-        let given_up = down && now - failing_since >= self.config.dead_after.as_millis() as i64;
-        let keep_cursor = down && !given_up;
         let dead_after_ms = self.config.dead_after.as_millis() as i64;
         let mut remove = Vec::new();
         let mut update = Vec::new();
@@ -352,22 +337,18 @@ impl Deliverer {
                         ..held
                     });
                 }
-                (Some(_), Outcome::Waiting) => {}
-                (None, Outcome::Delivered) => {}
-                (None, _) if keep_cursor => {}
+                (Some(_), Outcome::Waiting) | (None, Outcome::Delivered) => {}
                 (None, outcome) => {
                     let (attempts, first, next, error) = match outcome {
                         Outcome::Failed(error) => (1, Some(now), now + backoff_ms(1), Some(error)),
                         _ => (0, None, now, None),
                     };
-                    let is_dead = given_up && attempts > 0;
-                    dead += i64::from(is_dead);
                     insert.push(webhook_delivery::Model {
                         webhook_id: hook.id.clone(),
                         event_id: job.event.id,
                         position: job.event.position,
                         player_id: job.event.player_id.clone(),
-                        state: if is_dead { DEAD } else { PENDING }.to_owned(),
+                        state: PENDING.to_owned(),
                         attempts,
                         first_attempt_ms: first,
                         next_attempt_ms: next,
@@ -379,24 +360,6 @@ impl Deliverer {
         for _ in 0..dead {
             metrics::record_webhook_delivery("dead");
         }
-        let cursor = if keep_cursor {
-            hook.dispatched_to
-        } else {
-            read_to
-        };
-        let pause = if down {
-            Some(now + pause_ms(now - failing_since))
-        } else {
-            None
-        };
-        // A round that tried nothing says nothing about the receiver.
-        let failing = if down {
-            Some(failing_since)
-        } else if delivered > 0 {
-            None
-        } else {
-            hook.failing_since_ms
-        };
         let hook = Arc::clone(hook);
         // The lease is checked where there is one (see `hold_lease`).
         let owner = (self.store.engine() != Engine::Sqlite).then(|| self.owner.clone());
@@ -405,17 +368,7 @@ impl Deliverer {
             .write(Box::new(move |txn| {
                 let (hook, owner, work) = (Arc::clone(&hook), owner.clone(), Arc::clone(&work));
                 Box::pin(async move {
-                    write(
-                        txn,
-                        &hook,
-                        owner.as_deref(),
-                        &work,
-                        cursor,
-                        delivered,
-                        failing,
-                        pause,
-                    )
-                    .await
+                    write(txn, &hook, owner.as_deref(), &work, read_to, delivered).await
                 })
             }))
             .await
@@ -428,7 +381,6 @@ type RoundWrites = (
     Vec<webhook_delivery::Model>,
 );
 
-#[allow(clippy::too_many_arguments)]
 async fn write(
     txn: &DatabaseTransaction,
     hook: &webhook::Model,
@@ -436,8 +388,6 @@ async fn write(
     (remove, update, insert): &RoundWrites,
     cursor: i64,
     delivered: i64,
-    failing_since: Option<i64>,
-    paused_until: Option<i64>,
 ) -> Result<(), ServiceError> {
     use sea_orm::sea_query::Expr;
     let mut moved = webhook::Entity::update_many()
@@ -446,8 +396,6 @@ async fn write(
             webhook::Column::Delivered,
             Expr::col(webhook::Column::Delivered).add(delivered),
         )
-        .col_expr(webhook::Column::FailingSinceMs, Expr::value(failing_since))
-        .col_expr(webhook::Column::PausedUntilMs, Expr::value(paused_until))
         .filter(webhook::Column::Id.eq(hook.id.as_str()));
     if let Some(owner) = owner {
         moved = moved.filter(webhook::Column::LeaseOwner.eq(owner));
@@ -575,12 +523,6 @@ fn backoff_ms(attempts: i32) -> i64 {
     ((base as f64 * jitter) as i64).min(MAX_BACKOFF_MS)
 }
 
-/// How long a subscription whose receiver is down waits: half of how long it has been
-/// failing, from 1 s up to 10 min.
-fn pause_ms(failing_for_ms: i64) -> i64 {
-    (failing_for_ms / 2).clamp(1000, MAX_BACKOFF_MS)
-}
-
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -604,12 +546,5 @@ mod tests {
         }
         assert!(backoff_ms(11) <= MAX_BACKOFF_MS && backoff_ms(40) <= MAX_BACKOFF_MS);
         assert!(backoff_ms(40) >= MAX_BACKOFF_MS * 8 / 10);
-    }
-
-    #[test]
-    fn a_receiver_down_waits_longer_the_longer_it_has_been_down() {
-        assert_eq!(pause_ms(0), 1000);
-        assert_eq!(pause_ms(10_000), 5000);
-        assert_eq!(pause_ms(10_000_000), MAX_BACKOFF_MS);
     }
 }

@@ -157,7 +157,7 @@ pub async fn list_dead(
 #[utoipa::path(post, path = "/operator/v1/webhooks/{webhook_id}/dead/{event_id}/redeliver", tag = "operator",
     params(("webhook_id" = crate::openapi::Id, Path), ("event_id" = String, Path, description = "evt_ and digits")),
     responses((status = 200, description = "The event is tried again at once"),
-              (status = 404, description = "NOT_FOUND: no such webhook", body = crate::wallet::wire::ErrorResponse),
+              (status = 404, description = "NOT_FOUND: no such webhook, or no such event", body = crate::wallet::wire::ErrorResponse),
               (status = 409, description = "INVALID_TRANSITION: the event is not dead for this webhook", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn redeliver(
@@ -220,7 +220,8 @@ pub struct DeadList {
         DeadList,
         webhooks::WebhookView,
         webhooks::DeliveryStats,
-        webhooks::DeadEvent
+        webhooks::DeadEvent,
+        webhooks::EventType
     ))
 )]
 pub struct ApiDoc;

@@ -32,12 +32,19 @@ pub const MAX_DEAD_LISTED: u64 = 200;
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     /// Where events are POSTed: `https://…` (or `http://…` on a private network).
-    #[schema(example = "https://crm.example.com/oncewallet/events")]
+    #[schema(
+        example = "https://crm.example.com/oncewallet/events",
+        max_length = 2048,
+        pattern = "^https?://[a-z][a-z0-9-]*(\\.[a-z][a-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
     pub url: String,
     /// The HMAC-SHA256 key of the `Oncewallet-Signature` header, 32–256 characters.
     /// Never returned or logged.
+    #[schema(min_length = 32, max_length = 256)]
     pub secret: String,
-    /// `money.moved`, `finding.opened`, `finding.resolved`, or `["*"]` for all.
+    /// `money.moved`, `finding.opened`, `finding.resolved`, or `*` for all (which makes
+    /// any other type listed beside it redundant).
+    #[schema(min_items = 1, max_items = 4, value_type = Vec<EventType>)]
     pub types: Vec<String>,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
@@ -45,6 +52,19 @@ pub struct WebhookRequest {
 
 fn enabled_by_default() -> bool {
     true
+}
+
+/// An event type a subscription names, for the OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub enum EventType {
+    #[serde(rename = "money.moved")]
+    MoneyMoved,
+    #[serde(rename = "finding.opened")]
+    FindingOpened,
+    #[serde(rename = "finding.resolved")]
+    FindingResolved,
+    #[serde(rename = "*")]
+    All,
 }
 
 /// A subscription as the operator API and the console show it: never its secret.
@@ -92,6 +112,8 @@ pub enum WebhookError {
     Invalid(String),
     #[error("event {0} is not dead for this webhook")]
     NotDead(String),
+    #[error("no event {0}")]
+    NoSuchEvent(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -109,6 +131,10 @@ impl WebhookError {
                 ApiError::new(ErrorCode::NotFound, format!("no webhook {id}"))
             }
             WebhookError::Invalid(message) => ApiError::malformed(message),
+            WebhookError::NoSuchEvent(event) => ApiError::new(
+                ErrorCode::NotFound,
+                format!("no event {event}: event ids are evt_ and digits"),
+            ),
             WebhookError::NotDead(event) => ApiError::new(
                 ErrorCode::InvalidTransition,
                 format!(
@@ -154,8 +180,11 @@ fn checked(request: WebhookRequest) -> Result<WebhookRequest, WebhookError> {
             types.push(name);
         }
     }
-    if types.is_empty() || (types.len() > 1 && types.iter().any(|t| t == "*")) {
-        return invalid("types: one or more event types, or [\"*\"] alone");
+    if types.is_empty() {
+        return invalid("types: one or more event types, or [\"*\"]");
+    }
+    if types.iter().any(|t| t == "*") {
+        types = vec!["*".to_owned()];
     }
     Ok(WebhookRequest {
         url,
@@ -388,9 +417,6 @@ pub async fn redeliver(
     event_id: &str,
     actor: Option<&str>,
 ) -> Result<(), WebhookError> {
-    let Some(outbox_id) = outbox::parse_event_id(event_id) else {
-        return Err(WebhookError::Invalid("event_id: evt_ and digits".into()));
-    };
     if webhook::Entity::find_by_id(id)
         .one(store.reader())
         .await?
@@ -398,6 +424,10 @@ pub async fn redeliver(
     {
         return Err(WebhookError::NotFound(id.to_owned()));
     }
+    // An id that is not an event's names no dead event: 404, like a path to nothing.
+    let Some(outbox_id) = outbox::parse_event_id(event_id) else {
+        return Err(WebhookError::NoSuchEvent(event_id.to_owned()));
+    };
     let id: Arc<str> = Arc::from(id);
     let actor: Option<Arc<str>> = actor.map(Arc::from);
     let shown: Arc<str> = Arc::from(event_id);

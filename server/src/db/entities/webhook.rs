@@ -22,10 +22,6 @@ pub struct Model {
     pub dispatched_to: i64,
     /// Events acknowledged by the receiver.
     pub delivered: i64,
-    /// Unix ms of the first failure of a run in which nothing was acknowledged.
-    pub failing_since_ms: Option<i64>,
-    /// Unix ms before which the receiver, down, is not tried again.
-    pub paused_until_ms: Option<i64>,
     /// The process delivering for this subscription, until `lease_until_ms`.
     pub lease_owner: Option<String>,
     pub lease_until_ms: Option<i64>,
