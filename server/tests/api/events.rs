@@ -590,55 +590,56 @@ async fn a_critical_finding_reaches_its_subscriber_within_one_run() {
     .await;
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
-    let edited = format!(
-        "UPDATE players SET balance_minor = balance_minor + 7 WHERE id = {}",
-        quote(&player.id)
-    );
-    use sea_orm::ConnectionTrait;
-    app.db.execute_unprepared(&edited).await.unwrap();
-    app.operator()
-        .request(Method::POST, "/operator/v1/reconciliation/runs", None)
-        .await
-        .assert_ok();
-    let accepted = receiver
-        .wait_for("finding.opened", |a| {
-            a.iter().any(|e| e.event["type"] == "finding.opened")
-        })
-        .await;
-    let opened = accepted
-        .iter()
-        .find(|e| e.event["type"] == "finding.opened")
-        .unwrap();
+    // A balance edited behind the ledger's back: a CRITICAL finding.
+    shift_balance(&app, &player.id, 7).await;
+    let (opened, accepted) = run_until_event(&app, &receiver, "finding.opened").await;
     assert!(opened.verified);
-    assert_eq!(data(opened)["kind"], "BALANCE_MISMATCH");
-    assert_eq!(data(opened)["severity"], "CRITICAL");
-    assert_eq!(data(opened)["subject_id"], player.id.as_str());
+    assert_eq!(data(&opened)["kind"], "BALANCE_MISMATCH");
+    assert_eq!(data(&opened)["severity"], "CRITICAL");
+    assert_eq!(data(&opened)["subject_id"], player.id.as_str());
     assert!(
         accepted.iter().all(|e| e.event["type"] != "money.moved"),
         "this subscriber did not ask for money.moved"
     );
 
-    // Put the money back; the next run resolves it.
-    let restored = format!(
-        "UPDATE players SET balance_minor = balance_minor - 7 WHERE id = {}",
-        quote(&player.id)
+    // The money put back: the next run resolves it.
+    shift_balance(&app, &player.id, -7).await;
+    let (resolved, _) = run_until_event(&app, &receiver, "finding.resolved").await;
+    assert_eq!(data(&resolved)["finding_id"], data(&opened)["finding_id"]);
+    assert_eq!(data(&resolved)["resolved_by"], "reconciliation");
+}
+
+async fn shift_balance(app: &TestApp, player_id: &str, minor: i64) {
+    use sea_orm::ConnectionTrait;
+    let sql = format!(
+        "UPDATE players SET balance_minor = balance_minor + ({minor}) WHERE id = {}",
+        quote(player_id)
     );
-    app.db.execute_unprepared(&restored).await.unwrap();
+    app.db.execute_unprepared(&sql).await.unwrap();
+}
+
+/// Starts a reconciliation run and waits for the first event of `event_type`; returns
+/// it and everything acknowledged so far.
+async fn run_until_event(
+    app: &TestApp,
+    receiver: &Receiver,
+    event_type: &str,
+) -> (Arrival, Vec<Arrival>) {
     app.operator()
         .request(Method::POST, "/operator/v1/reconciliation/runs", None)
         .await
         .assert_ok();
     let accepted = receiver
-        .wait_for("finding.resolved", |a| {
-            a.iter().any(|e| e.event["type"] == "finding.resolved")
+        .wait_for(event_type, |a| {
+            a.iter().any(|e| e.event["type"] == event_type)
         })
         .await;
-    let resolved = accepted
+    let event = accepted
         .iter()
-        .find(|e| e.event["type"] == "finding.resolved")
+        .find(|e| e.event["type"] == event_type)
+        .cloned()
         .unwrap();
-    assert_eq!(data(resolved)["finding_id"], data(opened)["finding_id"]);
-    assert_eq!(data(resolved)["resolved_by"], "reconciliation");
+    (event, accepted)
 }
 
 // ----------------------------------------------------------------------------------
