@@ -20,6 +20,8 @@ use crate::error::{ApiError, ErrorCode, ServiceError};
 pub const MIN_SECRET_CHARS: usize = 32;
 const MAX_SECRET_CHARS: usize = 256;
 const MAX_URL_BYTES: usize = 2048;
+/// As the OpenAPI document's `maxItems` says: each type once, and `*`.
+const MAX_TYPES: usize = 4;
 /// A delivery's state while it is retried or waits behind an earlier event.
 pub const PENDING: &str = "PENDING";
 /// A delivery that was retried for as long as the subscription allows.
@@ -167,6 +169,9 @@ fn checked(request: WebhookRequest) -> Result<WebhookRequest, WebhookError> {
     let secret_chars = request.secret.chars().count();
     if !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&secret_chars) {
         return invalid("secret: 32–256 characters");
+    }
+    if request.types.len() > MAX_TYPES {
+        return invalid("types: at most 4 (the three types and *)");
     }
     let mut types: Vec<String> = Vec::new();
     for name in request.types {
