@@ -214,6 +214,12 @@ pub struct Settings {
           default_value_t = crate::events::delivery::DEFAULT_DEAD_AFTER.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_dead_after_secs: u64,
+    /// The wait before a refused event is tried the second time; each later wait doubles,
+    /// up to 10 minutes [default: 1000]
+    #[arg(long, env = "WALLET_WEBHOOK_FIRST_RETRY_MS", value_name = "MS",
+          default_value_t = crate::events::delivery::DEFAULT_FIRST_RETRY.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub webhook_first_retry_ms: u64,
     #[command(flatten)]
     pub log: LogSettings,
     #[command(flatten)]
@@ -371,6 +377,7 @@ impl Config {
             sealing: settings.seal.sealing()?,
             delivery: crate::events::DeliveryConfig {
                 dead_after: Duration::from_secs(settings.webhook_dead_after_secs),
+                first_retry: Duration::from_millis(settings.webhook_first_retry_ms),
             },
         })
     }

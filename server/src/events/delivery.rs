@@ -58,18 +58,22 @@ const MAX_BACKOFF_MS: i64 = 600_000;
 /// What is kept of a failed answer, for the console.
 const MAX_ERROR_CHARS: usize = 300;
 
-/// How long events are retried before they are dead (`WALLET_WEBHOOK_DEAD_AFTER_SECONDS`).
+/// How long events are retried before they are dead (`WALLET_WEBHOOK_DEAD_AFTER_SECS`).
 pub const DEFAULT_DEAD_AFTER: Duration = Duration::from_secs(72 * 3600);
+/// The wait before the second try; each later wait doubles (`WALLET_WEBHOOK_FIRST_RETRY_MS`).
+pub const DEFAULT_FIRST_RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryConfig {
     pub dead_after: Duration,
+    pub first_retry: Duration,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             dead_after: DEFAULT_DEAD_AFTER,
+            first_retry: DEFAULT_FIRST_RETRY,
         }
     }
 }
@@ -316,6 +320,7 @@ impl Deliverer {
             .filter(|(_, outcome)| matches!(outcome, Outcome::Delivered))
             .count() as i64;
         let dead_after_ms = self.config.dead_after.as_millis() as i64;
+        let first_retry_ms = self.config.first_retry.as_millis() as i64;
         let mut remove = Vec::new();
         let mut update = Vec::new();
         let mut insert = Vec::new();
@@ -332,7 +337,7 @@ impl Deliverer {
                         state: if is_dead { DEAD } else { PENDING }.to_owned(),
                         attempts,
                         first_attempt_ms: Some(first),
-                        next_attempt_ms: now + backoff_ms(attempts),
+                        next_attempt_ms: now + backoff_ms(first_retry_ms, attempts),
                         last_error: Some(error),
                         ..held
                     });
@@ -340,7 +345,12 @@ impl Deliverer {
                 (Some(_), Outcome::Waiting) | (None, Outcome::Delivered) => {}
                 (None, outcome) => {
                     let (attempts, first, next, error) = match outcome {
-                        Outcome::Failed(error) => (1, Some(now), now + backoff_ms(1), Some(error)),
+                        Outcome::Failed(error) => (
+                            1,
+                            Some(now),
+                            now + backoff_ms(first_retry_ms, 1),
+                            Some(error),
+                        ),
                         _ => (0, None, now, None),
                     };
                     insert.push(webhook_delivery::Model {
@@ -512,13 +522,13 @@ fn lane_of(event: &StoredEvent) -> String {
     }
 }
 
-/// Before the `attempts`+1-th try: 1 s, 2 s, 4 s, … up to 10 min, each ±20 % so that
-/// many events refused at once do not come back at once.
-fn backoff_ms(attempts: i32) -> i64 {
+/// Before the `attempts`+1-th try: `first` (1 s by default), twice that, four times, …
+/// up to 10 min, each ±20 % so that many events refused at once do not come back at once.
+fn backoff_ms(first: i64, attempts: i32) -> i64 {
     let exponent = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
         .min(20);
-    let base = (1000_i64 << exponent).min(MAX_BACKOFF_MS);
+    let base = first.saturating_mul(1_i64 << exponent).min(MAX_BACKOFF_MS);
     let jitter = rand::thread_rng().gen_range(0.8..1.2);
     ((base as f64 * jitter) as i64).min(MAX_BACKOFF_MS)
 }
@@ -538,13 +548,15 @@ mod tests {
     #[test]
     fn backoff_doubles_from_one_second_up_to_ten_minutes() {
         for (attempts, base) in [(1, 1000), (2, 2000), (3, 4000), (10, 512_000)] {
-            let wait = backoff_ms(attempts);
+            let wait = backoff_ms(1000, attempts);
             assert!(
                 (base * 8 / 10..=base * 12 / 10).contains(&wait),
                 "{attempts}: {wait}"
             );
         }
-        assert!(backoff_ms(11) <= MAX_BACKOFF_MS && backoff_ms(40) <= MAX_BACKOFF_MS);
-        assert!(backoff_ms(40) >= MAX_BACKOFF_MS * 8 / 10);
+        assert!(backoff_ms(1000, 11) <= MAX_BACKOFF_MS && backoff_ms(1000, 40) <= MAX_BACKOFF_MS);
+        assert!(backoff_ms(1000, 40) >= MAX_BACKOFF_MS * 8 / 10);
+        let wait = backoff_ms(50, 3);
+        assert!((160..=240).contains(&wait), "{wait}");
     }
 }

@@ -429,7 +429,12 @@ async fn every_movement_is_one_signed_event_in_order_and_nothing_else_is() {
 
 #[tokio::test]
 async fn a_refused_event_holds_back_its_player_only_and_arrives_in_order() {
-    let app = spawn_app().await;
+    // Retries from 100 ms: with the default 1 s an event refused six times in a row
+    // (one run in ten, over 52 events at 35 %) waits a minute.
+    let app = spawn_app_with(|config| {
+        config.delivery.first_retry = Duration::from_millis(100);
+    })
+    .await;
     let receiver = Receiver::start().await;
     subscribe(
         &app.base_url,
@@ -664,6 +669,9 @@ impl crate::node::Target for AnyNode {
     }
 }
 
+/// Retries from 200 ms, so that the drain after the last kill is not a wait on backoff.
+const RETRY_FAST: &[(&str, &str)] = &[("WALLET_WEBHOOK_FIRST_RETRY_MS", "200")];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_across_kills() {
     use crate::node::{Node, Provider, RetryLog, SharedRetryLog, TestDatabase};
@@ -671,7 +679,7 @@ async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_acro
     let count = if database.is_sqlite() { 1 } else { 3 };
     let mut nodes = Vec::new();
     for _ in 0..count {
-        nodes.push(Node::start(&database.url, &[]).await);
+        nodes.push(Node::start(&database.url, RETRY_FAST).await);
     }
     let urls = Arc::new(Mutex::new(
         nodes.iter().map(|n| n.base_url.clone()).collect::<Vec<_>>(),
@@ -703,7 +711,7 @@ async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_acro
         receiver.set_down(kill == 2);
         let victim = rand::thread_rng().gen_range(0..nodes.len());
         nodes[victim].kill().await;
-        nodes[victim] = Node::start(&database.url, &[]).await;
+        nodes[victim] = Node::start(&database.url, RETRY_FAST).await;
         urls.lock().unwrap()[victim] = nodes[victim].base_url.clone();
     }
     receiver.set_down(false);
