@@ -54,7 +54,9 @@ pub fn parse_event_id(text: &str) -> Option<i64> {
 const COLUMNS: &str =
     "id, event_type, player_id, sequence, wallet_transaction_id, op, data, occurred_at";
 
-fn position_column(backend: DbBackend) -> &'static str {
+/// What events are read in order of: the position `number` gave on PostgreSQL, the id on
+/// SQLite (one writer, so ids become visible in order).
+pub(super) fn position_column(backend: DbBackend) -> &'static str {
     match backend {
         DbBackend::Postgres => "position",
         _ => "id",

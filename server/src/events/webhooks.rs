@@ -359,10 +359,7 @@ async fn unsent(
     row: &webhook::Model,
 ) -> Result<(i64, Option<DateTime<Utc>>), WebhookError> {
     let backend = db.get_database_backend();
-    let column = match backend {
-        sea_orm::DbBackend::Postgres => "position",
-        _ => "id",
-    };
+    let column = outbox::position_column(backend);
     let types = types_of(row);
     let mut sql = crate::db::sql::Sql::new(backend, "");
     let after = sql.param(row.dispatched_to);

@@ -185,6 +185,13 @@ pub async fn subscribe(base_url: &str, token: &str, id: &str, url: &str, types: 
     assert_eq!(status, 200, "subscribing: {body}");
 }
 
+/// A receiver subscribed as `id` to `types` on `app`.
+async fn subscribed_receiver(app: &TestApp, id: &str, types: Value) -> Receiver {
+    let receiver = Receiver::start().await;
+    subscribe(&app.base_url, &app.operator_token, id, &receiver.url, types).await;
+    receiver
+}
+
 async fn webhook(app: &TestApp, id: &str) -> Value {
     let answer = app
         .operator()
@@ -336,15 +343,7 @@ async fn subscriptions_are_checked_never_show_their_secret_and_can_be_deleted() 
 #[tokio::test]
 async fn every_movement_is_one_signed_event_in_order_and_nothing_else_is() {
     let app = spawn_app().await;
-    let receiver = Receiver::start().await;
-    subscribe(
-        &app.base_url,
-        &app.operator_token,
-        "crm",
-        &receiver.url,
-        json!(["money.moved"]),
-    )
-    .await;
+    let receiver = subscribed_receiver(&app, "crm", json!(["money.moved"])).await;
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await; // 1: deposit
     let round = player.new_round();
@@ -435,15 +434,7 @@ async fn a_refused_event_holds_back_its_player_only_and_arrives_in_order() {
         config.delivery.first_retry = Duration::from_millis(100);
     })
     .await;
-    let receiver = Receiver::start().await;
-    subscribe(
-        &app.base_url,
-        &app.operator_token,
-        "crm",
-        &receiver.url,
-        json!(["*"]),
-    )
-    .await;
+    let receiver = subscribed_receiver(&app, "crm", json!(["*"])).await;
     receiver.refuse_percent(35);
     let provider = TestProvider::new(&app).await;
     let mut players = Vec::new();
@@ -515,16 +506,8 @@ async fn events_a_receiver_never_takes_die_and_are_redelivered_from_the_list() {
         config.delivery.dead_after = Duration::from_secs(2);
     })
     .await;
-    let receiver = Receiver::start().await;
+    let receiver = subscribed_receiver(&app, "crm", json!(["money.moved"])).await;
     receiver.set_down(true);
-    subscribe(
-        &app.base_url,
-        &app.operator_token,
-        "crm",
-        &receiver.url,
-        json!(["money.moved"]),
-    )
-    .await;
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
 
@@ -588,12 +571,9 @@ async fn events_a_receiver_never_takes_die_and_are_redelivered_from_the_list() {
 #[tokio::test]
 async fn a_critical_finding_reaches_its_subscriber_within_one_run() {
     let app = spawn_app().await;
-    let receiver = Receiver::start().await;
-    subscribe(
-        &app.base_url,
-        &app.operator_token,
+    let receiver = subscribed_receiver(
+        &app,
         "oncall",
-        &receiver.url,
         json!(["finding.opened", "finding.resolved"]),
     )
     .await;
