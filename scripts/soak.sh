@@ -123,7 +123,10 @@ soak() {
             "$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")" \
             "$(find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)" \
             "$(database_bytes "$url")" >>"$samples"
-        echo "minute $minute: $(grep '^window' "$log" | tail -n 1) RSS $(tail -n 1 "$samples" | awk '{printf "%.0f MB", $2 / 1024}')"
+        # Anonymous (heap) against file-backed (binary, shared libraries) memory: which
+        # of the two grows says where to look.
+        echo "minute $minute: $(grep '^window' "$log" | tail -n 1) RSS $(tail -n 1 "$samples" | awk '{printf "%.0f MB", $2 / 1024}')" \
+            "($(awk '/^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {printf "anon %.1f MB, file %.1f MB", a / 1024, f / 1024}' "/proc/$server_pid/status"))"
     done
     wait "$bench_pid" || status=$?
     bench_pid=""
