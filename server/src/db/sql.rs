@@ -105,6 +105,20 @@ impl Sql {
         format!("= ANY({}::text[])", self.param(literal))
     }
 
+    /// [`Sql::in_list`] for ids: `IN (?, ?, …)` on SQLite, `= ANY($n::bigint[])` on
+    /// PostgreSQL, so that one prepared statement serves every number of ids.
+    pub fn id_list(&mut self, ids: &[i64]) -> String {
+        if self.backend != DbBackend::Postgres {
+            let params: Vec<String> = ids.iter().map(|id| self.param(*id)).collect();
+            return format!("IN ({})", params.join(", "));
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        format!(
+            "= ANY({}::bigint[])",
+            self.param(format!("{{{}}}", list.join(",")))
+        )
+    }
+
     pub fn push(&mut self, text: &str) {
         self.text.push_str(text);
     }
