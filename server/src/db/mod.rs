@@ -414,9 +414,14 @@ async fn connect_postgres(
     database_url: &str,
     writer_config: WriterConfig,
 ) -> anyhow::Result<Store> {
+    // No JIT: PostgreSQL compiles a query whose estimated cost passes `jit_above_cost`,
+    // and on tables that grow as fast as the ledger the estimates run ahead of the
+    // statistics; a delivery round's read of a few hundred entries was compiled every
+    // time, 90–130 ms for 1 ms of work (docs/PERFORMANCE.md, "Events").
     let options = PgConnectOptions::from_str(database_url)?.options([
         ("lock_timeout", PG_LOCK_TIMEOUT),
         ("statement_timeout", "30s"),
+        ("jit", "off"),
     ]);
     let pool = PgPoolOptions::new()
         .max_connections(32)
