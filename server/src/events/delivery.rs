@@ -23,8 +23,8 @@ use chrono::Utc;
 use futures::StreamExt;
 use rand::Rng;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 
 use super::outbox::{self, StoredEvent};
@@ -370,36 +370,73 @@ impl Deliverer {
         for _ in 0..dead {
             metrics::record_webhook_delivery("dead");
         }
-        let hook = Arc::clone(hook);
         // The lease is checked where there is one (see `hold_lease`).
-        let owner = (self.store.engine() != Engine::Sqlite).then(|| self.owner.clone());
-        let work = Arc::new((remove, update, insert));
+        let owner = (self.store.engine() != Engine::Sqlite).then_some(self.owner.as_str());
+        let statements = round_statements(
+            self.store.reader().get_database_backend(),
+            hook,
+            owner,
+            &RoundWrites {
+                remove,
+                update,
+                insert,
+            },
+            read_to,
+            delivered,
+        );
+        let statements = Arc::new(statements);
+        if owner.is_none() {
+            // SQLite: in the writer's next batch, on its synchronous connection, so that
+            // a round costs the money path a few statements, not a transaction of its own.
+            return self.store.write_statements(statements).await;
+        }
+        let hook_id = hook.id.clone();
         self.store
             .write(Box::new(move |txn| {
-                let (hook, owner, work) = (Arc::clone(&hook), owner.clone(), Arc::clone(&work));
+                let (statements, hook_id) = (Arc::clone(&statements), hook_id.clone());
                 Box::pin(async move {
-                    write(txn, &hook, owner.as_deref(), &work, read_to, delivered).await
+                    let mut statements = statements.iter();
+                    let moved = match statements.next() {
+                        Some(first) => txn.execute(first.clone()).await?.rows_affected(),
+                        None => 0,
+                    };
+                    if moved != 1 {
+                        return Err(ServiceError::Db(sea_orm::DbErr::Custom(format!(
+                            "webhook {hook_id}: the lease was lost during the round"
+                        ))));
+                    }
+                    for statement in statements {
+                        txn.execute(statement.clone()).await?;
+                    }
+                    Ok(())
                 })
             }))
             .await
     }
 }
 
-type RoundWrites = (
-    Vec<i64>,
-    Vec<webhook_delivery::Model>,
-    Vec<webhook_delivery::Model>,
-);
+/// What a round changes in `webhook_deliveries`.
+struct RoundWrites {
+    /// Held deliveries acknowledged.
+    remove: Vec<i64>,
+    /// Held deliveries tried again or dead.
+    update: Vec<webhook_delivery::Model>,
+    /// New events held.
+    insert: Vec<webhook_delivery::Model>,
+}
 
-async fn write(
-    txn: &DatabaseTransaction,
+/// The round's statements, the cursor's move first: where `owner` is given (the lease's
+/// holder, PostgreSQL) it touches one row only while the lease is still ours.
+fn round_statements(
+    backend: DbBackend,
     hook: &webhook::Model,
     owner: Option<&str>,
-    (remove, update, insert): &RoundWrites,
+    writes: &RoundWrites,
     cursor: i64,
     delivered: i64,
-) -> Result<(), ServiceError> {
+) -> Vec<Statement> {
     use sea_orm::sea_query::Expr;
+    let mut statements = Vec::new();
     let mut moved = webhook::Entity::update_many()
         .col_expr(webhook::Column::DispatchedTo, Expr::value(cursor))
         .col_expr(
@@ -410,34 +447,44 @@ async fn write(
     if let Some(owner) = owner {
         moved = moved.filter(webhook::Column::LeaseOwner.eq(owner));
     }
-    let moved = moved.exec(txn).await?;
-    if moved.rows_affected != 1 {
-        return Err(ServiceError::Db(sea_orm::DbErr::Custom(format!(
-            "webhook {}: the lease was lost during the round",
-            hook.id
-        ))));
+    statements.push(moved.build(backend));
+    if !writes.remove.is_empty() {
+        statements.push(
+            webhook_delivery::Entity::delete_many()
+                .filter(webhook_delivery::Column::WebhookId.eq(hook.id.as_str()))
+                .filter(webhook_delivery::Column::EventId.is_in(writes.remove.iter().copied()))
+                .build(backend),
+        );
     }
-    if !remove.is_empty() {
-        webhook_delivery::Entity::delete_many()
-            .filter(webhook_delivery::Column::WebhookId.eq(hook.id.as_str()))
-            .filter(webhook_delivery::Column::EventId.is_in(remove.iter().copied()))
-            .exec(txn)
-            .await?;
+    for row in &writes.update {
+        statements.push(
+            webhook_delivery::Entity::update_many()
+                .col_expr(
+                    webhook_delivery::Column::State,
+                    Expr::value(row.state.clone()),
+                )
+                .col_expr(
+                    webhook_delivery::Column::Attempts,
+                    Expr::value(row.attempts),
+                )
+                .col_expr(
+                    webhook_delivery::Column::FirstAttemptMs,
+                    Expr::value(row.first_attempt_ms),
+                )
+                .col_expr(
+                    webhook_delivery::Column::NextAttemptMs,
+                    Expr::value(row.next_attempt_ms),
+                )
+                .col_expr(
+                    webhook_delivery::Column::LastError,
+                    Expr::value(row.last_error.clone()),
+                )
+                .filter(webhook_delivery::Column::WebhookId.eq(row.webhook_id.as_str()))
+                .filter(webhook_delivery::Column::EventId.eq(row.event_id))
+                .build(backend),
+        );
     }
-    for row in update {
-        let active = webhook_delivery::ActiveModel {
-            webhook_id: Set(row.webhook_id.clone()),
-            event_id: Set(row.event_id),
-            state: Set(row.state.clone()),
-            attempts: Set(row.attempts),
-            first_attempt_ms: Set(row.first_attempt_ms),
-            next_attempt_ms: Set(row.next_attempt_ms),
-            last_error: Set(row.last_error.clone()),
-            ..Default::default()
-        };
-        webhook_delivery::Entity::update(active).exec(txn).await?;
-    }
-    for chunk in insert.chunks(100) {
+    for chunk in writes.insert.chunks(100) {
         let rows = chunk.iter().map(|row| webhook_delivery::ActiveModel {
             webhook_id: Set(row.webhook_id.clone()),
             event_id: Set(row.event_id),
@@ -451,20 +498,20 @@ async fn write(
         });
         // A process that lost its lease mid-round may have held the same event: keep
         // the row already there.
-        webhook_delivery::Entity::insert_many(rows)
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::columns([
-                    webhook_delivery::Column::WebhookId,
-                    webhook_delivery::Column::EventId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .do_nothing()
-            .exec(txn)
-            .await?;
+        statements.push(
+            webhook_delivery::Entity::insert_many(rows)
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::columns([
+                        webhook_delivery::Column::WebhookId,
+                        webhook_delivery::Column::EventId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .build(backend),
+        );
     }
-    Ok(())
+    statements
 }
 
 /// The round's jobs in lanes, one lane per player (in event order) and one per finding
