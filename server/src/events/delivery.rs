@@ -457,32 +457,17 @@ fn round_statements(
         );
     }
     for row in &writes.update {
-        statements.push(
-            webhook_delivery::Entity::update_many()
-                .col_expr(
-                    webhook_delivery::Column::State,
-                    Expr::value(row.state.clone()),
-                )
-                .col_expr(
-                    webhook_delivery::Column::Attempts,
-                    Expr::value(row.attempts),
-                )
-                .col_expr(
-                    webhook_delivery::Column::FirstAttemptMs,
-                    Expr::value(row.first_attempt_ms),
-                )
-                .col_expr(
-                    webhook_delivery::Column::NextAttemptMs,
-                    Expr::value(row.next_attempt_ms),
-                )
-                .col_expr(
-                    webhook_delivery::Column::LastError,
-                    Expr::value(row.last_error.clone()),
-                )
-                .filter(webhook_delivery::Column::WebhookId.eq(row.webhook_id.as_str()))
-                .filter(webhook_delivery::Column::EventId.eq(row.event_id))
-                .build(backend),
-        );
+        let active = webhook_delivery::ActiveModel {
+            webhook_id: Set(row.webhook_id.clone()),
+            event_id: Set(row.event_id),
+            state: Set(row.state.clone()),
+            attempts: Set(row.attempts),
+            first_attempt_ms: Set(row.first_attempt_ms),
+            next_attempt_ms: Set(row.next_attempt_ms),
+            last_error: Set(row.last_error.clone()),
+            ..Default::default()
+        };
+        statements.push(webhook_delivery::Entity::update(active).build(backend));
     }
     for chunk in writes.insert.chunks(100) {
         let rows = chunk.iter().map(|row| webhook_delivery::ActiveModel {
