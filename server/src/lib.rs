@@ -1,6 +1,7 @@
 //! oncewallet: a casino wallet whose money operations count exactly once.
 pub mod approvals;
 pub mod audit;
+pub mod background;
 pub mod backup;
 pub mod bench;
 pub mod cli;

@@ -2,6 +2,11 @@
 //! receiver in the bench's process that acknowledges every delivery, subscribed to
 //! `money.moved` for the scenario only, so that `subscribed / first` in one run is what
 //! delivering events to one subscriber costs the money path.
+//!
+//! In service a receiver runs on another machine. Here it shares the wallet's cores, so
+//! it runs on a thread of its own at a lower priority (`crate::background`): it takes the
+//! CPU the wallet and the load leave, instead of taking its share from the wallet and
+//! counting as the outbox's cost.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,10 +48,14 @@ impl Subscriber {
                 async { axum::http::StatusCode::NO_CONTENT }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let url = format!("http://{}/events", listener.local_addr()?);
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+        let runtime = crate::background::low_priority_runtime("bench-receiver")?;
+        let server = runtime.spawn(async move {
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let _ = axum::serve(listener, app).await;
+            }
         });
         let subscriber = Subscriber {
             id: format!("{}-subscriber", config.run_tag),

@@ -91,6 +91,14 @@ pub struct Store {
     _alive: Option<std::sync::Arc<()>>,
     /// Whether writes are refused for lack of space, and SQLite's size cap.
     space: std::sync::Arc<space::Space>,
+    /// How the read pool's connections are opened (see [`Store::for_background`]).
+    read_options: ReadOptions,
+}
+
+#[derive(Clone)]
+enum ReadOptions {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
 }
 
 /// How busy one connection pool is.
@@ -147,6 +155,37 @@ impl Store {
     /// are separate read-only connections that never wait for the writer.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.reader
+    }
+
+    /// The same store for work on a background runtime (`crate::background`): the same
+    /// writer, but its reads, and on PostgreSQL its writes outside the money path, go
+    /// through a pool of its own of at most `connections`, opened lazily. Call it on that
+    /// runtime. A connection belongs to the runtime that opened it (and on SQLite its
+    /// thread takes the opening thread's priority), so the requests' pools never hold a
+    /// connection that waits for the background thread's turn.
+    pub fn for_background(&self, connections: u32) -> Store {
+        let mut store = self.clone();
+        match &self.read_options {
+            ReadOptions::Sqlite(options) => {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(options.clone());
+                store.reader = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+            }
+            ReadOptions::Postgres(options) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(options.clone());
+                let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+                if let Writer::Postgres(_, lanes) = &self.writer {
+                    store.writer = Writer::Postgres(db.clone(), lanes.clone());
+                }
+                store.reader = db;
+            }
+        }
+        store
     }
 
     /// SQLite on a file: reads on the calling thread, for the hottest single-row reads.
@@ -351,15 +390,14 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     // length is a statement of its own): over an hour's soak the server grew by about
     // 20 MB as one reconciliation run after another filled another connection's cache
     // (docs/RELIABILITY.md, "The soak"). The pages stay in the operating system's cache.
+    let read_options = options
+        .read_only(true)
+        .statement_cache_capacity(READ_STATEMENT_CACHE)
+        .pragma("cache_size", format!("-{READ_PAGE_CACHE_KIB}"));
     let read_pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(
-            options
-                .read_only(true)
-                .statement_cache_capacity(READ_STATEMENT_CACHE)
-                .pragma("cache_size", format!("-{READ_PAGE_CACHE_KIB}")),
-        )
+        .connect_with(read_options.clone())
         .await?;
     Ok(Store {
         engine: Engine::Sqlite,
@@ -377,6 +415,7 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         durable: Some(durable),
         _alive: Some(alive),
         space,
+        read_options: ReadOptions::Sqlite(read_options),
     })
 }
 
@@ -453,6 +492,7 @@ async fn connect_postgres(
         durable: None,
         _alive: None,
         space: std::sync::Arc::default(),
+        read_options: ReadOptions::Postgres(options),
     })
 }
 

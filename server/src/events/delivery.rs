@@ -51,6 +51,8 @@ const LEASE_RENEW_BELOW_MS: i64 = 20_000;
 const ROUND_MS: i64 = 5_000;
 /// Between rounds when there was nothing to do.
 const IDLE: Duration = Duration::from_millis(200);
+/// Connections of the delivery's own pool (see `spawn`).
+const CONNECTIONS: u32 = 2;
 /// A receiver's answer must come within this (docs/EVENTS.md).
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait between two tries of one event.
@@ -87,21 +89,26 @@ struct Deliverer {
     owner: String,
 }
 
-/// Starts this process's delivery loop.
+/// Starts this process's delivery loop on a thread of its own at a lower CPU priority
+/// (`crate::background`), with its own database connections and its own connections to
+/// receivers. Delivery is work that may wait: on a saturated machine bets keep their pace
+/// and events lag, then catch up (docs/EVENTS.md, "Money first").
 pub fn spawn(store: Store, currencies: Arc<CurrencyTable>, config: DeliveryConfig) {
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client with default TLS settings");
-    let deliverer = Arc::new(Deliverer {
-        store,
-        currencies,
-        config,
-        client,
-        owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
-    });
-    tokio::spawn(async move {
+    let runtime = crate::background::low_priority_runtime("webhook-delivery")
+        .expect("a thread for webhook delivery");
+    runtime.spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client with default TLS settings");
+        let deliverer = Deliverer {
+            store: store.for_background(CONNECTIONS),
+            currencies,
+            config,
+            client,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        };
         loop {
             let busy = match deliverer.round().await {
                 Ok(busy) => busy,
