@@ -4,28 +4,47 @@
 //! load its work lags instead of bets slowing down (docs/PERFORMANCE.md, "Events: the
 //! sends at a lower priority").
 //!
-//! Tasks spawned on the returned handle run on that thread. What they open there
-//! (sockets, database connections, with `db::Store::for_background`) belongs to its
-//! runtime and should stay theirs: a connection is driven by the runtime that opened it,
-//! and this one's turn may come late.
+//! What the work opens there (sockets, database connections, with
+//! `db::Store::for_background`) belongs to that thread's runtime and should stay the
+//! work's own: a connection is driven by the runtime that opened it, and this one's turn
+//! may come late.
+use std::future::Future;
 
 /// How much lower than the process's a background thread's priority is: a niceness of
 /// 10 weighs about a tenth of an ordinary thread when both want the CPU.
 const NICENESS: i32 = 10;
 
-/// Starts a thread named `name` at a lower priority and returns its runtime's handle.
-pub fn low_priority_runtime(name: &str) -> std::io::Result<tokio::runtime::Handle> {
+/// Runs the future `work` builds on a thread named `name` at a lower priority; the
+/// thread ends when the future does.
+pub fn run_low_priority<W, F>(name: &str, work: W) -> std::io::Result<()>
+where
+    W: FnOnce() -> F + Send + 'static,
+    F: Future<Output = ()>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let handle = runtime.handle().clone();
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
             lower_priority();
-            runtime.block_on(std::future::pending::<()>());
+            runtime.block_on(work());
         })?;
-    Ok(handle)
+    Ok(())
+}
+
+/// Completes when the runtime this is called on shuts down. Background work started by
+/// a server waits on it beside its loop, so that it stops, and lets go of the server's
+/// database connections, with the server (tests run many servers in one process).
+pub fn until_runtime_ends() -> impl Future<Output = ()> + Send + 'static {
+    let (held, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _held = held;
+        std::future::pending::<()>().await
+    });
+    async move {
+        let _ = released.await;
+    }
 }
 
 /// Lowers the calling thread's priority by `NICENESS` (on Linux a niceness belongs to a

@@ -21,7 +21,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 pub struct Subscriber {
     id: String,
     received: Arc<AtomicU64>,
-    server: tokio::task::JoinHandle<()>,
+    /// Stops the receiver.
+    stop: tokio::sync::oneshot::Sender<()>,
     client: reqwest::Client,
     target: String,
     token: String,
@@ -51,16 +52,21 @@ impl Subscriber {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}/events", listener.local_addr()?);
-        let runtime = crate::background::low_priority_runtime("bench-receiver")?;
-        let server = runtime.spawn(async move {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        crate::background::run_low_priority("bench-receiver", move || async move {
             if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                let _ = axum::serve(listener, app).await;
+                let stopped = async move {
+                    let _ = stopped.await;
+                };
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await;
             }
-        });
+        })?;
         let subscriber = Subscriber {
             id: format!("{}-subscriber", config.run_tag),
             received,
-            server,
+            stop,
             client: reqwest::Client::new(),
             target: config.target.trim_end_matches('/').to_owned(),
             token: config.operator_token.clone(),
@@ -107,7 +113,7 @@ impl Subscriber {
         self.operator(reqwest::Method::DELETE, None)
             .await?
             .error_for_status()?;
-        self.server.abort();
+        let _ = self.stop.send(());
         Ok(Delivered {
             received: self.received.load(Ordering::Relaxed),
             drained_s,

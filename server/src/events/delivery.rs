@@ -94,9 +94,9 @@ struct Deliverer {
 /// receivers. Delivery is work that may wait: on a saturated machine bets keep their pace
 /// and events lag, then catch up (docs/EVENTS.md, "Money first").
 pub fn spawn(store: Store, currencies: Arc<CurrencyTable>, config: DeliveryConfig) {
-    let runtime = crate::background::low_priority_runtime("webhook-delivery")
-        .expect("a thread for webhook delivery");
-    runtime.spawn(async move {
+    // Stops with the runtime that started it, dropping its clone of the store.
+    let server_gone = crate::background::until_runtime_ends();
+    crate::background::run_low_priority("webhook-delivery", move || async move {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -109,19 +109,12 @@ pub fn spawn(store: Store, currencies: Arc<CurrencyTable>, config: DeliveryConfi
             client,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         };
-        loop {
-            let busy = match deliverer.round().await {
-                Ok(busy) => busy,
-                Err(error) => {
-                    tracing::warn!(%error, "webhook delivery round failed; trying again");
-                    false
-                }
-            };
-            if !busy {
-                tokio::time::sleep(IDLE).await;
-            }
+        tokio::select! {
+            () = server_gone => {}
+            () = deliverer.run() => {}
         }
-    });
+    })
+    .expect("a thread for webhook delivery");
 }
 
 /// One event to send in a round, and where it came from.
@@ -139,6 +132,21 @@ enum Outcome {
 }
 
 impl Deliverer {
+    async fn run(&self) {
+        loop {
+            let busy = match self.round().await {
+                Ok(busy) => busy,
+                Err(error) => {
+                    tracing::warn!(%error, "webhook delivery round failed; trying again");
+                    false
+                }
+            };
+            if !busy {
+                tokio::time::sleep(IDLE).await;
+            }
+        }
+    }
+
     /// One round over every enabled subscription. Returns whether any had more to do.
     async fn round(&self) -> Result<bool, ServiceError> {
         outbox::number(self.store.reader()).await?;
