@@ -195,7 +195,7 @@ async fn check(copy: &Path) -> anyhow::Result<Summary> {
         .connect_with(options)
         .await?;
     let db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-    let trail = crate::trail::verify(&db)
+    let trail = crate::ledger::chain::verify(&db)
         .await
         .map_err(|error| anyhow::anyhow!("verifying the copy's trail: {error}"))?;
     if let Some(found) = trail.first_break {

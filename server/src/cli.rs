@@ -142,7 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::VerifyTrail(args) => {
             let url = &args.database.database_url;
-            let plain = crate::trail::run_cli(url).await?;
+            let plain = crate::ledger::chain::run_cli(url).await?;
             let sealed = match (&args.seals, &args.public_key) {
                 (Some(seals), Some(key)) => crate::seal::cli::verify(url, seals, key).await?,
                 _ => 0,

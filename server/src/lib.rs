@@ -31,5 +31,4 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod trace;
-pub mod trail;
 pub mod wallet;

@@ -9,7 +9,7 @@ use crate::db::entities::player;
 use crate::domain::CurrencyTable;
 use crate::error::ServiceError;
 use crate::idempotency::{first_body_of, format_time, request_of};
-use crate::trail::{self, Anchor, Chain};
+use crate::ledger::chain::{self, Anchor, Chain};
 
 pub async fn trace_view(
     db: &impl ConnectionTrait,
@@ -194,7 +194,7 @@ async fn chain_verdict(
         return Ok(ChainVerdict::NotApplicable);
     };
     Ok(
-        match trail::verify_player(db, &owner, &Anchor::genesis(), 0).await? {
+        match chain::verify_player(db, &owner, &Anchor::genesis(), 0).await? {
             Chain::Verified { postings, .. } => ChainVerdict::Verified { entries: postings },
             Chain::Broken { found, .. } => ChainVerdict::Broken {
                 entry_id: found.entry_id.unwrap_or(0),

@@ -157,7 +157,7 @@ pub async fn verify_player(
     from: &Anchor,
     balance_at_from: i64,
 ) -> Result<Chain, ServiceError> {
-    let account = crate::ledger::player_account(&player.id);
+    let account = super::accounts::player_account(&player.id);
     let mut postings = 0;
     let broken = |entry_id: Option<i64>, reason: &str, postings: u64| Chain::Broken {
         found: Break {

@@ -1,26 +1,17 @@
-//! The double-entry ledger. Every movement of a player's money posts two entries that sum
-//! to zero: the player's account against a counter account (the provider's clearing
-//! account per currency, or the operator's cashier account). The player's balance column
-//! is written in the same transaction, so balance = sum of the player's entries.
+//! Posting: every movement of a player's money is two entries that sum to zero, the
+//! player's account against a counter account (the provider's clearing account per
+//! currency, or the operator's cashier account). The player's balance column is written
+//! in the same transaction, so balance = sum of the player's entries.
 //!
-//! Posting is decided in memory ([`post`]); the money path's batch writes the entries
-//! and the balances it produced with set-based statements (`money::flush`).
+//! Posting is decided in memory: [`posting`] computes the entries and the chain link,
+//! [`post`] checks the amounts first and applies the result to the money path's player.
+//! The money path's batch writes the entries and the balances it produced with
+//! set-based statements (`money::flush`).
+use super::accounts::player_account;
+use super::chain;
 use crate::domain::{AmountError, MinorUnits, MAX_MINOR};
 use crate::error::{ApiError, ServiceError};
 use crate::money::model::Player;
-use crate::trail;
-
-pub fn player_account(player_id: &str) -> String {
-    format!("player:{player_id}")
-}
-
-pub fn provider_account(provider_id: &str, currency: &str) -> String {
-    format!("provider:{provider_id}:{currency}")
-}
-
-pub fn cashier_account(currency: &str) -> String {
-    format!("operator:cashier:{currency}")
-}
 
 /// Which way the money goes, seen from the player.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,39 +70,87 @@ pub fn post(
         Direction::Credit => amount.get(),
         Direction::Debit => -amount.get(),
     };
-    let player_account = player_account(&player.id);
-    let previous = player.ledger_head.as_deref().unwrap_or(trail::GENESIS);
-    let chain_hash = trail::link(
-        previous,
-        &trail::Posting {
+    let posted = posting(
+        Account {
+            player_id: &player.id,
+            currency: &player.currency,
+            balance_minor: player.balance_minor,
+            head: player.ledger_head.as_deref(),
+        },
+        wallet_tx_id,
+        player_delta,
+        counter_account,
+    );
+    debug_assert_eq!(posted.balance_after, after.get());
+    player.balance_minor = posted.balance_after;
+    player.ledger_head = Some(posted.chain_hash);
+    player.posted = true;
+    Ok(posted.entries.into())
+}
+
+/// A player's account as a posting finds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    pub player_id: &'a str,
+    pub currency: &'a str,
+    pub balance_minor: i64,
+    /// The chain's head; `None` before the first posting.
+    pub head: Option<&'a str>,
+}
+
+/// What one posting produced.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub balance_after: i64,
+    /// The player's new chain head (the link on the player's entry).
+    pub chain_hash: String,
+    /// The player's entry, then the counter account's.
+    pub entries: [NewEntry; 2],
+}
+
+/// Posts `player_delta` (positive: to the player) against `counter_account`: the balance
+/// after, the chain's next link and the two entries. No checks: callers make sure the
+/// amount is not zero and the balance stays in range ([`post`] does for the wallet).
+pub fn posting(
+    account: Account<'_>,
+    wallet_tx_id: i64,
+    player_delta: i64,
+    counter_account: &str,
+) -> Posted {
+    let balance_after = account.balance_minor + player_delta;
+    let player_account = player_account(account.player_id);
+    let chain_hash = chain::link(
+        account.head.unwrap_or(chain::GENESIS),
+        &chain::Posting {
             wallet_tx_id,
             player_account: &player_account,
             player_delta,
-            balance_after: after.get(),
+            balance_after,
             counter_account,
             counter_delta: -player_delta,
-            currency: &player.currency,
+            currency: account.currency,
         },
     );
-    player.balance_minor = after.get();
-    player.ledger_head = Some(chain_hash.clone());
-    player.posted = true;
-    Ok(vec![
-        NewEntry {
-            wallet_tx_id,
-            account: player_account,
-            currency: player.currency.clone(),
-            amount_minor: player_delta,
-            balance_after_minor: Some(after.get()),
-            chain_hash: Some(chain_hash),
-        },
-        NewEntry {
-            wallet_tx_id,
-            account: counter_account.to_owned(),
-            currency: player.currency.clone(),
-            amount_minor: -player_delta,
-            balance_after_minor: None,
-            chain_hash: None,
-        },
-    ])
+    Posted {
+        balance_after,
+        chain_hash: chain_hash.clone(),
+        entries: [
+            NewEntry {
+                wallet_tx_id,
+                account: player_account,
+                currency: account.currency.to_owned(),
+                amount_minor: player_delta,
+                balance_after_minor: Some(balance_after),
+                chain_hash: Some(chain_hash),
+            },
+            NewEntry {
+                wallet_tx_id,
+                account: counter_account.to_owned(),
+                currency: account.currency.to_owned(),
+                amount_minor: -player_delta,
+                balance_after_minor: None,
+                chain_hash: None,
+            },
+        ],
+    }
 }

@@ -51,7 +51,7 @@ use super::sql;
 use crate::db::entities::{player, trail_checkpoint as checkpoint, wallet_transaction};
 use crate::db::Store;
 use crate::error::ServiceError;
-use crate::trail::{self, Anchor, Chain, Tally};
+use crate::ledger::chain::{self, Anchor, Chain, Tally};
 
 /// A player's hash chain does not verify: a ledger entry or the head was edited, deleted
 /// or inserted behind the wallet's back.
@@ -116,7 +116,7 @@ pub async fn verify(
     now: DateTime<Utc>,
 ) -> Result<TrailOutcome, ServiceError> {
     let started = Instant::now();
-    let db = trail::snapshot(store).await?;
+    let db = chain::snapshot(store).await?;
     let last_entry_id = max_entry_id(&db).await?;
     let (players, resting) = match pass {
         TrailPass::Full => (all_players(&db).await?, Vec::new()),
@@ -134,7 +134,7 @@ pub async fn verify(
         .collect();
     let mut snapshots = vec![db];
     while snapshots.len() < shares.len() {
-        snapshots.push(trail::snapshot(store).await?);
+        snapshots.push(chain::snapshot(store).await?);
     }
     if shares.is_empty() {
         snapshots
@@ -185,7 +185,7 @@ async fn walk(
     for group in players.chunks(PLAYERS_PER_SNAPSHOT) {
         let db = match first.take() {
             Some(db) => db,
-            None => trail::snapshot(store).await?,
+            None => chain::snapshot(store).await?,
         };
         verify_chunk(&db, pass, group, now, &mut outcome).await?;
         // Read-only: nothing to keep.
@@ -238,7 +238,7 @@ async fn verify_chunk(
             _ => (Anchor::genesis(), 0),
         };
         outcome.players_checked += 1;
-        let next = match trail::verify_player(db, player, &from, balance).await? {
+        let next = match chain::verify_player(db, player, &from, balance).await? {
             Chain::Verified {
                 end,
                 postings,
@@ -250,7 +250,7 @@ async fn verify_chunk(
                     checkpoint_row(&player.id, &end, None, Some(money.balance), now)
                 } else {
                     // Under watch: walked from the start on every run until the money adds up.
-                    let watch = trail::Break {
+                    let watch = chain::Break {
                         player_id: player.id.clone(),
                         entry_id: money
                             .first_wrong_balance
@@ -355,7 +355,7 @@ async fn resting_balances(db: &impl ConnectionTrait) -> Result<Vec<Finding>, DbE
            AND p.balance_minor <> c.balance_minor \
          ORDER BY p.id LIMIT ?",
         vec![
-            trail::GENESIS.into(),
+            chain::GENESIS.into(),
             i64::try_from(MAX_FINDINGS_PER_CHECK + 1)
                 .unwrap_or(i64::MAX)
                 .into(),
@@ -380,7 +380,7 @@ async fn resting_balances(db: &impl ConnectionTrait) -> Result<Vec<Finding>, DbE
 fn checkpoint_row(
     player_id: &str,
     at: &Anchor,
-    broken: Option<&trail::Break>,
+    broken: Option<&chain::Break>,
     balance: Option<i64>,
     now: DateTime<Utc>,
 ) -> checkpoint::Model {
@@ -412,7 +412,7 @@ fn same_position(a: &checkpoint::Model, b: &checkpoint::Model) -> bool {
     )
 }
 
-fn finding(found: trail::Break) -> Finding {
+fn finding(found: chain::Break) -> Finding {
     Finding {
         kind: TRAIL_BROKEN,
         severity: Severity::Critical,
@@ -461,7 +461,7 @@ async fn changed_players(
             OR c.chain_hash <> COALESCE(p.ledger_head, ?) \
             OR (c.entry_id > 0 AND (e.id IS NULL OR e.chain_hash IS NULL \
                                     OR e.chain_hash <> c.chain_hash))",
-        vec![trail::GENESIS.into()],
+        vec![chain::GENESIS.into()],
     )
     .await?;
     let mut ids: BTreeSet<String> = rows

@@ -46,7 +46,7 @@ pub async fn verify(database_url: &str, seals: &Path, public_key: &Path) -> anyh
     let records = super::verify::read_file(&text)
         .map_err(|error| anyhow::anyhow!("{}: {error}", seals.display()))?;
     let store = crate::db::Store::connect(database_url, Default::default()).await?;
-    let db = crate::trail::snapshot(&store).await?;
+    let db = crate::ledger::chain::snapshot(&store).await?;
     let report = super::verify::verify(&db, &records, &key)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

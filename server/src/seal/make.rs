@@ -62,7 +62,7 @@ pub async fn seal_now(store: &Store, sealing: &Sealing) -> Result<SealRecord, Se
     let _one_at_a_time = sealing.running.lock().await;
     let mut file = SealFile::lock(&sealing.file).await?;
     let in_file = file.last_seal()?;
-    let snapshot = crate::trail::snapshot(store).await?;
+    let snapshot = crate::ledger::chain::snapshot(store).await?;
     let latest = trail_seal::Entity::find()
         .order_by_desc(trail_seal::Column::Id)
         .one(&snapshot)
@@ -79,7 +79,7 @@ pub async fn seal_now(store: &Store, sealing: &Sealing) -> Result<SealRecord, Se
         Some(seal) => serde_json::from_str::<SealRecord>(&seal.record)
             .map_err(|error| ServiceError::Bug(format!("stored seal {}: {error}", seal.id)))?
             .digest(),
-        None => crate::trail::GENESIS.to_owned(),
+        None => crate::ledger::chain::GENESIS.to_owned(),
     };
     let mut leaves = latest_leaves(&snapshot).await?;
     let changed = changed_leaves(&snapshot, &leaves).await?;

@@ -1,7 +1,7 @@
 //! Seals of the trail: on a schedule and on demand, a Merkle root over every player's
 //! chain head and posting count, signed with an Ed25519 key that lives outside the
 //! database, stored in the database and appended to a file. Someone who can write the
-//! database can recompute every link of the hash chain (`trail`) after editing an entry;
+//! database can recompute every link of the hash chain (`ledger::chain`) after editing an entry;
 //! they cannot sign a new seal. Design and file formats: docs/TRAIL.md.
 pub mod cli;
 pub mod handlers;

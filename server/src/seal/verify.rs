@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use super::{key, merkle, SealRecord};
 use crate::db::entities::trail_seal_leaf;
 use crate::error::ServiceError;
-use crate::trail::{Anchor, ChainReader};
+use crate::ledger::chain::{Anchor, ChainReader};
 
 /// Where the seals and the database part ways.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -102,7 +102,7 @@ fn check_file(seals: &[SealRecord], public_key: &VerifyingKey) -> Option<Unmatch
             );
         }
         let follows = match before {
-            None if seal.seal == 1 => seal.previous == crate::trail::GENESIS,
+            None if seal.seal == 1 => seal.previous == crate::ledger::chain::GENESIS,
             // A file that starts later (an older part archived) is checked from its first seal.
             None => true,
             Some(before) => seal.seal == before.seal + 1 && seal.previous == before.digest(),
@@ -171,7 +171,7 @@ async fn check_chains(
         let mut steps = Vec::new().into_iter();
         let mut pending = leaves.into_iter().peekable();
         let mut position = 0i64;
-        let mut link = crate::trail::GENESIS.to_owned();
+        let mut link = crate::ledger::chain::GENESIS.to_owned();
         let reason = loop {
             // Every leaf sealed at this many postings must carry the link reached here.
             if let Some(leaf) = pending.next_if(|leaf| leaf.postings == position) {

@@ -109,7 +109,7 @@ impl History {
                     id: format!("{tag}-p{index:07}"),
                     currency: rows.currencies.currency(code).expect("a known currency"),
                     balance_minor: 0,
-                    head: crate::trail::GENESIS.to_owned(),
+                    head: crate::ledger::chain::GENESIS.to_owned(),
                     sessions: (0..providers.len())
                         .map(|_| hex::encode(rng.gen::<[u8; 16]>()))
                         .collect(),

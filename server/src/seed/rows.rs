@@ -209,8 +209,7 @@ impl Rows {
         (batch.transactions.len() - 1, id)
     }
 
-    /// Both entries of a posting, the player's with the balance after and the chain link,
-    /// exactly as `ledger::post` writes them.
+    /// Both entries of a posting, as the wallet writes them (`ledger::posting`).
     fn post(
         &mut self,
         batch: &mut Batch,
@@ -223,36 +222,30 @@ impl Rows {
         if delta == 0 {
             return;
         }
-        let after = player.balance_minor + delta;
-        assert!(after >= 0, "the seed overdrew {}", player.id);
-        let account = crate::ledger::player_account(&player.id);
-        let link = crate::trail::link(
-            &player.head,
-            &crate::trail::Posting {
-                wallet_tx_id,
-                player_account: &account,
-                player_delta: delta,
-                balance_after: after,
-                counter_account: counter,
-                counter_delta: -delta,
+        let posted = crate::ledger::posting(
+            crate::ledger::Account {
+                player_id: &player.id,
                 currency: player.currency.code(),
+                balance_minor: player.balance_minor,
+                head: Some(&player.head),
             },
+            wallet_tx_id,
+            delta,
+            counter,
         );
-        player.balance_minor = after;
-        player.head.clone_from(&link);
+        assert!(posted.balance_after >= 0, "the seed overdrew {}", player.id);
+        player.balance_minor = posted.balance_after;
+        player.head = posted.chain_hash;
         player.dirty = true;
-        for (account, amount, balance_after, chain_hash) in [
-            (account, delta, Some(after), Some(link)),
-            (counter.to_owned(), -delta, None, None),
-        ] {
+        for entry in posted.entries {
             batch.entries.push(ledger_entry::ActiveModel {
                 id: Set(self.next_entry_id),
-                wallet_transaction_id: Set(wallet_tx_id),
-                account: Set(account),
-                currency: Set(player.currency.code().to_owned()),
-                amount_minor: Set(amount),
-                balance_after_minor: Set(balance_after),
-                chain_hash: Set(chain_hash),
+                wallet_transaction_id: Set(entry.wallet_tx_id),
+                account: Set(entry.account),
+                currency: Set(entry.currency),
+                amount_minor: Set(entry.amount_minor),
+                balance_after_minor: Set(entry.balance_after_minor),
+                chain_hash: Set(entry.chain_hash),
                 created_at: Set(at),
             });
             self.next_entry_id += 1;

@@ -162,7 +162,9 @@ pub async fn players(
         currency: Set(seeded.currency.code().to_owned()),
         status: Set(crate::domain::PlayerStatus::Active.as_str().to_owned()),
         balance_minor: Set(seeded.balance_minor),
-        ledger_head: Set((seeded.head != crate::trail::GENESIS).then(|| seeded.head.clone())),
+        ledger_head: Set(
+            (seeded.head != crate::ledger::chain::GENESIS).then(|| seeded.head.clone())
+        ),
         created_at: Set(start),
         updated_at: Set(now),
     });

@@ -625,9 +625,9 @@ impl<'a> Seeder<'a> {
         let account = format!("player:{}", Self::player_id(player));
         let (balance, head) = &mut self.players[player];
         *balance += delta;
-        *head = server::trail::link(
+        *head = server::ledger::chain::link(
             head,
-            &server::trail::Posting {
+            &server::ledger::chain::Posting {
                 wallet_tx_id,
                 player_account: &account,
                 player_delta: delta,
@@ -728,7 +728,7 @@ async fn seed(app: &TestApp, provider: &TestProvider, t: &Templates, size: i64) 
         txs: Vec::new(),
         entries: Vec::new(),
         rounds: Vec::new(),
-        players: vec![(0, server::trail::GENESIS.to_owned()); players],
+        players: vec![(0, server::ledger::chain::GENESIS.to_owned()); players],
         hint_mismatches: Vec::new(),
         written: 0,
     };
@@ -1021,7 +1021,7 @@ async fn console_queries_answer_quickly_at_100k_transactions() {
         run(TrailMode::Force(TrailPass::Full))
     );
     let walked = timed!("trail: every chain walked (verify-trail)", async {
-        server::trail::verify(&server::trail::snapshot(&store).await?).await
+        server::ledger::chain::verify(&server::ledger::chain::snapshot(&store).await?).await
     });
     assert!(walked.first_break.is_none());
     let player = TestPlayer::with_balance(&provider, CUR, 100_000).await;

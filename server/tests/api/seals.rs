@@ -8,8 +8,8 @@ use reqwest::Method;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
+use server::ledger::chain::{link, Posting, GENESIS};
 use server::seal::{SealKey, Sealing};
-use server::trail::{link, Posting, GENESIS};
 
 use crate::helpers::*;
 

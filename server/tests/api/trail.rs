@@ -1,5 +1,5 @@
 //! The tamper-evident trail: each player's ledger postings form a hash chain that
-//! `server verify-trail` (and `server::trail::verify`) checks, and the reconciliation job
+//! `server verify-trail` (and `server::ledger::chain::verify`) checks, and the reconciliation job
 //! checks incrementally; a direct edit, deletion or insertion in the database is
 //! detected, clean data passes.
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
@@ -41,7 +41,9 @@ async fn execute(app: &TestApp, sql: &str) {
 async fn the_trail_of_untouched_data_verifies() {
     let app = spawn_app().await;
     let (_provider, _player) = traffic(&app).await;
-    let report = server::trail::verify(&app.db).await.expect("verify runs");
+    let report = server::ledger::chain::verify(&app.db)
+        .await
+        .expect("verify runs");
     assert!(report.first_break.is_none(), "{report:?}");
     assert!(
         report.postings_checked >= 7,
@@ -64,7 +66,9 @@ async fn an_edited_ledger_amount_breaks_the_trail_at_that_entry() {
         &format!("UPDATE ledger_entries SET amount_minor = amount_minor + 1 WHERE id = {victim}"),
     )
     .await;
-    let report = server::trail::verify(&app.db).await.expect("verify runs");
+    let report = server::ledger::chain::verify(&app.db)
+        .await
+        .expect("verify runs");
     let found = report.first_break.expect("the edit is detected");
     assert_eq!(found.player_id, player.id);
     assert_eq!(found.entry_id, Some(victim));
@@ -90,7 +94,9 @@ async fn a_deleted_last_entry_and_a_forged_balance_are_detected() {
         &format!("DELETE FROM ledger_entries WHERE wallet_transaction_id = {wallet_tx}"),
     )
     .await;
-    let report = server::trail::verify(&app.db).await.expect("verify runs");
+    let report = server::ledger::chain::verify(&app.db)
+        .await
+        .expect("verify runs");
     let found = report.first_break.expect("the deletion is detected");
     assert_eq!(found.player_id, player.id);
     assert_eq!(
@@ -408,7 +414,7 @@ async fn restore_link(app: &TestApp, player: &TestPlayer, entry_id: i64) {
     let entries = player_entries(app, player).await;
     let position = entries.iter().position(|id| *id == entry_id).unwrap();
     let previous = match position {
-        0 => server::trail::GENESIS.to_owned(),
+        0 => server::ledger::chain::GENESIS.to_owned(),
         n => app
             .query(&format!(
                 "SELECT chain_hash FROM ledger_entries WHERE id = {}",
@@ -430,9 +436,9 @@ async fn restore_link(app: &TestApp, player: &TestPlayer, entry_id: i64) {
         .await[0];
     let text = |name: &str| row.try_get::<String>("", name).unwrap();
     let number = |name: &str| row.try_get::<i64>("", name).unwrap();
-    let link = server::trail::link(
+    let link = server::ledger::chain::link(
         &previous,
-        &server::trail::Posting {
+        &server::ledger::chain::Posting {
             wallet_tx_id: number("tx"),
             player_account: &text("account"),
             player_delta: number("amount"),

@@ -226,21 +226,19 @@ fn bet(
         row.get::<_, String>(0)
     })
     .optional()?;
-    let after = balance - amount_minor;
-    let account = crate::ledger::player_account(player);
     let clearing = crate::ledger::provider_account(PROVIDER, "EUR");
-    let link = crate::trail::link(
-        head.as_deref().unwrap_or(crate::trail::GENESIS),
-        &crate::trail::Posting {
-            wallet_tx_id: id,
-            player_account: &account,
-            player_delta: -amount_minor,
-            balance_after: after,
-            counter_account: &clearing,
-            counter_delta: amount_minor,
+    let posted = crate::ledger::posting(
+        crate::ledger::Account {
+            player_id: player,
             currency: "EUR",
+            balance_minor: balance,
+            head: head.as_deref(),
         },
+        id,
+        -amount_minor,
+        &clearing,
     );
+    let (after, link) = (posted.balance_after, posted.chain_hash.clone());
     let (fingerprint, request) = rows_text(&transaction_id, player, &round_id, amount_minor);
     // Packed as the wallet keeps a request.
     let packed = crate::idempotency::packed_request::pack(&request);
@@ -285,19 +283,21 @@ fn bet(
         )?
         .execute(params![after, link, now, player, balance])?;
     anyhow::ensure!(updated == 1, "the floor's compare-and-set failed");
-    let mut entry = txn.prepare_cached(
+    let mut insert = txn.prepare_cached(
         "INSERT INTO ledger_entries (wallet_transaction_id, account, currency, amount_minor, \
-         balance_after_minor, chain_hash, created_at) VALUES (?, ?, 'EUR', ?, ?, ?, ?)",
+         balance_after_minor, chain_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )?;
-    entry.execute(params![id, account, -amount_minor, after, link, now])?;
-    entry.execute(params![
-        id,
-        clearing,
-        amount_minor,
-        None::<i64>,
-        None::<String>,
-        now
-    ])?;
+    for entry in posted.entries {
+        insert.execute(params![
+            entry.wallet_tx_id,
+            entry.account,
+            entry.currency,
+            entry.amount_minor,
+            entry.balance_after_minor,
+            entry.chain_hash,
+            now
+        ])?;
+    }
     Ok(())
 }
 
