@@ -4,14 +4,13 @@
 //! in the same transaction, so balance = sum of the player's entries.
 //!
 //! Posting is decided in memory: [`posting`] computes the entries and the chain link,
-//! [`post`] checks the amounts first and applies the result to the money path's player.
-//! The money path's batch writes the entries and the balances it produced with
-//! set-based statements (`money::flush`).
+//! [`post`] checks the amounts first. The money path applies the result to its player
+//! (`money::state`) and its batch writes the entries and the balances with set-based
+//! statements (`money::flush`).
 use super::accounts::player_account;
 use super::chain;
 use crate::domain::{AmountError, MinorUnits, MAX_MINOR};
 use crate::error::{ApiError, ServiceError};
-use crate::money::model::Player;
 
 /// Which way the money goes, seen from the player.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,20 +32,19 @@ pub struct NewEntry {
     pub chain_hash: Option<String>,
 }
 
-/// Moves `amount` to or from `player` against `counter_account`: updates the player's
-/// balance and chain head in memory and returns the two entries (none for a zero
-/// amount). Callers check funds first, so a debit below zero here is a bug; a credit past
-/// 18 digits is the contract's `400 INVALID_AMOUNT`. Nothing changes on an error.
+/// Moves `amount` to or from the player's `account` against `counter_account`, checked:
+/// `None` for a zero amount. Callers check funds first, so a debit below zero here is a
+/// bug; a credit past 18 digits is the contract's `400 INVALID_AMOUNT`.
 pub fn post(
-    player: &mut Player,
+    account: Account<'_>,
     wallet_tx_id: i64,
     direction: Direction,
     amount: MinorUnits,
     counter_account: &str,
-) -> Result<Vec<NewEntry>, ServiceError> {
-    let before = MinorUnits::from_stored(player.balance_minor).map_err(ApiError::from)?;
+) -> Result<Option<Posted>, ServiceError> {
+    let before = MinorUnits::from_stored(account.balance_minor).map_err(ApiError::from)?;
     if amount.is_zero() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let after = match direction {
         Direction::Credit => before.checked_add(amount).map_err(|_| {
@@ -56,36 +54,23 @@ pub fn post(
         Direction::Debit => before.checked_sub(amount).ok_or_else(|| {
             ServiceError::Bug(format!(
                 "debit of {amount} below zero for player {}: funds were not checked",
-                player.id
+                account.player_id
             ))
         })?,
     };
     if !(0..=MAX_MINOR).contains(&after.get()) {
         return Err(ServiceError::Bug(format!(
             "balance {after} out of range for player {}",
-            player.id
+            account.player_id
         )));
     }
     let player_delta = match direction {
         Direction::Credit => amount.get(),
         Direction::Debit => -amount.get(),
     };
-    let posted = posting(
-        Account {
-            player_id: &player.id,
-            currency: &player.currency,
-            balance_minor: player.balance_minor,
-            head: player.ledger_head.as_deref(),
-        },
-        wallet_tx_id,
-        player_delta,
-        counter_account,
-    );
+    let posted = posting(account, wallet_tx_id, player_delta, counter_account);
     debug_assert_eq!(posted.balance_after, after.get());
-    player.balance_minor = posted.balance_after;
-    player.ledger_head = Some(posted.chain_hash);
-    player.posted = true;
-    Ok(posted.entries.into())
+    Ok(Some(posted))
 }
 
 /// A player's account as a posting finds it.

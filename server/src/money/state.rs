@@ -127,8 +127,18 @@ impl BatchState {
             .players
             .get_mut(player_id)
             .ok_or_else(|| ServiceError::Bug(format!("player {player_id} was not loaded")))?;
-        let entries = ledger::post(player, wallet_tx_id, direction, amount, counter_account)?;
-        if !entries.is_empty() {
+        let account = ledger::Account {
+            player_id: &player.id,
+            currency: &player.currency,
+            balance_minor: player.balance_minor,
+            head: player.ledger_head.as_deref(),
+        };
+        let posted = ledger::post(account, wallet_tx_id, direction, amount, counter_account)?;
+        if let Some(posted) = posted {
+            player.balance_minor = posted.balance_after;
+            player.ledger_head = Some(posted.chain_hash);
+            player.posted = true;
+            self.writes.entries.extend(posted.entries);
             player.event_sequence += 1;
             self.writes.events.push(MoneyEvent {
                 player_id: player.id.clone(),
@@ -137,7 +147,6 @@ impl BatchState {
                 op: "",
             });
         }
-        self.writes.entries.extend(entries);
         MinorUnits::from_stored(player.balance_minor)
             .map_err(|_| ServiceError::Bug("balance out of range after posting".into()))
     }
