@@ -238,7 +238,7 @@ fn bet(
         -amount_minor,
         &clearing,
     );
-    let (after, link) = (posted.balance_after, posted.chain_hash.clone());
+    let (after, link) = (posted.balance_after, posted.chain_hash.as_str());
     let (fingerprint, request) = rows_text(&transaction_id, player, &round_id, amount_minor);
     // Packed as the wallet keeps a request.
     let packed = crate::idempotency::packed_request::pack(&request);
