@@ -188,6 +188,15 @@ impl Store {
         store
     }
 
+    /// Closes the pool this clone opened for itself (see [`Store::for_background`]) and
+    /// waits until their connections are gone, so that their caches go back to the
+    /// allocator. Only for a store from `for_background`: on any other clone it would close
+    /// the pools every clone shares.
+    pub async fn close_own_pool(self) {
+        // On PostgreSQL the writes outside the lanes went through this same pool.
+        let _ = self.reader.close().await;
+    }
+
     /// SQLite on a file: reads on the calling thread, for the hottest single-row reads.
     pub fn inline_reads(&self) -> Option<&InlineReads> {
         self.inline_reads.as_ref()
@@ -293,8 +302,8 @@ impl Store {
         }
     }
 
-    /// The connection pools' use (for `/metrics`): the read pool (reconciliation, the
-    /// console, the operator API) and, on PostgreSQL, the pool of the writes outside the
+    /// The connection pools' use (for `/metrics`): the read pool (the console, the
+    /// operator API, the wallet's lookups) and, on PostgreSQL, the pool of the writes outside the
     /// money path's lanes.
     pub fn pools(&self) -> Vec<PoolUse> {
         let mut pools = vec![PoolUse::of("read", &self.reader)];
@@ -384,8 +393,8 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
         writer_config.sqlite_max_size_mb,
     ));
     let inline_reads = InlineReads::for_file(options.get_filename());
-    // The read pool serves reconciliation, the console and the operator API, not the
-    // money path (`inline_reads`). Its connections take turns, and each kept SQLite's
+    // The read pool serves the console, the operator API and the wallet's lookups, not the
+    // money path (`inline_reads`) nor reconciliation runs (their own, `reconcile::job`). Its connections take turns, and each kept SQLite's
     // default 2 MB page cache and sqlx's 100 prepared statements (an `IN (…)` list of each
     // length is a statement of its own): over an hour's soak the server grew by about
     // 20 MB as one reconciliation run after another filled another connection's cache

@@ -23,6 +23,10 @@ use crate::db::entities::{discrepancy, reconciliation_run as run};
 use crate::db::{Engine, Store};
 use crate::error::ServiceError;
 
+/// Connections a run may hold at once: the job's lock (PostgreSQL), the checks' reads, the
+/// hash-chain walks' snapshots (`trail_check`) and the findings' writes, with room to spare.
+const RUN_CONNECTIONS: u32 = 6;
+
 /// An unfinished run older than this is presumed dead (its process crashed).
 const LEASE: chrono::Duration = chrono::Duration::minutes(10);
 /// The advisory lock key of the job: "recon" in ASCII.
@@ -158,6 +162,21 @@ pub async fn run_once(
 
 /// Runs every check once, unless another run holds the job.
 pub async fn run_with(
+    store: &Store,
+    trigger: Trigger,
+    options: RunOptions,
+) -> Result<RunOutcome, ServiceError> {
+    // A run reads through connections of its own, closed when it ends. Through the shared
+    // read pool, its reads filled every pooled SQLite connection's page cache and statement
+    // cache, and the server kept that memory (a step of 11 MB at the first run of the soak,
+    // docs/RELIABILITY.md, "The RSS step"). Opening them costs a few milliseconds a run.
+    let own = store.for_background(RUN_CONNECTIONS);
+    let outcome = run_on(&own, trigger, options).await;
+    own.close_own_pool().await;
+    outcome
+}
+
+async fn run_on(
     store: &Store,
     trigger: Trigger,
     options: RunOptions,
