@@ -179,15 +179,13 @@ pub async fn get_player(player_id: String, page: u64) -> Result<PlayerDetail, Se
     answer(console.player(player_id, page).await)
 }
 
-/// `blocked` is "true" or "false", as an HTML form sends it.
 #[server(endpoint = "set_player_blocked")]
 pub async fn set_player_blocked(
     player_id: String,
-    blocked: String,
+    blocked: bool,
     reason: String,
 ) -> Result<(), ServerFnError> {
     let (console, viewer) = require(Role::Operator)?;
-    let blocked = blocked == "true";
     answer(
         console
             .set_player_blocked(&viewer, player_id, blocked, reason)
@@ -226,15 +224,10 @@ pub async fn set_user_role(user_id: i64, role: String) -> Result<String, ServerF
     answer(console.set_user_role(&viewer, user_id, role).await)
 }
 
-/// `disabled` is "true" or "false", as an HTML form sends it.
 #[server(endpoint = "set_user_disabled")]
-pub async fn set_user_disabled(user_id: i64, disabled: String) -> Result<(), ServerFnError> {
+pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), ServerFnError> {
     let (console, viewer) = require(Role::Admin)?;
-    answer(
-        console
-            .set_user_disabled(&viewer, user_id, disabled == "true")
-            .await,
-    )
+    answer(console.set_user_disabled(&viewer, user_id, disabled).await)
 }
 
 /// Sets a generated password for another user and returns it, to be shown once.

@@ -10,12 +10,12 @@ use clap::builder::{BoolishValueParser, RangedU64ValueParser};
 use clap::Args;
 
 use crate::approvals::RefundThresholds;
+use crate::attempts::retention::Retention;
 use crate::db::{DatabaseSettings, WriterConfig};
 use crate::domain::CurrencyTable;
+use crate::http::wallet::rate_limit::KeyRateLimit;
 use crate::reconcile::{Schedule, Thresholds};
 use crate::staff::StaffConfig;
-use crate::trace::retention::Retention;
-use crate::wallet::rate_limit::KeyRateLimit;
 
 /// The first admin's password in [`Config::for_tests`].
 pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";
@@ -185,7 +185,7 @@ pub struct Settings {
     pub currency_scales: Option<String>,
     /// Days the attempt log and its counters are kept; money data is kept forever
     #[arg(long, env = "WALLET_ATTEMPT_RETENTION_DAYS", value_name = "DAYS",
-          default_value_t = crate::trace::retention::DEFAULT_RETENTION_DAYS,
+          default_value_t = crate::attempts::retention::DEFAULT_RETENTION_DAYS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub attempt_retention_days: u32,
     /// Requests a second each signing key may send to the wallet API (per process),

@@ -1,5 +1,6 @@
 //! oncewallet: a casino wallet whose money operations count exactly once.
 pub mod approvals;
+pub mod attempts;
 pub mod audit;
 pub mod background;
 pub mod backup;
@@ -19,7 +20,6 @@ pub mod http;
 pub mod idempotency;
 pub mod ledger;
 pub mod money;
-pub mod openapi;
 pub mod operator;
 pub mod reconcile;
 pub mod seal;
@@ -28,7 +28,5 @@ pub mod simulate;
 pub mod site;
 pub mod staff;
 pub mod startup;
-pub mod state;
 pub mod telemetry;
-pub mod trace;
 pub mod wallet;

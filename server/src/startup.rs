@@ -9,17 +9,17 @@ use crate::config::Config;
 use crate::db::Store;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::request_id::RequestId;
-use crate::state::{AppState, AppStateInner};
+use crate::http::state::{AppState, AppStateInner};
 
 /// The whole HTTP surface: wallet API, operator API, health, API docs and the site.
 pub fn router(state: AppState, config: &Config) -> Router {
     let staff = crate::staff::Staff::new(state.store.clone(), config.staff.clone());
     Router::new()
-        .merge(crate::wallet::router(state.clone()))
-        .merge(crate::operator::router(state.clone()))
-        .merge(crate::reconcile::router(state.clone()))
-        .merge(crate::seal::router(state.clone()))
-        .merge(crate::events::handlers::router(state.clone()))
+        .merge(crate::http::wallet::router(state.clone()))
+        .merge(crate::http::operator::router(state.clone()))
+        .merge(crate::http::reconcile::router(state.clone()))
+        .merge(crate::http::seal::router(state.clone()))
+        .merge(crate::http::webhooks::router(state.clone()))
         .merge(crate::health::router())
         .merge(crate::health::metrics::router(
             crate::health::Gauges::new(
@@ -29,7 +29,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
             ),
             config.metrics_token.as_deref(),
         ))
-        .merge(crate::openapi::router(&state.currencies))
+        .merge(crate::http::openapi::router(&state.currencies))
         .route("/wallet/v1/{*rest}", axum::routing::any(unknown_endpoint))
         .route("/operator/v1/{*rest}", axum::routing::any(unknown_endpoint))
         // Only the APIs': the console's routes come after and keep axum's own answer.
@@ -94,14 +94,14 @@ impl Application {
         if let Some(sealing) = &config.sealing {
             crate::seal::spawn_schedule(store.clone(), sealing.clone());
         }
-        crate::trace::retention::spawn(store.clone(), config.retention);
+        crate::attempts::retention::spawn(store.clone(), config.retention);
         crate::events::spawn(
             store.clone(),
             Arc::new(config.currencies.clone()),
             config.delivery,
         );
         let state = AppState::new(AppStateInner {
-            attempts: crate::trace::AttemptLog::spawn(store.clone()),
+            attempts: crate::attempts::AttemptLog::spawn(store.clone()),
             keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),
             store: store.clone(),
             currencies: Arc::new(config.currencies.clone()),

@@ -3,4 +3,5 @@ pub mod chart;
 pub mod clock;
 pub mod finding;
 pub mod layout;
+pub mod tables;
 pub mod widgets;

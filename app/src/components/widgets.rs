@@ -1,4 +1,5 @@
-//! Small building blocks: ids with copy buttons, status badges, bodies, pagers, errors.
+//! Small building blocks: loading a server call, ids with copy buttons, status badges,
+//! bodies, pagers, errors.
 use leptos::prelude::*;
 
 /// The message of a failed server call, without the framework's prefix.
@@ -13,6 +14,35 @@ pub fn error_text(error: &ServerFnError) -> String {
 #[component]
 pub fn ErrorBox(error: ServerFnError) -> impl IntoView {
     view! { <p class="error" role="alert">{error_text(&error)}</p> }
+}
+
+/// A server call's result as every page shows it: "Loading…" until the first answer,
+/// then `show` of its value, or the error in words. While a new answer is on its way
+/// (the filters changed), the last one stays on screen.
+#[component]
+pub fn Loaded<T, Ser, Show, V>(
+    load: Resource<Result<T, ServerFnError>, Ser>,
+    show: Show,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    Ser: Send + Sync + 'static,
+    Show: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=Loading>
+            {move || {
+                let show = show.clone();
+                Suspend::new(async move {
+                    match load.await {
+                        Ok(value) => show(value).into_any(),
+                        Err(error) => view! { <ErrorBox error/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
 }
 
 /// What an empty table says instead of nothing.

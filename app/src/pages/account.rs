@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::{current_viewer, get_mfa_status, BeginMfaSetup, ChangePassword, ConfirmMfaSetup};
-use crate::components::widgets::error_text;
+use crate::components::widgets::ErrorBox;
 
 /// Where a successful change sends the browser: every session of the user has ended.
 const AFTER_CHANGE: &str = "/login?changed=1";
@@ -27,7 +27,7 @@ pub fn AccountPage() -> impl IntoView {
             .is_some_and(|v| v.must_change_password)
     };
     let feedback = move || match change.value().get() {
-        Some(Err(error)) => Some(view! { <p class="error" role="alert">{error_text(&error)}</p> }),
+        Some(Err(error)) => Some(view! { <ErrorBox error/> }),
         _ => None,
     };
     view! {
@@ -73,9 +73,7 @@ fn SecondFactor() -> impl IntoView {
     let error = move || {
         let begun = begin.value().get().and_then(Result::err);
         let confirmed = confirm.value().get().and_then(Result::err);
-        begun
-            .or(confirmed)
-            .map(|error| view! { <p class="error" role="alert">{error_text(&error)}</p> })
+        begun.or(confirmed).map(|error| view! { <ErrorBox error/> })
     };
     let recovery = move || {
         confirm.value().get().and_then(Result::ok).map(|codes| {
@@ -144,7 +142,7 @@ fn SecondFactor() -> impl IntoView {
                             {setup}
                         }
                         .into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+                        Err(error) => view! { <ErrorBox error/> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use crate::api::{list_approvals, ApproveRequest, RejectRequest};
 use crate::components::clock::{Time, ZoneName};
 use crate::components::layout::CodeBox;
-use crate::components::widgets::{error_text, Badge, Empty, ErrorBox, Loading};
-use crate::model::ApprovalRow;
+use crate::components::widgets::{Badge, Empty, ErrorBox, Loaded};
+use crate::model::{ApprovalQueue, ApprovalRow};
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -35,15 +35,11 @@ pub fn ApprovalsPage() -> impl IntoView {
                 view! { <p class="ok" role="status" data-testid="approval-outcome">{message}</p> }
                     .into_any()
             }
-            Err(error) => {
-                view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorBox error/> }.into_any(),
         });
         let rejected = actions.reject.value().get().map(|result| match result {
             Ok(()) => view! { <p class="ok" role="status">"Rejected."</p> }.into_any(),
-            Err(error) => {
-                view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorBox error/> }.into_any(),
         });
         view! { {approved} {rejected} }
     };
@@ -56,24 +52,16 @@ pub fn ApprovalsPage() -> impl IntoView {
         </p>
         {outcome}
         <CodeBox/>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match queue.await {
-                    Ok(queue) => view! {
-                        <section class="panel">
-                            <h2>"Waiting"</h2>
-                            <ApprovalTable rows=queue.open actions open=true/>
-                        </section>
-                        <section class="panel">
-                            <h2>"Recently decided"</h2>
-                            <ApprovalTable rows=queue.decided actions open=false/>
-                        </section>
-                    }
-                    .into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=queue show=move |queue: ApprovalQueue| view! {
+            <section class="panel">
+                <h2>"Waiting"</h2>
+                <ApprovalTable rows=queue.open actions open=true/>
+            </section>
+            <section class="panel">
+                <h2>"Recently decided"</h2>
+                <ApprovalTable rows=queue.decided actions open=false/>
+            </section>
+        }/>
     }
 }
 

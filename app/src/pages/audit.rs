@@ -2,11 +2,11 @@
 use leptos::prelude::*;
 use leptos_router::components::Form;
 
-use super::trace::AuditTable;
 use super::{page_param, query_param};
 use crate::api::get_audit;
-use crate::components::widgets::{query_string, Empty, ErrorBox, Loading, Pager};
-use crate::model::AuditFilter;
+use crate::components::tables::AuditTable;
+use crate::components::widgets::{query_string, Empty, Loaded, Pager};
+use crate::model::{AuditFilter, AuditPage};
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
@@ -39,26 +39,21 @@ pub fn AuditPage() -> impl IntoView {
             <a class="button" href=move || export_href(actor.get(), action.get(), subject.get()) rel="external" download data-testid="export-audit">"Export (CSV)"</a>
             <span class="muted">" every entry the filter matches, newest first"</span>
         </p>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match rows.await {
-                    Ok(page) if page.rows.is_empty() => view! { <Empty text="No staff actions match."/> }.into_any(),
-                    Ok(page) => {
-                        let filters = [("actor", actor.get_untracked()), ("action", action.get_untracked()), ("subject", subject.get_untracked())];
-                        view! {
-                            <AuditTable rows=page.rows/>
-                            <Pager page=page.page page_size=page.page_size total=page.total
-                                href=move |page| {
-                                    let mut pairs = filters.to_vec();
-                                    pairs.push(("page", page.to_string()));
-                                    format!("/audit{}", query_string(&pairs))
-                                }/>
-                        }.into_any()
-                    }
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=rows show=move |page: AuditPage| {
+            if page.rows.is_empty() {
+                return view! { <Empty text="No staff actions match."/> }.into_any();
+            }
+            let filters = [("actor", actor.get_untracked()), ("action", action.get_untracked()), ("subject", subject.get_untracked())];
+            view! {
+                <AuditTable rows=page.rows/>
+                <Pager page=page.page page_size=page.page_size total=page.total
+                    href=move |page| {
+                        let mut pairs = filters.to_vec();
+                        pairs.push(("page", page.to_string()));
+                        format!("/audit{}", query_string(&pairs))
+                    }/>
+            }.into_any()
+        }/>
     }
 }
 

@@ -6,7 +6,7 @@ use super::{every, query_param};
 use crate::api::get_overview;
 use crate::components::chart::{Bar, BarChart, Segment};
 use crate::components::clock::{Time, ZoneName};
-use crate::components::widgets::{Badge, ErrorBox, Loading};
+use crate::components::widgets::{Badge, Loaded};
 use crate::model::{MinutePoint, Overview, Totals, Window};
 
 const REFRESH_SECONDS: u64 = 5;
@@ -27,14 +27,7 @@ pub fn OverviewPage() -> impl IntoView {
     );
     view! {
         <h1>"Overview"</h1>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(overview) => view! { <OverviewBody overview/> }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=data show=|overview: Overview| view! { <OverviewBody overview/> }/>
     }
 }
 

@@ -5,10 +5,8 @@ use leptos::prelude::*;
 use super::page_param;
 use crate::api::{get_pending, AcknowledgeFinding, RefundOrphan};
 use crate::components::layout::{CodeBox, IfRole};
-use crate::components::widgets::{
-    age_text, error_text, Badge, Empty, ErrorBox, Loading, Pager, TxLink,
-};
-use crate::model::{PendingRow, Role};
+use crate::components::widgets::{age_text, Badge, Empty, ErrorBox, Loaded, Pager, TxLink};
+use crate::model::{PendingPage, PendingRow, Role};
 
 #[component]
 pub fn PendingPage() -> impl IntoView {
@@ -28,15 +26,11 @@ pub fn PendingPage() -> impl IntoView {
     let outcome = move || {
         let refunded = refund.value().get().map(|result| match result {
             Ok(message) => view! { <p class="ok" role="status">{message}</p> }.into_any(),
-            Err(error) => {
-                view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorBox error/> }.into_any(),
         });
         let acknowledged = acknowledge.value().get().map(|result| match result {
             Ok(()) => view! { <p class="ok" role="status">"Acknowledged."</p> }.into_any(),
-            Err(error) => {
-                view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorBox error/> }.into_any(),
         });
         view! { {refunded} {acknowledged} }
     };
@@ -53,28 +47,23 @@ pub fn PendingPage() -> impl IntoView {
             <a class="button" href="/console/pending.csv" rel="external" download data-testid="export-pending">"Export all (CSV)"</a>
             <span class="muted">" amounts in decimal and minor units"</span>
         </p>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match rows.await {
-                    Ok(page) if page.rows.is_empty() => {
-                        view! { <Empty text="Nothing pending. The reconciliation job looks every few minutes."/> }.into_any()
-                    }
-                    Ok(page) => view! {
-                        <table class="grid" data-testid="pending-table">
-                            <thead><tr>
-                                <th>"Kind"</th><th>"Age"</th><th>"Player"</th><th>"Bet"</th>
-                                <th class="num">"Amount"</th><th>"Status"</th><th>"Details"</th><th>"Action"</th>
-                            </tr></thead>
-                            <tbody>
-                                {page.rows.into_iter().map(|row| view! { <PendingLine row refund acknowledge/> }).collect_view()}
-                            </tbody>
-                        </table>
-                        <Pager page=page.page page_size=page.page_size total=page.total href=|page| format!("/pending?page={page}")/>
-                    }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=rows show=move |page: PendingPage| {
+            if page.rows.is_empty() {
+                return view! { <Empty text="Nothing pending. The reconciliation job looks every few minutes."/> }.into_any();
+            }
+            view! {
+                <table class="grid" data-testid="pending-table">
+                    <thead><tr>
+                        <th>"Kind"</th><th>"Age"</th><th>"Player"</th><th>"Bet"</th>
+                        <th class="num">"Amount"</th><th>"Status"</th><th>"Details"</th><th>"Action"</th>
+                    </tr></thead>
+                    <tbody>
+                        {page.rows.into_iter().map(|row| view! { <PendingLine row refund acknowledge/> }).collect_view()}
+                    </tbody>
+                </table>
+                <Pager page=page.page page_size=page.page_size total=page.total href=|page| format!("/pending?page={page}")/>
+            }.into_any()
+        }/>
     }
 }
 

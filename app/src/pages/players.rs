@@ -3,15 +3,15 @@ use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_params_map;
 
-use super::trace::Transactions;
 use super::{page_param, query_param};
 use crate::api::{get_player, list_players, SetPlayerBlocked};
 use crate::components::clock::{Time, ZoneName};
 use crate::components::layout::IfRole;
+use crate::components::tables::Transactions;
 use crate::components::widgets::{
-    encode, error_text, query_string, Badge, CopyId, Empty, ErrorBox, Loading, Pager,
+    encode, query_string, Badge, CopyId, Empty, ErrorBox, Loaded, Pager,
 };
-use crate::model::{PlayerDetail, Role};
+use crate::model::{PlayerDetail, PlayerList, Role};
 
 #[component]
 pub fn PlayersPage() -> impl IntoView {
@@ -27,33 +27,28 @@ pub fn PlayersPage() -> impl IntoView {
             <input type="search" name="q" value=move || query.get() placeholder="player id starts with…" aria-label="player id"/>
             <button type="submit">"Find"</button>
         </Form>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match players.await {
-                    Ok(list) if list.rows.is_empty() => view! { <Empty text="No players match."/> }.into_any(),
-                    Ok(list) => {
-                        let q = list.query.clone();
-                        let rows = list.rows.into_iter().map(|player| view! {
-                            <tr>
-                                <td><a class="mono" href=format!("/players/{}", encode(&player.id))>{player.id.clone()}</a></td>
-                                <td class="num">{player.balance}</td>
-                                <td><Badge text=player.status/></td>
-                                <td class="mono"><Time at=player.updated_at.clone()/></td>
-                            </tr>
-                        }).collect_view();
-                        view! {
-                            <table class="grid" data-testid="players">
-                                <thead><tr><th>"Player"</th><th class="num">"Balance"</th><th>"Status"</th><th>"Last change (" <ZoneName/> ")"</th></tr></thead>
-                                <tbody>{rows}</tbody>
-                            </table>
-                            <Pager page=list.page page_size=list.page_size total=list.total
-                                href=move |page| format!("/players{}", query_string(&[("q", q.clone()), ("page", page.to_string())]))/>
-                        }.into_any()
-                    }
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=players show=|list: PlayerList| {
+            if list.rows.is_empty() {
+                return view! { <Empty text="No players match."/> }.into_any();
+            }
+            let q = list.query.clone();
+            let rows = list.rows.into_iter().map(|player| view! {
+                <tr>
+                    <td><a class="mono" href=format!("/players/{}", encode(&player.id))>{player.id.clone()}</a></td>
+                    <td class="num">{player.balance}</td>
+                    <td><Badge text=player.status/></td>
+                    <td class="mono"><Time at=player.updated_at.clone()/></td>
+                </tr>
+            }).collect_view();
+            view! {
+                <table class="grid" data-testid="players">
+                    <thead><tr><th>"Player"</th><th class="num">"Balance"</th><th>"Status"</th><th>"Last change (" <ZoneName/> ")"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+                <Pager page=list.page page_size=list.page_size total=list.total
+                    href=move |page| format!("/players{}", query_string(&[("q", q.clone()), ("page", page.to_string())]))/>
+            }.into_any()
+        }/>
     }
 }
 
@@ -69,16 +64,9 @@ pub fn PlayerPage() -> impl IntoView {
     );
     view! {
         {move || block.value().get().and_then(Result::err).map(|error| view! {
-            <p class="error" role="alert">{error_text(&error)}</p>
+            <ErrorBox error/>
         })}
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(detail) => view! { <PlayerBody detail block/> }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=detail show=move |detail| view! { <PlayerBody detail block/> }/>
     }
 }
 

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use crate::api::{list_providers, AddKey, AddProvider, RetireKey};
 use crate::components::clock::{Time, ZoneName};
 use crate::components::layout::CodeBox;
-use crate::components::widgets::{error_text, Empty, ErrorBox, Loading};
-use crate::model::{NewKey, ProviderRow};
+use crate::components::widgets::{Empty, ErrorBox, Loaded};
+use crate::model::{NewKey, ProviderList, ProviderRow};
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -42,7 +42,7 @@ pub fn ProvidersPage() -> impl IntoView {
         .into_iter()
         .flatten()
         .filter_map(Result::err)
-        .map(|error| view! { <p class="error" role="alert">{error_text(&error)}</p> })
+        .map(|error| view! { <ErrorBox error/> })
         .collect_view()
     };
     // The secret of a key just made: shown once, never stored in the page or sent again.
@@ -73,17 +73,12 @@ pub fn ProvidersPage() -> impl IntoView {
         <CodeBox/>
         {errors}
         {secret}
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match providers.await {
-                    Ok(list) if list.rows.is_empty() => {
-                        view! { <Empty text="No providers yet."/> }.into_any()
-                    }
-                    Ok(list) => view! { <ProviderTable rows=list.rows actions/> }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=providers show=move |list: ProviderList| {
+            if list.rows.is_empty() {
+                return view! { <Empty text="No providers yet."/> }.into_any();
+            }
+            view! { <ProviderTable rows=list.rows actions/> }.into_any()
+        }/>
         <section class="panel">
             <h2>"New provider"</h2>
             <ActionForm action=actions.add_provider attr:class="filters" attr:data-testid="add-provider">

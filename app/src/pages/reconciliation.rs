@@ -8,7 +8,7 @@ use crate::api::{get_reconciliation, AcknowledgeFinding, ResolveFinding, RunReco
 use crate::components::clock::{Time, ZoneName};
 use crate::components::finding::FindingDetails;
 use crate::components::layout::IfRole;
-use crate::components::widgets::{error_text, query_string, Badge, Empty, ErrorBox, Loading};
+use crate::components::widgets::{query_string, Badge, Empty, ErrorBox, Loaded};
 use crate::model::{DiscrepancyRow, FindingFilter, Reconciliation, Role, RunRow};
 
 const STATUSES: [&str; 3] = ["OPEN", "ACKNOWLEDGED", "RESOLVED"];
@@ -44,13 +44,13 @@ pub fn ReconciliationPage() -> impl IntoView {
     let feedback = move || {
         let ran = run.value().get().map(|result| match result {
             Ok(run) => view! { <p class="ok" role="status">{format!("Run {} finished: {} findings, {} new, {} resolved by themselves.", run.id, run.findings, run.opened, run.auto_resolved)}</p> }.into_any(),
-            Err(error) => view! { <p class="error" role="alert">{error_text(&error)}</p> }.into_any(),
+            Err(error) => view! { <ErrorBox error/> }.into_any(),
         });
         let acted = [acknowledge.value().get(), resolve.value().get()]
             .into_iter()
             .flatten()
             .filter_map(|result| result.err())
-            .map(|error| view! { <p class="error" role="alert">{error_text(&error)}</p> })
+            .map(|error| view! { <ErrorBox error/> })
             .collect_view();
         view! { {ran} {acted} }
     };
@@ -63,14 +63,7 @@ pub fn ReconciliationPage() -> impl IntoView {
             <p class="error" role="alert">{upload_error.get()}</p>
         })}
         {feedback}
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(data) => view! { <Body data acknowledge resolve run/> }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=data show=move |data| view! { <Body data acknowledge resolve run/> }/>
     }
 }
 

@@ -2,10 +2,11 @@
 use leptos::prelude::*;
 use leptos_router::components::Form;
 
-use super::trace::Transactions;
 use super::{page_param, query_param};
 use crate::api::search_transactions;
-use crate::components::widgets::{encode, query_string, Empty, ErrorBox, Loading, Pager};
+use crate::components::tables::Transactions;
+use crate::components::widgets::{encode, query_string, Empty, Loaded, Pager};
+use crate::model::SearchResults;
 
 #[component]
 pub fn SearchPage() -> impl IntoView {
@@ -29,31 +30,24 @@ pub fn SearchPage() -> impl IntoView {
             />
             <button type="submit">"Search"</button>
         </Form>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match results.await {
-                    Ok(results) if results.query.is_empty() => {
-                        view! { <Empty text="Type an id: every kind is matched exactly."/> }.into_any()
-                    }
-                    Ok(results) if results.rows.is_empty() => {
-                        view! { <Empty text=format!("Nothing matches {:?}.", results.query)/> }.into_any()
-                    }
-                    Ok(results) => {
-                        let export = format!("/console/export.csv?q={}", encode(&results.query));
-                        let q = results.query.clone();
-                        view! {
-                            <p class="toolbar">
-                                <a class="button" href=export rel="external" download data-testid="export">"Export CSV"</a>
-                                <span class="muted">" up to 100,000 rows, newest first"</span>
-                            </p>
-                            <Transactions rows=results.rows/>
-                            <Pager page=results.page page_size=results.page_size total=results.total
-                                href=move |page| format!("/search{}", query_string(&[("q", q.clone()), ("page", page.to_string())]))/>
-                        }.into_any()
-                    }
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=results show=|results: SearchResults| {
+            if results.query.is_empty() {
+                return view! { <Empty text="Type an id: every kind is matched exactly."/> }.into_any();
+            }
+            if results.rows.is_empty() {
+                return view! { <Empty text=format!("Nothing matches {:?}.", results.query)/> }.into_any();
+            }
+            let export = format!("/console/export.csv?q={}", encode(&results.query));
+            let q = results.query.clone();
+            view! {
+                <p class="toolbar">
+                    <a class="button" href=export rel="external" download data-testid="export">"Export CSV"</a>
+                    <span class="muted">" up to 100,000 rows, newest first"</span>
+                </p>
+                <Transactions rows=results.rows/>
+                <Pager page=results.page page_size=results.page_size total=results.total
+                    href=move |page| format!("/search{}", query_string(&[("q", q.clone()), ("page", page.to_string())]))/>
+            }.into_any()
+        }/>
     }
 }

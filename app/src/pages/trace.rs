@@ -4,10 +4,10 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::get_trace;
 use crate::components::clock::{Time, ZoneName};
-use crate::components::widgets::{Badge, Body, CopyId, Empty, ErrorBox, Loading, TxLink};
+use crate::components::tables::{AuditTable, Transactions};
+use crate::components::widgets::{Badge, Body, CopyId, Empty, Loaded};
 use crate::model::{
-    AttemptDetail, AuditRow, ChainVerdict, LedgerLine, RoundView, Trace, TransactionRow,
-    TransactionTrace,
+    AttemptDetail, ChainVerdict, LedgerLine, RoundView, Trace, TransactionRow, TransactionTrace,
 };
 
 #[component]
@@ -16,18 +16,13 @@ pub fn TracePage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let trace = Resource::new(move || id.get(), get_trace);
     view! {
-        <Suspense fallback=Loading>
-            {move || Suspend::new(async move {
-                match trace.await {
-                    Ok(Some(trace)) => view! { <TraceBody trace/> }.into_any(),
-                    Ok(None) => view! {
-                        <h1>"Trace"</h1>
-                        <Empty text=format!("Nothing matches {:?}: no transaction id or request id like it.", id.get_untracked())/>
-                    }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded load=trace show={move |found: Option<Trace>| match found {
+            Some(trace) => view! { <TraceBody trace/> }.into_any(),
+            None => view! {
+                <h1>"Trace"</h1>
+                <Empty text=format!("Nothing matches {:?}: no transaction id or request id like it.", id.get_untracked())/>
+            }.into_any(),
+        }}/>
     }
 }
 
@@ -210,61 +205,5 @@ fn Round(round: RoundView) -> impl IntoView {
             }}
         </p>
         <Transactions rows=round.transactions/>
-    }
-}
-
-/// Transactions in a compact table, each linking to its own trace.
-#[component]
-pub fn Transactions(rows: Vec<TransactionRow>) -> impl IntoView {
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            view! {
-                <tr>
-                    <td class="mono"><Time at=row.created_at.clone()/></td>
-                    <td>{row.provider_id}</td>
-                    <td><TxLink id=row.transaction_id/></td>
-                    <td>{row.op}</td>
-                    <td class="mono">{row.player_id}</td>
-                    <td class="mono">{row.round_id.unwrap_or_default()}</td>
-                    <td class="num">{row.amount.unwrap_or_default()}</td>
-                    <td><Badge text=row.state/></td>
-                    <td class="mono">{row.error_code.unwrap_or_default()}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <table class="grid">
-            <thead><tr><th>"Created (" <ZoneName/> ")"</th><th>"Provider"</th><th>"Transaction"</th><th>"Op"</th>
-            <th>"Player"</th><th>"Round"</th><th class="num">"Amount"</th><th>"State"</th><th>"Code"</th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
-    }
-}
-
-/// Staff actions in a table.
-#[component]
-pub fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            view! {
-                <tr>
-                    <td class="mono"><Time at=row.at.clone()/></td>
-                    <td>{row.actor}</td>
-                    <td class="mono">{row.action}</td>
-                    <td class="mono">{format!("{} {}", row.subject_type, row.subject_id)}</td>
-                    <td>{row.reason}</td>
-                    <td><Body label="details" text=row.details/></td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <table class="grid" data-testid="audit-table">
-            <thead><tr><th>"At (" <ZoneName/> ")"</th><th>"Who"</th><th>"Action"</th><th>"Subject"</th><th>"Reason"</th><th>"Details"</th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
     }
 }

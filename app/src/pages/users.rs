@@ -8,8 +8,8 @@ use crate::api::{
 };
 use crate::components::clock::{Time, ZoneName};
 use crate::components::layout::CodeBox;
-use crate::components::widgets::{error_text, Badge, ErrorBox, Loading};
-use crate::model::{Role, SessionRow, UserRow};
+use crate::components::widgets::{Badge, ErrorBox, Loaded};
+use crate::model::{Role, SessionList, SessionRow, UserList, UserRow};
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -65,7 +65,7 @@ pub fn UsersPage() -> impl IntoView {
             .into_iter()
             .flatten()
             .filter_map(Result::err)
-            .map(|error| view! { <p class="error" role="alert">{error_text(&error)}</p> })
+            .map(|error| view! { <ErrorBox error/> })
             .collect_view()
     };
     // The generated password is shown once, here, and never stored in clear.
@@ -93,25 +93,11 @@ pub fn UsersPage() -> impl IntoView {
         {feedback}
         {generated}
         {role_filed}
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match users.await {
-                    Ok(list) => view! { <UserTable rows=list.rows actions/> }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=users show=move |list: UserList| view! { <UserTable rows=list.rows actions/> }/>
         <section class="panel">
             <h2>"Signed-in sessions"</h2>
             <p class="muted">"Ending a session signs that browser out at its next request. A role change, a disabled user or a password reset ends all of the user's sessions."</p>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(list) => view! { <SessionTable rows=list.rows actions/> }.into_any(),
-                        Err(error) => view! { <ErrorBox error/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded load=sessions show=move |list: SessionList| view! { <SessionTable rows=list.rows actions/> }/>
         </section>
         <section class="panel">
             <h2>"New user"</h2>

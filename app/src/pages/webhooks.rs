@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::api::{list_webhooks, PauseWebhook, RedeliverEvent, ResumeWebhook, SaveWebhook};
 use crate::components::clock::{Time, ZoneName};
-use crate::components::widgets::{age_text, error_text, Badge, Empty, ErrorBox, Loading};
-use crate::model::{DeadEventRow, WebhookRow};
+use crate::components::widgets::{age_text, Badge, Empty, ErrorBox, Loaded};
+use crate::model::{DeadEventRow, WebhookList, WebhookRow};
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -49,7 +49,7 @@ pub fn WebhooksPage() -> impl IntoView {
         .into_iter()
         .flatten()
         .filter_map(Result::err)
-        .map(|error| view! { <p class="error" role="alert">{error_text(&error)}</p> })
+        .map(|error| view! { <ErrorBox error/> })
         .collect_view()
     };
     view! {
@@ -61,17 +61,12 @@ pub fn WebhooksPage() -> impl IntoView {
              period is dead and waits here to be redelivered."
         </p>
         {errors}
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match webhooks.await {
-                    Ok(list) if list.rows.is_empty() => {
-                        view! { <Empty text="No subscriptions yet."/> }.into_any()
-                    }
-                    Ok(list) => view! { <WebhookTable rows=list.rows actions/> }.into_any(),
-                    Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded load=webhooks show=move |list: WebhookList| {
+            if list.rows.is_empty() {
+                return view! { <Empty text="No subscriptions yet."/> }.into_any();
+            }
+            view! { <WebhookTable rows=list.rows actions/> }.into_any()
+        }/>
         <section class="panel">
             <h2>"Add or replace a subscription"</h2>
             <ActionForm action=actions.save attr:class="filters" attr:data-testid="add-webhook">

@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::dashboard::DbConsole;
 use crate::db::{Store, WriterConfig};
-use crate::state::{AppState, AppStateInner};
+use crate::http::state::{AppState, AppStateInner};
 
 /// The console's budget per server function.
 const TARGET: Duration = Duration::from_millis(100);
@@ -46,7 +46,7 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
     let sample = sample(&store).await?;
     let console = DbConsole {
         state: AppState::new(AppStateInner {
-            attempts: crate::trace::AttemptLog::spawn(store.clone()),
+            attempts: crate::attempts::AttemptLog::spawn(store.clone()),
             keys: crate::wallet::keys::KeyCache::for_engine(store.engine()),
             store,
             currencies: Arc::new(crate::domain::CurrencyTable::default()),

@@ -24,7 +24,7 @@ pub use trace::{trace, LedgerLine, RoundTrace, Trace, TransactionTrace};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QuerySelect};
 
 use crate::db::entities::provider;
-use crate::operator::adjustment::OPERATOR_SCOPE;
+use crate::idempotency::OPERATOR_SCOPE;
 
 /// Every scope of idempotency keys: each provider's id, and the operator's. A search by
 /// transaction or round id across providers looks it up once per scope, through the

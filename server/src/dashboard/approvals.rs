@@ -8,9 +8,9 @@ use super::console::{from_service, from_user_admin, unavailable};
 use super::refund::{orphan_bet, refund_finding};
 use crate::approvals::{self, ApprovalError, Kind, NewRequest, Status};
 use crate::db::entities::{approval_request, staff_user};
+use crate::http::state::AppState;
 use crate::idempotency::format_time;
 use crate::staff::UserAdminError;
-use crate::state::AppState;
 use crate::wallet::operations::StaffAction;
 
 /// Files `user_id`'s move to `role` for a second admin, after the checks that would

@@ -11,11 +11,11 @@ use super::{lists, overview, rows, trace_view};
 use crate::console as queries;
 use crate::domain::PlayerId;
 use crate::error::{ApiError, ServiceError};
+use crate::http::state::AppState;
 use crate::operator::wire::PlayerStatus;
 use crate::reconcile::discrepancies::{self, DiscrepancyError};
 use crate::reconcile::RunError;
 use crate::staff::UserAdminError;
-use crate::state::AppState;
 use crate::wallet::operations::StaffAction;
 
 /// The first screen of the live trace, and the most rows one poll brings.

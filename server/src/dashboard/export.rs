@@ -23,7 +23,7 @@ use super::csv_rows;
 use crate::console::{
     csv_line, export_chunk, ExportChunk, EXPORT_CHUNK, EXPORT_HEADER, EXPORT_MAX_ROWS,
 };
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct ExportQuery {

@@ -25,8 +25,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::http::state::AppState;
 use crate::staff::Staff;
-use crate::state::AppState;
 
 pub use console::DbConsole;
 

@@ -7,11 +7,11 @@ use sea_orm::{
 };
 
 use super::rows::money_text;
+use crate::attempts::overview::{self as counters, percentile_ms, MinutePoint, Totals};
 use crate::console::PENDING_KINDS;
 use crate::db::entities::{discrepancy, provider};
 use crate::domain::CurrencyTable;
 use crate::idempotency::format_time;
-use crate::trace::overview::{self as counters, percentile_ms, MinutePoint, Totals};
 
 pub async fn overview(
     db: &impl ConnectionTrait,

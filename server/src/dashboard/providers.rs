@@ -6,10 +6,10 @@ use app::model::{KeyRow, NewKey, ProviderList, ProviderRow, Viewer};
 use chrono::Utc;
 
 use super::console::{from_service, unavailable};
+use crate::attempts::overview::{overview, Window};
 use crate::domain::ProviderId;
+use crate::http::state::AppState;
 use crate::operator::service::{self, KeyChange};
-use crate::state::AppState;
-use crate::trace::overview::{overview, Window};
 
 pub async fn list(state: &AppState) -> ConsoleResult<ProviderList> {
     let db = state.store.reader();

@@ -9,9 +9,9 @@ use super::rows::money_text;
 use crate::approvals::{self, Kind, NewRequest, RefundThresholds};
 use crate::db::entities::wallet_transaction as wtx;
 use crate::domain::ProviderId;
+use crate::http::state::AppState;
 use crate::operator::refund::{refund_bet, RefundOrder};
 use crate::reconcile::{discrepancies, PENDING_ROLLBACK};
-use crate::state::AppState;
 use crate::wallet::operations::StaffAction;
 
 /// The console's refund: done now, or filed for a second operator's approval when the

@@ -8,12 +8,12 @@ use app::model::{
 };
 
 use super::findings::{details_text, facts_and_comparison};
+use crate::attempts::replay_body;
 use crate::db::entities::{
     attempt, discrepancy, player, reconciliation_run, staff_audit, wallet_transaction as wtx,
 };
 use crate::domain::CurrencyTable;
 use crate::idempotency::{first_body_of, format_time, request_of};
-use crate::trace::replay_body;
 
 /// `1250` EUR as `12.50 EUR`; an unknown currency shows its minor units.
 pub fn money_text(currencies: &CurrencyTable, amount_minor: i64, currency: &str) -> String {
@@ -72,7 +72,7 @@ pub fn attempt_detail(
     let (request, response) = match key {
         Some(key)
             if model.request_body.is_empty()
-                && crate::trace::bodies_are_the_keys(&model.outcome) =>
+                && crate::attempts::bodies_are_the_keys(&model.outcome) =>
         {
             (request_of(key), first_body_of(key, currencies))
         }

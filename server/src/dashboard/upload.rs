@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
 use crate::domain::ProviderId;
+use crate::http::state::AppState;
 use crate::reconcile::reconcile_statement;
 use crate::reconcile::statement::parse_csv;
-use crate::state::AppState;
 
 /// The same cap as the provider API's statement endpoint.
 pub const UPLOAD_MAX_BYTES: usize = 16 * 1024 * 1024;

@@ -7,7 +7,7 @@ use app::model::{DeadEventRow, Viewer, WebhookList, WebhookRow};
 use super::console::unavailable;
 use crate::domain::WebhookId;
 use crate::events::webhooks::{self, WebhookError, WebhookRequest};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 fn console_error(error: WebhookError) -> ConsoleError {
     match error {

@@ -1,6 +1,7 @@
 //! Domain types: parsed once at the edge, valid wherever they are held.
 mod ids;
 mod money;
+pub mod schema;
 mod states;
 
 pub use ids::{GameId, IdError, KeyId, PlayerId, ProviderId, RoundId, TransactionId, WebhookId};

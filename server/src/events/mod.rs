@@ -8,7 +8,6 @@
 //! - `signature`: the `Oncewallet-Signature` header.
 //! - `handlers`: the operator API's `/operator/v1/webhooks`.
 pub mod delivery;
-pub mod handlers;
 pub mod outbox;
 pub mod signature;
 pub mod webhooks;

@@ -269,8 +269,8 @@ fn money_data(
         let minor = MinorUnits::from_stored(minor).map_err(|e| ServiceError::Bug(e.to_string()))?;
         Ok(Money::new(minor, currency).to_wire())
     };
-    let provider_id = (movement.scope != crate::operator::adjustment::OPERATOR_SCOPE)
-        .then_some(movement.scope.as_str());
+    let provider_id =
+        (movement.scope != crate::idempotency::OPERATOR_SCOPE).then_some(movement.scope.as_str());
     let data = MoneyMoved {
         player_id,
         sequence: event.sequence.unwrap_or_default(),

@@ -1,14 +1,28 @@
-//! What every HTTP surface shares: request ids, the error body, JSON parsing.
+//! The APIs over HTTP: what the wallet API (`/wallet/v1`) and the operator API
+//! (`/operator/v1`) answer, and how. Each API's routes, authentication and handlers live
+//! here, beside what every handler shares (the state, request ids, the attempt log's
+//! middleware, the error body, JSON parsing, the OpenAPI document); what the handlers call
+//! lives in the feature modules (`wallet`, `operator`, `reconcile`, `seal`, `events`),
+//! which know nothing of HTTP. The console's routes are `dashboard`.
+pub mod capture;
+pub mod openapi;
+pub mod operator;
+pub mod reconcile;
 pub mod request_id;
+pub mod seal;
+pub mod state;
+pub mod wallet;
+pub mod webhooks;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::attempts::Outcome;
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::idempotency::Answer;
-use crate::trace::{OperationNote, Outcome};
+use capture::OperationNote;
 
 /// gzip or brotli, as the browser asks, for what people read: console pages, server
 /// functions, downloads and the API documents. Not for the wallet and operator APIs,
@@ -59,6 +73,24 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
     response
 }
 
+/// `{"status": "OK", …fields, "request_id": …}` with `status`, or the contract's error.
+pub fn respond(
+    result: Result<Value, ApiError>,
+    status: u16,
+    request_id: &str,
+) -> Response {
+    let fields = match result {
+        Ok(Value::Object(fields)) => fields,
+        Ok(_) => serde_json::Map::new(),
+        Err(error) => return error_response(&error, request_id),
+    };
+    let mut body = serde_json::Map::new();
+    body.insert("status".into(), json!("OK"));
+    body.extend(fields);
+    body.insert("request_id".into(), json!(request_id));
+    json_response(status, &Value::Object(body))
+}
+
 /// Parses a JSON body; any failure is `400 MALFORMED_REQUEST` with serde's explanation.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     parse_json_value(body).and_then(|value| {
@@ -73,7 +105,7 @@ pub fn parse_json_redacted<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Strin
     let mut value = parse_json_value(body)?;
     let parsed = T::deserialize(&value)
         .map_err(|error| ApiError::malformed(format!("invalid request body: {error}")))?;
-    crate::trace::redact(&mut value);
+    crate::attempts::redact(&mut value);
     Ok((parsed, value.to_string()))
 }
 

@@ -15,6 +15,10 @@ use crate::domain::{CurrencyTable, MinorUnits, Money, OpType, TransactionId, TxS
 use crate::error::{ApiError, ErrorCode, ServiceError};
 pub use fingerprint::Fingerprint;
 
+/// The key space of cashier adjustments (the operator API), beside the providers' own:
+/// no provider id can take this value, since ids never start with `@`.
+pub const OPERATOR_SCOPE: &str = "@operator";
+
 /// One money operation as the key store sees it.
 #[derive(Debug, Clone)]
 pub struct KeyedRequest {

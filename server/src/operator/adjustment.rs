@@ -6,12 +6,11 @@ use std::sync::Arc;
 use super::wire::{AdjustmentRequest, Direction};
 use crate::domain::{CurrencyTable, Money, OpType, PlayerId, TransactionId, TxState};
 use crate::error::{ApiError, ErrorCode, ServiceError};
-use crate::idempotency::{Decision, Fingerprint, KeyedRequest, OpFields};
+use crate::idempotency::{Decision, Fingerprint, KeyedRequest, OpFields, OPERATOR_SCOPE};
 use crate::ledger;
 use crate::money::{BatchState, Needs, Operation};
 use crate::wallet::operations::{balance_of, declined, player_not_found};
 
-pub const OPERATOR_SCOPE: &str = "@operator";
 const REASON_MAX_BYTES: usize = 1024;
 
 pub struct Adjustment {

@@ -1,55 +1,7 @@
-//! The operator API (`/operator/v1`): providers and keys, players, cashier adjustments and
-//! game sessions, for the casino's own platform. Bearer-token authenticated.
+//! What the operator API does (`/operator/v1`): providers and keys, players, cashier
+//! adjustments, refunds and game sessions, for the casino's own platform. Its HTTP side
+//! (routes, the bearer token) is `crate::http::operator`.
 pub mod adjustment;
-pub(crate) mod auth;
-pub(crate) mod handlers;
 pub mod refund;
-pub(crate) mod service;
+pub mod service;
 pub mod wire;
-
-use axum::routing::{get, post, put};
-use axum::{middleware, Router};
-
-use crate::state::AppState;
-
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/operator/v1/providers", get(handlers::list_providers))
-        .route(
-            "/operator/v1/providers/{provider_id}",
-            put(handlers::put_provider),
-        )
-        .route(
-            "/operator/v1/players/{player_id}",
-            put(handlers::put_player).get(handlers::get_player),
-        )
-        .route(
-            "/operator/v1/players/{player_id}/adjustments",
-            post(handlers::post_adjustment),
-        )
-        .route("/operator/v1/sessions", post(handlers::post_session))
-        .route(
-            "/operator/v1/providers/{provider_id}/transactions/{transaction_id}/refund",
-            post(handlers::post_refund),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ))
-        .route_layer(middleware::from_fn_with_state(state, crate::trace::capture))
-}
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        handlers::list_providers,
-        handlers::put_provider,
-        handlers::put_player,
-        handlers::get_player,
-        handlers::post_adjustment,
-        handlers::post_session,
-        handlers::post_refund
-    ),
-    components(schemas(wire::PlayerStatus, wire::Direction))
-)]
-pub struct ApiDoc;

@@ -44,7 +44,7 @@ pub struct ProviderRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderKeyRequest {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub key_id: String,
     /// 16–256 bytes of UTF-8. Never returned or logged.
     #[schema(min_length = 16, max_length = 256)]
@@ -65,7 +65,7 @@ impl std::fmt::Debug for ProviderKeyRequest {
 pub struct PlayerRequest {
     /// Required when creating (a player that does not exist, without it, is
     /// `404 PLAYER_NOT_FOUND`); can never change afterwards.
-    #[schema(value_type = Option<crate::openapi::CurrencyCode>)]
+    #[schema(value_type = Option<crate::domain::schema::CurrencyCode>)]
     pub currency: Option<String>,
     /// `ACTIVE` on creation when omitted; unchanged on update when omitted.
     pub status: Option<PlayerStatus>,
@@ -76,7 +76,7 @@ pub struct PlayerRequest {
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentRequest {
     /// The idempotency key of the adjustment, unique across all players.
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub adjustment_id: String,
     pub direction: Direction,
     pub amount: WireMoney,
@@ -106,11 +106,11 @@ pub struct RefundRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub player_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub provider_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub game_id: String,
     /// Seconds, 1–604800; 3600 when omitted.
     #[schema(minimum = 1, maximum = 604_800)]

@@ -78,7 +78,7 @@ pub struct Statement {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStatement {
-    #[schema(value_type = crate::openapi::Id, example = "2026-05-01")]
+    #[schema(value_type = crate::domain::schema::Id, example = "2026-05-01")]
     pub report_id: String,
     /// RFC 3339; the period is [period_start, period_end).
     #[schema(format = DateTime, example = "2026-05-01T00:00:00Z")]
@@ -95,14 +95,14 @@ pub struct RawStatement {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRow {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub transaction_id: String,
     #[schema(value_type = ReportedOpName)]
     pub op: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub player_id: String,
     #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::Id>)]
+    #[schema(value_type = Option<crate::domain::schema::Id>)]
     pub round_id: Option<String>,
     #[serde(default)]
     pub amount: Option<WireMoney>,

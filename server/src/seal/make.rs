@@ -336,6 +336,22 @@ fn file_error(path: &str, error: impl std::fmt::Display) -> SealError {
 /// Seals whenever the newest seal is older than the interval, checked every minute (or
 /// every interval, if shorter): a restart does not reset the clock, and of several
 /// processes sharing the key only one seals each time.
+/// The newest `limit` seals, newest first.
+pub async fn recent(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<SealRecord>, ServiceError> {
+    let seals = trail_seal::Entity::find()
+        .order_by_desc(trail_seal::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(seals
+        .iter()
+        .filter_map(|seal| serde_json::from_str::<SealRecord>(&seal.record).ok())
+        .collect())
+}
+
 pub fn spawn_schedule(store: Store, sealing: Sealing) {
     let Some(interval) = sealing.interval else {
         tracing::info!("scheduled sealing disabled");

@@ -4,7 +4,6 @@
 //! database can recompute every link of the hash chain (`ledger::chain`) after editing an entry;
 //! they cannot sign a new seal. Design and file formats: docs/TRAIL.md.
 pub mod cli;
-pub mod handlers;
 pub mod key;
 pub mod make;
 pub mod merkle;
@@ -17,30 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use axum::routing::post;
-use axum::{middleware, Router};
-
-use crate::state::AppState;
 pub use key::SealKey;
-pub use make::{seal_now, spawn_schedule, SealError};
-
-/// The operator API's seals, behind the operator's bearer token.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/operator/v1/trail/seals",
-            post(handlers::post_seal).get(handlers::list_seals),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::operator::auth::require_token,
-        ))
-        .route_layer(middleware::from_fn_with_state(state, crate::trace::capture))
-}
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(handlers::post_seal, handlers::list_seals))]
-pub struct ApiDoc;
+pub use make::{recent, seal_now, spawn_schedule, SealError};
 
 /// The hourly default of `WALLET_SEAL_INTERVAL_SECS`.
 pub const DEFAULT_INTERVAL_SECS: u64 = 3600;

@@ -20,7 +20,7 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
 use serde::Serialize;
 
-use crate::trace::counters::Tally;
+use crate::attempts::counters::Tally;
 
 pub use history::Planted;
 pub use writer::Written;

@@ -10,12 +10,12 @@ use rand::Rng;
 use sea_orm::ActiveValue::{NotSet, Set};
 use serde_json::{json, Value};
 
+use crate::attempts::Outcome as AttemptOutcome;
 use crate::db::entities::{attempt, ledger_entry, round, tombstone, wallet_transaction as wtx};
 use crate::domain::{CurrencyTable, MinorUnits, Money, ProviderId, TxState};
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::{first_answer, Decision, KeyedRequest, OpFields};
 use crate::money::Operation;
-use crate::trace::Outcome as AttemptOutcome;
 use crate::wallet::operations::RequestContext;
 
 /// The share of operations with a replay, a conflicting reuse of the key, and a request
@@ -274,7 +274,7 @@ impl Rows {
             AttemptOutcome::First
         }
         .as_str();
-        let request_body = crate::trace::redact_and_cap(&op.raw_body);
+        let request_body = crate::attempts::redact_and_cap(&op.raw_body);
         let template = attempt::ActiveModel {
             id: NotSet,
             request_id: Set(keyed.request_id.clone()),

@@ -7,11 +7,11 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrai
 use serde_json::json;
 
 use super::rows::{Batch, SeedPlayer, SeedProvider};
+use crate::attempts::counters::Tally;
 use crate::db::entities::{
     attempt, game_session, ledger_entry, player, provider, provider_key, round, tombstone,
     wallet_transaction as wtx,
 };
-use crate::trace::counters::Tally;
 
 /// Rows per INSERT, under SQLite's 32,766 bound parameters for the widest table (21
 /// columns of wallet_transactions).
@@ -63,7 +63,9 @@ async fn attempts(
 ) -> Result<(), DbErr> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         counters.absorb(Tally::of(chunk));
-        if let Some(insert) = crate::trace::log_insert(chunk.to_vec(), txn.get_database_backend()) {
+        if let Some(insert) =
+            crate::attempts::log_insert(chunk.to_vec(), txn.get_database_backend())
+        {
             txn.execute(insert).await?;
         }
     }
@@ -74,7 +76,7 @@ async fn attempts(
 /// days) as hours, as in the database of a wallet that has run that long. An upsert of
 /// 24 columns a row stays under SQLite's bound parameters in chunks of this size.
 pub async fn counters(txn: &DatabaseTransaction, counters: Tally) -> Result<(), DbErr> {
-    let end = Utc::now() - crate::trace::retention::MINUTE_COUNTERS_KEPT;
+    let end = Utc::now() - crate::attempts::retention::MINUTE_COUNTERS_KEPT;
     let counters = counters.hours_before(end.timestamp().div_euclid(3600) * 3600);
     for statement in counters.upsert_statements(txn.get_database_backend(), ROWS_PER_INSERT) {
         txn.execute(statement).await?;

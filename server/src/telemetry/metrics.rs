@@ -9,7 +9,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Upper bounds of the latency buckets in milliseconds; a last bucket takes the rest. The
-/// request-duration histogram and the attempt counters (`trace::counters`) share them.
+/// request-duration histogram and the attempt counters (`attempts::counters`) share them.
 pub const LATENCY_BOUNDS_MS: [i64; 12] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
 const REQUESTS: &str = "oncewallet_requests_total";

@@ -7,12 +7,22 @@ use sea_orm::{
 };
 use serde_json::{json, Value};
 
-use crate::db::entities::{attempt, round, tombstone, wallet_transaction as wtx};
+use crate::db::entities::{attempt, player, round, tombstone, wallet_transaction as wtx};
 use crate::domain::{
     CurrencyTable, MinorUnits, Money, OpType, PlayerId, RoundId, TransactionId, TxState,
 };
 use crate::error::{ApiError, ServiceError};
 use crate::idempotency::{first_body_of, format_time, format_wallet_tx_id};
+
+/// A player's row, for the balance: `None` when there is no such player.
+pub async fn player(
+    db: &impl ConnectionTrait,
+    player_id: &PlayerId,
+) -> Result<Option<player::Model>, ServiceError> {
+    Ok(player::Entity::find_by_id(player_id.as_str())
+        .one(db)
+        .await?)
+}
 
 /// The feed's page size when the caller gives none, and the most it may ask for.
 pub const FEED_DEFAULT_LIMIT: u64 = 100;

@@ -58,9 +58,9 @@ impl WinKind {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceRequest {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub player_id: String,
-    #[schema(value_type = crate::openapi::CurrencyCode)]
+    #[schema(value_type = crate::domain::schema::CurrencyCode)]
     pub currency: String,
 }
 
@@ -68,13 +68,13 @@ pub struct BalanceRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BetRequest {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub transaction_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub player_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub round_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub game_id: String,
     pub session_token: String,
     pub amount: WireMoney,
@@ -91,20 +91,20 @@ pub struct BetRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WinRequest {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub transaction_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub player_id: String,
     /// Required except for `PROMO_WIN` and `JACKPOT_WIN`.
-    #[schema(value_type = Option<crate::openapi::Id>)]
+    #[schema(value_type = Option<crate::domain::schema::Id>)]
     pub round_id: Option<String>,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub game_id: String,
     pub amount: WireMoney,
     /// `WIN` when omitted.
     pub kind: Option<WinKind>,
     /// The bet this win settles; without it, every open bet of the round.
-    #[schema(value_type = Option<crate::openapi::Id>)]
+    #[schema(value_type = Option<crate::domain::schema::Id>)]
     pub reference_transaction_id: Option<String>,
     pub round_closed: Option<bool>,
     /// Accepted and ignored: sessions gate bets only.
@@ -117,16 +117,16 @@ pub struct WinRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub transaction_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub player_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub round_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub game_id: String,
     /// The bet to cancel.
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub target_transaction_id: String,
     /// What the provider thinks the bet was; the refund is always the bet's own amount.
     pub amount_hint: Option<WireMoney>,
@@ -144,13 +144,13 @@ pub struct RollbackRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseRoundRequest {
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub transaction_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub player_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub round_id: String,
-    #[schema(value_type = crate::openapi::Id)]
+    #[schema(value_type = crate::domain::schema::Id)]
     pub game_id: String,
     /// Accepted and ignored.
     pub round_closed: Option<bool>,

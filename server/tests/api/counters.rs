@@ -9,12 +9,14 @@ use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryResult,
 };
 
+use server::attempts::counters::Tally;
+use server::attempts::overview::{overview, Window};
+use server::attempts::retention::{
+    fold_old_minutes, prune, Pruned, Retention, MINUTE_COUNTERS_KEPT,
+};
 use server::db::entities::{attempt, attempt_counter};
 use server::db::{Store, WriterConfig};
 use server::telemetry::metrics::LATENCY_BOUNDS_MS;
-use server::trace::counters::Tally;
-use server::trace::overview::{overview, Window};
-use server::trace::retention::{fold_old_minutes, prune, Pruned, Retention, MINUTE_COUNTERS_KEPT};
 
 use crate::helpers::*;
 

@@ -14,7 +14,7 @@ pub struct Model {
     pub provider_id: Option<String>,
     pub key_id: Option<String>,
     pub transaction_id: Option<String>,
-    /// Only where it differs from the key's (a conflict); see `trace::drop_the_keys_copies`.
+    /// Only where it differs from the key's (a conflict); see `attempts::drop_the_keys_copies`.
     #[sea_orm(column_type = "Text", nullable)]
     pub fingerprint: Option<String>,
     /// `VALID`, `INVALID`, `STALE`, or `NONE` (operator API).
@@ -28,7 +28,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub request_body: String,
     /// Empty for a replay too: its answer is the key's first one with `replayed`, this
-    /// attempt's request id and the balance below (see `trace::stored_once`).
+    /// attempt's request id and the balance below (see `attempts::stored_once`).
     #[sea_orm(column_type = "Text")]
     pub response_body: String,
     /// The balance a replay answered, in minor units of `balance_currency`.

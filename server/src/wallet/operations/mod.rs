@@ -59,7 +59,7 @@ pub fn check_metadata(metadata: &Option<Value>) -> Result<(), ApiError> {
 pub fn redacted_body(raw: &[u8]) -> String {
     match serde_json::from_slice::<Value>(raw) {
         Ok(mut value) => {
-            crate::trace::redact(&mut value);
+            crate::attempts::redact(&mut value);
             value.to_string()
         }
         _ => String::from_utf8_lossy(raw).into_owned(),

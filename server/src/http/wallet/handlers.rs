@@ -5,22 +5,20 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
-use sea_orm::EntityTrait;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::auth::{AuthenticatedProvider, KeyWithdrawn};
-use super::operations::{Bet, CloseRound, RequestContext, Rollback, Win};
-use super::wire::{self, BalanceRequest};
-use crate::db::entities::player;
 use crate::domain::PlayerId;
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::http::request_id::RequestId;
+use crate::http::state::AppState;
 use crate::http::{
     error_response, json_response, operation_response, parse_json, parse_json_redacted,
 };
 use crate::money::{self, player_money, Operation};
-use crate::state::AppState;
+use crate::wallet::operations::{Bet, CloseRound, RequestContext, Rollback, Win};
+use crate::wallet::wire::{self, BalanceRequest};
 
 /// Parses a money operation from its request and its body as stored (secrets redacted).
 type Parser<R, O> = fn(R, String, RequestContext) -> Result<O, ApiError>;
@@ -147,10 +145,9 @@ async fn read_balance(
     let player_id = PlayerId::parse(request.player_id)
         .map_err(|e| ApiError::malformed(format!("player_id: {e}")))?;
     let currency = state.currencies.currency(&request.currency)?;
-    let player = player::Entity::find_by_id(player_id.as_str())
-        .one(state.store.reader())
+    let player = crate::wallet::lookups::player(state.store.reader(), &player_id)
         .await
-        .map_err(|e| ServiceError::Db(e).into_api())?;
+        .map_err(ServiceError::into_api)?;
     // As a lookup's (see `lookup_response`).
     state.store.settled().await;
     let player = player.ok_or_else(|| {
@@ -205,7 +202,7 @@ async fn lookup_response(
 }
 
 #[utoipa::path(get, path = "/wallet/v1/transactions/{transaction_id}", tag = "wallet",
-    params(("transaction_id" = crate::openapi::Id, Path)),
+    params(("transaction_id" = crate::domain::schema::Id, Path)),
     responses((status = 200, description = "The transaction's state, attempt count and first answer; state NOT_FOUND when unknown", body = wire::TransactionLookupResponse)))]
 pub async fn transaction_status(
     State(state): State<AppState>,
@@ -216,7 +213,7 @@ pub async fn transaction_status(
     let result = async {
         let transaction_id = crate::domain::TransactionId::parse(transaction_id)
             .map_err(|e| ApiError::malformed(format!("transaction_id: {e}")))?;
-        super::lookups::transaction_status(
+        crate::wallet::lookups::transaction_status(
             state.store.reader(),
             &state.currencies,
             provider.provider_id.as_str(),
@@ -230,7 +227,7 @@ pub async fn transaction_status(
 }
 
 #[utoipa::path(get, path = "/wallet/v1/rounds/{round_id}", tag = "wallet",
-    params(("round_id" = crate::openapi::Id, Path), ("player_id" = crate::openapi::Id, Query)),
+    params(("round_id" = crate::domain::schema::Id, Path), ("player_id" = crate::domain::schema::Id, Query)),
     responses((status = 200, description = "The round's state (OPEN, CLOSED, NOT_FOUND), its transactions in order, and totals", body = wire::RoundLookupResponse)))]
 pub async fn round(
     State(state): State<AppState>,
@@ -248,7 +245,7 @@ pub async fn round(
             .ok_or_else(|| ApiError::malformed("player_id: required"))?;
         let player_id = PlayerId::parse(player_id)
             .map_err(|e| ApiError::malformed(format!("player_id: {e}")))?;
-        super::lookups::round(
+        crate::wallet::lookups::round(
             state.store.reader(),
             &state.currencies,
             provider.provider_id.as_str(),
@@ -276,9 +273,13 @@ pub async fn transaction_feed(
 ) -> Response {
     let result = async {
         let get = |name: &str| query.get(name).map(String::as_str);
-        let feed_query =
-            super::lookups::FeedQuery::parse(get("from"), get("to"), get("cursor"), get("limit"))?;
-        super::lookups::feed(
+        let feed_query = crate::wallet::lookups::FeedQuery::parse(
+            get("from"),
+            get("to"),
+            get("cursor"),
+            get("limit"),
+        )?;
+        crate::wallet::lookups::feed(
             state.store.reader(),
             &state.currencies,
             provider.provider_id.as_str(),

@@ -5,10 +5,10 @@ use axum::response::Response;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::http::capture::MAX_BODY_BYTES as BODY_LIMIT_BYTES;
 use crate::http::error_response;
 use crate::http::request_id::RequestId;
-use crate::state::AppState;
-use crate::trace::MAX_BODY_BYTES as BODY_LIMIT_BYTES;
+use crate::http::state::AppState;
 
 pub async fn require_token(
     State(state): State<AppState>,

@@ -3,36 +3,16 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{middleware, Extension, Router};
+use axum::Extension;
 use serde_json::json;
 
-use super::webhooks::{self, WebhookRequest};
 use crate::domain::WebhookId;
 use crate::error::{ApiError, ErrorCode};
+use crate::events::webhooks::{self, WebhookRequest};
 use crate::http::parse_json;
 use crate::http::request_id::RequestId;
-use crate::operator::handlers::respond;
-use crate::state::AppState;
-
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/operator/v1/webhooks", get(list_webhooks))
-        .route(
-            "/operator/v1/webhooks/{webhook_id}",
-            get(get_webhook).put(put_webhook).delete(delete_webhook),
-        )
-        .route("/operator/v1/webhooks/{webhook_id}/dead", get(list_dead))
-        .route(
-            "/operator/v1/webhooks/{webhook_id}/dead/{event_id}/redeliver",
-            post(redeliver),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::operator::auth::require_token,
-        ))
-        .route_layer(middleware::from_fn_with_state(state, crate::trace::capture))
-}
+use crate::http::respond;
+use crate::http::state::AppState;
 
 fn webhook_id(value: String) -> Result<WebhookId, ApiError> {
     WebhookId::parse(value).map_err(|e| ApiError::malformed(format!("webhook_id: {e}")))
@@ -57,7 +37,7 @@ pub async fn list_webhooks(
 }
 
 #[utoipa::path(put, path = "/operator/v1/webhooks/{webhook_id}", tag = "operator", request_body = WebhookRequest,
-    params(("webhook_id" = crate::openapi::Id, Path)),
+    params(("webhook_id" = crate::domain::schema::Id, Path)),
     responses((status = 200, description = "Created or replaced; a new subscription receives the events committed after it", body = WebhookAnswer)),
     security(("bearer" = [])))]
 pub async fn put_webhook(
@@ -82,7 +62,7 @@ pub async fn put_webhook(
 }
 
 #[utoipa::path(get, path = "/operator/v1/webhooks/{webhook_id}", tag = "operator",
-    params(("webhook_id" = crate::openapi::Id, Path)),
+    params(("webhook_id" = crate::domain::schema::Id, Path)),
     responses((status = 200, description = "The subscription with its delivery stats: delivered, pending, oldest pending age, dead", body = WebhookAnswer),
               (status = 404, description = "NOT_FOUND", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
@@ -107,7 +87,7 @@ pub async fn get_webhook(
 }
 
 #[utoipa::path(delete, path = "/operator/v1/webhooks/{webhook_id}", tag = "operator",
-    params(("webhook_id" = crate::openapi::Id, Path)),
+    params(("webhook_id" = crate::domain::schema::Id, Path)),
     responses((status = 200, description = "Deleted, with its pending and dead events"),
               (status = 404, description = "NOT_FOUND", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
@@ -131,7 +111,7 @@ pub async fn delete_webhook(
 }
 
 #[utoipa::path(get, path = "/operator/v1/webhooks/{webhook_id}/dead", tag = "operator",
-    params(("webhook_id" = crate::openapi::Id, Path)),
+    params(("webhook_id" = crate::domain::schema::Id, Path)),
     responses((status = 200, description = "The subscription's dead events, oldest first (at most 200)", body = DeadList),
               (status = 404, description = "NOT_FOUND", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
@@ -155,7 +135,7 @@ pub async fn list_dead(
 }
 
 #[utoipa::path(post, path = "/operator/v1/webhooks/{webhook_id}/dead/{event_id}/redeliver", tag = "operator",
-    params(("webhook_id" = crate::openapi::Id, Path), ("event_id" = String, Path, description = "evt_ and digits")),
+    params(("webhook_id" = crate::domain::schema::Id, Path), ("event_id" = String, Path, description = "evt_ and digits")),
     responses((status = 200, description = "The event is tried again at once"),
               (status = 404, description = "NOT_FOUND: no such webhook, or no such event", body = crate::wallet::wire::ErrorResponse),
               (status = 409, description = "INVALID_TRANSITION: the event is not dead for this webhook", body = crate::wallet::wire::ErrorResponse)),

@@ -10,12 +10,12 @@ use axum::response::Response;
 use chrono::Utc;
 use sea_orm::ActiveValue::{NotSet, Set};
 
-use super::{cap, redact_and_cap};
+use super::error_response;
+use super::request_id::RequestId;
+use super::state::AppState;
+use crate::attempts::{cap, redact_and_cap, Outcome};
 use crate::db::entities::attempt;
 use crate::error::ApiError;
-use crate::http::error_response;
-use crate::http::request_id::RequestId;
-use crate::state::AppState;
 
 /// The contract's body limit; checked after authentication, so the 413 is signed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,45 +24,6 @@ pub const MAX_REPORT_BYTES: usize = 16 * 1024 * 1024;
 /// Bodies past this are refused before anything reads them, unsigned: memory is not
 /// spent on verifying what would be refused anyway.
 const HARD_CAP_BYTES: usize = 1024 * 1024;
-
-/// How a request ended, for the log and the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The key's first execution, and it took effect (or a read that succeeded).
-    First,
-    /// The stored answer of an earlier request with the same key.
-    Replay,
-    /// Same key, other meaning: `409 IDEMPOTENCY_CONFLICT`.
-    Conflict,
-    /// The key's first execution ended in a recorded decline.
-    Declined,
-    /// Refused before reaching a key: authentication, parsing, invalid amount.
-    Rejected,
-    /// A server-side failure: nothing committed, or outcome unknown.
-    Error,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::First => "FIRST",
-            Outcome::Replay => "REPLAY",
-            Outcome::Conflict => "CONFLICT",
-            Outcome::Declined => "DECLINED",
-            Outcome::Rejected => "REJECTED",
-            Outcome::Error => "ERROR",
-        }
-    }
-
-    /// Without a handler's note, the status tells.
-    fn from_status(status: u16) -> Outcome {
-        match status {
-            500.. => Outcome::Error,
-            400.. => Outcome::Rejected,
-            _ => Outcome::First,
-        }
-    }
-}
 
 /// Left by the wallet's authentication.
 #[derive(Debug, Clone)]

@@ -10,47 +10,11 @@ use std::collections::BTreeMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use utoipa::openapi::RefOr;
 use utoipa::OpenApi;
 
+use crate::domain::schema::{CurrencyCode, Id};
 use crate::domain::CurrencyTable;
-use crate::state::AppState;
-
-/// Identifiers of the contract: transaction, player, round, game, provider and key ids
-/// (`crate::domain::ids`).
-pub const ID_PATTERN: &str = "^[A-Za-z0-9._:-]{1,128}$";
-
-/// An identifier: 1–128 characters of `[A-Za-z0-9._:-]`.
-pub struct Id;
-
-impl utoipa::PartialSchema for Id {
-    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .pattern(Some(ID_PATTERN))
-            .min_length(Some(1))
-            .max_length(Some(128))
-            .description(Some("1–128 characters of [A-Za-z0-9._:-]"))
-            .examples([json!("tx-1001")])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Id {}
-
-/// A currency code the wallet accepts; the document lists this server's table.
-pub struct CurrencyCode;
-
-impl utoipa::PartialSchema for CurrencyCode {
-    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
-        // Replaced by `currency_schemas` with the server's own table.
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for CurrencyCode {}
+use crate::http::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -72,11 +36,11 @@ struct Root;
 /// table, rules between fields).
 pub fn document(currencies: &CurrencyTable) -> Value {
     let mut doc = Root::openapi();
-    doc.merge(crate::wallet::ApiDoc::openapi());
-    doc.merge(crate::operator::ApiDoc::openapi());
-    doc.merge(crate::reconcile::ApiDoc::openapi());
-    doc.merge(crate::seal::ApiDoc::openapi());
-    doc.merge(crate::events::handlers::ApiDoc::openapi());
+    doc.merge(super::wallet::ApiDoc::openapi());
+    doc.merge(super::operator::ApiDoc::openapi());
+    doc.merge(super::reconcile::ApiDoc::openapi());
+    doc.merge(super::seal::ApiDoc::openapi());
+    doc.merge(super::webhooks::ApiDoc::openapi());
     let mut doc = serde_json::to_value(doc).expect("the document serialises");
     let components = &mut doc["components"];
     components["securitySchemes"]["bearer"] = json!({ "type": "http", "scheme": "bearer" });

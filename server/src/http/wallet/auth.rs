@@ -8,16 +8,16 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::keys::KeyUse;
-use super::signing;
 use crate::db::entities::provider_key;
 use crate::domain::ProviderId;
 use crate::error::{ApiError, ErrorCode};
+use crate::http::capture::SignatureNote;
 use crate::http::error_response;
 use crate::http::request_id::RequestId;
+use crate::http::state::AppState;
 use crate::money::SigningKey;
-use crate::state::AppState;
-use crate::trace::SignatureNote;
+use crate::wallet::keys::KeyUse;
+use crate::wallet::signing;
 
 /// The provider whose key signed this request.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ async fn authenticate_for(
         Err(_) => return error_response(&invalid("the key's provider is invalid"), &request_id),
     };
     // Authenticate, then check the size, so that this 413 is signed (docs/API.md, "Errors").
-    let limit = crate::trace::body_limit(parts.uri.path());
+    let limit = crate::http::capture::body_limit(parts.uri.path());
     let mut response = if body.len() > limit {
         error_response(&ApiError::too_large(limit), &request_id)
     } else {

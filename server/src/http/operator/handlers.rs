@@ -5,15 +5,15 @@ use axum::response::Response;
 use axum::Extension;
 use serde_json::json;
 
-use super::adjustment::Adjustment;
-use super::service::{self, NewSession};
-use super::wire::{AdjustmentRequest, PlayerRequest, ProviderRequest, SessionRequest};
 use crate::domain::{GameId, PlayerId, ProviderId};
 use crate::error::ApiError;
 use crate::http::request_id::RequestId;
-use crate::http::{error_response, json_response, operation_response, parse_json};
+use crate::http::state::AppState;
+use crate::http::{error_response, operation_response, parse_json, respond};
 use crate::money::{self, Operation};
-use crate::state::AppState;
+use crate::operator::adjustment::Adjustment;
+use crate::operator::service::{self, NewSession};
+use crate::operator::wire::{AdjustmentRequest, PlayerRequest, ProviderRequest, SessionRequest};
 
 fn id<T>(
     field: &str,
@@ -23,26 +23,8 @@ fn id<T>(
     parse(value).map_err(|e| ApiError::malformed(format!("{field}: {e}")))
 }
 
-/// `{"status": "OK", …fields, "request_id": …}` with `status`, or the contract's error.
-pub(crate) fn respond(
-    result: Result<serde_json::Value, ApiError>,
-    status: u16,
-    request_id: &str,
-) -> Response {
-    let fields = match result {
-        Ok(serde_json::Value::Object(fields)) => fields,
-        Ok(_) => serde_json::Map::new(),
-        Err(error) => return error_response(&error, request_id),
-    };
-    let mut body = serde_json::Map::new();
-    body.insert("status".into(), json!("OK"));
-    body.extend(fields);
-    body.insert("request_id".into(), json!(request_id));
-    json_response(status, &serde_json::Value::Object(body))
-}
-
 #[utoipa::path(get, path = "/operator/v1/providers", tag = "operator",
-    responses((status = 200, description = "Every provider with its keys (ids, when added, when last used; never secrets)", body = super::wire::ProviderList)),
+    responses((status = 200, description = "Every provider with its keys (ids, when added, when last used; never secrets)", body = crate::operator::wire::ProviderList)),
     security(("bearer" = [])))]
 pub async fn list_providers(
     State(state): State<AppState>,
@@ -59,8 +41,8 @@ pub async fn list_providers(
 }
 
 #[utoipa::path(put, path = "/operator/v1/providers/{provider_id}", tag = "operator", request_body = ProviderRequest,
-    params(("provider_id" = crate::openapi::Id, Path)),
-    responses((status = 200, description = "Created or updated; secrets are never returned", body = super::wire::ProviderAnswer),
+    params(("provider_id" = crate::domain::schema::Id, Path)),
+    responses((status = 200, description = "Created or updated; secrets are never returned", body = crate::operator::wire::ProviderAnswer),
               (status = 409, description = "KEY_IN_USE: a key id belongs to another provider", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn put_provider(
@@ -88,8 +70,8 @@ pub async fn put_provider(
 }
 
 #[utoipa::path(put, path = "/operator/v1/players/{player_id}", tag = "operator", request_body = PlayerRequest,
-    params(("player_id" = crate::openapi::Id, Path)),
-    responses((status = 200, description = "Created or updated", body = super::wire::PlayerAnswer),
+    params(("player_id" = crate::domain::schema::Id, Path)),
+    responses((status = 200, description = "Created or updated", body = crate::operator::wire::PlayerAnswer),
               (status = 404, description = "PLAYER_NOT_FOUND: no such player, and no currency to create it with", body = crate::wallet::wire::ErrorResponse),
               (status = 409, description = "CURRENCY_IMMUTABLE", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
@@ -122,8 +104,8 @@ pub async fn put_player(
 }
 
 #[utoipa::path(get, path = "/operator/v1/players/{player_id}", tag = "operator",
-    params(("player_id" = crate::openapi::Id, Path)),
-    responses((status = 200, description = "Currency, status and balance", body = super::wire::PlayerAnswer),
+    params(("player_id" = crate::domain::schema::Id, Path)),
+    responses((status = 200, description = "Currency, status and balance", body = crate::operator::wire::PlayerAnswer),
               (status = 404, description = "PLAYER_NOT_FOUND", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn get_player(
@@ -147,7 +129,7 @@ pub async fn get_player(
 }
 
 #[utoipa::path(post, path = "/operator/v1/players/{player_id}/adjustments", tag = "operator", request_body = AdjustmentRequest,
-    params(("player_id" = crate::openapi::Id, Path)),
+    params(("player_id" = crate::domain::schema::Id, Path)),
     responses((status = 200, description = "Committed, or the replay of an earlier answer", body = crate::wallet::wire::OperationResponse),
               (status = 404, description = "Declined: PLAYER_NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
               (status = 409, description = "IDEMPOTENCY_CONFLICT (not recorded)", body = crate::wallet::wire::ErrorResponse),
@@ -178,7 +160,7 @@ pub async fn post_adjustment(
 }
 
 #[utoipa::path(post, path = "/operator/v1/sessions", tag = "operator", request_body = SessionRequest,
-    responses((status = 201, description = "A new session; older ones for the same player, provider and game stop taking bets", body = super::wire::SessionAnswer),
+    responses((status = 201, description = "A new session; older ones for the same player, provider and game stop taking bets", body = crate::operator::wire::SessionAnswer),
               (status = 404, description = "PLAYER_NOT_FOUND or PROVIDER_NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
               (status = 403, description = "PLAYER_BLOCKED", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
@@ -204,8 +186,8 @@ pub async fn post_session(
 }
 
 #[utoipa::path(post, path = "/operator/v1/providers/{provider_id}/transactions/{transaction_id}/refund", tag = "operator",
-    request_body = super::wire::RefundRequest,
-    params(("provider_id" = crate::openapi::Id, Path), ("transaction_id" = crate::openapi::Id, Path, description = "The bet to refund")),
+    request_body = crate::operator::wire::RefundRequest,
+    params(("provider_id" = crate::domain::schema::Id, Path), ("transaction_id" = crate::domain::schema::Id, Path, description = "The bet to refund")),
     responses((status = 200, description = "A rollback by the operator: REFUNDED, or ALREADY_ROLLED_BACK", body = crate::wallet::wire::OperationResponse),
               (status = 404, description = "REFERENCE_NOT_FOUND: no such bet of the provider", body = crate::wallet::wire::ErrorResponse),
               (status = 409, description = "BET_ALREADY_SETTLED; or IDEMPOTENCY_CONFLICT", body = crate::wallet::wire::ErrorResponse),
@@ -224,19 +206,20 @@ pub async fn post_refund(
             transaction_id,
             crate::domain::TransactionId::parse,
         )?;
-        let request: super::wire::RefundRequest = parse_json(&body)?;
+        let request: crate::operator::wire::RefundRequest = parse_json(&body)?;
         let staff = service::staff_action(request.requested_by, request.reason)?;
         let bet = service::find_bet(&state.store, &provider_id, &bet_id)
             .await
             .map_err(|e| e.into_api())?;
-        let order = super::refund::RefundOrder {
+        let order = crate::operator::refund::RefundOrder {
             bet: &bet,
             refund_id: &request.refund_id,
             staff,
             raw_body: &body,
             request_id: request_id.clone(),
         };
-        super::refund::refund_bet(&state.store, &state.currencies, provider_id, order).await
+        crate::operator::refund::refund_bet(&state.store, &state.currencies, provider_id, order)
+            .await
     }
     .await;
     match refunded {

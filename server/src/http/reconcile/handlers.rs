@@ -12,31 +12,31 @@ use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Value};
 
-use super::discrepancies::{self, DiscrepancyError, Filter};
-use super::matching::reconcile_statement;
-use super::pass::TrailPass;
-use super::runs::{recent_runs, run_now_with, RunError, MAX_RUNS};
-use super::statement::{parse_csv, RawStatement, Statement};
-use super::wire::{
-    AcknowledgeRequest, DiscrepancyView, ResolveRequest, RunRequest, RunSummaryView, RunView,
-};
 use crate::domain::CurrencyTable;
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::http::request_id::RequestId;
+use crate::http::respond;
+use crate::http::state::AppState;
+use crate::http::wallet::auth::AuthenticatedProvider;
 use crate::http::{error_response, json_response, parse_json};
-use crate::operator::handlers::respond;
-use crate::state::AppState;
-use crate::wallet::auth::AuthenticatedProvider;
+use crate::reconcile::discrepancies::{self, DiscrepancyError, Filter};
+use crate::reconcile::matching::reconcile_statement;
+use crate::reconcile::pass::TrailPass;
+use crate::reconcile::runs::{recent_runs, run_now_with, RunError, MAX_RUNS};
+use crate::reconcile::statement::{parse_csv, RawStatement, Statement};
+use crate::reconcile::wire::{
+    AcknowledgeRequest, DiscrepancyView, ResolveRequest, RunRequest, RunSummaryView, RunView,
+};
 
 type Query = axum::extract::Query<std::collections::HashMap<String, String>>;
 
 #[utoipa::path(post, path = "/wallet/v1/reconciliation/reports", tag = "wallet",
     request_body(content = RawStatement, description = "The statement as JSON (at most 16 MiB and 100,000 transactions, each transaction id once, period_end after period_start); or as text/csv with the columns transaction_id,op,player_id,round_id,amount_value,currency,scale,state and report_id, period_start, period_end in the query string (docs/API.md)"),
-    params(("report_id" = Option<crate::openapi::Id>, Query, description = "CSV uploads only"),
+    params(("report_id" = Option<crate::domain::schema::Id>, Query, description = "CSV uploads only"),
            ("period_start" = Option<String>, Query, format = DateTime, description = "CSV uploads only, RFC 3339"),
            ("period_end" = Option<String>, Query, format = DateTime, description = "CSV uploads only, RFC 3339")),
     responses(
-        (status = 200, description = "matched count and discrepancies (MISSING_IN_WALLET, MISSING_AT_PROVIDER, AMOUNT_MISMATCH, STATE_MISMATCH); a re-upload of a report_id returns the stored result", body = super::wire::ReportAnswer)))]
+        (status = 200, description = "matched count and discrepancies (MISSING_IN_WALLET, MISSING_AT_PROVIDER, AMOUNT_MISMATCH, STATE_MISMATCH); a re-upload of a report_id returns the stored result", body = crate::reconcile::wire::ReportAnswer)))]
 pub async fn upload_report(
     State(state): State<AppState>,
     Extension(provider): Extension<AuthenticatedProvider>,
@@ -204,10 +204,10 @@ fn list_filter(query: &Query) -> Result<Filter, ApiError> {
 
 #[utoipa::path(get, path = "/operator/v1/discrepancies", tag = "operator",
     params(("kind" = Option<String>, Query, pattern = "^[A-Z_]{1,64}$", description = "e.g. BALANCE_MISMATCH, TRAIL_BROKEN, PENDING_ROLLBACK"),
-           ("status" = Option<super::wire::FindingStatus>, Query),
+           ("status" = Option<crate::reconcile::wire::FindingStatus>, Query),
            ("before_id" = Option<i64>, Query, minimum = 1, description = "the next_before_id of the previous page"),
            ("limit" = Option<u64>, Query, minimum = 1, maximum = 500, description = "1–500, default 50")),
-    responses((status = 200, description = "Findings, newest first, and next_before_id (null on the last page)", body = super::wire::DiscrepancyList)),
+    responses((status = 200, description = "Findings, newest first, and next_before_id (null on the last page)", body = crate::reconcile::wire::DiscrepancyList)),
     security(("bearer" = [])))]
 pub async fn list_discrepancies(
     State(state): State<AppState>,
@@ -228,7 +228,7 @@ pub async fn list_discrepancies(
 
 #[utoipa::path(get, path = "/operator/v1/discrepancies/{id}", tag = "operator",
     params(("id" = i64, Path, minimum = 1)),
-    responses((status = 200, description = "The finding", body = super::wire::DiscrepancyAnswer),
+    responses((status = 200, description = "The finding", body = crate::reconcile::wire::DiscrepancyAnswer),
               (status = 404, description = "NOT_FOUND: no discrepancy with this id", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn get_discrepancy(
@@ -249,7 +249,7 @@ pub async fn get_discrepancy(
 
 #[utoipa::path(post, path = "/operator/v1/discrepancies/{id}/acknowledge", tag = "operator",
     request_body = AcknowledgeRequest, params(("id" = i64, Path, minimum = 1)),
-    responses((status = 200, description = "ACKNOWLEDGED, with a staff audit record", body = super::wire::DiscrepancyAnswer),
+    responses((status = 200, description = "ACKNOWLEDGED, with a staff audit record", body = crate::reconcile::wire::DiscrepancyAnswer),
               (status = 404, description = "NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
               (status = 409, description = "INVALID_TRANSITION: only OPEN findings are acknowledged", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
@@ -274,7 +274,7 @@ pub async fn acknowledge(
 
 #[utoipa::path(post, path = "/operator/v1/discrepancies/{id}/resolve", tag = "operator",
     request_body = ResolveRequest, params(("id" = i64, Path, minimum = 1)),
-    responses((status = 200, description = "RESOLVED, with a staff audit record", body = super::wire::DiscrepancyAnswer),
+    responses((status = 200, description = "RESOLVED, with a staff audit record", body = crate::reconcile::wire::DiscrepancyAnswer),
               (status = 404, description = "NOT_FOUND", body = crate::wallet::wire::ErrorResponse),
               (status = 409, description = "INVALID_TRANSITION: already RESOLVED", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
@@ -298,7 +298,7 @@ pub async fn resolve(
 
 #[utoipa::path(post, path = "/operator/v1/reconciliation/runs", tag = "operator",
     request_body(content = Option<RunRequest>, description = "Optional; {\"full\": true} makes a full pass: every ledger hash chain from the start and the money checks over the whole ledger"),
-    responses((status = 200, description = "The run's summary", body = super::wire::RunAnswer),
+    responses((status = 200, description = "The run's summary", body = crate::reconcile::wire::RunAnswer),
               (status = 409, description = "RUN_IN_PROGRESS: another run holds the job", body = crate::wallet::wire::ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn start_run(
@@ -324,7 +324,7 @@ pub async fn start_run(
 
 #[utoipa::path(get, path = "/operator/v1/reconciliation/runs", tag = "operator",
     params(("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "1–100, default 20")),
-    responses((status = 200, description = "The most recent runs, newest first", body = super::wire::RunList)),
+    responses((status = 200, description = "The most recent runs, newest first", body = crate::reconcile::wire::RunList)),
     security(("bearer" = [])))]
 pub async fn list_runs(
     State(state): State<AppState>,

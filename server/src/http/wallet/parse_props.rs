@@ -6,13 +6,13 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::operations::{Bet, CloseRound, RequestContext, Rollback, Win};
-use super::wire::{BetRequest, CloseRoundRequest, RollbackRequest, WinRequest};
 use crate::domain::{CurrencyTable, ProviderId, TransactionId, MAX_MINOR};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::parse_json_redacted;
 use crate::idempotency::KeyedRequest;
 use crate::money::Operation;
+use crate::wallet::operations::{Bet, CloseRound, RequestContext, Rollback, Win};
+use crate::wallet::wire::{BetRequest, CloseRoundRequest, RollbackRequest, WinRequest};
 
 fn context() -> RequestContext {
     RequestContext {

@@ -2,15 +2,13 @@
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::Extension;
-use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{SealError, SealRecord};
-use crate::db::entities::trail_seal;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::request_id::RequestId;
-use crate::operator::handlers::respond;
-use crate::state::AppState;
+use crate::http::respond;
+use crate::http::state::AppState;
+use crate::seal::SealError;
 
 #[utoipa::path(post, path = "/operator/v1/trail/seals", tag = "operator",
     responses((status = 201, description = "The new seal, as appended to the seal file"),
@@ -22,20 +20,23 @@ pub async fn post_seal(
 ) -> Response {
     let result = async {
         let sealing = state.sealing.as_ref().ok_or_else(sealing_off)?;
-        let seal = super::seal_now(&state.store, sealing)
-            .await
-            .map_err(|error| match error {
-                SealError::Service(error) => error.into_api(),
-                SealError::Raced(_) => ApiError::new(ErrorCode::RunInProgress, error.to_string()),
-                SealError::ForeignFile { .. } => {
-                    tracing::error!(%error, "seal file");
-                    ApiError::new(ErrorCode::SealFileMismatch, error.to_string())
-                }
-                SealError::File { .. } => {
-                    tracing::error!(%error, "seal file");
-                    ApiError::new(ErrorCode::InternalError, error.to_string())
-                }
-            })?;
+        let seal =
+            crate::seal::seal_now(&state.store, sealing)
+                .await
+                .map_err(|error| match error {
+                    SealError::Service(error) => error.into_api(),
+                    SealError::Raced(_) => {
+                        ApiError::new(ErrorCode::RunInProgress, error.to_string())
+                    }
+                    SealError::ForeignFile { .. } => {
+                        tracing::error!(%error, "seal file");
+                        ApiError::new(ErrorCode::SealFileMismatch, error.to_string())
+                    }
+                    SealError::File { .. } => {
+                        tracing::error!(%error, "seal file");
+                        ApiError::new(ErrorCode::InternalError, error.to_string())
+                    }
+                })?;
         Ok(json!({ "seal": seal }))
     }
     .await;
@@ -60,17 +61,9 @@ pub async fn list_seals(
                 .filter(|n| (1..=100).contains(n))
                 .ok_or_else(|| ApiError::malformed("limit: 1–100"))?,
         };
-        let seals = trail_seal::Entity::find()
-            .order_by_desc(trail_seal::Column::Id)
-            .limit(limit)
-            .all(state.store.reader())
+        let seals = crate::seal::recent(state.store.reader(), limit)
             .await
-            .map_err(|error| crate::error::ServiceError::from(error).into_api())?;
-        let seals: Vec<Value> = seals
-            .iter()
-            .filter_map(|seal| serde_json::from_str::<SealRecord>(&seal.record).ok())
-            .map(|record| json!(record))
-            .collect();
+            .map_err(crate::error::ServiceError::into_api)?;
         Ok(json!({ "sealing": state.sealing.is_some(), "seals": seals }))
     }
     .await;
