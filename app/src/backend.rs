@@ -9,30 +9,7 @@ use async_trait::async_trait;
 
 use crate::model::*;
 
-/// What a console action failed with, in words for the person who tried it.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ConsoleError {
-    /// The input cannot be used (shown next to the form).
-    #[error("{0}")]
-    Invalid(String),
-    /// The thing named does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request is understood but the current state refuses it (a finding already
-    /// resolved, the last admin).
-    #[error("{0}")]
-    Conflict(String),
-    /// The caller may not do this to this thing (their own approval request, a role
-    /// change approved by a non-admin); the role check of the function itself is a 403
-    /// of its own.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The database or another dependency failed; details are in the server log.
-    #[error("the server could not answer; try again")]
-    Unavailable,
-}
-
-pub type ConsoleResult<T> = Result<T, ConsoleError>;
+pub use crate::model::{ConsoleError, ConsoleResult};
 
 /// Shared by every request through the Leptos context.
 pub type SharedConsole = Arc<dyn Console>;

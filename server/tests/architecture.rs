@@ -1,5 +1,5 @@
-//! The server's top-level modules import each other without loops (docs/ARCHITECTURE.md,
-//! "What may import what"). Read from the source's `crate::` paths: a module is a folder
+//! The server's top-level modules import each other without loops, and the adapters run
+//! no queries of their own (docs/ARCHITECTURE.md, "The server's modules"). Read from the source's `crate::` paths: a module is a folder
 //! or a file directly under `server/src`, and `a` imports `b` when any file of `a` names
 //! `crate::b`. Tests may reach anywhere, so `#[cfg(test)]` modules and a file's closing
 //! `mod tests` are left out, as are comments.
@@ -34,6 +34,40 @@ fn no_module_imports_one_that_imports_it_back() {
         }
     }
     assert!(loops.is_empty(), "{report}");
+}
+
+/// The adapters (the APIs' handlers in `http/`, the console's server side in `dashboard/`)
+/// call the features and the console's queries (`console/`); they run no query of their
+/// own.
+#[test]
+fn the_adapters_run_no_queries() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let markers = [
+        "EntityTrait",
+        "QueryFilter",
+        "QuerySelect",
+        "QueryOrder",
+        "ConnectionTrait",
+        "Statement::from",
+        "sqlx::query",
+        ".execute(",
+    ];
+    let mut found = Vec::new();
+    for adapter in ["http", "dashboard"] {
+        for file in rust_files(&src.join(adapter)) {
+            let code = code_only(&std::fs::read_to_string(&file).unwrap());
+            for marker in markers {
+                if code.contains(marker) {
+                    found.push(format!("{} uses {marker}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "queries in an adapter:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

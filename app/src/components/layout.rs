@@ -8,17 +8,17 @@ use leptos_router::hooks::{use_location, use_query_map};
 
 use super::clock::ClockSwitch;
 use crate::api::{current_viewer, get_database_full};
-use crate::model::{Role, Viewer};
+use crate::model::{ConsoleError, Role, Viewer};
 
 /// The signed-in user, loaded once per page load and shared through the context.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ServerFnError>>);
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ConsoleError>>);
 
 pub fn provide_viewer() {
     provide_context(ViewerResource(Resource::new(|| (), |_| current_viewer())));
 }
 
-fn viewer_resource() -> Resource<Result<Option<Viewer>, ServerFnError>> {
+fn viewer_resource() -> Resource<Result<Option<Viewer>, ConsoleError>> {
     expect_context::<ViewerResource>().0
 }
 

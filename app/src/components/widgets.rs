@@ -2,18 +2,12 @@
 //! bodies, pagers, errors.
 use leptos::prelude::*;
 
-/// The message of a failed server call, without the framework's prefix.
-pub fn error_text(error: &ServerFnError) -> String {
-    match error {
-        ServerFnError::ServerError(message) => message.clone(),
-        other => other.to_string(),
-    }
-}
+use crate::model::ConsoleError;
 
 /// A failed load or action, in words.
 #[component]
-pub fn ErrorBox(error: ServerFnError) -> impl IntoView {
-    view! { <p class="error" role="alert">{error_text(&error)}</p> }
+pub fn ErrorBox(error: ConsoleError) -> impl IntoView {
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
 }
 
 /// A server call's result as every page shows it: "Loading…" until the first answer,
@@ -21,7 +15,7 @@ pub fn ErrorBox(error: ServerFnError) -> impl IntoView {
 /// (the filters changed), the last one stays on screen.
 #[component]
 pub fn Loaded<T, Ser, Show, V>(
-    load: Resource<Result<T, ServerFnError>, Ser>,
+    load: Resource<Result<T, ConsoleError>, Ser>,
     show: Show,
 ) -> impl IntoView
 where

@@ -75,7 +75,7 @@ pub struct DiscrepancyRow {
     pub kind: String,
     /// `CRITICAL`, `WARNING` or `INFO`.
     pub severity: String,
-    pub subject_type: String,
+    pub subject_type: FindingSubject,
     pub subject_id: String,
     pub provider_id: Option<String>,
     /// The whole details on one line, for narrow cells.
@@ -87,8 +87,7 @@ pub struct DiscrepancyRow {
     pub comparison: Option<Comparison>,
     pub first_seen_at: String,
     pub last_seen_at: String,
-    /// `OPEN`, `ACKNOWLEDGED` or `RESOLVED`.
-    pub status: String,
+    pub status: FindingStatus,
     pub acknowledged_by: Option<String>,
     pub resolved_by: Option<String>,
     pub resolved_at: Option<String>,
@@ -141,8 +140,7 @@ pub struct RunRow {
 pub struct PlayerRow {
     pub id: String,
     pub currency: String,
-    /// `ACTIVE` or `BLOCKED`.
-    pub status: String,
+    pub status: PlayerStatus,
     pub balance: String,
     pub balance_minor: i64,
     pub created_at: String,
@@ -255,3 +253,104 @@ pub struct DeadEventRow {
     pub attempts: i32,
     pub last_error: Option<String>,
 }
+
+/// Whether a player may bet: a blocked player's wins, rollbacks and round closes still
+/// settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PlayerStatus {
+    Active,
+    Blocked,
+}
+
+impl PlayerStatus {
+    /// The wallet's word for it, as the APIs and the database spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlayerStatus::Active => "ACTIVE",
+            PlayerStatus::Blocked => "BLOCKED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<PlayerStatus> {
+        [PlayerStatus::Active, PlayerStatus::Blocked]
+            .into_iter()
+            .find(|status| status.as_str() == value)
+    }
+}
+
+/// Where a reconciliation finding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl FindingStatus {
+    pub const ALL: [FindingStatus; 3] = [
+        FindingStatus::Open,
+        FindingStatus::Acknowledged,
+        FindingStatus::Resolved,
+    ];
+
+    /// The wallet's word for it, as the APIs and the database spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingStatus::Open => "OPEN",
+            FindingStatus::Acknowledged => "ACKNOWLEDGED",
+            FindingStatus::Resolved => "RESOLVED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<FindingStatus> {
+        FindingStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == value)
+    }
+}
+
+/// What a finding is about; `subject_id` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingSubject {
+    Player,
+    /// `<provider or scope>/<transaction id>`.
+    Transaction,
+    Round,
+    /// A provider's statement.
+    Report,
+    /// A ledger account that belongs to no single player (a provider's clearing account).
+    Account,
+}
+
+impl FindingSubject {
+    pub const ALL: [FindingSubject; 5] = [
+        FindingSubject::Player,
+        FindingSubject::Transaction,
+        FindingSubject::Round,
+        FindingSubject::Report,
+        FindingSubject::Account,
+    ];
+
+    /// The wallet's word for it, as the APIs and the database spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingSubject::Player => "PLAYER",
+            FindingSubject::Transaction => "TRANSACTION",
+            FindingSubject::Round => "ROUND",
+            FindingSubject::Report => "REPORT",
+            FindingSubject::Account => "ACCOUNT",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<FindingSubject> {
+        FindingSubject::ALL
+            .into_iter()
+            .find(|subject| subject.as_str() == value)
+    }
+}
+
+/// The finding kind whose bet the console can refund (`reconcile::PENDING_ROLLBACK`).
+pub const PENDING_ROLLBACK: &str = "PENDING_ROLLBACK";

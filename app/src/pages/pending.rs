@@ -6,7 +6,7 @@ use super::page_param;
 use crate::api::{get_pending, AcknowledgeFinding, RefundOrphan};
 use crate::components::layout::{CodeBox, IfRole};
 use crate::components::widgets::{age_text, Badge, Empty, ErrorBox, Loaded, Pager, TxLink};
-use crate::model::{PendingPage, PendingRow, Role};
+use crate::model::{FindingStatus, PendingPage, PendingRow, Role, PENDING_ROLLBACK};
 
 #[component]
 pub fn PendingPage() -> impl IntoView {
@@ -74,14 +74,15 @@ fn PendingLine(
     acknowledge: ServerAction<AcknowledgeFinding>,
 ) -> impl IntoView {
     let finding = row.finding.clone();
-    let can_refund =
-        finding.kind == "PENDING_ROLLBACK" && row.bet.is_some() && finding.status != "RESOLVED";
+    let can_refund = finding.kind == PENDING_ROLLBACK
+        && row.bet.is_some()
+        && finding.status != FindingStatus::Resolved;
     let bet = row
         .bet
         .clone()
         .map(|bet| view! { <TxLink id=bet.transaction_id/> });
     let id = finding.id;
-    let is_open = finding.status == "OPEN";
+    let is_open = finding.status == FindingStatus::Open;
     view! {
         <tr data-finding-id=id>
             <td><Badge text=finding.kind.clone()/></td>
@@ -89,7 +90,7 @@ fn PendingLine(
             <td class="mono">{row.player_id.clone().unwrap_or_default()}</td>
             <td>{bet}</td>
             <td class="num">{row.amount.clone().unwrap_or_default()}</td>
-            <td><Badge text=finding.status.clone()/></td>
+            <td><Badge text=finding.status.as_str()/></td>
             <td class="details">{finding.details.clone()}</td>
             <td class="actions">
                 <IfRole role=Role::Operator>

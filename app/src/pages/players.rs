@@ -11,7 +11,7 @@ use crate::components::tables::Transactions;
 use crate::components::widgets::{
     encode, query_string, Badge, CopyId, Empty, ErrorBox, Loaded, Pager,
 };
-use crate::model::{PlayerDetail, PlayerList, Role};
+use crate::model::{PlayerDetail, PlayerList, PlayerStatus, Role};
 
 #[component]
 pub fn PlayersPage() -> impl IntoView {
@@ -36,7 +36,7 @@ pub fn PlayersPage() -> impl IntoView {
                 <tr>
                     <td><a class="mono" href=format!("/players/{}", encode(&player.id))>{player.id.clone()}</a></td>
                     <td class="num">{player.balance}</td>
-                    <td><Badge text=player.status/></td>
+                    <td><Badge text=player.status.as_str()/></td>
                     <td class="mono"><Time at=player.updated_at.clone()/></td>
                 </tr>
             }).collect_view();
@@ -91,14 +91,14 @@ fn BlockForm(
 #[component]
 fn PlayerBody(detail: PlayerDetail, block: ServerAction<SetPlayerBlocked>) -> impl IntoView {
     let player = detail.player.clone();
-    let blocked = player.status == "BLOCKED";
+    let blocked = player.status == PlayerStatus::Blocked;
     let player_id = player.id.clone();
     let href_id = player.id.clone();
     view! {
         <h1>"Player " <CopyId text=player.id.clone()/></h1>
         <dl class="facts">
             <dt>"Balance"</dt><dd data-testid="balance">{player.balance.clone()}</dd>
-            <dt>"Status"</dt><dd><Badge text=player.status.clone()/></dd>
+            <dt>"Status"</dt><dd><Badge text=player.status.as_str()/></dd>
             <dt>"Currency"</dt><dd>{player.currency.clone()}</dd>
             <dt>"Since"</dt><dd class="mono"><Time at=player.created_at.clone()/></dd>
         </dl>

@@ -9,9 +9,9 @@ use crate::components::clock::{Time, ZoneName};
 use crate::components::finding::FindingDetails;
 use crate::components::layout::IfRole;
 use crate::components::widgets::{query_string, Badge, Empty, ErrorBox, Loaded};
-use crate::model::{DiscrepancyRow, FindingFilter, Reconciliation, Role, RunRow};
-
-const STATUSES: [&str; 3] = ["OPEN", "ACKNOWLEDGED", "RESOLVED"];
+use crate::model::{
+    DiscrepancyRow, FindingFilter, FindingStatus, FindingSubject, Reconciliation, Role, RunRow,
+};
 
 #[component]
 pub fn ReconciliationPage() -> impl IntoView {
@@ -172,8 +172,9 @@ fn FindingFilters(kinds: Vec<String>) -> impl IntoView {
             view! { <option value=kind selected=selected>{label}</option> }
         })
         .collect_view();
-    let statuses = STATUSES
+    let statuses = FindingStatus::ALL
         .into_iter()
+        .map(FindingStatus::as_str)
         .map(|status| {
             let selected = status == current_status;
             view! { <option value=status selected=selected>{status}</option> }
@@ -221,8 +222,8 @@ fn FindingLine(
     resolve: ServerAction<ResolveFinding>,
 ) -> impl IntoView {
     let id = row.id;
-    let is_open = row.status == "OPEN";
-    let is_resolved = row.status == "RESOLVED";
+    let is_open = row.status == FindingStatus::Open;
+    let is_resolved = row.status == FindingStatus::Resolved;
     let who = match (&row.resolved_by, &row.acknowledged_by) {
         (Some(by), _) => format!(
             "by {by}: {}",
@@ -232,13 +233,13 @@ fn FindingLine(
         _ => String::new(),
     };
     // A transaction's subject is `<provider>/<transaction id>`; the trace page takes the id.
-    let transaction = (row.subject_type == "TRANSACTION")
+    let transaction = (row.subject_type == FindingSubject::Transaction)
         .then(|| row.subject_id.split_once('/').map(|(_, id)| id.to_owned()))
         .flatten();
     let subject = if let Some(id) = transaction {
         view! { <a class="mono" href=format!("/tx/{}", crate::components::widgets::encode(&id))>{row.subject_id.clone()}</a> }.into_any()
     } else {
-        view! { <span class="mono">{format!("{} {}", row.subject_type, row.subject_id)}</span> }
+        view! { <span class="mono">{format!("{} {}", row.subject_type.as_str(), row.subject_id)}</span> }
             .into_any()
     };
     view! {
@@ -249,7 +250,7 @@ fn FindingLine(
             <td>{row.provider_id.clone().unwrap_or_default()}</td>
             <td class="details"><FindingDetails row=row.clone()/></td>
             <td class="mono"><Time at=row.first_seen_at.clone()/><br/><Time at=row.last_seen_at.clone()/></td>
-            <td><Badge text=row.status.clone()/><div class="muted">{who}</div></td>
+            <td><Badge text=row.status.as_str()/><div class="muted">{who}</div></td>
             <td class="actions">
                 <IfRole role=Role::Operator>
                     {is_open.then(|| view! {

@@ -10,24 +10,6 @@ use super::Outcome;
 use crate::db::entities::attempt_counter::{Column, Entity};
 use crate::telemetry::metrics::LATENCY_BOUNDS_MS;
 
-/// The windows the dashboard offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    FifteenMinutes,
-    OneHour,
-    OneDay,
-}
-
-impl Window {
-    pub fn minutes(self) -> i64 {
-        match self {
-            Window::FifteenMinutes => 15,
-            Window::OneHour => 60,
-            Window::OneDay => 24 * 60,
-        }
-    }
-}
-
 /// Attempts of some span, by outcome, with their latency histogram.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -140,16 +122,16 @@ pub struct Overview {
     pub series: Vec<MinutePoint>,
 }
 
-/// The overview of the `window` ending at `now` (the current, partial minute included),
-/// for one provider or all. Two grouped queries over the counters.
+/// The overview of the last `minutes` minutes up to `now` (the current, partial minute
+/// included), for one provider or all. Two grouped queries over the counters.
 pub async fn overview(
     db: &impl ConnectionTrait,
-    window: Window,
+    minutes: i64,
     provider_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Overview, DbErr> {
     let current_minute_s = now.timestamp().div_euclid(60) * 60;
-    let since_s = current_minute_s - (window.minutes() - 1) * 60;
+    let since_s = current_minute_s - (minutes - 1) * 60;
     let series = minute_series(db, since_s, provider_id).await?;
     let mut totals = Totals::default();
     for point in &series {

@@ -1,13 +1,22 @@
-//! What the operator console reads: the live feed of attempts, the trace
-//! of one transaction, search with CSV export, and the pending rollbacks. Plain query
-//! functions over the database, so they answer the same in every server process; the
-//! dashboard's server functions call them and render the result. Provider-supplied text
-//! is returned as data: escaping is the UI's job.
+//! What the operator console reads, and every query it makes: the overview, the live feed
+//! of attempts, the trace of one transaction, search, the pending rollbacks, the lists
+//! (players, the audit log, findings) and the rows of the CSV exports, with the mapping
+//! from the database's rows to the pages' (`rows`, `findings`). Plain query functions
+//! over the database, so they answer the same in every server process; the dashboard's
+//! server functions call them. Provider-supplied text is returned as data: escaping is
+//! the UI's job.
 mod csv;
+pub mod csv_rows;
 mod feed;
+pub mod findings;
+pub mod lists;
+pub mod overview;
 mod pending;
+pub mod records;
+pub mod rows;
 mod search;
 mod trace;
+pub mod trace_view;
 
 pub use csv::{csv_cell, csv_line};
 pub use feed::{live_feed, FeedFilter, FeedPage, FEED_MAX_LIMIT};

@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::console::{from_service, from_user_admin, unavailable};
 use super::refund::{orphan_bet, refund_finding};
 use crate::approvals::{self, ApprovalError, Kind, NewRequest, Status};
-use crate::db::entities::{approval_request, staff_user};
+use crate::console::records;
+use crate::db::entities::approval_request;
 use crate::http::state::AppState;
 use crate::idempotency::format_time;
 use crate::staff::UserAdminError;
@@ -21,9 +22,7 @@ pub async fn file_role_change(
     user_id: i64,
     role: Role,
 ) -> ConsoleResult<String> {
-    use sea_orm::EntityTrait;
-    let user = staff_user::Entity::find_by_id(user_id)
-        .one(state.store.reader())
+    let user = records::staff_user(state.store.reader(), user_id)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| from_user_admin(UserAdminError::NotFound(user_id)))?;
@@ -176,9 +175,7 @@ async fn kind_actor_may_decide(
     actor: &Viewer,
     request_id: i64,
 ) -> ConsoleResult<Kind> {
-    use sea_orm::EntityTrait;
-    let request = approval_request::Entity::find_by_id(request_id)
-        .one(state.store.reader())
+    let request = records::approval_request(state.store.reader(), request_id)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| from_approval(ApprovalError::NotFound(request_id)))?;

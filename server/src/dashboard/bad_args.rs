@@ -1,6 +1,8 @@
-//! Leptos answers a server function whose arguments do not decode with `500 Args|…` or
-//! `500 Deserialization|…`, before the function runs. That is the caller's mistake, so
-//! it becomes a 400 with the same text: a 5xx would tell a monitor the server failed.
+//! Leptos answers a server function whose arguments do not decode with a 500, before the
+//! function runs, carrying the error it made of it (`ConsoleError::Invalid`, see
+//! `app/src/model/error.rs`). That is the caller's mistake, so it becomes a 400 with the
+//! same body: a 5xx would tell a monitor the server failed.
+use app::model::ConsoleError;
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -9,7 +11,6 @@ use axum::response::Response;
 
 /// Error bodies are short; anything longer is passed on as it is.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
-const CLIENT_ERROR_PREFIXES: [&[u8]; 2] = [b"Args|", b"Deserialization|"];
 
 pub async fn client_errors_are_400(request: Request, next: Next) -> Response {
     let is_server_fn = request.uri().path().starts_with("/api/");
@@ -21,10 +22,7 @@ pub async fn client_errors_are_400(request: Request, next: Next) -> Response {
     let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY_BYTES).await else {
         return Response::from_parts(parts, Body::from("server function failed"));
     };
-    if CLIENT_ERROR_PREFIXES
-        .iter()
-        .any(|prefix| bytes.starts_with(prefix))
-    {
+    if let Ok(ConsoleError::Invalid(_)) = serde_json::from_slice::<ConsoleError>(&bytes) {
         parts.status = StatusCode::BAD_REQUEST;
     }
     Response::from_parts(parts, Body::from(bytes))

@@ -7,8 +7,8 @@ use app::model::*;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{lists, overview, rows, trace_view};
 use crate::console as queries;
+use crate::console::{lists, overview, rows, trace_view};
 use crate::domain::PlayerId;
 use crate::error::{ApiError, ServiceError};
 use crate::http::state::AppState;
@@ -202,21 +202,24 @@ impl Console for DbConsole {
         let rows = found
             .items
             .iter()
-            .map(|item| PendingRow {
-                finding: rows::discrepancy_row(&item.discrepancy),
-                player_id: item.player_id.clone(),
-                bet: item
-                    .bet
-                    .as_ref()
-                    .map(|bet| rows::transaction_row(currencies, bet)),
-                amount: item
-                    .amount_minor
-                    .zip(item.currency.as_deref())
-                    .map(|(minor, currency)| rows::money_text(currencies, minor, currency)),
-                since: crate::idempotency::format_time(item.since),
-                age_seconds: item.age_seconds,
+            .map(|item| {
+                Ok(PendingRow {
+                    finding: rows::discrepancy_row(&item.discrepancy)?,
+                    player_id: item.player_id.clone(),
+                    bet: item
+                        .bet
+                        .as_ref()
+                        .map(|bet| rows::transaction_row(currencies, bet)),
+                    amount: item
+                        .amount_minor
+                        .zip(item.currency.as_deref())
+                        .map(|(minor, currency)| rows::money_text(currencies, minor, currency)),
+                    since: crate::idempotency::format_time(item.since),
+                    age_seconds: item.age_seconds,
+                })
             })
-            .collect();
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(unavailable)?;
         Ok(PendingPage {
             rows,
             page: found.page,
@@ -282,7 +285,12 @@ impl Console for DbConsole {
         let providers = overview::provider_ids(db).await.map_err(unavailable)?;
         Ok(Reconciliation {
             runs: runs.iter().map(rows::run_row).collect(),
-            findings: page.items.iter().map(rows::discrepancy_row).collect(),
+            findings: page
+                .items
+                .iter()
+                .map(rows::discrepancy_row)
+                .collect::<Result<_, _>>()
+                .map_err(unavailable)?,
             next_before_id: page.next_before_id,
             kinds: lists::finding_kinds(db).await.map_err(unavailable)?,
             providers,
@@ -515,9 +523,7 @@ impl Console for DbConsole {
     }
 
     async fn mfa_status(&self, actor: &Viewer) -> ConsoleResult<MfaStatus> {
-        use sea_orm::EntityTrait;
-        let user = crate::db::entities::staff_user::Entity::find_by_id(actor.user_id)
-            .one(self.state.store.reader())
+        let user = crate::console::records::staff_user(self.state.store.reader(), actor.user_id)
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ConsoleError::NotFound("no such user".to_owned()))?;

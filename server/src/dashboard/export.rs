@@ -19,7 +19,7 @@ use chrono::Utc;
 use futures::{stream, StreamExt};
 use sea_orm::DbErr;
 
-use super::csv_rows;
+use crate::console::csv_rows;
 use crate::console::{
     csv_line, export_chunk, ExportChunk, EXPORT_CHUNK, EXPORT_HEADER, EXPORT_MAX_ROWS,
 };

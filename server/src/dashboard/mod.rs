@@ -4,17 +4,11 @@
 mod approvals;
 mod bad_args;
 mod console;
-mod csv_rows;
 mod export;
-mod findings;
 mod gate;
 mod headers;
-mod lists;
-mod overview;
 mod providers;
 mod refund;
-mod rows;
-mod trace_view;
 mod upload;
 mod webhooks;
 

@@ -2,11 +2,11 @@
 //! used) and its last 24 hours, adding a provider or a key (the secret shown once) and
 //! retiring a key. Key changes go through `operator::service::change_keys`, audited.
 use app::backend::ConsoleResult;
-use app::model::{KeyRow, NewKey, ProviderList, ProviderRow, Viewer};
+use app::model::{KeyRow, NewKey, ProviderList, ProviderRow, Viewer, Window};
 use chrono::Utc;
 
 use super::console::{from_service, unavailable};
-use crate::attempts::overview::{overview, Window};
+use crate::attempts::overview::overview;
 use crate::domain::ProviderId;
 use crate::http::state::AppState;
 use crate::operator::service::{self, KeyChange};
@@ -18,10 +18,15 @@ pub async fn list(state: &AppState) -> ConsoleResult<ProviderList> {
         .map_err(from_service)?;
     let mut rows = Vec::with_capacity(providers.len());
     for provider in providers {
-        let day = overview(db, Window::OneDay, Some(&provider.provider_id), Utc::now())
-            .await
-            .map_err(unavailable)?
-            .totals;
+        let day = overview(
+            db,
+            Window::OneDay.minutes(),
+            Some(&provider.provider_id),
+            Utc::now(),
+        )
+        .await
+        .map_err(unavailable)?
+        .totals;
         rows.push(ProviderRow {
             provider_id: provider.provider_id,
             name: provider.name,

@@ -3,10 +3,9 @@
 //! second operator) refunds nothing more.
 use app::backend::{ConsoleError, ConsoleResult};
 use app::model::Viewer;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::rows::money_text;
 use crate::approvals::{self, Kind, NewRequest, RefundThresholds};
+use crate::console::rows::money_text;
 use crate::db::entities::wallet_transaction as wtx;
 use crate::domain::ProviderId;
 use crate::http::state::AppState;
@@ -74,11 +73,7 @@ pub async fn orphan_bet(state: &AppState, finding_id: i64) -> ConsoleResult<wtx:
         .subject_id
         .split_once('/')
         .ok_or_else(|| ConsoleError::Invalid("the finding names no provider".to_owned()))?;
-    wtx::Entity::find()
-        .filter(wtx::Column::Scope.eq(provider))
-        .filter(wtx::Column::TransactionId.eq(bet_id))
-        .filter(wtx::Column::Op.eq("BET"))
-        .one(db)
+    crate::console::records::bet(db, provider, bet_id)
         .await
         .map_err(super::console::unavailable)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no bet {bet_id} of {provider}")))

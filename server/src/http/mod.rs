@@ -74,11 +74,7 @@ pub fn error_response(error: &ApiError, request_id: &str) -> Response {
 }
 
 /// `{"status": "OK", …fields, "request_id": …}` with `status`, or the contract's error.
-pub fn respond(
-    result: Result<Value, ApiError>,
-    status: u16,
-    request_id: &str,
-) -> Response {
+pub fn respond(result: Result<Value, ApiError>, status: u16, request_id: &str) -> Response {
     let fields = match result {
         Ok(Value::Object(fields)) => fields,
         Ok(_) => serde_json::Map::new(),

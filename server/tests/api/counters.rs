@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use server::attempts::counters::Tally;
-use server::attempts::overview::{overview, Window};
+use server::attempts::overview::overview;
 use server::attempts::retention::{
     fold_old_minutes, prune, Pruned, Retention, MINUTE_COUNTERS_KEPT,
 };
@@ -278,7 +278,7 @@ async fn the_overview_reports_what_the_log_holds() {
     let traffic = drive_traffic(&provider, &player).await;
     wait_for_attempt(&app, &traffic.request_id_of_last).await;
 
-    let view = overview(&app.db, Window::OneHour, Some(&provider.id), Utc::now())
+    let view = overview(&app.db, 60, Some(&provider.id), Utc::now())
         .await
         .expect("the overview");
     let totals = &view.totals;
@@ -338,7 +338,7 @@ async fn the_overview_reports_what_the_log_holds() {
     assert!(view.series.windows(2).all(|w| w[0].minute < w[1].minute));
 
     // All providers: every attempt of the window, the operator API's included.
-    let all = overview(&app.db, Window::FifteenMinutes, None, Utc::now())
+    let all = overview(&app.db, 15, None, Utc::now())
         .await
         .expect("the overview of all providers");
     let logged = app
@@ -348,14 +348,9 @@ async fn the_overview_reports_what_the_log_holds() {
     assert!(all.totals.attempts > totals.attempts);
 
     // A provider without traffic has an empty overview.
-    let none = overview(
-        &app.db,
-        Window::OneDay,
-        Some("no-such-provider"),
-        Utc::now(),
-    )
-    .await
-    .expect("an empty overview");
+    let none = overview(&app.db, 24 * 60, Some("no-such-provider"), Utc::now())
+        .await
+        .expect("an empty overview");
     assert_eq!(none.totals.attempts, 0);
     assert!(none.series.is_empty() && none.codes.is_empty());
     assert_eq!(none.totals.latency_ms_p99(), None);

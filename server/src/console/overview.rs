@@ -7,8 +7,8 @@ use sea_orm::{
 };
 
 use super::rows::money_text;
+use super::PENDING_KINDS;
 use crate::attempts::overview::{self as counters, percentile_ms, MinutePoint, Totals};
-use crate::console::PENDING_KINDS;
 use crate::db::entities::{discrepancy, provider};
 use crate::domain::CurrencyTable;
 use crate::idempotency::format_time;
@@ -20,7 +20,7 @@ pub async fn overview(
     provider_id: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<view::Overview, DbErr> {
-    let data = counters::overview(db, counters_window(window), provider_id.as_deref(), now).await?;
+    let data = counters::overview(db, window.minutes(), provider_id.as_deref(), now).await?;
     let providers = provider_ids(db).await?;
     let unresolved = discrepancy::Column::Status.ne("RESOLVED");
     let open_pending_rollbacks = discrepancy::Entity::find()
@@ -71,14 +71,6 @@ pub async fn provider_ids(db: &impl ConnectionTrait) -> Result<Vec<String>, DbEr
         .into_iter()
         .map(|p| p.id)
         .collect())
-}
-
-fn counters_window(window: Window) -> counters::Window {
-    match window {
-        Window::FifteenMinutes => counters::Window::FifteenMinutes,
-        Window::OneHour => counters::Window::OneHour,
-        Window::OneDay => counters::Window::OneDay,
-    }
 }
 
 /// The window's minutes that had any attempt, oldest first; the page fills the rest

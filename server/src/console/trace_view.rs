@@ -4,7 +4,7 @@ use app::model::{self as view, ChainVerdict, HistoryEvent};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::rows::{attempt_detail, audit_row, money_text, pretty, transaction_row};
-use crate::console::{Trace, TransactionTrace};
+use super::{Trace, TransactionTrace};
 use crate::db::entities::player;
 use crate::domain::CurrencyTable;
 use crate::error::ServiceError;

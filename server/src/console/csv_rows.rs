@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, Quer
 
 use super::findings::{details_text, finding_amounts, Amount};
 use super::lists::audit_select;
-use crate::console::{all_pending, csv_line, transactions_by_key, ExportChunk};
+use super::{all_pending, csv_line, transactions_by_key, ExportChunk};
 use crate::db::entities::{discrepancy, staff_audit, wallet_transaction as wtx};
 use crate::domain::CurrencyTable;
 use crate::idempotency::format_time;

@@ -32,7 +32,10 @@ pub async fn players(
         .await?;
     Ok(PlayerList {
         query: prefix.to_owned(),
-        rows: rows.iter().map(|p| player_row(currencies, p)).collect(),
+        rows: rows
+            .iter()
+            .map(|p| player_row(currencies, p))
+            .collect::<Result<_, _>>()?,
         page,
         page_size: PAGE_SIZE,
         total,
@@ -58,7 +61,7 @@ pub async fn player(
         .all(db)
         .await?;
     Ok(Some(PlayerDetail {
-        player: player_row(currencies, &found),
+        player: player_row(currencies, &found)?,
         history: rows
             .iter()
             .map(|row| transaction_row(currencies, row))

@@ -3,9 +3,10 @@
 use std::borrow::Cow;
 
 use app::model::{
-    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, PlayerRow, RunRow, SessionRow,
-    TransactionRow, UserRow,
+    AttemptDetail, AttemptRow, AuditRow, DiscrepancyRow, FindingStatus, FindingSubject, PlayerRow,
+    PlayerStatus, RunRow, SessionRow, TransactionRow, UserRow,
 };
+use sea_orm::DbErr;
 
 use super::findings::{details_text, facts_and_comparison};
 use crate::attempts::replay_body;
@@ -136,13 +137,27 @@ pub fn audit_row(model: &staff_audit::Model) -> AuditRow {
     }
 }
 
-pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
+/// Fails on a status or subject the wallet never writes: a row edited by hand is not
+/// shown as something it is not.
+pub fn discrepancy_row(model: &discrepancy::Model) -> Result<DiscrepancyRow, DbErr> {
     let (facts, comparison) = facts_and_comparison(&model.kind, &model.details);
-    DiscrepancyRow {
+    let status = FindingStatus::parse(&model.status).ok_or_else(|| {
+        DbErr::Custom(format!(
+            "finding {} has status {:?}",
+            model.id, model.status
+        ))
+    })?;
+    let subject_type = FindingSubject::parse(&model.subject_type).ok_or_else(|| {
+        DbErr::Custom(format!(
+            "finding {} is about a {:?}",
+            model.id, model.subject_type
+        ))
+    })?;
+    Ok(DiscrepancyRow {
         id: model.id,
         kind: model.kind.clone(),
         severity: model.severity.clone(),
-        subject_type: model.subject_type.clone(),
+        subject_type,
         subject_id: model.subject_id.clone(),
         provider_id: model.provider_id.clone(),
         details: details_text(&model.details),
@@ -150,12 +165,12 @@ pub fn discrepancy_row(model: &discrepancy::Model) -> DiscrepancyRow {
         comparison,
         first_seen_at: format_time(model.first_seen_at),
         last_seen_at: format_time(model.last_seen_at),
-        status: model.status.clone(),
+        status,
         acknowledged_by: model.acknowledged_by.clone(),
         resolved_by: model.resolved_by.clone(),
         resolved_at: model.resolved_at.map(format_time),
         resolution_note: model.resolution_note.clone(),
-    }
+    })
 }
 
 pub fn run_row(model: &reconciliation_run::Model) -> RunRow {
@@ -171,16 +186,20 @@ pub fn run_row(model: &reconciliation_run::Model) -> RunRow {
     }
 }
 
-pub fn player_row(currencies: &CurrencyTable, model: &player::Model) -> PlayerRow {
-    PlayerRow {
+/// Fails on a status the wallet never writes, as the money path does.
+pub fn player_row(currencies: &CurrencyTable, model: &player::Model) -> Result<PlayerRow, DbErr> {
+    let status = PlayerStatus::parse(&model.status).ok_or_else(|| {
+        DbErr::Custom(format!("player {} has status {:?}", model.id, model.status))
+    })?;
+    Ok(PlayerRow {
         id: model.id.clone(),
         currency: model.currency.clone(),
-        status: model.status.clone(),
+        status,
         balance: money_text(currencies, model.balance_minor, &model.currency),
         balance_minor: model.balance_minor,
         created_at: format_time(model.created_at),
         updated_at: format_time(model.updated_at),
-    }
+    })
 }
 
 pub fn user_row(user: &crate::staff::StaffUser) -> UserRow {
