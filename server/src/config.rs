@@ -13,9 +13,9 @@ use crate::approvals::RefundThresholds;
 use crate::attempts::retention::Retention;
 use crate::db::{DatabaseSettings, WriterConfig};
 use crate::domain::CurrencyTable;
-use crate::http::wallet::rate_limit::KeyRateLimit;
 use crate::reconcile::{Schedule, Thresholds};
 use crate::staff::StaffConfig;
+use crate::wallet::rate_limit::KeyRateLimit;
 
 /// The first admin's password in [`Config::for_tests`].
 pub const TEST_ADMIN_PASSWORD: &str = "test-admin-password";

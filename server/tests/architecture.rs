@@ -1,15 +1,18 @@
-//! The server's top-level modules import each other without loops, and the adapters run
-//! no queries of their own (docs/ARCHITECTURE.md, "The server's modules"). Read from the source's `crate::` paths: a module is a folder
-//! or a file directly under `server/src`, and `a` imports `b` when any file of `a` names
-//! `crate::b`. Tests may reach anywhere, so `#[cfg(test)]` modules and a file's closing
-//! `mod tests` are left out, as are comments.
+//! The server's modules import each other without loops, and the adapters run no queries
+//! of their own (docs/ARCHITECTURE.md, "The server's modules"). Read from the source's
+//! `crate::` and `super::` paths: a module imports another when one of its files names a
+//! path into it. Checked twice: between top-level modules (a folder or a file directly
+//! under `server/src`), and between all modules, however deep; a path into a module's own
+//! ancestor does not count (a child uses what its parent declares and exports).
+//! Tests may reach anywhere, so `#[cfg(test)]` modules and a file's closing `mod tests`
+//! are left out, as are comments.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
 #[test]
-fn no_module_imports_one_that_imports_it_back() {
+fn no_top_level_module_imports_one_that_imports_it_back() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = imports(&src);
     assert!(
@@ -18,7 +21,23 @@ fn no_module_imports_one_that_imports_it_back() {
         src.display(),
         graph.keys().collect::<Vec<_>>()
     );
-    let loops: Vec<Vec<String>> = strongly_connected(&graph)
+    assert_no_loops(&graph);
+}
+
+#[test]
+fn no_module_at_any_depth_imports_one_that_imports_it_back() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_imports(&src);
+    assert!(
+        graph.len() > 100,
+        "read too few modules from {}",
+        src.display()
+    );
+    assert_no_loops(&graph);
+}
+
+fn assert_no_loops(graph: &Graph) {
+    let loops: Vec<Vec<String>> = strongly_connected(graph)
         .into_iter()
         .filter(|group| group.len() > 1)
         .collect();
@@ -90,6 +109,7 @@ fn the_reader_sees_a_loop_when_there_is_one() {
     std::fs::write(dir.join("c.rs"), "").unwrap();
     std::fs::write(dir.join("d.rs"), "").unwrap();
     let graph = imports(&dir);
+    let modules = module_imports(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
     let edges: Vec<(String, String)> = graph
         .iter()
@@ -101,6 +121,15 @@ fn the_reader_sees_a_loop_when_there_is_one() {
     assert!(groups
         .iter()
         .any(|g| g.len() == 2 && g.contains(&"a".to_owned())));
+    let module_edges: Vec<(String, String)> = modules
+        .iter()
+        .flat_map(|(from, tos)| tos.keys().map(move |to| (from.clone(), to.clone())))
+        .collect();
+    assert_eq!(
+        module_edges,
+        vec![pair("a::inner", "b"), pair("a::inner", "c"), pair("b", "a")],
+        "the declaring mod.rs and the test-only module import nothing"
+    );
 }
 
 /// Top-level module -> module it imports -> the files that do.
@@ -131,6 +160,130 @@ fn imports(src: &Path) -> Graph {
         }
     }
     graph
+}
+
+/// Every module (`a::b`, the crate root left out) -> module it imports -> the files that do.
+fn module_imports(src: &Path) -> Graph {
+    let files = rust_files(src);
+    let test_only = test_only_files(src, &files);
+    let modules: BTreeMap<Vec<String>, &PathBuf> = files
+        .iter()
+        .map(|file| (module_path(file.strip_prefix(src).unwrap()), file))
+        .collect();
+    let mut graph = Graph::new();
+    for (module, file) in &modules {
+        if module.is_empty() || module == &["main"] {
+            continue;
+        }
+        let name = module.join("::");
+        graph.entry(name.clone()).or_default();
+        if test_only.contains(*file) {
+            continue;
+        }
+        let relative = file.strip_prefix(src).unwrap().display().to_string();
+        let code = code_only(&std::fs::read_to_string(file).unwrap());
+        for (from_crate, segments) in module_paths(&code) {
+            let mut full: Vec<String> = if from_crate {
+                Vec::new()
+            } else {
+                module[..module.len() - 1].to_vec()
+            };
+            for segment in segments {
+                if segment == "super" {
+                    full.pop();
+                } else {
+                    full.push(segment);
+                }
+            }
+            let target = (1..=full.len())
+                .rev()
+                .map(|length| &full[..length])
+                .find(|prefix| modules.contains_key(*prefix));
+            // A path into the module itself or one of its ancestors is not an import.
+            if let Some(target) = target.filter(|target| !module.starts_with(target)) {
+                graph
+                    .entry(name.clone())
+                    .or_default()
+                    .entry(target.join("::"))
+                    .or_default()
+                    .insert(relative.clone());
+            }
+        }
+    }
+    graph
+}
+
+/// `a/b.rs` and `a/b/mod.rs` are `["a", "b"]`; `lib.rs` is the root, `[]`.
+fn module_path(relative: &Path) -> Vec<String> {
+    let mut path: Vec<String> = relative
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if path
+        .last()
+        .is_some_and(|last| last == "mod" || last == "lib")
+    {
+        path.pop();
+    }
+    path
+}
+
+/// Every `crate::…` and `super::…` path, each item of a `{…}` group on its own: whether it
+/// starts at the crate, and its segments after `crate::` (a leading `super` kept).
+fn module_paths(code: &str) -> Vec<(bool, Vec<String>)> {
+    let mut found = Vec::new();
+    for (start, from_crate) in [("crate::", true), ("super::", false)] {
+        let mut rest = code;
+        while let Some(at) = rest.find(start) {
+            let preceded_by_path = rest[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+            let after = &rest[at + start.len()..];
+            if !preceded_by_path {
+                let first = if from_crate {
+                    vec![]
+                } else {
+                    vec!["super".to_owned()]
+                };
+                expand(first, after, &mut found, from_crate);
+            }
+            rest = after;
+        }
+    }
+    found
+}
+
+/// Adds the paths `text` continues `prefix` with: segments up to the first that is not
+/// followed by `::`, or each item of a group.
+fn expand(
+    mut prefix: Vec<String>,
+    mut text: &str,
+    found: &mut Vec<(bool, Vec<String>)>,
+    from_crate: bool,
+) {
+    loop {
+        text = text.trim_start();
+        if let Some(group) = text.strip_prefix('{') {
+            for item in top_level_items(group) {
+                expand(prefix.clone(), item, found, from_crate);
+            }
+            return;
+        }
+        let Some(segment) = identifier(text) else {
+            break;
+        };
+        text = &text[segment.len()..];
+        prefix.push(segment);
+        match text.strip_prefix("::") {
+            Some(more) => text = more,
+            None => break,
+        }
+    }
+    if !prefix.is_empty() {
+        found.push((from_crate, prefix));
+    }
 }
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

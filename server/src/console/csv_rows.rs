@@ -253,7 +253,7 @@ fn transaction_amount(currencies: &CurrencyTable, found: &wtx::Model) -> Option<
     Some(amount_of(currencies, minor, found.currency.as_deref()?))
 }
 
-/// An unknown currency keeps scale 0, as the console shows it (`rows::money_text`).
+/// An unknown currency keeps scale 0, as the console shows it (`amounts::money_text`).
 fn amount_of(currencies: &CurrencyTable, minor: i64, currency: &str) -> Amount {
     Amount {
         minor,

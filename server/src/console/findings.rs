@@ -8,7 +8,7 @@
 use app::model::{ComparedField, Comparison, Fact};
 use serde_json::{Map, Value};
 
-use super::rows::decimal;
+use super::amounts::decimal;
 use crate::domain::CurrencyTable;
 use crate::reconcile::{BALANCE_MISMATCH, CLEARING_MISMATCH, PENDING_ROLLBACK};
 

@@ -5,6 +5,7 @@
 //! over the database, so they answer the same in every server process; the dashboard's
 //! server functions call them. Provider-supplied text is returned as data: escaping is
 //! the UI's job.
+pub mod amounts;
 mod csv;
 pub mod csv_rows;
 mod feed;

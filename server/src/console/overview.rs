@@ -6,7 +6,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
-use super::rows::money_text;
+use super::amounts::money_text;
 use super::PENDING_KINDS;
 use crate::attempts::overview::{self as counters, percentile_ms, MinutePoint, Totals};
 use crate::db::entities::{discrepancy, provider};

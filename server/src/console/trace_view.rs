@@ -3,7 +3,8 @@
 use app::model::{self as view, ChainVerdict, HistoryEvent};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use super::rows::{attempt_detail, audit_row, money_text, pretty, transaction_row};
+use super::amounts::money_text;
+use super::rows::{attempt_detail, audit_row, pretty, transaction_row};
 use super::{Trace, TransactionTrace};
 use crate::db::entities::player;
 use crate::domain::CurrencyTable;

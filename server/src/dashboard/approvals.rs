@@ -4,7 +4,7 @@ use app::backend::{ConsoleError, ConsoleResult};
 use app::model::{ApprovalQueue, ApprovalRow, Role, Viewer};
 use serde_json::Value;
 
-use super::console::{from_service, from_user_admin, unavailable};
+use super::errors::{from_approval, from_service, from_user_admin, unavailable};
 use super::refund::{orphan_bet, refund_finding};
 use crate::approvals::{self, ApprovalError, Kind, NewRequest, Status};
 use crate::console::records;
@@ -187,15 +187,4 @@ async fn kind_actor_may_decide(
         ));
     }
     Ok(kind)
-}
-
-fn from_approval(error: ApprovalError) -> ConsoleError {
-    match error {
-        ApprovalError::NotFound(_) => ConsoleError::NotFound(error.to_string()),
-        ApprovalError::OwnRequest => ConsoleError::Forbidden(error.to_string()),
-        ApprovalError::AlreadyDecided { .. } | ApprovalError::BeingApproved { .. } => {
-            ConsoleError::Conflict(error.to_string())
-        }
-        ApprovalError::Db(error) => from_service(error),
-    }
 }

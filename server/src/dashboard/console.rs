@@ -1,19 +1,19 @@
 //! The server's side of the console port: each method is one call into a capability's
 //! service, with the result turned into display rows.
-use std::fmt::Display;
-
 use app::backend::{Console, ConsoleError, ConsoleResult};
 use app::model::*;
 use async_trait::async_trait;
 use chrono::Utc;
 
+use super::errors::{
+    from_api, from_discrepancy, from_mfa, from_service, from_user_admin, unavailable,
+};
 use crate::console as queries;
-use crate::console::{lists, overview, rows, trace_view};
+use crate::console::{amounts, lists, overview, rows, trace_view};
 use crate::domain::PlayerId;
-use crate::error::{ApiError, ServiceError};
 use crate::http::state::AppState;
 use crate::operator::wire::PlayerStatus;
-use crate::reconcile::discrepancies::{self, DiscrepancyError};
+use crate::reconcile::discrepancies;
 use crate::reconcile::RunError;
 use crate::staff::UserAdminError;
 use crate::wallet::operations::StaffAction;
@@ -65,59 +65,6 @@ impl DbConsole {
 
 /// How a refusal for want of a fresh code begins; the pages recognise it.
 pub const STEP_UP: &str = "Confirm it is you:";
-
-/// A database failure: logged here, shown to people as "try again".
-pub(super) fn unavailable(error: impl Display) -> ConsoleError {
-    tracing::error!(%error, "console query failed");
-    ConsoleError::Unavailable
-}
-
-pub(super) fn from_service(error: ServiceError) -> ConsoleError {
-    match error {
-        ServiceError::Api(error) => from_api(error),
-        other => unavailable(other),
-    }
-}
-
-fn from_api(error: ApiError) -> ConsoleError {
-    match error.status() {
-        404 => ConsoleError::NotFound(error.message),
-        409 => ConsoleError::Conflict(error.message),
-        400..=499 => ConsoleError::Invalid(error.message),
-        _ => unavailable(error.message),
-    }
-}
-
-pub(super) fn from_discrepancy(error: DiscrepancyError) -> ConsoleError {
-    match error {
-        DiscrepancyError::NotFound(_) => ConsoleError::NotFound(error.to_string()),
-        DiscrepancyError::InvalidTransition { .. } => ConsoleError::Conflict(error.to_string()),
-        DiscrepancyError::Invalid(message) => ConsoleError::Invalid(message),
-        DiscrepancyError::Service(error) => from_service(error),
-    }
-}
-
-fn from_mfa(error: crate::staff::mfa::MfaError) -> ConsoleError {
-    use crate::staff::mfa::MfaError;
-    match error {
-        MfaError::Users(error) => from_user_admin(error),
-        MfaError::AlreadyEnrolled => ConsoleError::Conflict(error.to_string()),
-        other => ConsoleError::Invalid(other.to_string()),
-    }
-}
-
-pub(super) fn from_user_admin(error: UserAdminError) -> ConsoleError {
-    match error {
-        UserAdminError::NotFound(_)
-        | UserAdminError::UnknownUsername(_)
-        | UserAdminError::UnknownSession(_) => ConsoleError::NotFound(error.to_string()),
-        UserAdminError::Unavailable(error) => unavailable(error),
-        UserAdminError::LastAdmin
-        | UserAdminError::SelfDisable
-        | UserAdminError::UsernameTaken(_) => ConsoleError::Conflict(error.to_string()),
-        other => ConsoleError::Invalid(other.to_string()),
-    }
-}
 
 fn staff_action(actor: &Viewer, reason: String) -> ConsoleResult<StaffAction> {
     crate::operator::service::staff_action(Some(actor.username.clone()), reason).map_err(from_api)
@@ -213,7 +160,7 @@ impl Console for DbConsole {
                     amount: item
                         .amount_minor
                         .zip(item.currency.as_deref())
-                        .map(|(minor, currency)| rows::money_text(currencies, minor, currency)),
+                        .map(|(minor, currency)| amounts::money_text(currencies, minor, currency)),
                     since: crate::idempotency::format_time(item.since),
                     age_seconds: item.age_seconds,
                 })
@@ -515,7 +462,7 @@ impl Console for DbConsole {
 
     async fn reset_user_password(&self, actor: &Viewer, user_id: i64) -> ConsoleResult<String> {
         self.require_fresh_code(actor)?;
-        let password = crate::staff::users::generate_password();
+        let password = crate::staff::password::generate_password();
         crate::staff::reset_password(&self.state.store, actor, user_id, password.clone(), true)
             .await
             .map_err(from_user_admin)?;

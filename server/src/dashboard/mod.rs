@@ -4,6 +4,7 @@
 mod approvals;
 mod bad_args;
 mod console;
+mod errors;
 mod export;
 mod gate;
 mod headers;

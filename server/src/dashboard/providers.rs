@@ -5,7 +5,7 @@ use app::backend::ConsoleResult;
 use app::model::{KeyRow, NewKey, ProviderList, ProviderRow, Viewer, Window};
 use chrono::Utc;
 
-use super::console::{from_service, unavailable};
+use super::errors::{from_service, unavailable};
 use crate::attempts::overview::overview;
 use crate::domain::ProviderId;
 use crate::http::state::AppState;

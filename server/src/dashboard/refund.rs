@@ -5,7 +5,7 @@ use app::backend::{ConsoleError, ConsoleResult};
 use app::model::Viewer;
 
 use crate::approvals::{self, Kind, NewRequest, RefundThresholds};
-use crate::console::rows::money_text;
+use crate::console::amounts::money_text;
 use crate::db::entities::wallet_transaction as wtx;
 use crate::domain::ProviderId;
 use crate::http::state::AppState;
@@ -41,7 +41,7 @@ pub async fn refund_or_file(
     };
     let (filed, new) = approvals::file(&state.store, &actor.username, request)
         .await
-        .map_err(super::console::from_service)?;
+        .map_err(super::errors::from_service)?;
     Ok(if new {
         format!(
             "The refund of bet {} ({money}) is above the approval threshold: it waits for a \
@@ -61,7 +61,7 @@ pub async fn orphan_bet(state: &AppState, finding_id: i64) -> ConsoleResult<wtx:
     let db = state.store.reader();
     let finding = discrepancies::get(db, finding_id)
         .await
-        .map_err(super::console::from_discrepancy)?;
+        .map_err(super::errors::from_discrepancy)?;
     if finding.kind != PENDING_ROLLBACK {
         return Err(ConsoleError::Invalid(format!(
             "finding {finding_id} is {}; only orphan debits (PENDING_ROLLBACK) are refunded",
@@ -75,7 +75,7 @@ pub async fn orphan_bet(state: &AppState, finding_id: i64) -> ConsoleResult<wtx:
         .ok_or_else(|| ConsoleError::Invalid("the finding names no provider".to_owned()))?;
     crate::console::records::bet(db, provider, bet_id)
         .await
-        .map_err(super::console::unavailable)?
+        .map_err(super::errors::unavailable)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no bet {bet_id} of {provider}")))
 }
 
@@ -111,7 +111,7 @@ pub async fn refund_finding(
     let refunded = refund_bet(&state.store, &state.currencies, provider_id, order)
         .await
         .map_err(|e| ConsoleError::Invalid(e.message))?;
-    let answer = refunded.answer.map_err(super::console::from_service)?;
+    let answer = refunded.answer.map_err(super::errors::from_service)?;
     if !answer.is_ok() {
         // Declined (the bet rolled back meanwhile, …): an error, so that an approval that
         // ran it ends FAILED rather than APPROVED.

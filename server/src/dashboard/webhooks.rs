@@ -4,7 +4,7 @@
 use app::backend::{ConsoleError, ConsoleResult};
 use app::model::{DeadEventRow, Viewer, WebhookList, WebhookRow};
 
-use super::console::unavailable;
+use super::errors::unavailable;
 use crate::domain::WebhookId;
 use crate::events::webhooks::{self, WebhookError, WebhookRequest};
 use crate::http::state::AppState;

@@ -448,7 +448,11 @@ fn run_sqlite(
             tracing::error!(%error, "group commit failed");
         }
         // Answered once the commit is on disk, while the next batch runs.
-        wal.hand_over(number, sync_units, commit);
+        wal.hand_over(
+            number,
+            Box::new(move |commit| answer_all(sync_units, commit)),
+            commit,
+        );
     }
     tracing::info!("SQLite writer stopped");
 }
@@ -637,4 +641,15 @@ async fn run_batch(
     let commit = txn.commit().await;
     crate::telemetry::metrics::record_write_phase("commit", started.elapsed());
     Ok(Some(commit))
+}
+
+/// Answers every unit of a commit with its outcome.
+fn answer_all(units: Vec<Job>, commit: &Result<(), DbErr>) {
+    for unit in units {
+        let commit = commit
+            .as_ref()
+            .map(|_| ())
+            .map_err(|error| DbErr::Custom(error.to_string()));
+        unit.answer(commit);
+    }
 }

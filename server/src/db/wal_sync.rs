@@ -29,8 +29,6 @@ use std::time::Instant;
 use sea_orm::DbErr;
 use tokio::sync::Notify;
 
-use super::group_commit::Job;
-
 /// The writer's view: numbers commits and hands them to the fsync thread.
 pub struct WalSync {
     durable: Durable,
@@ -50,10 +48,13 @@ struct Marks {
     advanced: Notify,
 }
 
-/// A commit waiting for its fsync, with the units to answer once it is durable.
+/// What the writer does once a commit is on disk, or known lost: answer its units.
+pub type OnDurable = Box<dyn FnOnce(&Result<(), DbErr>) + Send>;
+
+/// A commit waiting for its fsync, with what to do once it is durable.
 struct Committed {
     number: u64,
-    units: Vec<Job>,
+    on_durable: OnDurable,
     commit: Result<(), DbErr>,
 }
 
@@ -112,18 +113,18 @@ impl WalSync {
     }
 
     /// Hands a finished commit (or a failed one: its number must still be passed) to the
-    /// fsync thread, which answers its units once it is durable.
-    pub fn hand_over(&self, number: u64, units: Vec<Job>, commit: Result<(), DbErr>) {
+    /// fsync thread, which calls `on_durable` once it is durable.
+    pub fn hand_over(&self, number: u64, on_durable: OnDurable, commit: Result<(), DbErr>) {
         let committed = Committed {
             number,
-            units,
+            on_durable,
             commit,
         };
         if let Err(mpsc::SendError(committed)) = self.sender.send(committed) {
             // The thread is gone only if it could not sync or panicked, and then it stops
             // the process.
             let stopped = Err(DbErr::Custom("the WAL's fsync thread stopped".into()));
-            answer(committed.units, &stopped);
+            (committed.on_durable)(&stopped);
         }
     }
 }
@@ -163,17 +164,7 @@ fn run(wal: &File, path: &Path, receiver: &mpsc::Receiver<Committed>, marks: &Ma
             .fetch_max(last.unwrap_or_default(), Ordering::SeqCst);
         marks.advanced.notify_waiters();
         for committed in batch {
-            answer(committed.units, &committed.commit);
+            (committed.on_durable)(&committed.commit);
         }
-    }
-}
-
-fn answer(units: Vec<Job>, commit: &Result<(), DbErr>) {
-    for unit in units {
-        let commit = commit
-            .as_ref()
-            .map(|_| ())
-            .map_err(|error| DbErr::Custom(error.to_string()));
-        unit.answer(commit);
     }
 }

@@ -34,7 +34,7 @@ pub struct AppStateInner {
     /// Provider keys for the signature check: cached on SQLite, read each time on PostgreSQL.
     pub keys: crate::wallet::keys::KeyCache,
     /// The wallet API's per-key rate limit (`WALLET_RATE_LIMIT_PER_KEY`), off when `None`.
-    pub wallet_rate_limit: Option<crate::http::wallet::rate_limit::KeyRateLimit>,
+    pub wallet_rate_limit: Option<crate::wallet::rate_limit::KeyRateLimit>,
     /// The reconciliation job's settings, for runs started by a person.
     pub schedule: crate::reconcile::Schedule,
     /// The trail's seal key and file; `None` without `WALLET_SEAL_KEY`.

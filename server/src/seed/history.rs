@@ -68,6 +68,26 @@ struct RoundPlay {
     closed_at: Option<DateTime<Utc>>,
 }
 
+/// How a round's bet and its win are sent (see `History::bet_and_win`).
+#[derive(Clone, Copy)]
+struct BetWin {
+    bet: &'static str,
+    win: &'static str,
+    /// The win names its bet (`bet_transaction_id`).
+    names_bet: bool,
+    /// The win closes the round.
+    closes: bool,
+}
+
+impl BetWin {
+    const PLAIN: BetWin = BetWin {
+        bet: "BET",
+        win: "WIN",
+        names_bet: true,
+        closes: true,
+    };
+}
+
 pub struct History {
     pub rows: Rows,
     pub providers: Vec<SeedProvider>,
@@ -175,33 +195,15 @@ impl History {
         let amount = self.bet_amount(player);
         match roll {
             0..=599 => {
-                if let Some(bet) = self.bet(batch, &mut play, amount, "BET", at) {
-                    let win = self.win_amount(amount);
-                    self.win(
-                        batch,
-                        &mut play,
-                        win,
-                        "WIN",
-                        Some(&bet),
-                        &[bet.0],
-                        true,
-                        later(3),
-                    );
-                }
+                self.bet_and_win(batch, &mut play, amount, BetWin::PLAIN, at, later(3));
             }
             600..=699 => {
-                if let Some(bet) = self.bet(batch, &mut play, amount, "BET", at) {
-                    let win = self.win_amount(amount);
-                    self.win(
-                        batch,
-                        &mut play,
-                        win,
-                        "WIN",
-                        None,
-                        &[bet.0],
-                        false,
-                        later(3),
-                    );
+                let open = BetWin {
+                    names_bet: false,
+                    closes: false,
+                    ..BetWin::PLAIN
+                };
+                if self.bet_and_win(batch, &mut play, amount, open, at, later(3)) {
                     self.close(batch, &mut play, later(4));
                 }
             }
@@ -231,34 +233,16 @@ impl History {
                 let too_much =
                     self.players[player].balance_minor + self.rows.rng.gen_range(1..5_000);
                 self.bet(batch, &mut play, too_much, "BET", at);
-                if let Some(bet) = self.bet(batch, &mut play, amount, "BET", later(2)) {
-                    let win = self.win_amount(amount);
-                    self.win(
-                        batch,
-                        &mut play,
-                        win,
-                        "WIN",
-                        Some(&bet),
-                        &[bet.0],
-                        true,
-                        later(5),
-                    );
-                }
+                self.bet_and_win(batch, &mut play, amount, BetWin::PLAIN, later(2), later(5));
             }
             890..=939 => {
-                if let Some(bet) = self.bet(batch, &mut play, amount, "FREE_BET", at) {
-                    let win = self.win_amount(amount);
-                    self.win(
-                        batch,
-                        &mut play,
-                        win,
-                        "FREE_WIN",
-                        None,
-                        &[bet.0],
-                        true,
-                        later(3),
-                    );
-                }
+                let free = BetWin {
+                    bet: "FREE_BET",
+                    win: "FREE_WIN",
+                    names_bet: false,
+                    closes: true,
+                };
+                self.bet_and_win(batch, &mut play, amount, free, at, later(3));
             }
             940..=969 => {
                 if let Some(bet) = self.bet(batch, &mut play, amount, "BET", at) {
@@ -342,6 +326,35 @@ impl History {
             opened_at: None,
             closed_at: None,
         }
+    }
+
+    /// A bet of `amount` at `bet_at` and, if it was accepted, its win (drawn as
+    /// [`History::win_amount`] draws it) at `win_at`. Returns whether the bet was accepted.
+    fn bet_and_win(
+        &mut self,
+        batch: &mut Batch,
+        play: &mut RoundPlay,
+        amount: i64,
+        shape: BetWin,
+        bet_at: DateTime<Utc>,
+        win_at: DateTime<Utc>,
+    ) -> bool {
+        let Some(bet) = self.bet(batch, play, amount, shape.bet, bet_at) else {
+            return false;
+        };
+        let win = self.win_amount(amount);
+        let reference = shape.names_bet.then_some(&bet);
+        self.win(
+            batch,
+            play,
+            win,
+            shape.win,
+            reference,
+            &[bet.0],
+            shape.closes,
+            win_at,
+        );
+        true
     }
 
     fn bet_amount(&mut self, player: usize) -> i64 {

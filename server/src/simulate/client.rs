@@ -63,6 +63,19 @@ pub struct WireAnswer {
 }
 
 impl WireAnswer {
+    /// `Ok` when the operator API answered `status`; otherwise what was asked for and the
+    /// answer.
+    pub fn expect(&self, status: u16, what: &str) -> anyhow::Result<()> {
+        if self.status != status {
+            anyhow::bail!(
+                "{what}: the operator API answered {}: {}",
+                self.status,
+                self.body
+            );
+        }
+        Ok(())
+    }
+
     pub fn code(&self) -> Option<&str> {
         self.body["error"]["code"].as_str()
     }

@@ -10,8 +10,8 @@ use super::client::{Tamper, WireAnswer};
 use super::faults::Delivery;
 use super::model::Expected;
 use super::player::{PendingResend, SimPlayer};
+use super::provider::SimProvider;
 use super::scenario::{Action, Op, Step};
-use super::setup::SimProvider;
 use super::statement::BookLine;
 use super::Run;
 

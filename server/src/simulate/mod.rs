@@ -13,6 +13,7 @@ pub mod faults;
 mod model;
 mod pacer;
 mod player;
+mod provider;
 pub mod report;
 mod scenario;
 mod setup;
@@ -32,8 +33,8 @@ pub use report::{Report, StatementResult};
 
 use client::OperatorClient;
 use pacer::Pacer;
+use provider::SimProvider;
 use report::Tally;
-use setup::SimProvider;
 
 /// Players provisioned at once.
 const PROVISIONING_CONCURRENCY: usize = 8;
@@ -85,7 +86,7 @@ pub async fn run_until(
     join_all_logged(&mut helpers).await;
     if run.config.statement_every.is_some() {
         for provider in &run.providers {
-            statement::send_statement(
+            provider::send_statement(
                 provider,
                 &run.tally,
                 run.config.faults.statement_discrepancies,
@@ -143,7 +144,7 @@ async fn statements(run: Arc<Run>, index: usize, mut stop: watch::Receiver<bool>
         }
         let full = provider.book().len() >= statement::MAX_BOOK_LINES;
         if full || tokio::time::Instant::now() >= due {
-            statement::send_statement(
+            provider::send_statement(
                 provider,
                 &run.tally,
                 run.config.faults.statement_discrepancies,

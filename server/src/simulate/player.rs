@@ -143,7 +143,8 @@ impl SimPlayer {
 
     async fn renew_sessions(&mut self, run: &Run) {
         for (index, provider) in run.providers.iter().enumerate() {
-            match super::setup::open_session(&run.operator, &self.id, provider, &run.tally).await {
+            match super::provider::open_session(&run.operator, &self.id, provider, &run.tally).await
+            {
                 Ok(token) => self.seats[index].session_token = token,
                 Err(error) => run.tally.difference(format!("{}: {error:#}", self.id)),
             }
@@ -178,7 +179,7 @@ impl SimPlayer {
     pub async fn deposit(&mut self, operator: &OperatorClient, amount_minor: i64, tally: &Tally) {
         self.deposits += 1;
         let adjustment_id = format!("{}-deposit{}", self.id, self.deposits);
-        let body = super::setup::credit(&adjustment_id, amount_minor, self.currency, self.scale);
+        let body = credit(&adjustment_id, amount_minor, self.currency, self.scale);
         self.model.adjust(amount_minor);
         for attempt in 0..CASHIER_ATTEMPTS {
             let answer = operator.adjust(&self.id, &body).await;
@@ -243,4 +244,19 @@ impl SimPlayer {
             self.resend(run, resend).await;
         }
     }
+}
+
+/// A cashier credit body (docs/API.md, "Operator API").
+pub fn credit(
+    adjustment_id: &str,
+    amount_minor: i64,
+    currency: &str,
+    scale: u32,
+) -> serde_json::Value {
+    json!({
+        "adjustment_id": adjustment_id,
+        "direction": "CREDIT",
+        "amount": { "value": amount_minor.to_string(), "currency": currency, "scale": scale },
+        "reason": "simulated deposit",
+    })
 }

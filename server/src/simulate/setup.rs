@@ -2,16 +2,14 @@
 //! their keys, the players with their deposits and a session at every provider. Ids carry
 //! the run tag, so runs against the same wallet never share a provider, player or
 //! transaction.
-use std::sync::{Mutex, MutexGuard};
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
-use serde_json::json;
 
-use super::client::{OperatorClient, ProviderKey, WalletClient, WireAnswer};
+use super::client::{OperatorClient, ProviderKey, WalletClient};
 use super::config::SimConfig;
 use super::player::{Seat, SimPlayer};
+use super::provider::{self, SimProvider};
 use super::report::Tally;
 use super::statement::StatementBook;
 
@@ -27,27 +25,6 @@ pub const MAX_PROVIDERS: usize = PROVIDERS.len();
 
 /// (code, scale) of the players' currencies; most play in euros.
 const CURRENCIES: [(&str, u32); 4] = [("EUR", 2), ("EUR", 2), ("USD", 2), ("JPY", 0)];
-/// Sessions last a day (the demo runs longer and renews them).
-pub const SESSION_TTL_SECONDS: u64 = 86_400;
-
-/// A game provider played by the simulator.
-pub struct SimProvider {
-    pub id: String,
-    pub game_id: String,
-    pub wallet: WalletClient,
-    /// Operations hold it shared; a statement holds it exclusively, so the period it
-    /// reports has no request of this provider in flight.
-    pub gate: tokio::sync::RwLock<()>,
-    book: Mutex<StatementBook>,
-}
-
-impl SimProvider {
-    pub fn book(&self) -> MutexGuard<'_, StatementBook> {
-        self.book
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// A seed for one stream of choices (a player, a provider's statements), so each stream
 /// is the same for the same run seed however the streams interleave.
@@ -90,18 +67,18 @@ pub async fn providers(
             .await
             .context("register a provider")?;
         tally.operator_request();
-        expect_status(&answer, 200, "register a provider")?;
-        providers.push(SimProvider {
-            game_id: format!("{slug}-slots"),
-            wallet: WalletClient::new(http.clone(), &config.target, key),
-            gate: tokio::sync::RwLock::new(()),
-            book: Mutex::new(StatementBook::new(
-                &id,
-                stream_seed(config.seed, STATEMENT_STREAMS + index as u64),
-                config.statement_every.is_some(),
-            )),
+        answer.expect(200, "register a provider")?;
+        let book = StatementBook::new(
+            &id,
+            stream_seed(config.seed, STATEMENT_STREAMS + index as u64),
+            config.statement_every.is_some(),
+        );
+        providers.push(SimProvider::new(
             id,
-        });
+            format!("{slug}-slots"),
+            WalletClient::new(http.clone(), &config.target, key),
+            book,
+        ));
     }
     Ok(providers)
 }
@@ -122,10 +99,10 @@ pub async fn player(
     let (currency, scale) = CURRENCIES[rng.gen_range(0..CURRENCIES.len())];
     let answer = operator.put_player(&id, currency).await?;
     tally.operator_request();
-    expect_status(&answer, 200, "create a player")?;
+    answer.expect(200, "create a player")?;
     let mut seats = Vec::with_capacity(providers.len());
     for provider in providers {
-        let session_token = open_session(operator, &id, provider, tally).await?;
+        let session_token = provider::open_session(operator, &id, provider, tally).await?;
         seats.push(Seat {
             game_id: provider.game_id.clone(),
             session_token,
@@ -135,53 +112,4 @@ pub async fn player(
     let mut player = SimPlayer::new(id, currency, scale, seats, rng);
     player.deposit(operator, deposit_minor, tally).await;
     Ok(player)
-}
-
-/// A new session for the player at the provider's game; it supersedes older ones.
-pub async fn open_session(
-    operator: &OperatorClient,
-    player_id: &str,
-    provider: &SimProvider,
-    tally: &Tally,
-) -> anyhow::Result<String> {
-    let answer = operator
-        .open_session(
-            player_id,
-            &provider.id,
-            &provider.game_id,
-            SESSION_TTL_SECONDS,
-        )
-        .await?;
-    tally.operator_request();
-    expect_status(&answer, 201, "open a session")?;
-    answer.body["session_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("a session without session_token")
-}
-
-fn expect_status(answer: &WireAnswer, status: u16, what: &str) -> anyhow::Result<()> {
-    if answer.status != status {
-        bail!(
-            "{what}: the operator API answered {}: {}",
-            answer.status,
-            answer.body
-        );
-    }
-    Ok(())
-}
-
-/// A cashier credit body (docs/API.md, "Operator API").
-pub fn credit(
-    adjustment_id: &str,
-    amount_minor: i64,
-    currency: &str,
-    scale: u32,
-) -> serde_json::Value {
-    json!({
-        "adjustment_id": adjustment_id,
-        "direction": "CREDIT",
-        "amount": { "value": amount_minor.to_string(), "currency": currency, "scale": scale },
-        "reason": "simulated deposit",
-    })
 }

@@ -4,7 +4,6 @@
 //! discrepancy of each kind, so the simulator knows exactly which findings the wallet must
 //! report.
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
@@ -12,13 +11,6 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
-use super::client::{Tamper, WireAnswer};
-use super::report::{StatementResult, Tally};
-use super::setup::SimProvider;
-
-const REPORTS_PATH: &str = "/wallet/v1/reconciliation/reports";
-/// Upload attempts (the same report id, so a retry is safe) before giving up.
-const UPLOAD_ATTEMPTS: usize = 5;
 /// The contract allows 100,000 rows per statement; the simulator stays well below.
 pub const MAX_BOOK_LINES: usize = 50_000;
 
@@ -216,109 +208,6 @@ impl Statement {
     pub fn injected(&self) -> impl Iterator<Item = &str> {
         self.expected.iter().map(|(kind, _)| kind.as_str())
     }
-}
-
-/// Closes the provider's period and uploads its statement. Holds the provider's gate
-/// exclusively: no request of this provider is in flight, so the book is the whole truth
-/// of the period and no bet changes state before the wallet has compared.
-pub async fn send_statement(provider: &SimProvider, tally: &Tally, inject: bool) {
-    let _quiet = provider.gate.write().await;
-    let statement = provider.book().take_statement(inject);
-    let Some(statement) = statement else {
-        return;
-    };
-    for kind in statement.injected() {
-        tally.fault(fault_name(kind));
-    }
-    let answer = upload(provider, tally, &statement.body()).await;
-    tally.statement(compare(provider, &statement, answer));
-    // The next commit must carry a later millisecond than this period's end.
-    tokio::time::sleep(Duration::from_millis(2)).await;
-}
-
-fn fault_name(kind: &str) -> &'static str {
-    match kind {
-        "STATE_MISMATCH" => "statement_state_mismatch",
-        "AMOUNT_MISMATCH" => "statement_amount_mismatch",
-        "MISSING_AT_PROVIDER" => "statement_missing_at_provider",
-        _ => "statement_missing_in_wallet",
-    }
-}
-
-async fn upload(provider: &SimProvider, tally: &Tally, body: &[u8]) -> Result<WireAnswer, String> {
-    let mut last_error = String::new();
-    for attempt in 0..UPLOAD_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-        }
-        match provider.wallet.post(REPORTS_PATH, body, Tamper::None).await {
-            Ok(answer) if answer.is_retryable_failure() => {
-                tally.request(Some(&answer));
-                last_error = format!("{} {}", answer.status, answer.body);
-            }
-            Ok(answer) => {
-                tally.request(Some(&answer));
-                return Ok(answer);
-            }
-            Err(error) => {
-                tally.request(None);
-                last_error = error.to_string();
-            }
-        }
-    }
-    Err(format!(
-        "no answer after {UPLOAD_ATTEMPTS} attempts: {last_error}"
-    ))
-}
-
-fn compare(
-    provider: &SimProvider,
-    statement: &Statement,
-    answer: Result<WireAnswer, String>,
-) -> StatementResult {
-    let mut result = StatementResult {
-        provider_id: provider.id.clone(),
-        report_id: statement.report_id.clone(),
-        lines: statement.lines.len(),
-        expected: statement.expected.clone(),
-        reported: Vec::new(),
-        matched_expected: statement.matched_expected,
-        matched_reported: -1,
-        error: None,
-    };
-    match answer {
-        Ok(answer) if answer.status == 200 && answer.signature_valid == Some(true) => {
-            result.reported = findings(&answer.body);
-            result.matched_reported = answer.body["matched"].as_i64().unwrap_or(-1);
-        }
-        Ok(answer) => {
-            result.error = Some(format!(
-                "answered {} (signature valid: {:?}): {}",
-                answer.status, answer.signature_valid, answer.body
-            ));
-        }
-        Err(error) => result.error = Some(error),
-    }
-    result
-}
-
-/// `(kind, transaction_id)` of each reported discrepancy, sorted.
-fn findings(body: &Value) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = body["discrepancies"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|d| {
-                    (
-                        d["kind"].as_str().unwrap_or_default().to_owned(),
-                        d["transaction_id"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
 }
 
 #[cfg(test)]

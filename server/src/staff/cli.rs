@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use app::model::Role;
 
+use super::password;
 use super::users::{self, Actor, StaffUser, UserAdminError};
 use crate::db::{DatabaseSettings, Store};
 
@@ -178,7 +179,7 @@ async fn execute(
 /// A generated password, or the first line of standard input.
 fn password(from_stdin: bool) -> Result<(String, bool), UserAdminError> {
     if !from_stdin {
-        return Ok((users::generate_password(), true));
+        return Ok((password::generate_password(), true));
     }
     if std::io::stdin().is_terminal() {
         // Typed at a terminal the password would be echoed, and kept in its scrollback.

@@ -13,7 +13,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use app::model::Viewer;
 
 use super::config::StaffConfig;
-use super::session_store::DbSessionStore;
+use super::session_store::{DbSessionStore, USER_ID_KEY};
 use crate::db::Store;
 
 /// The session cookie's name over plain http (local use).
@@ -22,8 +22,6 @@ pub const SESSION_COOKIE: &str = "oncewallet_session";
 /// is `Secure`, has `Path=/` and names no domain, so neither a sibling subdomain nor a
 /// plain-http page can plant or overwrite it.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-oncewallet_session";
-/// The signed-in user's id (`i64`). The store also copies it into `staff_sessions.user_id`.
-pub const USER_ID_KEY: &str = "staff.user_id";
 /// When the user signed in, Unix seconds: the absolute limit counts from here.
 pub const LOGIN_AT_KEY: &str = "staff.login_at";
 /// When the session last served a request, Unix seconds (to the minute).

@@ -16,6 +16,10 @@ use crate::db::entities::staff_session;
 use crate::db::Store;
 use crate::error::ServiceError;
 
+/// The signed-in user's id (`i64`) in a session's data; the store copies it into
+/// `staff_sessions.user_id`, so that a user's sessions can be listed and ended.
+pub const USER_ID_KEY: &str = "staff.user_id";
+
 /// How often expired sessions are deleted. Expired rows are already ignored when loading,
 /// so this only keeps the table small.
 const CLEANUP_PERIOD: Duration = Duration::from_secs(10 * 60);
@@ -86,7 +90,7 @@ impl Row {
             expiry_date: to_chrono(record.expiry_date),
             user_id: record
                 .data
-                .get(super::session::USER_ID_KEY)
+                .get(USER_ID_KEY)
                 .and_then(serde_json::Value::as_i64),
         })
     }

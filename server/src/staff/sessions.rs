@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 
 use app::model::Role;
 
-use super::session::{ADDRESS_KEY, LOGIN_AT_KEY, SEEN_AT_KEY, USER_ID_KEY};
+use super::session::{ADDRESS_KEY, LOGIN_AT_KEY, SEEN_AT_KEY};
+use super::session_store::USER_ID_KEY;
 use super::users::{lock_admins_and_check, record, run, Actor, UserAdminError};
 use crate::db::entities::{staff_session, staff_user};
 use crate::db::Store;

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use app::model::{Role, Viewer};
 
-use super::password::{self, Password, PasswordError};
+use super::password::{self, generate_password, Password, PasswordError};
 use super::session_store::DbSessionStore;
 use crate::audit;
 use crate::db::entities::staff_user;
@@ -24,10 +24,6 @@ use crate::error::ServiceError;
 
 /// The username of the admin created at first start.
 pub const FIRST_ADMIN: &str = "admin";
-/// How many characters a generated password has.
-pub const GENERATED_PASSWORD_CHARS: usize = 20;
-/// No letters or digits that read alike (0/O, 1/l/I).
-const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=64;
 /// `staff_audit.subject_type` of user actions.
 const SUBJECT: &str = "staff_user";
@@ -156,21 +152,6 @@ pub fn parse_username(text: &str) -> Result<String, UserAdminError> {
     } else {
         Err(UserAdminError::InvalidUsername)
     }
-}
-
-/// A random password of [`GENERATED_PASSWORD_CHARS`] characters (about 117 bits).
-pub fn generate_password() -> String {
-    use rand::seq::SliceRandom;
-    let mut rng = rand::thread_rng();
-    (0..GENERATED_PASSWORD_CHARS)
-        .map(|_| {
-            char::from(
-                *PASSWORD_ALPHABET
-                    .choose(&mut rng)
-                    .expect("non-empty alphabet"),
-            )
-        })
-        .collect()
 }
 
 fn view(row: staff_user::Model) -> Result<StaffUser, UserAdminError> {
@@ -758,13 +739,5 @@ mod tests {
         assert!(parse_username("alice smith").is_err());
         assert!(parse_username("<script>").is_err());
         assert!(parse_username(&"a".repeat(65)).is_err());
-    }
-
-    #[test]
-    fn generated_passwords_are_long_and_differ() {
-        let one = generate_password();
-        assert_eq!(one.chars().count(), GENERATED_PASSWORD_CHARS);
-        assert!(one.bytes().all(|b| PASSWORD_ALPHABET.contains(&b)));
-        assert_ne!(one, generate_password());
     }
 }

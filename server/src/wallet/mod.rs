@@ -4,5 +4,6 @@
 pub mod keys;
 pub mod lookups;
 pub mod operations;
+pub mod rate_limit;
 pub mod signing;
 pub mod wire;
