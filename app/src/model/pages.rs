@@ -41,9 +41,10 @@ impl Window {
     }
 }
 
-/// Attempts of a span by outcome class.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Totals {
+/// Attempts by outcome class: what the attempt log's counters hold (the server sums them
+/// in this type too) and what the overview shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcomes {
     pub attempts: i64,
     pub first: i64,
     pub replays: i64,
@@ -51,12 +52,11 @@ pub struct Totals {
     pub declined: i64,
     pub rejected: i64,
     pub errors: i64,
+    /// Answers with a 5xx status, whatever their outcome class.
     pub status_5xx: i64,
-    pub latency_ms_p50: Option<i64>,
-    pub latency_ms_p99: Option<i64>,
 }
 
-impl Totals {
+impl Outcomes {
     /// Replays per attempt, 0 when there were none.
     pub fn replay_rate(&self) -> f64 {
         if self.attempts == 0 {
@@ -65,6 +65,26 @@ impl Totals {
             self.replays as f64 / self.attempts as f64
         }
     }
+
+    /// Adds another span's attempts to these.
+    pub fn add(&mut self, other: &Outcomes) {
+        self.attempts += other.attempts;
+        self.first += other.first;
+        self.replays += other.replays;
+        self.conflicts += other.conflicts;
+        self.declined += other.declined;
+        self.rejected += other.rejected;
+        self.errors += other.errors;
+        self.status_5xx += other.status_5xx;
+    }
+}
+
+/// Attempts of a span by outcome class, with their latency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub outcomes: Outcomes,
+    pub latency_ms_p50: Option<i64>,
+    pub latency_ms_p99: Option<i64>,
 }
 
 /// One minute of the charts.

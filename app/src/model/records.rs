@@ -254,12 +254,14 @@ pub struct DeadEventRow {
     pub last_error: Option<String>,
 }
 
-/// Whether a player may bet: a blocked player's wins, rollbacks and round closes still
-/// settle.
+/// Whether a player may bet. The server's money path and operator API use this type too,
+/// so the pages, the APIs and the database spell it the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PlayerStatus {
     Active,
+    /// Bets are refused; wins, rollbacks and round closes still settle.
     Blocked,
 }
 
@@ -279,8 +281,9 @@ impl PlayerStatus {
     }
 }
 
-/// Where a reconciliation finding stands.
+/// Where a reconciliation finding stands (the operator API filters its list by it too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FindingStatus {
     Open,

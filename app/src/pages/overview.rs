@@ -34,7 +34,7 @@ pub fn OverviewPage() -> impl IntoView {
 #[component]
 fn OverviewBody(overview: Overview) -> impl IntoView {
     let totals = overview.totals.clone();
-    let per_minute = totals.attempts as f64 / overview.window.minutes() as f64;
+    let per_minute = totals.outcomes.attempts as f64 / overview.window.minutes() as f64;
     view! {
         <Filters overview=overview.clone()/>
         <p class="muted">
@@ -43,16 +43,16 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
         </p>
         <section class="cards" data-testid="overview-cards">
             <Card label="Requests / min" value=format!("{per_minute:.1}")/>
-            <Card label="First executions" value=totals.first.to_string()/>
+            <Card label="First executions" value=totals.outcomes.first.to_string()/>
             <Card
                 label="Duplicate requests"
-                value=format!("{} ({:.1} %)", totals.replays, totals.replay_rate() * 100.0)
+                value=format!("{} ({:.1} %)", totals.outcomes.replays, totals.outcomes.replay_rate() * 100.0)
                 testid="duplicates"
             />
             <Card label="Double charges prevented" value=money_list(&overview.double_charges_prevented) testid="prevented"/>
-            <Card label="Conflicts" value=totals.conflicts.to_string()/>
-            <Card label="Declines" value=totals.declined.to_string()/>
-            <Card label="5xx" value=totals.status_5xx.to_string()/>
+            <Card label="Conflicts" value=totals.outcomes.conflicts.to_string()/>
+            <Card label="Declines" value=totals.outcomes.declined.to_string()/>
+            <Card label="5xx" value=totals.outcomes.status_5xx.to_string()/>
             <Card label="Latency p50 / p99" value=latency(&totals)/>
             <Card label="Pending rollbacks" value=overview.open_pending_rollbacks.to_string() href="/pending"/>
             <Card label="Open discrepancies" value=overview.open_discrepancies.to_string() href="/reconciliation?status=OPEN"/>
@@ -158,7 +158,7 @@ fn Charts(series: Vec<MinutePoint>, start_s: i64, minutes: i64) -> impl IntoView
     let outcomes = series
         .iter()
         .map(|point| {
-            let t = &point.totals;
+            let t = &point.totals.outcomes;
             let refused = t.declined + t.conflicts;
             let failed = t.rejected + t.errors;
             Bar {
@@ -264,12 +264,16 @@ fn Codes(overview: Overview) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Outcomes;
 
     fn point(minute_s: i64, attempts: i64) -> MinutePoint {
         MinutePoint {
             minute_s,
             totals: Totals {
-                attempts,
+                outcomes: Outcomes {
+                    attempts,
+                    ..Outcomes::default()
+                },
                 ..Totals::default()
             },
         }
@@ -284,7 +288,7 @@ mod tests {
 
         let minutes: Vec<i64> = drawn.iter().map(|p| p.minute_s).collect();
         assert_eq!(minutes, [120, 180, 240, 300]);
-        let attempts: Vec<i64> = drawn.iter().map(|p| p.totals.attempts).collect();
+        let attempts: Vec<i64> = drawn.iter().map(|p| p.totals.outcomes.attempts).collect();
         assert_eq!(attempts, [0, 2, 0, 5]);
         assert_eq!(every_minute(&[], 0, 1440).len(), 1440);
     }

@@ -9,19 +9,12 @@ use super::counters::BUCKET_COLUMNS;
 use super::Outcome;
 use crate::db::entities::attempt_counter::{Column, Entity};
 use crate::telemetry::metrics::LATENCY_BOUNDS_MS;
+pub use app::model::Outcomes;
 
 /// Attempts of some span, by outcome, with their latency histogram.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
-    pub attempts: i64,
-    pub first: i64,
-    pub replays: i64,
-    pub conflicts: i64,
-    pub declined: i64,
-    pub rejected: i64,
-    pub errors: i64,
-    /// Answers with a 5xx status, whatever their outcome class.
-    pub status_5xx: i64,
+    pub outcomes: Outcomes,
     pub latency_ms_sum: i64,
     pub latency_ms_max: i64,
     /// Counts per bucket of [`LATENCY_BOUNDS_MS`], then the open bucket.
@@ -29,11 +22,6 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// Replays per attempt, 0 when there were none.
-    pub fn replay_rate(&self) -> f64 {
-        ratio(self.replays, self.attempts)
-    }
-
     pub fn latency_ms_p50(&self) -> Option<i64> {
         percentile_ms(&self.latency_buckets, self.latency_ms_max, 0.50)
     }
@@ -44,27 +32,12 @@ impl Totals {
 
     /// Adds another span's attempts to this one.
     pub fn add(&mut self, other: &Totals) {
-        self.attempts += other.attempts;
-        self.first += other.first;
-        self.replays += other.replays;
-        self.conflicts += other.conflicts;
-        self.declined += other.declined;
-        self.rejected += other.rejected;
-        self.errors += other.errors;
-        self.status_5xx += other.status_5xx;
+        self.outcomes.add(&other.outcomes);
         self.latency_ms_sum = self.latency_ms_sum.saturating_add(other.latency_ms_sum);
         self.latency_ms_max = self.latency_ms_max.max(other.latency_ms_max);
         for (sum, count) in self.latency_buckets.iter_mut().zip(other.latency_buckets) {
             *sum += count;
         }
-    }
-}
-
-fn ratio(part: i64, whole: i64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
     }
 }
 
@@ -240,14 +213,16 @@ fn minute_point(row: &QueryResult) -> Result<MinutePoint, DbErr> {
     Ok(MinutePoint {
         minute: DateTime::from_timestamp(minute_unix_s, 0).unwrap_or_default(),
         totals: Totals {
-            attempts: get("attempts")?,
-            first: get("first")?,
-            replays: get("replays")?,
-            conflicts: get("conflicts")?,
-            declined: get("declined")?,
-            rejected: get("rejected")?,
-            errors: get("errors")?,
-            status_5xx: get("status_5xx")?,
+            outcomes: Outcomes {
+                attempts: get("attempts")?,
+                first: get("first")?,
+                replays: get("replays")?,
+                conflicts: get("conflicts")?,
+                declined: get("declined")?,
+                rejected: get("rejected")?,
+                errors: get("errors")?,
+                status_5xx: get("status_5xx")?,
+            },
             latency_ms_sum: get("latency_ms_sum")?,
             latency_ms_max: get("latency_ms_max")?,
             latency_buckets,

@@ -84,7 +84,7 @@ fn minutes_with_traffic(
     series
         .iter()
         .filter(|point| (since.timestamp()..end_s).contains(&point.minute.timestamp()))
-        .filter(|point| point.totals.attempts > 0)
+        .filter(|point| point.totals.outcomes.attempts > 0)
         .map(|point| view::MinutePoint {
             minute_s: point.minute.timestamp(),
             totals: totals(&point.totals),
@@ -94,14 +94,7 @@ fn minutes_with_traffic(
 
 fn totals(totals: &Totals) -> view::Totals {
     view::Totals {
-        attempts: totals.attempts,
-        first: totals.first,
-        replays: totals.replays,
-        conflicts: totals.conflicts,
-        declined: totals.declined,
-        rejected: totals.rejected,
-        errors: totals.errors,
-        status_5xx: totals.status_5xx,
+        outcomes: totals.outcomes,
         latency_ms_p50: percentile_ms(&totals.latency_buckets, totals.latency_ms_max, 0.50),
         latency_ms_p99: percentile_ms(&totals.latency_buckets, totals.latency_ms_max, 0.99),
     }

@@ -40,10 +40,10 @@ pub async fn list(state: &AppState) -> ConsoleResult<ProviderList> {
                     last_used_at: key.last_used_at,
                 })
                 .collect(),
-            first: day.first,
-            replays: day.replays,
-            declined: day.declined + day.conflicts,
-            failed: day.rejected + day.errors,
+            first: day.outcomes.first,
+            replays: day.outcomes.replays,
+            declined: day.outcomes.declined + day.outcomes.conflicts,
+            failed: day.outcomes.rejected + day.outcomes.errors,
         });
     }
     Ok(ProviderList { rows })

@@ -6,4 +6,4 @@ mod states;
 
 pub use ids::{GameId, IdError, KeyId, PlayerId, ProviderId, RoundId, TransactionId, WebhookId};
 pub use money::{AmountError, Currency, CurrencyTable, MinorUnits, Money, WireMoney, MAX_MINOR};
-pub use states::{OpType, PlayerStatus, RoundState, TxState, UnknownValue};
+pub use states::{player_status, OpType, PlayerStatus, RoundState, TxState, UnknownValue};

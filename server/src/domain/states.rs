@@ -118,26 +118,11 @@ impl RoundState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlayerStatus {
-    Active,
-    /// Takes no bets; wins, rollbacks and closes still settle what happened.
-    Blocked,
-}
+/// Whether a player may bet: one type with the console's pages (`app::model`), which show
+/// and change it.
+pub use app::model::PlayerStatus;
 
-impl PlayerStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlayerStatus::Active => "ACTIVE",
-            PlayerStatus::Blocked => "BLOCKED",
-        }
-    }
-
-    pub fn parse(value: &str) -> Result<PlayerStatus, UnknownValue> {
-        match value {
-            "ACTIVE" => Ok(PlayerStatus::Active),
-            "BLOCKED" => Ok(PlayerStatus::Blocked),
-            other => Err(unknown("player status", other)),
-        }
-    }
+/// A stored player status.
+pub fn player_status(value: &str) -> Result<PlayerStatus, UnknownValue> {
+    PlayerStatus::parse(value).ok_or_else(|| unknown("player status", value))
 }

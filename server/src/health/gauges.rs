@@ -8,19 +8,11 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Mutex;
 
-use crate::db::entities::{discrepancy, reconciliation_run as run, wallet_transaction as wtx};
 use crate::db::Store;
-use crate::reconcile::PENDING_ROLLBACK;
-
-/// The statuses of a finding nobody has resolved (an index on `(status, kind)` serves them).
-const UNRESOLVED: [&str; 2] = ["OPEN", "ACKNOWLEDGED"];
+use crate::reconcile::standing::Standing;
 
 /// Scrapes within this long of the last read get its figures again: a scraper (or several)
 /// cannot turn `/metrics` into a load on the database.
@@ -101,7 +93,8 @@ impl Gauges {
         out.0
     }
 
-    fn render_state(&self, state: &DbFigures, out: &mut Text) {
+    fn render_state(&self, figures: &DbFigures, out: &mut Text) {
+        let state = &figures.reconcile;
         let findings: Vec<Sample> = state
             .findings
             .iter()
@@ -157,7 +150,7 @@ impl Gauges {
             "1 when the newest finished reconciliation run failed (the server's log says why).",
             &[(vec![], if state.last_failed { 1.0 } else { 0.0 })],
         );
-        Self::render_webhooks(state, out);
+        Self::render_webhooks(figures, out);
         if let Some(last) = &state.last_run {
             out.gauge(
                 "oncewallet_reconciliation_last_finished_timestamp_seconds",
@@ -250,77 +243,15 @@ impl Gauges {
 /// The database's side of the gauges, read in one go.
 #[derive(Debug, Default)]
 struct DbFigures {
-    /// `(kind, severity, count)` of the findings not resolved.
-    findings: Vec<(String, String, i64)>,
-    pending_rollbacks: u64,
-    oldest_pending_age: chrono::Duration,
-    /// The last finished run, one that succeeded.
-    last_run: Option<LastRun>,
-    /// Whether the newest finished run failed.
-    last_failed: bool,
+    reconcile: Standing,
     /// Every webhook subscription: id, enabled, delivery stats.
     webhooks: Vec<(String, bool, crate::events::webhooks::DeliveryStats)>,
 }
 
-#[derive(Debug)]
-struct LastRun {
-    finished_at: DateTime<Utc>,
-    duration_ms: i64,
-    critical_open: i64,
-}
-
 impl DbFigures {
     async fn read(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<DbFigures, DbErr> {
-        let findings = discrepancy::Entity::find()
-            .select_only()
-            .column(discrepancy::Column::Kind)
-            .column(discrepancy::Column::Severity)
-            .column_as(Expr::col(discrepancy::Column::Id).count(), "count")
-            .filter(discrepancy::Column::Status.is_in(UNRESOLVED))
-            .group_by(discrepancy::Column::Kind)
-            .group_by(discrepancy::Column::Severity)
-            .order_by_asc(discrepancy::Column::Kind)
-            .order_by_asc(discrepancy::Column::Severity)
-            .into_tuple::<(String, String, i64)>()
-            .all(db)
-            .await?;
-        let pending: Vec<String> = discrepancy::Entity::find()
-            .select_only()
-            .column(discrepancy::Column::Details)
-            .filter(discrepancy::Column::Status.is_in(UNRESOLVED))
-            .filter(discrepancy::Column::Kind.eq(PENDING_ROLLBACK))
-            .into_tuple()
-            .all(db)
-            .await?;
-        let finished = run::Entity::find()
-            .filter(run::Column::FinishedAt.is_not_null())
-            .order_by_desc(run::Column::Id);
-        let last_failed = finished
-            .clone()
-            .one(db)
-            .await?
-            .is_some_and(|run| run.trail_pass.is_none());
-        // A run that failed is closed with its finish time and nothing else; only a run
-        // that got to the end wrote its pass.
-        let last_run = finished
-            .filter(run::Column::TrailPass.is_not_null())
-            .one(db)
-            .await?
-            .and_then(|run| {
-                Some(LastRun {
-                    finished_at: run.finished_at?,
-                    duration_ms: run.duration_ms,
-                    critical_open: run.critical_open,
-                })
-            });
         Ok(DbFigures {
-            findings,
-            pending_rollbacks: pending.len() as u64,
-            oldest_pending_age: oldest_bet(db, &pending)
-                .await?
-                .map_or(chrono::Duration::zero(), |since| now - since),
-            last_run,
-            last_failed,
+            reconcile: Standing::read(db, now).await?,
             webhooks: crate::events::webhooks::list(db)
                 .await
                 .map_err(|e| DbErr::Custom(e.to_string()))?
@@ -329,32 +260,6 @@ impl DbFigures {
                 .collect(),
         })
     }
-}
-
-/// When the oldest bet of these pending-rollback findings (their `details`) was placed.
-/// Transactions are numbered as they are written (SQLite: after the largest id, under
-/// the write lock; PostgreSQL: from a sequence), so the smallest id is the oldest bet: one
-/// lookup by primary key, however many are pending.
-async fn oldest_bet(
-    db: &impl ConnectionTrait,
-    details: &[String],
-) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let oldest = details
-        .iter()
-        .filter_map(|details| {
-            serde_json::from_str::<serde_json::Value>(details).ok()?["wallet_transaction_id"]
-                .as_i64()
-        })
-        .min();
-    let Some(id) = oldest else {
-        return Ok(None);
-    };
-    wtx::Entity::find_by_id(id)
-        .select_only()
-        .column(wtx::Column::CreatedAt)
-        .into_tuple()
-        .one(db)
-        .await
 }
 
 fn seconds(duration: chrono::Duration) -> f64 {

@@ -10,7 +10,7 @@ use super::model::{KeyRow, Player, Round, Session, Tombstone};
 use super::state::{round_key, BatchState, Needs, RoundKey};
 use crate::db::sql::{renumber, Sql};
 use crate::db::sqlite_sync;
-use crate::domain::{OpType, PlayerStatus, RoundState, TxState};
+use crate::domain::{player_status, OpType, RoundState, TxState};
 use crate::error::ServiceError;
 use crate::idempotency::AnswerColumns;
 
@@ -30,7 +30,7 @@ pub async fn load(
         let player = Player {
             id: row.try_get("", "id")?,
             currency: row.try_get("", "currency")?,
-            status: PlayerStatus::parse(&row.try_get::<String>("", "status")?)?,
+            status: player_status(&row.try_get::<String>("", "status")?)?,
             balance_minor: row.try_get("", "balance_minor")?,
             ledger_head: row.try_get("", "ledger_head")?,
             loaded_balance_minor: row.try_get("", "balance_minor")?,
@@ -74,7 +74,7 @@ pub fn load_sqlite(
             let player = Player {
                 id,
                 currency,
-                status: PlayerStatus::parse(&status)?,
+                status: player_status(&status)?,
                 balance_minor,
                 ledger_head,
                 loaded_balance_minor: balance_minor,

@@ -4,22 +4,7 @@ use utoipa::ToSchema;
 
 use crate::domain::WireMoney;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PlayerStatus {
-    Active,
-    /// Bets are refused; wins, rollbacks and round closes still settle.
-    Blocked,
-}
-
-impl PlayerStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlayerStatus::Active => "ACTIVE",
-            PlayerStatus::Blocked => "BLOCKED",
-        }
-    }
-}
+pub use crate::domain::PlayerStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

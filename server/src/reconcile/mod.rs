@@ -11,6 +11,7 @@ pub mod matching;
 pub mod pass;
 pub mod runs;
 mod sql;
+pub mod standing;
 pub mod statement;
 mod trail_check;
 pub mod wire;

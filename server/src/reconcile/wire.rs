@@ -41,14 +41,8 @@ pub struct RunRequest {
     pub full: bool,
 }
 
-/// A finding's status, as the list filters it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FindingStatus {
-    Open,
-    Acknowledged,
-    Resolved,
-}
+/// A finding's status, as the list filters it: one type with the console's pages.
+pub use app::model::FindingStatus;
 
 /// `GET /operator/v1/discrepancies`
 #[derive(Debug, Serialize, ToSchema)]

@@ -281,7 +281,7 @@ async fn the_overview_reports_what_the_log_holds() {
     let view = overview(&app.db, 60, Some(&provider.id), Utc::now())
         .await
         .expect("the overview");
-    let totals = &view.totals;
+    let totals = &view.totals.outcomes;
     assert_eq!(
         (
             totals.attempts,
@@ -303,9 +303,9 @@ async fn the_overview_reports_what_the_log_holds() {
             quote(&provider.id)
         ))
         .await;
-    assert_eq!(totals.latency_ms_max, max_latency_ms);
-    let p50 = totals.latency_ms_p50().expect("a p50 with attempts");
-    let p99 = totals.latency_ms_p99().expect("a p99 with attempts");
+    assert_eq!(view.totals.latency_ms_max, max_latency_ms);
+    let p50 = view.totals.latency_ms_p50().expect("a p50 with attempts");
+    let p99 = view.totals.latency_ms_p99().expect("a p99 with attempts");
     assert!(p50 <= p99 && p99 <= max_latency_ms, "p50 {p50}, p99 {p99}");
 
     // Declines and refusals by code, as the log has them.
@@ -333,7 +333,7 @@ async fn the_overview_reports_what_the_log_holds() {
         replayed,
         vec![("EUR".to_owned(), 2 * traffic.bet_amount_minor + 1_000_000)]
     );
-    let series_attempts: i64 = view.series.iter().map(|p| p.totals.attempts).sum();
+    let series_attempts: i64 = view.series.iter().map(|p| p.totals.outcomes.attempts).sum();
     assert_eq!(series_attempts, 9);
     assert!(view.series.windows(2).all(|w| w[0].minute < w[1].minute));
 
@@ -344,14 +344,14 @@ async fn the_overview_reports_what_the_log_holds() {
     let logged = app
         .query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM attempts")
         .await;
-    assert_eq!(all.totals.attempts, logged);
-    assert!(all.totals.attempts > totals.attempts);
+    assert_eq!(all.totals.outcomes.attempts, logged);
+    assert!(all.totals.outcomes.attempts > totals.attempts);
 
     // A provider without traffic has an empty overview.
     let none = overview(&app.db, 24 * 60, Some("no-such-provider"), Utc::now())
         .await
         .expect("an empty overview");
-    assert_eq!(none.totals.attempts, 0);
+    assert_eq!(none.totals.outcomes.attempts, 0);
     assert!(none.series.is_empty() && none.codes.is_empty());
     assert_eq!(none.totals.latency_ms_p99(), None);
 }
