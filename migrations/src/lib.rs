@@ -20,6 +20,7 @@ mod m20261206_000016_packed_requests;
 mod m20261206_000017_trail_seals;
 mod m20261206_000018_checkpoint_balances;
 mod m20261207_000019_outbox;
+mod m20261207_000020_pam;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_trail_seals::Migration),
             Box::new(m20261206_000018_checkpoint_balances::Migration),
             Box::new(m20261207_000019_outbox::Migration),
+            Box::new(m20261207_000020_pam::Migration),
         ]
     }
 }

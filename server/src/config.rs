@@ -220,6 +220,26 @@ pub struct Settings {
           default_value_t = crate::events::delivery::DEFAULT_FIRST_RETRY.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub webhook_first_retry_ms: u64,
+    /// The PAM API for the Valkyrie aggregator (`/pam/valkyrie`, docs/PAM.md): the bearer
+    /// token Valkyrie sends (its `pam.api_key`); prefer the variable, since flags show in
+    /// the process list [default: the PAM API is off]
+    #[arg(
+        long,
+        env = "WALLET_VALKYRIE_API_KEY",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub valkyrie_api_key: Option<String>,
+    /// The country PAM sessions answer for players whose country the operator API never
+    /// set: ISO 3166-1 alpha-2, upper case
+    #[arg(long, env = "WALLET_DEFAULT_COUNTRY", value_name = "CC",
+          default_value = crate::pam::account::DEFAULT_COUNTRY)]
+    pub default_country: String,
+    /// The language PAM sessions answer for players whose language the operator API never
+    /// set: ISO 639-1
+    #[arg(long, env = "WALLET_DEFAULT_LANGUAGE", value_name = "LL",
+          default_value = crate::pam::account::DEFAULT_LANGUAGE)]
+    pub default_language: String,
     #[command(flatten)]
     pub log: LogSettings,
     #[command(flatten)]
@@ -314,6 +334,16 @@ pub struct Config {
     pub sealing: Option<crate::seal::Sealing>,
     /// Webhook deliveries.
     pub delivery: crate::events::DeliveryConfig,
+    /// The PAM API.
+    pub pam: PamConfig,
+}
+
+/// The PAM API's settings (docs/PAM.md).
+#[derive(Clone, Default)]
+pub struct PamConfig {
+    /// The aggregator's bearer token; the PAM API is off when `None`.
+    pub api_key: Option<String>,
+    pub locale_defaults: crate::pam::account::LocaleDefaults,
 }
 
 impl Config {
@@ -338,6 +368,26 @@ impl Config {
                 )
             })?,
             None => None,
+        };
+        let locale = crate::operator::service::Locale::parse(
+            Some(settings.default_country.clone()),
+            Some(settings.default_language.clone()),
+        )
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "WALLET_DEFAULT_COUNTRY / WALLET_DEFAULT_LANGUAGE: {}",
+                error.message
+            )
+        })?;
+        let pam = PamConfig {
+            api_key: settings
+                .valkyrie_api_key
+                .clone()
+                .filter(|key| !key.trim().is_empty()),
+            locale_defaults: crate::pam::account::LocaleDefaults {
+                country: locale.country.unwrap_or_default(),
+                language: locale.language.unwrap_or_default(),
+            },
         };
         let staff = StaffConfig {
             refund_approval_above: match &settings.staff.refund_approval_above {
@@ -379,6 +429,7 @@ impl Config {
                 dead_after: Duration::from_secs(settings.webhook_dead_after_secs),
                 first_retry: Duration::from_millis(settings.webhook_first_retry_ms),
             },
+            pam,
         })
     }
 
@@ -405,6 +456,7 @@ impl Config {
             wallet_rate_limit: None,
             sealing: None,
             delivery: crate::events::DeliveryConfig::default(),
+            pam: PamConfig::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod money;
 pub mod operator;
+pub mod pam;
 pub mod reconcile;
 pub mod seal;
 pub mod seed;

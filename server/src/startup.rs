@@ -17,6 +17,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
     Router::new()
         .merge(crate::http::wallet::router(state.clone()))
         .merge(crate::http::operator::router(state.clone()))
+        .merge(crate::http::pam::router(state.clone()))
         .merge(crate::http::reconcile::router(state.clone()))
         .merge(crate::http::seal::router(state.clone()))
         .merge(crate::http::webhooks::router(state.clone()))
@@ -109,6 +110,8 @@ impl Application {
             wallet_rate_limit: config.wallet_rate_limit.clone(),
             schedule: config.schedule,
             sealing: config.sealing.clone(),
+            valkyrie_api_key: config.pam.api_key.as_deref().map(Arc::from),
+            locale_defaults: config.pam.locale_defaults.clone(),
         });
         crate::wallet::keys::spawn_usage_writer(state.store.clone(), state.keys.clone());
         let router = router(state, &config);

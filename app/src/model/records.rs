@@ -10,11 +10,16 @@ pub struct AttemptRow {
     pub received_at: String,
     pub latency_ms: i64,
     pub method: String,
+    /// Which API the attempt was sent to: `Wallet API`, `Operator API`, `PAM (Valkyrie)`.
+    pub protocol: String,
     pub endpoint: String,
+    /// The W3C `traceparent` the request came with, if any.
+    pub traceparent: Option<String>,
     pub provider_id: Option<String>,
     pub key_id: Option<String>,
     pub transaction_id: Option<String>,
-    /// `VALID`, `INVALID`, `STALE` or `NONE`.
+    /// `VALID`, `INVALID`, `STALE`, `UNVERIFIED`, `NONE`, or `BEARER` (a PAM call,
+    /// authenticated by the aggregator's token).
     pub signature: String,
     /// `FIRST`, `REPLAY`, `CONFLICT`, `DECLINED`, `REJECTED` or `ERROR`.
     pub outcome: String,

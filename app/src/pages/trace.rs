@@ -142,6 +142,12 @@ pub fn Attempts(attempts: Vec<AttemptDetail>) -> impl IntoView {
                     <td class="num">{row.http_status}</td>
                     <td class="mono">{row.error_code.clone().unwrap_or_default()}</td>
                     <td><Badge text=row.signature.clone()/></td>
+                    <td data-testid="protocol">
+                        {row.protocol.clone()}
+                        {row.traceparent.clone().map(|trace| view! {
+                            <div class="muted mono" title="traceparent">{trace}</div>
+                        })}
+                    </td>
                     <td class="num">{row.latency_ms}</td>
                     <td>
                         <Body label="request" text=attempt.request_body/>
@@ -155,7 +161,7 @@ pub fn Attempts(attempts: Vec<AttemptDetail>) -> impl IntoView {
         <table class="grid">
             <thead><tr>
                 <th>"Received (" <ZoneName/> ")"</th><th>"Request id"</th><th>"Outcome"</th><th>"Status"</th>
-                <th>"Code"</th><th>"Signature"</th><th class="num">"ms"</th><th>"Bodies"</th>
+                <th>"Code"</th><th>"Signature"</th><th>"Protocol"</th><th class="num">"ms"</th><th>"Bodies"</th>
             </tr></thead>
             <tbody>{rows}</tbody>
         </table>

@@ -13,6 +13,16 @@ use super::counters::Tally;
 use super::Outcome;
 use crate::db::entities::attempt;
 
+/// Paths of a protocol that answers in its own words rather than with the key's stored
+/// answer: the PAM (docs/PAM.md). Its attempts keep their answers.
+const OWN_WORDS_PREFIX: &str = "/pam/";
+
+/// Whether an attempt to `endpoint` was answered in its protocol's own words, not with its
+/// key's stored answer.
+pub fn answered_in_own_words(endpoint: &str) -> bool {
+    endpoint.starts_with(OWN_WORDS_PREFIX)
+}
+
 /// Whether an attempt of `outcome` keeps its bodies empty, because they are its key's
 /// first request and answer.
 pub fn bodies_are_the_keys(outcome: &str) -> bool {
@@ -35,14 +45,17 @@ pub fn drop_the_keys_copies(record: &mut attempt::ActiveModel) {
     if outcome == Outcome::Replay.as_str() || bodies_are_the_keys(&outcome) {
         record.fingerprint = Set(None);
     }
+    let own_words = matches!(record.endpoint.try_as_ref(), Some(e) if answered_in_own_words(e));
     if bodies_are_the_keys(&outcome) {
         record.request_body = Set(String::new());
-        record.response_body = Set(String::new());
+        if !own_words {
+            record.response_body = Set(String::new());
+        }
     }
     // A wallet replay's key is found again by (provider, transaction id); the operator's
     // attempts carry no provider, so theirs keep their answers.
     let of_provider = matches!(record.provider_id.try_as_ref(), Some(Some(_)));
-    if outcome == Outcome::Replay.as_str() && of_provider {
+    if outcome == Outcome::Replay.as_str() && of_provider && !own_words {
         record.response_body = Set(String::new());
     }
 }

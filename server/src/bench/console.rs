@@ -54,6 +54,8 @@ pub async fn run(args: &ConsoleArgs) -> anyhow::Result<i32> {
             wallet_rate_limit: None,
             schedule: crate::reconcile::Schedule::default(),
             sealing: None,
+            valkyrie_api_key: None,
+            locale_defaults: Default::default(),
         }),
         demo: false,
         limiter: Arc::new(crate::staff::LoginLimiter::new(Default::default())),

@@ -31,7 +31,9 @@ pub fn attempt_row(model: &attempt::Model) -> AttemptRow {
         received_at: format_time(model.received_at),
         latency_ms: model.latency_ms,
         method: model.method.clone(),
+        protocol: protocol_of(&model.endpoint).to_owned(),
         endpoint: model.endpoint.clone(),
+        traceparent: model.traceparent.clone(),
         provider_id: model.provider_id.clone(),
         key_id: model.key_id.clone(),
         transaction_id: model.transaction_id.clone(),
@@ -39,6 +41,19 @@ pub fn attempt_row(model: &attempt::Model) -> AttemptRow {
         outcome: model.outcome.clone(),
         http_status: model.http_status,
         error_code: model.error_code.clone(),
+    }
+}
+
+/// Which API an attempt was sent to, by its path.
+pub fn protocol_of(endpoint: &str) -> &'static str {
+    if endpoint.starts_with("/pam/valkyrie") {
+        "PAM (Valkyrie)"
+    } else if endpoint.starts_with("/wallet/") {
+        "Wallet API"
+    } else if endpoint.starts_with("/operator/") {
+        "Operator API"
+    } else {
+        "other"
     }
 }
 
@@ -54,7 +69,13 @@ pub fn attempt_detail(
             if model.request_body.is_empty()
                 && crate::attempts::bodies_are_the_keys(&model.outcome) =>
         {
-            (request_of(key), first_body_of(key, currencies))
+            let response = if model.response_body.is_empty() {
+                first_body_of(key, currencies)
+            } else {
+                // A protocol that answers in its own words (the PAM) kept its answer.
+                Cow::Borrowed(model.response_body.as_str())
+            };
+            (request_of(key), response)
         }
         Some(key) => {
             let status = u16::try_from(key.http_status).unwrap_or(500);

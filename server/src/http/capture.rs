@@ -75,6 +75,7 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
         |path| path.as_str().to_owned(),
     );
     let method = request.method().to_string();
+    let traceparent = traceparent(request.headers());
     let limit = read_cap(request.uri().path());
     let (parts, body) = request.into_parts();
     let (request_body, response) = match axum::body::to_bytes(body, limit).await {
@@ -97,7 +98,13 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
     let status = parts.status.as_u16();
     let signature = parts.extensions.get::<SignatureNote>();
     let operation = parts.extensions.get::<OperationNote>();
-    let outcome = operation.map_or_else(|| Outcome::from_status(status), |o| o.outcome);
+    let outcome = operation.map_or_else(
+        || match status {
+            200 if refused_with_200(&response_body) => Outcome::Rejected,
+            _ => Outcome::from_status(status),
+        },
+        |o| o.outcome,
+    );
     let latency = started.elapsed();
     crate::telemetry::metrics::record_request(
         &endpoint,
@@ -133,13 +140,31 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
         }),
         balance_minor: Set(operation.and_then(|o| o.balance.as_ref().map(|b| b.0))),
         balance_currency: Set(operation.and_then(|o| o.balance.as_ref().map(|b| b.1.clone()))),
+        traceparent: Set(traceparent),
     };
     state.attempts.record(record);
     Response::from_parts(parts, Body::from(response_body))
 }
 
+/// The W3C trace context's `traceparent` (`00-<trace id>-<parent id>-<flags>`), kept when
+/// it looks like one: lower-case hex digits and dashes, at most 128 characters.
+fn traceparent(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let plausible = (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-');
+    plausible.then(|| value.to_owned())
+}
+
+/// A refusal the PAM answers with `200` and `"status": "ERROR"` (docs/PAM.md, "Errors").
+fn refused_with_200(body: &[u8]) -> bool {
+    body.starts_with(br#"{"status":"ERROR""#)
+}
+
+/// The error code of an answer: a 4xx or 5xx one's, or a PAM refusal's.
 fn error_code(status: u16, body: &[u8]) -> Option<String> {
-    if status < 400 {
+    if status < 400 && !refused_with_200(body) {
         return None;
     }
     let json: serde_json::Value = serde_json::from_slice(body).ok()?;

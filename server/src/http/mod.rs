@@ -1,12 +1,14 @@
-//! The APIs over HTTP: what the wallet API (`/wallet/v1`) and the operator API
-//! (`/operator/v1`) answer, and how. Each API's routes, authentication and handlers live
+//! The APIs over HTTP: what the wallet API (`/wallet/v1`), the operator API
+//! (`/operator/v1`) and the PAM API for the Valkyrie aggregator (`/pam/valkyrie`) answer,
+//! and how. Each API's routes, authentication and handlers live
 //! here, beside what every handler shares (the state, request ids, the attempt log's
 //! middleware, the error body, JSON parsing, the OpenAPI document); what the handlers call
-//! lives in the feature modules (`wallet`, `operator`, `reconcile`, `seal`, `events`),
+//! lives in the feature modules (`wallet`, `operator`, `pam`, `reconcile`, `seal`, `events`),
 //! which know nothing of HTTP. The console's routes are `dashboard`.
 pub mod capture;
 pub mod openapi;
 pub mod operator;
+pub mod pam;
 pub mod reconcile;
 pub mod request_id;
 pub mod seal;
@@ -135,42 +137,53 @@ pub fn operation_response(
     request_id: &str,
     keyed: &crate::idempotency::KeyedRequest,
 ) -> Response {
-    let mut balance = None;
-    let (mut response, outcome) = match result {
+    let result = result.map_err(ServiceError::into_api);
+    let note = operation_note(&result, keyed);
+    let mut response = match result {
+        Ok(answer) => {
+            let status = answer.http_status;
+            json_text_response(status, answer.into_body(request_id))
+        }
+        Err(error) => error_response(&error, request_id),
+    };
+    response.extensions_mut().insert(note);
+    response
+}
+
+/// What the attempt log records of a keyed operation's answer, whichever protocol carried
+/// it: the key, how the key answered, and a replay's balance.
+pub fn operation_note(
+    result: &Result<Answer, ApiError>,
+    keyed: &crate::idempotency::KeyedRequest,
+) -> OperationNote {
+    let (outcome, balance) = match result {
         Ok(answer) => {
             let outcome = match (answer.replayed, answer.http_status) {
                 (true, _) => Outcome::Replay,
                 (false, 200) => Outcome::First,
                 (false, _) => Outcome::Declined,
             };
-            if answer.replayed {
-                balance = answer
-                    .balance
-                    .as_ref()
-                    .map(|money| (money.minor.get(), money.currency.code().to_owned()));
-            }
-            let status = answer.http_status;
-            (
-                json_text_response(status, answer.into_body(request_id)),
-                outcome,
-            )
+            let balance = answer
+                .balance
+                .as_ref()
+                .filter(|_| answer.replayed)
+                .map(|money| (money.minor.get(), money.currency.code().to_owned()));
+            (outcome, balance)
         }
         Err(error) => {
-            let error = error.into_api();
             let outcome = match error.code {
                 ErrorCode::IdempotencyConflict => Outcome::Conflict,
                 _ if error.status() >= 500 => Outcome::Error,
                 _ => Outcome::Rejected,
             };
-            (error_response(&error, request_id), outcome)
+            (outcome, None)
         }
     };
-    response.extensions_mut().insert(OperationNote {
+    OperationNote {
         transaction_id: keyed.transaction_id.as_str().to_owned(),
         fingerprint: keyed.fingerprint.to_json(),
         outcome,
         request_body: keyed.request_body.clone(),
         balance,
-    });
-    response
+    }
 }

@@ -1,4 +1,5 @@
-//! One id per attempt: the client's `X-Request-Id` when it is a valid id, else ours. It is
+//! One id per attempt: the client's `X-Request-Id` when it is a valid id, else its
+//! `X-Correlation-ID` (what the Valkyrie aggregator sends, docs/PAM.md), else ours. It is
 //! echoed in the response header and body, and carried by the request's tracing span.
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -7,6 +8,8 @@ use axum::response::Response;
 use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
+/// Taken when there is no `X-Request-Id`.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -18,13 +21,17 @@ fn acceptable(candidate: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let request_id = request
-        .headers()
-        .get(HEADER)
+fn given(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
         .and_then(|value| value.to_str().ok())
         .filter(|value| acceptable(value))
         .map(str::to_owned)
+}
+
+pub async fn assign(mut request: Request, next: Next) -> Response {
+    let request_id = given(request.headers(), HEADER)
+        .or_else(|| given(request.headers(), CORRELATION_HEADER))
         // Time-ordered (UUID v7): the request-id indexes of the attempt log and of
         // `wallet_transactions` then grow at their end instead of touching a random page
         // per request in every write batch (docs/PERFORMANCE.md).

@@ -39,4 +39,9 @@ pub struct AppStateInner {
     pub schedule: crate::reconcile::Schedule,
     /// The trail's seal key and file; `None` without `WALLET_SEAL_KEY`.
     pub sealing: Option<crate::seal::Sealing>,
+    /// The PAM API's bearer token (`WALLET_VALKYRIE_API_KEY`); the PAM API is off when
+    /// `None`.
+    pub valkyrie_api_key: Option<Arc<str>>,
+    /// What PAM sessions answer for a player's unset country and language.
+    pub locale_defaults: crate::pam::account::LocaleDefaults,
 }

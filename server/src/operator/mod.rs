@@ -4,4 +4,5 @@
 pub mod adjustment;
 pub mod refund;
 pub mod service;
+pub mod sessions;
 pub mod wire;

@@ -2,20 +2,20 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
-use rand::RngCore;
+use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::wire::{
     KeyListing, PlayerStatus, PlayerView, ProviderKeyRequest, ProviderListing, ProviderRequest,
-    ProviderView, SessionView,
+    ProviderView,
 };
-use crate::db::entities::{game_session, player, provider, provider_key};
+use crate::db::entities::{player, provider, provider_key};
 use crate::db::Store;
-use crate::domain::{CurrencyTable, GameId, KeyId, PlayerId, ProviderId};
+use crate::domain::{CurrencyTable, KeyId, PlayerId, ProviderId};
 use crate::error::{ApiError, ErrorCode, ServiceError};
 use crate::idempotency::format_time;
 use crate::money::player_money;
@@ -23,8 +23,6 @@ use crate::money::player_money;
 const SECRET_LEN: std::ops::RangeInclusive<usize> = 16..=256;
 const MAX_KEYS: usize = 16;
 const NAME_MAX_CHARS: usize = 200;
-const TTL_SECONDS: std::ops::RangeInclusive<i64> = 1..=604_800;
-const DEFAULT_TTL_SECONDS: i64 = 3600;
 
 struct ValidKey {
     key_id: KeyId,
@@ -61,7 +59,7 @@ fn validate_keys(keys: Vec<ProviderKeyRequest>) -> Result<Vec<ValidKey>, ApiErro
 /// Every provider with its keys, by id. `keys` adds the uses this process has not written
 /// yet, so a key that signed a moment ago shows it.
 pub async fn list_providers(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl ConnectionTrait,
     keys: &crate::wallet::keys::KeyCache,
 ) -> Result<Vec<ProviderListing>, ServiceError> {
     use sea_orm::QueryOrder;
@@ -344,7 +342,43 @@ pub fn player_view(
         currency: player.currency.clone(),
         status: player.status.clone(),
         balance: balance.to_wire(),
+        country: player.country.clone(),
+        language: player.language.clone(),
     })
+}
+
+/// Where a player is and what they read, as a PAM session answers it: each field
+/// unchanged when `None`.
+#[derive(Debug, Clone, Default)]
+pub struct Locale {
+    pub country: Option<String>,
+    pub language: Option<String>,
+}
+
+impl Locale {
+    /// Checks the operator's values: a country is two upper-case letters (ISO 3166-1
+    /// alpha-2), a language two letters (ISO 639-1, kept in lower case).
+    pub fn parse(country: Option<String>, language: Option<String>) -> Result<Locale, ApiError> {
+        let two_letters =
+            |value: &str| value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic());
+        if let Some(country) = &country {
+            if !(two_letters(country) && country.bytes().all(|b| b.is_ascii_uppercase())) {
+                return Err(ApiError::malformed(
+                    "country: two upper-case letters (ISO 3166-1 alpha-2), e.g. MT",
+                ));
+            }
+        }
+        let language = match language {
+            Some(language) if two_letters(&language) => Some(language.to_ascii_lowercase()),
+            Some(_) => {
+                return Err(ApiError::malformed(
+                    "language: two letters (ISO 639-1), e.g. en",
+                ))
+            }
+            None => None,
+        };
+        Ok(Locale { country, language })
+    }
 }
 
 pub async fn upsert_player(
@@ -353,18 +387,21 @@ pub async fn upsert_player(
     player_id: PlayerId,
     currency: Option<String>,
     status: Option<PlayerStatus>,
+    locale: Locale,
 ) -> Result<player::Model, ServiceError> {
     if let Some(code) = &currency {
         currencies.currency(code).map_err(ApiError::from)?;
     }
     let player_id = Arc::new(player_id);
     let currency = Arc::new(currency);
+    let locale = Arc::new(locale);
     store
         .write(Box::new(move |txn| {
-            let (player_id, currency) = (player_id.clone(), currency.clone());
-            Box::pin(
-                async move { write_player(txn, &player_id, currency.as_deref(), status).await },
-            )
+            let (player_id, currency, locale) =
+                (player_id.clone(), currency.clone(), locale.clone());
+            Box::pin(async move {
+                write_player(txn, &player_id, currency.as_deref(), status, &locale).await
+            })
         }))
         .await
 }
@@ -374,6 +411,7 @@ async fn write_player(
     player_id: &PlayerId,
     currency: Option<&str>,
     status: Option<PlayerStatus>,
+    locale: &Locale,
 ) -> Result<player::Model, ServiceError> {
     let now = Utc::now();
     let existing = player::Entity::find_by_id(player_id.as_str())
@@ -396,6 +434,8 @@ async fn write_player(
             ledger_head: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            country: Set(locale.country.clone()),
+            language: Set(locale.language.clone()),
         };
         return Ok(player::Entity::insert(created)
             .exec_with_returning(txn)
@@ -411,22 +451,35 @@ async fn write_player(
         )
         .into());
     }
-    match status {
-        Some(status) if status.as_str() != existing.status => {
-            player::Entity::update_many()
-                .col_expr(player::Column::Status, Expr::value(status.as_str()))
-                .col_expr(player::Column::UpdatedAt, Expr::value(now))
-                .filter(player::Column::Id.eq(player_id.as_str()))
-                .exec(txn)
-                .await?;
-            Ok(player::Model {
-                status: status.as_str().to_owned(),
-                updated_at: now,
-                ..existing
-            })
-        }
-        _ => Ok(existing),
+    let changed = |new: Option<&str>, old: Option<&str>| new.is_some() && new != old;
+    let status_changes = status.is_some_and(|s| s.as_str() != existing.status);
+    let country_changes = changed(locale.country.as_deref(), existing.country.as_deref());
+    let language_changes = changed(locale.language.as_deref(), existing.language.as_deref());
+    if !(status_changes || country_changes || language_changes) {
+        return Ok(existing);
     }
+    let updated = player::Model {
+        status: status.map_or(existing.status.clone(), |s| s.as_str().to_owned()),
+        country: locale.country.clone().or(existing.country.clone()),
+        language: locale.language.clone().or(existing.language.clone()),
+        updated_at: now,
+        ..existing
+    };
+    player::Entity::update_many()
+        .col_expr(player::Column::Status, Expr::value(updated.status.as_str()))
+        .col_expr(
+            player::Column::Country,
+            Expr::value(updated.country.clone()),
+        )
+        .col_expr(
+            player::Column::Language,
+            Expr::value(updated.language.clone()),
+        )
+        .col_expr(player::Column::UpdatedAt, Expr::value(now))
+        .filter(player::Column::Id.eq(player_id.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(updated)
 }
 
 /// Blocks or unblocks a player for a staff member, with the audit row in the same
@@ -452,7 +505,8 @@ pub async fn set_player_status(
                             format!("no player {}", player_id.as_str()),
                         )
                     })?;
-                let after = write_player(txn, &player_id, None, Some(status)).await?;
+                let after =
+                    write_player(txn, &player_id, None, Some(status), &Locale::default()).await?;
                 let details = serde_json::json!({ "from": before.status, "to": after.status });
                 crate::audit::record(
                     txn,
@@ -493,94 +547,6 @@ pub async fn find_player(
     })
 }
 
-pub struct NewSession {
-    pub player_id: PlayerId,
-    pub provider_id: ProviderId,
-    pub game_id: GameId,
-    pub ttl_seconds: Option<i64>,
-}
-
-/// Opens a game session; a newer session for the same player, provider and game
-/// supersedes the older ones for bets.
-pub async fn create_session(
-    store: &Store,
-    session: NewSession,
-) -> Result<SessionView, ServiceError> {
-    let ttl = session.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
-    if !TTL_SECONDS.contains(&ttl) {
-        return Err(ApiError::malformed("ttl_seconds: 1–604800").into());
-    }
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
-    let session = Arc::new(session);
-    let token_for_write = Arc::new(token.clone());
-    let expires_at = store
-        .write(Box::new(move |txn| {
-            let (session, token) = (session.clone(), token_for_write.clone());
-            Box::pin(async move { write_session(txn, &session, &token, ttl).await })
-        }))
-        .await?;
-    Ok(SessionView {
-        session_token: token,
-        expires_at: format_time(expires_at),
-    })
-}
-
-async fn write_session(
-    txn: &DatabaseTransaction,
-    session: &NewSession,
-    token: &str,
-    ttl_seconds: i64,
-) -> Result<chrono::DateTime<Utc>, ServiceError> {
-    let now = Utc::now();
-    let player = player::Entity::find_by_id(session.player_id.as_str())
-        .one(txn)
-        .await?;
-    let Some(player) = player else {
-        return Err(ApiError::new(
-            ErrorCode::PlayerNotFound,
-            format!("player {} does not exist", session.player_id),
-        )
-        .into());
-    };
-    if player.status == PlayerStatus::Blocked.as_str() {
-        return Err(ApiError::new(ErrorCode::PlayerBlocked, "the player is blocked").into());
-    }
-    if provider::Entity::find_by_id(session.provider_id.as_str())
-        .one(txn)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::new(
-            ErrorCode::ProviderNotFound,
-            format!("provider {} does not exist", session.provider_id),
-        )
-        .into());
-    }
-    game_session::Entity::update_many()
-        .col_expr(game_session::Column::Superseded, Expr::value(true))
-        .filter(game_session::Column::PlayerId.eq(session.player_id.as_str()))
-        .filter(game_session::Column::ProviderId.eq(session.provider_id.as_str()))
-        .filter(game_session::Column::GameId.eq(session.game_id.as_str()))
-        .filter(game_session::Column::Superseded.eq(false))
-        .exec(txn)
-        .await?;
-    let expires_at = now + Duration::seconds(ttl_seconds);
-    game_session::Entity::insert(game_session::ActiveModel {
-        token: Set(token.to_owned()),
-        player_id: Set(session.player_id.as_str().to_owned()),
-        provider_id: Set(session.provider_id.as_str().to_owned()),
-        game_id: Set(session.game_id.as_str().to_owned()),
-        superseded: Set(false),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(expires_at)
-}
-
 /// The staff member and reason of an operator action, validated.
 pub fn staff_action(
     requested_by: Option<String>,
@@ -616,4 +582,31 @@ pub async fn find_bet(
             )
             .into()
         })
+}
+
+/// The provider with this display name: how the PAM names a studio (docs/PAM.md). `None`
+/// when no provider has it; an error when several do, since the PAM could not tell them
+/// apart.
+pub async fn provider_named(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<ProviderId>, ServiceError> {
+    let ids: Vec<String> = provider::Entity::find()
+        .select_only()
+        .column(provider::Column::Id)
+        .filter(provider::Column::Name.eq(name))
+        .limit(2)
+        .into_tuple()
+        .all(db)
+        .await?;
+    match ids.as_slice() {
+        [] => Ok(None),
+        [id] => ProviderId::parse(id.clone())
+            .map(Some)
+            .map_err(|error| ServiceError::Bug(format!("provider id {id:?}: {error}"))),
+        _ => Err(ApiError::malformed(format!(
+            "several providers are named {name:?}: give each studio a name of its own"
+        ))
+        .into()),
+    }
 }

@@ -54,6 +54,14 @@ pub struct PlayerRequest {
     pub currency: Option<String>,
     /// `ACTIVE` on creation when omitted; unchanged on update when omitted.
     pub status: Option<PlayerStatus>,
+    /// ISO 3166-1 alpha-2, upper case (`MT`), as a PAM session answers it; the server's
+    /// default (`WALLET_DEFAULT_COUNTRY`) until set; unchanged on update when omitted.
+    #[schema(pattern = "^[A-Z]{2}$")]
+    pub country: Option<String>,
+    /// ISO 639-1 (`en`; upper case is taken and stored in lower case); the server's
+    /// default (`WALLET_DEFAULT_LANGUAGE`) until set; unchanged on update when omitted.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
+    pub language: Option<String>,
 }
 
 /// `POST /operator/v1/players/{player_id}/adjustments`
@@ -154,6 +162,10 @@ pub struct PlayerView {
     pub currency: String,
     pub status: String,
     pub balance: WireMoney,
+    /// `null` until set: PAM sessions then answer the server's default.
+    pub country: Option<String>,
+    /// `null` until set: PAM sessions then answer the server's default.
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

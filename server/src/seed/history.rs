@@ -131,7 +131,7 @@ impl History {
                     balance_minor: 0,
                     head: crate::ledger::chain::GENESIS.to_owned(),
                     sessions: (0..providers.len())
-                        .map(|_| hex::encode(rng.gen::<[u8; 16]>()))
+                        .map(|_| hex::encode(rng.gen::<[u8; 20]>()))
                         .collect(),
                     dirty: false,
                 }

@@ -276,6 +276,7 @@ impl Rows {
         .as_str();
         let request_body = crate::attempts::redact_and_cap(&op.raw_body);
         let template = attempt::ActiveModel {
+            traceparent: Set(None),
             id: NotSet,
             request_id: Set(keyed.request_id.clone()),
             received_at: Set(op.at),

@@ -169,6 +169,8 @@ pub async fn players(
         ),
         created_at: Set(start),
         updated_at: Set(now),
+        country: Set(None),
+        language: Set(None),
     });
     insert::<player::Entity>(txn, rows.collect(), ROWS_PER_INSERT).await?;
     let mut sessions = Vec::new();
@@ -223,6 +225,7 @@ fn operator_attempt(
 ) -> attempt::ActiveModel {
     response["request_id"] = json!(request_id);
     attempt::ActiveModel {
+        traceparent: Set(None),
         id: NotSet,
         request_id: Set(request_id.to_owned()),
         received_at: Set(at),

@@ -265,3 +265,43 @@ pub async fn feed(
         "next_cursor": next_cursor,
     }))
 }
+
+/// A player's round as stored, for the PAM's round lookup: `None` when the wallet never
+/// saw a bet in it.
+pub async fn round_row(
+    db: &impl ConnectionTrait,
+    provider_id: &str,
+    player_id: &str,
+    round_id: &str,
+) -> Result<Option<round::Model>, ServiceError> {
+    let key = (
+        provider_id.to_owned(),
+        player_id.to_owned(),
+        round_id.to_owned(),
+    );
+    Ok(round::Entity::find_by_id(key).one(db).await?)
+}
+
+/// The keys of a provider's key space among `transaction_ids` that a player used and that
+/// took effect (declined ones moved nothing and are left out), oldest first.
+pub async fn effective_keys(
+    db: &impl ConnectionTrait,
+    provider_id: &str,
+    player_id: &str,
+    transaction_ids: &[String],
+) -> Result<Vec<wtx::Model>, ServiceError> {
+    if transaction_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(wtx::Entity::find()
+        .filter(wtx::Column::Scope.eq(provider_id))
+        .filter(wtx::Column::TransactionId.is_in(transaction_ids.iter().cloned()))
+        .filter(wtx::Column::PlayerId.eq(player_id))
+        .filter(
+            wtx::Column::State
+                .is_not_in([TxState::Declined.as_str(), TxState::InProgress.as_str()]),
+        )
+        .order_by_asc(wtx::Column::Id)
+        .all(db)
+        .await?)
+}

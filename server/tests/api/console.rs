@@ -839,6 +839,8 @@ async fn seed(app: &TestApp, provider: &TestProvider, t: &Templates, size: i64) 
             ledger_head: Set(Some(head.clone())),
             created_at: Set(start),
             updated_at: Set(now),
+            country: Set(None),
+            language: Set(None),
         })
         .collect();
     for chunk in rows.chunks(SEED_BATCH) {

@@ -34,6 +34,7 @@ mod node;
 mod nodes;
 mod operator;
 mod outage;
+mod pam;
 mod pg_cluster;
 mod process;
 mod reconcile;

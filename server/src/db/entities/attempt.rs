@@ -34,6 +34,8 @@ pub struct Model {
     /// The balance a replay answered, in minor units of `balance_currency`.
     pub balance_minor: Option<i64>,
     pub balance_currency: Option<String>,
+    /// The request's W3C `traceparent` header, when it had a well-formed one.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod attempt_counter;
 pub mod discrepancy;
 pub mod game_session;
 pub mod ledger_entry;
+pub mod pam_bet_ref;
 pub mod player;
 pub mod provider;
 pub mod provider_key;

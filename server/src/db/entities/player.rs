@@ -13,6 +13,10 @@ pub struct Model {
     pub ledger_head: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// ISO 3166-1 alpha-2, for PAM sessions; `None`: the server's default.
+    pub country: Option<String>,
+    /// ISO 639-1, for PAM sessions; `None`: the server's default.
+    pub language: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,7 +12,8 @@ use crate::http::state::AppState;
 use crate::http::{error_response, operation_response, parse_json, respond};
 use crate::money::{self, Operation};
 use crate::operator::adjustment::Adjustment;
-use crate::operator::service::{self, NewSession};
+use crate::operator::service;
+use crate::operator::sessions::{self, NewSession};
 use crate::operator::wire::{AdjustmentRequest, PlayerRequest, ProviderRequest, SessionRequest};
 
 fn id<T>(
@@ -90,6 +91,7 @@ pub async fn put_player(
             player_id,
             request.currency,
             request.status,
+            service::Locale::parse(request.country, request.language)?,
         )
         .await
         .map_err(|e| e.into_api())?;
@@ -177,7 +179,7 @@ pub async fn post_session(
             game_id: id("game_id", request.game_id, GameId::parse)?,
             ttl_seconds: request.ttl_seconds,
         };
-        service::create_session(&state.store, session)
+        sessions::create_session(&state.store, session)
             .await
             .map_err(|e| e.into_api())
     }
