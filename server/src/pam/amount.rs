@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(read("0.000000"), Ok(0));
         assert_eq!(read("-0.000000"), Ok(0));
         assert_eq!(read("\"0.01\""), Ok(1));
-        assert_eq!(read("007.10"), Ok(710));
+        assert_eq!(read("\"007.10\""), Ok(710));
         // 0.1 + 0.2 through a float would not be 0.30.
         assert_eq!(read("0.30"), Ok(30));
         assert_eq!(read("9999999999999999.99"), Ok(999_999_999_999_999_999));
@@ -112,7 +112,9 @@ mod tests {
         );
         assert_eq!(read("-1.00"), Err(AmountRefusal::Negative));
         for odd in [
-            "1e3", "1.", ".5", "", "\"\"", "NaN", "1,5", "+1", "true", "null",
+            // JSON's own numbers the wallet does not take, and strings holding no number.
+            "1e3", "1E-2", "true", "null", "[]", "\"\"", "\"1.\"", "\".5\"", "\"NaN\"", "\"1,5\"",
+            "\"+1\"", "\"-\"",
         ] {
             assert!(matches!(read(odd), Err(AmountRefusal::Invalid(_))), "{odd}");
         }
