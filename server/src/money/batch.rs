@@ -18,12 +18,17 @@ use crate::error::ServiceError;
 use crate::idempotency::{first_answer, replay_answer, Answer, StoredAnswer};
 use crate::telemetry::metrics;
 
-type Reply = oneshot::Sender<Result<Answer, ServiceError>>;
+/// One answer per operation of an item.
+type Answers = Result<Vec<Answer>, ServiceError>;
+type Reply = oneshot::Sender<Answers>;
 
 struct Item {
-    operation: Arc<dyn Operation>,
+    /// One operation, or a group that takes effect all or none (`money::execute_all`).
+    operations: Vec<Arc<dyn Operation>>,
     currencies: Arc<CurrencyTable>,
-    result: Option<Result<Answer, ServiceError>>,
+    /// An answer per operation; a group that failed has the answers up to the first
+    /// refusal, its last.
+    result: Option<Answers>,
     /// Whether the item's decision was written (its answer depends on the commit).
     wrote: bool,
     reply: Reply,
@@ -34,18 +39,16 @@ pub struct MoneyBatch {
     items: Vec<Item>,
 }
 
-/// A unit for one operation, and the receiver of its answer.
+/// A unit for one operation, or for a group decided all or none, and the receiver of
+/// their answers.
 pub fn unit(
-    operation: Arc<dyn Operation>,
+    operations: Vec<Arc<dyn Operation>>,
     currencies: Arc<CurrencyTable>,
-) -> (
-    Box<dyn Unit>,
-    oneshot::Receiver<Result<Answer, ServiceError>>,
-) {
+) -> (Box<dyn Unit>, oneshot::Receiver<Answers>) {
     let (reply, answer) = oneshot::channel();
     let batch = MoneyBatch {
         items: vec![Item {
-            operation,
+            operations,
             currencies,
             result: None,
             wrote: false,
@@ -194,7 +197,7 @@ fn batch_time() -> DateTime<Utc> {
 async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), ServiceError> {
     let started = Instant::now();
     let needs = needs_of(items);
-    let (state, ids) = load::load(txn, &needs, batch_time(), items.len()).await?;
+    let (state, ids) = load::load(txn, &needs, batch_time(), operation_count(items)).await?;
     let state = decide_all(state, ids, items, started);
     let decided = Instant::now();
     flush::flush(txn, &state).await?;
@@ -206,7 +209,7 @@ async fn run(txn: &DatabaseTransaction, items: &mut [Item]) -> Result<(), Servic
 fn run_sync(connection: &rusqlite::Connection, items: &mut [Item]) -> Result<(), ServiceError> {
     let started = Instant::now();
     let needs = needs_of(items);
-    let (state, ids) = load::load_sqlite(connection, &needs, batch_time(), items.len())?;
+    let (state, ids) = load::load_sqlite(connection, &needs, batch_time(), operation_count(items))?;
     let state = decide_all(state, ids, items, started);
     let decided = Instant::now();
     flush::flush_sqlite(connection, &state)?;
@@ -214,17 +217,21 @@ fn run_sync(connection: &rusqlite::Connection, items: &mut [Item]) -> Result<(),
     Ok(())
 }
 
+fn operation_count(items: &[Item]) -> usize {
+    items.iter().map(|item| item.operations.len()).sum()
+}
+
 /// Every row the items' rules will read.
 fn needs_of(items: &[Item]) -> Needs {
     let mut needs = Needs::default();
-    for item in items {
-        let keyed = item.operation.keyed();
+    for operation in items.iter().flat_map(|item| &item.operations) {
+        let keyed = operation.keyed();
         needs.keys.insert((
             keyed.scope.clone(),
             keyed.transaction_id.as_str().to_owned(),
         ));
         needs.players.insert(keyed.player_id.clone());
-        item.operation.needs(&mut needs);
+        operation.needs(&mut needs);
     }
     needs
 }
@@ -241,13 +248,15 @@ fn decide_all(
     metrics::record_write_phase("load", loaded - started);
     let mut ids: VecDeque<i64> = ids.into();
     for item in items.iter_mut() {
-        let result = decide(
-            &mut state,
-            item.operation.as_ref(),
-            &item.currencies,
-            &mut ids,
-        );
-        item.wrote = wrote(&result);
+        let (result, wrote) = match item.operations.as_slice() {
+            [operation] => {
+                let result = decide(&mut state, operation.as_ref(), &item.currencies, &mut ids);
+                let wrote = wrote(&result);
+                (result.map(|answer| vec![answer]), wrote)
+            }
+            group => decide_group(&mut state, group, &item.currencies, &mut ids),
+        };
+        item.wrote = wrote;
         item.result = Some(result);
     }
     metrics::record_write_phase("decide", loaded.elapsed());
@@ -292,6 +301,41 @@ pub(super) fn decide(
     let answer = recorded.answer.clone();
     state.claim(keyed, id, recorded);
     Ok(answer)
+}
+
+/// A group's operations in order over a copy of the state, which becomes the state only
+/// when every one of them answered `200`: the group takes effect all or none. Returns the
+/// answers (up to the first refusal) and whether the group wrote a first decision.
+fn decide_group(
+    state: &mut BatchState,
+    group: &[Arc<dyn Operation>],
+    currencies: &CurrencyTable,
+    ids: &mut VecDeque<i64>,
+) -> (Answers, bool) {
+    let mut trial = state.clone();
+    let mut answers = Vec::with_capacity(group.len());
+    for operation in group {
+        match decide(&mut trial, operation.as_ref(), currencies, ids) {
+            Ok(mut answer) => {
+                if answer.http_status != 200 {
+                    // Nothing of the group is done: the balance is the one before it.
+                    answer.balance =
+                        state
+                            .player(&operation.keyed().player_id)
+                            .and_then(|player| {
+                                money(currencies, &player.currency, player.balance_minor)
+                            });
+                    answers.push(answer);
+                    return (Ok(answers), false);
+                }
+                answers.push(answer);
+            }
+            Err(error) => return (Err(error), false),
+        }
+    }
+    *state = trial;
+    let wrote = answers.iter().any(|answer| !answer.replayed);
+    (Ok(answers), wrote)
 }
 
 /// Whether `decide` wrote a first decision (whose answer then depends on the commit).

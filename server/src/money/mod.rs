@@ -69,21 +69,59 @@ pub async fn execute(
     if let Some(answer) = replay(store, currencies, operation.keyed(), signed_by).await? {
         return Ok(answer);
     }
-    let player_id = operation.keyed().player_id.clone();
-    operation.keyed().packed_request();
-    let (unit, answer) = batch::unit(operation, Arc::clone(currencies));
+    let mut answers = write(store, currencies, vec![operation]).await?;
+    answers
+        .pop()
+        .ok_or_else(|| ServiceError::Bug("a money batch answered nothing".into()))
+}
+
+/// Runs a player's `operations` as one, in order: each exactly once for its key, and
+/// either every one takes effect or none does (a PAM round settled in one call,
+/// docs/PAM.md). The answers are the operations' own, first or replayed; when one is
+/// refused (any answer but `200`), it is the last answer and nothing of the group was
+/// done (the refusal is not recorded either).
+pub async fn execute_all(
+    store: &Store,
+    currencies: &Arc<CurrencyTable>,
+    operations: Vec<Arc<dyn Operation>>,
+) -> Result<Vec<Answer>, ServiceError> {
+    let player_id = operations.first().map(|op| op.keyed().player_id.clone());
+    if operations
+        .iter()
+        .any(|op| Some(&op.keyed().player_id) != player_id.as_ref())
+    {
+        return Err(ServiceError::Bug(
+            "a group of money operations spans several players".into(),
+        ));
+    }
+    write(store, currencies, operations).await
+}
+
+/// Queues operations for the player's writer as one unit and waits for their answers.
+async fn write(
+    store: &Store,
+    currencies: &Arc<CurrencyTable>,
+    operations: Vec<Arc<dyn Operation>>,
+) -> Result<Vec<Answer>, ServiceError> {
+    let Some(player_id) = operations.first().map(|op| op.keyed().player_id.clone()) else {
+        return Ok(Vec::new());
+    };
+    for operation in &operations {
+        operation.keyed().packed_request();
+    }
+    let (unit, answers) = batch::unit(operations, Arc::clone(currencies));
     store.enqueue_for(&player_id, unit)?;
     // A dropped reply means the batch never ran (BEGIN failed): nothing was committed.
-    let answer = answer.await.unwrap_or_else(|_| {
+    let answers = answers.await.unwrap_or_else(|_| {
         Err(ServiceError::Db(sea_orm::DbErr::Custom(
             "write batch not started".into(),
         )))
     });
-    store.space().note(&answer);
-    if answer.is_ok() {
+    store.space().note(&answers);
+    if answers.is_ok() {
         crate::failpoint::hit("after_commit_before_reply");
     }
-    answer
+    answers
 }
 
 /// A provider's signing key as a request was verified with, from the wallet's cache.

@@ -50,7 +50,7 @@ pub struct NewKey {
 }
 
 /// Everything the batch changed, in the order it happened.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Writes {
     pub new_keys: Vec<NewKey>,
     pub entries: Vec<NewEntry>,
@@ -79,7 +79,8 @@ pub struct MoneyEvent {
     pub op: &'static str,
 }
 
-#[derive(Debug)]
+/// Cloned only to decide a group of operations all or none (`money::execute_all`).
+#[derive(Debug, Clone)]
 pub struct BatchState {
     pub now: DateTime<Utc>,
     pub(super) players: HashMap<String, Player>,

@@ -10,6 +10,7 @@
 //! | `CANCEL`, `PROMOCANCEL` | a rollback of the withdraw `providerTransactionId` names, key = that id + [`CANCEL_SUFFIX`] |
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::amount::{self, AmountRefusal};
@@ -19,7 +20,7 @@ use super::errors::{cancel_outcome_code, refusal_code, PamCode, PamError};
 use super::wire::{Balance, Transaction, TransactionResult, TransactionType};
 use crate::db::Store;
 use crate::domain::{Currency, CurrencyTable, Money, TransactionId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ServiceError};
 use crate::idempotency::{request_of, Answer};
 use crate::money::{self, Operation};
 use crate::wallet::lookups;
@@ -51,7 +52,8 @@ impl Added {
 }
 
 /// `POST /players/{playerId}/transactions`: runs the transaction once, however often it
-/// is sent.
+/// is sent. With `roundTransactions`, the round's transactions run first, each under its
+/// own key, then the transaction itself, all or none.
 pub async fn add(
     store: &Store,
     currencies: &Arc<CurrencyTable>,
@@ -59,25 +61,56 @@ pub async fn add(
     request_id: &str,
     body: &[u8],
 ) -> Added {
-    let prepared = match prepare(currencies, caller, request_id, body) {
-        Ok(prepared) => prepared,
+    let group = match prepare(currencies, caller, request_id, body) {
+        Ok(group) => group,
         Err(error) => return Added::refused(error),
     };
-    if let Some(bet_ref) = prepared.bet_ref {
+    for bet_ref in group.iter().filter_map(|one| one.bet_ref.clone()) {
         if let Err(error) = bet_refs::record(store, bet_ref).await {
             return Added::refused(PamError::from_service(error));
         }
     }
-    let result = money::execute(store, currencies, prepared.operation.clone(), None)
+    let operations: Vec<Arc<dyn Operation>> =
+        group.iter().map(|one| one.operation.clone()).collect();
+    let answers = money::execute_all(store, currencies, operations)
         .await
-        .map_err(crate::error::ServiceError::into_api);
-    let answer = answer_of(prepared.transaction_type, &prepared.currency, &result);
+        .map_err(ServiceError::into_api);
+    let main = group.last().map(|one| one.operation.clone());
+    let (answer, result) = match answers {
+        Err(error) => (Err(PamError::from_api(&error)), Err(error)),
+        Ok(answers) => {
+            let Some((last, index)) = answers.last().zip(answers.len().checked_sub(1)) else {
+                return Added::refused(PamError::from_service(ServiceError::Bug(
+                    "a money batch answered nothing".into(),
+                )));
+            };
+            let one = &group[index];
+            let answer = answer_of(one.transaction_type, &one.currency, &Ok(last.clone()));
+            if index + 1 == group.len() {
+                (answer, Ok(last.clone()))
+            } else {
+                // A transaction of the round was refused: nothing of the call was done.
+                let refusal = answer.err().unwrap_or_else(|| {
+                    PamError::refused(PamCode::Undefined, "a transaction of the round failed")
+                });
+                let message = format!(
+                    "roundTransactions[{index}] ({}): {}; nothing of this call was done",
+                    one.operation.keyed().transaction_id.as_str(),
+                    refusal.message
+                );
+                let refusal = PamError { message, ..refusal };
+                let note = ApiError::malformed(refusal.message.clone());
+                (Err(refusal), Err(note))
+            }
+        }
+    };
     Added {
         answer,
-        executed: Some((prepared.operation, result)),
+        executed: main.map(|operation| (operation, result)),
     }
 }
 
+/// One PAM transaction, ready for the core.
 struct Prepared {
     operation: Arc<dyn Operation>,
     transaction_type: TransactionType,
@@ -85,151 +118,222 @@ struct Prepared {
     bet_ref: Option<BetRef>,
 }
 
+/// The call's transactions, in the order they run: the round's (`roundTransactions`,
+/// without the call's own transaction if the studio listed it), then the call's own.
 fn prepare(
     currencies: &Arc<CurrencyTable>,
     caller: &Caller,
     request_id: &str,
     body: &[u8],
-) -> Result<Prepared, PamError> {
+) -> Result<Vec<Prepared>, PamError> {
     let transaction: Transaction = serde_json::from_slice(body).map_err(|error| {
         PamError::bad_request(PamCode::Undefined, format!("invalid transaction: {error}"))
     })?;
-    if transaction
-        .round_transactions
-        .as_ref()
-        .is_some_and(|round| !round.is_empty())
-    {
-        return Err(PamError::bad_request(
-            PamCode::Undefined,
-            "roundTransactions are not supported yet: send each transaction of the round on its own",
-        ));
+    let own = One {
+        kind: transaction.transaction_type,
+        id: transaction.provider_transaction_id.clone(),
+        cash: &transaction.cash_amount,
+        is_game_over: transaction.is_game_over,
+        bet_ref: transaction.provider_bet_ref.clone(),
+        stored: String::from_utf8_lossy(body).into_owned(),
+    };
+    let common = Common::of(currencies, caller, request_id, &transaction)?;
+    let mut group = Vec::new();
+    let zero = RawValue::from_string("0".to_owned()).unwrap_or_default();
+    if let Some(round) = &transaction.round_transactions {
+        let parent: Value = serde_json::from_slice(body).unwrap_or_default();
+        for (index, listed) in round.iter().enumerate() {
+            let field = format!("roundTransactions[{index}]");
+            let id = listed.provider_transaction_id.clone().ok_or_else(|| {
+                PamError::bad_request(
+                    PamCode::Undefined,
+                    format!("{field}.providerTransactionId is required"),
+                )
+            })?;
+            if id == own.id && listed.transaction_type == own.kind {
+                continue;
+            }
+            let one = One {
+                kind: listed.transaction_type,
+                stored: listed.as_transaction(&parent).to_string(),
+                id,
+                cash: listed.cash_amount.as_deref().unwrap_or(&zero),
+                is_game_over: listed.is_game_over,
+                bet_ref: listed.provider_bet_ref.clone(),
+            };
+            group.push(common.prepare(one).map_err(|error| PamError {
+                message: format!("{field}: {}", error.message),
+                ..error
+            })?);
+        }
     }
-    let kind = transaction.transaction_type;
-    let id = studio_id(
-        "providerTransactionId",
-        &transaction.provider_transaction_id,
-    )?;
-    let currency = currencies.currency(&transaction.currency).map_err(|_| {
-        PamError::refused(
-            PamCode::TransCurrency,
-            format!("the wallet has no currency {:?}", transaction.currency),
-        )
-    })?;
-    let amount = |field: &str, raw| amount::parse(field, raw, &currency).map_err(amount_refusal);
-    let cash = amount("cashAmount", &transaction.cash_amount)?;
-    let bonus = amount("bonusAmount", &transaction.bonus_amount)?;
-    let promo = amount("promoAmount", &transaction.promo_amount)?;
-    no_bonus_money(kind, &bonus, PamCode::BonusOverdraft, "bonusAmount")?;
-    no_bonus_money(kind, &promo, PamCode::PromoOverdraft, "promoAmount")?;
-    let round_id = transaction
-        .provider_round_id
-        .as_deref()
-        .map(|round| studio_id("providerRoundId", round))
-        .transpose()?;
-    let game_id = match transaction.provider_game_id.as_deref() {
-        Some(game) => studio_id("providerGameId", game)?,
-        None => caller.session.game_id.clone(),
-    };
-    let round = || {
-        round_id.clone().ok_or_else(|| {
-            PamError::bad_request(
-                PamCode::Undefined,
-                format!("providerRoundId is required for {}", kind.as_str()),
+    group.push(common.prepare(own)?);
+    Ok(group)
+}
+
+/// What a call's transactions share: the studio, the player, the currency, the game and
+/// the round.
+struct Common<'a> {
+    caller: &'a Caller,
+    ctx: RequestContext,
+    currency: Currency,
+    game_id: String,
+    round_id: Option<String>,
+}
+
+/// What differs between a call's transactions.
+struct One<'a> {
+    kind: TransactionType,
+    id: String,
+    cash: &'a RawValue,
+    is_game_over: Option<bool>,
+    bet_ref: Option<String>,
+    /// The transaction as the key's record keeps it: the trace page shows it.
+    stored: String,
+}
+
+impl<'a> Common<'a> {
+    fn of(
+        currencies: &Arc<CurrencyTable>,
+        caller: &'a Caller,
+        request_id: &str,
+        transaction: &Transaction,
+    ) -> Result<Common<'a>, PamError> {
+        let currency = currencies.currency(&transaction.currency).map_err(|_| {
+            PamError::refused(
+                PamCode::TransCurrency,
+                format!("the wallet has no currency {:?}", transaction.currency),
             )
+        })?;
+        let amount =
+            |field: &str, raw| amount::parse(field, raw, &currency).map_err(amount_refusal);
+        let bonus = amount("bonusAmount", &transaction.bonus_amount)?;
+        let promo = amount("promoAmount", &transaction.promo_amount)?;
+        let kind = transaction.transaction_type;
+        no_bonus_money(kind, &bonus, PamCode::BonusOverdraft, "bonusAmount")?;
+        no_bonus_money(kind, &promo, PamCode::PromoOverdraft, "promoAmount")?;
+        let round_id = transaction
+            .provider_round_id
+            .as_deref()
+            .map(|round| studio_id("providerRoundId", round))
+            .transpose()?;
+        let game_id = match transaction.provider_game_id.as_deref() {
+            Some(game) => studio_id("providerGameId", game)?,
+            None => caller.session.game_id.clone(),
+        };
+        Ok(Common {
+            caller,
+            ctx: RequestContext {
+                provider_id: caller.provider_id.clone(),
+                currencies: currencies.clone(),
+                request_id: request_id.to_owned(),
+            },
+            currency,
+            game_id,
+            round_id,
         })
-    };
-    let ctx = RequestContext {
-        provider_id: caller.provider_id.clone(),
-        currencies: currencies.clone(),
-        request_id: request_id.to_owned(),
-    };
-    // The key's record keeps the PAM request as it came: the trace page shows it.
-    let stored = String::from_utf8_lossy(body).into_owned();
-    let player_id = caller.session.player_id.clone();
-    let core = |error: ApiError| PamError::from_api(&error);
-    let (operation, key): (Arc<dyn Operation>, String) = match kind {
-        TransactionType::Withdraw | TransactionType::Promowithdraw => {
-            let request = BetRequest {
-                transaction_id: id.clone(),
-                player_id: player_id.clone(),
-                round_id: round()?,
-                game_id,
-                session_token: caller.session.token.clone(),
-                amount: cash.to_wire(),
-                kind: Some(BetKind::Bet),
-                round_closed: None,
-                metadata: None,
-            };
-            (
-                Arc::new(Bet::parse(request, stored, ctx).map_err(core)?),
-                id,
-            )
-        }
-        TransactionType::Deposit | TransactionType::Promodeposit => {
-            let promo = kind == TransactionType::Promodeposit;
-            let request = WinRequest {
-                transaction_id: id.clone(),
-                player_id: player_id.clone(),
-                round_id: if promo {
-                    round_id.clone()
-                } else {
-                    Some(round()?)
-                },
-                game_id,
-                amount: cash.to_wire(),
-                kind: Some(if promo {
-                    WinKind::PromoWin
-                } else {
-                    WinKind::Win
-                }),
-                reference_transaction_id: None,
-                round_closed: transaction.is_game_over,
-                session_token: None,
-                metadata: None,
-            };
-            (
-                Arc::new(Win::parse(request, stored, ctx).map_err(core)?),
-                id,
-            )
-        }
-        TransactionType::Cancel | TransactionType::Promocancel => {
-            let key = format!("{id}{CANCEL_SUFFIX}");
-            let request = RollbackRequest {
-                transaction_id: key.clone(),
-                player_id: player_id.clone(),
-                round_id: round()?,
-                game_id,
-                target_transaction_id: id,
-                amount_hint: Some(cash.to_wire()),
-                reason: None,
-                round_closed: None,
-                session_token: None,
-                metadata: None,
-            };
-            (
-                Arc::new(Rollback::parse(request, stored, ctx).map_err(core)?),
-                key,
-            )
-        }
-    };
-    let bet_ref = transaction
-        .provider_bet_ref
-        .map(|bet_ref| {
-            check_length("providerBetRef", &bet_ref)?;
-            Ok(BetRef {
-                provider_id: caller.provider_id.as_str().to_owned(),
-                bet_ref,
-                transaction_id: key,
-                player_id,
+    }
+
+    fn prepare(&self, one: One<'_>) -> Result<Prepared, PamError> {
+        let kind = one.kind;
+        let id = studio_id("providerTransactionId", &one.id)?;
+        let cash = amount::parse("cashAmount", one.cash, &self.currency).map_err(amount_refusal)?;
+        let round = || {
+            self.round_id.clone().ok_or_else(|| {
+                PamError::bad_request(
+                    PamCode::Undefined,
+                    format!("providerRoundId is required for {}", kind.as_str()),
+                )
             })
+        };
+        let ctx = self.ctx.clone();
+        let player_id = self.caller.session.player_id.clone();
+        let game_id = self.game_id.clone();
+        let core = |error: ApiError| PamError::from_api(&error);
+        let (operation, key): (Arc<dyn Operation>, String) = match kind {
+            TransactionType::Withdraw | TransactionType::Promowithdraw => {
+                let request = BetRequest {
+                    transaction_id: id.clone(),
+                    player_id: player_id.clone(),
+                    round_id: round()?,
+                    game_id,
+                    session_token: self.caller.session.token.clone(),
+                    amount: cash.to_wire(),
+                    kind: Some(BetKind::Bet),
+                    round_closed: None,
+                    metadata: None,
+                };
+                (
+                    Arc::new(Bet::parse(request, one.stored, ctx).map_err(core)?),
+                    id,
+                )
+            }
+            TransactionType::Deposit | TransactionType::Promodeposit => {
+                let promo = kind == TransactionType::Promodeposit;
+                let request = WinRequest {
+                    transaction_id: id.clone(),
+                    player_id: player_id.clone(),
+                    round_id: if promo {
+                        self.round_id.clone()
+                    } else {
+                        Some(round()?)
+                    },
+                    game_id,
+                    amount: cash.to_wire(),
+                    kind: Some(if promo {
+                        WinKind::PromoWin
+                    } else {
+                        WinKind::Win
+                    }),
+                    reference_transaction_id: None,
+                    round_closed: one.is_game_over,
+                    session_token: None,
+                    metadata: None,
+                };
+                (
+                    Arc::new(Win::parse(request, one.stored, ctx).map_err(core)?),
+                    id,
+                )
+            }
+            TransactionType::Cancel | TransactionType::Promocancel => {
+                let key = format!("{id}{CANCEL_SUFFIX}");
+                let request = RollbackRequest {
+                    transaction_id: key.clone(),
+                    player_id: player_id.clone(),
+                    round_id: round()?,
+                    game_id,
+                    target_transaction_id: id,
+                    amount_hint: Some(cash.to_wire()),
+                    reason: None,
+                    round_closed: None,
+                    session_token: None,
+                    metadata: None,
+                };
+                (
+                    Arc::new(Rollback::parse(request, one.stored, ctx).map_err(core)?),
+                    key,
+                )
+            }
+        };
+        let bet_ref = one
+            .bet_ref
+            .map(|bet_ref| {
+                check_length("providerBetRef", &bet_ref)?;
+                Ok(BetRef {
+                    provider_id: self.caller.provider_id.as_str().to_owned(),
+                    bet_ref,
+                    transaction_id: key,
+                    player_id,
+                })
+            })
+            .transpose()?;
+        Ok(Prepared {
+            operation,
+            transaction_type: kind,
+            currency: self.currency.clone(),
+            bet_ref,
         })
-        .transpose()?;
-    Ok(Prepared {
-        operation,
-        transaction_type: kind,
-        currency,
-        bet_ref,
-    })
+    }
 }
 
 /// An id of the studio's: 1 to 40 characters the wallet's ids allow (letters, digits,

@@ -72,6 +72,45 @@ pub struct RoundTransaction {
     pub provider_bet_ref: Option<String>,
 }
 
+impl RoundTransaction {
+    /// This transaction as a transaction of its own: the call's fields (`parent`, the
+    /// call's body) with this one's type, id, amount, time, reference and `isGameOver`.
+    /// What the key's record keeps, and the lookup answers.
+    pub fn as_transaction(&self, parent: &Value) -> Value {
+        let mut own = parent.clone();
+        if let Some(fields) = own.as_object_mut() {
+            fields.remove("roundTransactions");
+            fields.remove("isGameOver");
+            fields.remove("providerBetRef");
+            let mut set = |name: &str, value: Value| {
+                fields.insert(name.to_owned(), value);
+            };
+            set(
+                "transactionType",
+                Value::from(self.transaction_type.as_str()),
+            );
+            if let Some(id) = &self.provider_transaction_id {
+                set("providerTransactionId", Value::from(id.as_str()));
+            }
+            let cash = self.cash_amount.as_ref().map_or("0", |raw| raw.get());
+            set(
+                "cashAmount",
+                serde_json::from_str(cash).unwrap_or(Value::Null),
+            );
+            if let Some(time) = &self.transaction_date_time {
+                set("transactionDateTime", Value::from(time.as_str()));
+            }
+            if let Some(bet_ref) = &self.provider_bet_ref {
+                set("providerBetRef", Value::from(bet_ref.as_str()));
+            }
+            if let Some(over) = self.is_game_over {
+                set("isGameOver", Value::from(over));
+            }
+        }
+        own
+    }
+}
+
 /// The PAM's balance: cash from the ledger; no bonus or promo money.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

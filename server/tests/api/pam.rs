@@ -724,3 +724,94 @@ async fn a_withdraw_through_the_pam_shows_on_the_trace_page_with_its_pam_bodies(
         assert!(response.contains("\"cashAmount\": 97.5"), "{response}");
     }
 }
+
+#[tokio::test]
+async fn round_transactions_apply_with_their_call_all_or_none() {
+    let app = spawn_pam_app().await;
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 10_000).await;
+    let valkyrie = Valkyrie::new(&app, &provider, &player).await;
+    let listed = |kind: &str, id: &str, cash: &str| json!({ "transactionType": kind, "providerTransactionId": id, "cashAmount": amount(cash) });
+
+    // A win that brings its round's bets with it: the bets first, then the win.
+    let round = unique_id("round");
+    let (a, b) = (unique_id("tx"), unique_id("tx"));
+    let mut win = valkyrie.transaction("DEPOSIT", &unique_id("tx"), &round, "10.000000");
+    win["isGameOver"] = json!(true);
+    win["roundTransactions"] = json!([
+        listed("WITHDRAW", &a, "5.000000"),
+        listed("WITHDRAW", &b, "3.000000"),
+    ]);
+    let first = valkyrie.add(&win).await;
+    first.ok();
+    assert_eq!(first.cash(), "102.00");
+    let again = valkyrie.add(&win).await;
+    again.ok();
+    assert_eq!(again.cash(), "102.00");
+    assert_eq!(
+        again.body["transactionResult"]["transactionId"],
+        first.body["transactionResult"]["transactionId"]
+    );
+    let found = valkyrie.find("providerTransactionId", &a).await;
+    let bet = &found.ok()["transactions"][0];
+    assert_eq!(bet["transactionType"], "WITHDRAW", "{bet}");
+    assert_eq!(bet["providerRoundId"], round.as_str());
+    assert!(valkyrie.round(&round).await.ok()["gameround"]["endTime"].is_string());
+
+    // Transactions the wallet already has are replays inside the group.
+    let round = unique_id("round");
+    let c = unique_id("tx");
+    valkyrie
+        .add(&valkyrie.transaction("WITHDRAW", &c, &round, "2.00"))
+        .await
+        .ok();
+    let mut win = valkyrie.transaction("DEPOSIT", &unique_id("tx"), &round, "4.00");
+    win["roundTransactions"] = json!([listed("WITHDRAW", &c, "2.00")]);
+    let paid = valkyrie.add(&win).await;
+    paid.ok();
+    assert_eq!(paid.cash(), "104.00");
+
+    // One refused transaction of the round: nothing of the call is done.
+    let round = unique_id("round");
+    let (d, e) = (unique_id("tx"), unique_id("tx"));
+    let mut win = valkyrie.transaction("DEPOSIT", &unique_id("tx"), &round, "50.00");
+    win["roundTransactions"] = json!([
+        listed("WITHDRAW", &d, "1.00"),
+        listed("WITHDRAW", &e, "1000.00"),
+    ]);
+    let refused = valkyrie.add(&win).await;
+    let body = refused.refused(200, "PAM_ERR_CASH_OVERDRAFT");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("roundTransactions[1]")),
+        "{body}"
+    );
+    assert_eq!(refused.cash(), "104.00");
+    let none = valkyrie.find("providerTransactionId", &d).await;
+    assert_eq!(
+        none.ok()["transactions"],
+        json!([]),
+        "the first bet was not kept"
+    );
+    valkyrie
+        .round(&round)
+        .await
+        .refused(200, "PAM_ERR_ROUND_NOT_FOUND");
+    // The same call, once the player can afford it, goes through.
+    app.operator()
+        .adjust(&player.id, &Operator::credit(100_000, "EUR"))
+        .await
+        .assert_ok();
+    let paid = valkyrie.add(&win).await;
+    paid.ok();
+    assert_eq!(paid.cash(), "153.00");
+
+    // A listed transaction without an id.
+    let mut bad = valkyrie.transaction("DEPOSIT", &unique_id("tx"), &round, "1.00");
+    bad["roundTransactions"] = json!([{ "transactionType": "WITHDRAW", "cashAmount": 1 }]);
+    valkyrie.add(&bad).await.refused(400, "PAM_ERR_UNDEFINED");
+
+    assert_eq!(provider.balance_of(&player).await, 15_300);
+    assert_invariants(&app).await;
+}

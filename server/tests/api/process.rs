@@ -228,7 +228,7 @@ async fn the_demo_fills_the_console_within_a_minute() {
             ],
         )
         .await;
-        let totals = &overview["totals"];
+        let totals = &overview["totals"]["outcomes"];
         let busy = totals["first"].as_i64() > Some(0) && totals["replays"].as_i64() > Some(0);
         let findings = reconciliation["findings"]
             .as_array()
