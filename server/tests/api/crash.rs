@@ -5,7 +5,7 @@
 //! (`WALLET_FAILPOINT`: after the key claim, after the money moved, after the commit
 //! before the reply; the process aborts there). At the end every acknowledged
 //! transaction must exist exactly once with exactly its ledger entries, every balance
-//! must equal the clients' model, and the ledger invariants, `server reconcile` and
+//! must equal the clients' model (half the clients speak the PAM, `crate::pam_workload`), and the ledger invariants, `server reconcile` and
 //! `server verify-trail` must hold.
 //!
 //! The short run (`CRASH_KILLS_SHORT` kills) is part of `cargo test`. The long run:
@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::node::{runs_from_env, Node, Provider, RetryLog, SharedRetryLog, Target, TestDatabase};
+use crate::pam_workload::start_pam_players;
 use crate::workload::{assert_end_state, start_players, Expected};
 
 const CRASH_KILLS_SHORT: u32 = 30;
+/// Half speak the wallet API, half the PAM (docs/PAM.md), to the same provider.
 const CLIENTS: usize = 8;
 /// Armed on the failpoint lives: each passage of each point aborts with this chance.
 const FAILPOINTS: &str = "after_claim:0.02,after_money:0.02,after_commit_before_reply:0.02";
@@ -45,7 +47,18 @@ async fn no_acknowledged_transaction_is_lost_or_doubled_across_kills() {
     let target: Arc<dyn Target> = Arc::new(url);
     let log: SharedRetryLog = Arc::new(Mutex::new(RetryLog::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let clients = start_players(&provider, &node.base_url, CLIENTS, target, &log, &stop).await;
+    let mut clients = start_players(
+        &provider,
+        &node.base_url,
+        CLIENTS / 2,
+        target.clone(),
+        &log,
+        &stop,
+    )
+    .await;
+    clients.extend(
+        start_pam_players(&provider, &node.base_url, CLIENTS / 2, target, &log, &stop).await,
+    );
 
     let mut deaths = Deaths::default();
     for life in 0..kills {
@@ -96,6 +109,11 @@ async fn no_acknowledged_transaction_is_lost_or_doubled_across_kills() {
 
     let db = database.connect().await;
     let totals = assert_end_state(&db, &database.url, &provider.id, &models).await;
+    let through_pam: usize = models
+        .iter()
+        .filter(|model| model.player_id.starts_with("pam"))
+        .map(|model| model.acked.len())
+        .sum();
     {
         let log = log.lock().unwrap();
         assert!(
@@ -105,7 +123,7 @@ async fn no_acknowledged_transaction_is_lost_or_doubled_across_kills() {
         );
         println!(
             "crash test on {engine}: {kills} kills ({} SIGKILL at random moments, failpoints {:?}), \
-             {} acknowledged transactions, {} answered as replays, {} attempts, retryable answers {:?}, \
+             {} acknowledged transactions ({through_pam} through the PAM), {} answered as replays, {} attempts, retryable answers {:?}, \
              {} requests without an answer; lost {}, doubled {}; {:.1} s",
             deaths.random,
             deaths.failpoints,
@@ -119,6 +137,7 @@ async fn no_acknowledged_transaction_is_lost_or_doubled_across_kills() {
             started.elapsed().as_secs_f64()
         );
         assert!(totals.acknowledged > 0, "the clients got nothing done");
+        assert!(through_pam > 0, "the PAM clients got nothing done");
     }
 
     // The end check is not vacuous: one acknowledgement the database never saw, and it

@@ -35,6 +35,7 @@ mod nodes;
 mod operator;
 mod outage;
 mod pam;
+mod pam_workload;
 mod pg_cluster;
 mod process;
 mod reconcile;

@@ -20,6 +20,8 @@ use crate::helpers::{
 };
 
 pub const OPERATOR_TOKEN: &str = "reliability-operator-token";
+/// Every node serves the PAM API (docs/PAM.md) with this key.
+pub const PAM_API_KEY: &str = "reliability-pam-key";
 pub const ADMIN_PASSWORD: &str = "reliability-admin-password";
 /// The longest a node may take from spawn to listening (a debug build, busy cores).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -103,6 +105,7 @@ impl Node {
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("WALLET_OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .env("WALLET_VALKYRIE_API_KEY", PAM_API_KEY)
             .env("WALLET_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("WALLET_DEMO", "0")
             // These runs are about money; the console's second factor has its own tests.
@@ -230,6 +233,8 @@ fn drain(
 #[derive(Clone)]
 pub struct Provider {
     pub id: String,
+    /// Unique, so that the PAM's `provider` names it (docs/PAM.md).
+    pub name: String,
     pub key_id: String,
     pub secret: String,
     pub game_id: String,
@@ -292,8 +297,10 @@ impl Target for tokio::sync::watch::Receiver<String> {
 impl Provider {
     /// Registers a provider with one key through the operator API of `base_url`.
     pub async fn register(base_url: &str) -> Provider {
+        let id = unique_id("prov");
         let provider = Provider {
-            id: unique_id("prov"),
+            name: format!("Reliability {id}"),
+            id,
             key_id: unique_id("key"),
             secret: fresh_secret(),
             game_id: unique_id("game"),
@@ -302,7 +309,7 @@ impl Provider {
                 .build()
                 .expect("client"),
         };
-        let body = json!({ "name": "reliability", "keys": [ { "key_id": provider.key_id, "secret": provider.secret } ] });
+        let body = json!({ "name": provider.name, "keys": [ { "key_id": provider.key_id, "secret": provider.secret } ] });
         let response = operator(
             base_url,
             Method::PUT,

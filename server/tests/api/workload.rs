@@ -46,14 +46,36 @@ pub struct PlayerModel {
 
 impl PlayerModel {
     pub fn ack(&mut self, tx_id: &str, answer: &Definitive, state: &str, entries: i64) {
-        self.attempts += u64::from(answer.attempts);
-        if answer.body["replayed"] == true {
+        let replayed = answer.body["replayed"] == true;
+        self.ack_as(
+            tx_id,
+            answer.status,
+            replayed,
+            answer.attempts,
+            state,
+            entries,
+        );
+    }
+
+    /// An acknowledgement whose key holds `http_status`: what the core answered, which a
+    /// PAM answer words its own way (`crate::pam_workload`).
+    pub fn ack_as(
+        &mut self,
+        tx_id: &str,
+        http_status: u16,
+        replayed: bool,
+        attempts: u32,
+        state: &str,
+        entries: i64,
+    ) {
+        self.attempts += u64::from(attempts);
+        if replayed {
             self.replays += 1;
         }
         self.acked.insert(
             tx_id.to_owned(),
             Expected {
-                http_status: answer.status,
+                http_status,
                 state: state.to_owned(),
                 entries,
             },
