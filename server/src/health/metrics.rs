@@ -32,14 +32,7 @@ async fn require_token(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use subtle::ConstantTimeEq;
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+    if crate::http::bearer_matches(request.headers(), &token) {
         return next.run(request).await;
     }
     (

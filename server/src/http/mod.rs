@@ -131,6 +131,18 @@ fn parse_json_value(body: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// Whether the request carries `Authorization: Bearer <expected>`, compared in constant
+/// time; an empty `expected` matches nothing.
+pub fn bearer_matches(headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
 /// The answer to a keyed money operation, with the note the attempt log needs.
 pub fn operation_response(
     result: Result<Answer, ServiceError>,

@@ -2,32 +2,24 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::http::capture::MAX_BODY_BYTES as BODY_LIMIT_BYTES;
-use crate::http::error_response;
 use crate::http::request_id::RequestId;
 use crate::http::state::AppState;
+use crate::http::{bearer_matches, error_response};
 
 pub async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let given = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let expected = state.operator_token.as_bytes();
     let request_id = request
         .extensions()
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default();
-    if !bool::from(given.as_bytes().ct_eq(expected)) || expected.is_empty() {
+    if !bearer_matches(request.headers(), &state.operator_token) {
         let error = ApiError::new(ErrorCode::Unauthorized, "a valid bearer token is required");
         return error_response(&error, &request_id);
     }

@@ -3,9 +3,9 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use subtle::ConstantTimeEq;
 
 use super::handlers::pam_response;
+use crate::http::bearer_matches;
 use crate::http::capture::MAX_BODY_BYTES;
 use crate::http::state::AppState;
 use crate::pam::errors::{PamCode, PamError};
@@ -21,13 +21,7 @@ pub async fn require_api_key(
             "the PAM API is off: the wallet has no WALLET_VALKYRIE_API_KEY",
         )));
     };
-    let given = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+    if !bearer_matches(request.headers(), expected) {
         return pam_response(Err(PamError::unauthorized(
             PamCode::ApiToken,
             "Authorization: Bearer <the wallet's WALLET_VALKYRIE_API_KEY> is required",

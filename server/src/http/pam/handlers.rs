@@ -83,13 +83,19 @@ fn noted(mut response: Response, caller: Option<&Caller>) -> Response {
     response
 }
 
-/// Answers `work` for the caller, or the caller's refusal.
-async fn answer_for<F, Fut>(found: Result<Caller, PamError>, work: F) -> Response
+/// Finds the caller and answers `work` for it, or answers the caller's refusal.
+async fn answer_for<F, Fut>(
+    state: &AppState,
+    provider: Option<&str>,
+    headers: &HeaderMap,
+    player_id: Option<&str>,
+    work: F,
+) -> Response
 where
     F: FnOnce(Caller) -> Fut,
     Fut: std::future::Future<Output = Result<Answer, PamError>>,
 {
-    match found {
+    match caller(state, provider, headers, player_id).await {
         Ok(caller) => {
             let noted_caller = caller.clone();
             noted(pam_response(work(caller).await), Some(&noted_caller))
@@ -104,16 +110,21 @@ pub async fn get_session(
     Query(query): Query<ProviderQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let found = caller(&state, query.provider.as_deref(), &headers, None).await;
-    answer_for(found, |caller| async {
-        let caller = caller.require_live()?;
-        let session =
-            account::session(state.store.reader(), &state.locale_defaults, &caller).await?;
-        Ok(Answer {
-            session: Some(session),
-            ..Answer::ok()
-        })
-    })
+    answer_for(
+        &state,
+        query.provider.as_deref(),
+        &headers,
+        None,
+        |caller| async {
+            let caller = caller.require_live()?;
+            let session =
+                account::session(state.store.reader(), &state.locale_defaults, &caller).await?;
+            Ok(Answer {
+                session: Some(session),
+                ..Answer::ok()
+            })
+        },
+    )
     .await
 }
 
@@ -123,15 +134,20 @@ pub async fn refresh_session(
     Query(query): Query<ProviderQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let found = caller(&state, query.provider.as_deref(), &headers, None).await;
-    answer_for(found, |caller| async {
-        let caller = caller.require_live()?;
-        let session = account::refresh(&state.store, &state.locale_defaults, &caller).await?;
-        Ok(Answer {
-            session: Some(session),
-            ..Answer::ok()
-        })
-    })
+    answer_for(
+        &state,
+        query.provider.as_deref(),
+        &headers,
+        None,
+        |caller| async {
+            let caller = caller.require_live()?;
+            let session = account::refresh(&state.store, &state.locale_defaults, &caller).await?;
+            Ok(Answer {
+                session: Some(session),
+                ..Answer::ok()
+            })
+        },
+    )
     .await
 }
 
@@ -142,22 +158,22 @@ pub async fn balance(
     Query(query): Query<ProviderQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let found = caller(
-        &state,
+    answer_for(
+        &state.clone(),
         query.provider.as_deref(),
         &headers,
         Some(&player_id),
+        |caller| async move {
+            let balance =
+                account::balance(state.store.reader(), &state.currencies, &caller).await?;
+            // As the wallet API's lookups: nothing is answered that a power cut could undo.
+            state.store.settled().await;
+            Ok(Answer {
+                balance: Some(balance),
+                ..Answer::ok()
+            })
+        },
     )
-    .await;
-    answer_for(found, |caller| async move {
-        let balance = account::balance(state.store.reader(), &state.currencies, &caller).await?;
-        // As the wallet API's lookups: nothing is answered that a power cut could undo.
-        state.store.settled().await;
-        Ok(Answer {
-            balance: Some(balance),
-            ..Answer::ok()
-        })
-    })
     .await
 }
 
@@ -168,27 +184,26 @@ pub async fn find_transactions(
     Query(query): Query<TransactionsQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let found = caller(
-        &state,
+    answer_for(
+        &state.clone(),
         query.provider.as_deref(),
         &headers,
         Some(&player_id),
+        |caller| async move {
+            let found = transactions::find(
+                state.store.reader(),
+                &caller,
+                query.provider_transaction_id.as_deref(),
+                query.provider_bet_ref.as_deref(),
+            )
+            .await?;
+            state.store.settled().await;
+            Ok(Answer {
+                transactions: Some(found),
+                ..Answer::ok()
+            })
+        },
     )
-    .await;
-    answer_for(found, |caller| async move {
-        let found = transactions::find(
-            state.store.reader(),
-            &caller,
-            query.provider_transaction_id.as_deref(),
-            query.provider_bet_ref.as_deref(),
-        )
-        .await?;
-        state.store.settled().await;
-        Ok(Answer {
-            transactions: Some(found),
-            ..Answer::ok()
-        })
-    })
     .await
 }
 
@@ -199,21 +214,20 @@ pub async fn game_round(
     Query(query): Query<ProviderQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let found = caller(
-        &state,
+    answer_for(
+        &state.clone(),
         query.provider.as_deref(),
         &headers,
         Some(&player_id),
+        |caller| async move {
+            let round = account::round(state.store.reader(), &caller, &round_id).await?;
+            state.store.settled().await;
+            Ok(Answer {
+                gameround: Some(round),
+                ..Answer::ok()
+            })
+        },
     )
-    .await;
-    answer_for(found, |caller| async move {
-        let round = account::round(state.store.reader(), &caller, &round_id).await?;
-        state.store.settled().await;
-        Ok(Answer {
-            gameround: Some(round),
-            ..Answer::ok()
-        })
-    })
     .await
 }
 
