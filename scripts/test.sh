@@ -145,10 +145,12 @@ browser_tests() {
         WALLET_ORPHAN_AFTER_SECS=1 \
         WALLET_REFUND_APPROVAL_ABOVE="EUR=50.00" \
         WALLET_WEBHOOK_DEAD_AFTER_SECS=3 \
+        WALLET_VALKYRIE_API_KEY="end2end-pam-key" \
         RUST_LOG="${RUST_LOG:-info}" || return 1
     echo "==> server is up"
     local status=0
     (cd end2end && BASE_URL="$server_url" OPERATOR_TOKEN="end2end-operator-token" \
+        PAM_API_KEY="end2end-pam-key" \
         ADMIN_PASSWORD="end2end-admin-password" npx --no-install playwright test) || status=$?
     echo "==> page screenshots: end2end/test-results/screenshots/"
     stop_test_server "$status"

@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { hydrated, screenshot, signIn, signInAsAdmin } from './console';
 import { watchConsole } from './support';
-import { fundedPlayer, uniqueId } from './wallet';
+import { fundedPlayer, pamTransaction, uniqueId } from './wallet';
 
 // One server for the whole file; the users made here are reused by later tests.
 test.describe.configure({ mode: 'serial' });
@@ -60,6 +60,27 @@ test('the trace page of a replayed bet shows every attempt, escaped', async ({ p
   await expect(page.locator('pre', { hasText: '<script>window.__pwned = 1</script>' }).first()).toBeVisible();
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
   await screenshot(page, 'trace');
+});
+
+test('a withdraw through the PAM shows on its trace page with the PAM request and answer', async ({ page }) => {
+  const player = await fundedPlayer();
+  const id = uniqueId('pam');
+  const round = uniqueId('round');
+  for (let i = 0; i < 2; i++) {
+    const answer = await pamTransaction(player, 'WITHDRAW', id, round, '2.500000');
+    expect(answer.status).toBe(200);
+    expect(answer.body.status).toBe('OK');
+  }
+  await signIn(page, supportUser, password, `/tx/${id}`);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: /Attempts \(2\)/ })).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId('attempt').locator('td:nth-child(3)')).toHaveText(['FIRST', 'REPLAY']);
+  await expect(page.getByTestId('protocol').first()).toContainText('PAM (Valkyrie)');
+  await expect(page.getByTestId('ledger')).toContainText('-2.50 EUR');
+  // The studio's request and the PAM's answer, as they travelled.
+  await expect(page.locator('pre', { hasText: '"transactionType": "WITHDRAW"' }).first()).toBeAttached();
+  await expect(page.locator('pre', { hasText: '"transactionResult"' }).first()).toBeAttached();
+  await screenshot(page, 'trace-pam');
 });
 
 test('the overview counts duplicate requests and the money they would have moved', async ({ page }) => {

@@ -97,6 +97,33 @@ export class Player {
   }
 }
 
+export const pamApiKey = process.env.PAM_API_KEY ?? 'end2end-pam-key';
+
+/**
+ * A PAM transaction as the Valkyrie aggregator sends it (docs/PAM.md): the studio named by
+ * its provider's name, the player's session token, amounts with six decimals.
+ */
+export async function pamTransaction(player: Player, type: string, id: string, roundId: string, cash: string) {
+  const body =
+    `{"currency":"EUR","provider":"Provider ${player.provider.id}","transactionType":"${type}",` +
+    `"cashAmount":${cash},"bonusAmount":0.000000,"promoAmount":0.000000,` +
+    `"transactionDateTime":"2026-12-07T10:00:00Z","providerTransactionId":"${id}",` +
+    `"providerGameId":"${player.provider.gameId}","providerRoundId":"${roundId}"}`;
+  const query = new URLSearchParams({ provider: `Provider ${player.provider.id}` });
+  const response = await fetch(`${baseURL}/pam/valkyrie/players/${player.id}/transactions?${query}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${pamApiKey}`,
+      'content-type': 'application/json',
+      'x-player-token': player.sessionToken,
+      'x-correlation-id': uniqueId('corr'),
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    },
+    body,
+  });
+  return { status: response.status, body: await response.json() };
+}
+
 /** A provider with one funded player, ready to bet. */
 export async function fundedPlayer(depositMinor = 100_00): Promise<Player> {
   const provider = await new Provider().register();

@@ -170,7 +170,10 @@ pub fn AttemptLine(row: AttemptRow) -> impl IntoView {
         <tr data-attempt-id=row.id>
             <td class="mono"><Time at=row.received_at.clone()/></td>
             <td>{row.provider_id.clone().unwrap_or_default()}</td>
-            <td class="mono">{row.endpoint.clone()}</td>
+            <td class="mono">
+                {row.endpoint.clone()}
+                <div class="muted" data-testid="protocol">{row.protocol.clone()}</div>
+            </td>
             <td>{transaction}</td>
             <td><Badge text=row.outcome.clone()/></td>
             <td class="num">{row.http_status}</td>
