@@ -80,6 +80,7 @@ test('a withdraw through the PAM shows on its trace page with the PAM request an
   // The studio's request and the PAM's answer, as they travelled.
   await expect(page.locator('pre', { hasText: '"transactionType": "WITHDRAW"' }).first()).toBeAttached();
   await expect(page.locator('pre', { hasText: '"transactionResult"' }).first()).toBeAttached();
+  await expect(page.getByText('Stored answer (the studio\'s PAM answers are in the attempts)')).toBeVisible();
   await screenshot(page, 'trace-pam');
 });
 

@@ -55,6 +55,17 @@ fn TraceBody(trace: Trace) -> impl IntoView {
 #[component]
 fn TransactionSection(tx: TransactionTrace) -> impl IntoView {
     let row = tx.transaction.clone();
+    // A key made through the PAM stores the wallet's own answer, which the PAM words its
+    // own way: what the studio got is in the attempts (docs/PAM.md, "In the console").
+    let through_pam = tx
+        .attempts
+        .first()
+        .is_some_and(|attempt| attempt.row.endpoint.starts_with("/pam/"));
+    let response_label = if through_pam {
+        "Stored answer (the studio's PAM answers are in the attempts)"
+    } else {
+        "First response (replayed as is)"
+    };
     view! {
         <section class="trace" data-testid="trace">
             <h2>
@@ -64,7 +75,7 @@ fn TransactionSection(tx: TransactionTrace) -> impl IntoView {
             <Facts row=row.clone() chain=tx.chain.clone()/>
             <div class="two">
                 <Body label="First request" text=tx.first_request.clone()/>
-                <Body label="First response (replayed as is)" text=tx.first_response.clone()/>
+                <Body label=response_label text=tx.first_response.clone()/>
             </div>
             <h3>"History"</h3>
             <ol class="history" data-testid="history">
