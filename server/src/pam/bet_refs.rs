@@ -22,21 +22,26 @@ pub struct BetRef {
     pub player_id: String,
 }
 
-/// Records `bet_ref`; recording it again changes nothing.
-pub async fn record(store: &Store, bet_ref: BetRef) -> Result<(), ServiceError> {
-    let bet_ref = Arc::new(bet_ref);
+/// Records a call's bet references in one write (none: no write); recording one again
+/// changes nothing.
+pub async fn record(store: &Store, bet_refs: Vec<BetRef>) -> Result<(), ServiceError> {
+    if bet_refs.is_empty() {
+        return Ok(());
+    }
+    let bet_refs = Arc::new(bet_refs);
     store
         .write(Box::new(move |txn| {
-            let bet_ref = bet_ref.clone();
+            let bet_refs = bet_refs.clone();
             Box::pin(async move {
-                let row = pam_bet_ref::ActiveModel {
+                let now = Utc::now();
+                let rows = bet_refs.iter().map(|bet_ref| pam_bet_ref::ActiveModel {
                     provider_id: Set(bet_ref.provider_id.clone()),
                     bet_ref: Set(bet_ref.bet_ref.clone()),
                     transaction_id: Set(bet_ref.transaction_id.clone()),
                     player_id: Set(bet_ref.player_id.clone()),
-                    created_at: Set(Utc::now()),
-                };
-                pam_bet_ref::Entity::insert(row)
+                    created_at: Set(now),
+                });
+                pam_bet_ref::Entity::insert_many(rows)
                     .on_conflict(
                         OnConflict::columns([
                             pam_bet_ref::Column::ProviderId,

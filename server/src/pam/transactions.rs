@@ -65,10 +65,9 @@ pub async fn add(
         Ok(group) => group,
         Err(error) => return Added::refused(error),
     };
-    for bet_ref in group.iter().filter_map(|one| one.bet_ref.clone()) {
-        if let Err(error) = bet_refs::record(store, bet_ref).await {
-            return Added::refused(PamError::from_service(error));
-        }
+    let bet_refs: Vec<BetRef> = group.iter().filter_map(|one| one.bet_ref.clone()).collect();
+    if let Err(error) = bet_refs::record(store, bet_refs).await {
+        return Added::refused(PamError::from_service(error));
     }
     let operations: Vec<Arc<dyn Operation>> =
         group.iter().map(|one| one.operation.clone()).collect();
@@ -83,16 +82,17 @@ pub async fn add(
     let main = group.last().map(|one| one.operation.clone());
     let (answer, result) = match answers {
         Err(error) => (Err(PamError::from_api(&error)), Err(error)),
-        Ok(answers) => {
-            let Some((last, index)) = answers.last().zip(answers.len().checked_sub(1)) else {
+        Ok(mut answers) => {
+            let index = answers.len().saturating_sub(1);
+            let Some(last) = answers.pop() else {
                 return Added::refused(PamError::from_service(ServiceError::Bug(
                     "a money batch answered nothing".into(),
                 )));
             };
             let one = &group[index];
-            let answer = answer_of(one.transaction_type, &one.currency, &Ok(last.clone()));
+            let answer = answer_of(one.transaction_type, &one.currency, &last);
             if index + 1 == group.len() {
-                (answer, Ok(last.clone()))
+                (answer, Ok(last))
             } else {
                 // A transaction of the round was refused: nothing of the call was done.
                 let refusal = answer.err().unwrap_or_else(|| {
@@ -401,9 +401,8 @@ fn no_bonus_money(
 fn answer_of(
     kind: TransactionType,
     currency: &Currency,
-    result: &Result<Answer, ApiError>,
+    answer: &Answer,
 ) -> Result<TransactionResult, PamError> {
-    let answer = result.as_ref().map_err(PamError::from_api)?;
     let stored: Value = serde_json::from_str(&answer.first_body).unwrap_or_default();
     let balance = answer.balance.clone();
     if let Some(error) = stored.get("error").filter(|e| !e.is_null()) {
