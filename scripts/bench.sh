@@ -5,6 +5,9 @@
 # with every scenario and the database's own baseline in the same run.
 #
 #   scripts/bench.sh [CLIENTS] [SECONDS] [sqlite|postgres|both]     (SKIP_BUILD=1: no cargo build)
+#   ROUNDS=N (default 3): the scenarios and /healthz run N times in turn, SECONDS each
+#       (default 5), and are judged by their totals, so that the machine's drift from one
+#       minute to the next weighs on every scenario alike (docs/PERFORMANCE.md).
 #   AT_SCALE=1000000 scripts/bench.sh ...   first seeds each database with that many
 #       transactions and times reconciliation, verify-trail and the console's queries on
 #       it, then runs the load against the seeded database (about 4.5 GB per million).
@@ -17,7 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 clients=${1:-64}
-seconds=${2:-10}
+seconds=${2:-5}
+rounds=${ROUNDS:-3}
 engines=${3:-both}
 out=target/bench
 bin=target/release/server
@@ -76,10 +80,10 @@ at_scale() {
 bench() {
     local engine=$1 url=$2
     [ -z "${AT_SCALE:-}" ] || at_scale "$url"
-    echo "======== $engine: $clients clients, $seconds s per scenario ========"
+    echo "======== $engine: $clients clients, $rounds rounds of $seconds s per scenario ========"
     start_server "$url"
     "$bin" bench --target "$target" --operator-token "$token" --clients "$clients" \
-        --duration "$seconds" --scenario all --database-url "$url" --baseline \
+        --duration "$seconds" --rounds "$rounds" --scenario all --database-url "$url" --baseline \
         --json "$out/$engine.json" || status=$?
     stop_server
 }

@@ -52,6 +52,13 @@ pub struct LoadArgs {
     /// Which load pattern to run
     #[arg(long, value_enum, default_value = "all")]
     pub scenario: ScenarioChoice,
+    /// Run the scenarios (and, with --baseline, /healthz) this many times in turn, each
+    /// for --duration, and judge them by their totals: on a shared machine the speed
+    /// drifts by a quarter from one minute to the next, and taking turns spreads the drift
+    /// over every scenario alike. Each round's ratios are printed too
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
     /// Players provisioned for first, replay and mixed
     #[arg(long, value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PLAYERS as i64))]
@@ -116,6 +123,7 @@ impl LoadArgs {
         let mut config = BenchConfig::new(&self.target, token);
         config.clients = self.clients.into();
         config.duration = self.duration;
+        config.rounds = self.rounds;
         config.scenarios = match self.scenario {
             ScenarioChoice::First => vec![Scenario::First],
             ScenarioChoice::Replay => vec![Scenario::Replay],
@@ -188,12 +196,13 @@ mod tests {
 
     #[test]
     fn flags_override_the_defaults() {
-        let config = parse("--target http://w:1/ --operator-token t --clients 8 --duration 2.5 --scenario hot --json out.json --database-url sqlite://x.db --baseline")
+        let config = parse("--target http://w:1/ --operator-token t --clients 8 --duration 2.5 --scenario hot --rounds 3 --json out.json --database-url sqlite://x.db --baseline")
             .expect("valid flags");
         assert_eq!(config.target, "http://w:1");
         assert_eq!(config.clients, 8);
         assert_eq!(config.duration, Duration::from_millis(2_500));
         assert_eq!(config.scenarios, [Scenario::Hot]);
+        assert_eq!(config.rounds, 3);
         assert_eq!(config.json, Some(PathBuf::from("out.json")));
         assert!(config.baseline);
     }
@@ -205,6 +214,7 @@ mod tests {
             "--operator-token t --scenario fast",
             "--operator-token t --baseline",
             "--operator-token t --duration -1",
+            "--operator-token t --rounds 0",
             "--operator-token t --frobnicate",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

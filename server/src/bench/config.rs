@@ -47,6 +47,8 @@ pub struct BenchConfig {
     pub clients: usize,
     /// How long each scenario sends new requests (the last ones are still answered).
     pub duration: Duration,
+    /// How many times the scenarios run in turn; figures and ratios are their totals.
+    pub rounds: u32,
     pub scenarios: Vec<Scenario>,
     /// Players provisioned for `first`, `replay` and `mixed`.
     pub players: usize,
@@ -82,6 +84,7 @@ impl BenchConfig {
             operator_token: operator_token.to_owned(),
             clients: 64,
             duration: Duration::from_secs(10),
+            rounds: 1,
             scenarios: Scenario::ALL.to_vec(),
             players: 10_000,
             json: None,

@@ -57,6 +57,11 @@ pub struct BenchReport {
     pub healthz_per_s: Option<f64>,
     /// `replay / healthz`.
     pub replay_vs_healthz: Option<f64>,
+    /// How many times the scenarios ran in turn (`--rounds`); the figures above are
+    /// their totals.
+    pub rounds: u32,
+    /// Each round's own ratios, to show how far they spread.
+    pub round_ratios: Vec<Ratios>,
     pub baseline: Option<BaselineFigures>,
     pub verification: Verification,
 }
@@ -92,60 +97,87 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         config.players + 1
     ));
     let mut run = Run::new(&config, provisioned);
-    let mut scenarios = Vec::new();
-    let mut delivered = None;
-    for scenario in &config.scenarios {
-        let subscriber = match scenario {
-            Scenario::Subscribed => Some(subscriber::Subscriber::attach(&config).await?),
-            _ => None,
-        };
-        let figures = run.scenario(*scenario).await;
-        say(figures.summary_line());
-        scenarios.push(figures);
-        if let Some(subscriber) = subscriber {
-            let outcome = subscriber.detach().await?;
+    let mut totals: Vec<(Scenario, Recorder, Duration)> = Vec::new();
+    let mut delivered: Option<subscriber::Delivered> = None;
+    let mut healthz_rates = Vec::new();
+    let mut round_ratios = Vec::new();
+    let healthz_wanted = config.baseline && config.database_url.is_some();
+    for round in 1..=config.rounds {
+        let mut rates = Vec::new();
+        for &scenario in &config.scenarios {
+            let subscriber = match scenario {
+                Scenario::Subscribed => Some(subscriber::Subscriber::attach(&config, round).await?),
+                _ => None,
+            };
+            let (recorder, elapsed) = run.scenario(scenario).await;
+            let figures = recorder.figures(scenario.as_str(), config.clients, elapsed);
             say(format!(
-                "subscriber: {} deliveries received; caught up {}",
-                outcome.received,
-                outcome
-                    .drained_s
-                    .map_or("not within 120 s".to_owned(), |s| format!(
-                        "{s} s after the scenario"
-                    ))
+                "{}{}",
+                round_prefix(round, config.rounds),
+                figures.summary_line()
             ));
-            delivered = Some(outcome);
+            rates.push((scenario, figures.operations_per_s));
+            add_to_totals(&mut totals, scenario, recorder, elapsed);
+            if let Some(subscriber) = subscriber {
+                let outcome = subscriber.detach().await?;
+                say(outcome.summary_line());
+                delivered = Some(match delivered {
+                    Some(before) => before.and(&outcome),
+                    None => outcome,
+                });
+            }
         }
-    }
-    let rate = |name: Scenario| {
-        scenarios
-            .iter()
-            .find(|f| f.scenario == name.as_str())
-            .map(|f| f.operations_per_s)
-    };
-    let ratio = |name: Scenario| match (rate(name), rate(Scenario::First)) {
-        (Some(other), Some(first)) if first > 0.0 => Some((other / first * 100.0).round() / 100.0),
-        _ => None,
-    };
-    let (replay_vs_first, hot_vs_first) = (ratio(Scenario::Replay), ratio(Scenario::Hot));
-    let mixed_vs_first = ratio(Scenario::Mixed);
-    let subscribed_vs_first = ratio(Scenario::Subscribed);
-    let (baseline, healthz_per_s) = match (&config.database_url, config.baseline) {
-        (Some(url), true) => {
-            say("baseline: running the database's own benchmark…".to_owned());
-            let figures = baseline::run(url, &config, rate(Scenario::First)).await?;
-            say(figures.summary_line());
-            let healthz = healthz::rate(&config.target, config.clients, config.duration).await?;
+        let healthz = if healthz_wanted {
+            let rate = healthz::rate(&config.target, config.clients, config.duration).await?;
             say(format!(
-                "baseline (server) GET /healthz: {healthz:.0} requests/s with {} clients",
+                "{}baseline (server) GET /healthz: {rate:.0} requests/s with {} clients",
+                round_prefix(round, config.rounds),
                 config.clients
             ));
-            (Some(figures), Some(healthz))
+            healthz_rates.push(rate);
+            Some(rate)
+        } else {
+            None
+        };
+        let ratios = Ratios::of(|s| rate_of(&rates, s), healthz);
+        if config.rounds > 1 {
+            say(format!(
+                "round {round}/{} ratios: {}",
+                config.rounds,
+                ratios.line()
+            ));
         }
-        _ => (None, None),
-    };
-    let replay_vs_healthz = match (rate(Scenario::Replay), healthz_per_s) {
-        (Some(replay), Some(healthz)) if healthz > 0.0 => {
-            Some((replay / healthz * 100.0).round() / 100.0)
+        round_ratios.push(ratios);
+    }
+    let scenarios: Vec<Figures> = totals
+        .into_iter()
+        .map(|(scenario, recorder, elapsed)| {
+            recorder.figures(scenario.as_str(), config.clients, elapsed)
+        })
+        .collect();
+    if config.rounds > 1 {
+        say(format!("all {} rounds together:", config.rounds));
+        for figures in &scenarios {
+            say(figures.summary_line());
+        }
+    }
+    let healthz_per_s = (!healthz_rates.is_empty())
+        .then(|| healthz_rates.iter().sum::<f64>() / healthz_rates.len() as f64);
+    let totals: Vec<(Scenario, f64)> = config
+        .scenarios
+        .iter()
+        .filter_map(|&s| {
+            let figures = scenarios.iter().find(|f| f.scenario == s.as_str())?;
+            Some((s, figures.operations_per_s))
+        })
+        .collect();
+    let ratios = Ratios::of(|s| rate_of(&totals, s), healthz_per_s);
+    let baseline = match (&config.database_url, config.baseline) {
+        (Some(url), true) => {
+            say("baseline: running the database's own benchmark…".to_owned());
+            let figures = baseline::run(url, &config, rate_of(&totals, Scenario::First)).await?;
+            say(figures.summary_line());
+            Some(figures)
         }
         _ => None,
     };
@@ -164,13 +196,16 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
             .as_ref()
             .and_then(BaselineFigures::client_keys_ratio),
     );
-    show("replay / healthz", replay_vs_healthz);
-    show("hot / first", hot_vs_first);
-    show("mixed / first", mixed_vs_first);
+    show("replay / healthz", ratios.replay_vs_healthz);
+    show("hot / first", ratios.hot_vs_first);
+    show("mixed / first", ratios.mixed_vs_first);
     show(
         "first with a webhook subscriber / first",
-        subscribed_vs_first,
+        ratios.subscribed_vs_first,
     );
+    if config.rounds > 1 {
+        say(spread_line(&round_ratios));
+    }
     say("verifying…".to_owned());
     let verification = run.verify(config.database_url.as_deref()).await;
     say(verification.render());
@@ -182,13 +217,15 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         players: config.players,
         provisioning_s: (provisioning_s * 10.0).round() / 10.0,
         scenarios,
-        replay_vs_first,
-        hot_vs_first,
-        mixed_vs_first,
-        subscribed_vs_first,
+        replay_vs_first: ratios.replay_vs_first,
+        hot_vs_first: ratios.hot_vs_first,
+        mixed_vs_first: ratios.mixed_vs_first,
+        subscribed_vs_first: ratios.subscribed_vs_first,
         delivered,
         healthz_per_s,
-        replay_vs_healthz,
+        replay_vs_healthz: ratios.replay_vs_healthz,
+        rounds: config.rounds,
+        round_ratios,
         baseline,
         verification,
     };
@@ -255,8 +292,9 @@ impl<'a> Run<'a> {
         )
     }
 
-    /// Runs one scenario for the configured duration and folds its outcome into the model.
-    async fn scenario(&mut self, scenario: Scenario) -> Figures {
+    /// Runs one scenario for the configured duration and folds its outcome into the model;
+    /// what the clients saw, and how long it took.
+    async fn scenario(&mut self, scenario: Scenario) -> (Recorder, Duration) {
         if scenario == Scenario::Replay && self.executed.is_empty() {
             // Nothing to replay yet: execute a few bets first, outside the figures.
             let tasks = self.spawn_owning(|client, share| {
@@ -281,7 +319,7 @@ impl<'a> Run<'a> {
         if let Some(reporter) = reporter {
             reporter.abort();
         }
-        recorder.figures(scenario.as_str(), self.config.clients, started.elapsed())
+        (recorder, started.elapsed())
     }
 
     /// `--report-every`: prints each window's throughput and latency while clients run.
@@ -410,3 +448,115 @@ impl<'a> Run<'a> {
 
 /// Bets per client executed before `replay` when no earlier scenario left any.
 const REPLAY_WARM_UP: u64 = 25;
+
+/// The ratios a run is judged by (docs/PERFORMANCE.md, "Targets"), in operations per
+/// second; `None` where a side did not run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ratios {
+    pub replay_vs_first: Option<f64>,
+    pub hot_vs_first: Option<f64>,
+    pub mixed_vs_first: Option<f64>,
+    /// What one webhook subscriber costs first executions.
+    pub subscribed_vs_first: Option<f64>,
+    pub replay_vs_healthz: Option<f64>,
+}
+
+impl Ratios {
+    /// The ratios of scenarios' rates (`rate`) and of replays to `/healthz`'s rate.
+    fn of(rate: impl Fn(Scenario) -> Option<f64>, healthz_per_s: Option<f64>) -> Ratios {
+        let to = |over: Option<f64>, under: Option<f64>| match (over, under) {
+            (Some(over), Some(under)) if under > 0.0 => {
+                Some((over / under * 100.0).round() / 100.0)
+            }
+            _ => None,
+        };
+        let first = rate(Scenario::First);
+        Ratios {
+            replay_vs_first: to(rate(Scenario::Replay), first),
+            hot_vs_first: to(rate(Scenario::Hot), first),
+            mixed_vs_first: to(rate(Scenario::Mixed), first),
+            subscribed_vs_first: to(rate(Scenario::Subscribed), first),
+            replay_vs_healthz: to(rate(Scenario::Replay), healthz_per_s),
+        }
+    }
+
+    /// The judged ratios that were measured, by name.
+    fn named(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("replay / healthz", self.replay_vs_healthz),
+            ("hot / first", self.hot_vs_first),
+            ("mixed / first", self.mixed_vs_first),
+            ("subscribed / first", self.subscribed_vs_first),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+    }
+
+    fn line(&self) -> String {
+        let named: Vec<String> = self
+            .named()
+            .into_iter()
+            .map(|(name, value)| format!("{name} {value:.2}"))
+            .collect();
+        named.join(", ")
+    }
+}
+
+/// `--rounds`: each ratio's lowest and highest round, beside the totals' ratio printed
+/// above, so that a reader sees how much one round alone would have said.
+fn spread_line(rounds: &[Ratios]) -> String {
+    let mut parts = Vec::new();
+    let names: Vec<&str> = rounds
+        .first()
+        .map(|r| r.named().into_iter().map(|(name, _)| name).collect())
+        .unwrap_or_default();
+    for name in names {
+        let values: Vec<f64> = rounds
+            .iter()
+            .flat_map(Ratios::named)
+            .filter(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+            .collect();
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        parts.push(format!("{name} {low:.2}–{high:.2}"));
+    }
+    format!(
+        "spread over the {} rounds: {}",
+        rounds.len(),
+        parts.join(", ")
+    )
+}
+
+/// `round r/n: ` before a scenario's line when the scenarios run more than once.
+fn round_prefix(round: u32, rounds: u32) -> String {
+    if rounds > 1 {
+        format!("round {round}/{rounds}: ")
+    } else {
+        String::new()
+    }
+}
+
+/// Folds one run of a scenario into its totals over the rounds.
+fn add_to_totals(
+    totals: &mut Vec<(Scenario, Recorder, Duration)>,
+    scenario: Scenario,
+    recorder: Recorder,
+    elapsed: Duration,
+) {
+    match totals.iter_mut().find(|(s, _, _)| *s == scenario) {
+        Some((_, total, total_elapsed)) => {
+            total.merge(recorder);
+            *total_elapsed += elapsed;
+        }
+        None => totals.push((scenario, recorder, elapsed)),
+    }
+}
+
+fn rate_of(rates: &[(Scenario, f64)], scenario: Scenario) -> Option<f64> {
+    rates
+        .iter()
+        .find(|(s, _)| *s == scenario)
+        .map(|(_, rate)| *rate)
+}

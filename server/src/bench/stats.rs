@@ -77,11 +77,12 @@ impl Recorder {
     }
 
     /// The scenario's figures over `elapsed`.
-    pub fn figures(mut self, scenario: &str, clients: usize, elapsed: Duration) -> Figures {
-        self.latencies_us.sort_unstable();
+    pub fn figures(&self, scenario: &str, clients: usize, elapsed: Duration) -> Figures {
+        let mut latencies_us = self.latencies_us.clone();
+        latencies_us.sort_unstable();
         let seconds = elapsed.as_secs_f64().max(1e-9);
-        let requests = self.latencies_us.len() as u64;
-        let at = |q: f64| percentile_ms(&self.latencies_us, q);
+        let requests = latencies_us.len() as u64;
+        let at = |q: f64| percentile_ms(&latencies_us, q);
         Figures {
             scenario: scenario.to_owned(),
             clients,
@@ -94,10 +95,10 @@ impl Recorder {
             latency_ms_p95: at(0.95),
             latency_ms_p99: at(0.99),
             latency_ms_max: at(1.0),
-            statuses: self.statuses,
+            statuses: self.statuses.clone(),
             unresolved: self.unresolved,
             wrong_answers: self.wrong,
-            wrong_samples: self.wrong_samples,
+            wrong_samples: self.wrong_samples.clone(),
         }
     }
 }

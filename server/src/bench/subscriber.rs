@@ -33,13 +33,36 @@ pub struct Subscriber {
 pub struct Delivered {
     /// Deliveries the receiver got (a redelivery counts again).
     pub received: u64,
-    /// From the scenario's end until the subscription had nothing pending.
+    /// From the scenario's end until the subscription had nothing pending (over several
+    /// rounds, the longest).
     pub drained_s: Option<f64>,
 }
 
+impl Delivered {
+    /// This round's deliveries added to an earlier round's.
+    pub fn and(self, later: &Delivered) -> Delivered {
+        Delivered {
+            received: self.received + later.received,
+            drained_s: self.drained_s.zip(later.drained_s).map(|(a, b)| a.max(b)),
+        }
+    }
+
+    pub fn summary_line(&self) -> String {
+        format!(
+            "subscriber: {} deliveries received; caught up {}",
+            self.received,
+            self.drained_s
+                .map_or("not within 120 s".to_owned(), |s| format!(
+                    "{s} s after the scenario"
+                ))
+        )
+    }
+}
+
 impl Subscriber {
-    /// Starts the receiver and subscribes it.
-    pub async fn attach(config: &BenchConfig) -> anyhow::Result<Subscriber> {
+    /// Starts the receiver and subscribes it, as a subscription of its own for each of
+    /// the run's rounds (`--rounds`).
+    pub async fn attach(config: &BenchConfig, round: u32) -> anyhow::Result<Subscriber> {
         let received = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&received);
         let app = axum::Router::new().route(
@@ -64,7 +87,7 @@ impl Subscriber {
             }
         })?;
         let subscriber = Subscriber {
-            id: format!("{}-subscriber", config.run_tag),
+            id: format!("{}-subscriber-{round}", config.run_tag),
             received,
             stop,
             client: reqwest::Client::new(),

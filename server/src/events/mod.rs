@@ -6,7 +6,8 @@
 //! - `webhooks`: subscriptions and their stats, dead events and redelivery.
 //! - `delivery`: the loop that sends events.
 //! - `signature`: the `Oncewallet-Signature` header.
-//! - `handlers`: the operator API's `/operator/v1/webhooks`.
+//!
+//! The operator API's `/operator/v1/webhooks` is `http::webhooks`.
 pub mod delivery;
 pub mod outbox;
 pub mod signature;

@@ -19,7 +19,7 @@ use crate::error::ServiceError;
 /// Rows one numbering pass takes at most.
 const NUMBER_AT_ONCE: i64 = 5000;
 /// `pg_try_advisory_xact_lock`'s key for numbering: one node at a time.
-const NUMBERING_LOCK: i64 = 0x6f75_7462_6f78; // "outbox"
+pub const NUMBERING_LOCK: i64 = 0x6f75_7462_6f78; // "outbox"
 
 /// One outbox row as read back.
 #[derive(Debug, Clone)]

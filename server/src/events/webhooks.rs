@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde::{Deserialize, Serialize};
@@ -352,8 +352,8 @@ pub async fn stats(
     })
 }
 
-/// Events after the subscription's cursor that it receives: how many, and when the
-/// oldest was committed.
+/// Events after the subscription's cursor that it receives, numbered or not yet: how
+/// many, and when the oldest was committed.
 async fn unsent(
     db: &DatabaseConnection,
     row: &webhook::Model,
@@ -363,7 +363,12 @@ async fn unsent(
     let types = types_of(row);
     let mut sql = crate::db::sql::Sql::new(backend, "");
     let after = sql.param(row.dispatched_to);
-    let mut filter = format!("{column} > {after}");
+    // On PostgreSQL a committed event has no position until the numbering pass gives it
+    // one after the cursor (`outbox::number`): it is pending already.
+    let mut filter = match backend {
+        DbBackend::Postgres => format!("({column} > {after} OR {column} IS NULL)"),
+        _ => format!("{column} > {after}"),
+    };
     if !types.iter().any(|t| t == "*") {
         let list = sql.in_list(types.iter().map(String::as_str));
         filter.push_str(&format!(" AND event_type {list}"));

@@ -123,6 +123,40 @@ async fn every_scenario_in_one_run_agrees_with_the_model() {
     assert_verified(&report);
 }
 
+/// `--rounds`: the scenarios take turns, each round has its own ratios, and the figures
+/// are the rounds' totals; a subscription of its own serves each round's `subscribed`.
+#[tokio::test]
+async fn rounds_take_turns_and_their_totals_are_the_figures() {
+    let app = spawn_app().await;
+    let mut config = config(
+        &app,
+        vec![Scenario::First, Scenario::Subscribed, Scenario::Mixed],
+    );
+    config.duration = Duration::from_secs(1);
+    config.rounds = 2;
+    let report = server::bench::run(config).await.expect("the bench runs");
+    for scenario in [Scenario::First, Scenario::Subscribed, Scenario::Mixed] {
+        assert_clean(&report, scenario);
+        let figures = report.figures(scenario).expect("ran");
+        assert!(figures.elapsed_s >= 2.0, "two rounds of 1 s: {figures:?}");
+    }
+    assert_eq!(report.rounds, 2);
+    assert_eq!(report.round_ratios.len(), 2);
+    for ratios in &report.round_ratios {
+        assert!(ratios.mixed_vs_first.is_some() && ratios.subscribed_vs_first.is_some());
+    }
+    let delivered = report.delivered.as_ref().expect("the subscriber's count");
+    let subscribed = report
+        .figures(Scenario::Subscribed)
+        .expect("ran")
+        .operations;
+    assert!(
+        delivered.received >= subscribed,
+        "{delivered:?} for {subscribed} bets"
+    );
+    assert_verified(&report);
+}
+
 /// The verification is not a formality: money changed behind the wallet's back during the
 /// run makes it fail.
 #[tokio::test]

@@ -340,6 +340,81 @@ async fn subscriptions_are_checked_never_show_their_secret_and_can_be_deleted() 
 // money.moved
 // ----------------------------------------------------------------------------------
 
+/// PostgreSQL numbers committed events in a pass of its own (`events::outbox::number`);
+/// until it has, an event has no position, and the subscription's stats (and `/metrics`'
+/// lag) must count it as pending all the same. The pass is held off here by taking its
+/// advisory lock.
+#[tokio::test]
+async fn an_event_not_numbered_yet_is_pending() {
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+    let app = spawn_app().await;
+    if !app.database_url.starts_with("postgres") {
+        return; // SQLite's events are in order by id, with nothing to number.
+    }
+    let provider = TestProvider::new(&app).await;
+    let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
+    // The deposit's event numbered before the subscription starts after it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = app
+            .db
+            .query_one(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM outbox_events WHERE position IS NULL",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the outbox was never numbered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let receiver = subscribed_receiver(&app, "warehouse", json!(["money.moved"])).await;
+    let mut options = ConnectOptions::new(app.database_url.clone());
+    options.max_connections(1).min_connections(1);
+    let holder = Database::connect(options).await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_lock({})",
+            server::events::outbox::NUMBERING_LOCK
+        ))
+        .await
+        .unwrap();
+
+    let round = player.new_round();
+    provider.bet(&player.bet(&round, 300)).await.assert_ok();
+    tokio::time::sleep(Duration::from_millis(600)).await; // a delivery round or two
+    let stats = webhook(&app, "warehouse").await["stats"].clone();
+    assert_eq!(stats["pending"], 1, "{stats}");
+    assert!(
+        stats["oldest_pending_age_seconds"].as_f64().unwrap() > 0.0,
+        "{stats}"
+    );
+    assert!(
+        receiver.arrivals().is_empty(),
+        "sent before it was numbered"
+    );
+
+    holder
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_unlock({})",
+            server::events::outbox::NUMBERING_LOCK
+        ))
+        .await
+        .unwrap();
+    let arrived = receiver
+        .wait_for("the bet's event", |accepted| !accepted.is_empty())
+        .await;
+    assert_eq!(data(&arrived[0])["op"], "BET");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while webhook(&app, "warehouse").await["stats"]["pending"] != 0 {
+        assert!(Instant::now() < deadline, "still pending after delivery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn every_movement_is_one_signed_event_in_order_and_nothing_else_is() {
     let app = spawn_app().await;
