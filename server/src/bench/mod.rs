@@ -97,72 +97,12 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         config.players + 1
     ));
     let mut run = Run::new(&config, provisioned);
-    let mut totals: Vec<(Scenario, Recorder, Duration)> = Vec::new();
-    let mut delivered: Option<subscriber::Delivered> = None;
-    let mut healthz_rates = Vec::new();
-    let mut round_ratios = Vec::new();
-    let healthz_wanted = config.baseline && config.database_url.is_some();
-    for round in 1..=config.rounds {
-        let mut rates = Vec::new();
-        for &scenario in &config.scenarios {
-            let subscriber = match scenario {
-                Scenario::Subscribed => Some(subscriber::Subscriber::attach(&config, round).await?),
-                _ => None,
-            };
-            let (recorder, elapsed) = run.scenario(scenario).await;
-            let figures = recorder.figures(scenario.as_str(), config.clients, elapsed);
-            say(format!(
-                "{}{}",
-                round_prefix(round, config.rounds),
-                figures.summary_line()
-            ));
-            rates.push((scenario, figures.operations_per_s));
-            add_to_totals(&mut totals, scenario, recorder, elapsed);
-            if let Some(subscriber) = subscriber {
-                let outcome = subscriber.detach().await?;
-                say(outcome.summary_line());
-                delivered = Some(match delivered {
-                    Some(before) => before.and(&outcome),
-                    None => outcome,
-                });
-            }
-        }
-        let healthz = if healthz_wanted {
-            let rate = healthz::rate(&config.target, config.clients, config.duration).await?;
-            say(format!(
-                "{}baseline (server) GET /healthz: {rate:.0} requests/s with {} clients",
-                round_prefix(round, config.rounds),
-                config.clients
-            ));
-            healthz_rates.push(rate);
-            Some(rate)
-        } else {
-            None
-        };
-        let ratios = Ratios::of(|s| rate_of(&rates, s), healthz);
-        if config.rounds > 1 {
-            say(format!(
-                "round {round}/{} ratios: {}",
-                config.rounds,
-                ratios.line()
-            ));
-        }
-        round_ratios.push(ratios);
-    }
-    let scenarios: Vec<Figures> = totals
-        .into_iter()
-        .map(|(scenario, recorder, elapsed)| {
-            recorder.figures(scenario.as_str(), config.clients, elapsed)
-        })
-        .collect();
-    if config.rounds > 1 {
-        say(format!("all {} rounds together:", config.rounds));
-        for figures in &scenarios {
-            say(figures.summary_line());
-        }
-    }
-    let healthz_per_s = (!healthz_rates.is_empty())
-        .then(|| healthz_rates.iter().sum::<f64>() / healthz_rates.len() as f64);
+    let Rounds {
+        scenarios,
+        delivered,
+        healthz_per_s,
+        round_ratios,
+    } = run.rounds(&say).await?;
     let totals: Vec<(Scenario, f64)> = config
         .scenarios
         .iter()
@@ -236,6 +176,16 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
     Ok(report)
 }
 
+/// What the rounds measured (see [`Run::rounds`]).
+struct Rounds {
+    /// Each scenario's figures over every round.
+    scenarios: Vec<Figures>,
+    delivered: Option<subscriber::Delivered>,
+    /// `/healthz`'s mean rate over the rounds, when `--baseline` asked for it.
+    healthz_per_s: Option<f64>,
+    round_ratios: Vec<Ratios>,
+}
+
 /// The model across scenarios.
 struct Run<'a> {
     config: &'a BenchConfig,
@@ -290,6 +240,87 @@ impl<'a> Run<'a> {
             self.config.clients,
             seed,
         )
+    }
+
+    /// Runs the configured scenarios `--rounds` times in turn (with `/healthz` after each
+    /// round when `--baseline` is on), printing each scenario's and each round's figures,
+    /// and returns their totals.
+    async fn rounds(&mut self, say: &impl Fn(String)) -> anyhow::Result<Rounds> {
+        let config = self.config;
+        let mut totals: Vec<(Scenario, Recorder, Duration)> = Vec::new();
+        let mut delivered: Option<subscriber::Delivered> = None;
+        let mut healthz_rates = Vec::new();
+        let mut round_ratios = Vec::new();
+        let healthz_wanted = config.baseline && config.database_url.is_some();
+        for round in 1..=config.rounds {
+            let mut rates = Vec::new();
+            for &scenario in &config.scenarios {
+                let subscriber = match scenario {
+                    Scenario::Subscribed => {
+                        Some(subscriber::Subscriber::attach(config, round).await?)
+                    }
+                    _ => None,
+                };
+                let (recorder, elapsed) = self.scenario(scenario).await;
+                let figures = recorder.figures(scenario.as_str(), config.clients, elapsed);
+                say(format!(
+                    "{}{}",
+                    round_prefix(round, config.rounds),
+                    figures.summary_line()
+                ));
+                rates.push((scenario, figures.operations_per_s));
+                add_to_totals(&mut totals, scenario, recorder, elapsed);
+                if let Some(subscriber) = subscriber {
+                    let outcome = subscriber.detach().await?;
+                    say(outcome.summary_line());
+                    delivered = Some(match delivered {
+                        Some(before) => before.and(&outcome),
+                        None => outcome,
+                    });
+                }
+            }
+            let healthz = if healthz_wanted {
+                let rate = healthz::rate(&config.target, config.clients, config.duration).await?;
+                say(format!(
+                    "{}baseline (server) GET /healthz: {rate:.0} requests/s with {} clients",
+                    round_prefix(round, config.rounds),
+                    config.clients
+                ));
+                healthz_rates.push(rate);
+                Some(rate)
+            } else {
+                None
+            };
+            let ratios = Ratios::of(|s| rate_of(&rates, s), healthz);
+            if config.rounds > 1 {
+                say(format!(
+                    "round {round}/{} ratios: {}",
+                    config.rounds,
+                    ratios.line()
+                ));
+            }
+            round_ratios.push(ratios);
+        }
+        let scenarios: Vec<Figures> = totals
+            .into_iter()
+            .map(|(scenario, recorder, elapsed)| {
+                recorder.figures(scenario.as_str(), config.clients, elapsed)
+            })
+            .collect();
+        if config.rounds > 1 {
+            say(format!("all {} rounds together:", config.rounds));
+            for figures in &scenarios {
+                say(figures.summary_line());
+            }
+        }
+        let healthz_per_s = (!healthz_rates.is_empty())
+            .then(|| healthz_rates.iter().sum::<f64>() / healthz_rates.len() as f64);
+        Ok(Rounds {
+            scenarios,
+            delivered,
+            healthz_per_s,
+            round_ratios,
+        })
     }
 
     /// Runs one scenario for the configured duration and folds its outcome into the model;
