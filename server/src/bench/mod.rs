@@ -103,19 +103,18 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<BenchReport> {
         healthz_per_s,
         round_ratios,
     } = run.rounds(&say).await?;
-    let totals: Vec<(Scenario, f64)> = config
-        .scenarios
-        .iter()
-        .filter_map(|&s| {
-            let figures = scenarios.iter().find(|f| f.scenario == s.as_str())?;
-            Some((s, figures.operations_per_s))
-        })
-        .collect();
-    let ratios = Ratios::of(|s| rate_of(&totals, s), healthz_per_s);
+    // A scenario's rate over every round, from its figures (which are the totals).
+    let total_rate = |scenario: Scenario| {
+        scenarios
+            .iter()
+            .find(|f| f.scenario == scenario.as_str())
+            .map(|f| f.operations_per_s)
+    };
+    let ratios = Ratios::of(total_rate, healthz_per_s);
     let baseline = match (&config.database_url, config.baseline) {
         (Some(url), true) => {
             say("baseline: running the database's own benchmark…".to_owned());
-            let figures = baseline::run(url, &config, rate_of(&totals, Scenario::First)).await?;
+            let figures = baseline::run(url, &config, total_rate(Scenario::First)).await?;
             say(figures.summary_line());
             Some(figures)
         }

@@ -161,7 +161,8 @@ fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
     round2(f64::from(sorted_us[rank - 1]) / 1000.0)
 }
 
-fn round2(x: f64) -> f64 {
+/// Two decimals, as every figure and ratio of the bench is reported.
+pub(super) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 

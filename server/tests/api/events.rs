@@ -375,11 +375,10 @@ async fn an_event_not_numbered_yet_is_pending() {
     let mut options = ConnectOptions::new(app.database_url.clone());
     options.max_connections(1).min_connections(1);
     let holder = Database::connect(options).await.unwrap();
+    let numbering_lock =
+        |call: &str| format!("SELECT {call}({})", server::events::outbox::NUMBERING_LOCK);
     holder
-        .execute_unprepared(&format!(
-            "SELECT pg_advisory_lock({})",
-            server::events::outbox::NUMBERING_LOCK
-        ))
+        .execute_unprepared(&numbering_lock("pg_advisory_lock"))
         .await
         .unwrap();
 
@@ -398,10 +397,7 @@ async fn an_event_not_numbered_yet_is_pending() {
     );
 
     holder
-        .execute_unprepared(&format!(
-            "SELECT pg_advisory_unlock({})",
-            server::events::outbox::NUMBERING_LOCK
-        ))
+        .execute_unprepared(&numbering_lock("pg_advisory_unlock"))
         .await
         .unwrap();
     let arrived = receiver

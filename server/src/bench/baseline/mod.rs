@@ -34,9 +34,7 @@ impl BaselineFigures {
     /// The wallet's `first` against the floor with the clients' keys.
     pub fn client_keys_ratio(&self) -> Option<f64> {
         match (self.wallet_first_per_s, self.client_keys_per_s) {
-            (Some(first), Some(floor)) if floor > 0.0 => {
-                Some((first / floor * 100.0).round() / 100.0)
-            }
+            (Some(first), Some(floor)) if floor > 0.0 => Some(super::stats::round2(first / floor)),
             _ => None,
         }
     }
@@ -81,6 +79,6 @@ pub async fn run(
     figures.wallet_first_per_s = wallet_first_per_s;
     figures.ratio = wallet_first_per_s
         .filter(|_| figures.transactions_per_s > 0.0)
-        .map(|first| (first / figures.transactions_per_s * 100.0).round() / 100.0);
+        .map(|first| super::stats::round2(first / figures.transactions_per_s));
     Ok(figures)
 }
