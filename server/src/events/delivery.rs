@@ -27,7 +27,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 
-use super::outbox::{self, StoredEvent};
+use super::outbox::{self, EventReads, StoredEvent};
 use super::webhooks::{self, DEAD, PENDING};
 use crate::db::entities::{webhook, webhook_delivery};
 use crate::db::{Engine, Store};
@@ -147,6 +147,11 @@ impl Deliverer {
         }
     }
 
+    /// Where the round reads events: on SQLite on this thread's own connection.
+    fn reads(&self) -> EventReads<'_> {
+        EventReads::of(&self.store)
+    }
+
     /// One round over every enabled subscription. Returns whether any had more to do.
     async fn round(&self) -> Result<bool, ServiceError> {
         outbox::number(self.store.reader()).await?;
@@ -180,7 +185,7 @@ impl Deliverer {
         let fresh = if held.len() as u64 >= ROUND_HELD {
             Vec::new()
         } else {
-            outbox::after(self.store.reader(), hook.dispatched_to, ROUND_EVENTS).await?
+            outbox::after(self.reads(), hook.dispatched_to, ROUND_EVENTS).await?
         };
         if fresh.is_empty() && !held.iter().any(|row| row.next_attempt_ms <= now) {
             return Ok(false);
@@ -191,16 +196,18 @@ impl Deliverer {
         let read_to = fresh
             .last()
             .map_or(hook.dispatched_to, |event| event.position);
-        let lanes = lanes(&held, fresh, &types, self.store.reader()).await?;
+        let lanes = lanes(&held, fresh, &types, self.reads()).await?;
         let mut bodies_of: Vec<&StoredEvent> = Vec::new();
         for lane in &lanes {
             bodies_of.extend(lane.iter().map(|job| &job.event));
         }
-        let bodies = outbox::bodies(self.store.reader(), &self.currencies, &bodies_of).await?;
+        let bodies = outbox::bodies(self.reads(), &self.currencies, &bodies_of).await?;
         let hook = Arc::new(hook);
+        // Parsed once for the round's sends, not once for each.
+        let url = reqwest::Url::parse(&hook.url).map_err(|error| error.to_string());
         let deadline = now + ROUND_MS;
         let results: Vec<Vec<(Job, Outcome)>> = futures::stream::iter(lanes)
-            .map(|lane| self.send_lane(Arc::clone(&hook), lane, &bodies, deadline))
+            .map(|lane| self.send_lane(&hook, &url, lane, &bodies, deadline))
             .buffer_unordered(PARALLEL)
             .collect()
             .await;
@@ -264,7 +271,8 @@ impl Deliverer {
     /// due yet or the round's deadline stops the lane.
     async fn send_lane(
         &self,
-        hook: Arc<webhook::Model>,
+        hook: &webhook::Model,
+        url: &Result<reqwest::Url, String>,
         lane: Vec<Job>,
         bodies: &HashMap<i64, Vec<u8>>,
         deadline: i64,
@@ -283,7 +291,7 @@ impl Deliverer {
                 continue;
             }
             let outcome = match bodies.get(&job.event.id) {
-                Some(body) => self.send(&hook, job.event.id, body).await,
+                Some(body) => self.send(hook, url, job.event.id, body).await,
                 None => Outcome::Failed("no body".into()),
             };
             if !matches!(outcome, Outcome::Delivered) {
@@ -294,29 +302,48 @@ impl Deliverer {
         results
     }
 
-    async fn send(&self, hook: &webhook::Model, event_id: i64, body: &[u8]) -> Outcome {
-        let t = Utc::now().timestamp();
-        let signature = super::signature::header(&hook.secret, t, body);
-        let sent = self
-            .client
-            .post(&hook.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("Oncewallet-Event-Id", outbox::event_id(event_id))
-            .header("Oncewallet-Signature", signature)
-            .body(body.to_vec())
-            .send()
-            .await;
-        let outcome = match sent {
-            Ok(answer) if answer.status().is_success() => Outcome::Delivered,
-            Ok(answer) => Outcome::Failed(format!("HTTP {}", answer.status().as_u16())),
-            Err(error) if error.is_timeout() => Outcome::Failed("no answer within 10 s".into()),
-            Err(error) => Outcome::Failed(short(&error.to_string())),
+    async fn send(
+        &self,
+        hook: &webhook::Model,
+        url: &Result<reqwest::Url, String>,
+        event_id: i64,
+        body: &[u8],
+    ) -> Outcome {
+        let outcome = match url {
+            Ok(url) => self.post(hook, url.clone(), event_id, body).await,
+            Err(error) => Outcome::Failed(short(&format!("URL {}: {error}", hook.url))),
         };
         metrics::record_webhook_delivery(match outcome {
             Outcome::Delivered => "delivered",
             _ => "failed",
         });
         outcome
+    }
+
+    async fn post(
+        &self,
+        hook: &webhook::Model,
+        url: reqwest::Url,
+        event_id: i64,
+        body: &[u8],
+    ) -> Outcome {
+        let t = Utc::now().timestamp();
+        let signature = super::signature::header(&hook.secret, t, body);
+        let sent = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Oncewallet-Event-Id", outbox::event_id(event_id))
+            .header("Oncewallet-Signature", signature)
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(answer) if answer.status().is_success() => Outcome::Delivered,
+            Ok(answer) => Outcome::Failed(format!("HTTP {}", answer.status().as_u16())),
+            Err(error) if error.is_timeout() => Outcome::Failed("no answer within 10 s".into()),
+            Err(error) => Outcome::Failed(short(&error.to_string())),
+        }
     }
 
     /// Writes the round's outcome in one transaction: held deliveries acknowledged,
@@ -521,10 +548,10 @@ async fn lanes(
     held: &[webhook_delivery::Model],
     fresh: Vec<StoredEvent>,
     types: &[String],
-    db: &sea_orm::DatabaseConnection,
+    reads: EventReads<'_>,
 ) -> Result<Vec<Vec<Job>>, ServiceError> {
     let held_ids: Vec<i64> = held.iter().map(|row| row.event_id).collect();
-    let mut held_events: HashMap<i64, StoredEvent> = outbox::by_ids(db, &held_ids)
+    let mut held_events: HashMap<i64, StoredEvent> = outbox::by_ids(reads, &held_ids)
         .await?
         .into_iter()
         .map(|event| (event.id, event))

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::db::entities::discrepancy;
 use crate::db::sql::Sql;
+use crate::db::{InlineReads, Store};
 use crate::domain::{CurrencyTable, MinorUnits, Money};
 use crate::error::ServiceError;
 
@@ -35,6 +36,47 @@ pub struct StoredEvent {
     /// A finding event's `data`, as written.
     pub data: Option<String>,
     pub occurred_at: DateTime<Utc>,
+}
+
+/// Where events and what their bodies are built from are read: the pool, and on SQLite
+/// also the calling thread's own connection (`db::InlineReads`). A delivery round reads a
+/// few hundred rows; through the pool every statement is a hand-off to a connection's
+/// thread and back and every row a decoded `QueryResult`, which on two cores cost the
+/// money path more than the reads themselves (docs/PERFORMANCE.md, "Events").
+#[derive(Clone, Copy)]
+pub struct EventReads<'a> {
+    pool: &'a DatabaseConnection,
+    inline: Option<&'a InlineReads>,
+}
+
+impl<'a> EventReads<'a> {
+    /// The store's reads: in place where it has them.
+    pub fn of(store: &'a Store) -> EventReads<'a> {
+        EventReads {
+            pool: store.reader(),
+            inline: store.inline_reads(),
+        }
+    }
+
+    /// Reads through `pool` only.
+    pub fn pool(pool: &'a DatabaseConnection) -> EventReads<'a> {
+        EventReads { pool, inline: None }
+    }
+
+    /// `read` on this thread's connection; `None` without one, or when it failed (while
+    /// the file is recovered after a crash): the caller then reads through the pool.
+    fn in_place<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        match self.inline?.read(read) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                tracing::debug!(%error, "reading events in place failed; through the pool");
+                None
+            }
+        }
+    }
 }
 
 /// `evt_` and the outbox row's id: stable, since the row never changes.
@@ -126,31 +168,75 @@ pub async fn last_position(db: &DatabaseConnection) -> Result<i64, DbErr> {
 
 /// Up to `limit` events after `position`, in order.
 pub async fn after(
-    db: &DatabaseConnection,
+    reads: EventReads<'_>,
     position: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, DbErr> {
-    let backend = db.get_database_backend();
+    let backend = reads.pool.get_database_backend();
     let column = position_column(backend);
+    // `$1` and `$2` are SQLite parameters too, bound by position.
     let sql = format!(
         "SELECT {COLUMNS}, {column} AS position FROM outbox_events WHERE {column} > $1 \
          ORDER BY {column} LIMIT $2"
     );
-    read(db, sql, vec![position.into(), limit.into()]).await
+    let in_place = reads.in_place(|connection| {
+        connection
+            .prepare_cached(&sql)?
+            .query_map([position, limit], event_of_row)?
+            .collect()
+    });
+    match in_place {
+        Some(events) => Ok(events),
+        None => read(reads.pool, sql, vec![position.into(), limit.into()]).await,
+    }
 }
 
 /// The events with these outbox ids (for deliveries being retried).
-pub async fn by_ids(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<StoredEvent>, DbErr> {
+pub async fn by_ids(reads: EventReads<'_>, ids: &[i64]) -> Result<Vec<StoredEvent>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = db.get_database_backend();
+    let in_place = reads.in_place(|connection| {
+        connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS}, id AS position FROM outbox_events \
+                 WHERE id IN (SELECT value FROM json_each(?1))"
+            ))?
+            .query_map([json_ids(ids)], event_of_row)?
+            .collect()
+    });
+    if let Some(events) = in_place {
+        return Ok(events);
+    }
+    let backend = reads.pool.get_database_backend();
     let column = position_column(backend);
     let mut sql = Sql::new(backend, "");
     let list = sql.id_list(ids);
     let text = format!("SELECT {COLUMNS}, {column} AS position FROM outbox_events WHERE id {list}");
     let statement = Statement::from_sql_and_values(backend, text, sql.values);
-    rows(db, statement).await
+    rows(reads.pool, statement).await
+}
+
+/// Ids as one JSON array: a single parameter for one cached statement, whatever their
+/// number (`json_each`).
+fn json_ids(ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("[{}]", list.join(","))
+}
+
+/// A row of `SELECT {COLUMNS}, position` read in place.
+fn event_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        id: row.get(0)?,
+        event_type: row.get(1)?,
+        player_id: row.get(2)?,
+        sequence: row.get(3)?,
+        wallet_tx_id: row.get(4)?,
+        op: row.get(5)?,
+        data: row.get(6)?,
+        occurred_at: row.get(7)?,
+        position: row.get(8)?,
+    })
 }
 
 async fn read(
@@ -219,12 +305,15 @@ struct Movement {
 
 /// Every event's body, by outbox id: the envelope with `data`.
 pub async fn bodies(
-    db: &DatabaseConnection,
+    reads: EventReads<'_>,
     currencies: &CurrencyTable,
     events: &[&StoredEvent],
 ) -> Result<HashMap<i64, Vec<u8>>, ServiceError> {
     let tx_ids: Vec<i64> = events.iter().filter_map(|e| e.wallet_tx_id).collect();
-    let movements = movements(db, &tx_ids).await?;
+    let movements = match reads.in_place(|connection| movements_in_place(connection, &tx_ids)) {
+        Some(movements) => movements,
+        None => movements(reads.pool, &tx_ids).await?,
+    };
     let mut bodies = HashMap::with_capacity(events.len());
     for event in events {
         let data = match (&event.data, event.wallet_tx_id) {
@@ -288,6 +377,59 @@ fn money_data(
     serde_json::to_string(&data).map_err(|e| ServiceError::Bug(e.to_string()))
 }
 
+/// A transaction's columns as read for a body, in `TRANSACTION_COLUMNS`'s order.
+const TRANSACTION_COLUMNS: &str = "id, scope, transaction_id, kind, round_id, game_id";
+/// A ledger entry's, in `Movement::entries`' order after the transaction's id.
+const ENTRY_COLUMNS: &str =
+    "id, wallet_transaction_id, account, currency, amount_minor, balance_after_minor";
+
+/// The movements of these transactions read in place: two cached statements whatever
+/// their number.
+fn movements_in_place(
+    connection: &rusqlite::Connection,
+    tx_ids: &[i64],
+) -> rusqlite::Result<HashMap<i64, Movement>> {
+    let mut movements = HashMap::with_capacity(tx_ids.len());
+    if tx_ids.is_empty() {
+        return Ok(movements);
+    }
+    let ids = json_ids(tx_ids);
+    let mut transactions = connection.prepare_cached(&format!(
+        "SELECT {TRANSACTION_COLUMNS} FROM wallet_transactions \
+         WHERE id IN (SELECT value FROM json_each(?1))"
+    ))?;
+    let mut rows = transactions.query([&ids])?;
+    while let Some(row) = rows.next()? {
+        movements.insert(
+            row.get(0)?,
+            Movement {
+                scope: row.get(1)?,
+                transaction_id: row.get(2)?,
+                kind: row.get(3)?,
+                round_id: row.get(4)?,
+                game_id: row.get(5)?,
+                entries: Vec::new(),
+            },
+        );
+    }
+    let mut entries = connection.prepare_cached(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries \
+         WHERE wallet_transaction_id IN (SELECT value FROM json_each(?1))"
+    ))?;
+    let mut rows = entries.query([&ids])?;
+    while let Some(row) = rows.next()? {
+        if let Some(movement) = movements.get_mut(&row.get::<_, i64>(1)?) {
+            movement
+                .entries
+                .push((row.get(0)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?));
+        }
+    }
+    for movement in movements.values_mut() {
+        movement.entries.sort_unstable_by_key(|entry| entry.0);
+    }
+    Ok(movements)
+}
+
 async fn movements(
     db: &DatabaseConnection,
     tx_ids: &[i64],
@@ -303,10 +445,7 @@ async fn movements(
     let transactions = db
         .query_all(Statement::from_sql_and_values(
             backend,
-            format!(
-                "SELECT id, scope, transaction_id, kind, round_id, game_id \
-                 FROM wallet_transactions WHERE id {list}"
-            ),
+            format!("SELECT {TRANSACTION_COLUMNS} FROM wallet_transactions WHERE id {list}"),
             values.clone(),
         ))
         .await?;
@@ -327,8 +466,6 @@ async fn movements(
     // ledger that grows fast they lag, and PostgreSQL then read all of `ledger_entries`
     // for a few hundred transactions (docs/PERFORMANCE.md, "Events"). `OFFSET 0` keeps
     // the lateral subquery from being folded into a join it could hash.
-    const ENTRY_COLUMNS: &str =
-        "id, wallet_transaction_id, account, currency, amount_minor, balance_after_minor";
     let text = match backend {
         DbBackend::Postgres => format!(
             "SELECT e.* FROM unnest($1::bigint[]) AS x(id) CROSS JOIN LATERAL \
