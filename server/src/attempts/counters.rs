@@ -225,17 +225,24 @@ fn sample(record: &attempt::ActiveModel) -> Option<(CounterKey, i64, i64)> {
 }
 
 /// The currency and minor units of a fingerprint's `amount`, `('', 0)` when it has none.
+/// Every logged request passes here (replays too), so only the two fields are read,
+/// borrowed, and the rest skipped: no map of the whole fingerprint is built.
 pub fn amount_of(fingerprint: &str) -> (String, i64) {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(fingerprint) else {
+    #[derive(serde::Deserialize)]
+    struct Amount<'a> {
+        #[serde(rename = "amount.currency", borrow)]
+        currency: Option<std::borrow::Cow<'a, str>>,
+        #[serde(rename = "amount.value", borrow)]
+        value: Option<std::borrow::Cow<'a, str>>,
+    }
+    let Ok(amount) = serde_json::from_str::<Amount<'_>>(fingerprint) else {
         return (String::new(), 0);
     };
-    let currency = fields.get("amount.currency").and_then(|v| v.as_str());
-    let value = fields
-        .get("amount.value")
-        .and_then(|v| v.as_str())
-        .and_then(|v| v.parse::<i64>().ok());
-    match (currency, value) {
-        (Some(currency), Some(value)) => (currency.to_owned(), value.max(0)),
+    match (
+        amount.currency,
+        amount.value.and_then(|v| v.parse::<i64>().ok()),
+    ) {
+        (Some(currency), Some(value)) => (currency.into_owned(), value.max(0)),
         _ => (String::new(), 0),
     }
 }
@@ -361,5 +368,10 @@ mod tests {
         assert_eq!(amount_of(fingerprint), ("EUR".to_owned(), 1250));
         assert_eq!(amount_of(r#"{"amount.value":null}"#), (String::new(), 0));
         assert_eq!(amount_of("not json"), (String::new(), 0));
+        assert_eq!(amount_of(r#"{"op":"WIN"}"#), (String::new(), 0));
+        assert_eq!(
+            amount_of(r#"{"amount.currency":"EUR","amount.value":7}"#),
+            (String::new(), 0)
+        );
     }
 }

@@ -419,9 +419,13 @@ fn movements_in_place(
     let mut rows = entries.query([&ids])?;
     while let Some(row) = rows.next()? {
         if let Some(movement) = movements.get_mut(&row.get::<_, i64>(1)?) {
-            movement
-                .entries
-                .push((row.get(0)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?));
+            movement.entries.push((
+                row.get(0)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ));
         }
     }
     for movement in movements.values_mut() {

@@ -337,7 +337,11 @@ pub async fn stats(
     let (unsent, oldest_unsent) = unsent(db, row).await?;
     let mut oldest: Option<DateTime<Utc>> = oldest_unsent;
     if let Some(event_id) = oldest_held {
-        if let Some(event) = outbox::by_ids(outbox::EventReads::pool(db), &[event_id]).await?.into_iter().next() {
+        if let Some(event) = outbox::by_ids(outbox::EventReads::pool(db), &[event_id])
+            .await?
+            .into_iter()
+            .next()
+        {
             oldest = Some(oldest.map_or(event.occurred_at, |o| o.min(event.occurred_at)));
         }
     }
@@ -398,11 +402,12 @@ pub async fn dead(db: &DatabaseConnection, id: &str) -> Result<Vec<DeadEvent>, W
         .all(db)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|row| row.event_id).collect();
-    let types: std::collections::HashMap<i64, String> = outbox::by_ids(outbox::EventReads::pool(db), &ids)
-        .await?
-        .into_iter()
-        .map(|event| (event.id, event.event_type))
-        .collect();
+    let types: std::collections::HashMap<i64, String> =
+        outbox::by_ids(outbox::EventReads::pool(db), &ids)
+            .await?
+            .into_iter()
+            .map(|event| (event.id, event.event_type))
+            .collect();
     Ok(rows
         .into_iter()
         .map(|row| DeadEvent {
