@@ -495,9 +495,7 @@ impl Ratios {
     /// The ratios of scenarios' rates (`rate`) and of replays to `/healthz`'s rate.
     fn of(rate: impl Fn(Scenario) -> Option<f64>, healthz_per_s: Option<f64>) -> Ratios {
         let to = |over: Option<f64>, under: Option<f64>| match (over, under) {
-            (Some(over), Some(under)) if under > 0.0 => {
-                Some((over / under * 100.0).round() / 100.0)
-            }
+            (Some(over), Some(under)) if under > 0.0 => Some(stats::round2(over / under)),
             _ => None,
         };
         let first = rate(Scenario::First);
