@@ -50,7 +50,7 @@ pub fn until_runtime_ends() -> impl Future<Output = ()> + Send + 'static {
 /// Lowers the calling thread's priority by `NICENESS` (on Linux a niceness belongs to a
 /// thread). Lowering needs no privilege; if it fails the thread runs at the process's
 /// priority, which is correct, only dearer under load.
-fn lower_priority() {
+pub(crate) fn lower_priority() {
     let thread = rustix::thread::gettid();
     let lowered = rustix::process::getpriority_process(Some(thread)).and_then(|now| {
         rustix::process::setpriority_process(Some(thread), (now + NICENESS).min(19))

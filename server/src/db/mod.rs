@@ -381,18 +381,14 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
     .await??;
     let wal = wal_sync::WalSync::start(&path).context("open the SQLite database's WAL file")?;
     let durable = wal.durable();
-    let checkpoint_pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options.clone())
-        .await?;
     let alive = std::sync::Arc::new(());
     let restart_wal = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    tokio::spawn(checkpoint(
-        checkpoint_pool,
+    spawn_checkpoint(
+        path.clone(),
         std::sync::Arc::downgrade(&alive),
         std::sync::Arc::clone(&restart_wal),
-    ));
+    )
+    .context("start the SQLite checkpoint thread")?;
     let space = std::sync::Arc::new(space::Space::with_max_size_mb(
         writer_config.sqlite_max_size_mb,
     ));
@@ -433,33 +429,43 @@ async fn connect_sqlite(database_url: &str, writer_config: WriterConfig) -> anyh
 }
 
 /// Copies the WAL into the database file in the background, and asks the writer for a
-/// restart when the WAL has grown past [`WAL_RESTART_PAGES`]. Stops with the last clone
-/// of its store. A passive checkpoint never waits for readers or the writer.
-async fn checkpoint(
-    pool: sqlx::SqlitePool,
+/// restart when the WAL has grown past [`WAL_RESTART_PAGES`]. Stops within one interval
+/// of the last clone of its store. A passive checkpoint never waits for readers or the
+/// writer.
+///
+/// It runs on a thread of its own at a lower priority (`background::lower_priority`),
+/// with a connection of its own: it copies a few megabytes every interval, about a
+/// tenth of a core at 7,000 bets a second, and nobody waits for it, while the writer,
+/// the fsync thread and the requests' threads are what a bet waits for. At the same
+/// priority it took their turns on the CPU (docs/PERFORMANCE.md, "The checkpoint at a
+/// lower priority").
+fn spawn_checkpoint(
+    path: std::path::PathBuf,
     alive: std::sync::Weak<()>,
     restart_wal: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if alive.upgrade().is_none() {
-            break;
-        }
-        // One row: (busy, pages in the WAL, pages copied into the database).
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&pool)
-            .await
-        {
-            Ok((_, pages, _)) if pages >= WAL_RESTART_PAGES => {
-                restart_wal.store(true, std::sync::atomic::Ordering::Relaxed);
+) -> std::io::Result<()> {
+    let connection = rusqlite::Connection::open(&path)
+        .map_err(|error| std::io::Error::other(format!("open {}: {error}", path.display())))?;
+    std::thread::Builder::new()
+        .name("wal-checkpoint".into())
+        .spawn(move || {
+            crate::background::lower_priority();
+            while alive.upgrade().is_some() {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                // One row: (busy, pages in the WAL, pages copied into the database).
+                let pages = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    row.get::<_, i64>(1)
+                });
+                match pages {
+                    Ok(pages) if pages >= WAL_RESTART_PAGES => {
+                        restart_wal.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::debug!(%error, "background WAL checkpoint"),
+                }
             }
-            Ok(_) => {}
-            Err(error) => tracing::debug!(%error, "background WAL checkpoint"),
-        }
-    }
-    pool.close().await;
+        })?;
+    Ok(())
 }
 
 async fn connect_postgres(
