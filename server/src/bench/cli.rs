@@ -89,6 +89,15 @@ pub struct LoadArgs {
     /// Prefix of every id the run creates [default: bench-<random>]
     #[arg(long, value_name = "TAG")]
     pub run_tag: Option<String>,
+    /// The token of the wallet's /metrics, if it is set there: the bench reads the
+    /// wallet's CPU time from /metrics to print its CPU per operation
+    #[arg(
+        long,
+        env = "WALLET_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 /// `--scenario`: one pattern, or all four in order.
@@ -139,6 +148,7 @@ impl LoadArgs {
         config.pgbench_scale = self.pgbench_scale.map(usize::from);
         config.rate = self.rate;
         config.report_every = self.report_every;
+        config.metrics_token = self.metrics_token.clone().filter(|t| !t.is_empty());
         if let Some(tag) = &self.run_tag {
             config.run_tag.clone_from(tag);
         }
@@ -196,7 +206,7 @@ mod tests {
 
     #[test]
     fn flags_override_the_defaults() {
-        let config = parse("--target http://w:1/ --operator-token t --clients 8 --duration 2.5 --scenario hot --rounds 3 --json out.json --database-url sqlite://x.db --baseline")
+        let config = parse("--target http://w:1/ --operator-token t --clients 8 --duration 2.5 --scenario hot --rounds 3 --json out.json --database-url sqlite://x.db --baseline --metrics-token m")
             .expect("valid flags");
         assert_eq!(config.target, "http://w:1");
         assert_eq!(config.clients, 8);
@@ -205,6 +215,7 @@ mod tests {
         assert_eq!(config.rounds, 3);
         assert_eq!(config.json, Some(PathBuf::from("out.json")));
         assert!(config.baseline);
+        assert_eq!(config.metrics_token.as_deref(), Some("m"));
     }
 
     #[test]

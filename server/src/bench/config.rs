@@ -70,6 +70,9 @@ pub struct BenchConfig {
     pub rate: Option<f64>,
     /// Print the latencies of each window this long while a scenario runs.
     pub report_every: Option<Duration>,
+    /// The bearer token of the wallet's `/metrics`, when it asks for one: the bench reads
+    /// the wallet's CPU time there (`bench::cpu`).
+    pub metrics_token: Option<String>,
 }
 
 /// Bounds that keep a typo from provisioning a million players.
@@ -95,6 +98,7 @@ impl BenchConfig {
             print: true,
             rate: None,
             report_every: None,
+            metrics_token: None,
         }
     }
 }

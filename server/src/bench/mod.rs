@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod cli;
 pub mod config;
 mod console;
+pub mod cpu;
 mod exchange;
 mod healthz;
 mod provision;
@@ -201,6 +202,7 @@ struct Run<'a> {
     provider_delta_minor: i64,
     keys: u64,
     unresolved: u64,
+    cpu: cpu::CpuMeter,
 }
 
 impl<'a> Run<'a> {
@@ -227,6 +229,7 @@ impl<'a> Run<'a> {
             provider_delta_minor: 0,
             keys: 0,
             unresolved: 0,
+            cpu: cpu::CpuMeter::new(&config.target, config.metrics_token.clone()),
         }
     }
 
@@ -267,6 +270,13 @@ impl<'a> Run<'a> {
                     round_prefix(round, config.rounds),
                     figures.summary_line()
                 ));
+                if let Some(cpu) = &figures.cpu {
+                    say(format!(
+                        "{}{}",
+                        round_prefix(round, config.rounds),
+                        cpu.summary_line(scenario.as_str())
+                    ));
+                }
                 rates.push((scenario, figures.operations_per_s));
                 add_to_totals(&mut totals, scenario, recorder, elapsed);
                 if let Some(subscriber) = subscriber {
@@ -310,6 +320,9 @@ impl<'a> Run<'a> {
             say(format!("all {} rounds together:", config.rounds));
             for figures in &scenarios {
                 say(figures.summary_line());
+                if let Some(cpu) = &figures.cpu {
+                    say(cpu.summary_line(&figures.scenario));
+                }
             }
         }
         let healthz_per_s = (!healthz_rates.is_empty())
@@ -332,6 +345,7 @@ impl<'a> Run<'a> {
             });
             self.join(tasks, Scenario::First).await;
         }
+        let cpu_before = self.cpu.read().await;
         let started = Instant::now();
         let until = Until::Deadline(started + self.config.duration);
         let tasks = match scenario {
@@ -345,11 +359,13 @@ impl<'a> Run<'a> {
             Scenario::Replay => self.spawn_replay(until),
         };
         let reporter = self.spawn_reporter(started);
-        let recorder = self.join(tasks, scenario).await;
+        let mut recorder = self.join(tasks, scenario).await;
+        let elapsed = started.elapsed();
         if let Some(reporter) = reporter {
             reporter.abort();
         }
-        (recorder, started.elapsed())
+        recorder.cpu = Some(cpu_before.until(self.cpu.read().await));
+        (recorder, elapsed)
     }
 
     /// `--report-every`: prints each window's throughput and latency while clients run.

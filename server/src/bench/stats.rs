@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::cpu::{CpuPerOperation, CpuTimes};
+
 /// Wrong answers kept word for word; the rest are only counted.
 const WRONG_SAMPLES: usize = 20;
 
@@ -22,6 +24,8 @@ pub struct Recorder {
     wrong_samples: Vec<String>,
     /// `--report-every`: every latency also goes here, emptied by the reporter each window.
     pub window: Option<Window>,
+    /// The CPU the scenario spent, when it was read around it (`bench::cpu`).
+    pub cpu: Option<CpuTimes>,
 }
 
 /// The latencies of the window in progress, shared by every client and the reporter.
@@ -55,6 +59,10 @@ impl Recorder {
         self.operations += other.operations;
         self.unresolved += other.unresolved;
         self.wrong += other.wrong;
+        self.cpu = match (self.cpu, other.cpu) {
+            (Some(mine), Some(theirs)) => Some(mine.plus(theirs)),
+            (mine, theirs) => mine.or(theirs),
+        };
         for sample in other.wrong_samples {
             if self.wrong_samples.len() < WRONG_SAMPLES {
                 self.wrong_samples.push(sample);
@@ -99,6 +107,7 @@ impl Recorder {
             unresolved: self.unresolved,
             wrong_answers: self.wrong,
             wrong_samples: self.wrong_samples.clone(),
+            cpu: self.cpu.and_then(|cpu| cpu.per_operation(self.operations)),
         }
     }
 }
@@ -124,6 +133,9 @@ pub struct Figures {
     pub unresolved: u64,
     pub wrong_answers: u64,
     pub wrong_samples: Vec<String>,
+    /// CPU per operation of the wallet and of the load generator (`bench::cpu`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuPerOperation>,
 }
 
 impl Figures {

@@ -76,6 +76,16 @@ async fn the_first_scenario_executes_distinct_bets_and_adds_up() {
     let report = bench(&app, vec![Scenario::First]).await;
     assert_clean(&report, Scenario::First);
     assert_verified(&report);
+    // CPU per operation: the wallet's from its /metrics (here the test's own process).
+    let cpu = report
+        .figures(Scenario::First)
+        .and_then(|figures| figures.cpu.clone())
+        .expect("the CPU was read around the scenario");
+    assert!(
+        cpu.wallet_us.is_some_and(|us| us > 0.0) && cpu.load_generator_us > 0.0,
+        "{cpu:?}"
+    );
+    assert!(cpu.wallet_vs_load_generator.is_some(), "{cpu:?}");
 }
 
 #[tokio::test]
