@@ -2,7 +2,7 @@
 # Installs what the build needs, and with `test` also what the tests need, skipping what
 # is already there:
 #   scripts/setup.sh run    the wasm target and wasm-bindgen-cli (scripts/run.sh)
-#   scripts/setup.sh test   also PostgreSQL, Chromium, Node.js + Playwright, curl,
+#   scripts/setup.sh test   also PostgreSQL, Chromium, Node.js + Playwright, curl, wrk,
 #                           promtool and wasm-opt (scripts/test.sh)
 # Works as root on a fresh Debian 12 machine that reaches only the package registries
 # (Debian, crates.io, npm): nothing here downloads a binary from anywhere else.
@@ -95,10 +95,11 @@ fi
 # PostgreSQL 15 for the second test pass, Chromium for the browser tests, Node.js
 # for Playwright and (with Python 3) the example provider clients in docs/examples/, curl
 # to wait for the test server, python3-venv for Schemathesis (test.sh installs it from PyPI
-# into a virtual environment). `apt-get update` runs only when something is missing, so a
+# into a virtual environment), wrk for the test of the pre-signed load (scripts/wrk.sh
+# measures with it). `apt-get update` runs only when something is missing, so a
 # machine that already has everything never touches the network here.
 missing=()
-for pkg in postgresql postgresql-contrib chromium curl python3 python3-venv; do
+for pkg in postgresql postgresql-contrib chromium curl python3 python3-venv wrk; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
         missing+=("$pkg")
     fi
@@ -111,7 +112,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, python3, python3-venv, node)"
+    step "Debian packages present (postgresql, postgresql-contrib, chromium, curl, python3, python3-venv, wrk, node)"
 fi
 
 # --- promtool, for the alert rules and the dashboard in ops/ ----------------------

@@ -26,6 +26,9 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Time the console's server functions on a database as it is (seed it first)
     Console(super::console::ConsoleArgs),
+    /// Provision players and write signed bets to files, for a load generator outside
+    /// this binary (scripts/wrk.sh sends them with wrk)
+    Presign(super::presign::PresignArgs),
 }
 
 /// The load run's flags.
@@ -116,7 +119,7 @@ impl BenchArgs {
     pub fn console_database(&self) -> Option<&str> {
         match &self.command {
             Some(BenchCommand::Console(console)) => Some(&console.database.database_url),
-            None => None,
+            Some(BenchCommand::Presign(_)) | None => None,
         }
     }
 }
@@ -173,8 +176,10 @@ fn positive_seconds(text: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<i32> {
-    if let Some(BenchCommand::Console(console)) = &args.command {
-        return super::console::run(console).await;
+    match &args.command {
+        Some(BenchCommand::Console(console)) => return super::console::run(console).await,
+        Some(BenchCommand::Presign(presign)) => return super::presign::run(presign).await,
+        None => {}
     }
     let config = match args.load.config() {
         Ok(config) => config,
@@ -236,5 +241,33 @@ mod tests {
     fn all_runs_every_scenario_in_order() {
         let config = parse("--operator-token t --scenario all").expect("valid");
         assert_eq!(config.scenarios, Scenario::ALL);
+    }
+
+    #[test]
+    fn presign_takes_its_own_flags() {
+        let parsed = |text: &str| {
+            Command::try_parse_from(std::iter::once("bench").chain(text.split_whitespace()))
+                .map(|command| command.args.command)
+        };
+        match parsed(
+            "presign --out /tmp/bets --requests 500 --files 4 --players 7 --operator-token t",
+        ) {
+            Ok(Some(BenchCommand::Presign(presign))) => {
+                assert_eq!(presign.out, PathBuf::from("/tmp/bets"));
+                assert_eq!(
+                    (presign.requests, presign.files, presign.players),
+                    (500, 4, 7)
+                );
+                assert_eq!(presign.target, "http://127.0.0.1:3000");
+            }
+            _ => panic!("presign parsed"),
+        }
+        for bad in [
+            "presign",
+            "presign --out b --files 0",
+            "presign --out b --requests 0",
+        ] {
+            assert!(parsed(bad).is_err(), "{bad}");
+        }
     }
 }

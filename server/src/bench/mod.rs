@@ -14,6 +14,7 @@ mod console;
 pub mod cpu;
 mod exchange;
 mod healthz;
+pub mod presign;
 mod provision;
 mod scenario;
 pub mod stats;

@@ -13,7 +13,7 @@ use super::provision::{PlayerModel, CURRENCY, SCALE};
 use super::stats::Recorder;
 use crate::simulate::client::{minor_units, WalletClient};
 
-const BET: &str = "/wallet/v1/bet";
+pub(super) const BET: &str = "/wallet/v1/bet";
 const WIN: &str = "/wallet/v1/win";
 const ROLLBACK: &str = "/wallet/v1/rollback";
 const CLOSE: &str = "/wallet/v1/rounds/close";
@@ -437,7 +437,7 @@ fn money(amount: i64) -> Value {
     json!({ "value": amount.to_string(), "currency": CURRENCY, "scale": SCALE })
 }
 
-fn bet_body(
+pub(super) fn bet_body(
     transaction_id: &str,
     player_id: &str,
     session_token: &str,

@@ -246,3 +246,104 @@ async fn the_baseline_measures_the_floors_and_reports_the_ratios() {
     assert!(report.healthz_per_s.is_some_and(|r| r > 0.0), "{report:?}");
     assert!(report.replay_vs_healthz.is_some_and(|r| r > 0.0));
 }
+
+/// `server bench presign` and `scripts/wrk/presigned.lua`, as `scripts/wrk.sh` uses them:
+/// wrk sends every pre-signed bet once, each executed once, and then (the files started
+/// again) only replays. wrk comes from Debian (`scripts/setup.sh test`).
+#[tokio::test]
+async fn presigned_bets_sent_by_wrk_execute_once_and_then_replay() {
+    use server::bench::presign::{presign, PresignArgs};
+
+    let app = spawn_app().await;
+    let tag = format!("wrk-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let dir = std::env::temp_dir().join(format!("oncewallet-{tag}"));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let args = PresignArgs {
+        target: app.base_url.clone(),
+        operator_token: Some(app.operator_token.clone()),
+        players: 3,
+        requests: 40,
+        files: 2,
+        out: dir.join("bets"),
+        run_tag: Some(tag.clone()),
+    };
+    let written = presign(&args, &app.operator_token)
+        .await
+        .expect("players provisioned and bets written");
+    assert_eq!(written.files.len(), 2);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/wrk/presigned.lua");
+    let prefix = dir.join("bets");
+    let output = tokio::process::Command::new("wrk")
+        .args(["-t2", "-c2", "-d1s", "-s", script, &app.base_url, "--"])
+        .arg(&prefix)
+        .output()
+        .await
+        .expect("wrk runs (Debian's wrk package, scripts/setup.sh test)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+    // Each thread sent its 20 lines and then started its file again.
+    let threads: Vec<(u64, u64)> = report
+        .lines()
+        .filter_map(|line| line.strip_prefix("presigned thread "))
+        .map(|line| {
+            let numbers: Vec<u64> = line
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            (numbers[1], numbers[2])
+        })
+        .collect();
+    assert_eq!(threads.len(), 2, "{report}");
+    assert!(
+        threads
+            .iter()
+            .all(|&(sent, wrapped)| sent > 20 && wrapped >= 1),
+        "{report}"
+    );
+    let sent: u64 = threads.iter().map(|&(sent, _)| sent).sum();
+    std::fs::remove_dir_all(&dir).expect("the bets removed");
+
+    let executed = app
+        .db
+        .query_one(Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                "SELECT COUNT(*) AS n FROM wallet_transactions \
+                 WHERE op = 'BET' AND state = 'COMMITTED' AND transaction_id LIKE '{tag}-t%'"
+            ),
+        ))
+        .await
+        .expect("the count")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a number");
+    assert_eq!(executed, 40, "every pre-signed bet executed once");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .expect("/metrics")
+        .text()
+        .await
+        .expect("its text");
+    let count = |outcome: &str| -> u64 {
+        let series = format!(
+            "oncewallet_requests_total{{endpoint=\"/wallet/v1/bet\",provider=\"{tag}-provider\",\
+             outcome=\"{outcome}\",status=\"200\"}} "
+        );
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("FIRST"), 40, "{metrics}");
+    // wrk counts the requests it sent; a last one may still be in flight when it stops.
+    let replays = count("REPLAY");
+    assert!(
+        (sent - 40).saturating_sub(2) <= replays && replays <= sent - 40,
+        "sent {sent}, replays {replays}"
+    );
+}

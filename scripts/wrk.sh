@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Measures the wallet as the issue's first figures were taken: pre-signed requests sent
+# by wrk (a load generator in C), 64 connections, the release build, durable settings,
+# each figure beside its floor measured in the same run (docs/PERFORMANCE.md, "Measured
+# with wrk").
+#
+#   scripts/wrk.sh [sqlite|postgres|both] [SECONDS]      (SKIP_BUILD=1: no cargo build)
+#
+# For each engine, on a fresh database: `server bench presign` provisions 10,000 players
+# and writes signed bets; wrk sends each once (`first`), then the ones it sent again
+# (`replay`), then loads /healthz; `server bench --scenario first --baseline` then runs
+# this binary's own load generator and the engine's floor (the wallet's writes on one
+# synchronous SQLite connection, or pgbench TPC-B). Installs wrk from Debian if missing.
+# Not part of scripts/test.sh: timings on a shared machine are noisy.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+engines=${1:-both}
+seconds=${2:-10}
+connections=64
+bin=target/release/server
+token=wrk-operator-token
+tmp_root="$(mktemp -d -t oncewallet-wrk.XXXXXX)"
+server_pid=""
+pg_dir=""
+
+cleanup() {
+    local status=$?
+    [ -z "$server_pid" ] || stop_wallet
+    [ -z "$pg_dir" ] || stop_pg_cluster "$pg_dir"
+    rm -rf "$tmp_root"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! command -v wrk >/dev/null; then
+    echo "==> installing wrk (Debian)"
+    apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p server
+
+# wrk's "Requests/sec" line, as a number.
+rate_of() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+# Fails the run when wrk saw an answer that was not 2xx or 3xx, or a socket error.
+clean_or_fail() {
+    if grep -E 'Non-2xx or 3xx responses|Socket errors' "$1"; then
+        echo "wrk: $2 had failed requests (above); the figures do not count" >&2
+        exit 1
+    fi
+}
+
+# The wallet's own count of bets answered 200 with outcome $1 (FIRST or REPLAY), from /metrics.
+bets_answered() {
+    curl -fsS "$server_url/metrics" | awk -v outcome="outcome=\"$1\"" '
+        /^oncewallet_requests_total\{endpoint="\/wallet\/v1\/bet"/ && index($0, outcome) && /status="200"/ { n += $NF }
+        END { print n + 0 }'
+}
+# wrk's count of the requests it sent, over its threads (the Lua script prints them).
+sent_by_wrk() { awk '/^presigned thread/ { gsub(",", "", $5); n += $5 } END { print n + 0 }' "$1"; }
+# Fails unless the wallet answered between $2 - $connections and $2 requests with outcome $1:
+# wrk stops with up to one request a connection in flight.
+answered_as() {
+    local n
+    n=$(bets_answered "$1")
+    if [ "$n" -gt "$2" ] || [ "$n" -lt $(($2 - connections)) ]; then
+        echo "wrk sent $2 bets, the wallet answered $n with outcome $1" >&2
+        exit 1
+    fi
+    echo "the wallet answered $n bets with outcome $1 (wrk sent $2)"
+}
+
+measure() {
+    local engine=$1 url=$2 requests
+    echo "======== $engine: wrk, $connections connections, $seconds s ========"
+    start_wallet "$bin" "$url" "$tmp_root/server.log" "$token" \
+        WALLET_ADMIN_PASSWORD="wrk-admin-password" WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn
+    # Enough bets that `first` never runs out: 40,000 a second is past both engines here.
+    requests=$((40000 * seconds))
+    "$bin" bench presign --target "$server_url" --operator-token "$token" \
+        --requests "$requests" --files 2 --out "$tmp_root/bets"
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/wrk/presigned.lua \
+        "$server_url" -- "$tmp_root/bets" >"$tmp_root/first.txt"
+    clean_or_fail "$tmp_root/first.txt" first
+    if ! grep -q 'wrapped 0$' <(grep '^presigned thread' "$tmp_root/first.txt" | sort -u | head -1) ||
+        grep '^presigned thread' "$tmp_root/first.txt" | grep -vq 'wrapped 0$'; then
+        echo "wrk: first ran out of pre-signed bets; raise --requests" >&2
+        exit 1
+    fi
+    answered_as FIRST "$(sent_by_wrk "$tmp_root/first.txt")"
+    # Replays: each thread's lines up to the fewest one thread sent, less the requests that
+    # may still have been in flight when wrk stopped (they may not have been executed).
+    local sent
+    sent=$(awk '/^presigned thread/ { gsub(",", "", $5); print $5 }' "$tmp_root/first.txt" | sort -n | head -1)
+    sent=$((sent - connections))
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/wrk/presigned.lua \
+        "$server_url" -- "$tmp_root/bets" "$sent" >"$tmp_root/replay.txt"
+    clean_or_fail "$tmp_root/replay.txt" replay
+    answered_as REPLAY "$(sent_by_wrk "$tmp_root/replay.txt")"
+    wrk -t2 -c"$connections" -d"${seconds}s" "$server_url/healthz" >"$tmp_root/healthz.txt"
+    clean_or_fail "$tmp_root/healthz.txt" /healthz
+    "$bin" bench --target "$server_url" --operator-token "$token" --clients "$connections" \
+        --duration "$seconds" --scenario first --database-url "$url" --baseline \
+        --json "$tmp_root/bench.json" >"$tmp_root/bench.txt" || { cat "$tmp_root/bench.txt"; exit 1; }
+    echo "server peak RSS: $(grep VmHWM "/proc/$server_pid/status" | awk '{print $2, $3}')"
+    stop_wallet
+    local first replay healthz floor bench_first
+    first=$(rate_of "$tmp_root/first.txt")
+    replay=$(rate_of "$tmp_root/replay.txt")
+    healthz=$(rate_of "$tmp_root/healthz.txt")
+    bench_first=$(grep -E '^first +[0-9]+ clients' "$tmp_root/bench.txt" | awk '{ print $6 }')
+    case "$engine" in
+        sqlite) floor=$(grep -oE 'one synchronous connection: [0-9.]+' "$tmp_root/bench.txt" | awk '{ print $NF }') ;;
+        postgres) floor=$(grep -oE 'pgbench[^:]*: [0-9.]+ t' "$tmp_root/bench.txt" | head -1 | awk '{ print $(NF-1) }') ;;
+    esac
+    echo "wrk first:   $first bets/s, $(grep '^presigned latency' "$tmp_root/first.txt" | cut -d: -f2-)"
+    echo "wrk replay:  $replay replays/s, $(grep '^presigned latency' "$tmp_root/replay.txt" | cut -d: -f2-)"
+    echo "wrk /healthz: $healthz requests/s"
+    echo "server bench first (its own load generator, same server): $bench_first bets/s"
+    echo "floor ($engine): ${floor:-?}/s"
+    awk -v f="$first" -v r="$replay" -v h="$healthz" -v b="${floor:-0}" -v e="$engine" 'BEGIN {
+        if (b > 0) printf "ratio wrk first / engine floor: %.2f\n", f / b
+        printf "ratio wrk replay / wrk /healthz: %.2f\n", r / h }'
+}
+
+if [ "$engines" != postgres ]; then
+    measure sqlite "sqlite://$tmp_root/wallet.db?mode=rwc"
+fi
+if [ "$engines" != sqlite ]; then
+    pg_dir="$tmp_root/postgres"
+    port="$(free_port)"
+    start_pg_cluster "$pg_dir" "$port" 300
+    as_pg_owner "$(newest_pg_bin)/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE wallet"
+    measure postgres "postgres://postgres@127.0.0.1:$port/wallet"
+fi
