@@ -60,16 +60,56 @@ bets_answered() {
 }
 # wrk's count of the requests it sent, over its threads (the Lua script prints them).
 sent_by_wrk() { awk '/^presigned thread/ { gsub(",", "", $5); n += $5 } END { print n + 0 }' "$1"; }
-# Fails unless the wallet answered between $2 - $connections and $2 requests with outcome $1:
-# wrk stops with up to one request a connection in flight.
+# Fails unless the wallet answered between $3 - $connections and $3 more bets with outcome $1
+# than the $2 it had answered before (wrk stops with up to one request a connection in flight).
 answered_as() {
     local n
-    n=$(bets_answered "$1")
-    if [ "$n" -gt "$2" ] || [ "$n" -lt $(($2 - connections)) ]; then
-        echo "wrk sent $2 bets, the wallet answered $n with outcome $1" >&2
+    n=$(($(bets_answered "$1") - $2))
+    if [ "$n" -gt "$3" ] || [ "$n" -lt $(($3 - connections)) ]; then
+        echo "wrk sent $3 bets, the wallet answered $n with outcome $1" >&2
         exit 1
     fi
-    echo "the wallet answered $n bets with outcome $1 (wrk sent $2)"
+    echo "the wallet answered $n bets with outcome $1 (wrk sent $3)"
+}
+
+# CPU seconds the wallet's process has used (its /metrics).
+wallet_cpu() { curl -fsS "$server_url/metrics" | awk '/^process_cpu_seconds_total / { print $2 }'; }
+# CPU seconds of this shell's finished children (wrk among them) in bash's `times` output $1
+# (`times` must run in this shell itself, not in a command substitution's copy of it).
+children_cpu() {
+    awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } print n }' "$1"
+}
+
+# Runs wrk with the given arguments into file $1, then prints the CPU each request cost
+# the wallet and wrk (the machine's two cores carry both).
+run_wrk() {
+    local out=$1 wallet_before requests
+    shift
+    wallet_before=$(wallet_cpu)
+    times >"$tmp_root/times.before"
+    wrk -t2 -c"$connections" -d"${seconds}s" "$@" >"$out"
+    times >"$tmp_root/times.after"
+    requests=$(awk '/requests in/ { print $1 }' "$out")
+    awk -v w="$(wallet_cpu)" -v w0="$wallet_before" -v g="$(children_cpu "$tmp_root/times.after")" \
+        -v g0="$(children_cpu "$tmp_root/times.before")" \
+        -v n="$requests" -v what="$(basename "$out" .txt)" 'BEGIN {
+        printf "%s: cpu per request: wallet %.1f µs, wrk %.1f µs\n", what, (w - w0) * 1e6 / n, (g - g0) * 1e6 / n }' \
+        >>"$out"
+    clean_or_fail "$out" "$(basename "$out" .txt)"
+}
+
+# Sends the pre-signed bets under prefix $1 with wrk, at most $3 lines of each file per
+# pass (0: all), into $2.
+send_presigned() {
+    run_wrk "$2" --latency -s scripts/wrk/presigned.lua "$server_url" -- "$1" "$3"
+}
+
+# Fails when a pass that should send each line once started a file again.
+sent_each_once() {
+    if grep '^presigned thread' "$1" | grep -vq 'wrapped 0$'; then
+        echo "wrk: $(basename "$1" .txt) ran out of pre-signed bets; raise --requests" >&2
+        exit 1
+    fi
 }
 
 measure() {
@@ -81,33 +121,32 @@ measure() {
     requests=$((40000 * seconds))
     "$bin" bench presign --target "$server_url" --operator-token "$token" \
         --requests "$requests" --files 2 --out "$tmp_root/bets"
-    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/wrk/presigned.lua \
-        "$server_url" -- "$tmp_root/bets" >"$tmp_root/first.txt"
-    clean_or_fail "$tmp_root/first.txt" first
-    if ! grep -q 'wrapped 0$' <(grep '^presigned thread' "$tmp_root/first.txt" | sort -u | head -1) ||
-        grep '^presigned thread' "$tmp_root/first.txt" | grep -vq 'wrapped 0$'; then
-        echo "wrk: first ran out of pre-signed bets; raise --requests" >&2
-        exit 1
-    fi
-    answered_as FIRST "$(sent_by_wrk "$tmp_root/first.txt")"
+    send_presigned "$tmp_root/bets" "$tmp_root/first.txt" 0
+    sent_each_once "$tmp_root/first.txt"
+    answered_as FIRST 0 "$(sent_by_wrk "$tmp_root/first.txt")"
     # Replays: each thread's lines up to the fewest one thread sent, less the requests that
     # may still have been in flight when wrk stopped (they may not have been executed).
     local sent
     sent=$(awk '/^presigned thread/ { gsub(",", "", $5); print $5 }' "$tmp_root/first.txt" | sort -n | head -1)
-    sent=$((sent - connections))
-    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/wrk/presigned.lua \
-        "$server_url" -- "$tmp_root/bets" "$sent" >"$tmp_root/replay.txt"
-    clean_or_fail "$tmp_root/replay.txt" replay
-    answered_as REPLAY "$(sent_by_wrk "$tmp_root/replay.txt")"
-    wrk -t2 -c"$connections" -d"${seconds}s" "$server_url/healthz" >"$tmp_root/healthz.txt"
-    clean_or_fail "$tmp_root/healthz.txt" /healthz
+    send_presigned "$tmp_root/bets" "$tmp_root/replay.txt" $((sent - connections))
+    answered_as REPLAY 0 "$(sent_by_wrk "$tmp_root/replay.txt")"
+    # One hot player: every bet on the same balance.
+    local before
+    before=$(bets_answered FIRST)
+    "$bin" bench presign --target "$server_url" --operator-token "$token" --players 1 \
+        --requests "$requests" --files 2 --out "$tmp_root/hot"
+    send_presigned "$tmp_root/hot" "$tmp_root/hot.txt" 0
+    sent_each_once "$tmp_root/hot.txt"
+    answered_as FIRST "$before" "$(sent_by_wrk "$tmp_root/hot.txt")"
+    run_wrk "$tmp_root/healthz.txt" "$server_url/healthz"
     "$bin" bench --target "$server_url" --operator-token "$token" --clients "$connections" \
         --duration "$seconds" --scenario first --database-url "$url" --baseline \
         --json "$tmp_root/bench.json" >"$tmp_root/bench.txt" || { cat "$tmp_root/bench.txt"; exit 1; }
     echo "server peak RSS: $(grep VmHWM "/proc/$server_pid/status" | awk '{print $2, $3}')"
     stop_wallet
-    local first replay healthz floor bench_first
+    local first replay hot healthz floor bench_first
     first=$(rate_of "$tmp_root/first.txt")
+    hot=$(rate_of "$tmp_root/hot.txt")
     replay=$(rate_of "$tmp_root/replay.txt")
     healthz=$(rate_of "$tmp_root/healthz.txt")
     bench_first=$(grep -E '^first +[0-9]+ clients' "$tmp_root/bench.txt" | awk '{ print $6 }')
@@ -115,14 +154,17 @@ measure() {
         sqlite) floor=$(grep -oE 'one synchronous connection: [0-9.]+' "$tmp_root/bench.txt" | awk '{ print $NF }') ;;
         postgres) floor=$(grep -oE 'pgbench[^:]*: [0-9.]+ t' "$tmp_root/bench.txt" | head -1 | awk '{ print $(NF-1) }') ;;
     esac
+    cat "$tmp_root"/{first,replay,hot,healthz}.txt | grep 'cpu per request'
     echo "wrk first:   $first bets/s, $(grep '^presigned latency' "$tmp_root/first.txt" | cut -d: -f2-)"
     echo "wrk replay:  $replay replays/s, $(grep '^presigned latency' "$tmp_root/replay.txt" | cut -d: -f2-)"
+    echo "wrk hot:     $hot bets/s, $(grep '^presigned latency' "$tmp_root/hot.txt" | cut -d: -f2-)"
     echo "wrk /healthz: $healthz requests/s"
     echo "server bench first (its own load generator, same server): $bench_first bets/s"
     echo "floor ($engine): ${floor:-?}/s"
-    awk -v f="$first" -v r="$replay" -v h="$healthz" -v b="${floor:-0}" -v e="$engine" 'BEGIN {
+    awk -v f="$first" -v r="$replay" -v h="$healthz" -v b="${floor:-0}" -v o="$hot" 'BEGIN {
         if (b > 0) printf "ratio wrk first / engine floor: %.2f\n", f / b
-        printf "ratio wrk replay / wrk /healthz: %.2f\n", r / h }'
+        printf "ratio wrk replay / wrk /healthz: %.2f\n", r / h
+        printf "ratio wrk hot / wrk first: %.2f\n", o / f }'
 }
 
 if [ "$engines" != postgres ]; then

@@ -31,9 +31,9 @@ pub enum BenchCommand {
     Presign(super::presign::PresignArgs),
 }
 
-/// The load run's flags.
+/// The wallet a load run, or `presign`, provisions its players on.
 #[derive(Clone, Args)]
-pub struct LoadArgs {
+pub struct WalletArgs {
     /// The wallet's base URL
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3000")]
     pub target: String,
@@ -45,6 +45,23 @@ pub struct LoadArgs {
         hide_env_values = true
     )]
     pub operator_token: Option<String>,
+}
+
+impl WalletArgs {
+    /// The operator token; `Err` when it is missing.
+    pub fn token(&self) -> Result<&str, String> {
+        self.operator_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| "--operator-token (or WALLET_OPERATOR_TOKEN) is required".to_owned())
+    }
+}
+
+/// The load run's flags.
+#[derive(Clone, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub wallet: WalletArgs,
     /// Concurrent clients, each with at most one request in flight
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u16).range(1..=MAX_CLIENTS as i64))]
@@ -127,12 +144,8 @@ impl BenchArgs {
 impl LoadArgs {
     /// The run these flags describe; `Err` when the operator token is missing.
     pub fn config(&self) -> Result<BenchConfig, String> {
-        let token = self
-            .operator_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .ok_or("--operator-token (or WALLET_OPERATOR_TOKEN) is required")?;
-        let mut config = BenchConfig::new(&self.target, token);
+        let token = self.wallet.token()?;
+        let mut config = BenchConfig::new(&self.wallet.target, token);
         config.clients = self.clients.into();
         config.duration = self.duration;
         config.rounds = self.rounds;
@@ -258,7 +271,7 @@ mod tests {
                     (presign.requests, presign.files, presign.players),
                     (500, 4, 7)
                 );
-                assert_eq!(presign.target, "http://127.0.0.1:3000");
+                assert_eq!(presign.wallet.target, "http://127.0.0.1:3000");
             }
             _ => panic!("presign parsed"),
         }

@@ -15,24 +15,20 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
+use super::cli::WalletArgs;
 use super::config::{BenchConfig, MAX_PLAYERS};
 use super::scenario::{bet_body, BET};
 use crate::wallet::signing;
 
 /// The flags of `server bench presign`.
 #[derive(Clone, Args)]
+#[command(after_help = "Each line: path, key id, timestamp, signature, request id and JSON body, \
+                        tab separated. The wallet accepts the signatures for 5 minutes (its \
+                        clock skew) after they were written. scripts/wrk.sh runs it; see \
+                        docs/PERFORMANCE.md, \"Measured with wrk\".")]
 pub struct PresignArgs {
-    /// The wallet's base URL
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3000")]
-    pub target: String,
-    /// The wallet's operator token (provisions the players)
-    #[arg(
-        long,
-        env = "WALLET_OPERATOR_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub operator_token: Option<String>,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
     /// Players to provision; the bets go round-robin over them
     #[arg(long, value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PLAYERS as i64))]
@@ -41,7 +37,7 @@ pub struct PresignArgs {
     #[arg(long, value_name = "N", default_value_t = 200_000,
           value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub requests: u32,
-    /// Files to spread them over (line n goes to file n mod FILES): one per thread of
+    /// Files to spread them over (bet n goes to file 1 + n mod FILES): one per thread of
     /// the load generator, which each read their own
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -62,12 +58,12 @@ pub struct Presigned {
 }
 
 pub async fn run(args: &PresignArgs) -> anyhow::Result<i32> {
-    let Some(token) = args.operator_token.as_deref().filter(|t| !t.is_empty()) else {
-        eprintln!(
-            "error: --operator-token (or WALLET_OPERATOR_TOKEN) is required\n\n\
-             For more information, try 'server bench presign --help'."
-        );
-        return Ok(2);
+    let token = match args.wallet.token() {
+        Ok(token) => token,
+        Err(error) => {
+            eprintln!("error: {error}\n\nFor more information, try 'server bench presign --help'.");
+            return Ok(2);
+        }
     };
     let started = std::time::Instant::now();
     let written = presign(args, token).await?;
@@ -85,7 +81,7 @@ pub async fn run(args: &PresignArgs) -> anyhow::Result<i32> {
 
 /// Provisions the players and writes the signed bets.
 pub async fn presign(args: &PresignArgs, operator_token: &str) -> anyhow::Result<Presigned> {
-    let mut config = BenchConfig::new(&args.target, operator_token);
+    let mut config = BenchConfig::new(&args.wallet.target, operator_token);
     config.players = args.players as usize;
     if let Some(tag) = &args.run_tag {
         config.run_tag.clone_from(tag);

@@ -252,6 +252,7 @@ async fn the_baseline_measures_the_floors_and_reports_the_ratios() {
 /// again) only replays. wrk comes from Debian (`scripts/setup.sh test`).
 #[tokio::test]
 async fn presigned_bets_sent_by_wrk_execute_once_and_then_replay() {
+    use server::bench::cli::WalletArgs;
     use server::bench::presign::{presign, PresignArgs};
 
     let app = spawn_app().await;
@@ -259,8 +260,10 @@ async fn presigned_bets_sent_by_wrk_execute_once_and_then_replay() {
     let dir = std::env::temp_dir().join(format!("oncewallet-{tag}"));
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     let args = PresignArgs {
-        target: app.base_url.clone(),
-        operator_token: Some(app.operator_token.clone()),
+        wallet: WalletArgs {
+            target: app.base_url.clone(),
+            operator_token: Some(app.operator_token.clone()),
+        },
         players: 3,
         requests: 40,
         files: 2,
