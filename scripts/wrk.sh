@@ -8,9 +8,12 @@
 #
 # For each engine, on a fresh database: `server bench presign` provisions 10,000 players
 # and writes signed bets; wrk sends each once (`first`), then the ones it sent again
-# (`replay`), then loads /healthz; `server bench --scenario first --baseline` then runs
-# this binary's own load generator and the engine's floor (the wallet's writes on one
-# synchronous SQLite connection, or pgbench TPC-B). Installs wrk from Debian if missing.
+# (`replay`), then bets on one player (`hot`), then loads /healthz, and the wallet's own
+# counts of first executions and replays must match what wrk sent; `server bench
+# --scenario first --baseline` then runs this binary's own load generator and the
+# engine's floor (the wallet's writes on one synchronous SQLite connection, or pgbench
+# TPC-B). Prints each rate, wrk's p50 and p99, the CPU per request of the wallet and of
+# wrk, and the ratios. Installs wrk from Debian if missing.
 # Not part of scripts/test.sh: timings on a shared machine are noisy.
 set -euo pipefail
 
@@ -38,7 +41,9 @@ trap 'exit 143' TERM
 
 if ! command -v wrk >/dev/null; then
     echo "==> installing wrk (Debian)"
-    apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+    sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    sudo_if_needed apt-get install -y -qq wrk >/dev/null ||
+        { sudo_if_needed apt-get update -qq && sudo_if_needed apt-get install -y -qq wrk >/dev/null; }
 fi
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p server
 

@@ -22,10 +22,12 @@ use crate::wallet::signing;
 
 /// The flags of `server bench presign`.
 #[derive(Clone, Args)]
-#[command(after_help = "Each line: path, key id, timestamp, signature, request id and JSON body, \
+#[command(
+    after_help = "Each line: path, key id, timestamp, signature, request id and JSON body, \
                         tab separated. The wallet accepts the signatures for 5 minutes (its \
                         clock skew) after they were written. scripts/wrk.sh runs it; see \
-                        docs/PERFORMANCE.md, \"Measured with wrk\".")]
+                        docs/PERFORMANCE.md, \"Measured with wrk\"."
+)]
 pub struct PresignArgs {
     #[command(flatten)]
     pub wallet: WalletArgs,
