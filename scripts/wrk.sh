@@ -6,6 +6,9 @@
 #
 #   scripts/wrk.sh [sqlite|postgres|both] [SECONDS]      (SKIP_BUILD=1: no cargo build)
 #
+# SECONDS (default 10) per pass, at most 100: the bets' signatures last five minutes and
+# `first` and `replay` send the same ones.
+#
 # For each engine, on a fresh database: `server bench presign` provisions 10,000 players
 # and writes signed bets; wrk sends each once (`first`), then the ones it sent again
 # (`replay`), then bets on one player (`hot`), then loads /healthz, and the wallet's own
@@ -21,6 +24,14 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 engines=${1:-both}
 seconds=${2:-10}
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ] || [ "$seconds" -gt 100 ]; then
+    echo "usage: scripts/wrk.sh [sqlite|postgres|both] [SECONDS, 1-100]" >&2
+    exit 2
+fi
+case "$engines" in
+    sqlite | postgres | both) ;;
+    *) echo "usage: scripts/wrk.sh [sqlite|postgres|both] [SECONDS, 1-100]" >&2; exit 2 ;;
+esac
 connections=64
 bin=target/release/server
 token=wrk-operator-token

@@ -71,12 +71,13 @@ pub async fn run(args: &PresignArgs) -> anyhow::Result<i32> {
     let written = presign(args, token).await?;
     println!(
         "wrote {} signed bets over {} players to {} files ({}.1 …) in {:.1} s; \
-         the wallet accepts them for 5 minutes",
+         the wallet accepts them for {} minutes",
         written.requests,
         args.players,
         written.files.len(),
         args.out.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        signing::MAX_CLOCK_SKEW_MS / 60_000
     );
     Ok(0)
 }
