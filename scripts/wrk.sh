@@ -24,13 +24,11 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 engines=${1:-both}
 seconds=${2:-10}
-if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ] || [ "$seconds" -gt 100 ]; then
-    echo "usage: scripts/wrk.sh [sqlite|postgres|both] [SECONDS, 1-100]" >&2
-    exit 2
-fi
+usage() { echo "usage: scripts/wrk.sh [sqlite|postgres|both] [SECONDS, 1-100]" >&2; exit 2; }
+[[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] && [ "$seconds" -le 100 ] || usage
 case "$engines" in
     sqlite | postgres | both) ;;
-    *) echo "usage: scripts/wrk.sh [sqlite|postgres|both] [SECONDS, 1-100]" >&2; exit 2 ;;
+    *) usage ;;
 esac
 connections=64
 bin=target/release/server
@@ -74,8 +72,10 @@ bets_answered() {
         /^oncewallet_requests_total\{endpoint="\/wallet\/v1\/bet"/ && index($0, outcome) && /status="200"/ { n += $NF }
         END { print n + 0 }'
 }
-# wrk's count of the requests it sent, over its threads (the Lua script prints them).
-sent_by_wrk() { awk '/^presigned thread/ { gsub(",", "", $5); n += $5 } END { print n + 0 }' "$1"; }
+# The lines each wrk thread sent, one number a line (the Lua script prints them).
+sent_per_thread() { awk '/^presigned thread/ { gsub(",", "", $5); print $5 }' "$1"; }
+# wrk's count of the requests it sent, over its threads.
+sent_by_wrk() { sent_per_thread "$1" | awk '{ n += $1 } END { print n + 0 }'; }
 # Fails unless the wallet answered between $3 - $connections and $3 more bets with outcome $1
 # than the $2 it had answered before (wrk stops with up to one request a connection in flight).
 answered_as() {
@@ -123,7 +123,7 @@ send_presigned() {
 # Fails when a pass that should send each line once started a file again.
 sent_each_once() {
     if grep '^presigned thread' "$1" | grep -vq 'wrapped 0$'; then
-        echo "wrk: $(basename "$1" .txt) ran out of pre-signed bets; raise --requests" >&2
+        echo "wrk: $(basename "$1" .txt) ran out of pre-signed bets; raise the bets a second in measure()" >&2
         exit 1
     fi
 }
@@ -143,7 +143,7 @@ measure() {
     # Replays: each thread's lines up to the fewest one thread sent, less the requests that
     # may still have been in flight when wrk stopped (they may not have been executed).
     local sent
-    sent=$(awk '/^presigned thread/ { gsub(",", "", $5); print $5 }' "$tmp_root/first.txt" | sort -n | head -1)
+    sent=$(sent_per_thread "$tmp_root/first.txt" | sort -n | head -1)
     send_presigned "$tmp_root/bets" "$tmp_root/replay.txt" $((sent - connections))
     answered_as REPLAY 0 "$(sent_by_wrk "$tmp_root/replay.txt")"
     # One hot player: every bet on the same balance.

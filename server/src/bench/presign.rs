@@ -60,15 +60,12 @@ pub struct Presigned {
 }
 
 pub async fn run(args: &PresignArgs) -> anyhow::Result<i32> {
-    let token = match args.wallet.token() {
-        Ok(token) => token,
-        Err(error) => {
-            eprintln!("error: {error}\n\nFor more information, try 'server bench presign --help'.");
-            return Ok(2);
-        }
-    };
+    if let Err(error) = args.wallet.token() {
+        eprintln!("error: {error}\n\nFor more information, try 'server bench presign --help'.");
+        return Ok(2);
+    }
     let started = std::time::Instant::now();
-    let written = presign(args, token).await?;
+    let written = presign(args).await?;
     println!(
         "wrote {} signed bets over {} players to {} files ({}.1 …) in {:.1} s; \
          the wallet accepts them for {} minutes",
@@ -83,7 +80,8 @@ pub async fn run(args: &PresignArgs) -> anyhow::Result<i32> {
 }
 
 /// Provisions the players and writes the signed bets.
-pub async fn presign(args: &PresignArgs, operator_token: &str) -> anyhow::Result<Presigned> {
+pub async fn presign(args: &PresignArgs) -> anyhow::Result<Presigned> {
+    let operator_token = args.wallet.token().map_err(anyhow::Error::msg)?;
     let mut config = BenchConfig::new(&args.wallet.target, operator_token);
     config.players = args.players as usize;
     if let Some(tag) = &args.run_tag {

@@ -270,7 +270,7 @@ async fn presigned_bets_sent_by_wrk_execute_once_and_then_replay() {
         out: dir.join("bets"),
         run_tag: Some(tag.clone()),
     };
-    let written = presign(&args, &app.operator_token)
+    let written = presign(&args)
         .await
         .expect("players provisioned and bets written");
     assert_eq!(written.files.len(), 2);
