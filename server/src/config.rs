@@ -220,6 +220,12 @@ pub struct Settings {
           default_value_t = crate::events::delivery::DEFAULT_FIRST_RETRY.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub webhook_first_retry_ms: u64,
+    /// How long an event is kept once every subscription has it (delivered or skipped; a
+    /// dead or retried one stays until it is delivered); 0 deletes it at once
+    /// [default: 24 hours]
+    #[arg(long, env = "WALLET_OUTBOX_RETENTION_SECS", value_name = "SECS",
+          default_value_t = crate::events::delivery::DEFAULT_OUTBOX_RETENTION.as_secs())]
+    pub outbox_retention_secs: u64,
     /// The PAM API for the Valkyrie aggregator (`/pam/valkyrie`, docs/PAM.md): the bearer
     /// token Valkyrie sends (its `pam.api_key`); prefer the variable, since flags show in
     /// the process list [default: the PAM API is off]
@@ -428,6 +434,7 @@ impl Config {
             delivery: crate::events::DeliveryConfig {
                 dead_after: Duration::from_secs(settings.webhook_dead_after_secs),
                 first_retry: Duration::from_millis(settings.webhook_first_retry_ms),
+                outbox_retention: Duration::from_secs(settings.outbox_retention_secs),
             },
             pam,
         })

@@ -51,6 +51,8 @@ const LEASE_RENEW_BELOW_MS: i64 = 20_000;
 const ROUND_MS: i64 = 5_000;
 /// Between rounds when there was nothing to do.
 const IDLE: Duration = Duration::from_millis(200);
+/// Between two passes of the outbox's pruning.
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 /// Connections of the delivery's own pool (see `spawn`).
 const CONNECTIONS: u32 = 2;
 /// A receiver's answer must come within this (docs/EVENTS.md).
@@ -64,11 +66,15 @@ const MAX_ERROR_CHARS: usize = 300;
 pub const DEFAULT_DEAD_AFTER: Duration = Duration::from_secs(72 * 3600);
 /// The wait before the second try; each later wait doubles (`WALLET_WEBHOOK_FIRST_RETRY_MS`).
 pub const DEFAULT_FIRST_RETRY: Duration = Duration::from_secs(1);
+/// How long an event every subscription has is kept (`WALLET_OUTBOX_RETENTION_SECS`).
+pub const DEFAULT_OUTBOX_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryConfig {
     pub dead_after: Duration,
     pub first_retry: Duration,
+    /// See `outbox::Pruner`.
+    pub outbox_retention: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -76,6 +82,7 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             dead_after: DEFAULT_DEAD_AFTER,
             first_retry: DEFAULT_FIRST_RETRY,
+            outbox_retention: DEFAULT_OUTBOX_RETENTION,
         }
     }
 }
@@ -87,6 +94,8 @@ struct Deliverer {
     client: reqwest::Client,
     /// This process's name on the leases it takes.
     owner: String,
+    /// Where this process's pruning of the outbox has got to (`outbox::Pruner::pass`).
+    pruned_to: std::sync::atomic::AtomicI64,
 }
 
 /// Starts this process's delivery loop on a thread of its own at a lower CPU priority
@@ -108,6 +117,7 @@ pub fn spawn(store: Store, currencies: Arc<CurrencyTable>, config: DeliveryConfi
             config,
             client,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            pruned_to: std::sync::atomic::AtomicI64::new(0),
         };
         tokio::select! {
             () = server_gone => {}
@@ -133,7 +143,20 @@ enum Outcome {
 
 impl Deliverer {
     async fn run(&self) {
+        let mut pruner = outbox::Pruner::new(self.config.outbox_retention);
+        let mut pruned_at = tokio::time::Instant::now();
         loop {
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                pruned_at = tokio::time::Instant::now();
+                match pruner.pass(&self.store).await {
+                    Ok(to) => self
+                        .pruned_to
+                        .store(to, std::sync::atomic::Ordering::Relaxed),
+                    Err(error) => {
+                        tracing::warn!(%error, "pruning the outbox failed; trying again later");
+                    }
+                }
+            }
             let busy = match self.round().await {
                 Ok(busy) => busy,
                 Err(error) => {
@@ -425,6 +448,7 @@ impl Deliverer {
             },
             read_to,
             delivered,
+            self.pruned_to.load(std::sync::atomic::Ordering::Relaxed),
         );
         let statements = Arc::new(statements);
         if owner.is_none() {
@@ -476,6 +500,7 @@ fn round_statements(
     writes: &RoundWrites,
     cursor: i64,
     delivered: i64,
+    pruned_to: i64,
 ) -> Vec<Statement> {
     use sea_orm::sea_query::Expr;
     let mut statements = Vec::new();
@@ -497,6 +522,9 @@ fn round_statements(
                 .filter(webhook_delivery::Column::EventId.is_in(writes.remove.iter().copied()))
                 .build(backend),
         );
+        if pruned_to > 0 {
+            statements.push(outbox::released(backend, &writes.remove, pruned_to));
+        }
     }
     for row in &writes.update {
         let active = webhook_delivery::ActiveModel {

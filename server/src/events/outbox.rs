@@ -147,12 +147,137 @@ pub async fn number(db: &DatabaseConnection) -> Result<u64, DbErr> {
     Ok(numbered)
 }
 
-/// The largest position given so far: where a new subscription starts.
-pub async fn last_position(db: &DatabaseConnection) -> Result<i64, DbErr> {
+/// Rows one pruning statement deletes at most: a short write between the money path's
+/// batches (on SQLite it joins the writer's next batch).
+const PRUNE_AT_ONCE: i64 = 2000;
+/// Statements one pruning pass runs at most; the next pass goes on where it stopped.
+const PRUNE_STATEMENTS: usize = 50;
+
+/// Deletes the outbox rows nobody needs any more (docs/EVENTS.md, "Retention"): every
+/// subscription's cursor has passed them, no delivery holds them (retried or dead), and
+/// they were numbered at least `retention` ago. The row with the largest position stays,
+/// whatever its age: PostgreSQL numbers after it and new subscriptions start at it.
+///
+/// A row's age is known without reading it: each pass remembers the largest position it
+/// saw and when, so a position seen `retention` ago bounds the rows older than that. A
+/// process that starts again waits `retention` before it prunes anything; several
+/// PostgreSQL nodes each prune the same rows, and deleting a deleted row does nothing.
+pub struct Pruner {
+    retention: std::time::Duration,
+    /// `(when, the largest position then)`, oldest first.
+    seen: std::collections::VecDeque<(std::time::Instant, i64)>,
+    /// Every row up to here that no delivery held is deleted; a held one is deleted when
+    /// its delivery lets go of it (`released`).
+    done_to: i64,
+}
+
+impl Pruner {
+    pub fn new(retention: std::time::Duration) -> Pruner {
+        Pruner {
+            retention,
+            seen: std::collections::VecDeque::new(),
+            done_to: 0,
+        }
+    }
+
+    /// One pass; returns the position up to which the outbox is pruned now.
+    pub async fn pass(&mut self, store: &Store) -> Result<i64, ServiceError> {
+        let db = store.reader();
+        let backend = db.get_database_backend();
+        let column = position_column(backend);
+        let last = largest_position(db).await?;
+        let now = std::time::Instant::now();
+        self.seen.push_back((now, last));
+        let mut old_enough = None;
+        while let Some(&(at, position)) = self.seen.front() {
+            if now.duration_since(at) < self.retention {
+                break;
+            }
+            old_enough = Some((at, position));
+            self.seen.pop_front();
+        }
+        let Some((at, old_enough)) = old_enough else {
+            return Ok(self.done_to);
+        };
+        // Still the best bound next time, until a later sample is old enough.
+        self.seen.push_front((at, old_enough));
+        // Every subscription's cursor, enabled or not: a disabled one resumes where it
+        // stopped.
+        let cursor: Option<i64> = db
+            .query_one(Statement::from_string(
+                backend,
+                "SELECT MIN(dispatched_to) AS c FROM webhooks",
+            ))
+            .await?
+            .map(|row| row.try_get::<Option<i64>>("", "c"))
+            .transpose()?
+            .flatten();
+        let bound = cursor
+            .map_or(old_enough, |cursor| cursor.min(old_enough))
+            .min(last - 1);
+        for _ in 0..PRUNE_STATEMENTS {
+            if self.done_to >= bound {
+                break;
+            }
+            // Where this statement's rows end: the PRUNE_AT_ONCE-th row after `done_to`.
+            let sql = crate::db::numbered_parameters(
+                backend,
+                format!(
+                    "SELECT {column} AS p FROM outbox_events WHERE {column} > $1 \
+                     AND {column} <= $2 ORDER BY {column} LIMIT 1 OFFSET $3"
+                ),
+            );
+            let end: i64 = db
+                .query_one(Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [
+                        self.done_to.into(),
+                        bound.into(),
+                        (PRUNE_AT_ONCE - 1).into(),
+                    ],
+                ))
+                .await?
+                .map(|row| row.try_get("", "p"))
+                .transpose()?
+                .unwrap_or(bound);
+            let sql = crate::db::numbered_parameters(
+                backend,
+                format!(
+                    "DELETE FROM outbox_events WHERE {column} > $1 AND {column} <= $2 \
+                     AND id NOT IN (SELECT event_id FROM webhook_deliveries)"
+                ),
+            );
+            let statement =
+                Statement::from_sql_and_values(backend, sql, [self.done_to.into(), end.into()]);
+            store
+                .write_statements(std::sync::Arc::new(vec![statement]))
+                .await?;
+            self.done_to = end;
+        }
+        Ok(self.done_to)
+    }
+}
+
+/// Deletes these events if the pruner has passed them (`pruned_to`, from
+/// [`Pruner::pass`]) and no delivery holds them any more: the statement a delivery round
+/// adds when it lets go of held events, so that an event held while the pruner passed is
+/// not kept for ever.
+pub fn released(backend: DbBackend, ids: &[i64], pruned_to: i64) -> Statement {
+    let column = position_column(backend);
+    let mut sql = Sql::new(backend, "DELETE FROM outbox_events WHERE id ");
+    let list = sql.id_list(ids);
+    sql.push(&list);
+    let bound = sql.param(pruned_to);
+    sql.push(&format!(
+        " AND {column} <= {bound} AND id NOT IN (SELECT event_id FROM webhook_deliveries)"
+    ));
+    sql.statement()
+}
+
+/// The largest position given so far (0 for an empty outbox).
+async fn largest_position(db: &DatabaseConnection) -> Result<i64, DbErr> {
     let backend = db.get_database_backend();
-    // Everything committed so far numbered, however much waited (a wallet that ran
-    // without subscriptions): the new subscription starts after all of it.
-    while number(db).await? as i64 >= NUMBER_AT_ONCE {}
     let column = position_column(backend);
     let row = db
         .query_one(Statement::from_string(
@@ -164,6 +289,14 @@ pub async fn last_position(db: &DatabaseConnection) -> Result<i64, DbErr> {
         Some(row) => row.try_get("", "p")?,
         None => 0,
     })
+}
+
+/// The largest position given so far: where a new subscription starts.
+pub async fn last_position(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    // Everything committed so far numbered, however much waited (a wallet that ran
+    // without subscriptions): the new subscription starts after all of it.
+    while number(db).await? as i64 >= NUMBER_AT_ONCE {}
+    largest_position(db).await
 }
 
 /// Up to `limit` events after `position`, in order.

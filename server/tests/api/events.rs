@@ -646,6 +646,111 @@ async fn events_a_receiver_never_takes_die_and_are_redelivered_from_the_list() {
     receiver.wait_for("the next event", |a| a.len() >= 2).await;
 }
 
+/// The outbox's rows as `(count, smallest id, largest id)`.
+async fn outbox_rows(app: &TestApp) -> (i64, i64, i64) {
+    (
+        app.query_i64("SELECT COUNT(*) AS n FROM outbox_events")
+            .await,
+        app.query_i64("SELECT COALESCE(MIN(id), 0) AS n FROM outbox_events")
+            .await,
+        app.query_i64("SELECT COALESCE(MAX(id), 0) AS n FROM outbox_events")
+            .await,
+    )
+}
+
+/// Waits (up to three pruning passes) until the outbox holds `expected`.
+async fn wait_for_outbox(app: &TestApp, what: &str, expected: (i64, i64, i64)) {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let rows = outbox_rows(app).await;
+        if rows == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the outbox holds (count, min id, max id) {rows:?}, not {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn delivered_events_are_pruned_while_dead_ones_and_the_newest_stay() {
+    let app = spawn_app_with(|config| {
+        config.delivery.dead_after = Duration::from_secs(2);
+        config.delivery.outbox_retention = Duration::ZERO;
+    })
+    .await;
+    let receiver = subscribed_receiver(&app, "crm", json!(["money.moved"])).await;
+    receiver.set_down(true);
+    let provider = TestProvider::new(&app).await;
+    let stuck = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dead_id = loop {
+        let answer = app
+            .operator()
+            .request(Method::GET, "/operator/v1/webhooks/crm/dead", None)
+            .await;
+        answer.assert_ok();
+        if let Some(id) = answer.body["events"][0]["event_id"].as_str() {
+            break id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no event died");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    receiver.set_down(false);
+
+    let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
+    let round = player.new_round();
+    for _ in 0..4 {
+        provider.bet(&player.bet(&round, 10)).await.assert_ok();
+    }
+    let accepted = receiver
+        .wait_for("five events", |accepted| accepted.len() >= 5)
+        .await;
+    let newest = accepted.last().unwrap().event_id.clone();
+    let id_of = |event_id: &str| -> i64 { event_id["evt_".len()..].parse().unwrap() };
+    // Everything the subscription has is deleted but the dead event (it can still be
+    // redelivered) and the newest row (numbering and new subscriptions start from it).
+    wait_for_outbox(&app, "after delivery", (2, id_of(&dead_id), id_of(&newest))).await;
+
+    app.operator()
+        .request(
+            Method::POST,
+            &format!("/operator/v1/webhooks/crm/dead/{dead_id}/redeliver"),
+            None,
+        )
+        .await
+        .assert_ok();
+    let redelivered = receiver
+        .wait_for("the redelivery", |a| {
+            a.iter().any(|e| e.event_id == dead_id)
+        })
+        .await;
+    let body = &redelivered.iter().find(|e| e.event_id == dead_id).unwrap();
+    assert!(body.verified);
+    assert_eq!(data(body)["player_id"], stuck.id.as_str());
+    wait_for_outbox(
+        &app,
+        "after the redelivery",
+        (1, id_of(&newest), id_of(&newest)),
+    )
+    .await;
+
+    // Ids go on after the pruned ones, and the next event is delivered as usual.
+    player.deposit(5).await.assert_ok();
+    let accepted = receiver.wait_for("the next event", |a| a.len() >= 7).await;
+    let next = accepted.last().unwrap();
+    assert!(id_of(&next.event_id) > id_of(&newest), "{next:?}");
+    assert_eq!(data(next)["sequence"], 6, "{next:?}");
+    wait_for_outbox(
+        &app,
+        "after the next event",
+        (1, id_of(&next.event_id), id_of(&next.event_id)),
+    )
+    .await;
+}
+
 // ----------------------------------------------------------------------------------
 // finding.opened
 // ----------------------------------------------------------------------------------
@@ -731,8 +836,13 @@ impl crate::node::Target for AnyNode {
     }
 }
 
-/// Retries from 200 ms, so that the drain after the last kill is not a wait on backoff.
-const RETRY_FAST: &[(&str, &str)] = &[("WALLET_WEBHOOK_FIRST_RETRY_MS", "200")];
+/// Retries from 200 ms, so that the drain after the last kill is not a wait on backoff;
+/// events pruned as soon as every subscription has them, so that the run also proves that
+/// pruning never takes an event a receiver has not acknowledged.
+const NODE_ENV: &[(&str, &str)] = &[
+    ("WALLET_WEBHOOK_FIRST_RETRY_MS", "200"),
+    ("WALLET_OUTBOX_RETENTION_SECS", "0"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_across_kills() {
@@ -741,7 +851,7 @@ async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_acro
     let count = if database.is_sqlite() { 1 } else { 3 };
     let mut nodes = Vec::new();
     for _ in 0..count {
-        nodes.push(Node::start(&database.url, RETRY_FAST).await);
+        nodes.push(Node::start(&database.url, NODE_ENV).await);
     }
     let urls = Arc::new(Mutex::new(
         nodes.iter().map(|n| n.base_url.clone()).collect::<Vec<_>>(),
@@ -773,7 +883,7 @@ async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_acro
         receiver.set_down(kill == 2);
         let victim = rand::thread_rng().gen_range(0..nodes.len());
         nodes[victim].kill().await;
-        nodes[victim] = Node::start(&database.url, RETRY_FAST).await;
+        nodes[victim] = Node::start(&database.url, NODE_ENV).await;
         urls.lock().unwrap()[victim] = nodes[victim].base_url.clone();
     }
     receiver.set_down(false);
@@ -808,25 +918,6 @@ async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_acro
             })
             .collect()
     };
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        let outbox = db
-            .query_one(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM outbox_events WHERE event_type = 'money.moved'"
-                    .to_owned(),
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap();
-        assert_eq!(
-            outbox as usize,
-            movements.len(),
-            "one outbox row per movement"
-        );
-    }
     // Each refusal holds its player's later events back for the retry's backoff (1 s,
     // 2 s, 4 s, …): with a third refused, a player's events go out at about two a second.
     let accepted = receiver
@@ -868,6 +959,30 @@ async fn every_committed_movement_reaches_a_refusing_receiver_once_in_order_acro
         doubled.is_empty(),
         "movements with several event ids: {doubled:?}"
     );
+    // Everything acknowledged, so the outbox is pruned down to its newest row, which
+    // numbering and new subscriptions start from.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        use sea_orm::{ConnectionTrait, Statement};
+        let rows = db
+            .query_one(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM outbox_events".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        if rows == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{rows} outbox rows left after every event was acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     for node in &mut nodes {
         node.terminate().await;
     }
