@@ -436,6 +436,7 @@ async fn write_player(
             updated_at: Set(now),
             country: Set(locale.country.clone()),
             language: Set(locale.language.clone()),
+            event_sequence: Set(0),
         };
         return Ok(player::Entity::insert(created)
             .exec_with_returning(txn)

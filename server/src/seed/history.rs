@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use sea_orm::ActiveValue::Set;
 use serde_json::{json, Value};
 
-use super::rows::{Batch, Op, Outcome, Rows, SeedPlayer, SeedProvider};
+use super::rows::{Batch, FirstIds, Op, Outcome, Rows, SeedPlayer, SeedProvider};
 use crate::db::entities::{round, tombstone};
 use crate::domain::{PlayerId, ProviderId, RoundState, TxState};
 use crate::error::ErrorCode;
@@ -106,7 +106,7 @@ impl History {
         days: u32,
         total: u64,
         seed: u64,
-        first_ids: (i64, i64),
+        first_ids: FirstIds,
     ) -> History {
         let mut rng = StdRng::seed_from_u64(seed);
         // Whole microseconds, as the wallet stores its own times (`money::batch`).
@@ -121,7 +121,10 @@ impl History {
             })
             .collect::<Vec<_>>();
         let rows_rng = StdRng::seed_from_u64(rng.gen());
-        let mut rows = Rows::new(tag, first_ids.0, first_ids.1, rows_rng);
+        let events_from = now
+            - Duration::from_std(crate::events::delivery::DEFAULT_OUTBOX_RETENTION)
+                .expect("a retention in range");
+        let mut rows = Rows::new(tag, first_ids, events_from, rows_rng);
         let players = (0..players)
             .map(|index| {
                 let code = CURRENCIES[rng.gen_range(0..CURRENCIES.len())];
@@ -130,6 +133,7 @@ impl History {
                     currency: rows.currencies.currency(code).expect("a known currency"),
                     balance_minor: 0,
                     head: crate::ledger::chain::GENESIS.to_owned(),
+                    event_sequence: 0,
                     sessions: (0..providers.len())
                         .map(|_| hex::encode(rng.gen::<[u8; 20]>()))
                         .collect(),

@@ -137,10 +137,11 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
     let players = config
         .players
         .unwrap_or((config.transactions / 100).max(10) as usize);
-    let first_ids = (
-        writer::next_id(&db, "wallet_transactions").await?,
-        writer::next_id(&db, "ledger_entries").await?,
-    );
+    let first_ids = rows::FirstIds {
+        transaction: writer::next_id(&db, "wallet_transactions").await?,
+        entry: writer::next_id(&db, "ledger_entries").await?,
+        event: writer::next_id(&db, "outbox_events").await?,
+    };
     let mut history = history::History::new(
         &config.run_tag,
         config.providers.clamp(1, 5),
@@ -201,7 +202,7 @@ pub async fn run(config: SeedConfig) -> anyhow::Result<SeedReport> {
         // PostgreSQL splits such pages in half, so as written they stand about 55 % full
         // (docs/PERFORMANCE.md, "Bytes per transaction"). Beside existing data the
         // indexes are left as traffic left them.
-        if first_ids.0 == 1 {
+        if first_ids.transaction == 1 {
             if config.print {
                 println!("  rebuilding the indexes of the loaded tables");
             }

@@ -34,6 +34,18 @@ pub struct Batch {
     pub attempts: Vec<attempt::ActiveModel>,
     /// Rollbacks whose hint differed from the bet: their flag is set after the insert.
     pub hint_mismatches: Vec<i64>,
+    /// `money.moved` events still in the outbox (see `Rows::events_from`).
+    pub events: Vec<SeedEvent>,
+}
+
+/// One `money.moved` row of the outbox, as the money path writes it.
+pub struct SeedEvent {
+    pub id: i64,
+    pub player_id: String,
+    pub sequence: i64,
+    pub wallet_tx_id: i64,
+    pub op: &'static str,
+    pub at: DateTime<Utc>,
 }
 
 impl Batch {
@@ -48,6 +60,8 @@ pub struct SeedPlayer {
     pub currency: crate::domain::Currency,
     pub balance_minor: i64,
     pub head: String,
+    /// `money.moved` events so far.
+    pub event_sequence: i64,
     /// The session at each provider (one token per provider, in provider order).
     pub sessions: Vec<String>,
     /// Changed since the last commit.
@@ -86,22 +100,36 @@ pub struct Op<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// The first free id of each table the seed numbers itself.
+#[derive(Clone, Copy)]
+pub struct FirstIds {
+    pub transaction: i64,
+    pub entry: i64,
+    pub event: i64,
+}
+
 /// Turns operations into rows; owns the id sequences.
 pub struct Rows {
     pub currencies: Arc<CurrencyTable>,
     pub next_tx_id: i64,
     pub next_entry_id: i64,
+    next_event_id: i64,
+    /// Movements from this time on keep their event in the outbox: what a wallet whose
+    /// subscribers keep up holds with the default retention (docs/EVENTS.md, "Retention").
+    events_from: DateTime<Utc>,
     next_request: u64,
     pub tag: String,
     pub rng: StdRng,
 }
 
 impl Rows {
-    pub fn new(tag: &str, first_tx_id: i64, first_entry_id: i64, rng: StdRng) -> Rows {
+    pub fn new(tag: &str, first_ids: FirstIds, events_from: DateTime<Utc>, rng: StdRng) -> Rows {
         Rows {
             currencies: Arc::new(CurrencyTable::default()),
-            next_tx_id: first_tx_id,
-            next_entry_id: first_entry_id,
+            next_tx_id: first_ids.transaction,
+            next_entry_id: first_ids.entry,
+            next_event_id: first_ids.event,
+            events_from,
             next_request: 0,
             tag: tag.to_owned(),
             rng,
@@ -147,7 +175,20 @@ impl Rows {
         let id = self.next_tx_id;
         self.next_tx_id += 1;
         if let Some((delta, counter)) = &op.posting {
-            self.post(batch, player, id, *delta, counter, op.at);
+            if self.post(batch, player, id, *delta, counter, op.at) {
+                player.event_sequence += 1;
+                if op.at >= self.events_from {
+                    batch.events.push(SeedEvent {
+                        id: self.next_event_id,
+                        player_id: player.id.clone(),
+                        sequence: player.event_sequence,
+                        wallet_tx_id: id,
+                        op: op.keyed.op.as_str(),
+                        at: op.at,
+                    });
+                    self.next_event_id += 1;
+                }
+            }
         }
         let balance = self.money(player, player.balance_minor);
         let outcome = std::mem::replace(
@@ -209,7 +250,8 @@ impl Rows {
         (batch.transactions.len() - 1, id)
     }
 
-    /// Both entries of a posting, as the wallet writes them (`ledger::posting`).
+    /// Both entries of a posting, as the wallet writes them (`ledger::posting`). Returns
+    /// whether money moved.
     fn post(
         &mut self,
         batch: &mut Batch,
@@ -218,9 +260,9 @@ impl Rows {
         delta: i64,
         counter: &str,
         at: DateTime<Utc>,
-    ) {
+    ) -> bool {
         if delta == 0 {
-            return;
+            return false;
         }
         let posted = crate::ledger::posting(
             crate::ledger::Account {
@@ -250,6 +292,7 @@ impl Rows {
             });
             self.next_entry_id += 1;
         }
+        true
     }
 
     pub fn money(&self, player: &SeedPlayer, minor: i64) -> Money {

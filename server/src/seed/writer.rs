@@ -6,12 +6,13 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, Statement};
 use serde_json::json;
 
-use super::rows::{Batch, SeedPlayer, SeedProvider};
+use super::rows::{Batch, SeedEvent, SeedPlayer, SeedProvider};
 use crate::attempts::counters::Tally;
 use crate::db::entities::{
     attempt, game_session, ledger_entry, player, provider, provider_key, round, tombstone,
     wallet_transaction as wtx,
 };
+use crate::db::sql::Sql;
 
 /// Rows per INSERT, under SQLite's 32,766 bound parameters for the widest table (21
 /// columns of wallet_transactions).
@@ -104,6 +105,7 @@ pub async fn flush(
     insert::<tombstone::Entity>(txn, std::mem::take(&mut batch.tombstones), ROWS_PER_INSERT)
         .await?;
     attempts(txn, std::mem::take(&mut batch.attempts), counters).await?;
+    events(txn, std::mem::take(&mut batch.events)).await?;
     for chunk in std::mem::take(&mut batch.hint_mismatches).chunks(ROWS_PER_INSERT) {
         let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
         txn.execute(Statement::from_string(
@@ -114,6 +116,34 @@ pub async fn flush(
             ),
         ))
         .await?;
+    }
+    Ok(())
+}
+
+/// The outbox's rows, numbered as PostgreSQL's delivery loop would number them (position =
+/// id: the seed's ids are in commit order); SQLite orders by id and leaves it NULL.
+async fn events(txn: &DatabaseTransaction, events: Vec<SeedEvent>) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let numbered = backend == DbBackend::Postgres;
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            backend,
+            "INSERT INTO outbox_events (id, event_type, player_id, sequence, \
+             wallet_transaction_id, op, occurred_at, position) ",
+        );
+        sql.values(chunk, |event| -> [sea_orm::Value; 8] {
+            [
+                event.id.into(),
+                crate::events::MONEY_MOVED.into(),
+                event.player_id.as_str().into(),
+                event.sequence.into(),
+                event.wallet_tx_id.into(),
+                event.op.into(),
+                event.at.into(),
+                numbered.then_some(event.id).into(),
+            ]
+        });
+        txn.execute(sql.statement()).await?;
     }
     Ok(())
 }
@@ -171,6 +201,7 @@ pub async fn players(
         updated_at: Set(now),
         country: Set(None),
         language: Set(None),
+        event_sequence: Set(seeded.event_sequence),
     });
     insert::<player::Entity>(txn, rows.collect(), ROWS_PER_INSERT).await?;
     let mut sessions = Vec::new();
@@ -265,11 +296,12 @@ pub async fn finish(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    for table in ["wallet_transactions", "ledger_entries"] {
+    for table in ["wallet_transactions", "ledger_entries", "outbox_events"] {
         db.execute(Statement::from_string(
             DbBackend::Postgres,
             format!(
-                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 (SELECT COALESCE(MAX(id), 1) FROM {table}))"
             ),
         ))
         .await?;
@@ -286,6 +318,7 @@ pub async fn rebuild_indexes(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         "rounds",
         "attempt_counters",
         "players",
+        "outbox_events",
     ] {
         db.execute(Statement::from_string(
             DbBackend::Postgres,

@@ -841,6 +841,7 @@ async fn seed(app: &TestApp, provider: &TestProvider, t: &Templates, size: i64) 
             updated_at: Set(now),
             country: Set(None),
             language: Set(None),
+            event_sequence: Set(0),
         })
         .collect();
     for chunk in rows.chunks(SEED_BATCH) {

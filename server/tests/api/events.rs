@@ -186,7 +186,7 @@ pub async fn subscribe(base_url: &str, token: &str, id: &str, url: &str, types: 
 }
 
 /// A receiver subscribed as `id` to `types` on `app`.
-async fn subscribed_receiver(app: &TestApp, id: &str, types: Value) -> Receiver {
+pub async fn subscribed_receiver(app: &TestApp, id: &str, types: Value) -> Receiver {
     let receiver = Receiver::start().await;
     subscribe(&app.base_url, &app.operator_token, id, &receiver.url, types).await;
     receiver

@@ -1,6 +1,7 @@
 //! `server seed`: the history it writes is what the wallet would have written. The
 //! reconciliation finds exactly the findings it planted, a seeded request sent again is a
-//! replay of its stored answer, and the attempt counters equal the attempt log.
+//! replay of its stored answer, the attempt counters equal the attempt log, and the
+//! outbox holds the last day's events with each player's sequence going on after them.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use server::db::entities::wallet_transaction;
@@ -138,4 +139,80 @@ async fn the_seeded_attempt_counters_equal_the_attempt_log() {
         .query_i64("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM attempts WHERE outcome = 'REPLAY'")
         .await;
     assert!(replays > 0, "the log has replays");
+}
+
+#[tokio::test]
+async fn the_outbox_holds_the_last_days_events_and_sequences_go_on_after_the_seed() {
+    let app = spawn_app().await;
+    seed(&app, 3_000).await;
+    let movements = "SELECT COUNT(*) AS n FROM ledger_entries e WHERE e.account = 'player:' || ";
+    // Each player's count of events is its count of movements, and each event's sequence
+    // is its movement's place in the player's ledger.
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT COUNT(*) AS n FROM players p WHERE p.event_sequence <> ({movements} p.id)"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT COUNT(*) AS n FROM outbox_events o WHERE o.sequence <> \
+             ({movements} o.player_id AND e.wallet_transaction_id <= o.wallet_transaction_id)"
+        ))
+        .await,
+        0
+    );
+    // The outbox holds the movements of the last day (of 30): every one since its oldest.
+    let events = app
+        .query_i64("SELECT COUNT(*) AS n FROM outbox_events")
+        .await;
+    let since_first = app
+        .query_i64(
+            "SELECT COUNT(*) AS n FROM wallet_transactions t WHERE t.created_at >= \
+             (SELECT MIN(occurred_at) FROM outbox_events) AND EXISTS \
+             (SELECT 1 FROM ledger_entries e WHERE e.wallet_transaction_id = t.id)",
+        )
+        .await;
+    let all = app
+        .query_i64("SELECT COUNT(DISTINCT wallet_transaction_id) AS n FROM ledger_entries")
+        .await;
+    assert!(events > 0 && events * 10 < all, "{events} of {all}");
+    assert_eq!(events, since_first);
+    let oldest_hours = app
+        .query("SELECT MIN(occurred_at) AS at FROM outbox_events")
+        .await
+        .first()
+        .map(|row| {
+            row.try_get::<chrono::DateTime<chrono::Utc>>("", "at")
+                .unwrap()
+        })
+        .map(|at| (chrono::Utc::now() - at).num_hours())
+        .unwrap();
+    assert!(oldest_hours < 24, "{oldest_hours} h");
+
+    // A seeded player's next movement is the next event in its sequence, with a new id.
+    let receiver = crate::events::subscribed_receiver(&app, "crm", json!(["money.moved"])).await;
+    let row = app
+        .query("SELECT id, currency, event_sequence FROM players ORDER BY event_sequence DESC")
+        .await;
+    let row = row.first().unwrap();
+    let player: String = row.try_get("", "id").unwrap();
+    let currency: String = row.try_get("", "currency").unwrap();
+    let sequence: i64 = row.try_get("", "event_sequence").unwrap();
+    let last_id = app
+        .query_i64("SELECT MAX(id) AS n FROM outbox_events")
+        .await;
+    app.operator()
+        .adjust(&player, &crate::helpers::Operator::credit(5, &currency))
+        .await
+        .assert_ok();
+    let arrived = receiver
+        .wait_for("the deposit's event", |a| !a.is_empty())
+        .await;
+    let event = &arrived[0];
+    assert_eq!(event.event["data"]["player_id"], player.as_str());
+    assert_eq!(event.event["data"]["sequence"], sequence + 1);
+    let id: i64 = event.event_id["evt_".len()..].parse().unwrap();
+    assert!(id > last_id, "{} after {last_id}", event.event_id);
 }

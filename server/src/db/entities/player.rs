@@ -17,6 +17,8 @@ pub struct Model {
     pub country: Option<String>,
     /// ISO 639-1, for PAM sessions; `None`: the server's default.
     pub language: Option<String>,
+    /// How many `money.moved` events the player has had (docs/EVENTS.md).
+    pub event_sequence: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
