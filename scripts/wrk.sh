@@ -13,10 +13,11 @@
 # and writes signed bets; wrk sends each once (`first`), then the ones it sent again
 # (`replay`), then bets on one player (`hot`), then loads /healthz, and the wallet's own
 # counts of first executions and replays must match what wrk sent; `server bench
-# --scenario first --baseline` then runs this binary's own load generator and the
-# engine's floor (the wallet's writes on one synchronous SQLite connection, or pgbench
-# TPC-B). Prints each rate, wrk's p50 and p99, the CPU per request of the wallet and of
-# wrk, and the ratios. Installs wrk from Debian if missing.
+# --scenario all --baseline` then runs this binary's own load generator on the same
+# binary with a fresh database, with the engine's floor (the wallet's writes on one synchronous SQLite
+# connection, or pgbench TPC-B). Prints each rate, wrk's p50 and p99, the CPU per request
+# of the wallet and of wrk, wrk's ratios and the bench's beside them. Installs wrk from
+# Debian if missing.
 # Not part of scripts/test.sh: timings on a shared machine are noisy.
 set -euo pipefail
 
@@ -129,7 +130,7 @@ sent_each_once() {
 }
 
 measure() {
-    local engine=$1 url=$2 requests
+    local engine=$1 url=$2 bench_url=$3 requests
     echo "======== $engine: wrk, $connections connections, $seconds s ========"
     start_wallet "$bin" "$url" "$tmp_root/server.log" "$token" \
         WALLET_ADMIN_PASSWORD="wrk-admin-password" WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn
@@ -155,10 +156,14 @@ measure() {
     sent_each_once "$tmp_root/hot.txt"
     answered_as FIRST "$before" "$(sent_by_wrk "$tmp_root/hot.txt")"
     run_wrk "$tmp_root/healthz.txt" "$server_url/healthz"
-    "$bin" bench --target "$server_url" --operator-token "$token" --clients "$connections" \
-        --duration "$seconds" --scenario first --database-url "$url" --baseline \
-        --json "$tmp_root/bench.json" >"$tmp_root/bench.txt" || { cat "$tmp_root/bench.txt"; exit 1; }
     echo "server peak RSS: $(grep VmHWM "/proc/$server_pid/status" | awk '{print $2, $3}')"
+    stop_wallet
+    # The bench on a fresh database too, so that both load generators start from the same.
+    start_wallet "$bin" "$bench_url" "$tmp_root/server.log" "$token" \
+        WALLET_ADMIN_PASSWORD="wrk-admin-password" WALLET_RECONCILE_INTERVAL_SECS=0 RUST_LOG=warn
+    "$bin" bench --target "$server_url" --operator-token "$token" --clients "$connections" \
+        --duration "$seconds" --scenario all --database-url "$bench_url" --baseline \
+        --json "$tmp_root/bench.json" >"$tmp_root/bench.txt" || { cat "$tmp_root/bench.txt"; exit 1; }
     stop_wallet
     local first replay hot healthz floor bench_first
     first=$(rate_of "$tmp_root/first.txt")
@@ -175,21 +180,25 @@ measure() {
     echo "wrk replay:  $replay replays/s, $(grep '^presigned latency' "$tmp_root/replay.txt" | cut -d: -f2-)"
     echo "wrk hot:     $hot bets/s, $(grep '^presigned latency' "$tmp_root/hot.txt" | cut -d: -f2-)"
     echo "wrk /healthz: $healthz requests/s"
-    echo "server bench first (its own load generator, same server): $bench_first bets/s"
+    echo "server bench first (its own load generator, fresh database): $bench_first bets/s"
     echo "floor ($engine): ${floor:-?}/s"
     awk -v f="$first" -v r="$replay" -v h="$healthz" -v b="${floor:-0}" -v o="$hot" 'BEGIN {
         if (b > 0) printf "ratio wrk first / engine floor: %.2f\n", f / b
         printf "ratio wrk replay / wrk /healthz: %.2f\n", r / h
         printf "ratio wrk hot / wrk first: %.2f\n", o / f }'
+    echo "server bench's own ratios (fresh database, same binary):"
+    grep -E '^ratio ' "$tmp_root/bench.txt" | sed 's/^/  /'
 }
 
 if [ "$engines" != postgres ]; then
-    measure sqlite "sqlite://$tmp_root/wallet.db?mode=rwc"
+    measure sqlite "sqlite://$tmp_root/wallet.db?mode=rwc" "sqlite://$tmp_root/bench.db?mode=rwc"
 fi
 if [ "$engines" != sqlite ]; then
     pg_dir="$tmp_root/postgres"
     port="$(free_port)"
     start_pg_cluster "$pg_dir" "$port" 300
-    as_pg_owner "$(newest_pg_bin)/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE wallet"
-    measure postgres "postgres://postgres@127.0.0.1:$port/wallet"
+    for database in wallet bench; do
+        as_pg_owner "$(newest_pg_bin)/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE $database"
+    done
+    measure postgres "postgres://postgres@127.0.0.1:$port/wallet" "postgres://postgres@127.0.0.1:$port/bench"
 fi

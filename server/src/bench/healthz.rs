@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 /// Requests per second that `/healthz` answered 200 with `clients` clients, one request
 /// in flight each, for `duration`.
 pub async fn rate(target: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    // Through the same kind of connections as the wallet's requests.
+    let connections = crate::simulate::connection::Connections::for_url(target).map(Arc::new);
     let http = crate::simulate::client::http_client()?;
     let url = format!("{}/healthz", target.trim_end_matches('/'));
     let answered = Arc::new(AtomicU64::new(0));
@@ -17,13 +19,20 @@ pub async fn rate(target: &str, clients: usize, duration: Duration) -> anyhow::R
     let tasks: Vec<_> = (0..clients.max(1))
         .map(|_| {
             let (http, url, answered) = (http.clone(), url.clone(), Arc::clone(&answered));
+            let connections = connections.clone();
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    let ok = http
-                        .get(&url)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
+                    let ok = match &connections {
+                        Some(connections) => connections
+                            .send("GET", "/healthz", &[], &[])
+                            .await
+                            .is_ok_and(|answer| answer.status == 200),
+                        None => http
+                            .get(&url)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success()),
+                    };
                     if ok {
                         answered.fetch_add(1, Ordering::Relaxed);
                     }

@@ -73,7 +73,7 @@ pub async fn provision(config: &BenchConfig) -> anyhow::Result<Provisioned> {
         .player(format!("{}-hot", config.run_tag), HOT_DEPOSIT_MINOR)
         .await?;
     Ok(Provisioned {
-        wallet: WalletClient::new(http, &config.target, key),
+        wallet: WalletClient::new(http, &config.target, key).with_own_connections(),
         operator,
         provider_id,
         game_id,
