@@ -186,8 +186,9 @@ measure() {
         if (b > 0) printf "ratio wrk first / engine floor: %.2f\n", f / b
         printf "ratio wrk replay / wrk /healthz: %.2f\n", r / h
         printf "ratio wrk hot / wrk first: %.2f\n", o / f }'
-    echo "server bench's own ratios (fresh database, same binary):"
-    grep -E '^ratio ' "$tmp_root/bench.txt" | sed 's/^/  /'
+    echo "server bench's own figures and ratios (fresh database, same binary):"
+    grep -E '^(first|subscribed|replay|hot|mixed) +[0-9]+ clients|GET /healthz|^ratio ' \
+        "$tmp_root/bench.txt" | sed 's/^/  /'
 }
 
 if [ "$engines" != postgres ]; then

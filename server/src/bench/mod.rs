@@ -361,7 +361,10 @@ impl<'a> Run<'a> {
         };
         let reporter = self.spawn_reporter(started);
         let mut recorder = self.join(tasks, scenario).await;
-        let elapsed = started.elapsed();
+        let elapsed = recorder
+            .stopped
+            .take()
+            .map_or_else(|| started.elapsed(), |stopped| stopped - started);
         if let Some(reporter) = reporter {
             reporter.abort();
         }

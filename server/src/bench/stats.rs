@@ -26,6 +26,9 @@ pub struct Recorder {
     pub window: Option<Window>,
     /// The CPU the scenario spent, when it was read around it (`bench::cpu`).
     pub cpu: Option<CpuTimes>,
+    /// When the last client sent its last request, where clients check their answers
+    /// only after that (`replay`): the scenario's time ends there, not after the checks.
+    pub stopped: Option<std::time::Instant>,
 }
 
 /// The latencies of the window in progress, shared by every client and the reporter.
@@ -63,6 +66,7 @@ impl Recorder {
             (Some(mine), Some(theirs)) => Some(mine.plus(theirs)),
             (mine, theirs) => mine.or(theirs),
         };
+        self.stopped = self.stopped.max(other.stopped);
         for sample in other.wrong_samples {
             if self.wrong_samples.len() < WRONG_SAMPLES {
                 self.wrong_samples.push(sample);

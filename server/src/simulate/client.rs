@@ -174,6 +174,14 @@ impl WalletClient {
             .await
     }
 
+    /// [`WalletClient::post`] whose answer is kept as it came, to be parsed and its
+    /// signature checked later ([`UncheckedAnswer::checked`]): a load generator that does
+    /// that after its clock stops spends the measured time on sending only.
+    pub async fn post_unchecked(&self, path: &str, body: &[u8]) -> anyhow::Result<UncheckedAnswer> {
+        self.exchange(Method::POST, path, body.to_vec(), Tamper::None)
+            .await
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -181,6 +189,19 @@ impl WalletClient {
         body: Vec<u8>,
         tamper: Tamper,
     ) -> anyhow::Result<WireAnswer> {
+        Ok(self
+            .exchange(method, path_and_query, body, tamper)
+            .await?
+            .checked(&self.key))
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+        tamper: Tamper,
+    ) -> anyhow::Result<UncheckedAnswer> {
         let timestamp = request_timestamp(tamper).to_string();
         let secret = match tamper {
             Tamper::WrongSecret => format!("not-{}", self.key.secret),
@@ -225,9 +246,51 @@ impl WalletClient {
                 read(request.send().await?).await?
             }
         };
-        let signature_valid = expects_signature(status, &raw)
-            .then(|| response_signature_verifies(&self.key.secret, status, &headers, &raw));
-        Ok(answer(status, &headers, &raw, signature_valid))
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(UncheckedAnswer {
+            status,
+            timestamp: header("X-Wallet-Timestamp"),
+            signature: header("X-Wallet-Signature"),
+            retry_after: retry_after(&headers),
+            raw,
+        })
+    }
+}
+
+/// An answer as it came off the wire, not parsed and its signature not checked yet; only
+/// what the check needs is kept, so that a load generator can hold many.
+pub struct UncheckedAnswer {
+    pub status: u16,
+    timestamp: Option<String>,
+    signature: Option<String>,
+    retry_after: Option<Duration>,
+    raw: Vec<u8>,
+}
+
+impl UncheckedAnswer {
+    /// The answer parsed, with whether its signature verifies with `key`.
+    pub fn checked(&self, key: &ProviderKey) -> WireAnswer {
+        let signature_valid = expects_signature(self.status, &self.raw).then(|| {
+            match (&self.timestamp, &self.signature) {
+                (Some(timestamp), Some(signature)) => signing::verify(
+                    &key.secret,
+                    &signing::response_canonical(self.status, timestamp, &self.raw),
+                    signature,
+                ),
+                _ => false,
+            }
+        });
+        WireAnswer {
+            status: self.status,
+            body: serde_json::from_slice(&self.raw).unwrap_or(Value::Null),
+            signature_valid,
+            retry_after: self.retry_after,
+        }
     }
 }
 
@@ -251,23 +314,6 @@ fn expects_signature(status: u16, raw: &[u8]) -> bool {
     !matches!(code.as_deref(), Some("INVALID_SIGNATURE" | "STALE_REQUEST"))
 }
 
-fn response_signature_verifies(
-    secret: &str,
-    status: u16,
-    headers: &reqwest::header::HeaderMap,
-    raw: &[u8],
-) -> bool {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match (header("X-Wallet-Timestamp"), header("X-Wallet-Signature")) {
-        (Some(timestamp), Some(signature)) => signing::verify(
-            secret,
-            &signing::response_canonical(status, timestamp, raw),
-            signature,
-        ),
-        _ => false,
-    }
-}
-
 async fn read(
     response: reqwest::Response,
 ) -> reqwest::Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
@@ -277,23 +323,12 @@ async fn read(
     Ok((status, headers, raw))
 }
 
-fn answer(
-    status: u16,
-    headers: &reqwest::header::HeaderMap,
-    raw: &[u8],
-    signature_valid: Option<bool>,
-) -> WireAnswer {
-    let retry_after = headers
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
         .get("Retry-After")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_secs);
-    WireAnswer {
-        status,
-        body: serde_json::from_slice(raw).unwrap_or(Value::Null),
-        signature_valid,
-        retry_after,
-    }
+        .map(Duration::from_secs)
 }
 
 /// The operator platform's side of the operator API.
@@ -387,6 +422,11 @@ impl OperatorClient {
             request = request.json(body);
         }
         let (status, headers, raw) = read(request.send().await?).await?;
-        Ok(answer(status, &headers, &raw, None))
+        Ok(WireAnswer {
+            status,
+            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+            signature_valid: None,
+            retry_after: retry_after(&headers),
+        })
     }
 }
