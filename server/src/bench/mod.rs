@@ -33,7 +33,7 @@ pub use stats::Figures;
 pub use verify::Verification;
 
 use provision::{PlayerModel, Provisioned};
-use scenario::{Client, ClientOutcome, Executed, Shared, Until, HOT_BET_MINOR};
+use scenario::{check_replays, Client, ClientOutcome, Executed, Shared, Until, HOT_BET_MINOR};
 use stats::Recorder;
 
 /// Everything a run measured and found, as printed and as written to `--json`.
@@ -427,21 +427,8 @@ impl<'a> Run<'a> {
     fn spawn_replay(&mut self, until: Until) -> Vec<JoinHandle<ClientOutcome>> {
         self.epoch += 1;
         let pool = Arc::new(std::mem::take(&mut self.executed));
-        let balances: Arc<Vec<Option<i64>>> = Arc::new(
-            self.provisioned
-                .players
-                .iter()
-                .map(|p| (!p.uncertain).then_some(p.balance_minor))
-                .collect(),
-        );
         let tasks = (0..self.config.clients)
-            .map(|index| {
-                tokio::spawn(self.client(index).replay(
-                    Arc::clone(&pool),
-                    Arc::clone(&balances),
-                    until,
-                ))
-            })
+            .map(|index| tokio::spawn(self.client(index).replay(Arc::clone(&pool), until)))
             .collect();
         // The clients hold the pool until they finish; it comes back in `join`.
         self.replay_pool = Some(pool);
@@ -456,6 +443,7 @@ impl<'a> Run<'a> {
     ) -> Recorder {
         let mut recorder = Recorder::default();
         let mut returned = Vec::new();
+        let mut unchecked = Vec::new();
         for task in tasks {
             // A client that panicked is a bug in the bench: its players' model is gone.
             let outcome = task.await.expect("a bench client panicked");
@@ -470,6 +458,7 @@ impl<'a> Run<'a> {
             self.keys += outcome.keys;
             self.provisioned.hot.balance_minor -= HOT_BET_MINOR * outcome.hot_balances.len() as i64;
             self.hot_balances.extend(outcome.hot_balances);
+            unchecked.extend(outcome.unchecked);
         }
         if !returned.is_empty() {
             returned.sort_by_key(|(index, _)| *index);
@@ -478,6 +467,17 @@ impl<'a> Run<'a> {
         if let Some(pool) = self.replay_pool.take() {
             // Every client has finished, so the pool has one owner again.
             self.executed = Arc::try_unwrap(pool).unwrap_or_default();
+        }
+        if !unchecked.is_empty() {
+            // Every client has stopped: the checks no longer hold up anybody's requests.
+            let balances: Vec<Option<i64>> = self
+                .provisioned
+                .players
+                .iter()
+                .map(|p| (!p.uncertain).then_some(p.balance_minor))
+                .collect();
+            let key = self.shared.wallet.key();
+            check_replays(&mut recorder, key, &self.executed, &balances, unchecked);
         }
         recorder
     }

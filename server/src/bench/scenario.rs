@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::exchange::{check_first, check_replay, send, send_unchecked, Definitive, Expected};
 use super::provision::{PlayerModel, CURRENCY, SCALE};
 use super::stats::Recorder;
-use crate::simulate::client::{minor_units, WalletClient};
+use crate::simulate::client::{minor_units, UncheckedAnswer, WalletClient};
 
 pub(super) const BET: &str = "/wallet/v1/bet";
 const WIN: &str = "/wallet/v1/win";
@@ -64,6 +64,31 @@ pub struct ClientOutcome {
     pub keys: u64,
     /// `hot`: the balance after each committed bet.
     pub hot_balances: Vec<i64>,
+    /// `replay`: each answer with the index of the request it answers in the pool.
+    pub unchecked: Vec<(usize, UncheckedAnswer)>,
+}
+
+/// Checks `replay`'s answers against the first answers in `pool` and the players'
+/// balances now (`None` where the model lost track), into `recorder`.
+pub fn check_replays(
+    recorder: &mut Recorder,
+    key: &crate::simulate::client::ProviderKey,
+    pool: &[Executed],
+    balances: &[Option<i64>],
+    unchecked: Vec<(usize, UncheckedAnswer)>,
+) {
+    for (index, answer) in unchecked {
+        let executed = &pool[index];
+        let balance = balances.get(executed.player).copied().flatten();
+        if let Some(wrong) = check_replay(
+            &answer.checked(key),
+            executed.status,
+            &executed.transaction,
+            balance,
+        ) {
+            recorder.wrong(wrong);
+        }
+    }
 }
 
 pub struct Client {
@@ -149,17 +174,12 @@ impl Client {
         self.out
     }
 
-    /// `replay`: executed requests again, in random order. The answers are parsed and
-    /// checked once the clock has stopped: a replay's own cost is small, and a client
-    /// that checked each answer before sending the next would measure itself as much as
-    /// the wallet (docs/PERFORMANCE.md, "The bench's own connections").
-    pub async fn replay(
-        mut self,
-        pool: Arc<Vec<Executed>>,
-        balances: Arc<Vec<Option<i64>>>,
-        until: Until,
-    ) -> ClientOutcome {
-        let mut answers = Vec::new();
+    /// `replay`: executed requests again, in random order. The answers come back
+    /// unchecked (`ClientOutcome::unchecked`), to be checked once every client has
+    /// stopped ([`check_replays`]): a replay's own cost is small, and a client that
+    /// checked each answer before sending the next would measure itself as much as the
+    /// wallet (docs/PERFORMANCE.md, "The bench's own connections").
+    pub async fn replay(mut self, pool: Arc<Vec<Executed>>, until: Until) -> ClientOutcome {
         while self.running(until) && !pool.is_empty() {
             let index = self.rng.gen_range(0..pool.len());
             let executed = &pool[index];
@@ -171,23 +191,10 @@ impl Client {
             )
             .await
             {
-                answers.push((index, answer));
+                self.out.unchecked.push((index, answer));
             }
         }
         self.out.recorder.stopped = Some(Instant::now());
-        let key = self.shared.wallet.key();
-        for (index, answer) in answers {
-            let executed = &pool[index];
-            let balance = balances.get(executed.player).copied().flatten();
-            if let Some(wrong) = check_replay(
-                &answer.checked(key),
-                executed.status,
-                &executed.transaction,
-                balance,
-            ) {
-                self.out.recorder.wrong(wrong);
-            }
-        }
         self.out
     }
 
@@ -463,4 +470,50 @@ pub(super) fn bet_body(
     })
     .to_string()
     .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::client::ProviderKey;
+    use crate::wallet::signing;
+
+    fn signed(key: &ProviderKey, body: &Value) -> UncheckedAnswer {
+        let raw = body.to_string().into_bytes();
+        let timestamp = "1765000000000";
+        let signature = signing::sign(
+            &key.secret,
+            &signing::response_canonical(200, timestamp, &raw),
+        );
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("X-Wallet-Timestamp", timestamp.parse().unwrap());
+        headers.insert("X-Wallet-Signature", signature.parse().unwrap());
+        UncheckedAnswer::new(200, &headers, raw)
+    }
+
+    #[test]
+    fn replays_checked_after_the_clock_still_catch_a_wrong_answer() {
+        let key = ProviderKey {
+            provider_id: "p".to_owned(),
+            key_id: "k".to_owned(),
+            secret: "a-secret-long-enough-for-the-test".to_owned(),
+        };
+        let transaction = json!({ "transaction_id": "t1", "balance_after": "9.00" });
+        let pool = vec![Executed {
+            path: BET,
+            body: Vec::new(),
+            status: 200,
+            transaction: transaction.clone(),
+            player: 0,
+        }];
+        let balance = json!({ "value": "900", "currency": CURRENCY, "scale": SCALE });
+        let right = json!({ "replayed": true, "transaction": transaction, "balance": balance });
+        let mut not_a_replay = right.clone();
+        not_a_replay["replayed"] = json!(false);
+        let mut recorder = Recorder::default();
+        let unchecked = vec![(0, signed(&key, &right)), (0, signed(&key, &not_a_replay))];
+        check_replays(&mut recorder, &key, &pool, &[Some(900)], unchecked);
+        let figures = recorder.figures("replay", 1, Duration::from_secs(1));
+        assert_eq!(figures.wrong_answers, 1, "{figures:?}");
+    }
 }

@@ -246,19 +246,7 @@ impl WalletClient {
                 read(request.send().await?).await?
             }
         };
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        Ok(UncheckedAnswer {
-            status,
-            timestamp: header("X-Wallet-Timestamp"),
-            signature: header("X-Wallet-Signature"),
-            retry_after: retry_after(&headers),
-            raw,
-        })
+        Ok(UncheckedAnswer::new(status, &headers, raw))
     }
 }
 
@@ -273,6 +261,22 @@ pub struct UncheckedAnswer {
 }
 
 impl UncheckedAnswer {
+    pub fn new(status: u16, headers: &reqwest::header::HeaderMap, raw: Vec<u8>) -> UncheckedAnswer {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        UncheckedAnswer {
+            status,
+            timestamp: header("X-Wallet-Timestamp"),
+            signature: header("X-Wallet-Signature"),
+            retry_after: retry_after(headers),
+            raw,
+        }
+    }
+
     /// The answer parsed, with whether its signature verifies with `key`.
     pub fn checked(&self, key: &ProviderKey) -> WireAnswer {
         let signature_valid = expects_signature(self.status, &self.raw).then(|| {
