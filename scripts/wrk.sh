@@ -91,6 +91,18 @@ answered_as() {
 
 # CPU seconds the wallet's process has used (its /metrics).
 wallet_cpu() { curl -fsS "$server_url/metrics" | awk '/^process_cpu_seconds_total / { print $2 }'; }
+# CPU seconds PostgreSQL's server and its backends have used (0 without a cluster): the
+# postmaster and its children, from /proc, in clock ticks of 1/100 s.
+database_cpu() {
+    local postmaster
+    postmaster=$( [ -n "$pg_dir" ] && head -1 "$pg_dir/data/postmaster.pid" 2>/dev/null || true)
+    [ -n "$postmaster" ] || { echo 0; return; }
+    # Fields 14 and 15 are utime and stime; counted from the field after the ")" that ends
+    # the command name.
+    for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+        sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null
+    done | awk '{ n += $12 + $13 } END { print n / 100 }'
+}
 # CPU seconds of this shell's finished children (wrk among them) in bash's `times` output $1
 # (`times` must run in this shell itself, not in a command substitution's copy of it).
 children_cpu() {
@@ -100,17 +112,20 @@ children_cpu() {
 # Runs wrk with the given arguments into file $1, then prints the CPU each request cost
 # the wallet and wrk (the machine's two cores carry both).
 run_wrk() {
-    local out=$1 wallet_before requests
+    local out=$1 wallet_before database_before requests
     shift
     wallet_before=$(wallet_cpu)
+    database_before=$(database_cpu)
     times >"$tmp_root/times.before"
     wrk -t2 -c"$connections" -d"${seconds}s" "$@" >"$out"
     times >"$tmp_root/times.after"
     requests=$(awk '/requests in/ { print $1 }' "$out")
     awk -v w="$(wallet_cpu)" -v w0="$wallet_before" -v g="$(children_cpu "$tmp_root/times.after")" \
-        -v g0="$(children_cpu "$tmp_root/times.before")" \
+        -v g0="$(children_cpu "$tmp_root/times.before")" -v d="$(database_cpu)" -v d0="$database_before" \
         -v n="$requests" -v what="$(basename "$out" .txt)" 'BEGIN {
-        printf "%s: cpu per request: wallet %.1f µs, wrk %.1f µs\n", what, (w - w0) * 1e6 / n, (g - g0) * 1e6 / n }' \
+        printf "%s: cpu per request: wallet %.1f µs, wrk %.1f µs", what, (w - w0) * 1e6 / n, (g - g0) * 1e6 / n
+        if (d > 0) printf ", PostgreSQL %.1f µs", (d - d0) * 1e6 / n
+        printf "\n" }' \
         >>"$out"
     clean_or_fail "$out" "$(basename "$out" .txt)"
 }
