@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod money;
 pub mod operator;
 pub mod pam;
+pub mod plain_http;
 pub mod reconcile;
 pub mod seal;
 pub mod seed;

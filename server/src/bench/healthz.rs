@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// in flight each, for `duration`.
 pub async fn rate(target: &str, clients: usize, duration: Duration) -> anyhow::Result<f64> {
     // Through the same kind of connections as the wallet's requests.
-    let connections = crate::simulate::connection::Connections::for_url(target).map(Arc::new);
+    let connections = crate::plain_http::Connections::for_url(target).map(Arc::new);
     let http = crate::simulate::client::http_client()?;
     let url = format!("{}/healthz", target.trim_end_matches('/'));
     let answered = Arc::new(AtomicU64::new(0));

@@ -96,6 +96,10 @@ struct Deliverer {
     owner: String,
     /// Where this process's pruning of the outbox has got to (`outbox::Pruner::pass`).
     pruned_to: std::sync::atomic::AtomicI64,
+    /// Keep-alive connections to each `http://` receiver, by `host:port` (`plain_http`):
+    /// a delivery is one HTTP exchange per event, and through reqwest's pool and layers
+    /// that exchange cost the wallet more than building and signing the event.
+    plain: std::sync::Mutex<HashMap<String, Arc<crate::plain_http::Connections>>>,
 }
 
 /// Starts this process's delivery loop on a thread of its own at a lower CPU priority
@@ -118,6 +122,7 @@ pub fn spawn(store: Store, currencies: Arc<CurrencyTable>, config: DeliveryConfi
             client,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             pruned_to: std::sync::atomic::AtomicI64::new(0),
+            plain: std::sync::Mutex::new(HashMap::new()),
         };
         tokio::select! {
             () = server_gone => {}
@@ -352,6 +357,21 @@ impl Deliverer {
     ) -> Outcome {
         let t = Utc::now().timestamp();
         let signature = super::signature::header(&hook.secret, t, body);
+        if let Some((connections, path)) = self.plain_route(&url) {
+            let event_id = outbox::event_id(event_id);
+            let headers = [
+                ("Content-Type", "application/json"),
+                ("Oncewallet-Event-Id", event_id.as_str()),
+                ("Oncewallet-Signature", signature.as_str()),
+            ];
+            let sent = connections.send("POST", &path, &headers, body);
+            return match tokio::time::timeout(TIMEOUT, sent).await {
+                Ok(Ok(answer)) if (200..300).contains(&answer.status) => Outcome::Delivered,
+                Ok(Ok(answer)) => Outcome::Failed(format!("HTTP {}", answer.status)),
+                Ok(Err(error)) => Outcome::Failed(short(&error.to_string())),
+                Err(_) => Outcome::Failed("no answer within 10 s".into()),
+            };
+        }
         let sent = self
             .client
             .post(url)
@@ -367,6 +387,27 @@ impl Deliverer {
             Err(error) if error.is_timeout() => Outcome::Failed("no answer within 10 s".into()),
             Err(error) => Outcome::Failed(short(&error.to_string())),
         }
+    }
+
+    /// The connections and the request target for a plain `http://` URL without
+    /// credentials; `None` for anything else (reqwest's job).
+    fn plain_route(
+        &self,
+        url: &reqwest::Url,
+    ) -> Option<(Arc<crate::plain_http::Connections>, String)> {
+        if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        let authority = format!("{}:{}", url.host_str()?, url.port_or_known_default()?);
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let mut plain = self.plain.lock().expect("connections lock");
+        let connections = plain.entry(authority).or_insert_with_key(|authority| {
+            Arc::new(crate::plain_http::Connections::to(authority))
+        });
+        Some((Arc::clone(connections), path))
     }
 
     /// Writes the round's outcome in one transaction: held deliveries acknowledged,

@@ -130,7 +130,7 @@ pub struct WalletClient {
     request_seq: Arc<AtomicU64>,
     /// Set by [`WalletClient::with_own_connections`]: requests go through these instead of
     /// reqwest.
-    connections: Option<Arc<super::connection::Connections>>,
+    connections: Option<Arc<crate::plain_http::Connections>>,
 }
 
 impl WalletClient {
@@ -147,10 +147,10 @@ impl WalletClient {
     }
 
     /// Sends through plain keep-alive connections of its own instead of reqwest, where
-    /// the wallet is plain `http://` (see `simulate::connection`): a load generator's cost
+    /// the wallet is plain `http://` (see `plain_http`): a load generator's cost
     /// per request is then a fraction of what it was.
     pub fn with_own_connections(mut self) -> WalletClient {
-        self.connections = super::connection::Connections::for_url(&self.base_url).map(Arc::new);
+        self.connections = crate::plain_http::Connections::for_url(&self.base_url).map(Arc::new);
         self
     }
 
@@ -228,6 +228,10 @@ impl WalletClient {
                 }
                 let sent = connections.send(method.as_str(), path_and_query, &headers, &body);
                 let answer = tokio::time::timeout(REQUEST_TIMEOUT, sent).await??;
+                anyhow::ensure!(
+                    answer.complete,
+                    "an answer whose body this client cannot frame (no Content-Length)"
+                );
                 (answer.status, answer.headers, answer.body)
             }
             None => {

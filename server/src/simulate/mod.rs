@@ -8,7 +8,6 @@ mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod connection;
 mod exchange;
 pub mod faults;
 mod model;
