@@ -571,6 +571,31 @@ fn assert_in_order(arrivals: &[Arrival]) {
     }
 }
 
+/// The subscription's dead events, once there are any (within a minute).
+async fn wait_for_dead(app: &TestApp, webhook_id: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = app
+            .operator()
+            .request(
+                Method::GET,
+                &format!("/operator/v1/webhooks/{webhook_id}/dead"),
+                None,
+            )
+            .await;
+        answer.assert_ok();
+        let events = answer.body["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !events.is_empty() {
+            return events;
+        }
+        assert!(Instant::now() < deadline, "no event died");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn events_a_receiver_never_takes_die_and_are_redelivered_from_the_list() {
     let app = spawn_app_with(|config| {
@@ -582,23 +607,7 @@ async fn events_a_receiver_never_takes_die_and_are_redelivered_from_the_list() {
     let provider = TestProvider::new(&app).await;
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let dead = loop {
-        let answer = app
-            .operator()
-            .request(Method::GET, "/operator/v1/webhooks/crm/dead", None)
-            .await;
-        answer.assert_ok();
-        let events = answer.body["events"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if !events.is_empty() {
-            break events;
-        }
-        assert!(Instant::now() < deadline, "no event died");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let dead = wait_for_dead(&app, "crm").await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["event_type"], "money.moved");
     assert_eq!(dead[0]["player_id"], player.id.as_str());
@@ -685,19 +694,8 @@ async fn delivered_events_are_pruned_while_dead_ones_and_the_newest_stay() {
     receiver.set_down(true);
     let provider = TestProvider::new(&app).await;
     let stuck = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let dead_id = loop {
-        let answer = app
-            .operator()
-            .request(Method::GET, "/operator/v1/webhooks/crm/dead", None)
-            .await;
-        answer.assert_ok();
-        if let Some(id) = answer.body["events"][0]["event_id"].as_str() {
-            break id.to_owned();
-        }
-        assert!(Instant::now() < deadline, "no event died");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let dead = wait_for_dead(&app, "crm").await;
+    let dead_id = dead[0]["event_id"].as_str().unwrap().to_owned();
     receiver.set_down(false);
 
     let player = TestPlayer::with_balance(&provider, "EUR", 1_000).await;
