@@ -10,8 +10,10 @@ use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Headers an answer may carry; more is an error (the wallet sends about ten).
-const MAX_HEADERS: usize = 32;
+/// Headers an answer may carry; more is an error. The wallet sends about ten, but a
+/// webhook receiver behind proxies and a CDN can send several dozen, and an answer this
+/// cannot read would be a delivery that fails until the event is dead.
+const MAX_HEADERS: usize = 128;
 /// An answer's headers must fit in this much.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
