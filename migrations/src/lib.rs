@@ -21,6 +21,7 @@ mod m20261206_000017_trail_seals;
 mod m20261206_000018_checkpoint_balances;
 mod m20261207_000019_outbox;
 mod m20261207_000020_pam;
+mod m20261208_000021_lean_attempt_indexes;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_checkpoint_balances::Migration),
             Box::new(m20261207_000019_outbox::Migration),
             Box::new(m20261207_000020_pam::Migration),
+            Box::new(m20261208_000021_lean_attempt_indexes::Migration),
         ]
     }
 }

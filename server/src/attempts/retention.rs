@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::db::entities::{attempt, attempt_counter};
 use crate::db::Store;
@@ -18,7 +18,8 @@ use crate::error::ServiceError;
 
 /// How long attempts and counters are kept unless `WALLET_ATTEMPT_RETENTION_DAYS` says.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
-/// Rows deleted per transaction at most (counters: a little more, a minute is not split).
+/// Rows deleted per transaction at most (attempts: the rows of one chunk of ids; counters: a
+/// little more, a minute is not split).
 pub const PRUNE_BATCH_ROWS: u64 = 10_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
@@ -74,15 +75,17 @@ pub struct Pruned {
 /// Deletes attempts received before `cutoff` and counters of minutes before it.
 pub async fn prune(store: &Store, cutoff: DateTime<Utc>) -> Result<Pruned, ServiceError> {
     let mut pruned = Pruned::default();
+    let mut from_id = i64::MIN;
     loop {
-        let deleted = store
+        let chunk = store
             .write(Box::new(move |txn| {
-                Box::pin(async move { Ok(delete_attempts_batch(txn, cutoff).await?) })
+                Box::pin(async move { Ok(delete_attempts_chunk(txn, from_id, cutoff).await?) })
             }))
             .await?;
-        pruned.attempts += deleted;
-        if deleted < PRUNE_BATCH_ROWS {
-            break;
+        pruned.attempts += chunk.deleted;
+        match chunk.next_id {
+            Some(next_id) if chunk.deleted > 0 => from_id = next_id,
+            _ => break,
         }
     }
     let cutoff_minute_s = cutoff.timestamp().div_euclid(60) * 60;
@@ -100,24 +103,49 @@ pub async fn prune(store: &Store, cutoff: DateTime<Utc>) -> Result<Pruned, Servi
     Ok(pruned)
 }
 
-/// The oldest attempts up to a batch: `DELETE … WHERE id IN (SELECT id … LIMIT n)`, which
-/// both engines run from the `received_at` index.
-async fn delete_attempts_batch(
+/// The oldest attempts, a chunk of at most `PRUNE_BATCH_ROWS` ids at a time from the
+/// smallest: each chunk is an id range of the primary key, and its rows received before
+/// `cutoff` are deleted. Ids follow arrival (to within a log batch), so the old rows are
+/// the first chunks; the walk stops at the first chunk that holds none, and an old row
+/// behind it (inserted out of order) goes with a later pass. This needs no index on
+/// `received_at`, an entry every request would write (docs/PERFORMANCE.md, "Indexes, and
+/// the query each one serves").
+async fn delete_attempts_chunk(
     txn: &sea_orm::DatabaseTransaction,
+    from_id: i64,
     cutoff: DateTime<Utc>,
-) -> Result<u64, sea_orm::DbErr> {
-    let oldest = attempt::Entity::find()
+) -> Result<Chunk, sea_orm::DbErr> {
+    use attempt::Column;
+    // The chunk's last id: an index-only walk of the primary key.
+    let last: Option<i64> = attempt::Entity::find()
         .select_only()
-        .column(attempt::Column::Id)
-        .filter(attempt::Column::ReceivedAt.lt(cutoff))
-        .order_by_asc(attempt::Column::ReceivedAt)
-        .limit(PRUNE_BATCH_ROWS)
-        .into_query();
+        .column(Column::Id)
+        .filter(Column::Id.gte(from_id))
+        .order_by_asc(Column::Id)
+        .offset(PRUNE_BATCH_ROWS - 1)
+        .limit(1)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    let mut in_chunk = Expr::col(Column::Id).gte(from_id);
+    if let Some(last) = last {
+        in_chunk = in_chunk.and(Expr::col(Column::Id).lte(last));
+    }
     let result = attempt::Entity::delete_many()
-        .filter(attempt::Column::Id.in_subquery(oldest))
+        .filter(in_chunk)
+        .filter(Column::ReceivedAt.lt(cutoff))
         .exec(txn)
         .await?;
-    Ok(result.rows_affected)
+    Ok(Chunk {
+        deleted: result.rows_affected,
+        next_id: last.map(|last| last + 1),
+    })
+}
+
+/// What one chunk of the walk did, and where the next one starts (`None`: it was the last).
+struct Chunk {
+    deleted: u64,
+    next_id: Option<i64>,
 }
 
 /// The oldest counter minutes up to about a batch of rows. The table has no row id, so

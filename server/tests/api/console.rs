@@ -188,6 +188,15 @@ async fn the_live_feed_pages_forward_from_a_cursor_and_filters() {
     };
     let page = live_feed(&app.db, None, &replays, 500).await.expect("feed");
     assert_eq!(outcomes(&page.attempts), ["REPLAY"]);
+    // A rare outcome is read through the partial index on rare outcomes, the others not.
+    for (outcome, expected) in [("CONFLICT", 1), ("REJECTED", 1), ("DECLINED", 0)] {
+        let filter = FeedFilter {
+            outcome: Some(outcome.to_owned()),
+            ..of_provider(&provider)
+        };
+        let page = live_feed(&app.db, None, &filter, 500).await.expect("feed");
+        assert_eq!(outcomes(&page.attempts), vec![outcome; expected]);
+    }
 
     let rollbacks = FeedFilter {
         endpoint: Some("/wallet/v1/rollback".to_owned()),
