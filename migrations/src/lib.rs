@@ -22,6 +22,7 @@ mod m20261206_000018_checkpoint_balances;
 mod m20261207_000019_outbox;
 mod m20261207_000020_pam;
 mod m20261208_000021_lean_attempt_indexes;
+mod plain_sql;
 
 pub struct Migrator;
 

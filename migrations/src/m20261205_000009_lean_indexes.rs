@@ -13,6 +13,8 @@
 #![allow(elided_lifetimes_in_paths)]
 use sea_orm_migration::prelude::*;
 
+use crate::plain_sql::execute_all;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -42,16 +44,10 @@ const DOWN: [&str; 7] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for sql in UP {
-            manager.get_connection().execute_unprepared(sql).await?;
-        }
-        Ok(())
+        execute_all(manager, &UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for sql in DOWN {
-            manager.get_connection().execute_unprepared(sql).await?;
-        }
-        Ok(())
+        execute_all(manager, &DOWN).await
     }
 }

@@ -103,13 +103,13 @@ pub async fn prune(store: &Store, cutoff: DateTime<Utc>) -> Result<Pruned, Servi
     Ok(pruned)
 }
 
-/// The oldest attempts, a chunk of at most `PRUNE_BATCH_ROWS` ids at a time from the
-/// smallest: each chunk is an id range of the primary key, and its rows received before
+/// The oldest attempts, a chunk of at most `PRUNE_BATCH_ROWS` rows at a time from the
+/// smallest id: each chunk is an id range of the primary key, and its rows received before
 /// `cutoff` are deleted. Ids follow arrival (to within a log batch), so the old rows are
 /// the first chunks; the walk stops at the first chunk that holds none, and an old row
-/// behind it (inserted out of order) goes with a later pass. This needs no index on
-/// `received_at`, an entry every request would write (docs/PERFORMANCE.md, "Indexes, and
-/// the query each one serves").
+/// behind it (inserted out of order) goes once the rows before it are old too. This needs
+/// no index on `received_at`, an entry every request would write (docs/PERFORMANCE.md,
+/// "Two fewer index entries per request").
 async fn delete_attempts_chunk(
     txn: &sea_orm::DatabaseTransaction,
     from_id: i64,
