@@ -7,6 +7,8 @@
 -- sends from then on are replays. `done` prints, per thread, the lines sent and how many
 -- times the file was started again, for scripts/wrk.sh to check that a `first` pass sent
 -- no replay and to size the `replay` pass (docs/PERFORMANCE.md, "Measured with wrk").
+-- The first thread's count includes one line wrk asked for before starting, to check the
+-- request's format, and never sent.
 local threads = {}
 local counter = 0
 
